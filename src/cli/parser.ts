@@ -1,0 +1,22 @@
+/** The yargs parser with every command; a fresh one per call, so tests never share state. */
+import yargs from 'yargs';
+import { PYREPO_VERSION } from '../shared/version.js';
+import { serveCommand } from './commands/serve.js';
+
+/** Builds a fresh parser (tests make one per case). */
+export function buildParser(args: string[]) {
+  return yargs(args)
+    .scriptName('pyrepo')
+    .usage('$0 <command> [options]\n\nYour own Python package index, in one command.')
+    .command(serveCommand)
+    .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
+    .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')
+    .strict()
+    .recommendCommands()
+    .completion('completion', 'Print a shell completion script')
+    .version(PYREPO_VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail(false);
+}

@@ -1,0 +1,139 @@
+/**
+ * buildApp(): the whole daemon as a fastify instance that never listens (main.ts does).
+ * Tests drive it with app.inject(); `pyrepo serve` and the background daemon listen.
+ */
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { DestinationStream } from 'pino';
+import type { DaemonSettings } from '../shared/settings.js';
+import { dataLayout } from '../shared/paths.js';
+import indexPlugin from './plugins/index.js';
+import watcherPlugin from './plugins/watcher.js';
+import controlRoutes from './routes/control.js';
+import eventRoutes from './routes/events.js';
+import fileRoutes from './routes/files.js';
+import landingRoutes from './routes/landing.js';
+import pypiJsonRoutes from './routes/pypi-json.js';
+import simpleRoutes from './routes/simple.js';
+import uploadRoutes, { formatBytes } from './routes/upload.js';
+import { BadRequest, UploadTooLarge } from './errors.js';
+
+export interface BuildAppOptions {
+  settings: DaemonSettings;
+  /** Where log lines go (default: stdout). */
+  logStream?: DestinationStream;
+}
+
+/** Makes a reason phrase Node accepts: printable Latin-1, one line, short. */
+function reasonPhrase(message: string): string {
+  const line = message.split('\n')[0] ?? '';
+  const ascii = line.normalize('NFKD').replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length > 200 ? `${ascii.slice(0, 197)}...` : ascii;
+}
+
+/** Multipart and framework errors with messages a person can act on. */
+function translate(err: FastifyError, settings: DaemonSettings): FastifyError {
+  switch (err.code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new UploadTooLarge(formatBytes(settings.maxUploadBytes));
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return new BadRequest('Uploads must be sent as multipart/form-data.');
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return new BadRequest(`The upload form has too many parts (${err.message}).`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new BadRequest(`Unsupported Content-Type '${'' + (err.message.split(': ')[1] ?? '')}'.`);
+    default:
+      if (err.message === 'Unexpected end of form' || err.message === 'Malformed part header' || /multipart|boundary/i.test(err.message)) {
+        return new BadRequest(`The multipart body could not be read: ${err.message}.`);
+      }
+      return err;
+  }
+}
+
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const { settings } = opts;
+  const layout = dataLayout(settings.dataDir);
+  const app = Fastify({
+    logger: opts.logStream
+      ? { level: settings.logLevel, stream: opts.logStream }
+      : { level: settings.logLevel },
+    // One compact access line per request is logged below instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Distribution filenames can be long (many platform tags).
+    routerOptions: { maxParamLength: 1000 },
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const fields: Record<string, string[]> = {};
+    for (const [k, v] of new URLSearchParams(body as string)) (fields[k] ??= []).push(v);
+    done(null, fields);
+  });
+
+  await app.register(multipart, {
+    limits: {
+      fileSize: settings.maxUploadBytes,
+      files: 4,
+      fields: 500,
+      fieldSize: 8 * 1024 * 1024,
+      parts: 600,
+      headerPairs: 100,
+    },
+  });
+  await app.register(indexPlugin, {
+    catalogFile: layout.catalogFile,
+    packagesDir: settings.packagesDir,
+    overwrite: settings.overwrite,
+  });
+  await app.register(watcherPlugin, { watch: settings.watch });
+
+  if (settings.accessLog) {
+    app.addHook('onResponse', (req, reply, done) => {
+      req.log.info(
+        { method: req.method, url: req.url, status: reply.statusCode, type: reply.getHeader('content-type'), ms: Math.round(reply.elapsedTime) },
+        'request',
+      );
+      done();
+    });
+  }
+
+  app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    let err = error.validation ? new BadRequest(error.message) : translate(error, settings);
+    let status = err.statusCode ?? 500;
+    if (status < 400) status = 500;
+    let message = err.message;
+    if (status >= 500) {
+      req.log.error({ err: error }, 'Request failed');
+      message = 'Internal server error; the daemon log has the details.';
+      err = Object.assign(err, { code: 'PYREPO_INTERNAL' });
+    }
+    reply.code(status);
+    if (req.url.startsWith('/-/')) {
+      return reply.send({ statusCode: status, code: err.code ?? 'PYREPO_ERROR', error: reasonPhrase(message), message });
+    }
+    // Upload clients show the reason phrase (twine) or the body (poetry, uv): say it in both.
+    reply.raw.statusMessage = reasonPhrase(message);
+    return reply.type('text/plain; charset=utf-8').send(`${message}\n`);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const message = `Nothing at ${req.method} ${req.url.split('?')[0]}. The index is at /simple/, uploads go to /legacy/.`;
+    reply.code(404);
+    if (req.url.startsWith('/-/')) return reply.send({ statusCode: 404, code: 'PYREPO_NOT_FOUND', error: 'Not Found', message });
+    return reply.type('text/plain; charset=utf-8').send(`${message}\n`);
+  });
+
+  const publicUrl = settings.publicUrl ? { publicUrl: settings.publicUrl } : {};
+  await app.register(simpleRoutes);
+  await app.register(fileRoutes);
+  await app.register(pypiJsonRoutes, publicUrl);
+  await app.register(landingRoutes, publicUrl);
+  await app.register(uploadRoutes, { maxUploadBytes: settings.maxUploadBytes });
+  await app.register(controlRoutes, { dataDir: layout.dataDir, packagesDir: settings.packagesDir, startedAt: new Date() });
+  await app.register(eventRoutes);
+  return app;
+}

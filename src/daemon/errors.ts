@@ -1,0 +1,34 @@
+/**
+ * Every error the daemon answers with, coded like fastify's FST_ERR_*. The root error
+ * handler (app.ts) sends the message as the HTTP reason phrase and as the body, which
+ * is where twine, poetry, pdm and uv look for it; 5xx messages are masked.
+ */
+import createError from '@fastify/error';
+
+export const BadRequest = createError('PYREPO_BAD_REQUEST', '%s', 400);
+export const InvalidUpload = createError('PYREPO_INVALID_UPLOAD', '%s', 400);
+export const InvalidFilename = createError('PYREPO_INVALID_FILENAME', '%s', 400);
+export const InvalidDistribution = createError('PYREPO_INVALID_DISTRIBUTION', '%s', 400);
+export const DigestMismatch = createError(
+  'PYREPO_DIGEST_MISMATCH',
+  'The %s digest supplied does not match a digest calculated from the uploaded file.',
+  400,
+);
+export const MetadataMismatch = createError('PYREPO_METADATA_MISMATCH', '%s', 400);
+export const FileExists = createError(
+  'PYREPO_FILE_EXISTS',
+  "File already exists ('%s', with sha256 hash '%s'): a file with that name and different content is already on this index. Upload a new version instead.",
+  409,
+);
+export const UploadTooLarge = createError(
+  'PYREPO_UPLOAD_TOO_LARGE',
+  'File too large: this index accepts uploads of at most %s (setting maxUploadBytes).',
+  413,
+);
+export const UnsupportedAction = createError('PYREPO_UNSUPPORTED_ACTION', '%s', 400);
+export const Gone = createError('PYREPO_GONE', '%s', 410);
+export const NotFound = createError('PYREPO_NOT_FOUND', '%s', 404);
+export const NotAcceptable = createError('PYREPO_NOT_ACCEPTABLE', '%s', 406);
+export const MethodNotAllowed = createError('PYREPO_METHOD_NOT_ALLOWED', '%s', 405);
+export const RangeNotSatisfiable = createError('PYREPO_RANGE_NOT_SATISFIABLE', '%s', 416);
+export const Conflict = createError('PYREPO_CONFLICT', '%s', 409);

@@ -1,0 +1,136 @@
+/**
+ * The daemon's entry: the only file that listens. `pyrepo serve` calls runDaemon() in
+ * the foreground; run directly (`node main.js --settings <json>`) it is the background
+ * daemon. It writes its state file (pid, port, version) after listening and removes it
+ * when it stops.
+ */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { Value } from '@sinclair/typebox/value';
+import { dataLayout } from '../shared/paths.js';
+import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
+import { PYREPO_VERSION } from '../shared/version.js';
+import { buildApp } from './app.js';
+
+/** A start failure the user can fix (port taken, folder not writable). */
+export class DaemonStartError extends Error {
+  override readonly name = 'DaemonStartError';
+}
+
+/** What a running daemon writes to its data folder. */
+export interface DaemonState {
+  pid: number;
+  url: string;
+  host: string;
+  port: number;
+  version: string;
+  startedAt: string;
+  dataDir: string;
+  packagesDir: string;
+}
+
+export interface RunningDaemon {
+  url: string;
+  state: DaemonState;
+  /** Stops accepting connections, lets requests in flight finish, removes the state file. */
+  close(): Promise<void>;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, text, { mode: 0o600 });
+  await rename(temp, path);
+}
+
+/** Starts the daemon and resolves once it is listening. */
+export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon> {
+  const layout = dataLayout(settings.dataDir);
+  for (const dir of [layout.dataDir, settings.packagesDir]) {
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw new DaemonStartError(`Cannot create the folder ${dir}: ${(err as Error).message}. Choose another one or fix its permissions.`);
+    }
+  }
+  const app = await buildApp({ settings });
+  try {
+    await app.listen({ host: settings.host, port: settings.port });
+  } catch (err) {
+    await app.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new DaemonStartError(
+        `Port ${settings.port} on ${settings.host} is already in use by another program. Stop it, or choose another port with --port.`,
+      );
+    }
+    if (code === 'EACCES') {
+      throw new DaemonStartError(`Not allowed to listen on ${settings.host}:${settings.port}. Ports below 1024 need privileges: choose another with --port.`);
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      throw new DaemonStartError(`${settings.host} is not an address of this machine. Use --host 127.0.0.1, or one of its own addresses.`);
+    }
+    throw err;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${urlHost(settings.host)}:${port}`;
+  const state: DaemonState = {
+    pid: process.pid,
+    url,
+    host: settings.host,
+    port,
+    version: PYREPO_VERSION,
+    startedAt: new Date().toISOString(),
+    dataDir: layout.dataDir,
+    packagesDir: settings.packagesDir,
+  };
+  await writeAtomically(layout.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      // Remove the state file only if it is still ours (another daemon may have replaced it).
+      const current = await readFile(layout.stateFile, 'utf8').catch(() => '');
+      if (current.includes(`"pid": ${process.pid},`)) await rm(layout.stateFile, { force: true });
+    })());
+  return { url, state, close };
+}
+
+/** Stops on SIGTERM/SIGINT, exiting 0 once requests in flight are done. */
+export function stopOnSignals(daemon: RunningDaemon, log: (line: string) => void): void {
+  const stop = (signal: string) => {
+    log(`Received ${signal}; finishing requests in flight and stopping.`);
+    daemon.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log(`Stopping failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+async function mainFromArgv(argv: string[]): Promise<void> {
+  const at = argv.indexOf('--settings');
+  const raw: unknown = at === -1 ? undefined : JSON.parse(argv[at + 1] ?? 'null');
+  if (!Value.Check(DaemonSettingsSchema, raw)) {
+    const first = [...Value.Errors(DaemonSettingsSchema, raw)][0];
+    throw new DaemonStartError(`Invalid --settings: ${first ? `${first.path} ${first.message}` : 'expected a JSON object'}.`);
+  }
+  const daemon = await runDaemon(raw);
+  stopOnSignals(daemon, (line) => process.stderr.write(`${line}\n`));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  mainFromArgv(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`pyrepo daemon: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof DaemonStartError ? 2 : 1);
+  });
+}

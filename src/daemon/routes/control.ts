@@ -1,0 +1,97 @@
+/** The control API under `/-/` used by the CLI and the dashboard; schemas from src/shared/api.ts. */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import {
+  ControlRoutes,
+  DeleteResultSchema,
+  FileParamsSchema,
+  HealthSchema,
+  ProjectDetailSchema,
+  ProjectListSchema,
+  ProjectParamsSchema,
+  ReleaseParamsSchema,
+  YankRequestSchema,
+  YankResultSchema,
+  type Health,
+} from '../../shared/api.js';
+import { normalizeName } from '../../shared/names.js';
+import { PYREPO_VERSION } from '../../shared/version.js';
+import { NotFound } from '../errors.js';
+import { NotOnIndexError } from '../services/index-service.js';
+
+export interface ControlRouteOptions {
+  dataDir: string;
+  packagesDir: string;
+  startedAt: Date;
+}
+
+function notFound(err: unknown): never {
+  if (err instanceof NotOnIndexError) throw new NotFound(err.message);
+  throw err;
+}
+
+export default async function controlRoutes(app: FastifyInstance, opts: ControlRouteOptions): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const index = app.index;
+
+  api.get(ControlRoutes.health, { schema: { response: { 200: HealthSchema } } }, (): Health => {
+    const counts = index.catalog.counts();
+    return {
+      status: 'ok',
+      version: PYREPO_VERSION,
+      pid: process.pid,
+      startedAt: opts.startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - opts.startedAt.getTime()) / 1000),
+      projects: counts.projects,
+      files: counts.files,
+      dataDir: opts.dataDir,
+      packagesDir: opts.packagesDir,
+      indexing: index.indexing,
+    };
+  });
+
+  api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, () => ({
+    projects: index.projectSummaries(),
+  }));
+
+  api.get(ControlRoutes.project, { schema: { params: ProjectParamsSchema, response: { 200: ProjectDetailSchema } } }, (req) => {
+    const detail = index.projectDetail(normalizeName(req.params.project));
+    if (!detail) throw new NotFound(`No project named '${req.params.project}' on this index.`);
+    return detail;
+  });
+
+  api.delete(ControlRoutes.release, { schema: { params: ReleaseParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
+    const project = normalizeName(req.params.project);
+    const deleted = await index.removeRelease(project, req.params.version).catch(notFound);
+    return { project, deleted };
+  });
+
+  api.delete(ControlRoutes.file, { schema: { params: FileParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
+    const project = normalizeName(req.params.project);
+    const deleted = await index.removeFile(project, req.params.filename).catch(notFound);
+    return { project, deleted };
+  });
+
+  api.post(
+    ControlRoutes.yank,
+    { schema: { params: ReleaseParamsSchema, body: YankRequestSchema, response: { 200: YankResultSchema } } },
+    (req) => {
+      const reason = req.body.reason?.trim() || null;
+      try {
+        const r = index.setYanked(req.params.project, req.params.version, true, reason);
+        return { ...r, yanked: true, yankedReason: reason };
+      } catch (err) {
+        return notFound(err);
+      }
+    },
+  );
+
+  api.post(ControlRoutes.unyank, { schema: { params: ReleaseParamsSchema, response: { 200: YankResultSchema } } }, (req) => {
+    try {
+      const r = index.setYanked(req.params.project, req.params.version, false, null);
+      return { ...r, yanked: false, yankedReason: null };
+    } catch (err) {
+      return notFound(err);
+    }
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * The Simple Repository API: `/simple/` and `/simple/<project>/`, HTML or JSON by
+ * negotiation (PEP 503, 629, 691, 700), non-normalized names redirected (301).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { normalizeName } from '../../shared/names.js';
+import { NotAcceptable, NotFound } from '../errors.js';
+import { contentTypeOf, negotiateSimple, type SimpleFormat } from '../services/negotiate.js';
+import { sendPage } from './respond.js';
+
+type Query = { format?: string };
+
+function queryString(req: FastifyRequest): string {
+  const at = req.url.indexOf('?');
+  return at === -1 ? '' : req.url.slice(at);
+}
+
+function formatOf(req: FastifyRequest<{ Querystring: Query }>): SimpleFormat {
+  const format = negotiateSimple(req.headers.accept, req.query.format);
+  if (!format) {
+    throw new NotAcceptable(
+      'None of the requested formats is available. This index serves application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html and text/html.',
+    );
+  }
+  return format;
+}
+
+export default async function simpleRoutes(app: FastifyInstance): Promise<void> {
+  const redirect = (reply: FastifyReply, to: string) => reply.code(301).header('location', to).send();
+
+  app.get('/simple', (req, reply) => redirect(reply, `/simple/${queryString(req)}`));
+
+  app.get<{ Querystring: Query }>('/simple/', (req, reply) => {
+    const format = formatOf(req);
+    return sendPage(req, reply, app.index.simpleRoot(format), contentTypeOf(format), { vary: true });
+  });
+
+  app.get<{ Params: { project: string } }>('/simple/:project', (req, reply) =>
+    redirect(reply, `/simple/${encodeURIComponent(normalizeName(req.params.project))}/${queryString(req)}`),
+  );
+
+  app.get<{ Params: { project: string }; Querystring: Query }>('/simple/:project/', (req, reply) => {
+    const { project } = req.params;
+    const normalized = normalizeName(project);
+    if (normalized !== project) return redirect(reply, `/simple/${encodeURIComponent(normalized)}/${queryString(req)}`);
+    const format = formatOf(req);
+    const page = app.index.simpleProject(normalized, format);
+    if (!page) throw new NotFound(`No project named '${project}' on this index.`);
+    return sendPage(req, reply, page, contentTypeOf(format), { vary: true });
+  });
+}

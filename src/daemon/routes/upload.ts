@@ -1,0 +1,208 @@
+/**
+ * The legacy upload API (twine, poetry, flit, pdm, uv) at `/`, `/legacy/` and `/legacy`,
+ * never redirected. The file streams to a temporary file in the packages folder while
+ * being hashed; nothing becomes visible until it is verified, fsynced and renamed.
+ * pypiserver's `:action=remove_pkg` is served too.
+ */
+import { createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseDistFilename } from '../../shared/distfiles.js';
+import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
+import { normalizeName } from '../../shared/names.js';
+import {
+  BadRequest,
+  DigestMismatch,
+  FileExists,
+  Gone,
+  InvalidDistribution,
+  InvalidFilename,
+  InvalidUpload,
+  MetadataMismatch,
+  NotFound,
+  UnsupportedAction,
+  UploadTooLarge,
+} from '../errors.js';
+import { FileConflictError, NotOnIndexError } from '../services/index-service.js';
+import { MultiHasher, type Digests } from '../services/hashing.js';
+
+export interface UploadRouteOptions {
+  maxUploadBytes: number;
+}
+
+/** Form fields, repeated keys kept; distutils' `UNKNOWN` and empty strings count as absent. */
+type Fields = Map<string, string[]>;
+
+interface ReceivedFile {
+  filename: string;
+  tempPath: string;
+  digests: Digests & { size: number };
+}
+
+const DIGEST_FIELDS = [
+  ['md5_digest', 'md5', 'md5', 32],
+  ['sha256_digest', 'sha256', 'sha256', 64],
+  ['blake2_256_digest', 'blake2b256', 'blake2_256', 64],
+] as const;
+
+/** Human size for messages: 100 MiB, 512 KiB, 20 bytes. */
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${+(n / (1024 * 1024)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
+
+function field(fields: Fields, name: string): string | undefined {
+  return fields.get(name)?.find((v) => v !== '' && v !== 'UNKNOWN');
+}
+
+function required(fields: Fields, name: string, hint: string): string {
+  const value = field(fields, name);
+  if (value === undefined) throw new InvalidUpload(`Missing required form field '${name}' (${hint}).`);
+  return value;
+}
+
+function verifyDigests(fields: Fields, digests: Digests): void {
+  for (const [formName, key, label, length] of DIGEST_FIELDS) {
+    const supplied = field(fields, formName);
+    if (supplied === undefined) continue;
+    if (supplied.length !== length || !/^[0-9a-fA-F]+$/.test(supplied)) {
+      throw new InvalidUpload(`The form field '${formName}' must be a ${length}-character hex digest.`);
+    }
+    if (supplied.toLowerCase() !== digests[key]) throw new DigestMismatch(label);
+  }
+}
+
+export default async function uploadRoutes(app: FastifyInstance, opts: UploadRouteOptions): Promise<void> {
+  const storage = app.index.storage;
+
+  /** Streams the `content` part to a temporary file, hashing as it goes. */
+  async function receive(filename: string, stream: NodeJS.ReadableStream & { truncated?: boolean }): Promise<ReceivedFile> {
+    const tempPath = storage.tempPath();
+    const hasher = new MultiHasher();
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hasher.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(stream, hashing, createWriteStream(tempPath, { flags: 'wx' }));
+      if (stream.truncated) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
+    } catch (err) {
+      await storage.discard(tempPath);
+      if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
+      throw err;
+    }
+    return { filename, tempPath, digests: { ...hasher.digest(), size: hasher.size } };
+  }
+
+  async function readForm(req: FastifyRequest): Promise<{ fields: Fields; file?: ReceivedFile }> {
+    const fields: Fields = new Map();
+    const add = (k: string, v: string) => fields.set(k, [...(fields.get(k) ?? []), v]);
+    for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) {
+      for (const value of [v].flat()) add(k, value);
+    }
+    if (!req.isMultipart()) {
+      for (const [k, v] of Object.entries((req.body ?? {}) as Record<string, string | string[]>)) {
+        for (const value of [v].flat()) add(k, value);
+      }
+      return { fields };
+    }
+    let file: ReceivedFile | undefined;
+    try {
+      for await (const part of req.parts()) {
+        if (part.type === 'field') {
+          if (typeof part.value === 'string') add(part.fieldname, part.value.replace(/\0/g, '\\x00'));
+          continue;
+        }
+        if (part.fieldname !== 'content') {
+          // gpg_signature and stray file parts are accepted and ignored, as PyPI does.
+          part.file.resume();
+          continue;
+        }
+        if (file) throw new InvalidUpload("The upload has more than one 'content' file part.");
+        try {
+          parseDistFilename(part.filename);
+        } catch (err) {
+          part.file.resume();
+          if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
+          throw err;
+        }
+        file = await receive(part.filename, part.file);
+      }
+    } catch (err) {
+      if (file) await storage.discard(file.tempPath);
+      throw err;
+    }
+    return file ? { fields, file } : { fields };
+  }
+
+  async function fileUpload(fields: Fields, file: ReceivedFile | undefined, reply: FastifyReply) {
+    if (!file) throw new InvalidUpload("Upload payload does not have a file: send it as the multipart part 'content'.");
+    const protocol = field(fields, 'protocol_version');
+    if (protocol !== undefined && protocol !== '1') throw new InvalidUpload(`Unknown protocol_version '${protocol}'; this index speaks version 1.`);
+    verifyDigests(fields, file.digests);
+    const claims = {
+      name: required(fields, 'name', 'the project name'),
+      version: required(fields, 'version', 'the release version'),
+      filetype: required(fields, 'filetype', "'bdist_wheel' or 'sdist'"),
+    };
+    try {
+      const outcome = await app.index.acceptUpload(file.tempPath, file.filename, file.digests, claims);
+      reply.code(200).type('text/plain; charset=utf-8');
+      if (outcome.status === 'identical') return `${file.filename} is already on this index with the same content; nothing to do.\n`;
+      return outcome.status === 'replaced' ? `Replaced ${file.filename}.\n` : '';
+    } catch (err) {
+      if (err instanceof FileConflictError) throw new FileExists(err.filename, err.existingSha256);
+      if (err instanceof DistMismatchError) throw new MetadataMismatch(err.message);
+      if (err instanceof DistContentError) throw new InvalidDistribution(err.message);
+      if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
+      throw err;
+    }
+  }
+
+  async function removePackage(fields: Fields, reply: FastifyReply) {
+    const name = required(fields, 'name', 'the project to remove from');
+    const version = required(fields, 'version', 'the release to remove');
+    try {
+      await app.index.removeRelease(normalizeName(name), version);
+    } catch (err) {
+      if (err instanceof NotOnIndexError) throw new NotFound(`${name} (${version}) not found`);
+      throw err;
+    }
+    return reply.code(200).type('text/plain; charset=utf-8').send('');
+  }
+
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    // Multipart framing and metadata fields add a little to the file itself.
+    if (declared > opts.maxUploadBytes + 16 * 1024 * 1024) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
+    const { fields, file } = await readForm(req);
+    const action = field(fields, ':action');
+    try {
+      switch (action) {
+        case 'file_upload':
+          return await fileUpload(fields, file, reply);
+        case 'remove_pkg':
+          return await removePackage(fields, reply);
+        case 'submit':
+        case 'submit_pkg_info':
+          throw new Gone('Project pre-registration is no longer required or supported; upload the files directly.');
+        case 'doc_upload':
+          throw new Gone('Uploading documentation is not supported by this index.');
+        case 'verify':
+          return reply.code(200).type('text/plain; charset=utf-8').send('');
+        case undefined:
+          throw new BadRequest("Missing ':action' field: to upload a file send ':action=file_upload' (twine, poetry, flit, pdm and uv do).");
+        default:
+          throw new UnsupportedAction(`Unsupported ':action' field: '${action}'.`);
+      }
+    } finally {
+      if (file) await storage.discard(file.tempPath);
+    }
+  };
+
+  for (const url of ['/', '/legacy', '/legacy/']) app.post(url, handler);
+}

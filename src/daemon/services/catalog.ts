@@ -1,0 +1,355 @@
+/**
+ * The catalog: everything derived from the distribution files (hashes, sizes, core
+ * metadata, upload times), plus what only the index knows (yank state, download
+ * counts), in one embedded SQLite database. The packages folder stays the truth for
+ * which files exist; `reconcile` (indexer.ts) brings the two together.
+ */
+import Database from 'better-sqlite3';
+import type { Database as DB, Statement } from 'better-sqlite3';
+import { compareVersions } from '../../shared/versions.js';
+
+/** One distribution file as the catalog knows it. */
+export interface FileRecord {
+  filename: string;
+  /** Path relative to the packages folder, `/`-separated. */
+  relpath: string;
+  project: string;
+  version: string;
+  releaseKey: string;
+  packagetype: 'sdist' | 'bdist_wheel';
+  pythonVersion: string;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  md5: string;
+  blake2b256: string;
+  requiresPython: string | null;
+  /** sha256 of the core metadata file, for wheels (PEP 658); null for sdists. */
+  metadataSha256: string | null;
+  uploadTime: string;
+}
+
+export interface ProjectRecord {
+  name: string;
+  displayName: string;
+}
+
+export interface ReleaseState {
+  yanked: boolean;
+  reason: string | null;
+}
+
+interface FileRow {
+  filename: string;
+  relpath: string;
+  project: string;
+  version: string;
+  release_key: string;
+  packagetype: 'sdist' | 'bdist_wheel';
+  python_version: string;
+  size: number;
+  mtime_ms: number;
+  sha256: string;
+  md5: string;
+  blake2b_256: string;
+  requires_python: string | null;
+  metadata_sha256: string | null;
+  upload_time: string;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+  name TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+  filename TEXT PRIMARY KEY,
+  relpath TEXT NOT NULL UNIQUE,
+  project TEXT NOT NULL,
+  version TEXT NOT NULL,
+  release_key TEXT NOT NULL,
+  packagetype TEXT NOT NULL,
+  python_version TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ms INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  md5 TEXT NOT NULL,
+  blake2b_256 TEXT NOT NULL,
+  requires_python TEXT,
+  metadata_sha256 TEXT,
+  upload_time TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_project ON files (project);
+CREATE TABLE IF NOT EXISTS core_metadata (
+  filename TEXT PRIMARY KEY REFERENCES files (filename) ON DELETE CASCADE,
+  bytes BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS releases (
+  project TEXT NOT NULL,
+  release_key TEXT NOT NULL,
+  yanked INTEGER NOT NULL DEFAULT 0,
+  yanked_reason TEXT,
+  PRIMARY KEY (project, release_key)
+);
+CREATE TABLE IF NOT EXISTS downloads (
+  filename TEXT NOT NULL REFERENCES files (filename) ON DELETE CASCADE,
+  day TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (filename, day)
+);
+`;
+
+function toRecord(row: FileRow): FileRecord {
+  return {
+    filename: row.filename,
+    relpath: row.relpath,
+    project: row.project,
+    version: row.version,
+    releaseKey: row.release_key,
+    packagetype: row.packagetype,
+    pythonVersion: row.python_version,
+    size: row.size,
+    mtimeMs: row.mtime_ms,
+    sha256: row.sha256,
+    md5: row.md5,
+    blake2b256: row.blake2b_256,
+    requiresPython: row.requires_python,
+    metadataSha256: row.metadata_sha256,
+    uploadTime: row.upload_time,
+  };
+}
+
+/** The SQLite-backed catalog. All methods are synchronous and cheap (prepared statements). */
+export class Catalog {
+  private readonly db: DB;
+  private readonly stmt: Record<string, Statement>;
+  /** Pending download counts, flushed in one transaction (see flushDownloads). */
+  private pendingDownloads = new Map<string, number>();
+  /** Incremented on every change; exposed as `_last-serial` and used in ETags. */
+  serial: number;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable in WAL mode except for the last transactions before a power loss;
+    // a crash of the process itself loses nothing, and files are the truth anyway.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+    if (!version) {
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?), ('serial', '0')").run(String(SCHEMA_VERSION));
+    } else if (Number(version.value) > SCHEMA_VERSION) {
+      throw new Error(
+        `The catalog ${file} was written by a newer pyrepo (schema ${version.value}); upgrade pyrepo or point it at another data folder.`,
+      );
+    }
+    this.serial = Number((this.db.prepare("SELECT value FROM meta WHERE key = 'serial'").get() as { value: string }).value);
+    const s = (sql: string) => this.db.prepare(sql);
+    this.stmt = {
+      fileByName: s('SELECT * FROM files WHERE filename = ?'),
+      fileByPath: s('SELECT * FROM files WHERE relpath = ?'),
+      filesOfProject: s('SELECT * FROM files WHERE project = ?'),
+      allFileStats: s('SELECT filename, relpath, size, mtime_ms FROM files'),
+      project: s('SELECT name, display_name FROM projects WHERE name = ?'),
+      projects: s('SELECT name, display_name FROM projects ORDER BY name'),
+      insertProject: s('INSERT INTO projects (name, display_name) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+      deleteProjectIfEmpty: s('DELETE FROM projects WHERE name = ? AND NOT EXISTS (SELECT 1 FROM files WHERE project = ?)'),
+      upsertFile: s(`INSERT INTO files (filename, relpath, project, version, release_key, packagetype, python_version, size,
+          mtime_ms, sha256, md5, blake2b_256, requires_python, metadata_sha256, upload_time)
+        VALUES (@filename, @relpath, @project, @version, @releaseKey, @packagetype, @pythonVersion, @size, @mtimeMs,
+          @sha256, @md5, @blake2b256, @requiresPython, @metadataSha256, @uploadTime)
+        ON CONFLICT (filename) DO UPDATE SET relpath = excluded.relpath, project = excluded.project,
+          version = excluded.version, release_key = excluded.release_key, packagetype = excluded.packagetype,
+          python_version = excluded.python_version, size = excluded.size, mtime_ms = excluded.mtime_ms,
+          sha256 = excluded.sha256, md5 = excluded.md5, blake2b_256 = excluded.blake2b_256,
+          requires_python = excluded.requires_python, metadata_sha256 = excluded.metadata_sha256,
+          upload_time = excluded.upload_time`),
+      upsertMetadata: s('INSERT INTO core_metadata (filename, bytes) VALUES (?, ?) ON CONFLICT (filename) DO UPDATE SET bytes = excluded.bytes'),
+      metadata: s('SELECT bytes FROM core_metadata WHERE filename = ?'),
+      deleteFile: s('DELETE FROM files WHERE filename = ?'),
+      touchMtime: s('UPDATE files SET mtime_ms = ? WHERE filename = ?'),
+      release: s('SELECT yanked, yanked_reason FROM releases WHERE project = ? AND release_key = ?'),
+      releasesOfProject: s('SELECT release_key, yanked, yanked_reason FROM releases WHERE project = ?'),
+      setYank: s(`INSERT INTO releases (project, release_key, yanked, yanked_reason) VALUES (?, ?, ?, ?)
+        ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason`),
+      addDownloads: s(`INSERT INTO downloads (filename, day, count) VALUES (?, ?, ?)
+        ON CONFLICT (filename, day) DO UPDATE SET count = count + excluded.count`),
+      downloadsOfProject: s(`SELECT d.filename AS filename, SUM(d.count) AS total FROM downloads d
+        JOIN files f ON f.filename = d.filename WHERE f.project = ? GROUP BY d.filename`),
+      downloadsByDay: s(`SELECT d.day AS day, SUM(d.count) AS total FROM downloads d
+        JOIN files f ON f.filename = d.filename WHERE f.project = ? GROUP BY d.day ORDER BY d.day`),
+      projectSummaries: s(`SELECT p.name AS name, p.display_name AS display_name,
+          COUNT(f.filename) AS files, COUNT(DISTINCT f.release_key) AS versions, MAX(f.upload_time) AS last_upload,
+          COALESCE((SELECT SUM(d.count) FROM downloads d JOIN files f2 ON f2.filename = d.filename WHERE f2.project = p.name), 0) AS downloads
+        FROM projects p LEFT JOIN files f ON f.project = p.name GROUP BY p.name ORDER BY p.name`),
+      counts: s('SELECT (SELECT COUNT(*) FROM projects) AS projects, (SELECT COUNT(*) FROM files) AS files'),
+      setSerial: s("UPDATE meta SET value = ? WHERE key = 'serial'"),
+    };
+  }
+
+  /** Runs `fn` in one transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  private bump(): void {
+    this.serial += 1;
+    this.stmt.setSerial!.run(String(this.serial));
+  }
+
+  file(filename: string): FileRecord | undefined {
+    const row = this.stmt.fileByName!.get(filename) as FileRow | undefined;
+    return row && toRecord(row);
+  }
+
+  fileByPath(relpath: string): FileRecord | undefined {
+    const row = this.stmt.fileByPath!.get(relpath) as FileRow | undefined;
+    return row && toRecord(row);
+  }
+
+  filesOf(project: string): FileRecord[] {
+    return (this.stmt.filesOfProject!.all(project) as FileRow[]).map(toRecord);
+  }
+
+  /** filename, relpath, size and mtime of every file, for reconciling with the folder. */
+  fileStats(): { filename: string; relpath: string; size: number; mtime_ms: number }[] {
+    return this.stmt.allFileStats!.all() as { filename: string; relpath: string; size: number; mtime_ms: number }[];
+  }
+
+  project(name: string): ProjectRecord | undefined {
+    const row = this.stmt.project!.get(name) as { name: string; display_name: string } | undefined;
+    return row && { name: row.name, displayName: row.display_name };
+  }
+
+  projects(): ProjectRecord[] {
+    return (this.stmt.projects!.all() as { name: string; display_name: string }[]).map((r) => ({
+      name: r.name,
+      displayName: r.display_name,
+    }));
+  }
+
+  counts(): { projects: number; files: number } {
+    return this.stmt.counts!.get() as { projects: number; files: number };
+  }
+
+  /** Adds or replaces a file and its core metadata; creates the project on first sight. */
+  putFile(file: FileRecord, displayName: string, metadataBytes: Buffer): void {
+    this.transaction(() => {
+      this.stmt.insertProject!.run(file.project, displayName);
+      this.stmt.upsertFile!.run(file);
+      this.stmt.upsertMetadata!.run(file.filename, metadataBytes);
+      this.bump();
+    });
+  }
+
+  /** Records a new mtime for a file whose content is unchanged (same hash). */
+  touch(filename: string, mtimeMs: number): void {
+    this.stmt.touchMtime!.run(mtimeMs, filename);
+  }
+
+  /** Removes a file; the project goes when its last file does. Returns the removed record. */
+  removeFile(filename: string): FileRecord | undefined {
+    return this.transaction(() => {
+      const file = this.file(filename);
+      if (!file) return undefined;
+      this.pendingDownloads.delete(filename);
+      this.stmt.deleteFile!.run(filename);
+      this.stmt.deleteProjectIfEmpty!.run(file.project, file.project);
+      this.bump();
+      return file;
+    });
+  }
+
+  /** The raw METADATA (wheel) or PKG-INFO (sdist) bytes of a file. */
+  metadataBytes(filename: string): Buffer | undefined {
+    return (this.stmt.metadata!.get(filename) as { bytes: Buffer } | undefined)?.bytes;
+  }
+
+  releaseState(project: string, releaseKey: string): ReleaseState {
+    const row = this.stmt.release!.get(project, releaseKey) as { yanked: number; yanked_reason: string | null } | undefined;
+    return { yanked: row?.yanked === 1, reason: row?.yanked_reason ?? null };
+  }
+
+  /** Yank state of every release of a project that has one, by release key. */
+  releaseStates(project: string): Map<string, ReleaseState> {
+    const rows = this.stmt.releasesOfProject!.all(project) as { release_key: string; yanked: number; yanked_reason: string | null }[];
+    return new Map(rows.map((r) => [r.release_key, { yanked: r.yanked === 1, reason: r.yanked_reason }]));
+  }
+
+  setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null): void {
+    this.transaction(() => {
+      this.stmt.setYank!.run(project, releaseKey, yanked ? 1 : 0, yanked ? reason : null);
+      this.bump();
+    });
+  }
+
+  /** Counts one download in memory; `flushDownloads` writes the counts in one transaction. */
+  countDownload(filename: string): void {
+    this.pendingDownloads.set(filename, (this.pendingDownloads.get(filename) ?? 0) + 1);
+  }
+
+  /** Writes pending download counts under today's UTC date. */
+  flushDownloads(now = new Date()): void {
+    if (this.pendingDownloads.size === 0) return;
+    const day = now.toISOString().slice(0, 10);
+    const pending = this.pendingDownloads;
+    this.pendingDownloads = new Map();
+    this.transaction(() => {
+      for (const [filename, count] of pending) {
+        if (this.stmt.fileByName!.get(filename)) this.stmt.addDownloads!.run(filename, day, count);
+      }
+    });
+  }
+
+  /** Downloads per file of a project, including counts not flushed yet. */
+  downloadsOf(project: string): Map<string, number> {
+    const rows = this.stmt.downloadsOfProject!.all(project) as { filename: string; total: number }[];
+    const map = new Map(rows.map((r) => [r.filename, r.total]));
+    for (const [filename, n] of this.pendingDownloads) {
+      if (map.has(filename) || this.file(filename)?.project === project) map.set(filename, (map.get(filename) ?? 0) + n);
+    }
+    return map;
+  }
+
+  downloadsByDay(project: string): { day: string; downloads: number }[] {
+    return (this.stmt.downloadsByDay!.all(project) as { day: string; total: number }[]).map((r) => ({
+      day: r.day,
+      downloads: r.total,
+    }));
+  }
+
+  /** Every project with counts, for the control API. */
+  projectSummaries(): { name: string; displayName: string; files: number; versions: number; lastUpload: string | null; downloads: number }[] {
+    return (
+      this.stmt.projectSummaries!.all() as {
+        name: string;
+        display_name: string;
+        files: number;
+        versions: number;
+        last_upload: string | null;
+        downloads: number;
+      }[]
+    ).map((r) => ({
+      name: r.name,
+      displayName: r.display_name,
+      files: r.files,
+      versions: r.versions,
+      lastUpload: r.last_upload,
+      downloads: r.downloads,
+    }));
+  }
+
+  close(): void {
+    this.flushDownloads();
+    this.db.close();
+  }
+}
+
+/** Sorts versions newest first (PEP 440). */
+export function newestFirst(versions: Iterable<string>): string[] {
+  return [...versions].sort((a, b) => compareVersions(b, a));
+}

@@ -1,0 +1,441 @@
+/**
+ * The index: the one place that changes the catalog and the packages folder together,
+ * keeps rendered pages in step, and publishes events. Routes and the folder watcher
+ * call it; it never touches HTTP.
+ */
+import { stat } from 'node:fs/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ProjectDetail, ProjectSummary } from '../../shared/api.js';
+import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
+import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
+import { normalizeName } from '../../shared/names.js';
+import { compareVersions, isPrerelease, normalizeVersion, releaseKey } from '../../shared/versions.js';
+import type { Catalog, FileRecord } from './catalog.js';
+import type { EventBus } from './events.js';
+import { hashFile, type Digests } from './hashing.js';
+import { fileRecordOf, inspectDistribution } from './inspect.js';
+import { ALL_PROJECTS, PageCache, type Page } from './page-cache.js';
+import {
+  renderProjectHtml,
+  renderProjectJson,
+  renderPypiJson,
+  renderRootHtml,
+  renderRootJson,
+  type ProjectView,
+} from './pages.js';
+import type { FoundFile, PackageStorage } from './storage.js';
+import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
+
+/** What the uploader told us besides the file (the legacy upload form). */
+export interface UploadClaims {
+  name: string;
+  version: string;
+  filetype: string;
+}
+
+export type UploadOutcome = { status: 'created' | 'replaced' | 'identical'; file: FileRecord };
+
+/** Thrown for an upload that conflicts with a file already on the index. */
+export class FileConflictError extends Error {
+  override readonly name = 'FileConflictError';
+  constructor(
+    readonly filename: string,
+    readonly existingSha256: string,
+  ) {
+    super(`File already exists: ${filename}`);
+  }
+}
+
+/** Thrown when a project, release or file is not on the index. */
+export class NotOnIndexError extends Error {
+  override readonly name = 'NotOnIndexError';
+}
+
+export interface IndexServiceOptions {
+  catalog: Catalog;
+  storage: PackageStorage;
+  events: EventBus;
+  log: FastifyBaseLogger;
+  overwrite: boolean;
+}
+
+export class IndexService {
+  readonly catalog: Catalog;
+  readonly storage: PackageStorage;
+  private readonly events: EventBus;
+  private readonly log: FastifyBaseLogger;
+  private readonly overwrite: boolean;
+  private readonly pages = new PageCache();
+  /** Serializes changes per filename so concurrent uploads of one file cannot interleave. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Folder files that could not be indexed, by relpath → `size:mtime`, so they are reported once. */
+  private readonly rejected = new Map<string, string>();
+  /** True while the first reconcile with the folder runs. */
+  indexing = false;
+
+  constructor(opts: IndexServiceOptions) {
+    this.catalog = opts.catalog;
+    this.storage = opts.storage;
+    this.events = opts.events;
+    this.log = opts.log;
+    this.overwrite = opts.overwrite;
+  }
+
+  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.catch(() => undefined);
+    this.locks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    }
+  }
+
+  private changed(project: string): void {
+    this.pages.invalidate(project);
+  }
+
+  // ---- reading -------------------------------------------------------------------
+
+  /** The project's view for renderers, or undefined when it has no files. */
+  view(project: string): ProjectView | undefined {
+    const record = this.catalog.project(project);
+    if (!record) return undefined;
+    const files = this.catalog.filesOf(project);
+    if (files.length === 0) return undefined;
+    files.sort((a, b) => compareVersions(a.version, b.version) || (a.filename < b.filename ? -1 : 1));
+    return { project: record, files, states: this.catalog.releaseStates(project), serial: this.catalog.serial };
+  }
+
+  simpleRoot(format: SimpleFormat): Page {
+    return this.pages.get(ALL_PROJECTS, format, () =>
+      format === SIMPLE_JSON ? renderRootJson(this.catalog.projects(), this.catalog.serial) : renderRootHtml(this.catalog.projects()),
+    ) as Page;
+  }
+
+  simpleProject(project: string, format: SimpleFormat): Page | undefined {
+    return this.pages.get(project, format, () => {
+      const view = this.view(project);
+      if (!view) return undefined;
+      return format === SIMPLE_JSON ? renderProjectJson(view) : renderProjectHtml(view);
+    });
+  }
+
+  /** Release keys newest first, ordered like PyPI's "latest": not yanked, then final releases, then PEP 440. */
+  private latestOrder(view: ProjectView): string[] {
+    const keys = new Map<string, string>();
+    for (const f of view.files) keys.set(f.releaseKey, f.version);
+    return [...keys.keys()].sort((a, b) => {
+      const ya = view.states.get(a)?.yanked ? 1 : 0;
+      const yb = view.states.get(b)?.yanked ? 1 : 0;
+      if (ya !== yb) return ya - yb;
+      const pa = isPrerelease(keys.get(a) as string) ? 1 : 0;
+      const pb = isPrerelease(keys.get(b) as string) ? 1 : 0;
+      if (pa !== pb) return pa - pb;
+      return compareVersions(keys.get(b) as string, keys.get(a) as string);
+    });
+  }
+
+  /** Newest version first by PEP 440 alone. */
+  private newestFirst(view: ProjectView): string[] {
+    const keys = new Map<string, string>();
+    for (const f of view.files) keys.set(f.releaseKey, f.version);
+    return [...keys.keys()].sort((a, b) => compareVersions(keys.get(b) as string, keys.get(a) as string));
+  }
+
+  /** The latest release's version (PyPI's rule), or null. */
+  latestVersion(project: string): string | null {
+    const view = this.view(project);
+    if (!view) return null;
+    const key = this.latestOrder(view)[0];
+    return view.files.find((f) => f.releaseKey === key)?.version ?? null;
+  }
+
+  /** `/pypi/<project>/json` or `/pypi/<project>/<version>/json`; undefined when not found. */
+  pypiJson(project: string, version: string | undefined, baseUrl: string): Page | undefined {
+    const key = version === undefined ? undefined : releaseKey(version);
+    return this.pages.get(project, `pypi|${baseUrl}|${key ?? ''}`, () => {
+      const view = this.view(project);
+      if (!view) return undefined;
+      const order = this.newestFirst(view);
+      const chosen = key ?? this.latestOrder(view)[0];
+      const files = view.files.filter((f) => f.releaseKey === chosen);
+      if (files.length === 0) return undefined;
+      const source = files.find((f) => f.packagetype === 'bdist_wheel') ?? (files[0] as FileRecord);
+      const bytes = this.catalog.metadataBytes(source.filename);
+      const metadata = parseCoreMetadata(bytes ? decodeMetadata(bytes) : '', source.filename);
+      return renderPypiJson({ view, releaseKey: chosen as string, metadata, baseUrl, withReleases: key === undefined, order });
+    });
+  }
+
+  /** Summaries of every project, for the control API. */
+  projectSummaries(): ProjectSummary[] {
+    return this.catalog.projectSummaries().map((p) => ({ ...p, latestVersion: this.latestVersion(p.name) }));
+  }
+
+  /** One project with releases, files and download counts, for the control API. */
+  projectDetail(project: string): ProjectDetail | undefined {
+    const view = this.view(project);
+    if (!view) return undefined;
+    const downloads = this.catalog.downloadsOf(project);
+    const releases = this.newestFirst(view).map((key) => {
+      const files = view.files.filter((f) => f.releaseKey === key);
+      const state = view.states.get(key) ?? { yanked: false, reason: null };
+      const source = files.find((f) => f.packagetype === 'bdist_wheel') ?? files[0];
+      const bytes = source && this.catalog.metadataBytes(source.filename);
+      const summary = bytes ? parseCoreMetadata(decodeMetadata(bytes)).summary : null;
+      const fileInfos = files.map((f) => ({
+        filename: f.filename,
+        packagetype: f.packagetype,
+        size: f.size,
+        sha256: f.sha256,
+        uploadTime: f.uploadTime,
+        requiresPython: f.requiresPython,
+        downloads: downloads.get(f.filename) ?? 0,
+        url: `/packages/${encodeURIComponent(f.filename)}`,
+      }));
+      return {
+        version: files[0]?.version ?? key,
+        yanked: state.yanked,
+        yankedReason: state.reason,
+        summary,
+        downloads: fileInfos.reduce((n, f) => n + f.downloads, 0),
+        files: fileInfos,
+      };
+    });
+    return {
+      name: view.project.name,
+      displayName: view.project.displayName,
+      latestVersion: this.latestVersion(project),
+      downloads: releases.reduce((n, r) => n + r.downloads, 0),
+      downloadsByDay: this.catalog.downloadsByDay(project),
+      releases,
+    };
+  }
+
+  /** Counts a download and tells the event stream. */
+  recordDownload(file: FileRecord): void {
+    this.catalog.countDownload(file.filename);
+    this.events.publish({ type: 'download', project: file.project, filename: file.filename });
+  }
+
+  // ---- uploads -------------------------------------------------------------------
+
+  /**
+   * Takes a complete, hashed temporary file and makes it part of the index, or throws
+   * (Dist*Error for bad content, FileConflictError for a different file of the same name).
+   * The temporary file is always gone afterwards.
+   */
+  async acceptUpload(tempPath: string, filename: string, digests: Digests & { size: number }, claims: UploadClaims): Promise<UploadOutcome> {
+    try {
+      const inspected = await inspectDistribution(tempPath, filename, digests.size);
+      const meta = inspected.contents.metadata;
+      if (claims.filetype !== inspected.dist.packagetype) {
+        throw new DistMismatchError(
+          `The filetype '${claims.filetype}' does not match '${filename}': use 'bdist_wheel' for .whl files and 'sdist' for .tar.gz and .zip files.`,
+        );
+      }
+      if (normalizeName(claims.name) !== inspected.dist.project) {
+        throw new DistMismatchError(`The form says the project is '${claims.name}', but the file is for '${meta.name}'.`);
+      }
+      if (normalizeVersion(claims.version) !== inspected.version) {
+        throw new DistMismatchError(`The form says the version is '${claims.version}', but the file is version '${meta.version}'.`);
+      }
+      return await this.withLock(filename, async () => {
+        const existing = await this.existingFile(filename);
+        if (existing && existing.sha256 === digests.sha256) {
+          const file = this.catalog.file(filename);
+          if (file) return { status: 'identical', file } as UploadOutcome;
+        }
+        if (existing && !this.overwrite) throw new FileConflictError(filename, existing.sha256);
+        const place = await this.storage.commit(tempPath, filename);
+        const record = fileRecordOf(inspected, digests, place, new Date().toISOString());
+        this.catalog.putFile(record, meta.name, inspected.contents.metadataBytes);
+        if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
+        this.changed(record.project);
+        this.events.publish({ type: 'upload', project: record.project, version: record.version, filename, size: record.size, source: 'upload' });
+        return { status: existing ? 'replaced' : 'created', file: record } as UploadOutcome;
+      });
+    } finally {
+      await this.storage.discard(tempPath);
+    }
+  }
+
+  /**
+   * The file a new upload of `filename` would replace: the catalog's, or one in the
+   * folder's top level that is not indexed yet (it is indexed now, so it gets served).
+   */
+  private async existingFile(filename: string): Promise<{ sha256: string; relpath: string } | undefined> {
+    const known = this.catalog.file(filename);
+    if (known) return known;
+    const path = this.storage.pathOf(filename);
+    const present = await stat(path).then(
+      () => true,
+      () => false,
+    );
+    if (!present) return undefined;
+    await this.indexFolderFileLocked({ relpath: filename, filename, size: 0, mtimeMs: 0 }, 'folder');
+    return this.catalog.file(filename) ?? { sha256: (await hashFile(path)).sha256, relpath: filename };
+  }
+
+  // ---- the folder ----------------------------------------------------------------
+
+  /**
+   * Indexes one file found in the packages folder (at start or by the watcher).
+   * Files that are not valid distributions are logged once and left alone.
+   */
+  indexFolderFile(found: FoundFile, source: 'folder' | 'reconcile'): Promise<boolean> {
+    return this.withLock(found.filename, () => this.indexFolderFileLocked(found, source));
+  }
+
+  private async indexFolderFileLocked(found: FoundFile, source: 'folder' | 'reconcile'): Promise<boolean> {
+    const path = this.storage.pathOf(found.relpath);
+    {
+      let st;
+      try {
+        st = await stat(path);
+      } catch {
+        return false;
+      }
+      const mtimeMs = Math.trunc(st.mtimeMs);
+      const known = this.catalog.file(found.filename);
+      if (known && known.relpath === found.relpath && known.size === st.size && known.mtimeMs === mtimeMs) return false;
+      if (known && known.relpath !== found.relpath) {
+        const stillThere = await stat(this.storage.pathOf(known.relpath)).then(
+          () => true,
+          () => false,
+        );
+        if (stillThere) {
+          this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `'${found.relpath}' has the same filename as '${known.relpath}'; serving only the latter.`);
+          return false;
+        }
+      }
+      const digests = await hashFile(path);
+      if (known && known.sha256 === digests.sha256 && known.relpath === found.relpath) {
+        this.catalog.touch(found.filename, mtimeMs);
+        return false;
+      }
+      let inspected;
+      try {
+        inspected = await inspectDistribution(path, found.filename, digests.size);
+      } catch (err) {
+        if (err instanceof DistFilenameError || err instanceof DistContentError || err instanceof DistMismatchError) {
+          this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `Not serving '${found.relpath}': ${err.message}`);
+          return false;
+        }
+        throw err;
+      }
+      this.rejected.delete(found.relpath);
+      const uploadTime = known?.uploadTime ?? new Date(st.mtimeMs).toISOString();
+      const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime);
+      this.catalog.putFile(record, inspected.contents.metadata.name, inspected.contents.metadataBytes);
+      this.changed(record.project);
+      if (source === 'folder' || !known) {
+        this.events.publish({ type: 'upload', project: record.project, version: record.version, filename: record.filename, size: record.size, source: 'folder' });
+      }
+      return true;
+    }
+  }
+
+  private rejectOnce(relpath: string, stamp: string, message: string): void {
+    if (this.rejected.get(relpath) === stamp) return;
+    this.rejected.set(relpath, stamp);
+    this.log.warn(message);
+  }
+
+  /** A file disappeared from the folder: forget it. */
+  forgetFolderFile(relpath: string): void {
+    const known = this.catalog.fileByPath(relpath);
+    this.rejected.delete(relpath);
+    if (!known) return;
+    this.catalog.removeFile(known.filename);
+    this.changed(known.project);
+    this.events.publish({ type: 'delete', project: known.project, filename: known.filename });
+  }
+
+  /**
+   * Brings the catalog in line with the folder: new and changed files are indexed,
+   * vanished ones forgotten. Reads keep being served from the catalog meanwhile.
+   */
+  async reconcile(concurrency = 4): Promise<{ indexed: number; removed: number; unchanged: number }> {
+    this.indexing = true;
+    try {
+      const known = new Map(this.catalog.fileStats().map((r) => [r.relpath, r]));
+      const found = await this.storage.scan();
+      const seen = new Set<string>();
+      const todo: FoundFile[] = [];
+      for (const f of found) {
+        seen.add(f.relpath);
+        const k = known.get(f.relpath);
+        if (!k || k.size !== f.size || k.mtime_ms !== f.mtimeMs) todo.push(f);
+      }
+      let removed = 0;
+      for (const [relpath] of known) {
+        if (!seen.has(relpath)) {
+          this.forgetFolderFile(relpath);
+          removed += 1;
+        }
+      }
+      let indexed = 0;
+      let next = 0;
+      const worker = async () => {
+        while (next < todo.length) {
+          const f = todo[next++] as FoundFile;
+          try {
+            if (await this.indexFolderFile(f, 'reconcile')) indexed += 1;
+          } catch (err) {
+            this.log.error({ err }, `Could not index '${f.relpath}'`);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      return { indexed, removed, unchanged: found.length - todo.length };
+    } finally {
+      this.indexing = false;
+    }
+  }
+
+  // ---- management ----------------------------------------------------------------
+
+  /** Deletes one file of a project. */
+  async removeFile(project: string, filename: string): Promise<string[]> {
+    const file = this.catalog.file(filename);
+    if (!file || file.project !== normalizeName(project)) {
+      throw new NotOnIndexError(`There is no file '${filename}' in project '${project}'.`);
+    }
+    return this.withLock(filename, async () => {
+      await this.storage.remove(file.relpath);
+      this.catalog.removeFile(filename);
+      this.changed(file.project);
+      this.events.publish({ type: 'delete', project: file.project, filename });
+      return [filename];
+    });
+  }
+
+  /** Deletes every file of a release. */
+  async removeRelease(project: string, version: string): Promise<string[]> {
+    const name = normalizeName(project);
+    const key = releaseKey(version);
+    const files = this.catalog.filesOf(name).filter((f) => f.releaseKey === key);
+    if (files.length === 0) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
+    const deleted: string[] = [];
+    for (const f of files) deleted.push(...(await this.removeFile(name, f.filename)));
+    return deleted;
+  }
+
+  /** Yanks (or unyanks) every file of a release (PEP 592). */
+  setYanked(project: string, version: string, yanked: boolean, reason: string | null): { project: string; version: string } {
+    const name = normalizeName(project);
+    const key = releaseKey(version);
+    const file = this.catalog.filesOf(name).find((f) => f.releaseKey === key);
+    if (!file) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
+    this.catalog.setYanked(name, key, yanked, reason);
+    this.changed(name);
+    this.events.publish(
+      yanked ? { type: 'yank', project: name, version: file.version, reason } : { type: 'unyank', project: name, version: file.version },
+    );
+    return { project: name, version: file.version };
+  }
+}

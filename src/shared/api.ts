@@ -1,0 +1,148 @@
+/**
+ * The control API under `/-/`: route paths, request and response schemas, and the
+ * events streamed on `/-/events`. The daemon validates with these schemas and the
+ * typed client in `client.ts` checks responses against the same ones.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Route paths of the control API (fastify syntax). */
+export const ControlRoutes = {
+  health: '/-/health',
+  projects: '/-/api/projects',
+  project: '/-/api/projects/:project',
+  release: '/-/api/projects/:project/releases/:version',
+  yank: '/-/api/projects/:project/releases/:version/yank',
+  unyank: '/-/api/projects/:project/releases/:version/unyank',
+  file: '/-/api/projects/:project/files/:filename',
+  events: '/-/events',
+} as const;
+
+/** `GET /-/health`: 200 once the daemon serves the index. */
+export const HealthSchema = Type.Object({
+  status: Type.Literal('ok'),
+  version: Type.String({ description: 'pyrepo version' }),
+  pid: Type.Integer(),
+  startedAt: Type.String({ description: 'ISO 8601 time the daemon started' }),
+  uptimeSeconds: Type.Number(),
+  projects: Type.Integer(),
+  files: Type.Integer(),
+  dataDir: Type.String(),
+  packagesDir: Type.String(),
+  /** True while the first scan of the packages folder is still running. */
+  indexing: Type.Boolean(),
+});
+export type Health = Static<typeof HealthSchema>;
+
+export const ProjectSummarySchema = Type.Object({
+  name: Type.String({ description: 'normalized name' }),
+  displayName: Type.String(),
+  latestVersion: Type.Union([Type.String(), Type.Null()]),
+  versions: Type.Integer(),
+  files: Type.Integer(),
+  downloads: Type.Integer(),
+  lastUpload: Type.Union([Type.String(), Type.Null()]),
+});
+export type ProjectSummary = Static<typeof ProjectSummarySchema>;
+
+export const ProjectListSchema = Type.Object({ projects: Type.Array(ProjectSummarySchema) });
+export type ProjectList = Static<typeof ProjectListSchema>;
+
+export const FileInfoSchema = Type.Object({
+  filename: Type.String(),
+  packagetype: Type.Union([Type.Literal('sdist'), Type.Literal('bdist_wheel')]),
+  size: Type.Integer(),
+  sha256: Type.String(),
+  uploadTime: Type.String(),
+  requiresPython: Type.Union([Type.String(), Type.Null()]),
+  downloads: Type.Integer(),
+  url: Type.String({ description: 'path of the file on this server' }),
+});
+export type FileInfo = Static<typeof FileInfoSchema>;
+
+export const ReleaseInfoSchema = Type.Object({
+  version: Type.String(),
+  yanked: Type.Boolean(),
+  yankedReason: Type.Union([Type.String(), Type.Null()]),
+  summary: Type.Union([Type.String(), Type.Null()]),
+  downloads: Type.Integer(),
+  files: Type.Array(FileInfoSchema),
+});
+export type ReleaseInfo = Static<typeof ReleaseInfoSchema>;
+
+export const ProjectDetailSchema = Type.Object({
+  name: Type.String(),
+  displayName: Type.String(),
+  latestVersion: Type.Union([Type.String(), Type.Null()]),
+  downloads: Type.Integer(),
+  /** Downloads per UTC day (`YYYY-MM-DD`), oldest first. */
+  downloadsByDay: Type.Array(Type.Object({ day: Type.String(), downloads: Type.Integer() })),
+  releases: Type.Array(ReleaseInfoSchema, { description: 'newest first' }),
+});
+export type ProjectDetail = Static<typeof ProjectDetailSchema>;
+
+export const ProjectParamsSchema = Type.Object({ project: Type.String({ minLength: 1, maxLength: 200 }) });
+export const ReleaseParamsSchema = Type.Object({
+  project: Type.String({ minLength: 1, maxLength: 200 }),
+  version: Type.String({ minLength: 1, maxLength: 200 }),
+});
+export const FileParamsSchema = Type.Object({
+  project: Type.String({ minLength: 1, maxLength: 200 }),
+  filename: Type.String({ minLength: 1, maxLength: 255 }),
+});
+
+export const YankRequestSchema = Type.Object({
+  reason: Type.Optional(Type.String({ maxLength: 1000 })),
+});
+export type YankRequest = Static<typeof YankRequestSchema>;
+
+export const YankResultSchema = Type.Object({
+  project: Type.String(),
+  version: Type.String(),
+  yanked: Type.Boolean(),
+  yankedReason: Type.Union([Type.String(), Type.Null()]),
+});
+export type YankResult = Static<typeof YankResultSchema>;
+
+export const DeleteResultSchema = Type.Object({
+  project: Type.String(),
+  deleted: Type.Array(Type.String(), { description: 'filenames removed' }),
+});
+export type DeleteResult = Static<typeof DeleteResultSchema>;
+
+/** The error body of every control API failure. */
+export const ApiErrorSchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+});
+export type ApiError = Static<typeof ApiErrorSchema>;
+
+const eventBase = {
+  time: Type.String({ description: 'ISO 8601' }),
+  project: Type.String(),
+};
+
+/** Events on `/-/events`; the SSE `event:` field is the `type`. */
+export const IndexEventSchema = Type.Union([
+  Type.Object({
+    type: Type.Literal('upload'),
+    ...eventBase,
+    version: Type.String(),
+    filename: Type.String(),
+    size: Type.Integer(),
+    /** `upload` for the upload API, `folder` for files that appeared in the packages folder. */
+    source: Type.Union([Type.Literal('upload'), Type.Literal('folder')]),
+  }),
+  Type.Object({ type: Type.Literal('download'), ...eventBase, filename: Type.String() }),
+  Type.Object({ type: Type.Literal('delete'), ...eventBase, filename: Type.String() }),
+  Type.Object({
+    type: Type.Literal('yank'),
+    ...eventBase,
+    version: Type.String(),
+    reason: Type.Union([Type.String(), Type.Null()]),
+  }),
+  Type.Object({ type: Type.Literal('unyank'), ...eventBase, version: Type.String() }),
+]);
+export type IndexEvent = Static<typeof IndexEventSchema>;
+export type IndexEventType = IndexEvent['type'];

@@ -1,0 +1,170 @@
+/**
+ * The typed client of the daemon's control API, shared by the CLI and the dashboard.
+ * Every response is checked against the schema the daemon serves it with.
+ */
+import { Value } from '@sinclair/typebox/value';
+import type { TSchema, Static } from '@sinclair/typebox';
+import {
+  ApiErrorSchema,
+  DeleteResultSchema,
+  HealthSchema,
+  IndexEventSchema,
+  ProjectDetailSchema,
+  ProjectListSchema,
+  YankResultSchema,
+  type DeleteResult,
+  type Health,
+  type IndexEvent,
+  type ProjectDetail,
+  type ProjectList,
+  type YankResult,
+} from './api.js';
+
+/** A control API call that failed; `status` is 0 when the daemon could not be reached. */
+export class DaemonRequestError extends Error {
+  override readonly name = 'DaemonRequestError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Options of {@link DaemonClient}. */
+export interface DaemonClientOptions {
+  /** Sent as `Authorization` on every request. */
+  authorization?: string;
+  /** Per-request time limit in milliseconds. Default: 10,000. */
+  timeoutMs?: number;
+}
+
+/** Talks to one daemon at `baseUrl` (for example `http://127.0.0.1:8645`). */
+export class DaemonClient {
+  readonly baseUrl: string;
+  private readonly options: DaemonClientOptions;
+
+  constructor(baseUrl: string, options: DaemonClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.options = options;
+  }
+
+  /** `GET /-/health`. */
+  health(): Promise<Health> {
+    return this.call('GET', '/-/health', HealthSchema);
+  }
+
+  /** Every project with its counts. */
+  listProjects(): Promise<ProjectList> {
+    return this.call('GET', '/-/api/projects', ProjectListSchema);
+  }
+
+  /** One project with its releases, files and downloads. */
+  project(name: string): Promise<ProjectDetail> {
+    return this.call('GET', `/-/api/projects/${enc(name)}`, ProjectDetailSchema);
+  }
+
+  /** Deletes every file of a release. */
+  deleteRelease(project: string, version: string): Promise<DeleteResult> {
+    return this.call('DELETE', `/-/api/projects/${enc(project)}/releases/${enc(version)}`, DeleteResultSchema);
+  }
+
+  /** Deletes one file. */
+  deleteFile(project: string, filename: string): Promise<DeleteResult> {
+    return this.call('DELETE', `/-/api/projects/${enc(project)}/files/${enc(filename)}`, DeleteResultSchema);
+  }
+
+  /** Yanks a release (PEP 592), with an optional reason. */
+  yank(project: string, version: string, reason?: string): Promise<YankResult> {
+    return this.call('POST', `/-/api/projects/${enc(project)}/releases/${enc(version)}/yank`, YankResultSchema, {
+      ...(reason !== undefined ? { reason } : {}),
+    });
+  }
+
+  /** Undoes a yank. */
+  unyank(project: string, version: string): Promise<YankResult> {
+    return this.call('POST', `/-/api/projects/${enc(project)}/releases/${enc(version)}/unyank`, YankResultSchema, {});
+  }
+
+  /**
+   * Streams `/-/events` until `signal` aborts or the daemon closes the stream;
+   * calls `onEvent` for each event that matches the schema.
+   */
+  async events(onEvent: (event: IndexEvent) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.fetch('GET', '/-/events', undefined, signal, false);
+    if (!res.ok || !res.body) throw await this.failure(res);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trimStart())
+            .join('\n');
+          if (!data) continue;
+          const parsed: unknown = JSON.parse(data);
+          if (Value.Check(IndexEventSchema, parsed)) onEvent(parsed);
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    }
+  }
+
+  private async call<S extends TSchema>(method: string, path: string, schema: S, body?: unknown): Promise<Static<S>> {
+    const res = await this.fetch(method, path, body);
+    if (!res.ok) throw await this.failure(res);
+    const json: unknown = await res.json();
+    if (!Value.Check(schema, json)) {
+      throw new DaemonRequestError(
+        `The daemon at ${this.baseUrl} answered ${method} ${path} with an unexpected body; is it a different pyrepo version?`,
+        res.status,
+        'PYREPO_CLIENT_BAD_RESPONSE',
+      );
+    }
+    return json;
+  }
+
+  private async fetch(method: string, path: string, body?: unknown, signal?: AbortSignal, timeout = true): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.options.authorization) headers.authorization = this.options.authorization;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const signals = [signal, timeout ? AbortSignal.timeout(this.options.timeoutMs ?? 10_000) : undefined].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    try {
+      return await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
+      });
+    } catch (err) {
+      const why = err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'could not connect';
+      throw new DaemonRequestError(`${method} ${this.baseUrl}${path} ${why}.`, 0, 'PYREPO_CLIENT_UNREACHABLE');
+    }
+  }
+
+  private async failure(res: Response): Promise<DaemonRequestError> {
+    const text = await res.text().catch(() => '');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (Value.Check(ApiErrorSchema, parsed)) return new DaemonRequestError(parsed.message, res.status, parsed.code);
+    return new DaemonRequestError(text.trim() || `HTTP ${res.status} ${res.statusText}`, res.status, 'PYREPO_CLIENT_HTTP');
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}

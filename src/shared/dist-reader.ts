@@ -1,0 +1,212 @@
+/**
+ * Reads the core metadata out of a wheel (`*.dist-info/METADATA`) or an sdist
+ * (`<top>/PKG-INFO`, .tar.gz or .zip), checking the archive's shape on the way.
+ * zip via yauzl (random access to the central directory), tar via tar-stream.
+ */
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import yauzl from 'yauzl';
+import tarStream from 'tar-stream';
+import { DistContentError } from './errors.js';
+import type { DistFilename } from './distfiles.js';
+import { decodeMetadata, parseCoreMetadata, type CoreMetadata } from './metadata.js';
+import { normalizeName } from './names.js';
+
+/** What an archive says about itself. */
+export interface DistContents {
+  /** The exact bytes of METADATA (wheels) or PKG-INFO (sdists). */
+  metadataBytes: Buffer;
+  metadata: CoreMetadata;
+  /** Member path the metadata was read from. */
+  metadataPath: string;
+}
+
+const MAX_METADATA_BYTES = 8 * 1024 * 1024;
+/** An archive may not expand past this many bytes beyond 50 times its own size (zip/tar bombs). */
+const BOMB_ALLOWANCE = 64 * 1024 * 1024;
+
+function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) =>
+      err ? reject(err) : resolve(zip),
+    );
+  });
+}
+
+function listZipEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
+  return new Promise((resolve, reject) => {
+    const entries: yauzl.Entry[] = [];
+    zip.on('entry', (e: yauzl.Entry) => {
+      entries.push(e);
+      zip.readEntry();
+    });
+    zip.on('end', () => resolve(entries));
+    zip.on('error', reject);
+    zip.readEntry();
+  });
+}
+
+function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (entry.uncompressedSize > MAX_METADATA_BYTES) {
+      reject(new DistContentError(`${entry.fileName} is larger than ${MAX_METADATA_BYTES} bytes.`));
+      return;
+    }
+    zip.openReadStream(entry, (err, stream) => {
+      if (err) return reject(err);
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => resolve(Buffer.concat(chunks)));
+      stream.on('error', reject);
+    });
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function readZipMember(
+  path: string,
+  dist: DistFilename,
+  pick: (entries: yauzl.Entry[]) => yauzl.Entry,
+): Promise<{ bytes: Buffer; member: string }> {
+  let zip: yauzl.ZipFile | undefined;
+  try {
+    zip = await openZip(path);
+    const entries = await listZipEntries(zip);
+    let total = 0;
+    for (const e of entries) {
+      if (e.compressionMethod !== 0 && e.compressionMethod !== 8) {
+        throw new DistContentError(
+          `${dist.filename} uses zip compression method ${e.compressionMethod}; only stored and deflate are allowed.`,
+        );
+      }
+      total += e.uncompressedSize;
+    }
+    if (total > BOMB_ALLOWANCE && total > 50 * zip.fileSize) {
+      throw new DistContentError(`${dist.filename} expands to ${total} bytes, too much for its size (a zip bomb?).`);
+    }
+    const entry = pick(entries);
+    return { bytes: await readZipEntry(zip, entry), member: entry.fileName };
+  } catch (err) {
+    if (err instanceof DistContentError) throw err;
+    throw new DistContentError(`${dist.filename} is not a valid zip archive: ${describe(err)}.`);
+  } finally {
+    zip?.close();
+  }
+}
+
+/** pip's rule: exactly one top-level `*.dist-info` folder whose name starts with the project's. */
+function pickWheelMetadata(dist: DistFilename, entries: yauzl.Entry[]): yauzl.Entry {
+  const infoDirs = new Set<string>();
+  for (const e of entries) {
+    const top = e.fileName.split('/')[0] ?? '';
+    if (top.endsWith('.dist-info') && e.fileName.includes('/')) infoDirs.add(top);
+  }
+  const project = dist.project;
+  const matching = [...infoDirs].filter((d) => normalizeName(d.slice(0, -'.dist-info'.length)).startsWith(project));
+  if (matching.length === 0) {
+    throw new DistContentError(`${dist.filename} has no .dist-info folder for '${dist.rawName}'.`);
+  }
+  if (matching.length > 1) {
+    throw new DistContentError(`${dist.filename} has more than one .dist-info folder: ${matching.join(', ')}.`);
+  }
+  const dir = matching[0] as string;
+  const wheelFile = entries.find((e) => e.fileName === `${dir}/WHEEL`);
+  if (!wheelFile) throw new DistContentError(`${dist.filename} has no ${dir}/WHEEL file.`);
+  const metadata = entries.find((e) => e.fileName === `${dir}/METADATA`);
+  if (!metadata) throw new DistContentError(`${dist.filename} has no ${dir}/METADATA file.`);
+  return metadata;
+}
+
+/** An sdist has one top-level folder holding PKG-INFO. */
+function sdistTop(member: string): { top: string; rest: string } {
+  const clean = member.replace(/^\.\//, '');
+  const slash = clean.indexOf('/');
+  return slash === -1 ? { top: clean, rest: '' } : { top: clean.slice(0, slash), rest: clean.slice(slash + 1) };
+}
+
+function pickZipSdistMetadata(dist: DistFilename, entries: yauzl.Entry[]): yauzl.Entry {
+  const candidates = entries.filter((e) => {
+    const { rest } = sdistTop(e.fileName);
+    return rest === 'PKG-INFO';
+  });
+  if (candidates.length !== 1) {
+    throw new DistContentError(`${dist.filename} has no single <name>-<version>/PKG-INFO file.`);
+  }
+  return candidates[0] as yauzl.Entry;
+}
+
+async function readTarSdist(path: string, dist: DistFilename, compressedSize: number): Promise<{ bytes: Buffer; member: string }> {
+  const extract = tarStream.extract();
+  const tops = new Set<string>();
+  let found: { bytes: Buffer; member: string } | undefined;
+  let expanded = 0;
+  const limit = Math.max(BOMB_ALLOWANCE, 50 * compressedSize);
+  extract.on('entry', (header, stream, next) => {
+    const { top, rest } = sdistTop(header.name);
+    if (top && top !== '.') tops.add(top);
+    expanded += header.size ?? 0;
+    if (expanded > limit) {
+      extract.destroy(new DistContentError(`${dist.filename} expands to more than ${limit} bytes (a tar bomb?).`));
+      return;
+    }
+    if (rest === 'PKG-INFO' && header.type === 'file' && !found) {
+      if ((header.size ?? 0) > MAX_METADATA_BYTES) {
+        extract.destroy(new DistContentError(`${header.name} is larger than ${MAX_METADATA_BYTES} bytes.`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        found = { bytes: Buffer.concat(chunks), member: header.name };
+        next();
+      });
+    } else {
+      stream.on('end', () => next());
+      stream.resume();
+    }
+  });
+  try {
+    // tar-stream is a streamx stream, which stream/promises' pipeline does not drive.
+    await new Promise<void>((resolve, reject) => {
+      const source = createReadStream(path);
+      const gunzip = createGunzip();
+      const fail = (err: unknown) => {
+        source.destroy();
+        gunzip.destroy();
+        reject(err);
+      };
+      source.on('error', fail);
+      gunzip.on('error', fail);
+      extract.on('error', fail);
+      extract.on('finish', () => resolve());
+      source.pipe(gunzip).pipe(extract);
+    });
+  } catch (err) {
+    if (err instanceof DistContentError) throw err;
+    throw new DistContentError(`${dist.filename} is not a valid .tar.gz archive: ${describe(err)}.`);
+  }
+  if (tops.size !== 1) {
+    throw new DistContentError(
+      `${dist.filename} must contain exactly one top-level folder (found ${tops.size === 0 ? 'none' : [...tops].slice(0, 3).join(', ')}).`,
+    );
+  }
+  if (!found) throw new DistContentError(`${dist.filename} has no <name>-<version>/PKG-INFO file.`);
+  return found;
+}
+
+/** Reads and parses the core metadata of the distribution stored at `path`. */
+export async function readDistContents(path: string, dist: DistFilename, size: number): Promise<DistContents> {
+  let read: { bytes: Buffer; member: string };
+  if (dist.kind === 'wheel') {
+    read = await readZipMember(path, dist, (entries) => pickWheelMetadata(dist, entries));
+  } else if (dist.archive === 'zip') {
+    read = await readZipMember(path, dist, (entries) => pickZipSdistMetadata(dist, entries));
+  } else {
+    read = await readTarSdist(path, dist, size);
+  }
+  const metadata = parseCoreMetadata(decodeMetadata(read.bytes), `${dist.filename}: ${read.member}`);
+  return { metadataBytes: read.bytes, metadata, metadataPath: read.member };
+}

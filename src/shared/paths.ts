@@ -1,0 +1,50 @@
+/**
+ * Every path pyrepo uses comes from here. Defaults follow each OS's conventions
+ * (XDG on Linux) through env-paths; `PYREPO_HOME` puts everything under one folder,
+ * which is what tests and portable installs use.
+ */
+import { join, resolve } from 'node:path';
+import envPaths from 'env-paths';
+
+/** Where pyrepo keeps its own files. */
+export interface PyrepoPaths {
+  /** Catalog, default packages folder and daemon state. */
+  dataDir: string;
+  /** Settings. */
+  configDir: string;
+  /** Daemon logs. */
+  logDir: string;
+}
+
+/** Resolves pyrepo's folders from the environment (`PYREPO_HOME` wins over the OS defaults). */
+export function resolvePaths(env: NodeJS.ProcessEnv = process.env): PyrepoPaths {
+  const home = env.PYREPO_HOME;
+  if (home) {
+    const root = resolve(home);
+    return { dataDir: join(root, 'data'), configDir: join(root, 'config'), logDir: join(root, 'logs') };
+  }
+  const p = envPaths('pyrepo', { suffix: '' });
+  return { dataDir: p.data, configDir: p.config, logDir: p.log };
+}
+
+/** The files inside a data folder. */
+export interface DataLayout {
+  dataDir: string;
+  /** The default packages folder when none is configured. */
+  defaultPackagesDir: string;
+  /** The SQLite catalog. */
+  catalogFile: string;
+  /** Written by a running daemon (pid, port, version); removed when it stops. */
+  stateFile: string;
+}
+
+/** Names the files inside `dataDir`. */
+export function dataLayout(dataDir: string): DataLayout {
+  const dir = resolve(dataDir);
+  return {
+    dataDir: dir,
+    defaultPackagesDir: join(dir, 'packages'),
+    catalogFile: join(dir, 'catalog.sqlite'),
+    stateFile: join(dir, 'daemon.json'),
+  };
+}

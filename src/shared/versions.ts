@@ -1,0 +1,53 @@
+/**
+ * PEP 440 versions: normalization, release identity (`1.0` is `1.0.0`) and ordering.
+ * Parsing and ordering come from `@renovatebot/pep440` (a port of Python's `packaging`);
+ * its `clean()` joins local segments with commas, so normal forms are built from `explain()`.
+ */
+import { compare, explain } from '@renovatebot/pep440';
+
+/** The normalized form of a PEP 440 version (`1.0-r4` → `1.0.post4`), or `null` if it is not one. */
+export function normalizeVersion(version: string): string | null {
+  const parsed = explain(version.trim());
+  if (!parsed) return null;
+  return parsed.local ? `${parsed.public}+${parsed.local}` : parsed.public;
+}
+
+/** True when `version` parses as PEP 440. */
+export function isValidVersion(version: string): boolean {
+  return explain(version.trim()) !== null;
+}
+
+/**
+ * The release key, like `packaging.utils.canonicalize_version`: normalized with trailing
+ * `.0` release segments stripped, so `1.0`, `1.0.0` and `1` name the same release.
+ * Strings that are not PEP 440 versions are returned unchanged (legacy files still get a key).
+ */
+export function releaseKey(version: string): string {
+  const parsed = explain(version.trim());
+  if (!parsed) return version;
+  const release = [...parsed.release];
+  while (release.length > 1 && release[release.length - 1] === 0) release.pop();
+  let key = parsed.epoch ? `${parsed.epoch}!` : '';
+  key += release.join('.');
+  if (parsed.pre) key += `${parsed.pre[0]}${parsed.pre[1]}`;
+  if (parsed.post) key += `.post${parsed.post[1]}`;
+  if (parsed.dev) key += `.dev${parsed.dev[1]}`;
+  if (parsed.local) key += `+${parsed.local}`;
+  return key;
+}
+
+/** True for pre-releases and development releases. */
+export function isPrerelease(version: string): boolean {
+  const parsed = explain(version.trim());
+  return parsed ? parsed.is_prerelease || parsed.is_devrelease : false;
+}
+
+/** PEP 440 ordering; strings that are not versions sort before every version, by text. */
+export function compareVersions(a: string, b: string): number {
+  const va = explain(a.trim());
+  const vb = explain(b.trim());
+  if (va && vb) return compare(a.trim(), b.trim());
+  if (va) return 1;
+  if (vb) return -1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
