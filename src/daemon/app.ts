@@ -4,7 +4,7 @@
  */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
-import type { DestinationStream } from 'pino';
+import pino, { type DestinationStream } from 'pino';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
 import indexPlugin from './plugins/index.js';
@@ -55,10 +55,11 @@ function translate(err: FastifyError, settings: DaemonSettings): FastifyError {
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
+  // Asynchronous stdout: under load, access lines are written in batches instead of one
+  // write(2) per request; pino flushes what is left when the process exits.
+  const stream = opts.logStream ?? pino.destination({ dest: 1, sync: false });
   const app = Fastify({
-    logger: opts.logStream
-      ? { level: settings.logLevel, stream: opts.logStream }
-      : { level: settings.logLevel },
+    logger: { level: settings.logLevel, stream },
     // One compact access line per request is logged below instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     // Distribution filenames can be long (many platform tags).

@@ -70,6 +70,8 @@ export class IndexService {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Folder files that could not be indexed, by relpath → `size:mtime`, so they are reported once. */
   private readonly rejected = new Map<string, string>();
+  /** Latest version per project, computed on demand (PEP 440 ordering is not SQL's). */
+  private readonly latest = new Map<string, string | null>();
   /** True while the first reconcile with the folder runs. */
   indexing = false;
 
@@ -95,6 +97,7 @@ export class IndexService {
 
   private changed(project: string): void {
     this.pages.invalidate(project);
+    this.latest.delete(project);
   }
 
   // ---- reading -------------------------------------------------------------------
@@ -147,10 +150,13 @@ export class IndexService {
 
   /** The latest release's version (PyPI's rule), or null. */
   latestVersion(project: string): string | null {
+    const cached = this.latest.get(project);
+    if (cached !== undefined) return cached;
     const view = this.view(project);
-    if (!view) return null;
-    const key = this.latestOrder(view)[0];
-    return view.files.find((f) => f.releaseKey === key)?.version ?? null;
+    const key = view && this.latestOrder(view)[0];
+    const version = view?.files.find((f) => f.releaseKey === key)?.version ?? null;
+    this.latest.set(project, version);
+    return version;
   }
 
   /** `/pypi/<project>/json` or `/pypi/<project>/<version>/json`; undefined when not found. */
@@ -292,51 +298,49 @@ export class IndexService {
 
   private async indexFolderFileLocked(found: FoundFile, source: 'folder' | 'reconcile'): Promise<boolean> {
     const path = this.storage.pathOf(found.relpath);
-    {
-      let st;
-      try {
-        st = await stat(path);
-      } catch {
-        return false;
-      }
-      const mtimeMs = Math.trunc(st.mtimeMs);
-      const known = this.catalog.file(found.filename);
-      if (known && known.relpath === found.relpath && known.size === st.size && known.mtimeMs === mtimeMs) return false;
-      if (known && known.relpath !== found.relpath) {
-        const stillThere = await stat(this.storage.pathOf(known.relpath)).then(
-          () => true,
-          () => false,
-        );
-        if (stillThere) {
-          this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `'${found.relpath}' has the same filename as '${known.relpath}'; serving only the latter.`);
-          return false;
-        }
-      }
-      const digests = await hashFile(path);
-      if (known && known.sha256 === digests.sha256 && known.relpath === found.relpath) {
-        this.catalog.touch(found.filename, mtimeMs);
-        return false;
-      }
-      let inspected;
-      try {
-        inspected = await inspectDistribution(path, found.filename, digests.size);
-      } catch (err) {
-        if (err instanceof DistFilenameError || err instanceof DistContentError || err instanceof DistMismatchError) {
-          this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `Not serving '${found.relpath}': ${err.message}`);
-          return false;
-        }
-        throw err;
-      }
-      this.rejected.delete(found.relpath);
-      const uploadTime = known?.uploadTime ?? new Date(st.mtimeMs).toISOString();
-      const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime);
-      this.catalog.putFile(record, inspected.contents.metadata.name, inspected.contents.metadataBytes);
-      this.changed(record.project);
-      if (source === 'folder' || !known) {
-        this.events.publish({ type: 'upload', project: record.project, version: record.version, filename: record.filename, size: record.size, source: 'folder' });
-      }
-      return true;
+    let st;
+    try {
+      st = await stat(path);
+    } catch {
+      return false;
     }
+    const mtimeMs = Math.trunc(st.mtimeMs);
+    const known = this.catalog.file(found.filename);
+    if (known && known.relpath === found.relpath && known.size === st.size && known.mtimeMs === mtimeMs) return false;
+    if (known && known.relpath !== found.relpath) {
+      const stillThere = await stat(this.storage.pathOf(known.relpath)).then(
+        () => true,
+        () => false,
+      );
+      if (stillThere) {
+        this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `'${found.relpath}' has the same filename as '${known.relpath}'; serving only the latter.`);
+        return false;
+      }
+    }
+    const digests = await hashFile(path);
+    if (known && known.sha256 === digests.sha256 && known.relpath === found.relpath) {
+      this.catalog.touch(found.filename, mtimeMs);
+      return false;
+    }
+    let inspected;
+    try {
+      inspected = await inspectDistribution(path, found.filename, digests.size);
+    } catch (err) {
+      if (err instanceof DistFilenameError || err instanceof DistContentError || err instanceof DistMismatchError) {
+        this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `Not serving '${found.relpath}': ${err.message}`);
+        return false;
+      }
+      throw err;
+    }
+    this.rejected.delete(found.relpath);
+    const uploadTime = known?.uploadTime ?? new Date(st.mtimeMs).toISOString();
+    const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime);
+    this.catalog.putFile(record, inspected.contents.metadata.name, inspected.contents.metadataBytes);
+    this.changed(record.project);
+    if (source === 'folder' || !known) {
+      this.events.publish({ type: 'upload', project: record.project, version: record.version, filename: record.filename, size: record.size, source: 'folder' });
+    }
+    return true;
   }
 
   private rejectOnce(relpath: string, stamp: string, message: string): void {
@@ -407,9 +411,11 @@ export class IndexService {
     }
     return this.withLock(filename, async () => {
       await this.storage.remove(file.relpath);
-      this.catalog.removeFile(filename);
-      this.changed(file.project);
-      this.events.publish({ type: 'delete', project: file.project, filename });
+      // The folder watcher may have seen the file go first and announced it already.
+      if (this.catalog.removeFile(filename)) {
+        this.changed(file.project);
+        this.events.publish({ type: 'delete', project: file.project, filename });
+      }
       return [filename];
     });
   }

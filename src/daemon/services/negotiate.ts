@@ -67,10 +67,25 @@ function qualityOf(offer: string, ranges: AcceptRange[]): number {
  * `format` is the `?format=` parameter, which takes precedence over Accept.
  */
 export function negotiateSimple(accept: string | undefined, format?: string): SimpleFormat | null {
+  if (format === undefined && accept !== undefined) {
+    // Clients send the same few Accept headers over and over; parse each once.
+    const known = remembered.get(accept);
+    if (known !== undefined) return known;
+    const chosen = negotiateAccept(accept);
+    if (remembered.size >= 256) remembered.clear();
+    remembered.set(accept, chosen);
+    return chosen;
+  }
   if (format !== undefined) {
     const wanted = canonicalType(format.trim().toLowerCase());
     return (OFFERS as string[]).includes(wanted) ? (wanted as SimpleFormat) : null;
   }
+  return negotiateAccept(accept);
+}
+
+const remembered = new Map<string, SimpleFormat | null>();
+
+function negotiateAccept(accept: string | undefined): SimpleFormat | null {
   if (!accept || accept.trim() === '') return TEXT_HTML;
   const ranges = parseAccept(accept);
   if (ranges.length === 0) return TEXT_HTML;
