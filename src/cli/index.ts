@@ -13,10 +13,6 @@ function printError(err: unknown, debug: boolean): number {
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.name === 'YError') {
-    process.stderr.write(`${red('Error:')} ${message}\nRun \`pyrepo --help\` for usage.\n`);
-    return 64;
-  }
   process.stderr.write(`${red('Unexpected error:')} ${message}\nThis is a bug in pyrepo; please report it with the output of the same command run with --debug.\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return 70;

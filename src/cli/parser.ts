@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
 import { serveCommand } from './commands/serve.js';
+import { AbortError } from './errors.js';
 
 /** Builds a fresh parser (tests make one per case). */
 export function buildParser(args: string[]) {
@@ -18,5 +19,9 @@ export function buildParser(args: string[]) {
     .help()
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
-    .fail(false);
+    .fail((message, err) => {
+      // Errors thrown by command handlers pass through; yargs' own are usage errors.
+      if (err) throw err;
+      throw new AbortError(message, 'Run `pyrepo --help` for usage.', 64);
+    });
 }

@@ -1,0 +1,93 @@
+/**
+ * The built `pyrepo` command line: help, argument errors and start failures, each with
+ * its exit status and a message a person can act on.
+ */
+import { createServer, type Server } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, runCli, type RunOptions } from '../helpers/daemon.js';
+
+let root: string;
+let opts: RunOptions;
+
+beforeAll(async () => {
+  ensureBuilt();
+  root = await makeTempRoot('pyrepo-cli-');
+  opts = { env: isolatedEnv(root), cwd: root, timeoutMs: 30_000 };
+});
+
+afterAll(async () => {
+  await removeTemp(root);
+});
+
+describe('pyrepo CLI', () => {
+  it('--help lists the serve command and exits 0', async () => {
+    const r = await runCli(['--help'], opts);
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain('pyrepo');
+    expect(r.stdout).toMatch(/\bserve\b/);
+    expect(r.stdout).toContain('--help');
+  });
+
+  it('serve --help describes the options, including --packages-dir, and exits 0', async () => {
+    const r = await runCli(['serve', '--help'], opts);
+    expect(r.code, r.output).toBe(0);
+    for (const flag of ['--packages-dir', '--data-dir', '--port', '--host']) expect(r.stdout).toContain(flag);
+  });
+
+  // A usage mistake is the user's, not a pyrepo bug: src/cli/index.ts prints it as
+  // `Error: …` plus a pointer to --help and exits 64 (EX_USAGE).
+  it('an unknown command fails with a usage message and exit code 64', async () => {
+    const r = await runCli(['frobnicate'], opts);
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.code).not.toBeNull();
+    expect(r.stderr).toMatch(/unknown argument: frobnicate/i);
+    expect(r.stderr).not.toMatch(/unexpected error|bug in pyrepo/i);
+    expect(r.stderr).toContain('pyrepo --help');
+    expect(r.code).toBe(64);
+  });
+
+  it('no command at all fails with a usage message and exit code 64', async () => {
+    const r = await runCli([], opts);
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.stderr).toMatch(/which command/i);
+    expect(r.stderr).not.toMatch(/unexpected error|bug in pyrepo/i);
+    expect(r.code).toBe(64);
+  });
+
+  it('serve --port 99999 fails clearly without starting', async () => {
+    const dataDir = join(root, 'bad-port-data');
+    const r = await runCli(['serve', '--port', '99999', '--data-dir', dataDir, '--packages-dir', join(root, 'bad-port-packages')], opts);
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.code).not.toBeNull();
+    expect(r.stderr).toContain('--port');
+    expect(r.stderr).toContain('99999');
+    expect(r.stderr).toMatch(/0 to 65535/);
+    expect(r.stdout).not.toMatch(/serving/);
+    expect(existsSync(join(dataDir, 'daemon.json'))).toBe(false);
+  });
+
+  it('serve on a port already in use exits 2 and names the port', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      blocker.once('error', reject);
+      blocker.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = blocker.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const port = address.port;
+    try {
+      const dataDir = join(root, 'busy-data');
+      const r = await runCli(['serve', '--port', String(port), '--data-dir', dataDir, '--packages-dir', join(root, 'busy-packages')], opts);
+      expect(r.timedOut, r.output).toBe(false);
+      expect(r.code, r.output).toBe(2);
+      expect(r.stderr).toContain(String(port));
+      expect(r.stderr).toMatch(/in use/i);
+      expect(r.stdout).not.toMatch(/serving/);
+      expect(existsSync(join(dataDir, 'daemon.json'))).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+});
