@@ -76,6 +76,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
 
   await app.register(multipart, {
+    // Keep the client's filename whole, so a path in it is refused rather than silently cut.
+    preservePath: true,
     limits: {
       fileSize: settings.maxUploadBytes,
       files: 4,

@@ -4,7 +4,7 @@
  * zip via yauzl (random access to the central directory), tar via tar-stream.
  */
 import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { crc32, createGunzip } from 'node:zlib';
 import yauzl from 'yauzl';
 import tarStream from 'tar-stream';
 import { DistContentError } from './errors.js';
@@ -46,17 +46,29 @@ function listZipEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
   });
 }
 
-function readZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+/**
+ * Inflates one member and checks its CRC-32 (yauzl checks sizes, not checksums), so a
+ * damaged member anywhere in the archive is refused, as pip would refuse to install it.
+ * Returns the bytes when `keep` is set.
+ */
+function checkZipEntry(dist: DistFilename, zip: yauzl.ZipFile, entry: yauzl.Entry, keep: boolean): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    if (entry.uncompressedSize > MAX_METADATA_BYTES) {
+    if (keep && entry.uncompressedSize > MAX_METADATA_BYTES) {
       reject(new DistContentError(`${entry.fileName} is larger than ${MAX_METADATA_BYTES} bytes.`));
       return;
     }
     zip.openReadStream(entry, (err, stream) => {
       if (err) return reject(err);
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => resolve(Buffer.concat(chunks)));
+      let crc = 0;
+      stream.on('data', (c: Buffer) => {
+        crc = crc32(c, crc);
+        if (keep) chunks.push(c);
+      });
+      stream.on('end', () => {
+        if (crc !== entry.crc32) reject(new DistContentError(`${dist.filename} is damaged: member ${entry.fileName} fails its CRC-32 check.`));
+        else resolve(keep ? Buffer.concat(chunks) : undefined);
+      });
       stream.on('error', reject);
     });
   });
@@ -88,7 +100,13 @@ async function readZipMember(
       throw new DistContentError(`${dist.filename} expands to ${total} bytes, too much for its size (a zip bomb?).`);
     }
     const entry = pick(entries);
-    return { bytes: await readZipEntry(zip, entry), member: entry.fileName };
+    let bytes: Buffer | undefined;
+    for (const e of entries) {
+      if (e.fileName.endsWith('/')) continue;
+      const read = await checkZipEntry(dist, zip, e, e === entry);
+      if (e === entry) bytes = read;
+    }
+    return { bytes: bytes as Buffer, member: entry.fileName };
   } catch (err) {
     if (err instanceof DistContentError) throw err;
     throw new DistContentError(`${dist.filename} is not a valid zip archive: ${describe(err)}.`);
@@ -127,7 +145,16 @@ function sdistTop(member: string): { top: string; rest: string } {
   return slash === -1 ? { top: clean, rest: '' } : { top: clean.slice(0, slash), rest: clean.slice(slash + 1) };
 }
 
+function assertOneTopFolder(dist: DistFilename, tops: Set<string>): void {
+  if (tops.size !== 1) {
+    throw new DistContentError(
+      `${dist.filename} must contain exactly one top-level folder (found ${tops.size === 0 ? 'none' : [...tops].slice(0, 3).join(', ')}).`,
+    );
+  }
+}
+
 function pickZipSdistMetadata(dist: DistFilename, entries: yauzl.Entry[]): yauzl.Entry {
+  assertOneTopFolder(dist, new Set(entries.map((e) => sdistTop(e.fileName).top).filter((t) => t !== '' && t !== '.')));
   const candidates = entries.filter((e) => {
     const { rest } = sdistTop(e.fileName);
     return rest === 'PKG-INFO';
@@ -188,11 +215,7 @@ async function readTarSdist(path: string, dist: DistFilename, compressedSize: nu
     if (err instanceof DistContentError) throw err;
     throw new DistContentError(`${dist.filename} is not a valid .tar.gz archive: ${describe(err)}.`);
   }
-  if (tops.size !== 1) {
-    throw new DistContentError(
-      `${dist.filename} must contain exactly one top-level folder (found ${tops.size === 0 ? 'none' : [...tops].slice(0, 3).join(', ')}).`,
-    );
-  }
+  assertOneTopFolder(dist, tops);
   if (!found) throw new DistContentError(`${dist.filename} has no <name>-<version>/PKG-INFO file.`);
   return found;
 }

@@ -30,8 +30,8 @@ export function releaseKey(version: string): string {
   let key = parsed.epoch ? `${parsed.epoch}!` : '';
   key += release.join('.');
   if (parsed.pre) key += `${parsed.pre[0]}${parsed.pre[1]}`;
-  if (parsed.post) key += `.post${parsed.post[1]}`;
-  if (parsed.dev) key += `.dev${parsed.dev[1]}`;
+  if (parsed.post !== null) key += `.post${parsed.post}`;
+  if (parsed.dev !== null) key += `.dev${parsed.dev}`;
   if (parsed.local) key += `+${parsed.local}`;
   return key;
 }

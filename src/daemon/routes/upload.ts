@@ -5,7 +5,7 @@
  * pypiserver's `:action=remove_pkg` is served too.
  */
 import { createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseDistFilename } from '../../shared/distfiles.js';
@@ -78,7 +78,9 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
   const storage = app.index.storage;
 
   /** Streams the `content` part to a temporary file, hashing as it goes. */
-  async function receive(filename: string, stream: NodeJS.ReadableStream & { truncated?: boolean }): Promise<ReceivedFile> {
+  async function receive(filename: string, stream: Readable & { truncated?: boolean }): Promise<ReceivedFile> {
+    const truncated = () => new InvalidUpload('The multipart body ended before the file was complete; nothing was stored.');
+    if (stream.destroyed) throw truncated();
     const tempPath = storage.tempPath();
     const hasher = new MultiHasher();
     const hashing = new Transform({
@@ -87,10 +89,20 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
         done(null, chunk);
       },
     });
+    const sink = createWriteStream(tempPath, { flags: 'wx' });
     try {
-      await pipeline(stream, hashing, createWriteStream(tempPath, { flags: 'wx' }));
+      // A part cut off by the end of the body is closed without an error, and pipeline()
+      // would wait forever: treat a close before the end as a truncated upload.
+      await new Promise<void>((resolve, reject) => {
+        stream.once('close', () => {
+          if (!stream.readableEnded) reject(truncated());
+        });
+        pipeline(stream, hashing, sink).then(resolve, reject);
+      });
       if (stream.truncated) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
     } catch (err) {
+      hashing.destroy();
+      sink.destroy();
       await storage.discard(tempPath);
       if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
       throw err;
@@ -123,12 +135,15 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
           continue;
         }
         if (file) throw new InvalidUpload("The upload has more than one 'content' file part.");
-        try {
-          parseDistFilename(part.filename);
-        } catch (err) {
-          part.file.resume();
-          if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
-          throw err;
+        // Clients send the fields first: refuse a bad distribution filename before storing a byte.
+        if (field(fields, ':action') === 'file_upload') {
+          try {
+            parseDistFilename(part.filename);
+          } catch (err) {
+            part.file.resume();
+            if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
+            throw err;
+          }
         }
         file = await receive(part.filename, part.file);
       }
@@ -141,6 +156,12 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
 
   async function fileUpload(fields: Fields, file: ReceivedFile | undefined, reply: FastifyReply) {
     if (!file) throw new InvalidUpload("Upload payload does not have a file: send it as the multipart part 'content'.");
+    try {
+      parseDistFilename(file.filename);
+    } catch (err) {
+      if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
+      throw err;
+    }
     const protocol = field(fields, 'protocol_version');
     if (protocol !== undefined && protocol !== '1') throw new InvalidUpload(`Unknown protocol_version '${protocol}'; this index speaks version 1.`);
     verifyDigests(fields, file.digests);

@@ -13,6 +13,9 @@ export interface Page {
 /** Key under which pages that list every project are kept. */
 export const ALL_PROJECTS = '\u0000all';
 
+/** Renderings kept per project: formats times the few base URLs a server is reached by. */
+const MAX_VARIANTS = 32;
+
 export function makePage(text: string): Page {
   const body = Buffer.from(text, 'utf8');
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
@@ -33,6 +36,9 @@ export class PageCache {
     if (!variants) {
       variants = new Map();
       this.pages.set(project, variants);
+    } else if (variants.size >= MAX_VARIANTS) {
+      // Variants keyed by Host header (absolute URLs) must not grow without bound.
+      variants.clear();
     }
     variants.set(variant, page);
     return page;

@@ -78,7 +78,8 @@ function uploadTime(iso: string): string {
 }
 
 export function renderProjectJson(view: ProjectView): string {
-  const versions = [...new Set(view.files.map((f) => f.version))];
+  // One entry per release: `1.0` and `1.0.0` are the same version (PEP 440).
+  const versions = [...new Map(view.files.map((f) => [f.releaseKey, f.version] as const)).values()];
   return JSON.stringify({
     meta: { 'api-version': API_VERSION, '_last-serial': view.serial },
     name: view.project.name,

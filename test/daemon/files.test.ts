@@ -1,0 +1,224 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeApp, upload, type TestApp } from '../helpers/app.js';
+import { buildSdist, buildWheel, metadataText, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+
+const SPEC: DistSpec = {
+  name: 'files_demo',
+  version: '1.0',
+  summary: 'Files',
+  // Enough content that ranges inside the file make sense.
+  modules: { 'files_demo/__init__.py': '# padding\n'.repeat(200) },
+  description: 'A description with ünïcödé.',
+};
+const WHEEL = buildWheel(SPEC);
+const SDIST = buildSdist(SPEC);
+const WHEEL_NAME = wheelFilename(SPEC);
+const SDIST_NAME = sdistFilename(SPEC);
+const IMMUTABLE = /max-age=365000000.*immutable|immutable.*max-age=365000000/;
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+interface Detail {
+  downloads: number;
+  releases: { version: string; downloads: number; files: { filename: string; downloads: number }[] }[];
+}
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await makeApp();
+  expect((await upload(t.app, SPEC, 'wheel')).res.statusCode).toBe(200);
+  expect((await upload(t.app, SPEC, 'sdist')).res.statusCode).toBe(200);
+});
+afterAll(async () => {
+  await t.close();
+});
+
+function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') {
+  return t.app.inject({ method, url, headers });
+}
+
+describe('GET /packages/<file>', () => {
+  it('serves a wheel with its headers', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}`);
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.equals(WHEEL)).toBe(true);
+    expect(res.headers['content-type']).toBe('application/zip');
+    expect(res.headers['content-length']).toBe(String(WHEEL.length));
+    expect(res.headers['accept-ranges']).toBe('bytes');
+    expect(res.headers['cache-control']).toMatch(IMMUTABLE);
+    expect(res.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('serves an sdist as application/gzip without content-encoding', async () => {
+    const res = await get(`/packages/${SDIST_NAME}`, { 'accept-encoding': 'gzip, br' });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.equals(SDIST)).toBe(true);
+    expect(res.headers['content-type']).toBe('application/gzip');
+    expect(res.headers['content-length']).toBe(String(SDIST.length));
+    expect(res.headers['content-encoding']).toBeUndefined();
+  });
+
+  it('is the URL the simple page links to', async () => {
+    const html = (await get('/simple/files-demo/')).body;
+    const href = /href="([^"#]+)#sha256=([0-9a-f]+)"[^>]*>files_demo-1\.0-py3-none-any\.whl</.exec(html);
+    expect(href).not.toBeNull();
+    const url = new URL(href?.[1] as string, 'http://x/simple/files-demo/').pathname;
+    expect(url).toBe(`/packages/${WHEEL_NAME}`);
+    const res = await get(url);
+    expect(sha256(res.rawPayload)).toBe(href?.[2]);
+  });
+
+  it('answers HEAD with the same length and no body', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}`, {}, 'HEAD');
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.length).toBe(0);
+    expect(res.headers['content-length']).toBe(String(WHEEL.length));
+    expect(res.headers['accept-ranges']).toBe('bytes');
+    expect(res.headers['content-type']).toBe('application/zip');
+  });
+
+  it('answers a range with 206 and Content-Range', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}`, { range: 'bytes=0-9' });
+    expect(res.statusCode).toBe(206);
+    expect(res.headers['content-range']).toBe(`bytes 0-9/${WHEEL.length}`);
+    expect(res.headers['content-length']).toBe('10');
+    expect(res.rawPayload.equals(WHEEL.subarray(0, 10))).toBe(true);
+  });
+
+  it('answers a range in the middle exactly', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}`, { range: 'bytes=100-199' });
+    expect(res.statusCode).toBe(206);
+    expect(res.headers['content-range']).toBe(`bytes 100-199/${WHEEL.length}`);
+    expect(res.rawPayload.equals(WHEEL.subarray(100, 200))).toBe(true);
+  });
+
+  it('answers a suffix range with the last bytes', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}`, { range: 'bytes=-10' });
+    expect(res.statusCode).toBe(206);
+    expect(res.headers['content-range']).toBe(`bytes ${WHEEL.length - 10}-${WHEEL.length - 1}/${WHEEL.length}`);
+    expect(res.rawPayload.equals(WHEEL.subarray(WHEEL.length - 10))).toBe(true);
+  });
+
+  it('answers an open-ended range', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}`, { range: `bytes=${WHEEL.length - 5}-` });
+    expect(res.statusCode).toBe(206);
+    expect(res.rawPayload.equals(WHEEL.subarray(WHEEL.length - 5))).toBe(true);
+  });
+
+  it('answers an unsatisfiable range with 416 and Content-Range: bytes */size', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}`, { range: 'bytes=99999999-' });
+    expect(res.statusCode).toBe(416);
+    expect(res.headers['content-range']).toBe(`bytes */${WHEEL.length}`);
+  });
+
+  it('answers 404 for unknown files', async () => {
+    const res = await get('/packages/nope-1.0.tar.gz');
+    expect(res.statusCode).toBe(404);
+    expect(res.body).toMatch(/nope-1\.0\.tar\.gz/);
+  });
+
+  it('does not serve files outside the packages folder', async () => {
+    for (const url of ['/packages/../data/catalog.sqlite', '/packages/%2e%2e/data/catalog.sqlite', '/packages/..%2fdata%2fcatalog.sqlite']) {
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(404);
+    }
+  });
+});
+
+describe('GET /packages/<wheel>.metadata (PEP 658)', () => {
+  it('is byte-identical to METADATA and hashes to the advertised sha256', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}.metadata`);
+    expect(res.statusCode).toBe(200);
+    const expected = Buffer.from(metadataText(SPEC), 'utf8');
+    expect(res.rawPayload.equals(expected)).toBe(true);
+    expect(res.headers['cache-control']).toMatch(IMMUTABLE);
+
+    const json = (await get('/simple/files-demo/', { accept: 'application/vnd.pypi.simple.v1+json' })).json() as {
+      files: { filename: string; 'core-metadata': false | { sha256: string } }[];
+    };
+    const advertised = json.files.find((f) => f.filename === WHEEL_NAME)?.['core-metadata'];
+    expect(advertised).toEqual({ sha256: sha256(res.rawPayload) });
+    const html = (await get('/simple/files-demo/')).body;
+    expect(html).toContain(`data-core-metadata="sha256=${sha256(res.rawPayload)}"`);
+  });
+
+  it('answers HEAD', async () => {
+    const res = await get(`/packages/${WHEEL_NAME}.metadata`, {}, 'HEAD');
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.length).toBe(0);
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(metadataText(SPEC))));
+  });
+
+  it('answers 404 for an sdist', async () => {
+    const res = await get(`/packages/${SDIST_NAME}.metadata`);
+    expect(res.statusCode).toBe(404);
+  });
+
+  it('answers 404 for an unknown wheel', async () => {
+    expect((await get('/packages/nope-1.0-py3-none-any.whl.metadata')).statusCode).toBe(404);
+  });
+});
+
+describe('download counting', () => {
+  let u: TestApp;
+  beforeAll(async () => {
+    u = await makeApp();
+    expect((await upload(u.app, SPEC, 'wheel')).res.statusCode).toBe(200);
+    expect((await upload(u.app, SPEC, 'sdist')).res.statusCode).toBe(200);
+  });
+  afterAll(async () => {
+    await u.close();
+  });
+
+  async function detail(): Promise<Detail> {
+    u.app.index.catalog.flushDownloads();
+    return (await u.app.inject({ url: '/-/api/projects/files-demo' })).json() as Detail;
+  }
+  function fileDownloads(d: Detail, filename: string): number {
+    return d.releases.flatMap((r) => r.files).find((f) => f.filename === filename)?.downloads ?? -1;
+  }
+
+  it('counts GET 200 and ranges from byte 0, but not HEAD, suffix or middle ranges, or .metadata', async () => {
+    expect(fileDownloads(await detail(), WHEEL_NAME)).toBe(0);
+    const req = (headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET', suffix = '') =>
+      u.app.inject({ method, url: `/packages/${WHEEL_NAME}${suffix}`, headers });
+
+    expect((await req({})).statusCode).toBe(200); // counted
+    expect((await req({})).statusCode).toBe(200); // counted
+    expect((await req({}, 'HEAD')).statusCode).toBe(200); // not counted
+    expect((await req({ range: 'bytes=0-99' })).statusCode).toBe(206); // counted
+    expect((await req({ range: 'bytes=-22' })).statusCode).toBe(206); // not counted (suffix)
+    expect((await req({ range: 'bytes=10-20' })).statusCode).toBe(206); // not counted
+    expect((await req({}, 'GET', '.metadata')).statusCode).toBe(200); // not counted
+    expect((await req({ range: 'bytes=99999999-' })).statusCode).toBe(416); // not counted
+
+    const d = await detail();
+    expect(fileDownloads(d, WHEEL_NAME)).toBe(3);
+    expect(fileDownloads(d, SDIST_NAME)).toBe(0);
+    expect(d.downloads).toBe(3);
+    expect(d.releases[0]?.downloads).toBe(3);
+
+    await u.app.inject({ url: `/packages/${SDIST_NAME}` });
+    const after = await detail();
+    expect(fileDownloads(after, SDIST_NAME)).toBe(1);
+    expect(after.downloads).toBe(4);
+  });
+
+  it('shows the flushed counts in the project list and per day', async () => {
+    const list = (await u.app.inject({ url: '/-/api/projects' })).json() as { projects: { name: string; downloads: number }[] };
+    expect(list.projects.find((p) => p.name === 'files-demo')?.downloads).toBe(4);
+    const d = (await u.app.inject({ url: '/-/api/projects/files-demo' })).json() as {
+      downloadsByDay: { day: string; downloads: number }[];
+    };
+    expect(d.downloadsByDay).toEqual([{ day: new Date().toISOString().slice(0, 10), downloads: 4 }]);
+  });
+
+  it('flushes on its own within a couple of seconds', async () => {
+    await u.app.inject({ url: `/packages/${SDIST_NAME}` });
+    await new Promise((r) => setTimeout(r, 2200));
+    const list = (await u.app.inject({ url: '/-/api/projects' })).json() as { projects: { name: string; downloads: number }[] };
+    expect(list.projects.find((p) => p.name === 'files-demo')?.downloads).toBe(5);
+  });
+});
