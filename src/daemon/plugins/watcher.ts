@@ -1,12 +1,12 @@
 /**
  * Keeps the catalog in step with the packages folder: one reconcile when the server is
  * ready (in the background, so health answers at once from the existing catalog),
- * then chokidar events for files copied in or deleted while running.
+ * and a folder watcher for files copied in or deleted while running.
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { basename } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { FolderWatcher } from '../services/folder-watcher.js';
 import { hasDistExtension } from '../../shared/distfiles.js';
 
 declare module 'fastify' {
@@ -17,13 +17,13 @@ declare module 'fastify' {
 }
 
 export interface WatcherPluginOptions {
-  /** Watch the folder after the first reconcile. */
+  /** Watch the folder for files added or removed while running. */
   watch: boolean;
 }
 
 async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): Promise<void> {
   const index = app.index;
-  let watcher: FSWatcher | undefined;
+  let watcher: FolderWatcher | undefined;
   let closing = false;
   let resolveIndexing: () => void = () => undefined;
   app.decorate(
@@ -33,29 +33,19 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
     }),
   );
 
-  /** Starts chokidar and resolves once it watches every folder (so no change can slip by). */
-  const startWatching = () =>
-    new Promise<void>((resolve) => {
-      const dir = index.storage.dir;
-      watcher = watch(dir, {
-        ignoreInitial: true,
-        // Hidden entries include pyrepo's own temporary upload files.
-        ignored: (path, stats) => basename(path).startsWith('.') || (stats?.isFile() === true && !hasDistExtension(path)),
-        // A file being copied in is indexed once its size stops changing.
-        awaitWriteFinish: { stabilityThreshold: 250, pollInterval: 50 },
-      });
-      const onFile = (path: string) => {
-        const relpath = index.storage.relpathOf(path);
+  const startWatching = () => {
+    watcher = new FolderWatcher(index.storage.dir, {
+      file: (relpath) => {
+        if (!hasDistExtension(relpath)) return;
         index
-          .indexFolderFile({ relpath, filename: basename(path), size: 0, mtimeMs: 0 }, 'folder')
+          .indexFolderFile({ relpath, filename: basename(relpath), size: 0, mtimeMs: 0 }, 'folder')
           .catch((err: unknown) => app.log.error({ err }, `Could not index '${relpath}'`));
-      };
-      watcher.on('add', onFile);
-      watcher.on('change', onFile);
-      watcher.on('unlink', (path) => index.forgetFolderFile(index.storage.relpathOf(path)));
-      watcher.on('error', (err) => app.log.error({ err }, 'Watching the packages folder failed'));
-      watcher.once('ready', () => resolve());
+      },
+      gone: (relpath) => index.forgetFolderPath(relpath),
+      error: (err, relpath) => app.log.error({ err }, `Watching '${relpath || '.'}' in the packages folder failed`),
     });
+    return watcher.start();
+  };
 
   app.addHook('onReady', async () => {
     // In the background: health answers at once from the catalog as it is. The watcher
@@ -81,7 +71,7 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
 
   app.addHook('preClose', async () => {
     closing = true;
-    await watcher?.close();
+    watcher?.close();
   });
 }
 

@@ -62,7 +62,7 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
         throw result.metadata.error;
       }
       // The catalog still lists a file that left the folder: forget it now.
-      index.forgetFolderFile(file.relpath);
+      index.forgetFolderPath(file.relpath);
       throw new NotFound(`No file named '${filename}' on this index.`);
     }
     reply.code(result.statusCode).headers(result.headers);

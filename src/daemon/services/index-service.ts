@@ -349,14 +349,22 @@ export class IndexService {
     this.log.warn(message);
   }
 
-  /** A file disappeared from the folder: forget it. */
-  forgetFolderFile(relpath: string): void {
+  /** A file, or a whole subfolder, disappeared from the folder: forget what it held. */
+  forgetFolderPath(relpath: string): void {
     const known = this.catalog.fileByPath(relpath);
+    const gone = known
+      ? [known.filename]
+      : this.catalog
+          .fileStats()
+          .filter((r) => r.relpath.startsWith(`${relpath}/`))
+          .map((r) => r.filename);
     this.rejected.delete(relpath);
-    if (!known) return;
-    this.catalog.removeFile(known.filename);
-    this.changed(known.project);
-    this.events.publish({ type: 'delete', project: known.project, filename: known.filename });
+    for (const filename of gone) {
+      const removed = this.catalog.removeFile(filename);
+      if (!removed) continue;
+      this.changed(removed.project);
+      this.events.publish({ type: 'delete', project: removed.project, filename });
+    }
   }
 
   /**
@@ -378,7 +386,7 @@ export class IndexService {
       let removed = 0;
       for (const [relpath] of known) {
         if (!seen.has(relpath)) {
-          this.forgetFolderFile(relpath);
+          this.forgetFolderPath(relpath);
           removed += 1;
         }
       }
