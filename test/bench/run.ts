@@ -1,0 +1,697 @@
+/**
+ * `npm run bench`: the built daemon (`node dist/cli/index.js serve`) against its targets,
+ * and against nginx serving the same pages from disk.
+ *
+ *   1. packages folders of N projects (10,000; 1,000 with BENCH_QUICK=1) and 100 projects,
+ *      3 versions × (wheel + sdist) each, cached in .bench/
+ *   2. first indexing of the N-project folder, and the daemon's memory
+ *   3. restart on the built catalog: spawn → /-/health 200
+ *   4. /simple/<project>/ under wrk (random projects, pip's Accept) vs nginx; p99 latency
+ *   5. /simple/ (N projects, HTML) vs nginx
+ *   6. /simple/<project>/ throughput at 100 vs N projects
+ *   7. sequential uploads over keep-alive at 100 and at N projects
+ *   and diagnostics that explain failures: the start-up floor (Node + module loading), and
+ *   the N-project daemon again with `serve --no-watch` (load, uploads, memory).
+ *
+ * Every daemon runs with default logging (info: an access line per request to stdout,
+ * redirected to a file) — the headline — and again with --log-level warn. Loads run one
+ * at a time with one wrk thread (the machine has 2 cores). Everything listens on
+ * 127.0.0.1; every process started is ended on exit, signals and errors.
+ * Results: a table on stdout, JSON in .bench/results.json, daemon logs in .bench/logs/.
+ * BENCH_STRICT=1 makes a failed target fail the command (exit 1); BENCH_REPEAT=n (1-5) runs
+ * each measured load n times and keeps the best.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureDataset, FILES_PER_PROJECT, removeUploadLeftovers, type Dataset } from './dataset.js';
+import { freePort, indexedLogLine, launchDaemon, listeningLoggedMs, stopDaemon, waitForIndexed, waitForQuiet, type Daemon, type LogLevel } from './daemon.js';
+import { startNginx, stopNginx } from './nginx.js';
+import { installExitHandlers, killAllSync, memoryOf, onExitCleanup, sleep, useRegistry, which } from './procs.js';
+import { fmt, formatTable, type Row } from './report.js';
+import { makeUploads, uploadSequentially, type UploadResult } from './upload.js';
+import { HTML_ACCEPT, PIP_ACCEPT, runWrk, type WrkResult } from './wrk.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const STRICT = process.env.BENCH_STRICT === '1';
+/** Run each measured load this many times and keep the best (less skew from other work on the machine). */
+const REPEAT = Math.min(Math.max(Math.trunc(Number(process.env.BENCH_REPEAT ?? 1)) || 1, 1), 5);
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BENCH_DIR = join(REPO, '.bench');
+const CLI = join(REPO, 'dist', 'cli', 'index.js');
+
+const CONFIG = QUICK
+  ? { projects: 1_000, smallProjects: 100, loadSeconds: 3, warmSeconds: 1, connections: 32, uploads: 100, uploadWarm: 10, uploadMaxMs: 10_000, totalLimitMin: 15 }
+  : { projects: 10_000, smallProjects: 100, loadSeconds: 10, warmSeconds: 3, connections: 32, uploads: 500, uploadWarm: 20, uploadMaxMs: 30_000, totalLimitMin: 30 };
+
+const TARGETS = {
+  firstIndexingMs: 60_000,
+  rssMB: 250,
+  restartHealthMs: 1_000,
+  projectVsNginx: 0.3,
+  p99Ms: 10,
+  rootVsNginx: 0.2,
+  flatness: 0.15,
+  uploadsPerSecond: 200,
+};
+
+/** Bounds on every wait. */
+const LIMITS = { healthMs: 30_000, indexingMs: 180_000, quietMs: 120_000 };
+
+const started = performance.now();
+function log(line: string): void {
+  const s = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stdout.write(`[${s}s] ${line}\n`);
+}
+
+// ---- what is measured -------------------------------------------------------------
+
+interface MemorySample {
+  rssMB: number;
+  hwmMB: number;
+}
+
+interface FirstIndexing {
+  healthMs: number;
+  indexedMs: number;
+  /** The slowest /-/health poll until indexing:false. */
+  slowestHealthMs: number;
+  /** From indexing:false until the daemon's CPU use dropped below 5% (watcher start-up). */
+  settledAfterIndexedMs: number;
+  settled: boolean;
+  projects: number;
+  files: number;
+  rssAfterIndexing?: MemorySample;
+  rssSettled?: MemorySample;
+  /** Highest VmRSS seen while polling. */
+  maxRssSeenMB: number;
+  daemonLog?: string;
+}
+
+interface ServingRun {
+  label: string;
+  logLevel: LogLevel;
+  projects: number;
+  healthMs: number;
+  /** Spawn to the daemon's "Server listening" log line (info level only). */
+  listeningMs?: number;
+  indexedMs: number;
+  /** The slowest /-/health poll until indexing:false (event-loop stalls while starting). */
+  slowestHealthMs: number;
+  settledAfterIndexedMs: number;
+  /** Fetching every project page once (first request renders it): pages per second. */
+  coldPagesPerSecond?: number;
+  /** The same fetch again, every page cached: the difference is the rendering. */
+  cachedPagesPerSecond?: number;
+  projectLoad?: WrkResult;
+  rootLoad?: WrkResult;
+  uploads?: UploadResult;
+  memory: { settled?: MemorySample; afterLoads?: MemorySample; afterUploads?: MemorySample };
+  daemonLog?: string;
+  cleanStop?: boolean;
+}
+
+interface StartupFloor {
+  /** `node dist/cli/index.js --help`: Node start and the CLI's modules. */
+  cliHelpMs: number;
+  /** `node -e 'await import("dist/daemon/main.js")'`: Node start and the daemon's modules. */
+  daemonImportMs: number;
+}
+
+interface Results {
+  quick: boolean;
+  startedAt: string;
+  finishedAt?: string;
+  totalSeconds?: number;
+  machine: { cpus: number; cpuModel: string; node: string; loadavgStart: number[]; loadavgEnd?: number[] };
+  config: typeof CONFIG;
+  targets: typeof TARGETS;
+  datasets: { projects: number; files: number; dir: string; generatedSeconds: number | null }[];
+  firstIndexing?: FirstIndexing;
+  restart?: ServingRun;
+  large: Partial<Record<LogLevel, ServingRun>>;
+  small: Partial<Record<LogLevel, ServingRun>>;
+  nginx?: { projectLoad?: WrkResult; rootLoad?: WrkResult };
+  /** Figures that explain others: start-up floor, uploads without the folder watcher. */
+  diagnostics: { startup?: StartupFloor; noWatch?: ServingRun };
+  errors: string[];
+  rows?: Row[];
+}
+
+// ---- helpers ----------------------------------------------------------------------
+
+function preflight(): { wrk: string; nginx: string } {
+  const wrk = which('wrk', ['/usr/bin', '/usr/local/bin']);
+  const nginx = which('nginx', ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']);
+  const missing = [!wrk && 'wrk', !nginx && 'nginx'].filter(Boolean);
+  if (missing.length > 0) {
+    throw new Error(`The benchmark needs ${missing.join(' and ')}: install with apt-get install wrk nginx-light`);
+  }
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run bench\` (it builds first) or \`npm run build\`.`);
+  return { wrk: wrk as string, nginx: nginx as string };
+}
+
+const simplePath = (project: string) => `/simple/${project}/`;
+
+/** The part of a restart no daemon code can shorten: starting Node and loading modules (best of 3). */
+function startupFloor(): StartupFloor {
+  const best = (args: string[]) => {
+    let ms = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      const r = spawnSync(process.execPath, args, { stdio: 'ignore', timeout: 30_000 });
+      if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed (status ${r.status}).`);
+      ms = Math.min(ms, performance.now() - t);
+    }
+    return ms;
+  };
+  const main = pathToFileURL(join(REPO, 'dist', 'daemon', 'main.js')).href;
+  return { cliHelpMs: best([CLI, '--help']), daemonImportMs: best(['--input-type=module', '-e', `await import(${JSON.stringify(main)});`]) };
+}
+
+/**
+ * Requests every project page once with pip's Accept header (the daemon renders pages on
+ * first request), checking each answer; with `saveTo`, writes each page where nginx
+ * serves it (`simple/<p>/index.json`). Returns pages per second.
+ */
+async function fetchAllPages(url: string, names: string[], saveTo?: string): Promise<number> {
+  const t = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++] as string;
+      const res = await fetch(`${url}${simplePath(name)}`, { headers: { accept: PIP_ACCEPT }, signal: AbortSignal.timeout(10_000) });
+      const body = Buffer.from(await res.arrayBuffer());
+      const type = res.headers.get('content-type') ?? '';
+      if (res.status !== 200 || !type.startsWith('application/vnd.pypi.simple.v1+json')) {
+        throw new Error(`GET ${simplePath(name)} answered ${res.status} ${type}: ${body.toString('utf8').slice(0, 200)}`);
+      }
+      if (saveTo) {
+        const page = JSON.parse(body.toString('utf8')) as { files?: unknown[] };
+        if (page.files?.length !== FILES_PER_PROJECT) throw new Error(`${simplePath(name)} lists ${page.files?.length} files, not ${FILES_PER_PROJECT}.`);
+        const dir = join(saveTo, 'simple', name);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'index.json'), body);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return names.length / ((performance.now() - t) / 1000);
+}
+
+/** `/simple/` as HTML, checked to list every project; saved as nginx's simple/index.html. */
+async function saveRootPage(url: string, projects: number, saveTo: string): Promise<void> {
+  const res = await fetch(`${url}/simple/`, { headers: { accept: HTML_ACCEPT }, signal: AbortSignal.timeout(30_000) });
+  const text = await res.text();
+  const links = text.match(/<a /g)?.length ?? 0;
+  if (res.status !== 200 || !(res.headers.get('content-type') ?? '').startsWith('text/html') || links !== projects) {
+    throw new Error(`GET /simple/ answered ${res.status} ${res.headers.get('content-type')} with ${links} links (expected ${projects}).`);
+  }
+  mkdirSync(join(saveTo, 'simple'), { recursive: true });
+  writeFileSync(join(saveTo, 'simple', 'index.html'), text);
+}
+
+function checkLoad(r: WrkResult): WrkResult {
+  const errs = r.socketErrors;
+  const parts = [
+    r.non2xx3xx > 0 && `${r.non2xx3xx} non-2xx/3xx responses`,
+    errs.connect + errs.read + errs.write + errs.timeout > 0 && `socket errors ${JSON.stringify(errs)}`,
+    r.requests === 0 && 'no requests completed',
+  ].filter(Boolean);
+  if (parts.length > 0) throw new Error(`Load '${r.label}' had ${parts.join(', ')}:\n${r.raw}`);
+  return r;
+}
+
+function describeLoad(r: WrkResult, withLoadavg = true): string {
+  const text = `${fmt.rps(r.rps)}, p50 ${fmt.lat(r.latencyMs.p50)}, p99 ${fmt.lat(r.latencyMs.p99)}`;
+  return withLoadavg ? `${text} (load avg before ${r.loadavgBefore[0]?.toFixed(2)})` : text;
+}
+
+interface LoadSpec {
+  wrk: string;
+  workDir: string;
+  baseUrl: string;
+  label: string;
+  paths: string[];
+  accept: string;
+}
+
+/** A short warm-up load (results discarded but checked), then the measured one. */
+async function load(s: LoadSpec): Promise<WrkResult> {
+  const common = { wrk: s.wrk, workDir: s.workDir, baseUrl: s.baseUrl, paths: s.paths, accept: s.accept, connections: CONFIG.connections };
+  checkLoad(await runWrk({ ...common, label: `${s.label} warm-up`, seconds: CONFIG.warmSeconds }));
+  let best: WrkResult | undefined;
+  const all: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    await sleep(500);
+    const r = checkLoad(await runWrk({ ...common, label: s.label, seconds: CONFIG.loadSeconds }));
+    all.push(r.rps);
+    if (!best || r.rps > best.rps) best = r;
+  }
+  const r = best as WrkResult;
+  log(`  ${s.label}: ${describeLoad(r)}${REPEAT > 1 ? ` (best of ${all.map((n) => Math.round(n)).join(', ')})` : ''}`);
+  await sleep(500);
+  return { ...r, ...(REPEAT > 1 ? { allRps: all } : {}) };
+}
+
+async function settle(d: Daemon): Promise<{ indexedMs: number; slowestHealthMs: number; settledAfterIndexedMs: number }> {
+  const indexed = await waitForIndexed(d, LIMITS.indexingMs);
+  const quiet = await waitForQuiet(d.proc.pid, LIMITS.quietMs);
+  if (!quiet.quiet) log(`  (the daemon was still busy ${fmt.ms(quiet.ms)} after indexing; measuring anyway)`);
+  return { indexedMs: indexed.ms, slowestHealthMs: indexed.slowestPollMs, settledAfterIndexedMs: quiet.ms };
+}
+
+// ---- phases -----------------------------------------------------------------------
+
+interface Env {
+  wrk: string;
+  nginx: string;
+  runDir: string;
+  logDir: string;
+  results: Results;
+}
+
+/** Measurement 2: first indexing on an empty data folder, with memory. */
+async function firstIndexing(env: Env, ds: Dataset, dataDir: string): Promise<void> {
+  log(`First indexing: ${fmt.int(ds.projects)} projects, ${fmt.int(ds.files)} files, empty data folder (default logging)`);
+  const { daemon, ready } = await launchDaemon({ label: 'large-first-indexing', cli: CLI, packagesDir: ds.dir, dataDir, logLevel: 'info', logDir: env.logDir }, LIMITS.healthMs);
+  try {
+    let maxRssSeenMB = 0;
+    const sample = () => {
+      const m = memoryOf(daemon.proc.pid);
+      if (m) maxRssSeenMB = Math.max(maxRssSeenMB, m.rssMB);
+    };
+    log(`  /-/health 200 after ${fmt.ms(ready.ms)}`);
+    const indexed = await waitForIndexed(daemon, LIMITS.indexingMs, 100, sample);
+    const rssAfterIndexing = memoryOf(daemon.proc.pid);
+    log(
+      `  indexing:false after ${fmt.ms(indexed.ms)}: ${fmt.int(indexed.health.projects)} projects, ${fmt.int(indexed.health.files)} files ` +
+        `(slowest /-/health answer ${fmt.ms(indexed.slowestPollMs)})`,
+    );
+    const quiet = await waitForQuiet(daemon.proc.pid, LIMITS.quietMs, sample);
+    const rssSettled = memoryOf(daemon.proc.pid);
+    log(`  CPU idle ${fmt.ms(quiet.ms)} after that; RSS ${fmt.mb(rssSettled?.rssMB ?? NaN)}, peak ${fmt.mb(rssSettled?.hwmMB ?? NaN)}`);
+    env.results.firstIndexing = {
+      healthMs: ready.ms,
+      indexedMs: indexed.ms,
+      slowestHealthMs: indexed.slowestPollMs,
+      settledAfterIndexedMs: quiet.ms,
+      settled: quiet.quiet,
+      projects: indexed.health.projects,
+      files: indexed.health.files,
+      ...(rssAfterIndexing ? { rssAfterIndexing } : {}),
+      ...(rssSettled ? { rssSettled } : {}),
+      maxRssSeenMB,
+      ...(indexedLogLine(daemon) ? { daemonLog: indexedLogLine(daemon) } : {}),
+    };
+    if (indexed.health.files !== ds.files || indexed.health.projects !== ds.projects) {
+      throw new Error(`Indexed ${indexed.health.projects} projects / ${indexed.health.files} files, expected ${ds.projects} / ${ds.files}.`);
+    }
+  } finally {
+    await stopDaemon(daemon);
+  }
+}
+
+interface ServeOptions {
+  label: string;
+  ds: Dataset;
+  dataDir: string;
+  logLevel: LogLevel;
+  /** Fetch every page and run the /simple/<p>/ load. */
+  pages: boolean;
+  root: boolean;
+  uploads: boolean;
+  extraArgs?: string[];
+  /** Fetch every page a second time, cached, to isolate the cost of rendering. */
+  measureRender?: boolean;
+  /** Write the pages nginx serves here. */
+  nginxRoot?: string;
+}
+
+/** A daemon on an existing (or new) data folder: readiness, loads, uploads. */
+async function serving(env: Env, o: ServeOptions): Promise<ServingRun> {
+  log(`${o.label}: ${fmt.int(o.ds.projects)} projects, --log-level ${o.logLevel} ${(o.extraArgs ?? []).join(' ')}`);
+  const { daemon, ready } = await launchDaemon(
+    { label: o.label, cli: CLI, packagesDir: o.ds.dir, dataDir: o.dataDir, logLevel: o.logLevel, logDir: env.logDir, ...(o.extraArgs ? { extraArgs: o.extraArgs } : {}) },
+    LIMITS.healthMs,
+  );
+  const run: ServingRun = { label: o.label, logLevel: o.logLevel, projects: o.ds.projects, healthMs: ready.ms, indexedMs: NaN, slowestHealthMs: NaN, settledAfterIndexedMs: NaN, memory: {} };
+  const memory = () => memoryOf(daemon.proc.pid);
+  try {
+    const listening = listeningLoggedMs(daemon);
+    if (listening !== undefined) run.listeningMs = listening;
+    log(`  /-/health 200 after ${fmt.ms(ready.ms)}${listening === undefined ? '' : ` ("Server listening" logged after ${fmt.ms(listening)})`}`);
+    Object.assign(run, await settle(daemon));
+    run.memory.settled = memory();
+    log(`  indexing:false after ${fmt.ms(run.indexedMs)} (slowest /-/health answer ${fmt.ms(run.slowestHealthMs)}), CPU idle ${fmt.ms(run.settledAfterIndexedMs)} later`);
+    const daemonLog = indexedLogLine(daemon);
+    if (daemonLog) run.daemonLog = daemonLog;
+
+    const spec = { wrk: env.wrk, workDir: env.runDir, baseUrl: daemon.url };
+    if (o.pages) {
+      run.coldPagesPerSecond = await fetchAllPages(daemon.url, o.ds.names, o.nginxRoot);
+      log(`  first request of every project page: ${fmt.int(Math.round(run.coldPagesPerSecond))} pages/s (8 at a time)`);
+      if (o.measureRender) {
+        run.cachedPagesPerSecond = await fetchAllPages(daemon.url, o.ds.names);
+        log(`  the same again, cached: ${fmt.int(Math.round(run.cachedPagesPerSecond))} pages/s`);
+      }
+      if (o.nginxRoot) await saveRootPage(daemon.url, o.ds.projects, o.nginxRoot);
+      run.projectLoad = await load({ ...spec, label: `${o.label} /simple/<p>/`, paths: o.ds.names.map(simplePath), accept: PIP_ACCEPT });
+    }
+    if (o.root) run.rootLoad = await load({ ...spec, label: `${o.label} /simple/`, paths: ['/simple/'], accept: HTML_ACCEPT });
+    if (o.pages || o.root) run.memory.afterLoads = memory();
+
+    if (o.uploads) {
+      const stamp = Math.floor(Date.now() / 1000) % 1_000_000;
+      const warm = makeUploads(CONFIG.uploadWarm, stamp, 0);
+      const files = makeUploads(CONFIG.uploads, stamp, CONFIG.uploadWarm);
+      const w = await uploadSequentially(daemon.url, warm, Math.min(5_000, CONFIG.uploadMaxMs));
+      if (w.failures > 0) throw new Error(`Warm-up uploads failed: ${w.firstFailure}`);
+      run.uploads = await uploadSequentially(daemon.url, files, CONFIG.uploadMaxMs);
+      const u = run.uploads;
+      log(`  uploads: ${u.uploaded}/${u.attempted} in ${u.seconds.toFixed(2)} s = ${u.perSecond.toFixed(0)}/s (p50 ${fmt.lat(u.p50Ms)}, p99 ${fmt.lat(u.p99Ms)}, max ${fmt.lat(u.maxMs)})`);
+      if (u.failures > 0) throw new Error(`${u.failures} uploads failed; first: ${u.firstFailure}`);
+      run.memory.afterUploads = memory();
+      const m = run.memory.afterUploads;
+      if (m) log(`  RSS after uploads ${fmt.mb(m.rssMB)} (peak ${fmt.mb(m.hwmMB)})`);
+    }
+    return run;
+  } finally {
+    run.cleanStop = (await stopDaemon(daemon)).clean;
+    if (o.uploads) removeUploadLeftovers(o.ds.dir);
+  }
+}
+
+async function nginxLoads(env: Env, root: string, ds: Dataset): Promise<NonNullable<Results['nginx']>> {
+  log(`nginx: the same pages from disk, 1 worker`);
+  const n = await startNginx(env.nginx, join(env.runDir, 'nginx'), root, await freePort());
+  try {
+    const spec = { wrk: env.wrk, workDir: env.runDir, baseUrl: n.url };
+    const projectLoad = await load({ ...spec, label: 'nginx /simple/<p>/', paths: ds.names.map(simplePath), accept: PIP_ACCEPT });
+    const rootLoad = await load({ ...spec, label: 'nginx /simple/', paths: ['/simple/'], accept: HTML_ACCEPT });
+    return { projectLoad, rootLoad };
+  } finally {
+    await stopNginx(n);
+  }
+}
+
+// ---- the table --------------------------------------------------------------------
+
+function rowsOf(r: Results): Row[] {
+  const rows: Row[] = [];
+  const N = fmt.int(CONFIG.projects);
+  const S = fmt.int(CONFIG.smallProjects);
+  const missing = (id: string, what: string, target: string) => rows.push({ id, what, target, measured: 'not measured (see errors)', pass: false });
+  const within = (ratio: number) => Math.abs(ratio - 1) <= TARGETS.flatness;
+
+  const fi = r.firstIndexing;
+  if (fi) {
+    rows.push({ id: '2', what: `First indexing, ${N} projects (spawn -> indexing:false)`, target: `<= ${fmt.ms(TARGETS.firstIndexingMs)}`, measured: fmt.ms(fi.indexedMs), pass: fi.indexedMs <= TARGETS.firstIndexingMs });
+    rows.push({ id: '2', what: '  spawn -> /-/health 200 (empty catalog)', target: '', measured: fmt.ms(fi.healthMs), pass: null });
+    rows.push({ id: '2', what: '  slowest /-/health answer while indexing', target: '', measured: fmt.ms(fi.slowestHealthMs), pass: null });
+    rows.push({ id: '2', what: '  CPU busy after indexing:false (watcher start)', target: '', measured: `${fmt.ms(fi.settledAfterIndexedMs)}${fi.settled ? '' : ' (not idle yet)'}`, pass: null });
+    const peak = fi.rssSettled?.hwmMB ?? NaN;
+    rows.push({ id: '2', what: 'Daemon peak RSS (VmHWM) through first indexing', target: `< ${TARGETS.rssMB} MB`, measured: fmt.mb(peak), pass: peak < TARGETS.rssMB });
+    rows.push({ id: '2', what: '  RSS at indexing:false / when idle', target: '', measured: `${fmt.mb(fi.rssAfterIndexing?.rssMB ?? NaN)} / ${fmt.mb(fi.rssSettled?.rssMB ?? NaN)}`, pass: null });
+  } else {
+    missing('2', `First indexing, ${N} projects`, `<= ${fmt.ms(TARGETS.firstIndexingMs)}`);
+    missing('2', 'Daemon peak RSS (VmHWM) through first indexing', `< ${TARGETS.rssMB} MB`);
+  }
+
+  const rs = r.restart;
+  if (rs) {
+    rows.push({ id: '3', what: `Restart with catalog built: spawn -> /-/health 200`, target: `< ${fmt.ms(TARGETS.restartHealthMs)}`, measured: fmt.ms(rs.healthMs), pass: rs.healthMs < TARGETS.restartHealthMs });
+    if (rs.listeningMs !== undefined) {
+      rows.push({ id: '3', what: "  restart: spawn -> 'Server listening' logged", target: '', measured: fmt.ms(rs.listeningMs), pass: null });
+    }
+    rows.push({ id: '3', what: '  restart: spawn -> indexing:false (reconcile)', target: '', measured: fmt.ms(rs.indexedMs), pass: null });
+    rows.push({ id: '3', what: '  restart: slowest /-/health answer until then', target: '', measured: fmt.ms(rs.slowestHealthMs), pass: null });
+    const nw = r.diagnostics.noWatch;
+    if (nw) {
+      rows.push({ id: '3', what: '  same with serve --no-watch: indexing:false / slowest', target: '', measured: `${fmt.ms(nw.indexedMs)} / ${fmt.ms(nw.slowestHealthMs)}`, pass: null });
+    }
+  } else missing('3', 'Restart with catalog built: spawn -> /-/health 200', `< ${fmt.ms(TARGETS.restartHealthMs)}`);
+  const smallRestart = r.small.warn;
+  if (smallRestart) {
+    rows.push({ id: '3', what: `  restart at ${S} projects: spawn -> /-/health 200`, target: '', measured: fmt.ms(smallRestart.healthMs), pass: null });
+  }
+  const floor = r.diagnostics.startup;
+  if (floor) {
+    rows.push({ id: '3', what: '  floor: node + CLI modules (--help)', target: '', measured: fmt.ms(floor.cliHelpMs), pass: null });
+    rows.push({ id: '3', what: '  floor: node + daemon modules (import main.js)', target: '', measured: fmt.ms(floor.daemonImportMs), pass: null });
+  }
+
+  const ng = r.nginx;
+  const projectTarget = `>= ${fmt.pct(TARGETS.projectVsNginx)} of nginx`;
+  for (const level of ['info', 'warn'] as const) {
+    const run = r.large[level];
+    const name = level === 'info' ? 'default logging' : '--log-level warn';
+    const load = run?.projectLoad;
+    if (load && ng?.projectLoad) {
+      const ratio = load.rps / ng.projectLoad.rps;
+      rows.push({ id: '4', what: `/simple/<p>/ at ${N}, ${name}`, target: projectTarget, measured: `${fmt.rps(load.rps)} = ${fmt.pct(ratio)}`, pass: ratio >= TARGETS.projectVsNginx });
+    } else missing('4', `/simple/<p>/ at ${N}, ${name}`, projectTarget);
+    if (load) {
+      rows.push({ id: '4', what: `/simple/<p>/ p99 latency, ${name}`, target: `< ${TARGETS.p99Ms} ms`, measured: fmt.lat(load.latencyMs.p99), pass: load.latencyMs.p99 < TARGETS.p99Ms });
+    } else missing('4', `/simple/<p>/ p99 latency, ${name}`, `< ${TARGETS.p99Ms} ms`);
+  }
+  if (ng?.projectLoad) rows.push({ id: '4', what: `  nginx /simple/<p>/ (reference)`, target: '', measured: `${fmt.rps(ng.projectLoad.rps)}, p99 ${fmt.lat(ng.projectLoad.latencyMs.p99)}`, pass: null });
+
+  const rootTarget = `>= ${fmt.pct(TARGETS.rootVsNginx)} of nginx`;
+  for (const level of ['info', 'warn'] as const) {
+    const name = level === 'info' ? 'default logging' : '--log-level warn';
+    const load = r.large[level]?.rootLoad;
+    if (load && ng?.rootLoad) {
+      const ratio = load.rps / ng.rootLoad.rps;
+      rows.push({ id: '5', what: `/simple/ (${N} projects, HTML), ${name}`, target: rootTarget, measured: `${fmt.rps(load.rps)} = ${fmt.pct(ratio)}`, pass: ratio >= TARGETS.rootVsNginx });
+    } else missing('5', `/simple/ (${N} projects, HTML), ${name}`, rootTarget);
+  }
+  if (ng?.rootLoad) rows.push({ id: '5', what: `  nginx /simple/ (reference)`, target: '', measured: `${fmt.rps(ng.rootLoad.rps)}, p99 ${fmt.lat(ng.rootLoad.latencyMs.p99)}`, pass: null });
+
+  const flatTarget = `within ${fmt.pct(TARGETS.flatness)}`;
+  for (const level of ['info', 'warn'] as const) {
+    const name = level === 'info' ? 'default logging' : '--log-level warn';
+    const big = r.large[level]?.projectLoad;
+    const small = r.small[level]?.projectLoad;
+    if (big && small) {
+      const ratio = big.rps / small.rps;
+      rows.push({ id: '6', what: `/simple/<p>/ flatness ${N} vs ${S}, ${name}`, target: flatTarget, measured: `${fmt.rps(big.rps)} vs ${fmt.rps(small.rps)} = ${fmt.pct(ratio)}`, pass: within(ratio) });
+    } else missing('6', `/simple/<p>/ flatness ${N} vs ${S}, ${name}`, flatTarget);
+  }
+
+  const noWatchLoad = r.diagnostics.noWatch?.projectLoad;
+  if (noWatchLoad) {
+    rows.push({ id: '6', what: `  diagnostic: /simple/<p>/ at ${N}, default logging, --no-watch`, target: '', measured: describeLoad(noWatchLoad, false), pass: null });
+  }
+
+  const upTarget = `>= ${TARGETS.uploadsPerSecond}/s`;
+  const upSmall = r.small.info?.uploads;
+  const upBig = r.large.info?.uploads;
+  for (const [size, u] of [
+    [S, upSmall],
+    [N, upBig],
+  ] as const) {
+    if (u) rows.push({ id: '7', what: `Sequential uploads at ${size} projects`, target: upTarget, measured: `${u.perSecond.toFixed(0)}/s (p99 ${fmt.lat(u.p99Ms)})`, pass: u.perSecond >= TARGETS.uploadsPerSecond && u.failures === 0 });
+    else missing('7', `Sequential uploads at ${size} projects`, upTarget);
+  }
+  if (upSmall && upBig) {
+    const ratio = upBig.perSecond / upSmall.perSecond;
+    rows.push({ id: '7', what: `Upload flatness ${N} vs ${S}`, target: flatTarget, measured: fmt.pct(ratio), pass: within(ratio) });
+  } else missing('7', `Upload flatness ${N} vs ${S}`, flatTarget);
+  const noWatchUp = r.diagnostics.noWatch?.uploads;
+  if (noWatchUp) {
+    rows.push({ id: '7', what: `  diagnostic: uploads at ${N}, serve --no-watch`, target: '', measured: `${noWatchUp.perSecond.toFixed(0)}/s (p99 ${fmt.lat(noWatchUp.p99Ms)})`, pass: null });
+  }
+
+  const cold = r.large.info?.coldPagesPerSecond;
+  const cached = r.large.info?.cachedPagesPerSecond;
+  if (cold !== undefined && cached !== undefined) {
+    const renderMs = 1000 / cold - 1000 / cached;
+    rows.push({
+      id: '-',
+      what: `Every ${N} project pages, first (render) vs cached fetch`,
+      target: '',
+      measured: `${fmt.int(Math.round(cold))} vs ${fmt.int(Math.round(cached))} pages/s (~${renderMs.toFixed(2)} ms/page to render)`,
+      pass: null,
+    });
+  }
+  const mem = (m: MemorySample | undefined) => (m ? `${fmt.mb(m.rssMB)} (peak ${fmt.mb(m.hwmMB)})` : 'not measured');
+  const memRows: [string, MemorySample | undefined][] = [
+    [`RSS at ${N}, idle after restart, watching the folder`, r.large.warn?.memory.settled],
+    [`RSS at ${N}, idle after restart, serve --no-watch`, r.diagnostics.noWatch?.memory.settled],
+    [`RSS at ${N} after the loads (default logging)`, r.large.info?.memory.afterLoads],
+    [`RSS at ${N} after the uploads (default logging)`, r.large.info?.memory.afterUploads],
+    [`RSS at ${N} after the uploads, serve --no-watch`, r.diagnostics.noWatch?.memory.afterUploads],
+  ];
+  for (const [what, m] of memRows) if (m) rows.push({ id: '-', what, target: '', measured: mem(m), pass: null });
+  return rows;
+}
+
+// ---- main -------------------------------------------------------------------------
+
+const RUN_DIR_PREFIX = 'pyrepo-bench-';
+
+/** Removes the temporary folders of earlier runs that were killed outright (their owner is gone). */
+function removeStaleRunDirs(): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(RUN_DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
+    } catch {
+      continue; // not (yet) marked: leave it
+    }
+    let alive = false;
+    try {
+      alive = readFileSync(`/proc/${owner}/cmdline`, 'utf8').includes('bench');
+    } catch {
+      alive = false;
+    }
+    if (!alive) {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+  }
+  return removed;
+}
+
+async function main(): Promise<number> {
+  process.umask(0o022); // nginx workers (another user when run as root) must read the pages
+  installExitHandlers();
+  const limitMs = CONFIG.totalLimitMin * 60_000;
+  setTimeout(() => {
+    process.stderr.write(`\nbench: still running after ${CONFIG.totalLimitMin} minutes; stopping everything.\n`);
+    killAllSync();
+    process.exit(3);
+  }, limitMs).unref();
+
+  const tools = preflight();
+  mkdirSync(BENCH_DIR, { recursive: true });
+  const ended = useRegistry(join(BENCH_DIR, 'children.json'));
+  if (ended.length > 0) log(`Ended processes left by an interrupted run: ${ended.join(', ')}`);
+  const logDir = join(BENCH_DIR, 'logs');
+  rmSync(logDir, { recursive: true, force: true });
+  mkdirSync(logDir, { recursive: true });
+  const stale = removeStaleRunDirs();
+  if (stale.length > 0) log(`Removed temporary folders of interrupted runs: ${stale.join(', ')}`);
+  const runDir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
+  chmodSync(runDir, 0o755);
+  writeFileSync(join(runDir, 'owner.pid'), String(process.pid));
+  onExitCleanup(() => rmSync(runDir, { recursive: true, force: true }));
+
+  const results: Results = {
+    quick: QUICK,
+    startedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version, loadavgStart: loadavg() },
+    config: CONFIG,
+    targets: TARGETS,
+    datasets: [],
+    large: {},
+    small: {},
+    diagnostics: {},
+    errors: [],
+  };
+  log(`pyrepo bench${QUICK ? ' (BENCH_QUICK: smaller and shorter)' : ''}: ${results.machine.cpus} cores, node ${process.version}, load avg ${loadavg()[0]?.toFixed(2)}`);
+
+  const large = ensureDataset(BENCH_DIR, CONFIG.projects, log);
+  const small = ensureDataset(BENCH_DIR, CONFIG.smallProjects, log);
+  for (const ds of [large, small]) {
+    results.datasets.push({ projects: ds.projects, files: ds.files, dir: ds.dir, generatedSeconds: ds.generatedSeconds });
+    if (ds.generatedSeconds === null) log(`Using cached ${ds.dir} (${fmt.int(ds.files)} files)`);
+    onExitCleanup(() => removeUploadLeftovers(ds.dir));
+  }
+
+  const env: Env = { ...tools, runDir, logDir, results };
+  const nginxRoot = join(runDir, 'nginx-root');
+  const largeData = join(runDir, 'data-large');
+  const smallData = join(runDir, 'data-small');
+  const phase = async (name: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      results.errors.push(`${name}: ${message}`);
+      log(`ERROR in ${name}: ${message}`);
+    }
+  };
+
+  try {
+    await phase('start-up floor', async () => {
+      const floor = startupFloor();
+      results.diagnostics.startup = floor;
+      log(`Start-up floor: node + CLI --help ${fmt.ms(floor.cliHelpMs)}, node + daemon modules ${fmt.ms(floor.daemonImportMs)}`);
+    });
+    await phase('first indexing', () => firstIndexing(env, large, largeData));
+    await phase('restart, default logging', async () => {
+      const run = await serving(env, { label: 'large-info', ds: large, dataDir: largeData, logLevel: 'info', pages: true, root: true, uploads: true, measureRender: true, nginxRoot });
+      results.restart = run;
+      results.large.info = run;
+    });
+    await phase('--log-level warn', async () => {
+      results.large.warn = await serving(env, { label: 'large-warn', ds: large, dataDir: largeData, logLevel: 'warn', pages: true, root: true, uploads: false });
+    });
+    await phase('serve --no-watch (diagnostic)', async () => {
+      results.diagnostics.noWatch = await serving(env, {
+        label: 'large-info-nowatch',
+        ds: large,
+        dataDir: largeData,
+        logLevel: 'info',
+        pages: true,
+        root: false,
+        uploads: true,
+        extraArgs: ['--no-watch'],
+      });
+    });
+    await phase('nginx', async () => {
+      if (!existsSync(join(nginxRoot, 'simple', 'index.html'))) throw new Error('no pages for nginx (the default-logging phase failed)');
+      results.nginx = await nginxLoads(env, nginxRoot, large);
+    });
+    await phase(`${CONFIG.smallProjects} projects, default logging`, async () => {
+      results.small.info = await serving(env, { label: 'small-info', ds: small, dataDir: smallData, logLevel: 'info', pages: true, root: false, uploads: true });
+    });
+    await phase(`${CONFIG.smallProjects} projects, --log-level warn`, async () => {
+      results.small.warn = await serving(env, { label: 'small-warn', ds: small, dataDir: smallData, logLevel: 'warn', pages: true, root: false, uploads: false });
+    });
+  } finally {
+    killAllSync();
+  }
+
+  const rows = rowsOf(results);
+  results.rows = rows;
+  results.finishedAt = new Date().toISOString();
+  results.totalSeconds = (performance.now() - started) / 1000;
+  results.machine.loadavgEnd = loadavg();
+  writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+  const failed = rows.filter((r) => r.pass === false).length;
+  const targets = rows.filter((r) => r.pass !== null).length;
+  process.stdout.write(`\n${formatTable(rows)}\n\n`);
+  process.stdout.write(
+    `${targets - failed} of ${targets} targets met${QUICK ? ` (BENCH_QUICK: ${fmt.int(CONFIG.projects)} projects, ${CONFIG.loadSeconds} s loads)` : ''}; ` +
+      `whole bench ${fmt.ms(results.totalSeconds * 1000)}; load avg ${loadavg()
+        .map((n) => n.toFixed(2))
+        .join(' ')} (other work on this machine skews the figures).\n`,
+  );
+  process.stdout.write(`Results: ${join(BENCH_DIR, 'results.json')}; daemon logs: ${logDir}\n`);
+  if (results.errors.length > 0) {
+    process.stdout.write(`\n${results.errors.length} measurement(s) could not run:\n${results.errors.map((e) => `  - ${e.split('\n')[0]}`).join('\n')}\n`);
+    return 1;
+  }
+  return STRICT && failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    killAllSync();
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    killAllSync();
+    process.exit(2);
+  },
+);
