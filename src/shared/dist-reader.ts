@@ -4,7 +4,7 @@
  * zip via yauzl (random access to the central directory), tar via tar-stream.
  */
 import { createReadStream } from 'node:fs';
-import { crc32, createGunzip } from 'node:zlib';
+import { crc32, createGunzip, gunzipSync, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import tarStream from 'tar-stream';
 import { DistContentError } from './errors.js';
@@ -25,11 +25,15 @@ const MAX_METADATA_BYTES = 8 * 1024 * 1024;
 /** An archive may not expand past this many bytes beyond 50 times its own size (zip/tar bombs). */
 const BOMB_ALLOWANCE = 64 * 1024 * 1024;
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+/** A distribution to read: its path, or its bytes when it is small enough to hold in memory. */
+export type DistSource = string | Buffer;
+
+function openZip(source: DistSource): Promise<yauzl.ZipFile> {
+  const options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false };
   return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false }, (err, zip) =>
-      err ? reject(err) : resolve(zip),
-    );
+    const done = (err: Error | null, zip: yauzl.ZipFile) => (err ? reject(err) : resolve(zip));
+    if (typeof source === 'string') yauzl.open(source, options, done);
+    else yauzl.fromBuffer(source, options, done);
   });
 }
 
@@ -44,6 +48,33 @@ function listZipEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
     zip.on('error', reject);
     zip.readEntry();
   });
+}
+
+/**
+ * checkZipEntry for an archive already in memory: inflates synchronously, which is far
+ * cheaper for the small members of a wheel than a stream and a thread-pool job each.
+ */
+function checkZipEntryInMemory(dist: DistFilename, zip: Buffer, entry: yauzl.Entry, keep: boolean): Buffer | undefined {
+  if (keep && entry.uncompressedSize > MAX_METADATA_BYTES) {
+    throw new DistContentError(`${entry.fileName} is larger than ${MAX_METADATA_BYTES} bytes.`);
+  }
+  const local = entry.relativeOffsetOfLocalHeader;
+  if (local + 30 > zip.length || zip.readUInt32LE(local) !== 0x04034b50) {
+    throw new DistContentError(`${dist.filename} is damaged: member ${entry.fileName} has no valid local header.`);
+  }
+  const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+  const raw = zip.subarray(start, start + entry.compressedSize);
+  if (raw.length !== entry.compressedSize) throw new DistContentError(`${dist.filename} is truncated inside member ${entry.fileName}.`);
+  let data: Buffer;
+  try {
+    data = entry.compressionMethod === 8 ? inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) }) : raw;
+  } catch (err) {
+    throw new DistContentError(`${dist.filename} is damaged: member ${entry.fileName} cannot be inflated (${describe(err)}).`);
+  }
+  if (data.length !== entry.uncompressedSize || crc32(data) !== entry.crc32) {
+    throw new DistContentError(`${dist.filename} is damaged: member ${entry.fileName} fails its CRC-32 check.`);
+  }
+  return keep ? Buffer.from(data) : undefined;
 }
 
 /**
@@ -79,13 +110,13 @@ function describe(err: unknown): string {
 }
 
 async function readZipMember(
-  path: string,
+  source: DistSource,
   dist: DistFilename,
   pick: (entries: yauzl.Entry[]) => yauzl.Entry,
 ): Promise<{ bytes: Buffer; member: string }> {
   let zip: yauzl.ZipFile | undefined;
   try {
-    zip = await openZip(path);
+    zip = await openZip(source);
     const entries = await listZipEntries(zip);
     let total = 0;
     for (const e of entries) {
@@ -103,7 +134,8 @@ async function readZipMember(
     let bytes: Buffer | undefined;
     for (const e of entries) {
       if (e.fileName.endsWith('/')) continue;
-      const read = await checkZipEntry(dist, zip, e, e === entry);
+      const read =
+        typeof source === 'string' ? await checkZipEntry(dist, zip, e, e === entry) : checkZipEntryInMemory(dist, source, e, e === entry);
       if (e === entry) bytes = read;
     }
     return { bytes: bytes as Buffer, member: entry.fileName };
@@ -165,7 +197,7 @@ function pickZipSdistMetadata(dist: DistFilename, entries: yauzl.Entry[]): yauzl
   return candidates[0] as yauzl.Entry;
 }
 
-async function readTarSdist(path: string, dist: DistFilename, compressedSize: number): Promise<{ bytes: Buffer; member: string }> {
+async function readTarSdist(source: DistSource, dist: DistFilename, compressedSize: number): Promise<{ bytes: Buffer; member: string }> {
   const extract = tarStream.extract();
   const tops = new Set<string>();
   let found: { bytes: Buffer; member: string } | undefined;
@@ -198,18 +230,31 @@ async function readTarSdist(path: string, dist: DistFilename, compressedSize: nu
   try {
     // tar-stream is a streamx stream, which stream/promises' pipeline does not drive.
     await new Promise<void>((resolve, reject) => {
-      const source = createReadStream(path);
+      extract.on('error', reject);
+      extract.on('finish', () => resolve());
+      if (typeof source !== 'string') {
+        // In memory: one synchronous inflate, bounded like the entries themselves.
+        let tar: Buffer;
+        try {
+          tar = gunzipSync(source, { maxOutputLength: limit + 1024 * 1024 });
+        } catch (err) {
+          const bomb = err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+          reject(bomb ? new DistContentError(`${dist.filename} expands to more than ${limit} bytes (a tar bomb?).`) : err);
+          return;
+        }
+        extract.end(tar);
+        return;
+      }
+      const input = createReadStream(source);
       const gunzip = createGunzip();
       const fail = (err: unknown) => {
-        source.destroy();
+        input.destroy();
         gunzip.destroy();
         reject(err);
       };
-      source.on('error', fail);
+      input.on('error', fail);
       gunzip.on('error', fail);
-      extract.on('error', fail);
-      extract.on('finish', () => resolve());
-      source.pipe(gunzip).pipe(extract);
+      input.pipe(gunzip).pipe(extract);
     });
   } catch (err) {
     if (err instanceof DistContentError) throw err;
@@ -220,15 +265,15 @@ async function readTarSdist(path: string, dist: DistFilename, compressedSize: nu
   return found;
 }
 
-/** Reads and parses the core metadata of the distribution stored at `path`. */
-export async function readDistContents(path: string, dist: DistFilename, size: number): Promise<DistContents> {
+/** Reads and parses the core metadata of a distribution, from its path or its bytes. */
+export async function readDistContents(source: DistSource, dist: DistFilename, size: number): Promise<DistContents> {
   let read: { bytes: Buffer; member: string };
   if (dist.kind === 'wheel') {
-    read = await readZipMember(path, dist, (entries) => pickWheelMetadata(dist, entries));
+    read = await readZipMember(source, dist, (entries) => pickWheelMetadata(dist, entries));
   } else if (dist.archive === 'zip') {
-    read = await readZipMember(path, dist, (entries) => pickZipSdistMetadata(dist, entries));
+    read = await readZipMember(source, dist, (entries) => pickZipSdistMetadata(dist, entries));
   } else {
-    read = await readTarSdist(path, dist, size);
+    read = await readTarSdist(source, dist, size);
   }
   const metadata = parseCoreMetadata(decodeMetadata(read.bytes), `${dist.filename}: ${read.member}`);
   return { metadataBytes: read.bytes, metadata, metadataPath: read.member };

@@ -43,6 +43,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   app.addHook('onClose', async () => {
     clearInterval(flush);
     catalog.close();
+    await storage.close();
   });
 }
 

@@ -4,9 +4,7 @@
  * being hashed; nothing becomes visible until it is verified, fsynced and renamed.
  * pypiserver's `:action=remove_pkg` is served too.
  */
-import { createWriteStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseDistFilename } from '../../shared/distfiles.js';
 import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
@@ -24,8 +22,8 @@ import {
   UnsupportedAction,
   UploadTooLarge,
 } from '../errors.js';
-import { FileConflictError, NotOnIndexError } from '../services/index-service.js';
-import { MultiHasher, type Digests } from '../services/hashing.js';
+import { FileConflictError, NotOnIndexError, type ReceivedUpload } from '../services/index-service.js';
+import { IN_MEMORY_LIMIT, MultiHasher, type Digests } from '../services/hashing.js';
 
 export interface UploadRouteOptions {
   maxUploadBytes: number;
@@ -33,12 +31,6 @@ export interface UploadRouteOptions {
 
 /** Form fields, repeated keys kept; distutils' `UNKNOWN` and empty strings count as absent. */
 type Fields = Map<string, string[]>;
-
-interface ReceivedFile {
-  filename: string;
-  tempPath: string;
-  digests: Digests & { size: number };
-}
 
 const DIGEST_FIELDS = [
   ['md5_digest', 'md5', 'md5', 32],
@@ -77,40 +69,35 @@ function verifyDigests(fields: Fields, digests: Digests): void {
 export default async function uploadRoutes(app: FastifyInstance, opts: UploadRouteOptions): Promise<void> {
   const storage = app.index.storage;
 
-  /** Streams the `content` part to a temporary file, hashing as it goes. */
-  async function receive(filename: string, stream: Readable & { truncated?: boolean }): Promise<ReceivedFile> {
+  /** Streams the `content` part to a temporary file, hashing it and keeping small files in memory. */
+  async function receive(filename: string, stream: Readable & { truncated?: boolean }): Promise<ReceivedUpload> {
     const truncated = () => new InvalidUpload('The multipart body ended before the file was complete; nothing was stored.');
+    // A part cut off by the end of the body may already be closed, without an error.
     if (stream.destroyed) throw truncated();
-    const tempPath = storage.tempPath();
+    const temp = await storage.createTemp();
     const hasher = new MultiHasher();
-    const hashing = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hasher.update(chunk);
-        done(null, chunk);
-      },
-    });
-    const sink = createWriteStream(tempPath, { flags: 'wx' });
+    let chunks: Buffer[] | undefined = [];
     try {
-      // A part cut off by the end of the body is closed without an error, and pipeline()
-      // would wait forever: treat a close before the end as a truncated upload.
-      await new Promise<void>((resolve, reject) => {
-        stream.once('close', () => {
-          if (!stream.readableEnded) reject(truncated());
-        });
-        pipeline(stream, hashing, sink).then(resolve, reject);
-      });
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        hasher.update(chunk);
+        if (chunks) {
+          chunks.push(chunk);
+          if (hasher.size > IN_MEMORY_LIMIT) chunks = undefined;
+        }
+        for (let at = 0; at < chunk.length; ) at += (await temp.handle.write(chunk, at)).bytesWritten;
+      }
       if (stream.truncated) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
     } catch (err) {
-      hashing.destroy();
-      sink.destroy();
-      await storage.discard(tempPath);
-      if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
+      await storage.discard(temp);
+      const code = (err as { code?: string }).code;
+      if (code === 'FST_REQ_FILE_TOO_LARGE') throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
+      if (code === 'ERR_STREAM_PREMATURE_CLOSE') throw truncated();
       throw err;
     }
-    return { filename, tempPath, digests: { ...hasher.digest(), size: hasher.size } };
+    return { filename, temp, digests: { ...hasher.digest(), size: hasher.size }, ...(chunks ? { bytes: Buffer.concat(chunks) } : {}) };
   }
 
-  async function readForm(req: FastifyRequest): Promise<{ fields: Fields; file?: ReceivedFile }> {
+  async function readForm(req: FastifyRequest): Promise<{ fields: Fields; file?: ReceivedUpload }> {
     const fields: Fields = new Map();
     const add = (k: string, v: string) => fields.set(k, [...(fields.get(k) ?? []), v]);
     for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) {
@@ -122,7 +109,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       }
       return { fields };
     }
-    let file: ReceivedFile | undefined;
+    let file: ReceivedUpload | undefined;
     try {
       for await (const part of req.parts()) {
         if (part.type === 'field') {
@@ -148,13 +135,13 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
         file = await receive(part.filename, part.file);
       }
     } catch (err) {
-      if (file) await storage.discard(file.tempPath);
+      if (file) await storage.discard(file.temp);
       throw err;
     }
     return file ? { fields, file } : { fields };
   }
 
-  async function fileUpload(fields: Fields, file: ReceivedFile | undefined, reply: FastifyReply) {
+  async function fileUpload(fields: Fields, file: ReceivedUpload | undefined, reply: FastifyReply) {
     if (!file) throw new InvalidUpload("Upload payload does not have a file: send it as the multipart part 'content'.");
     try {
       parseDistFilename(file.filename);
@@ -171,7 +158,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       filetype: required(fields, 'filetype', "'bdist_wheel' or 'sdist'"),
     };
     try {
-      const outcome = await app.index.acceptUpload(file.tempPath, file.filename, file.digests, claims);
+      const outcome = await app.index.acceptUpload(file, claims);
       reply.code(200).type('text/plain; charset=utf-8');
       if (outcome.status === 'identical') return `${file.filename} is already on this index with the same content; nothing to do.\n`;
       return outcome.status === 'replaced' ? `Replaced ${file.filename}.\n` : '';
@@ -221,7 +208,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
           throw new UnsupportedAction(`Unsupported ':action' field: '${action}'.`);
       }
     } finally {
-      if (file) await storage.discard(file.tempPath);
+      if (file) await storage.discard(file.temp);
     }
   };
 

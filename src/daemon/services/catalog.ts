@@ -238,10 +238,17 @@ export class Catalog {
 
   /** Adds or replaces a file and its core metadata; creates the project on first sight. */
   putFile(file: FileRecord, displayName: string, metadataBytes: Buffer): void {
+    this.putFiles([{ file, displayName, metadataBytes }]);
+  }
+
+  /** putFile for many files in one transaction (indexing a folder writes hundreds at a time). */
+  putFiles(entries: { file: FileRecord; displayName: string; metadataBytes: Buffer }[]): void {
     this.transaction(() => {
-      this.stmt.insertProject!.run(file.project, displayName);
-      this.stmt.upsertFile!.run(file);
-      this.stmt.upsertMetadata!.run(file.filename, metadataBytes);
+      for (const { file, displayName, metadataBytes } of entries) {
+        this.stmt.insertProject!.run(file.project, displayName);
+        this.stmt.upsertFile!.run(file);
+        this.stmt.upsertMetadata!.run(file.filename, metadataBytes);
+      }
       this.bump();
     });
   }

@@ -33,6 +33,16 @@ export class MultiHasher {
   }
 }
 
+/** Files up to this size are read, hashed and inspected in memory: one read instead of several. */
+export const IN_MEMORY_LIMIT = 16 * 1024 * 1024;
+
+/** Hashes bytes already in memory. */
+export function hashBytes(bytes: Buffer): Digests & { size: number } {
+  const hasher = new MultiHasher();
+  hasher.update(bytes);
+  return { ...hasher.digest(), size: hasher.size };
+}
+
 /** Hashes a whole file. */
 export async function hashFile(path: string): Promise<Digests & { size: number }> {
   const hasher = new MultiHasher();

@@ -3,7 +3,7 @@
  * keeps rendered pages in step, and publishes events. Routes and the folder watcher
  * call it; it never touches HTTP.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProjectDetail, ProjectSummary } from '../../shared/api.js';
 import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
@@ -12,7 +12,7 @@ import { normalizeName } from '../../shared/names.js';
 import { compareVersions, isPrerelease, normalizeVersion, releaseKey } from '../../shared/versions.js';
 import type { Catalog, FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
-import { hashFile, type Digests } from './hashing.js';
+import { hashBytes, hashFile, IN_MEMORY_LIMIT, type Digests } from './hashing.js';
 import { fileRecordOf, inspectDistribution } from './inspect.js';
 import { ALL_PROJECTS, PageCache, type Page } from './page-cache.js';
 import {
@@ -23,7 +23,7 @@ import {
   renderRootJson,
   type ProjectView,
 } from './pages.js';
-import type { FoundFile, PackageStorage } from './storage.js';
+import type { FoundFile, PackageStorage, TempFile } from './storage.js';
 import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
 
 /** What the uploader told us besides the file (the legacy upload form). */
@@ -33,7 +33,26 @@ export interface UploadClaims {
   filetype: string;
 }
 
+/** An upload received in full: hashed, written to a temporary file, and held in memory when small. */
+export interface ReceivedUpload {
+  filename: string;
+  temp: TempFile;
+  digests: Digests & { size: number };
+  bytes?: Buffer;
+}
+
 export type UploadOutcome = { status: 'created' | 'replaced' | 'identical'; file: FileRecord };
+
+/** Catalog writes are grouped this many to a transaction while a folder is indexed. */
+const BATCH_SIZE = 500;
+
+interface FolderEntry {
+  file: FileRecord;
+  displayName: string;
+  metadataBytes: Buffer;
+  /** Publish an upload event (a file that is new to the index). */
+  announce: boolean;
+}
 
 /** Thrown for an upload that conflicts with a file already on the index. */
 export class FileConflictError extends Error {
@@ -72,6 +91,8 @@ export class IndexService {
   private readonly rejected = new Map<string, string>();
   /** Latest version per project, computed on demand (PEP 440 ordering is not SQL's). */
   private readonly latest = new Map<string, string | null>();
+  /** While a reconcile runs, indexed files are written to the catalog in batches. */
+  private batch: FolderEntry[] | null = null;
   /** True while the first reconcile with the folder runs. */
   indexing = false;
 
@@ -234,9 +255,10 @@ export class IndexService {
    * (Dist*Error for bad content, FileConflictError for a different file of the same name).
    * The temporary file is always gone afterwards.
    */
-  async acceptUpload(tempPath: string, filename: string, digests: Digests & { size: number }, claims: UploadClaims): Promise<UploadOutcome> {
+  async acceptUpload(upload: ReceivedUpload, claims: UploadClaims): Promise<UploadOutcome> {
+    const { filename, digests } = upload;
     try {
-      const inspected = await inspectDistribution(tempPath, filename, digests.size);
+      const inspected = await inspectDistribution(upload.bytes ?? upload.temp.path, filename, digests.size);
       const meta = inspected.contents.metadata;
       if (claims.filetype !== inspected.dist.packagetype) {
         throw new DistMismatchError(
@@ -256,8 +278,10 @@ export class IndexService {
           if (file) return { status: 'identical', file } as UploadOutcome;
         }
         if (existing && !this.overwrite) throw new FileConflictError(filename, existing.sha256);
-        const place = await this.storage.commit(tempPath, filename);
-        const record = fileRecordOf(inspected, digests, place, new Date().toISOString());
+        // Durable before visible: fsync the data, rename into place, then the catalog row.
+        const mtimeMs = await this.storage.seal(upload.temp);
+        const relpath = await this.storage.commit(upload.temp, filename);
+        const record = fileRecordOf(inspected, digests, { relpath, mtimeMs }, new Date().toISOString());
         this.catalog.putFile(record, meta.name, inspected.contents.metadataBytes);
         if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
         this.changed(record.project);
@@ -265,7 +289,7 @@ export class IndexService {
         return { status: existing ? 'replaced' : 'created', file: record } as UploadOutcome;
       });
     } finally {
-      await this.storage.discard(tempPath);
+      await this.storage.discard(upload.temp);
     }
   }
 
@@ -317,14 +341,16 @@ export class IndexService {
         return false;
       }
     }
-    const digests = await hashFile(path);
+    // Small files (nearly all) are read once and hashed and inspected in memory.
+    const bytes = st.size <= IN_MEMORY_LIMIT ? await readFile(path) : undefined;
+    const digests = bytes ? hashBytes(bytes) : await hashFile(path);
     if (known && known.sha256 === digests.sha256 && known.relpath === found.relpath) {
       this.catalog.touch(found.filename, mtimeMs);
       return false;
     }
     let inspected;
     try {
-      inspected = await inspectDistribution(path, found.filename, digests.size);
+      inspected = await inspectDistribution(bytes ?? path, found.filename, digests.size);
     } catch (err) {
       if (err instanceof DistFilenameError || err instanceof DistContentError || err instanceof DistMismatchError) {
         this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `Not serving '${found.relpath}': ${err.message}`);
@@ -335,12 +361,31 @@ export class IndexService {
     this.rejected.delete(found.relpath);
     const uploadTime = known?.uploadTime ?? new Date(st.mtimeMs).toISOString();
     const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime);
-    this.catalog.putFile(record, inspected.contents.metadata.name, inspected.contents.metadataBytes);
-    this.changed(record.project);
-    if (source === 'folder' || !known) {
-      this.events.publish({ type: 'upload', project: record.project, version: record.version, filename: record.filename, size: record.size, source: 'folder' });
+    const entry = { file: record, displayName: inspected.contents.metadata.name, metadataBytes: inspected.contents.metadataBytes, announce: source === 'folder' || !known };
+    if (this.batch) {
+      this.batch.push(entry);
+      if (this.batch.length >= BATCH_SIZE) this.flushBatch();
+    } else {
+      this.commitFolderFiles([entry]);
     }
     return true;
+  }
+
+  private commitFolderFiles(entries: FolderEntry[]): void {
+    this.catalog.putFiles(entries);
+    for (const { file, announce } of entries) {
+      this.changed(file.project);
+      if (announce) {
+        this.events.publish({ type: 'upload', project: file.project, version: file.version, filename: file.filename, size: file.size, source: 'folder' });
+      }
+    }
+  }
+
+  private flushBatch(): void {
+    if (!this.batch || this.batch.length === 0) return;
+    const entries = this.batch;
+    this.batch = [];
+    this.commitFolderFiles(entries);
   }
 
   private rejectOnce(relpath: string, stamp: string, message: string): void {
@@ -371,8 +416,9 @@ export class IndexService {
    * Brings the catalog in line with the folder: new and changed files are indexed,
    * vanished ones forgotten. Reads keep being served from the catalog meanwhile.
    */
-  async reconcile(concurrency = 4): Promise<{ indexed: number; removed: number; unchanged: number }> {
+  async reconcile(concurrency = 8): Promise<{ indexed: number; removed: number; unchanged: number }> {
     this.indexing = true;
+    this.batch = [];
     try {
       const known = new Map(this.catalog.fileStats().map((r) => [r.relpath, r]));
       const found = await this.storage.scan();
@@ -405,6 +451,8 @@ export class IndexService {
       await Promise.all(Array.from({ length: concurrency }, worker));
       return { indexed, removed, unchanged: found.length - todo.length };
     } finally {
+      this.flushBatch();
+      this.batch = null;
       this.indexing = false;
     }
   }

@@ -4,7 +4,7 @@
  * names another project, so the index must never serve one).
  */
 import { parseDistFilename, type DistFilename } from '../../shared/distfiles.js';
-import { readDistContents, type DistContents } from '../../shared/dist-reader.js';
+import { readDistContents, type DistContents, type DistSource } from '../../shared/dist-reader.js';
 import { DistMismatchError } from '../../shared/errors.js';
 import { normalizeName } from '../../shared/names.js';
 import { normalizeVersion, releaseKey } from '../../shared/versions.js';
@@ -19,10 +19,10 @@ export interface Inspected {
   version: string;
 }
 
-/** Parses the filename and the archive at `path`; throws a Dist*Error describing any problem. */
-export async function inspectDistribution(path: string, filename: string, size: number): Promise<Inspected> {
+/** Parses the filename and the archive (its path or bytes); throws a Dist*Error describing any problem. */
+export async function inspectDistribution(source: DistSource, filename: string, size: number): Promise<Inspected> {
   const dist = parseDistFilename(filename);
-  const contents = await readDistContents(path, dist, size);
+  const contents = await readDistContents(source, dist, size);
   const meta = contents.metadata;
   if (normalizeName(meta.name) !== dist.project) {
     throw new DistMismatchError(

@@ -4,12 +4,20 @@
  * fsynced, then renamed into place, so a crash leaves either no file or a whole one.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { hasDistExtension } from '../../shared/distfiles.js';
 
 /** Temporary upload files start with this; they are hidden (dot) and removed at start. */
 export const TEMP_PREFIX = '.pyrepo-upload-';
+
+/** An upload being written: hidden in the packages folder until it is renamed into place. */
+export interface TempFile {
+  path: string;
+  handle: FileHandle;
+  /** Set once the file has been renamed into place. */
+  committed?: boolean;
+}
 
 /** A distribution file found in the folder. */
 export interface FoundFile {
@@ -20,6 +28,11 @@ export interface FoundFile {
 }
 
 export class PackageStorage {
+  /** Temporary names: unique per process run, then a counter (no entropy needed per upload). */
+  private readonly tempStem = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  private tempCount = 0;
+  private dirHandle: Promise<FileHandle> | undefined;
+
   constructor(readonly dir: string) {}
 
   /** Creates the folder if needed and removes temporary files left by a crash. */
@@ -35,9 +48,20 @@ export class PackageStorage {
     return removed;
   }
 
-  /** A fresh temporary path in the folder, for one upload. */
-  tempPath(): string {
-    return join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}.part`);
+  /** Creates a new temporary file in the folder, for one upload. */
+  async createTemp(): Promise<TempFile> {
+    const path = join(this.dir, `${TEMP_PREFIX}${this.tempStem}-${++this.tempCount}.part`);
+    return { path, handle: await open(path, 'wx') };
+  }
+
+  /** Flushes a finished temporary file to disk and closes it; returns its mtime. */
+  async seal(temp: TempFile): Promise<number> {
+    try {
+      await temp.handle.sync();
+      return Math.trunc((await temp.handle.stat()).mtimeMs);
+    } finally {
+      await temp.handle.close();
+    }
   }
 
   /** Absolute path of a file from its catalog relpath. */
@@ -51,32 +75,32 @@ export class PackageStorage {
   }
 
   /**
-   * Moves a complete temporary file into place as `filename` at the folder's top level:
-   * fsync the data, rename (atomic on one filesystem), fsync the folder entry.
+   * Moves a sealed temporary file into place as `filename` at the folder's top level:
+   * rename (atomic on one filesystem), then fsync the folder entry.
    */
-  async commit(tempPath: string, filename: string): Promise<{ relpath: string; mtimeMs: number }> {
-    const handle = await open(tempPath, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    const target = join(this.dir, filename);
-    await rename(tempPath, target);
+  async commit(temp: TempFile, filename: string): Promise<string> {
+    await rename(temp.path, join(this.dir, filename));
+    temp.committed = true;
     await this.syncDir();
-    const st = await stat(target);
-    return { relpath: filename, mtimeMs: Math.trunc(st.mtimeMs) };
+    return filename;
   }
 
+  /** Makes renames and deletions in the folder durable; the folder stays open between calls. */
   private async syncDir(): Promise<void> {
-    const dir = await open(this.dir, 'r');
     try {
-      await dir.sync();
+      this.dirHandle ??= open(this.dir, 'r');
+      await (await this.dirHandle).sync();
     } catch {
       // Some filesystems cannot fsync a directory; the rename itself is still atomic.
-    } finally {
-      await dir.close();
+      this.dirHandle = undefined;
     }
+  }
+
+  /** Releases the folder handle (at shutdown). */
+  async close(): Promise<void> {
+    const handle = this.dirHandle;
+    this.dirHandle = undefined;
+    await (await handle?.catch(() => undefined))?.close();
   }
 
   /** Deletes a file of the folder; a file already gone is not an error. */
@@ -89,9 +113,11 @@ export class PackageStorage {
     await this.syncDir();
   }
 
-  /** Removes a temporary file, ignoring one that is already gone. */
-  async discard(tempPath: string): Promise<void> {
-    await rm(tempPath, { force: true });
+  /** Closes and removes a temporary file, unless it was committed (renamed into place). */
+  async discard(temp: TempFile): Promise<void> {
+    if (temp.committed) return;
+    await temp.handle.close().catch(() => undefined);
+    await rm(temp.path, { force: true });
   }
 
   /** Every distribution file in the folder and its subfolders (hidden entries skipped). */
