@@ -208,7 +208,9 @@ describe('crash in the middle of an upload (kill -9)', () => {
     const spec: DistSpec = {
       name: 'late-finisher',
       version: '1.0',
-      modules: { 'late_finisher/__init__.py': '', 'late_finisher/blob.txt': randomBytes(4 * 1024 * 1024).toString('base64') },
+      // Big enough that its first half alone passes the 4 MiB that the daemon holds in memory,
+      // so the upload is visibly on its way to disk (a temporary file) when SIGTERM arrives.
+      modules: { 'late_finisher/__init__.py': '', 'late_finisher/blob.txt': randomBytes(12 * 1024 * 1024).toString('base64') },
     };
     const w = wheelOf(spec);
     const form = { name: 'late-finisher', version: '1.0', filetype: 'bdist_wheel' as const, sha256: sha256(w.data) };

@@ -4,6 +4,7 @@
  * being hashed; nothing becomes visible until it is verified, fsynced and renamed.
  * pypiserver's `:action=remove_pkg` is served too.
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseDistFilename } from '../../shared/distfiles.js';
@@ -24,6 +25,7 @@ import {
 } from '../errors.js';
 import { FileConflictError, NotOnIndexError, type ReceivedUpload } from '../services/index-service.js';
 import { IN_MEMORY_LIMIT, MultiHasher, type Digests } from '../services/hashing.js';
+import type { TempFile } from '../services/storage.js';
 
 export interface UploadRouteOptions {
   maxUploadBytes: number;
@@ -69,32 +71,42 @@ function verifyDigests(fields: Fields, digests: Digests): void {
 export default async function uploadRoutes(app: FastifyInstance, opts: UploadRouteOptions): Promise<void> {
   const storage = app.index.storage;
 
-  /** Streams the `content` part to a temporary file, hashing it and keeping small files in memory. */
+  /** Reads the `content` part while hashing it: into memory when small, else into a temporary file. */
   async function receive(filename: string, stream: Readable & { truncated?: boolean }): Promise<ReceivedUpload> {
     const truncated = () => new InvalidUpload('The multipart body ended before the file was complete; nothing was stored.');
     // A part cut off by the end of the body may already be closed, without an error.
     if (stream.destroyed) throw truncated();
-    const temp = await storage.createTemp();
     const hasher = new MultiHasher();
-    let chunks: Buffer[] | undefined = [];
+    const chunks: Buffer[] = [];
+    let temp: TempFile | undefined;
+    const write = async (chunk: Buffer) => {
+      const handle = (temp as TempFile).handle as FileHandle;
+      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
+    };
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         hasher.update(chunk);
-        if (chunks) {
-          chunks.push(chunk);
-          if (hasher.size > IN_MEMORY_LIMIT) chunks = undefined;
+        if (temp) {
+          await write(chunk);
+          continue;
         }
-        for (let at = 0; at < chunk.length; ) at += (await temp.handle.write(chunk, at)).bytesWritten;
+        chunks.push(chunk);
+        if (hasher.size > IN_MEMORY_LIMIT) {
+          // Too big to hold: spill to a temporary file in the packages folder and stream on.
+          temp = await storage.createTemp();
+          for (const held of chunks.splice(0)) await write(held);
+        }
       }
       if (stream.truncated) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
     } catch (err) {
-      await storage.discard(temp);
+      if (temp) await storage.discard(temp);
       const code = (err as { code?: string }).code;
       if (code === 'FST_REQ_FILE_TOO_LARGE') throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
       if (code === 'ERR_STREAM_PREMATURE_CLOSE') throw truncated();
       throw err;
     }
-    return { filename, temp, digests: { ...hasher.digest(), size: hasher.size }, ...(chunks ? { bytes: Buffer.concat(chunks) } : {}) };
+    const digests = { ...hasher.digest(), size: hasher.size };
+    return temp ? { filename, digests, temp } : { filename, digests, bytes: Buffer.concat(chunks) };
   }
 
   async function readForm(req: FastifyRequest): Promise<{ fields: Fields; file?: ReceivedUpload }> {
@@ -135,7 +147,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
         file = await receive(part.filename, part.file);
       }
     } catch (err) {
-      if (file) await storage.discard(file.temp);
+      if (file?.temp) await storage.discard(file.temp);
       throw err;
     }
     return file ? { fields, file } : { fields };
@@ -208,7 +220,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
           throw new UnsupportedAction(`Unsupported ':action' field: '${action}'.`);
       }
     } finally {
-      if (file) await storage.discard(file.temp);
+      if (file?.temp) await storage.discard(file.temp);
     }
   };
 

@@ -34,7 +34,7 @@ export class MultiHasher {
 }
 
 /** Files up to this size are read, hashed and inspected in memory: one read instead of several. */
-export const IN_MEMORY_LIMIT = 16 * 1024 * 1024;
+export const IN_MEMORY_LIMIT = 4 * 1024 * 1024;
 
 /** Hashes bytes already in memory. */
 export function hashBytes(bytes: Buffer): Digests & { size: number } {

@@ -33,13 +33,11 @@ export interface UploadClaims {
   filetype: string;
 }
 
-/** An upload received in full: hashed, written to a temporary file, and held in memory when small. */
-export interface ReceivedUpload {
+/** An upload received in full and hashed: in memory when small, else in a temporary file. */
+export type ReceivedUpload = {
   filename: string;
-  temp: TempFile;
   digests: Digests & { size: number };
-  bytes?: Buffer;
-}
+} & ({ bytes: Buffer; temp?: undefined } | { temp: TempFile; bytes?: undefined });
 
 export type UploadOutcome = { status: 'created' | 'replaced' | 'identical'; file: FileRecord };
 
@@ -251,14 +249,16 @@ export class IndexService {
   // ---- uploads -------------------------------------------------------------------
 
   /**
-   * Takes a complete, hashed temporary file and makes it part of the index, or throws
-   * (Dist*Error for bad content, FileConflictError for a different file of the same name).
-   * The temporary file is always gone afterwards.
+   * Takes a complete, hashed upload and makes it part of the index, or throws (Dist*Error
+   * for bad content, FileConflictError for a different file of the same name). Nothing is
+   * written for a refused upload, and no temporary file is left either way.
    */
   async acceptUpload(upload: ReceivedUpload, claims: UploadClaims): Promise<UploadOutcome> {
     const { filename, digests } = upload;
+    let temp: TempFile | undefined;
     try {
       const inspected = await inspectDistribution(upload.bytes ?? upload.temp.path, filename, digests.size);
+      temp = upload.temp;
       const meta = inspected.contents.metadata;
       if (claims.filetype !== inspected.dist.packagetype) {
         throw new DistMismatchError(
@@ -279,8 +279,9 @@ export class IndexService {
         }
         if (existing && !this.overwrite) throw new FileConflictError(filename, existing.sha256);
         // Durable before visible: fsync the data, rename into place, then the catalog row.
-        const mtimeMs = await this.storage.seal(upload.temp);
-        const relpath = await this.storage.commit(upload.temp, filename);
+        temp ??= this.storage.writeTemp(upload.bytes as Buffer);
+        const mtimeMs = await this.storage.seal(temp);
+        const relpath = await this.storage.commit(temp, filename);
         const record = fileRecordOf(inspected, digests, { relpath, mtimeMs }, new Date().toISOString());
         this.catalog.putFile(record, meta.name, inspected.contents.metadataBytes);
         if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
@@ -289,7 +290,8 @@ export class IndexService {
         return { status: existing ? 'replaced' : 'created', file: record } as UploadOutcome;
       });
     } finally {
-      await this.storage.discard(upload.temp);
+      const left = temp ?? upload.temp;
+      if (left) await this.storage.discard(left);
     }
   }
 

@@ -4,6 +4,7 @@
  * fsynced, then renamed into place, so a crash leaves either no file or a whole one.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, fsync, openSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { hasDistExtension } from '../../shared/distfiles.js';
@@ -14,7 +15,10 @@ export const TEMP_PREFIX = '.pyrepo-upload-';
 /** An upload being written: hidden in the packages folder until it is renamed into place. */
 export interface TempFile {
   path: string;
-  handle: FileHandle;
+  /** Open while a streamed upload is written. */
+  handle?: FileHandle;
+  /** Open while a small upload written from memory awaits its fsync. */
+  fd?: number;
   /** Set once the file has been renamed into place. */
   committed?: boolean;
 }
@@ -48,19 +52,51 @@ export class PackageStorage {
     return removed;
   }
 
-  /** Creates a new temporary file in the folder, for one upload. */
+  private nextTempPath(): string {
+    return join(this.dir, `${TEMP_PREFIX}${this.tempStem}-${++this.tempCount}.part`);
+  }
+
+  /** Creates a new temporary file in the folder, for an upload streamed to disk. */
   async createTemp(): Promise<TempFile> {
-    const path = join(this.dir, `${TEMP_PREFIX}${this.tempStem}-${++this.tempCount}.part`);
+    const path = this.nextTempPath();
     return { path, handle: await open(path, 'wx') };
+  }
+
+  /**
+   * Writes a small upload held in memory to a new temporary file. The write goes to the
+   * page cache at memory speed, so it is done synchronously; the fsync (seal) is not.
+   */
+  writeTemp(bytes: Buffer): TempFile {
+    const path = this.nextTempPath();
+    const fd = openSync(path, 'wx');
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(path, { force: true });
+      throw err;
+    }
+    return { path, fd };
   }
 
   /** Flushes a finished temporary file to disk and closes it; returns its mtime. */
   async seal(temp: TempFile): Promise<number> {
+    if (temp.fd !== undefined) {
+      const fd = temp.fd;
+      temp.fd = undefined;
+      try {
+        await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+        return Math.trunc(fstatSync(fd).mtimeMs);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const handle = temp.handle as FileHandle;
     try {
-      await temp.handle.sync();
-      return Math.trunc((await temp.handle.stat()).mtimeMs);
+      await handle.sync();
+      return Math.trunc((await handle.stat()).mtimeMs);
     } finally {
-      await temp.handle.close();
+      await handle.close();
     }
   }
 
@@ -116,7 +152,9 @@ export class PackageStorage {
   /** Closes and removes a temporary file, unless it was committed (renamed into place). */
   async discard(temp: TempFile): Promise<void> {
     if (temp.committed) return;
-    await temp.handle.close().catch(() => undefined);
+    if (temp.fd !== undefined) closeSync(temp.fd);
+    temp.fd = undefined;
+    await temp.handle?.close().catch(() => undefined);
     await rm(temp.path, { force: true });
   }
 
