@@ -1,7 +1,8 @@
 /**
  * The legacy upload API (twine, poetry, flit, pdm, uv) at `/`, `/legacy/` and `/legacy`,
- * never redirected. The file streams to a temporary file in the packages folder while
- * being hashed; nothing becomes visible until it is verified, fsynced and renamed.
+ * never redirected. The file is hashed as it arrives; up to 4 MiB it is held in memory,
+ * larger files stream to a hidden temporary file in the packages folder. Nothing becomes
+ * visible until it is verified, written, fsynced and renamed into place.
  * pypiserver's `:action=remove_pkg` is served too.
  */
 import type { FileHandle } from 'node:fs/promises';
