@@ -302,12 +302,8 @@ export class IndexService {
   private async existingFile(filename: string): Promise<{ sha256: string; relpath: string } | undefined> {
     const known = this.catalog.file(filename);
     if (known) return known;
+    if (!this.storage.hasTopLevel(filename)) return undefined;
     const path = this.storage.pathOf(filename);
-    const present = await stat(path).then(
-      () => true,
-      () => false,
-    );
-    if (!present) return undefined;
     await this.indexFolderFileLocked({ relpath: filename, filename, size: 0, mtimeMs: 0 }, 'folder');
     return this.catalog.file(filename) ?? { sha256: (await hashFile(path)).sha256, relpath: filename };
   }

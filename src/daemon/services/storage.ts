@@ -4,8 +4,8 @@
  * fsynced, then renamed into place, so a crash leaves either no file or a whole one.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsync, openSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, fstatSync, fsync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { hasDistExtension } from '../../shared/distfiles.js';
 
@@ -100,6 +100,11 @@ export class PackageStorage {
     }
   }
 
+  /** True when a file of that name is at the folder's top level (a cached-metadata lookup). */
+  hasTopLevel(filename: string): boolean {
+    return existsSync(join(this.dir, filename));
+  }
+
   /** Absolute path of a file from its catalog relpath. */
   pathOf(relpath: string): string {
     return join(this.dir, ...relpath.split('/'));
@@ -115,7 +120,9 @@ export class PackageStorage {
    * rename (atomic on one filesystem), then fsync the folder entry.
    */
   async commit(temp: TempFile, filename: string): Promise<string> {
-    await rename(temp.path, join(this.dir, filename));
+    // A rename within one local folder is a short in-kernel metadata change: done inline,
+    // it saves a thread-pool round trip per upload. The fsync that follows stays async.
+    renameSync(temp.path, join(this.dir, filename));
     temp.committed = true;
     await this.syncDir();
     return filename;
