@@ -29,6 +29,3 @@ export const UnsupportedAction = createError('PYREPO_UNSUPPORTED_ACTION', '%s', 
 export const Gone = createError('PYREPO_GONE', '%s', 410);
 export const NotFound = createError('PYREPO_NOT_FOUND', '%s', 404);
 export const NotAcceptable = createError('PYREPO_NOT_ACCEPTABLE', '%s', 406);
-export const MethodNotAllowed = createError('PYREPO_METHOD_NOT_ALLOWED', '%s', 405);
-export const RangeNotSatisfiable = createError('PYREPO_RANGE_NOT_SATISFIABLE', '%s', 416);
-export const Conflict = createError('PYREPO_CONFLICT', '%s', 409);

@@ -6,7 +6,6 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
-import { compareVersions } from '../../shared/versions.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -354,9 +353,4 @@ export class Catalog {
     this.flushDownloads();
     this.db.close();
   }
-}
-
-/** Sorts versions newest first (PEP 440). */
-export function newestFirst(versions: Iterable<string>): string[] {
-  return [...versions].sort((a, b) => compareVersions(b, a));
 }
