@@ -10,7 +10,7 @@ import { DistContentError, DistFilenameError, DistMismatchError } from '../../sh
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { normalizeName } from '../../shared/names.js';
 import { compareVersions, isPrerelease, normalizeVersion, releaseKey } from '../../shared/versions.js';
-import type { Catalog, FileRecord } from './catalog.js';
+import { stampOf, type Catalog, type FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
 import { hashBytes, hashFile, IN_MEMORY_LIMIT, type Digests } from './hashing.js';
 import { fileRecordOf, inspectDistribution } from './inspect.js';
@@ -395,12 +395,7 @@ export class IndexService {
   /** A file, or a whole subfolder, disappeared from the folder: forget what it held. */
   forgetFolderPath(relpath: string): void {
     const known = this.catalog.fileByPath(relpath);
-    const gone = known
-      ? [known.filename]
-      : this.catalog
-          .fileStats()
-          .filter((r) => r.relpath.startsWith(`${relpath}/`))
-          .map((r) => r.filename);
+    const gone = known ? [known.filename] : this.catalog.filesUnder(relpath);
     this.rejected.delete(relpath);
     for (const filename of gone) {
       const removed = this.catalog.removeFile(filename);
@@ -418,22 +413,16 @@ export class IndexService {
     this.indexing = true;
     this.batch = [];
     try {
-      const known = new Map(this.catalog.fileStats().map((r) => [r.relpath, r]));
+      // What is left in `known` after the scan is gone from the folder.
+      const known = this.catalog.fileStamps();
       const found = await this.storage.scan();
-      const seen = new Set<string>();
       const todo: FoundFile[] = [];
       for (const f of found) {
-        seen.add(f.relpath);
-        const k = known.get(f.relpath);
-        if (!k || k.size !== f.size || k.mtime_ms !== f.mtimeMs) todo.push(f);
+        if (known.get(f.relpath) !== stampOf(f.size, f.mtimeMs)) todo.push(f);
+        known.delete(f.relpath);
       }
-      let removed = 0;
-      for (const [relpath] of known) {
-        if (!seen.has(relpath)) {
-          this.forgetFolderPath(relpath);
-          removed += 1;
-        }
-      }
+      const removed = known.size;
+      for (const relpath of known.keys()) this.forgetFolderPath(relpath);
       let indexed = 0;
       let next = 0;
       const worker = async () => {
