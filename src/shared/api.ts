@@ -145,4 +145,3 @@ export const IndexEventSchema = Type.Union([
   Type.Object({ type: Type.Literal('unyank'), ...eventBase, version: Type.String() }),
 ]);
 export type IndexEvent = Static<typeof IndexEventSchema>;
-export type IndexEventType = IndexEvent['type'];

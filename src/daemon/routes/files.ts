@@ -11,7 +11,7 @@ import { IMMUTABLE, sendPage } from './respond.js';
 
 const METADATA_SUFFIX = '.metadata';
 
-function contentTypeOf(filename: string): string {
+function fileContentType(filename: string): string {
   if (filename.endsWith('.whl') || filename.endsWith('.zip')) return 'application/zip';
   if (filename.endsWith('.tar.gz')) return 'application/gzip';
   return 'application/octet-stream';
@@ -66,7 +66,7 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
       throw new NotFound(`No file named '${filename}' on this index.`);
     }
     reply.code(result.statusCode).headers(result.headers);
-    reply.header('content-type', contentTypeOf(filename)).header('cache-control', IMMUTABLE);
+    reply.header('content-type', fileContentType(filename)).header('cache-control', IMMUTABLE);
     if (isDownload(req.method, result.statusCode, req.headers.range)) index.recordDownload(file);
     return reply.send(result.stream);
   });

@@ -58,6 +58,24 @@ function required(fields: Fields, name: string, hint: string): string {
   return value;
 }
 
+/** The index service's errors as the HTTP errors clients read (reason phrase and body). */
+function asHttpError(err: unknown): unknown {
+  if (err instanceof FileConflictError) return new FileExists(err.filename, err.existingSha256);
+  if (err instanceof DistMismatchError) return new MetadataMismatch(err.message);
+  if (err instanceof DistContentError) return new InvalidDistribution(err.message);
+  if (err instanceof DistFilenameError) return new InvalidFilename(err.message);
+  return err;
+}
+
+/** Refuses a filename that is not a wheel or sdist name (or is unsafe as a path). */
+function checkFilename(filename: string): void {
+  try {
+    parseDistFilename(filename);
+  } catch (err) {
+    throw asHttpError(err);
+  }
+}
+
 function verifyDigests(fields: Fields, digests: Digests): void {
   for (const [formName, key, label, length] of DIGEST_FIELDS) {
     const supplied = field(fields, formName);
@@ -138,10 +156,9 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
         // Clients send the fields first: refuse a bad distribution filename before storing a byte.
         if (field(fields, ':action') === 'file_upload') {
           try {
-            parseDistFilename(part.filename);
+            checkFilename(part.filename);
           } catch (err) {
             part.file.resume();
-            if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
             throw err;
           }
         }
@@ -156,12 +173,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
 
   async function fileUpload(fields: Fields, file: ReceivedUpload | undefined, reply: FastifyReply) {
     if (!file) throw new InvalidUpload("Upload payload does not have a file: send it as the multipart part 'content'.");
-    try {
-      parseDistFilename(file.filename);
-    } catch (err) {
-      if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
-      throw err;
-    }
+    checkFilename(file.filename);
     const protocol = field(fields, 'protocol_version');
     if (protocol !== undefined && protocol !== '1') throw new InvalidUpload(`Unknown protocol_version '${protocol}'; this index speaks version 1.`);
     verifyDigests(fields, file.digests);
@@ -176,11 +188,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       if (outcome.status === 'identical') return `${file.filename} is already on this index with the same content; nothing to do.\n`;
       return outcome.status === 'replaced' ? `Replaced ${file.filename}.\n` : '';
     } catch (err) {
-      if (err instanceof FileConflictError) throw new FileExists(err.filename, err.existingSha256);
-      if (err instanceof DistMismatchError) throw new MetadataMismatch(err.message);
-      if (err instanceof DistContentError) throw new InvalidDistribution(err.message);
-      if (err instanceof DistFilenameError) throw new InvalidFilename(err.message);
-      throw err;
+      throw asHttpError(err);
     }
   }
 
