@@ -5,7 +5,6 @@
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import { basename } from 'node:path';
 import { FolderWatcher } from '../services/folder-watcher.js';
 import { hasDistExtension } from '../../shared/distfiles.js';
 
@@ -38,7 +37,7 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
       file: (relpath) => {
         if (!hasDistExtension(relpath)) return;
         index
-          .indexFolderFile({ relpath, filename: basename(relpath), size: 0, mtimeMs: 0 }, 'folder')
+          .indexFolderFile(relpath, 'folder')
           .catch((err: unknown) => app.log.error({ err }, `Could not index '${relpath}'`));
       },
       gone: (relpath) => index.forgetFolderPath(relpath),

@@ -4,6 +4,7 @@
  * call it; it never touches HTTP.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProjectDetail, ProjectSummary } from '../../shared/api.js';
 import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
@@ -304,7 +305,7 @@ export class IndexService {
     if (known) return known;
     if (!this.storage.hasTopLevel(filename)) return undefined;
     const path = this.storage.pathOf(filename);
-    await this.indexFolderFileLocked({ relpath: filename, filename, size: 0, mtimeMs: 0 }, 'folder');
+    await this.indexFolderFileLocked(filename, 'folder');
     return this.catalog.file(filename) ?? { sha256: (await hashFile(path)).sha256, relpath: filename };
   }
 
@@ -314,12 +315,13 @@ export class IndexService {
    * Indexes one file found in the packages folder (at start or by the watcher).
    * Files that are not valid distributions are logged once and left alone.
    */
-  indexFolderFile(found: FoundFile, source: 'folder' | 'reconcile'): Promise<boolean> {
-    return this.withLock(found.filename, () => this.indexFolderFileLocked(found, source));
+  indexFolderFile(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
+    return this.withLock(basename(relpath), () => this.indexFolderFileLocked(relpath, source));
   }
 
-  private async indexFolderFileLocked(found: FoundFile, source: 'folder' | 'reconcile'): Promise<boolean> {
-    const path = this.storage.pathOf(found.relpath);
+  private async indexFolderFileLocked(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
+    const path = this.storage.pathOf(relpath);
+    const found = { relpath, filename: basename(relpath) };
     let st;
     try {
       st = await stat(path);
@@ -429,7 +431,7 @@ export class IndexService {
         while (next < todo.length) {
           const f = todo[next++] as FoundFile;
           try {
-            if (await this.indexFolderFile(f, 'reconcile')) indexed += 1;
+            if (await this.indexFolderFile(f.relpath, 'reconcile')) indexed += 1;
           } catch (err) {
             this.log.error({ err }, `Could not index '${f.relpath}'`);
           }
