@@ -1,7 +1,12 @@
 /** The yargs parser with every command; a fresh one per call, so tests never share state. */
 import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
+import { logsCommand } from './commands/logs.js';
+import { restartCommand } from './commands/restart.js';
 import { serveCommand } from './commands/serve.js';
+import { startCommand } from './commands/start.js';
+import { statusCommand } from './commands/status.js';
+import { stopCommand } from './commands/stop.js';
 import { AbortError } from './errors.js';
 
 /** Builds a fresh parser (tests make one per case). */
@@ -9,6 +14,11 @@ export function buildParser(args: string[]) {
   return yargs(args)
     .scriptName('pyrepo')
     .usage('$0 <command> [options]\n\nYour own Python package index, in one command.')
+    .command(startCommand)
+    .command(stopCommand)
+    .command(restartCommand)
+    .command(statusCommand)
+    .command(logsCommand)
     .command(serveCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')

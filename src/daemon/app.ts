@@ -5,8 +5,10 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
+import { formatBytes } from '../shared/format.js';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
+import folderHealthPlugin from './plugins/folder-health.js';
 import indexPlugin from './plugins/index.js';
 import watcherPlugin from './plugins/watcher.js';
 import controlRoutes from './routes/control.js';
@@ -15,7 +17,7 @@ import fileRoutes from './routes/files.js';
 import landingRoutes from './routes/landing.js';
 import pypiJsonRoutes from './routes/pypi-json.js';
 import simpleRoutes from './routes/simple.js';
-import uploadRoutes, { formatBytes } from './routes/upload.js';
+import uploadRoutes from './routes/upload.js';
 import { BadRequest, UploadTooLarge } from './errors.js';
 
 export interface BuildAppOptions {
@@ -93,6 +95,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     overwrite: settings.overwrite,
   });
   await app.register(watcherPlugin, { watch: settings.watch });
+  await app.register(folderHealthPlugin, {
+    folders: [
+      { label: 'data folder', path: layout.dataDir },
+      { label: 'packages folder', path: settings.packagesDir },
+    ],
+  });
 
   if (settings.accessLog) {
     app.addHook('onResponse', (req, reply, done) => {

@@ -8,6 +8,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
+import { DaemonStateSchema, HealthSchema, type DaemonState } from '../shared/api.js';
 import { dataLayout } from '../shared/paths.js';
 import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
 import { PYREPO_VERSION } from '../shared/version.js';
@@ -18,17 +19,6 @@ export class DaemonStartError extends Error {
   override readonly name = 'DaemonStartError';
 }
 
-/** What a running daemon writes to its data folder. */
-export interface DaemonState {
-  pid: number;
-  url: string;
-  host: string;
-  port: number;
-  version: string;
-  startedAt: string;
-  dataDir: string;
-  packagesDir: string;
-}
 
 export interface RunningDaemon {
   url: string;
@@ -48,9 +38,36 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   await rename(temp, path);
 }
 
+/**
+ * The daemon already serving this data folder, if one answers: two daemons on one
+ * catalog and packages folder would each believe they own them.
+ */
+async function liveDaemonOf(stateFile: string): Promise<DaemonState | undefined> {
+  let state: unknown;
+  try {
+    state = JSON.parse(await readFile(stateFile, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Value.Check(DaemonStateSchema, state) || state.pid === process.pid) return undefined;
+  try {
+    const res = await fetch(`${state.url}/-/health`, { signal: AbortSignal.timeout(1500) });
+    const health: unknown = await res.json();
+    return Value.Check(HealthSchema, health) && health.pid === state.pid ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts the daemon and resolves once it is listening. */
 export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon> {
   const layout = dataLayout(settings.dataDir);
+  const other = await liveDaemonOf(layout.stateFile);
+  if (other) {
+    throw new DaemonStartError(
+      `Another pyrepo daemon (pid ${other.pid}) already serves the data folder ${layout.dataDir} at ${other.url}. Stop it first (pyrepo stop), or use another data folder.`,
+    );
+  }
   for (const dir of [layout.dataDir, settings.packagesDir]) {
     try {
       await mkdir(dir, { recursive: true });

@@ -17,6 +17,19 @@ export const ControlRoutes = {
   events: '/-/events',
 } as const;
 
+/** The state file (daemon.json) a running daemon keeps in its data folder. */
+export const DaemonStateSchema = Type.Object({
+  pid: Type.Integer({ minimum: 1 }),
+  url: Type.String({ description: 'Base URL to reach the daemon from this machine' }),
+  host: Type.String(),
+  port: Type.Integer(),
+  version: Type.String(),
+  startedAt: Type.String(),
+  dataDir: Type.String(),
+  packagesDir: Type.String(),
+});
+export type DaemonState = Static<typeof DaemonStateSchema>;
+
 /** `GET /-/health`: 200 once the daemon serves the index. */
 export const HealthSchema = Type.Object({
   status: Type.Literal('ok'),
@@ -30,6 +43,8 @@ export const HealthSchema = Type.Object({
   packagesDir: Type.String(),
   /** True while the first scan of the packages folder is still running. */
   indexing: Type.Boolean(),
+  /** What is wrong with the daemon's folders (deleted, not writable); empty when all is well. */
+  problems: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
 

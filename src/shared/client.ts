@@ -20,7 +20,10 @@ import {
   type YankResult,
 } from './api.js';
 
-/** A control API call that failed; `status` is 0 when the daemon could not be reached. */
+/**
+ * A control API call that failed; `status` is 0 when the daemon could not be reached
+ * (`code` PYREPO_CLIENT_UNREACHABLE: nothing listens; PYREPO_CLIENT_TIMEOUT: no answer in time).
+ */
 export class DaemonRequestError extends Error {
   override readonly name = 'DaemonRequestError';
   constructor(
@@ -147,8 +150,11 @@ export class DaemonClient {
         ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       });
     } catch (err) {
-      const why = err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'could not connect';
-      throw new DaemonRequestError(`${method} ${this.baseUrl}${path} ${why}.`, 0, 'PYREPO_CLIENT_UNREACHABLE');
+      if (err instanceof Error && err.name === 'TimeoutError') {
+        throw new DaemonRequestError(`${method} ${this.baseUrl}${path} got no answer within ${this.options.timeoutMs ?? 10_000} ms.`, 0, 'PYREPO_CLIENT_TIMEOUT');
+      }
+      const cause = (err as { cause?: { code?: string } }).cause?.code;
+      throw new DaemonRequestError(`${method} ${this.baseUrl}${path} could not connect${cause ? ` (${cause})` : ''}.`, 0, 'PYREPO_CLIENT_UNREACHABLE');
     }
   }
 

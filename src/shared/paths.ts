@@ -48,3 +48,8 @@ export function dataLayout(dataDir: string): DataLayout {
     stateFile: join(dir, 'daemon.json'),
   };
 }
+
+/** The daemon's log file, where `pyrepo start` sends its output and `pyrepo logs` reads. */
+export function daemonLogFile(paths: PyrepoPaths): string {
+  return join(paths.logDir, 'daemon.log');
+}

@@ -1,6 +1,7 @@
 /**
- * The daemon's settings: one typed schema with defaults, shared by `pyrepo serve`
- * flags, the settings file and the daemon itself.
+ * pyrepo's settings: one typed schema with defaults. The settings file (written by
+ * `pyrepo init`) holds {@link StoredSettings}; flags override them for one run; the daemon
+ * receives the resolved {@link DaemonSettings}.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -8,22 +9,41 @@ import { Type, type Static } from '@sinclair/typebox';
 export const DEFAULT_PORT = 8645;
 /** Default upload size limit: 100 MiB, like PyPI's default per-file limit. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** The admin identity `pyrepo init` creates unless told another name. */
+export const DEFAULT_ADMIN_USER = 'admin';
 
-/** Schema of the daemon settings. */
-export const DaemonSettingsSchema = Type.Object({
-  host: Type.String({ default: '127.0.0.1', description: 'Address to listen on.' }),
+const LogLevelSchema = Type.Union(
+  [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')],
+  { default: 'info', description: 'Least severe log level written.' },
+);
+
+/** The settings that mean the same in the settings file and in the daemon. */
+const shared = {
+  host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on.' }),
   port: Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULT_PORT, description: 'TCP port (0 picks a free one).' }),
+  overwrite: Type.Boolean({ default: false, description: 'Allow an upload to replace a file with different content.' }),
+  maxUploadBytes: Type.Integer({ minimum: 1, default: DEFAULT_MAX_UPLOAD_BYTES, description: 'Largest accepted upload, in bytes.' }),
+  publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+', description: 'Base URL to show in pages when behind a proxy.' })),
+  watch: Type.Boolean({ default: true, description: 'Pick up files added to or removed from the packages folder while running.' }),
+  logLevel: LogLevelSchema,
+  accessLog: Type.Boolean({ default: true, description: 'Log one line per request.' }),
+};
+
+/** Schema of the settings file. */
+export const StoredSettingsSchema = Type.Object({
+  ...shared,
+  packagesDir: Type.Optional(Type.String({ minLength: 1, description: 'Folder holding the distribution files (default: <data folder>/packages).' })),
+  adminUser: Type.String({ minLength: 1, pattern: '^[^:\\s]+$', default: DEFAULT_ADMIN_USER, description: 'Name of the admin identity.' }),
+});
+
+/** The settings file's contents, defaults applied. */
+export type StoredSettings = Static<typeof StoredSettingsSchema>;
+
+/** Schema of the settings the daemon runs with. */
+export const DaemonSettingsSchema = Type.Object({
+  ...shared,
   dataDir: Type.String({ description: 'Folder for the catalog and daemon state.' }),
   packagesDir: Type.String({ description: 'Folder holding the distribution files.' }),
-  overwrite: Type.Boolean({ default: false, description: 'Allow an upload to replace a file with different content.' }),
-  maxUploadBytes: Type.Integer({ minimum: 1, default: DEFAULT_MAX_UPLOAD_BYTES, description: 'Largest accepted upload.' }),
-  publicUrl: Type.Optional(Type.String({ description: 'Base URL to show in pages when behind a proxy.' })),
-  watch: Type.Boolean({ default: true, description: 'Pick up files added to or removed from the packages folder while running.' }),
-  logLevel: Type.Union(
-    [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')],
-    { default: 'info' },
-  ),
-  accessLog: Type.Boolean({ default: true, description: 'Log one line per request.' }),
 });
 
 /** Daemon settings. */

@@ -34,7 +34,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const index = app.index;
 
-  api.get(ControlRoutes.health, { schema: { response: { 200: HealthSchema } } }, (): Health => {
+  api.get(ControlRoutes.health, { schema: { response: { 200: HealthSchema } } }, async (): Promise<Health> => {
     const counts = index.catalog.counts();
     return {
       status: 'ok',
@@ -47,6 +47,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       dataDir: opts.dataDir,
       packagesDir: opts.packagesDir,
       indexing: index.indexing,
+      problems: await app.folderProblems(),
     };
   });
 

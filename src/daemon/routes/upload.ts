@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseDistFilename } from '../../shared/distfiles.js';
+import { formatBytes } from '../../shared/format.js';
 import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
 import { normalizeName } from '../../shared/names.js';
 import {
@@ -40,13 +41,6 @@ const DIGEST_FIELDS = [
   ['sha256_digest', 'sha256', 'sha256', 64],
   ['blake2_256_digest', 'blake2b256', 'blake2_256', 64],
 ] as const;
-
-/** Human size for messages: 100 MiB, 512 KiB, 20 bytes. */
-export function formatBytes(n: number): string {
-  if (n >= 1024 * 1024) return `${+(n / (1024 * 1024)).toFixed(1)} MiB`;
-  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
-  return `${n} bytes`;
-}
 
 function field(fields: Fields, name: string): string | undefined {
   return fields.get(name)?.find((v) => v !== '' && v !== 'UNKNOWN');

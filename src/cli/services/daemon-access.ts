@@ -1,0 +1,32 @@
+/** Reaching the running daemon from a command, with one message when it is not running. */
+import type { DaemonState, Health } from '../../shared/api.js';
+import { DaemonClient, DaemonRequestError } from '../../shared/client.js';
+import { AbortError } from '../errors.js';
+import { probeDaemon } from './daemon-control.js';
+
+/** Exit code when the daemon is not running (as `systemctl status` uses for an inactive unit). */
+export const EXIT_NOT_RUNNING = 3;
+
+export interface RunningDaemonAccess {
+  client: DaemonClient;
+  state: DaemonState;
+  health: Health;
+}
+
+/** A client of the running daemon of `dataDir`; an AbortError (exit 3) when it does not run. */
+export async function connectToDaemon(dataDir: string): Promise<RunningDaemonAccess> {
+  const probe = await probeDaemon(dataDir);
+  if (probe.kind === 'stopped') throw new AbortError('The pyrepo daemon is not running.', 'Start it with `pyrepo start`.', EXIT_NOT_RUNNING);
+  if (probe.kind === 'unresponsive') {
+    throw new AbortError(`The pyrepo daemon (pid ${probe.state.pid}) does not answer: ${probe.reason}`, 'Try again, or `pyrepo restart` it.');
+  }
+  return { client: new DaemonClient(probe.state.url), state: probe.state, health: probe.health };
+}
+
+/** A failed control API call as a message the user can act on. */
+export function asAbort(err: unknown): unknown {
+  if (!(err instanceof DaemonRequestError)) return err;
+  if (err.status === 404) return new AbortError(err.message);
+  if (err.status === 0) return new AbortError(err.message, 'Is the daemon still running? `pyrepo status` tells.');
+  return new AbortError(`The daemon refused: ${err.message}`);
+}

@@ -1,0 +1,242 @@
+/**
+ * The background daemon's lifecycle, as Nx and pm2 do it: start spawns the daemon entry
+ * detached with its output appended to a log file and polls /-/health a bounded number
+ * of times; the daemon writes its state file (pid, URL, version) once it listens and
+ * removes it when it stops; stop sends SIGTERM, waits, and escalates to SIGKILL.
+ * A state file whose process is gone (kill -9, a crash, a reboot) is stale and removed.
+ */
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { Value } from '@sinclair/typebox/value';
+import { DaemonStateSchema, type DaemonState, type Health } from '../../shared/api.js';
+import { DaemonClient } from '../../shared/client.js';
+import { daemonLogFile, dataLayout, type PyrepoPaths } from '../../shared/paths.js';
+import type { DaemonSettings } from '../../shared/settings.js';
+import { PYREPO_ROOT } from '../../shared/version.js';
+import { AbortError, BugError } from '../errors.js';
+import { lastLines, rotateIfLarge } from './daemon-log.js';
+import { isAlive, mayBeDaemon, signal } from './process-info.js';
+import { withStartLock } from './start-lock.js';
+
+/** What is known about the daemon of one data folder. */
+export type DaemonProbe =
+  | { kind: 'running'; state: DaemonState; health: Health }
+  /** Its process lives but /-/health did not answer in time (busy, hung or still starting). */
+  | { kind: 'unresponsive'; state: DaemonState; reason: string }
+  /** Not running; `stale` is the state file of a daemon that died without removing it (now removed). */
+  | { kind: 'stopped'; stale?: DaemonState };
+
+/** Limits on every wait, so no command hangs. */
+export const WAITS = {
+  /** One /-/health request. */
+  healthMs: 2_000,
+  /** From spawn to a healthy daemon. */
+  startMs: 20_000,
+  /** From SIGTERM to exit, before SIGKILL. */
+  stopMs: 10_000,
+  /** From SIGKILL to exit. */
+  killMs: 3_000,
+  pollMs: 100,
+};
+
+/** Lines of the log shown when a start fails. */
+const LOG_LINES_ON_FAILURE = 15;
+
+function readState(stateFile: string): DaemonState | 'invalid' | undefined {
+  let text: string;
+  try {
+    text = readFileSync(stateFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const state: unknown = JSON.parse(text);
+    return Value.Check(DaemonStateSchema, state) ? state : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
+
+/** Removes the state file only if it still describes `pid` (a new daemon may have replaced it). */
+function removeStateOf(stateFile: string, pid: number | undefined): void {
+  const current = readState(stateFile);
+  if (current === 'invalid' || current === undefined || current.pid === pid) rmSync(stateFile, { force: true });
+}
+
+/** Finds out whether the daemon of `dataDir` runs, cleaning a stale state file. */
+export async function probeDaemon(dataDir: string): Promise<DaemonProbe> {
+  const { stateFile } = dataLayout(dataDir);
+  const state = readState(stateFile);
+  if (state === undefined) return { kind: 'stopped' };
+  if (state === 'invalid') {
+    rmSync(stateFile, { force: true });
+    return { kind: 'stopped' };
+  }
+  if (!mayBeDaemon(state.pid)) {
+    removeStateOf(stateFile, state.pid);
+    return { kind: 'stopped', stale: state };
+  }
+  try {
+    const health = await new DaemonClient(state.url, { timeoutMs: WAITS.healthMs }).health();
+    if (health.pid === state.pid) return { kind: 'running', state, health };
+    // Another process answers there: the pid was reused after the daemon died.
+    removeStateOf(stateFile, state.pid);
+    return { kind: 'stopped', stale: state };
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    const code = (err as { code?: string }).code;
+    if (status === 0 && code === 'PYREPO_CLIENT_UNREACHABLE') {
+      // Nothing listens on its port: the pid belongs to some other process now.
+      removeStateOf(stateFile, state.pid);
+      return { kind: 'stopped', stale: state };
+    }
+    return { kind: 'unresponsive', state, reason: (err as Error).message };
+  }
+}
+
+/** The built daemon entry that `start` runs. */
+export function daemonEntry(): string {
+  const entry = PYREPO_ROOT ? join(PYREPO_ROOT, 'dist', 'daemon', 'main.js') : undefined;
+  if (!entry || !existsSync(entry)) throw new BugError('The daemon entry (dist/daemon/main.js) is missing: pyrepo is not built. Run `npm run build`.');
+  return entry;
+}
+
+export interface StartResult {
+  alreadyRunning: boolean;
+  state: DaemonState;
+  health: Health;
+  logFile: string;
+}
+
+/** The daemon's own last words ("pyrepo daemon: …"), if it wrote any to the log. */
+function daemonError(lines: string[]): string | undefined {
+  const last = [...lines].reverse().find((l) => l.startsWith('pyrepo daemon: '));
+  return last?.slice('pyrepo daemon: '.length);
+}
+
+function failure(message: string, logFile: string, settings: DaemonSettings): AbortError {
+  const lines = lastLines(logFile, LOG_LINES_ON_FAILURE);
+  const own = daemonError(lines);
+  const portTaken = /already in use/.test(own ?? '');
+  const next = portTaken
+    ? `Choose another port: \`pyrepo start --port ${settings.port === 65535 ? 8646 : settings.port + 1}\` for this run, or \`pyrepo init --port <port>\` to keep it.`
+    : lines.length > 0
+      ? `Last lines of ${logFile}:\n${lines.map((l) => `  ${l}`).join('\n')}`
+      : `The log ${logFile} is empty.`;
+  return new AbortError(own ? `The daemon did not start: ${own}` : message, next, 2);
+}
+
+/**
+ * Starts the daemon in the background unless it already runs; resolves once /-/health
+ * answers. Two calls at once start one daemon.
+ */
+export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths): Promise<StartResult> {
+  const logFile = daemonLogFile(paths);
+  const layout = dataLayout(settings.dataDir);
+  try {
+    mkdirSync(layout.dataDir, { recursive: true });
+    mkdirSync(paths.logDir, { recursive: true });
+  } catch (err) {
+    throw new AbortError(`Cannot create pyrepo's folders: ${(err as Error).message}`, 'Fix the permissions, or set PYREPO_HOME to a folder you own.');
+  }
+  return withStartLock(join(layout.dataDir, 'start.lock'), async () => {
+    const probe = await probeDaemon(settings.dataDir);
+    if (probe.kind === 'running') return { alreadyRunning: true, state: probe.state, health: probe.health, logFile };
+    if (probe.kind === 'unresponsive') {
+      throw new AbortError(
+        `A pyrepo daemon (pid ${probe.state.pid}) is running but does not answer at ${probe.state.url}: ${probe.reason}`,
+        '`pyrepo stop` ends it (forcefully if it has to); then start again.',
+      );
+    }
+    rotateIfLarge(logFile);
+    // The daemon writes to the log file itself, through an inherited descriptor: its output
+    // must not pass through this process, which exits long before the daemon does.
+    // (execa's types accept only literal descriptor numbers, hence the cast.)
+    const fd = openSync(logFile, 'a', 0o600) as 3;
+    const spawnDaemon = () =>
+      execa(process.execPath, [daemonEntry(), '--settings', JSON.stringify(settings)], {
+        detached: true,
+        stdin: 'ignore',
+        stdout: fd,
+        stderr: fd,
+        cleanup: false,
+        reject: false,
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+    let child: ReturnType<typeof spawnDaemon>;
+    try {
+      child = spawnDaemon();
+    } finally {
+      closeSync(fd);
+    }
+    child.unref();
+    let exited: { exitCode?: number; signal?: string } | undefined;
+    void child.then((r) => {
+      exited = { exitCode: r.exitCode, signal: r.signal };
+    });
+    const pid = child.pid;
+    const deadline = Date.now() + WAITS.startMs;
+    while (Date.now() < deadline) {
+      await sleep(WAITS.pollMs);
+      if (exited) {
+        const how = exited.signal ? `was ended by ${exited.signal}` : `exited with code ${exited.exitCode}`;
+        throw failure(`The daemon ${how} before it answered.`, logFile, settings);
+      }
+      const state = readState(layout.stateFile);
+      if (state && state !== 'invalid' && state.pid === pid) {
+        try {
+          const health = await new DaemonClient(state.url, { timeoutMs: WAITS.healthMs }).health();
+          return { alreadyRunning: false, state, health, logFile };
+        } catch {
+          // listening but not answering yet: poll again
+        }
+      }
+    }
+    if (pid !== undefined) signal(pid, 'SIGKILL');
+    throw failure(`The daemon did not answer on /-/health within ${WAITS.startMs / 1000} s; it was stopped.`, logFile, settings);
+  });
+}
+
+export interface StopResult {
+  wasRunning: boolean;
+  pid?: number;
+  /** SIGTERM was not enough: it was killed. */
+  forced: boolean;
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await sleep(WAITS.pollMs);
+  }
+  return !isAlive(pid);
+}
+
+/**
+ * Stops the daemon of `dataDir`: SIGTERM (requests in flight finish), then SIGKILL after
+ * `timeoutMs` with `onEscalate` called first. "Already stopped" is success.
+ */
+export async function stopDaemon(dataDir: string, options: { timeoutMs?: number; onEscalate?: (pid: number) => void } = {}): Promise<StopResult> {
+  const probe = await probeDaemon(dataDir);
+  if (probe.kind === 'stopped') return { wasRunning: false, forced: false };
+  const { pid } = probe.state;
+  const { stateFile } = dataLayout(dataDir);
+  if (!signal(pid, 'SIGTERM')) {
+    removeStateOf(stateFile, pid);
+    return { wasRunning: false, forced: false };
+  }
+  if (await waitGone(pid, options.timeoutMs ?? WAITS.stopMs)) {
+    removeStateOf(stateFile, pid);
+    return { wasRunning: true, pid, forced: false };
+  }
+  options.onEscalate?.(pid);
+  signal(pid, 'SIGKILL');
+  if (!(await waitGone(pid, WAITS.killMs))) {
+    throw new AbortError(`The daemon (pid ${pid}) is still running after SIGKILL.`, 'It may be stuck in the kernel (a hung disk?); check it with `ps`.');
+  }
+  removeStateOf(stateFile, pid);
+  return { wasRunning: true, pid, forced: true };
+}

@@ -1,0 +1,84 @@
+/**
+ * The settings a daemon runs with: flags given to this command, else the settings file,
+ * else the defaults; folders from the paths module.
+ */
+import { resolve } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
+import { DaemonSettingsSchema, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
+import { AbortError } from '../errors.js';
+
+/** The daemon flags of `serve`, `start`, `restart` and `init` (all optional: unset means "as configured"). */
+export interface DaemonFlags {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  packagesDir?: string;
+  overwrite?: boolean;
+  maxUploadSize?: string;
+  publicUrl?: string;
+  watch?: boolean;
+  logLevel?: string;
+  accessLog?: boolean;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** Parses sizes like `100MB`, `512k`, `2GiB` or a plain byte count (binary units). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new AbortError(`'${text}' is not a size.`, 'Write it like 100MB, 512KB or 2GB.');
+  }
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (bytes < 1) throw new AbortError(`The size '${text}' must be at least one byte.`);
+  return bytes;
+}
+
+/** Checks the flags that yargs cannot (ranges, URL shapes) and turns them into setting values. */
+export function settingsFromFlags(flags: DaemonFlags): Partial<StoredSettings> {
+  if (flags.port !== undefined && (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535)) {
+    throw new AbortError(`--port must be a whole number from 0 to 65535, not '${String(flags.port)}'.`);
+  }
+  if (flags.publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.publicUrl)) {
+    throw new AbortError(`--public-url '${flags.publicUrl}' is not an http(s) URL.`, 'Example: --public-url https://pypi.example.lan');
+  }
+  if (flags.host !== undefined && flags.host.trim() === '') throw new AbortError('--host needs an address, such as 127.0.0.1 or 0.0.0.0.');
+  const patch: Partial<StoredSettings> = {
+    host: flags.host,
+    port: flags.port,
+    packagesDir: flags.packagesDir === undefined ? undefined : resolve(flags.packagesDir),
+    overwrite: flags.overwrite,
+    maxUploadBytes: flags.maxUploadSize === undefined ? undefined : parseSize(flags.maxUploadSize),
+    publicUrl: flags.publicUrl,
+    watch: flags.watch,
+    logLevel: flags.logLevel as StoredSettings['logLevel'] | undefined,
+    accessLog: flags.accessLog,
+  };
+  for (const key of Object.keys(patch) as (keyof StoredSettings)[]) if (patch[key] === undefined) delete patch[key];
+  return patch;
+}
+
+/** The daemon's settings: flags over the stored settings; the data folder from --data-dir or the paths module. */
+export function resolveDaemonSettings(flags: DaemonFlags, stored: StoredSettings, paths: PyrepoPaths): DaemonSettings {
+  const merged = { ...stored, ...settingsFromFlags(flags) };
+  const dataDir = resolve(flags.dataDir ?? paths.dataDir);
+  const settings: DaemonSettings = {
+    host: merged.host,
+    port: merged.port,
+    dataDir,
+    packagesDir: resolve(merged.packagesDir ?? dataLayout(dataDir).defaultPackagesDir),
+    overwrite: merged.overwrite,
+    maxUploadBytes: merged.maxUploadBytes,
+    watch: merged.watch,
+    logLevel: merged.logLevel,
+    accessLog: merged.accessLog,
+    ...(merged.publicUrl ? { publicUrl: merged.publicUrl } : {}),
+  };
+  if (!Value.Check(DaemonSettingsSchema, settings)) {
+    const first = [...Value.Errors(DaemonSettingsSchema, settings)][0];
+    throw new AbortError(`Invalid setting ${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}.`);
+  }
+  return settings;
+}
