@@ -1,12 +1,17 @@
 /** The yargs parser with every command; a fresh one per call, so tests never share state. */
 import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
+import { infoCommand } from './commands/info.js';
+import { initCommand } from './commands/init.js';
+import { listCommand } from './commands/list.js';
 import { logsCommand } from './commands/logs.js';
+import { removeCommand } from './commands/remove.js';
 import { restartCommand } from './commands/restart.js';
 import { serveCommand } from './commands/serve.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
+import { unyankCommand, yankCommand } from './commands/yank.js';
 import { AbortError } from './errors.js';
 
 /** Builds a fresh parser (tests make one per case). */
@@ -14,12 +19,18 @@ export function buildParser(args: string[]) {
   return yargs(args)
     .scriptName('pyrepo')
     .usage('$0 <command> [options]\n\nYour own Python package index, in one command.')
+    .command(initCommand)
     .command(startCommand)
     .command(stopCommand)
     .command(restartCommand)
     .command(statusCommand)
     .command(logsCommand)
     .command(serveCommand)
+    .command(listCommand)
+    .command(infoCommand)
+    .command(removeCommand)
+    .command(yankCommand)
+    .command(unyankCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')
     .strict()

@@ -1,8 +1,11 @@
 /** Reaching the running daemon from a command, with one message when it is not running. */
 import type { DaemonState, Health } from '../../shared/api.js';
 import { DaemonClient, DaemonRequestError } from '../../shared/client.js';
+import type { PyrepoPaths } from '../../shared/paths.js';
 import { AbortError } from '../errors.js';
+import { basicAuthorization, readAdminCredentials, secretStore } from './admin-identity.js';
 import { probeDaemon } from './daemon-control.js';
+import { loadSettings } from './settings-store.js';
 
 /** Exit code when the daemon is not running (as `systemctl status` uses for an inactive unit). */
 export const EXIT_NOT_RUNNING = 3;
@@ -13,14 +16,19 @@ export interface RunningDaemonAccess {
   health: Health;
 }
 
-/** A client of the running daemon of `dataDir`; an AbortError (exit 3) when it does not run. */
-export async function connectToDaemon(dataDir: string): Promise<RunningDaemonAccess> {
-  const probe = await probeDaemon(dataDir);
+/**
+ * A client of the running daemon of this installation, sending the admin identity;
+ * an AbortError (exit 3) when the daemon does not run.
+ */
+export async function connectToDaemon(paths: PyrepoPaths): Promise<RunningDaemonAccess> {
+  const probe = await probeDaemon(paths.dataDir);
   if (probe.kind === 'stopped') throw new AbortError('The pyrepo daemon is not running.', 'Start it with `pyrepo start`.', EXIT_NOT_RUNNING);
   if (probe.kind === 'unresponsive') {
     throw new AbortError(`The pyrepo daemon (pid ${probe.state.pid}) does not answer: ${probe.reason}`, 'Try again, or `pyrepo restart` it.');
   }
-  return { client: new DaemonClient(probe.state.url), state: probe.state, health: probe.health };
+  const admin = await readAdminCredentials(secretStore(paths), loadSettings(paths).adminUser);
+  const client = new DaemonClient(probe.state.url, admin ? { authorization: basicAuthorization(admin) } : {});
+  return { client, state: probe.state, health: probe.health };
 }
 
 /** A failed control API call as a message the user can act on. */

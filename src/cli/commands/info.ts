@@ -1,0 +1,39 @@
+/** `pyrepo info <project>`: releases, files, hashes and downloads of one project. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { formatBytes } from '../../shared/format.js';
+import { resolvePaths } from '../../shared/paths.js';
+import { withJson } from '../options.js';
+import { colors, formatTable, printJson, say } from '../output.js';
+import { asAbort, connectToDaemon } from '../services/daemon-access.js';
+
+interface InfoFlags {
+  project: string;
+  json: boolean;
+}
+
+export const infoCommand: CommandModule<object, InfoFlags> = {
+  command: 'info <project>',
+  aliases: ['show'],
+  describe: "Show a project's releases and files",
+  builder: (yargs: Argv) =>
+    withJson(yargs)
+      .positional('project', { type: 'string', describe: 'Project name (any spelling: My_Pkg finds my-pkg)', demandOption: true })
+      .example('$0 info requests-toolbelt', 'Releases, files, sizes and downloads')
+      .example('$0 info mypkg --json', 'The same for scripts, with sha256 digests') as unknown as Argv<InfoFlags>,
+  handler: async (argv: ArgumentsCamelCase<InfoFlags>) => {
+    const { client, state } = await connectToDaemon(resolvePaths());
+    const detail = await client.project(argv.project).catch((err: unknown) => {
+      throw asAbort(err);
+    });
+    if (argv.json) return printJson(detail);
+    const c = colors();
+    say(`${c.bold(detail.displayName)} ${detail.latestVersion ? `(latest ${detail.latestVersion})` : '(only yanked or pre-releases)'}`);
+    say(`  ${state.url}/simple/${detail.name}/   ${detail.downloads} download${detail.downloads === 1 ? '' : 's'}`);
+    for (const release of detail.releases) {
+      const yank = release.yanked ? c.yellow(` yanked${release.yankedReason ? `: ${release.yankedReason}` : ''}`) : '';
+      say(`\n${c.bold(release.version)}${yank}${release.summary ? c.dim(`  ${release.summary}`) : ''}`);
+      const rows = release.files.map((f) => [f.filename, formatBytes(f.size), String(f.downloads), f.uploadTime.slice(0, 16).replace('T', ' '), f.requiresPython ?? '']);
+      say(formatTable(['file', 'size', 'downloads', 'uploaded (UTC)', 'requires-python'], rows, [1, 2]).replace(/^/gm, '  '));
+    }
+  },
+};
