@@ -23,3 +23,16 @@ export const StatusOutputSchema = Type.Object({
   stalePid: Type.Optional(Type.Integer()),
 });
 export type StatusOutput = Static<typeof StatusOutputSchema>;
+
+/** `pyrepo doctor --json`. */
+export const DoctorOutputSchema = Type.Object({
+  checks: Type.Array(
+    Type.Object({
+      check: Type.String(),
+      verdict: Type.Union([Type.Literal('ok'), Type.Literal('warn'), Type.Literal('fail'), Type.Literal('info')]),
+      detail: Type.String(),
+      fix: Type.Optional(Type.String()),
+    }),
+  ),
+});
+export type DoctorOutput = Static<typeof DoctorOutputSchema>;

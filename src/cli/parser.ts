@@ -1,6 +1,7 @@
 /** The yargs parser with every command; a fresh one per call, so tests never share state. */
 import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
+import { doctorCommand } from './commands/doctor.js';
 import { infoCommand } from './commands/info.js';
 import { initCommand } from './commands/init.js';
 import { listCommand } from './commands/list.js';
@@ -31,6 +32,7 @@ export function buildParser(args: string[]) {
     .command(removeCommand)
     .command(yankCommand)
     .command(unyankCommand)
+    .command(doctorCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')
     .strict()

@@ -34,9 +34,14 @@ function open(paths: PyrepoPaths): Conf<StoredSettings> {
   }
 }
 
+/** Every setting at its default. */
+export function defaultSettings(): StoredSettings {
+  return Value.Create(StoredSettingsSchema);
+}
+
 /** The settings in effect: the file's, with defaults for what it does not say. */
 export function loadSettings(paths: PyrepoPaths): StoredSettings {
-  const defaults = Value.Create(StoredSettingsSchema);
+  const defaults = defaultSettings();
   if (!existsSync(settingsFile(paths))) return defaults;
   return { ...defaults, ...open(paths).store };
 }
@@ -49,7 +54,7 @@ export function hasSettings(paths: PyrepoPaths): boolean {
 /** Writes the given settings into the file (atomically, through conf); returns the result. */
 export function saveSettings(paths: PyrepoPaths, patch: Partial<StoredSettings>): StoredSettings {
   const conf = open(paths);
-  const next: StoredSettings = { ...Value.Create(StoredSettingsSchema), ...conf.store, ...patch };
+  const next: StoredSettings = { ...defaultSettings(), ...conf.store, ...patch };
   for (const key of Object.keys(next) as (keyof StoredSettings)[]) if (next[key] === undefined) delete next[key];
   if (!Value.Check(StoredSettingsSchema, next)) {
     const first = [...Value.Errors(StoredSettingsSchema, next)][0];

@@ -1,0 +1,34 @@
+/** `pyrepo doctor`: one line per check, with the fix for anything wrong; exit 1 if a check fails. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { resolvePaths } from '../../shared/paths.js';
+import { withJson } from '../options.js';
+import { colors, printJson, say } from '../output.js';
+import { runChecks, type Verdict } from '../services/doctor.js';
+
+interface DoctorFlags {
+  json: boolean;
+}
+
+export const doctorCommand: CommandModule<object, DoctorFlags> = {
+  command: 'doctor',
+  describe: 'Check the daemon, port, folders, secrets, client files and Python tools',
+  builder: (yargs: Argv) =>
+    withJson(yargs)
+      .epilog('Exit status 1 when a check fails; warnings do not fail.')
+      .example('$0 doctor', 'A verdict per check, and what to do')
+      .example('$0 doctor --json', 'The same for scripts') as unknown as Argv<DoctorFlags>,
+  handler: async (argv: ArgumentsCamelCase<DoctorFlags>) => {
+    const checks = await runChecks(resolvePaths());
+    if (argv.json) printJson({ checks });
+    else {
+      const c = colors();
+      const mark: Record<Verdict, string> = { ok: c.green('ok  '), warn: c.yellow('warn'), fail: c.red('FAIL'), info: c.dim('info') };
+      const width = Math.max(...checks.map((r) => r.check.length));
+      for (const r of checks) {
+        say(`${mark[r.verdict]}  ${r.check.padEnd(width)}  ${r.detail}`);
+        if (r.fix && r.verdict !== 'ok') say(`      ${' '.repeat(width)}  ${c.dim('fix:')} ${r.fix}`);
+      }
+    }
+    if (checks.some((r) => r.verdict === 'fail')) process.exitCode = 1;
+  },
+};
