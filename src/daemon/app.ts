@@ -100,6 +100,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       { label: 'data folder', path: layout.dataDir },
       { label: 'packages folder', path: settings.packagesDir },
     ],
+    files: [{ label: 'catalog', path: layout.catalogFile, fix: 'restart pyrepo to rebuild it from the packages folder' }],
   });
 
   if (settings.accessLog) {

@@ -4,6 +4,7 @@
  * daemon. It writes its state file (pid, port, version) after listening and removes it
  * when it stops.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -106,10 +107,25 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     dataDir: layout.dataDir,
     packagesDir: settings.packagesDir,
   };
-  await writeAtomically(layout.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  const stateText = `${JSON.stringify(state, null, 2)}\n`;
+  await writeAtomically(layout.stateFile, stateText);
+  // If the data folder is deleted under a running daemon, the state file goes with it and
+  // the CLI could neither find nor stop this process: put it back (the folder health
+  // check reports the lost catalog).
+  const keepState = setInterval(() => {
+    if (closing || existsSync(layout.stateFile)) return;
+    mkdir(layout.dataDir, { recursive: true })
+      .then(() => writeAtomically(layout.stateFile, stateText))
+      .then(
+        () => app.log.warn(`The state file ${layout.stateFile} had disappeared (was the data folder deleted?); wrote it again.`),
+        (err: unknown) => app.log.error(`Cannot write the state file ${layout.stateFile}: ${(err as Error).message}`),
+      );
+  }, 1000);
+  keepState.unref();
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      clearInterval(keepState);
       await app.close();
       // Remove the state file only if it is still ours (another daemon may have replaced it).
       const current = await readFile(layout.stateFile, 'utf8').catch(() => '');

@@ -19,6 +19,8 @@ declare module 'fastify' {
 
 export interface FolderHealthOptions {
   folders: { label: string; path: string }[];
+  /** Files that must exist (the catalog): gone means the folder holding them was deleted. */
+  files?: { label: string; path: string; fix: string }[];
   /** How often to look, in ms. Default 5,000. */
   intervalMs?: number;
 }
@@ -37,7 +39,15 @@ async function problemOf(label: string, path: string): Promise<string | undefine
 }
 
 async function folderHealthPlugin(app: FastifyInstance, opts: FolderHealthOptions): Promise<void> {
-  const check = async () => (await Promise.all(opts.folders.map((f) => problemOf(f.label, f.path)))).filter((p): p is string => p !== undefined);
+  const fileProblem = async (f: { label: string; path: string; fix: string }) =>
+    (await stat(f.path).then(
+      () => undefined,
+      () => `The ${f.label} ${f.path} was deleted; ${f.fix}.`,
+    ));
+  const check = async () =>
+    (await Promise.all([...opts.folders.map((f) => problemOf(f.label, f.path)), ...(opts.files ?? []).map(fileProblem)])).filter(
+      (p): p is string => p !== undefined,
+    );
   app.decorate('folderProblems', check);
 
   let reported = new Set<string>();
