@@ -1,0 +1,152 @@
+/** Small CLI pieces: release specs, tables, log lines, the start lock, and the parser. */
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AbortError } from '../../src/cli/errors.js';
+import { formatTable } from '../../src/cli/output.js';
+import { buildParser } from '../../src/cli/parser.js';
+import { parseReleaseSpec } from '../../src/cli/release-spec.js';
+import { followLog, formatLogLine, lastLines, rotateIfLarge } from '../../src/cli/services/daemon-log.js';
+import { withStartLock } from '../../src/cli/services/start-lock.js';
+import { formatBytes, formatDuration } from '../../src/shared/format.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pyrepo-cli-pieces-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('release specs', () => {
+  it('splits project==version', () => {
+    expect(parseReleaseSpec('pkg==1.0', true)).toEqual({ project: 'pkg', version: '1.0' });
+    expect(parseReleaseSpec('pkg', false)).toEqual({ project: 'pkg' });
+  });
+  it('refuses what is not a pin', () => {
+    expect(() => parseReleaseSpec('pkg', true)).toThrow(/Say which release: pkg==<version>/);
+    for (const bad of ['pkg>=1.0', '==1.0', 'pkg==', 'pkg==1.0,2.0', 'p kg==1']) expect(() => parseReleaseSpec(bad, false), bad).toThrow(AbortError);
+  });
+});
+
+describe('output', () => {
+  it('aligns columns, numbers to the right, and ignores colour codes when measuring', () => {
+    const t = formatTable(['name', 'n'], [['\u001b[1mab\u001b[22m', '5'], ['abcd', '100']], [1]);
+    expect(t.split('\n')).toEqual(['name    n', '----  ---', '\u001b[1mab\u001b[22m      5', 'abcd  100']);
+  });
+  it('formats sizes and durations', () => {
+    expect(formatBytes(1)).toBe('1 byte');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(100 * 1024 * 1024)).toBe('100 MiB');
+    expect(formatDuration(59)).toBe('59 s');
+    expect(formatDuration(3 * 3600 + 12 * 60)).toBe('3 h 12 min');
+    expect(formatDuration(2 * 86400 + 4 * 3600 + 5)).toBe('2 d 4 h');
+  });
+});
+
+describe('daemon log', () => {
+  it('formats pino lines, access lines and errors; passes other lines through', () => {
+    const time = new Date(2026, 10, 22, 14, 3, 7).getTime();
+    expect(formatLogLine(JSON.stringify({ level: 30, time, msg: 'Server listening at http://127.0.0.1:8645' }))).toBe('2026-11-22 14:03:07 INFO  Server listening at http://127.0.0.1:8645');
+    expect(formatLogLine(JSON.stringify({ level: 30, time, msg: 'request', method: 'GET', url: '/simple/', status: 200, ms: 3 }))).toBe('2026-11-22 14:03:07 INFO  GET /simple/ 200 3 ms');
+    expect(formatLogLine(JSON.stringify({ level: 50, time, msg: 'Could not write', err: { message: 'EIO' } }))).toBe('2026-11-22 14:03:07 ERROR Could not write: EIO');
+    expect(formatLogLine('Received SIGTERM; finishing requests in flight and stopping.')).toBe('Received SIGTERM; finishing requests in flight and stopping.');
+    expect(formatLogLine('{not json')).toBe('{not json');
+  });
+
+  it('reads the last lines of a file, however long it is', () => {
+    const file = join(dir, 'log');
+    expect(lastLines(file, 5)).toEqual([]);
+    writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(100)}`).join('\n') + '\n');
+    const last = lastLines(file, 3);
+    expect(last.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual(['line 19997', 'line 19998', 'line 19999']);
+    expect(lastLines(file, 5000)).toHaveLength(5000);
+    expect(lastLines(file, 0)).toEqual([]);
+  });
+
+  it('rotates a large log to .1', () => {
+    const file = join(dir, 'daemon.log');
+    writeFileSync(file, 'x'.repeat(100));
+    expect(rotateIfLarge(file, 1000)).toBe(false);
+    expect(rotateIfLarge(file, 50)).toBe(true);
+    expect(existsSync(file)).toBe(false);
+    expect(readFileSync(`${file}.1`, 'utf8')).toHaveLength(100);
+  });
+
+  it('follows appended lines, including a partial line finished later', async () => {
+    const file = join(dir, 'follow.log');
+    writeFileSync(file, 'old\n');
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const done = followLog(file, (l) => seen.push(l), stop.signal);
+    appendFileSync(file, 'new 1\nnew ');
+    await new Promise((r) => setTimeout(r, 700));
+    appendFileSync(file, '2\n');
+    await new Promise((r) => setTimeout(r, 700));
+    stop.abort();
+    await done;
+    expect(seen).toEqual(['new 1', 'new 2']);
+  });
+});
+
+describe('start lock', () => {
+  it('runs holders one after the other and removes the lock', async () => {
+    const lock = join(dir, 'start.lock');
+    const order: string[] = [];
+    const task = (name: string) => async () => {
+      order.push(`${name} in`);
+      await new Promise((r) => setTimeout(r, 150));
+      order.push(`${name} out`);
+    };
+    await Promise.all([withStartLock(lock, task('a')), withStartLock(lock, task('b'))]);
+    expect(order).toEqual(['a in', 'a out', 'b in', 'b out']);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('takes over a lock whose holder is gone', async () => {
+    const lock = join(dir, 'start.lock');
+    writeFileSync(lock, '999999999');
+    expect(await withStartLock(lock, async () => 'ran', 1000)).toBe('ran');
+  });
+
+  it('gives up after its time limit with the holder named', async () => {
+    const lock = join(dir, 'start.lock');
+    writeFileSync(lock, String(process.pid));
+    await expect(withStartLock(lock, async () => 'ran', 300)).rejects.toThrow(`Another pyrepo command (pid ${process.pid})`);
+  });
+});
+
+describe('parser', () => {
+  const parse = async (args: string[]) => {
+    try {
+      await buildParser(args).exitProcess(false).parseAsync();
+      return undefined;
+    } catch (err) {
+      return err as AbortError;
+    }
+  };
+
+  it('an unknown flag is a usage error with exit 64', async () => {
+    const err = await parse(['status', '--bogus']);
+    expect(err).toBeInstanceOf(AbortError);
+    expect(err?.exitCode).toBe(64);
+    expect(err?.message).toContain('bogus');
+  });
+
+  it('a missing positional is a usage error', async () => {
+    const err = await parse(['info']);
+    expect(err?.exitCode).toBe(64);
+  });
+
+  it('every command has help with examples', async () => {
+    const commands = ['init', 'start', 'stop', 'restart', 'status', 'logs', 'serve', 'list', 'info', 'remove', 'yank', 'unyank', 'doctor'];
+    for (const command of commands) {
+      // The parse callback receives the help text instead of printing it.
+      const help = await new Promise<string>((resolve) => {
+        void buildParser([command, '--help'])
+          .exitProcess(false)
+          .parse([command, '--help'], {}, (_err, _argv, output) => resolve(output));
+      });
+      expect(help, command).toContain('Examples:');
+    }
+  });
+});
