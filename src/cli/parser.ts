@@ -9,6 +9,7 @@ import { logsCommand } from './commands/logs.js';
 import { removeCommand } from './commands/remove.js';
 import { restartCommand } from './commands/restart.js';
 import { serveCommand } from './commands/serve.js';
+import { serviceCommand } from './commands/service.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
@@ -27,6 +28,7 @@ export function buildParser(args: string[]) {
     .command(statusCommand)
     .command(logsCommand)
     .command(serveCommand)
+    .command(serviceCommand)
     .command(listCommand)
     .command(infoCommand)
     .command(removeCommand)
