@@ -15,8 +15,8 @@ await build({
   platform: 'node',
   target: 'node20.19',
   sourcemap: true,
-  // A native addon: it stays a package, loaded from node_modules.
-  external: ['better-sqlite3'],
+  // Native addons: they stay packages, loaded from node_modules with their binaries.
+  external: ['better-sqlite3', '@napi-rs/keyring'],
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __pyrepoRequire } from 'node:module'; const require = __pyrepoRequire(import.meta.url);" },
   logLevel: 'warning',

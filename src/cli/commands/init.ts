@@ -65,7 +65,7 @@ export const initCommand: CommandModule<object, InitFlags> = {
         ? `  admin identity:  '${result.admin.username}', with a new password kept in ${result.admin.backend.description}`
         : `  admin identity:  '${result.admin.username}' (kept as it was)`,
     );
-    if (result.admin.backend.kind === 'file') say(c.dim('  (No OS keychain is used yet: the password is in a file only you can read.)'));
+    if (result.admin.backend.kind === 'file') say(c.yellow(`  Not in the OS keychain: ${result.admin.keychainProblem ?? 'it is not usable'}. The file is readable by you only.`));
 
     const start = argv.start ?? (argv.yes ? true : interactive ? await askYesNo('Start the index now?', true) : false);
     if (!start) {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PyrepoPaths } from '../../shared/paths.js';
-import { FileSecretStore, SecretStoreError, type SecretStore } from '../../shared/secrets.js';
+import { LazySecretStore, SecretStoreError, type SecretStore } from '../../shared/secrets.js';
 import { AbortError } from '../errors.js';
 
 /** The service name the admin password is stored under. */
@@ -16,13 +16,14 @@ export interface AdminCredentials {
   password: string;
 }
 
-/** The secret store of this installation. */
-export function secretStore(paths: PyrepoPaths): SecretStore {
-  return new FileSecretStore(paths.configDir);
+/** The secret store of this installation: the OS keychain when usable, else the 0600 file. */
+export function secretStore(paths: PyrepoPaths): LazySecretStore {
+  return new LazySecretStore(paths.configDir);
 }
 
 function storeFailure(err: unknown): unknown {
   if (err instanceof SecretStoreError) return new AbortError(err.message);
+  if (err instanceof Error && !(err instanceof AbortError)) return new AbortError(`The keychain refused: ${err.message}`, 'Unlock it, or set PYREPO_KEYCHAIN=off to keep secrets in a file only you can read.');
   return err;
 }
 

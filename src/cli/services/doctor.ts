@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { formatBytes } from '../../shared/format.js';
+import { SECRETS_FILE } from '../../shared/secrets.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import type { StoredSettings } from '../../shared/settings.js';
 import { parseIni, iniGet, IniSyntaxError } from '../client-config/ini.js';
@@ -82,6 +83,8 @@ async function checkFolder(label: string, dir: string): Promise<CheckResult> {
 async function checkSecrets(paths: PyrepoPaths, settings: StoredSettings): Promise<CheckResult[]> {
   const store = secretStore(paths);
   const out: CheckResult[] = [];
+  const opened = await store.open().catch((err: unknown) => err as Error);
+  if (opened instanceof Error) return [result('secrets', 'fail', `the keychain failed: ${opened.message}`, 'unlock it, or set PYREPO_KEYCHAIN=off')];
   try {
     const admin = await readAdminCredentials(store, settings.adminUser);
     out.push(
@@ -93,12 +96,12 @@ async function checkSecrets(paths: PyrepoPaths, settings: StoredSettings): Promi
     out.push(result('admin identity', 'fail', (err as Error).message, 'pyrepo init'));
   }
   if (store.backend.kind === 'file') {
-    const file = join(paths.configDir, 'secrets.json');
+    const file = join(paths.configDir, SECRETS_FILE);
     const mode = existsSync(file) ? statSync(file).mode & 0o777 : undefined;
     if (mode !== undefined && (mode & 0o077) !== 0) {
       out.push(result('secrets', 'fail', `${file} is readable by others (mode ${mode.toString(8)})`, `chmod 600 ${file}`));
     } else {
-      out.push(result('secrets', 'info', `kept in ${store.backend.description}; no OS keychain is used`));
+      out.push(result('secrets', 'warn', `in ${store.backend.description}, not the OS keychain: ${opened.keychainProblem ?? 'unknown reason'}`, 'run pyrepo where a keychain is unlocked (a desktop session) to use it'));
     }
   } else {
     out.push(result('secrets', 'ok', `kept in ${store.backend.description}`));

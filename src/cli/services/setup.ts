@@ -23,7 +23,7 @@ export interface SetupResult {
   packagesDir: string;
   /** Distribution files already in the packages folder (an adopted pypiserver folder, say). */
   existingFiles: number;
-  admin: { username: string; created: boolean; backend: SecretBackend };
+  admin: { username: string; created: boolean; backend: SecretBackend; keychainProblem?: string };
 }
 
 /** Makes `dir` (and parents) and checks it is a writable folder. */
@@ -64,6 +64,7 @@ export async function setUp(paths: PyrepoPaths, patch: Partial<StoredSettings>):
   ensureWritableFolder(packagesDir, 'packages folder');
   const store = secretStore(paths);
   const admin = await ensureAdminCredentials(store, settings.adminUser);
+  const { keychainProblem } = await store.open();
   return {
     settingsFile: settingsFile(paths),
     settingsCreated,
@@ -72,6 +73,6 @@ export async function setUp(paths: PyrepoPaths, patch: Partial<StoredSettings>):
     dataDir: layout.dataDir,
     packagesDir,
     existingFiles: countDistFiles(packagesDir),
-    admin: { username: admin.username, created: admin.created, backend: store.backend },
+    admin: { username: admin.username, created: admin.created, backend: store.backend, ...(keychainProblem ? { keychainProblem } : {}) },
   };
 }
