@@ -1,11 +1,13 @@
 /** The yargs parser with every command; a fresh one per call, so tests never share state. */
 import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
+import { configureCommand } from './commands/configure.js';
 import { doctorCommand } from './commands/doctor.js';
 import { infoCommand } from './commands/info.js';
 import { initCommand } from './commands/init.js';
 import { listCommand } from './commands/list.js';
 import { logsCommand } from './commands/logs.js';
+import { publishCommand } from './commands/publish.js';
 import { removeCommand } from './commands/remove.js';
 import { restartCommand } from './commands/restart.js';
 import { serveCommand } from './commands/serve.js';
@@ -13,6 +15,7 @@ import { serviceCommand } from './commands/service.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
+import { unconfigureCommand } from './commands/unconfigure.js';
 import { unyankCommand, yankCommand } from './commands/yank.js';
 import { AbortError } from './errors.js';
 
@@ -27,6 +30,7 @@ export function buildParser(args: string[]) {
     .command(restartCommand)
     .command(statusCommand)
     .command(logsCommand)
+    .command(publishCommand)
     .command(serveCommand)
     .command(serviceCommand)
     .command(listCommand)
@@ -34,6 +38,8 @@ export function buildParser(args: string[]) {
     .command(removeCommand)
     .command(yankCommand)
     .command(unyankCommand)
+    .command(configureCommand)
+    .command(unconfigureCommand)
     .command(doctorCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')

@@ -1,0 +1,372 @@
+/**
+ * `pyrepo configure` and `pyrepo unconfigure`: point pip, twine/flit (.pypirc), poetry,
+ * pdm and uv at the index, and take it all back.
+ *
+ * Every change is planned first (so a malformed file stops everything before anything is
+ * written), then applied file by file: a backup before the first change, an atomic write,
+ * modes kept (0600 for files holding a password), and a record in the manifest.
+ * Unconfigure restores the backup byte for byte when the file is still as pyrepo left
+ * it, and otherwise removes only pyrepo's entries.
+ *
+ * The files are edited directly even when a tool's own command exists (`pip config`,
+ * `poetry config`): those rewrite the whole file through configparser or tomlkit, which
+ * drops comments (pip) or reflows tables, and could not be undone byte for byte.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { execa } from 'execa';
+import type { PyrepoPaths } from '../../shared/paths.js';
+import type { SecretStore } from '../../shared/secrets.js';
+import { writeFileAtomic } from '../../shared/atomic-file.js';
+import { IniSyntaxError, parseIni } from '../client-config/ini.js';
+import { clientFiles, type ClientFiles } from '../client-config/locations.js';
+import { removeIniOption } from '../client-config/ini-edit.js';
+import { configurePip, unconfigurePip } from '../client-config/pip-edit.js';
+import { configurePypirc, foreignPypircSection, pypircNeedsDistutils, unconfigurePypirc } from '../client-config/pypirc-edit.js';
+import { dropTomlTable, ensureTomlTable, readToml, TomlEditError, type OwnedTable } from '../client-config/toml-edit.js';
+import { AbortError } from '../errors.js';
+import { readManifest, sha256, writeManifest, type FileRecord, type Manifest, type SecretRecord, type Undo } from './client-manifest.js';
+
+/** The tools pyrepo configures. */
+export const TARGETS = ['pypirc', 'pip', 'poetry', 'pdm', 'uv'] as const;
+export type Target = (typeof TARGETS)[number];
+
+export interface ConfigureRequest {
+  /** `http://127.0.0.1:8645`: the index is `<base>/simple/`, uploads go to `<base>/legacy/`. */
+  baseUrl: string;
+  /** Repository name in every tool (`pyrepo`). */
+  name: string;
+  username: string;
+  password: string;
+  /** pip: `index-url` instead of `extra-index-url`. */
+  primary: boolean;
+  targets: Target[];
+  /** The keychain to store secrets in, or undefined to write them into the tools' files (0600). */
+  keychain?: SecretStore;
+}
+
+/** One file as planned: its text before (undefined: absent) and after. */
+export interface FileChange {
+  target: Target;
+  path: string;
+  before?: string;
+  after: string;
+  /** Mode to write with. */
+  mode: number;
+  undo: Undo;
+  holdsSecret: boolean;
+}
+
+export interface SecretChange extends SecretRecord {
+  secret: string;
+}
+
+export interface Plan {
+  files: FileChange[];
+  secrets: SecretChange[];
+  /** Things to tell the user per target (what to type in a project, how uv gets credentials…). */
+  notes: string[];
+}
+
+const MODE_PRIVATE = 0o600;
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AbortError(`Cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** A file's problem as one message naming the file and line; nothing has been written. */
+function malformed(path: string, err: unknown): AbortError {
+  if (err instanceof IniSyntaxError || err instanceof TomlEditError) {
+    return new AbortError(`${path}: ${err.message}`, 'Fix that line (the tool itself cannot read the file either); pyrepo changed nothing.');
+  }
+  return err as AbortError;
+}
+
+function modeFor(path: string, holdsSecret: boolean): number {
+  if (!existsSync(path)) return holdsSecret ? MODE_PRIVATE : 0o644;
+  const mode = statSync(path).mode & 0o777;
+  return holdsSecret ? mode & ~0o077 : mode;
+}
+
+/** The tools worth configuring by default: pip and .pypirc always, the others when installed or already configured. */
+export async function detectTargets(files: ClientFiles = clientFiles()): Promise<Target[]> {
+  const onPath = async (cmd: string) => (await execa(cmd, ['--version'], { reject: false, timeout: 8000, stdin: 'ignore', env: { PDM_CHECK_UPDATE: 'false' } })).exitCode === 0;
+  const [poetry, pdm, uv] = await Promise.all([onPath('poetry'), onPath('pdm'), onPath('uv')]);
+  const targets: Target[] = ['pypirc', 'pip'];
+  if (poetry || existsSync(files.poetryConfig)) targets.push('poetry');
+  if (pdm || existsSync(files.pdm)) targets.push('pdm');
+  if (uv || existsSync(files.uv)) targets.push('uv');
+  return targets;
+}
+
+function tomlChange(target: Target, path: string, tables: OwnedTable[], owned: boolean, holdsSecret: boolean): FileChange {
+  const before = readIfExists(path);
+  let after = before ?? '';
+  try {
+    for (const table of tables) after = ensureTomlTable(after, table, owned);
+  } catch (err) {
+    if (err instanceof TomlEditError && !(err.message.startsWith('line'))) throw new AbortError(`${path}: ${err.message}`, 'Rename or remove that entry, or choose another name with --name.');
+    throw malformed(path, err);
+  }
+  return { target, path, ...(before !== undefined ? { before } : {}), after, mode: modeFor(path, holdsSecret), undo: { kind: 'toml', tables: tables.map((t) => ({ header: t.header, ...(t.arrayName ? { arrayName: t.arrayName } : {}) })) }, holdsSecret };
+}
+
+/** Plans every change for `request`; reads files, writes nothing. */
+export function planConfigure(request: ConfigureRequest, manifest: Manifest, files: ClientFiles = clientFiles()): Plan {
+  const { name, username, password } = request;
+  const indexUrl = `${request.baseUrl}/simple/`;
+  const uploadUrl = `${request.baseUrl}/legacy/`;
+  const inFiles = request.keychain === undefined;
+  const owned = (path: string) => manifest.files[path] !== undefined;
+  const plan: Plan = { files: [], secrets: [], notes: [] };
+  const secret = (target: Target, service: string, account = username) => {
+    if (request.keychain) plan.secrets.push({ target, service, account, secret: password });
+  };
+
+  for (const target of request.targets) {
+    if (target === 'pypirc') {
+      const path = files.pypirc;
+      const before = readIfExists(path);
+      try {
+        const text = before ?? '';
+        const foreign = owned(path) ? undefined : foreignPypircSection(text, { name, repository: uploadUrl, username });
+        if (foreign) throw new AbortError(`${path} already has a [${name}] section for ${foreign}.`, 'Choose another name with --name, or remove that section.');
+        // A section pyrepo wrote earlier may hold a password the keychain keeps now.
+        const base = owned(path) && !inFiles ? removeIniOption(text, name, 'password') : text;
+        const previous = manifest.files[path]?.undo;
+        const createdDistutils = previous?.kind === 'pypirc' ? previous.createdDistutils : pypircNeedsDistutils(text);
+        const after = configurePypirc(base, { name, repository: uploadUrl, username, ...(inFiles ? { password } : {}) });
+        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after, mode: modeFor(path, true), undo: { kind: 'pypirc', name, createdDistutils }, holdsSecret: inFiles });
+      } catch (err) {
+        throw malformed(path, err);
+      }
+      // twine looks the password up under the exact repository string.
+      secret(target, uploadUrl);
+    } else if (target === 'pip') {
+      const path = files.pip;
+      const before = readIfExists(path);
+      try {
+        const previous = manifest.files[path]?.undo;
+        // Configured before for another URL (the port changed): that entry goes first.
+        const moved = previous?.kind === 'pip' && previous.url !== indexUrl;
+        const base = moved ? unconfigurePip(before ?? '', previous.url, previous) : (before ?? '');
+        const configured = configurePip(base, { url: indexUrl, primary: request.primary });
+        const replaced = previous?.kind === 'pip' ? previous.replacedIndexUrl : configured.replacedIndexUrl;
+        const undo: Undo = {
+          kind: 'pip',
+          url: indexUrl,
+          createdGlobal: previous?.kind === 'pip' ? previous.createdGlobal : configured.createdGlobal,
+          ...(replaced !== undefined ? { replacedIndexUrl: replaced } : {}),
+        };
+        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(path, false), undo, holdsSecret: false });
+      } catch (err) {
+        throw malformed(path, err);
+      }
+      secret(target, indexUrl);
+    } else if (target === 'poetry') {
+      plan.files.push(tomlChange(target, files.poetryConfig, [{ header: `repositories.${name}`, values: [['url', uploadUrl]], what: `a poetry repository '${name}'` }], owned(files.poetryConfig), false));
+      const auth: [string, string][] = inFiles ? [['username', username], ['password', password]] : [['username', username]];
+      plan.files.push(tomlChange(target, files.poetryAuth, [{ header: `http-basic.${name}`, values: auth, what: `poetry credentials for '${name}'` }], owned(files.poetryAuth), true));
+      secret(target, `poetry-repository-${name}`);
+      plan.notes.push(
+        `poetry: publish with \`poetry publish -r ${name}\`; to install from the index in a project, add to its pyproject.toml:\n` +
+          `    [[tool.poetry.source]]\n    name = "${name}"\n    url = "${indexUrl}"\n    priority = "supplemental"`,
+      );
+    } else if (target === 'pdm') {
+      const creds: [string, string][] = inFiles ? [['username', username], ['password', password]] : [['username', username]];
+      plan.files.push(
+        tomlChange(
+          target,
+          files.pdm,
+          [
+            { header: `pypi.${name}`, values: [['url', indexUrl], ...creds], what: `a pdm index '${name}'` },
+            { header: `repository.${name}`, values: [['url', uploadUrl], ...creds], what: `a pdm repository '${name}'` },
+          ],
+          owned(files.pdm),
+          inFiles,
+        ),
+      );
+      secret(target, `pdm-repository-${name}`);
+      secret(target, `pdm-pypi-${name}`);
+      plan.notes.push(`pdm: publish with \`pdm publish -r ${name}\`.`);
+    } else {
+      plan.files.push(
+        tomlChange(target, files.uv, [{ header: 'index', arrayName: name, values: [['name', name], ['url', indexUrl], ['publish-url', uploadUrl]], what: `a uv index named '${name}'` }], owned(files.uv), false),
+      );
+      plan.notes.push(`uv: publish with \`uv publish --index ${name} --username ${username}\` (uv asks for the password, or reads UV_PUBLISH_PASSWORD); uv keeps no passwords in uv.toml.`);
+    }
+  }
+  plan.notes.push(`pipenv: add to a project's Pipfile:\n    [[source]]\n    url = "${indexUrl}"\n    verify_ssl = ${indexUrl.startsWith('https:')}\n    name = "${name}"`);
+  return plan;
+}
+
+export interface FileOutcome {
+  target: Target;
+  path: string;
+  status: 'created' | 'updated' | 'unchanged' | 'restored' | 'deleted' | 'cleaned' | 'absent';
+  backup?: string;
+}
+
+function backupPath(paths: PyrepoPaths, file: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return join(paths.configDir, 'backups', `${basename(file).replace(/^\./, '')}.${stamp}.bak`);
+}
+
+/** The outermost folder of `dir` that does not exist yet (what writing a file there creates). */
+function outermostMissing(dir: string): string | undefined {
+  let missing: string | undefined;
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing = d;
+    if (dirname(d) === d) break;
+  }
+  return missing;
+}
+
+/** Removes the empty folders from `dir` up to and including `top`. */
+function removeEmptyFolders(dir: string, top: string): void {
+  for (let d = dir; d.startsWith(top); d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty (or already gone): stop here
+    }
+    if (d === top) return;
+  }
+}
+
+/** Applies a plan: backups, atomic writes, keychain items, the manifest. */
+export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: string, keychain: SecretStore | undefined): Promise<FileOutcome[]> {
+  const manifest = readManifest(paths.configDir);
+  const outcomes: FileOutcome[] = [];
+  for (const change of plan.files) {
+    if (change.before === change.after && (change.before !== undefined || change.after === '')) {
+      outcomes.push({ target: change.target, path: change.path, status: 'unchanged' });
+      continue;
+    }
+    const record = manifest.files[change.path];
+    let backup = record?.backup;
+    if (!record && change.before !== undefined) {
+      backup = backupPath(paths, change.path);
+      mkdirSync(join(paths.configDir, 'backups'), { recursive: true });
+      copyFileSync(change.path, backup);
+    }
+    const createdDir = record ? record.createdDir : outermostMissing(dirname(change.path));
+    writeFileAtomic(change.path, change.after, { mode: change.mode });
+    const next: FileRecord = {
+      target: change.target,
+      created: record ? record.created : change.before === undefined,
+      ...(createdDir ? { createdDir } : {}),
+      ...(backup ? { backup } : {}),
+      ...(record?.beforeSha256 ? { beforeSha256: record.beforeSha256 } : change.before !== undefined ? { beforeSha256: sha256(change.before) } : {}),
+      ...(record?.beforeMode !== undefined ? { beforeMode: record.beforeMode } : change.before !== undefined ? { beforeMode: statSync(backup as string).mode & 0o777 } : {}),
+      afterSha256: sha256(change.after),
+      undo: change.undo,
+    };
+    manifest.files[change.path] = next;
+    outcomes.push({ target: change.target, path: change.path, status: change.before === undefined ? 'created' : 'updated', ...(backup && !record ? { backup } : {}) });
+    writeManifest(paths.configDir, manifest);
+  }
+  // Items stored for an earlier URL or name that this plan no longer uses.
+  const planned = new Set(plan.secrets.map((s) => `${s.service}\n${s.account}`));
+  const configuredTargets = new Set(plan.files.map((f) => f.target));
+  for (const old of manifest.secrets.filter((r) => configuredTargets.has(r.target as Target) && !planned.has(`${r.service}\n${r.account}`))) {
+    if (keychain) await keychain.delete(old.service, old.account);
+    manifest.secrets = manifest.secrets.filter((r) => r !== old);
+  }
+  for (const s of plan.secrets) {
+    await (keychain as SecretStore).set(s.service, s.account, s.secret);
+    if (!manifest.secrets.some((r) => r.service === s.service && r.account === s.account)) manifest.secrets.push({ service: s.service, account: s.account, target: s.target });
+  }
+  manifest.baseUrl = baseUrl;
+  writeManifest(paths.configDir, manifest);
+  return outcomes;
+}
+
+/** pyrepo's entries taken out of `text` (for a file the user changed after configure). */
+function undoEntries(text: string, undo: Undo): string {
+  if (undo.kind === 'pypirc') return unconfigurePypirc(text, undo.name, undo.createdDistutils);
+  if (undo.kind === 'pip') return unconfigurePip(text, undo.url, undo);
+  let out = text;
+  for (const t of undo.tables) out = dropTomlTable(out, { ...t, values: [], what: t.header });
+  return out;
+}
+
+export interface UnconfigurePlanItem {
+  target: string;
+  path: string;
+  current?: string;
+  /** undefined: delete the file. */
+  next?: string;
+  mode?: number;
+  how: 'restore' | 'delete' | 'clean' | 'absent';
+}
+
+/** Plans unconfigure for the recorded files (of `targets`, or all). */
+export function planUnconfigure(manifest: Manifest, targets?: string[]): UnconfigurePlanItem[] {
+  const items: UnconfigurePlanItem[] = [];
+  for (const [path, record] of Object.entries(manifest.files)) {
+    if (targets && !targets.includes(record.target)) continue;
+    const current = readIfExists(path);
+    if (current === undefined) {
+      items.push({ target: record.target, path, how: 'absent' });
+      continue;
+    }
+    if (sha256(current) === record.afterSha256) {
+      if (record.created) {
+        items.push({ target: record.target, path, current, how: 'delete' });
+        continue;
+      }
+      const backup = record.backup ? readIfExists(record.backup) : undefined;
+      if (backup !== undefined && sha256(backup) === record.beforeSha256) {
+        items.push({ target: record.target, path, current, next: backup, ...(record.beforeMode !== undefined ? { mode: record.beforeMode } : {}), how: 'restore' });
+        continue;
+      }
+    }
+    try {
+      if (record.undo.kind === 'toml') readToml(current);
+      else parseIni(current);
+    } catch (err) {
+      throw malformed(path, err);
+    }
+    const next = undoEntries(current, record.undo);
+    items.push(record.created && next.trim() === '' ? { target: record.target, path, current, how: 'delete' } : { target: record.target, path, current, next, how: 'clean' });
+  }
+  return items;
+}
+
+/** Applies an unconfigure plan and forgets what was undone; deletes the keychain items of those targets. */
+export async function applyUnconfigure(paths: PyrepoPaths, items: UnconfigurePlanItem[], keychain: SecretStore | undefined, targets?: string[]): Promise<FileOutcome[]> {
+  const manifest = readManifest(paths.configDir);
+  const outcomes: FileOutcome[] = [];
+  for (const item of items) {
+    const record = manifest.files[item.path];
+    if (item.how === 'delete') {
+      rmSync(item.path, { force: true });
+      if (record?.createdDir) removeEmptyFolders(dirname(item.path), record.createdDir);
+    }
+    else if (item.next !== undefined && item.next !== item.current) writeFileAtomic(item.path, item.next, item.mode !== undefined ? { mode: item.mode } : {});
+    if (item.how === 'restore' && record?.backup) rmSync(record.backup, { force: true });
+    delete manifest.files[item.path];
+    writeManifest(paths.configDir, manifest);
+    const status = item.how === 'restore' ? 'restored' : item.how === 'delete' ? 'deleted' : item.how === 'absent' ? 'absent' : item.next === item.current ? 'unchanged' : 'cleaned';
+    outcomes.push({ target: item.target as Target, path: item.path, status, ...(item.how === 'clean' && record?.backup ? { backup: record.backup } : {}) });
+  }
+  const keep: SecretRecord[] = [];
+  for (const s of manifest.secrets) {
+    if (targets && !targets.includes(s.target)) {
+      keep.push(s);
+      continue;
+    }
+    if (keychain) await keychain.delete(s.service, s.account);
+    else keep.push(s);
+  }
+  manifest.secrets = keep;
+  if (Object.keys(manifest.files).length === 0 && keep.length === 0) rmSync(join(paths.configDir, 'client-config.json'), { force: true });
+  else writeManifest(paths.configDir, manifest);
+  return outcomes;
+}
