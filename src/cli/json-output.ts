@@ -36,3 +36,40 @@ export const DoctorOutputSchema = Type.Object({
   ),
 });
 export type DoctorOutput = Static<typeof DoctorOutputSchema>;
+
+/** How one file's upload ended in `pyrepo publish`. */
+export const PublishResultSchema = Type.Union([
+  /** Stored by the index. */
+  Type.Literal('uploaded'),
+  /** Stored, replacing a file of the same name with other content (a daemon with --overwrite). */
+  Type.Literal('replaced'),
+  /** The index already has this exact file: nothing was changed. */
+  Type.Literal('identical'),
+  /** The index has a different file under this name. */
+  Type.Literal('conflict'),
+  Type.Literal('failed'),
+  /** Not sent, because an earlier answer (credentials, wrong URL, no connection) would repeat. */
+  Type.Literal('not-attempted'),
+]);
+
+/** `pyrepo publish --json`: one entry per file, in upload order (sdists, then wheels). */
+export const PublishOutputSchema = Type.Array(
+  Type.Object({
+    file: Type.String({ description: 'Distribution filename' }),
+    path: Type.String({ description: 'Absolute path of the local file' }),
+    size: Type.Integer({ minimum: 0 }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    project: Type.String({ description: 'PEP 503-normalized project name' }),
+    version: Type.String(),
+    filetype: Type.Union([Type.Literal('sdist'), Type.Literal('bdist_wheel')]),
+    repositoryUrl: Type.String({ description: 'Upload URL (credentials never included)' }),
+    result: PublishResultSchema,
+    /** Why it conflicted or failed, in the index's words where it gave some. */
+    message: Type.Optional(Type.String()),
+    /** The index's HTTP status, when it answered. */
+    httpStatus: Type.Optional(Type.Integer()),
+  }),
+);
+export type PublishOutput = Static<typeof PublishOutputSchema>;
+export type PublishedFile = PublishOutput[number];
+export type PublishResult = Static<typeof PublishResultSchema>;

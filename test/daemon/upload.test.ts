@@ -722,3 +722,39 @@ describe('pypiserver :action=remove_pkg', () => {
     );
   });
 });
+
+describe('the X-Pyrepo-Upload header', () => {
+  // pyrepo publish tells "uploaded" from "already there" by this header, not by the text.
+  let t: TestApp;
+  let overwriting: TestApp;
+  beforeAll(async () => {
+    t = await makeApp();
+    overwriting = await makeApp({ overwrite: true });
+  });
+  afterAll(async () => {
+    await t.close();
+    await overwriting.close();
+  });
+
+  it('says created, then identical for the same bytes, and is absent on a conflict', async () => {
+    const spec: DistSpec = { name: 'header_demo', version: '1.0' };
+    const first = await upload(t.app, spec, 'sdist');
+    expect(first.res.statusCode, first.res.body).toBe(200);
+    expect(first.res.headers['x-pyrepo-upload']).toBe('created');
+    const again = await upload(t.app, spec, 'sdist');
+    expect(again.res.statusCode, again.res.body).toBe(200);
+    expect(again.res.headers['x-pyrepo-upload']).toBe('identical');
+    expect(again.res.body).toMatch(/already on this index with the same content/);
+    const other = await upload(t.app, { ...spec, summary: 'other bytes' }, 'sdist');
+    expect(other.res.statusCode).toBe(409);
+    expect(other.res.headers['x-pyrepo-upload']).toBeUndefined();
+  });
+
+  it('says replaced when an overwriting index takes different bytes', async () => {
+    const spec: DistSpec = { name: 'header_demo', version: '1.0' };
+    expect((await upload(overwriting.app, spec, 'wheel')).res.headers['x-pyrepo-upload']).toBe('created');
+    const second = await upload(overwriting.app, { ...spec, summary: 'new bytes' }, 'wheel');
+    expect(second.res.statusCode, second.res.body).toBe(200);
+    expect(second.res.headers['x-pyrepo-upload']).toBe('replaced');
+  });
+});

@@ -178,7 +178,8 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     };
     try {
       const outcome = await app.index.acceptUpload(file, claims);
-      reply.code(200).type('text/plain; charset=utf-8');
+      // Says which of the three it was, so that clients (pyrepo publish) need not parse the text.
+      reply.code(200).type('text/plain; charset=utf-8').header('x-pyrepo-upload', outcome.status);
       if (outcome.status === 'identical') return `${file.filename} is already on this index with the same content; nothing to do.\n`;
       return outcome.status === 'replaced' ? `Replaced ${file.filename}.\n` : '';
     } catch (err) {
