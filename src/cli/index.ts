@@ -2,11 +2,11 @@
 /** The `pyrepo` command: parses arguments, runs one command, prints every error in one place. */
 import { hideBin } from 'yargs/helpers';
 import { AbortError } from './errors.js';
+import { colors } from './output.js';
 import { buildParser } from './parser.js';
 
 function printError(err: unknown, debug: boolean): number {
-  const color = process.stderr.isTTY && !process.env.NO_COLOR;
-  const red = (s: string) => (color ? `\u001b[31m${s}\u001b[39m` : s);
+  const { red } = colors(process.stderr);
   if (err instanceof AbortError) {
     process.stderr.write(`${red('Error:')} ${err.message}\n${err.nextStep ? `${err.nextStep}\n` : ''}`);
     if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
@@ -16,6 +16,14 @@ function printError(err: unknown, debug: boolean): number {
   process.stderr.write(`${red('Unexpected error:')} ${message}\nThis is a bug in pyrepo; please report it with the output of the same command run with --debug.\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return 70;
+}
+
+// Output piped into `head` and closed early is not an error: stop quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
 }
 
 export async function main(args: string[]): Promise<void> {

@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type * as KeyringBinding from '@napi-rs/keyring';
 import { writeFileAtomic } from './atomic-file.js';
 
 /** Names the place secrets are kept, for messages and `pyrepo doctor`. */
@@ -108,7 +109,7 @@ export class KeychainUnavailableError extends Error {
   override readonly name = 'KeychainUnavailableError';
 }
 
-type KeyringModule = typeof import('@napi-rs/keyring');
+type KeyringModule = typeof KeyringBinding;
 
 /** Time limit of one keychain call: a locked keyring may wait for a prompt nobody sees. */
 const KEYCHAIN_TIMEOUT_MS = 5_000;

@@ -5,7 +5,7 @@
  * force, a deleted data folder, logs, and managing releases (list, info, yank, remove).
  */
 import { createServer, type Server } from 'node:net';
-import { readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -47,10 +47,19 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  // Whatever a test left running is stopped (and killed if need be).
-  const state = existsSync(stateFile()) ? (JSON.parse(readFileSync(stateFile(), 'utf8')) as { pid: number }) : undefined;
+  // Whatever a test left running is stopped, and any daemon of this test's folders that
+  // the CLI could not find is killed.
   await runCli(['stop', '--timeout', '5'], opts);
-  if (state && isAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    const cmdline = (() => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    if (cmdline.includes(root) && Number(pid) !== process.pid) process.kill(Number(pid), 'SIGKILL');
+  }
 });
 
 afterAll(async () => {

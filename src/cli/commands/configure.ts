@@ -12,7 +12,7 @@ import { loadSettings } from '../services/settings-store.js';
 
 export type TargetFlags = Partial<Record<Target, boolean>> & { dryRun: boolean };
 
-interface ConfigureFlags extends TargetFlags {
+export interface ConfigureFlags extends TargetFlags {
   primary: boolean;
   name: string;
   url?: string;
@@ -96,35 +96,37 @@ export const configureCommand: CommandModule<object, ConfigureFlags> = {
       .example('$0 configure --dry-run', 'Show what would change, as a diff')
       .example('$0 configure', 'Configure every tool found')
       .example('$0 configure --pip --primary', 'Make pip use only this index') as unknown as Argv<ConfigureFlags>,
-  handler: async (argv: ArgumentsCamelCase<ConfigureFlags>) => {
-    if (!/^[a-z0-9][a-z0-9_]*$/.test(argv.name)) {
-      throw new AbortError(`--name '${argv.name}' must be lowercase letters, digits and '_'`, 'poetry and uv turn other characters into "_" in environment variable names, which makes names ambiguous.');
-    }
-    const paths = resolvePaths();
-    const settings = loadSettings(paths);
-    const store = secretStore(paths);
-    const admin = await readAdminCredentials(store, settings.adminUser);
-    if (!admin) throw new AbortError(`There is no admin identity '${settings.adminUser}' yet.`, 'Run `pyrepo init` first.');
-    const opened = await store.open();
-    const useKeychain = argv.keychain && store.backend.kind === 'keychain';
-    const baseUrl = await baseUrlFor(paths, argv.url);
-    const targets = chosenTargets(argv) ?? (await detectTargets());
-    const manifest = readManifest(paths.configDir);
-    const plan = planConfigure({ baseUrl, name: argv.name, username: admin.username, password: admin.password, primary: argv.primary, targets, ...(useKeychain ? { keychain: store } : {}) }, manifest);
-    const c = colors();
-    if (argv.dryRun) {
-      printDiffs(plan.files, [admin.password]);
-      for (const s of plan.secrets) say(c.dim(`keychain: would store the password for service '${s.service}', user '${s.account}'`));
-      return;
-    }
-    const outcomes = await applyConfigure(paths, plan, baseUrl, useKeychain ? store : undefined);
-    say(`Configured ${targets.join(', ')} for ${baseUrl}/simple/ (uploads: ${baseUrl}/legacy/):`);
-    printOutcomes(outcomes);
-    if (useKeychain) say(`Passwords: in ${store.backend.description}, under the names each tool looks up; none is written in a file.`);
-    else {
-      const why = argv.keychain ? `no OS keychain is usable (${opened.keychainProblem ?? 'unknown reason'})` : '--no-keychain was given';
-      note(c.yellow(`Passwords: written into the tools' own files (mode 0600), since ${why}.`));
-    }
-    for (const n of plan.notes) say(c.dim(n));
-  },
+  handler: async (argv: ArgumentsCamelCase<ConfigureFlags>) => configureAndReport(resolvePaths(), argv),
 };
+
+/** Configures the tools as the flags say and prints what happened (also used by `pyrepo init`). */
+export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlags): Promise<void> {
+  if (!/^[a-z0-9][a-z0-9_]*$/.test(argv.name)) {
+    throw new AbortError(`--name '${argv.name}' must be lowercase letters, digits and '_'`, 'poetry and uv turn other characters into "_" in environment variable names, which makes names ambiguous.');
+  }
+  const settings = loadSettings(paths);
+  const store = secretStore(paths);
+  const admin = await readAdminCredentials(store, settings.adminUser);
+  if (!admin) throw new AbortError(`There is no admin identity '${settings.adminUser}' yet.`, 'Run `pyrepo init` first.');
+  const opened = await store.open();
+  const useKeychain = argv.keychain && store.backend.kind === 'keychain';
+  const baseUrl = await baseUrlFor(paths, argv.url);
+  const targets = chosenTargets(argv) ?? (await detectTargets());
+  const manifest = readManifest(paths.configDir);
+  const plan = planConfigure({ baseUrl, name: argv.name, username: admin.username, password: admin.password, primary: argv.primary, targets, ...(useKeychain ? { keychain: store } : {}) }, manifest);
+  const c = colors();
+  if (argv.dryRun) {
+    printDiffs(plan.files, [admin.password]);
+    for (const s of plan.secrets) say(c.dim(`keychain: would store the password for service '${s.service}', user '${s.account}'`));
+    return;
+  }
+  const outcomes = await applyConfigure(paths, plan, baseUrl, useKeychain ? store : undefined);
+  say(`Configured ${targets.join(', ')} for ${baseUrl}/simple/ (uploads: ${baseUrl}/legacy/):`);
+  printOutcomes(outcomes);
+  if (useKeychain) say(`Passwords: in ${store.backend.description}, under the names each tool looks up; none is written in a file.`);
+  else {
+    const why = argv.keychain ? `no OS keychain is usable (${opened.keychainProblem ?? 'unknown reason'})` : '--no-keychain was given';
+    note(c.yellow(`Passwords: written into the tools' own files (mode 0600), since ${why}.`));
+  }
+  for (const n of plan.notes) say(c.dim(n));
+}

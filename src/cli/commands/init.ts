@@ -10,12 +10,14 @@ import { probeDaemon, startDaemon } from '../services/daemon-control.js';
 import { resolveDaemonSettings, settingsFromFlags, type DaemonFlags } from '../services/daemon-settings.js';
 import { loadSettings } from '../services/settings-store.js';
 import { setUp } from '../services/setup.js';
+import { configureAndReport } from './configure.js';
 import { reportStart } from './start.js';
 
 interface InitFlags extends DaemonFlags {
   adminUser?: string;
   yes: boolean;
   start?: boolean;
+  configure?: boolean;
 }
 
 /** On a terminal without --yes: the two settings people change most, with the current values offered. */
@@ -42,6 +44,11 @@ export const initCommand: CommandModule<object, InitFlags> = {
       .option('admin-user', { type: 'string', describe: 'Name of the admin identity', defaultDescription: 'admin' })
       .option('yes', { alias: 'y', type: 'boolean', describe: 'Ask nothing: use flags and defaults, and start the index', default: false })
       .option('start', { type: 'boolean', describe: 'Start the index when done (--no-start: do not)', defaultDescription: 'ask; yes with --yes' })
+      .option('configure', {
+        type: 'boolean',
+        describe: 'Then point pip, twine, poetry, pdm and uv at it, as `pyrepo configure` does (--no-configure: do not)',
+        defaultDescription: 'ask; yes with --yes',
+      })
       .epilog('Safe to run again: it keeps what exists and changes only what you pass.')
       .example('$0 init', 'Answer a few questions, then start')
       .example('$0 init --yes', 'Defaults, no questions, start the index')
@@ -70,15 +77,25 @@ export const initCommand: CommandModule<object, InitFlags> = {
     const start = argv.start ?? (argv.yes ? true : interactive ? await askYesNo('Start the index now?', true) : false);
     if (!start) {
       say('\nStart it with `pyrepo start`, or run it in the foreground with `pyrepo serve`.');
-      return;
+    } else {
+      const running = await probeDaemon(paths.dataDir);
+      const portDiffers = result.settings.port !== 0 && running.kind === 'running' && running.state.port !== result.settings.port;
+      say('');
+      if (running.kind === 'running' && (portDiffers || running.state.packagesDir !== result.packagesDir)) {
+        say(c.yellow(`pyrepo already runs with other settings (port ${running.state.port}); \`pyrepo restart\` applies the new ones.`));
+      } else {
+        reportStart(await startDaemon(resolveDaemonSettings({}, loadSettings(paths), paths), paths));
+      }
     }
-    const running = await probeDaemon(paths.dataDir);
-    const portDiffers = result.settings.port !== 0 && running.kind === 'running' && running.state.port !== result.settings.port;
-    if (running.kind === 'running' && (portDiffers || running.state.packagesDir !== result.packagesDir)) {
-      say(c.yellow(`\npyrepo already runs with other settings (port ${running.state.port}); \`pyrepo restart\` applies the new ones.`));
-      return;
+    // Configuring needs the port: known once the daemon runs, or when it is fixed.
+    const configurable = start || result.settings.port !== 0;
+    const configure =
+      configurable && (argv.configure ?? (argv.yes ? true : interactive ? await askYesNo('Point your Python tools (pip, twine, poetry, pdm, uv) at it? `pyrepo unconfigure` undoes it.', true) : false));
+    if (configure) {
+      say('');
+      await configureAndReport(paths, { name: 'pyrepo', primary: false, keychain: true, dryRun: false });
+    } else if (argv.configure !== false) {
+      say('\nPoint pip, twine, poetry, pdm and uv at it with `pyrepo configure` (`--dry-run` shows the changes first).');
     }
-    say('');
-    reportStart(await startDaemon(resolveDaemonSettings({}, loadSettings(paths), paths), paths));
   },
 };

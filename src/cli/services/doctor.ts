@@ -5,7 +5,6 @@
 import { constants, existsSync, statSync } from 'node:fs';
 import { access, readFile, statfs } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { formatBytes } from '../../shared/format.js';
@@ -13,6 +12,8 @@ import { SECRETS_FILE } from '../../shared/secrets.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import type { StoredSettings } from '../../shared/settings.js';
 import { parseIni, iniGet, IniSyntaxError } from '../client-config/ini.js';
+import { clientFiles } from '../client-config/locations.js';
+import { pipUses } from '../client-config/pip-edit.js';
 import { AbortError } from '../errors.js';
 import type { DoctorOutput } from '../json-output.js';
 import { readAdminCredentials, secretStore } from './admin-identity.js';
@@ -110,13 +111,12 @@ async function checkSecrets(paths: PyrepoPaths, settings: StoredSettings): Promi
 }
 
 /** Whether ~/.pypirc has a repository pointing at this index's upload URL. */
-async function checkPypirc(uploadUrl: string | undefined): Promise<CheckResult> {
-  const file = join(homedir(), '.pypirc');
+async function checkPypirc(file: string, uploadUrl: string | undefined): Promise<CheckResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    return result('~/.pypirc', 'info', 'does not exist (twine and flit then need --repository-url)');
+    return result('~/.pypirc', 'info', 'does not exist (twine and flit then need --repository-url)', 'pyrepo configure');
   }
   try {
     const doc = parseIni(text);
@@ -125,10 +125,27 @@ async function checkPypirc(uploadUrl: string | undefined): Promise<CheckResult> 
     const usable = ours.find((s) => listed.includes(s.name));
     if (usable) return result('~/.pypirc', 'ok', `[${usable.name}] uploads to this index (twine upload -r ${usable.name})`);
     if (ours[0]) return result('~/.pypirc', 'warn', `[${ours[0].name}] points here but is not listed in [distutils] index-servers`, `add ${ours[0].name} to index-servers in ${file}`);
-    return result('~/.pypirc', 'info', uploadUrl ? 'no repository points at this index' : 'not checked: the daemon is not running');
+    return result('~/.pypirc', 'info', uploadUrl ? 'no repository points at this index' : 'not checked: the daemon is not running', uploadUrl ? 'pyrepo configure --pypirc' : undefined);
   } catch (err) {
     const why = err instanceof IniSyntaxError ? err.message : (err as Error).message;
     return result('~/.pypirc', 'fail', `twine cannot read it: ${why}`, `fix ${file}`);
+  }
+}
+
+/** Whether pip's user config uses this index. */
+async function checkPip(file: string, indexUrl: string | undefined): Promise<CheckResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return result('pip.conf', 'info', `${file} does not exist (pip then needs --index-url)`, 'pyrepo configure --pip');
+  }
+  try {
+    if (!indexUrl) return result('pip.conf', 'info', 'not checked: the daemon is not running');
+    return pipUses(text, indexUrl) ? result('pip.conf', 'ok', `${file} uses this index`) : result('pip.conf', 'info', `${file} does not use this index`, 'pyrepo configure --pip');
+  } catch (err) {
+    const why = err instanceof IniSyntaxError ? err.message : (err as Error).message;
+    return result('pip.conf', 'fail', `pip cannot read ${file}: ${why}`, `fix ${file}`);
   }
 }
 
@@ -173,13 +190,16 @@ export async function runChecks(paths: PyrepoPaths): Promise<CheckResult[]> {
     }
   }
   const probe = await probeDaemon(paths.dataDir);
-  const [port, data, packages, secrets, pypirc, tools] = await Promise.all([
+  const files = clientFiles();
+  const base = probe.kind === 'stopped' ? undefined : (settings.publicUrl?.replace(/\/+$/, '') ?? probe.state.url);
+  const [port, data, packages, secrets, pypirc, pip, tools] = await Promise.all([
     checkPort(probe, settings),
     checkFolder('data folder', paths.dataDir),
     checkFolder('packages folder', settings.packagesDir ?? dataLayout(paths.dataDir).defaultPackagesDir),
     checkSecrets(paths, settings),
-    checkPypirc(probe.kind === 'stopped' ? undefined : `${probe.state.url}/legacy/`),
+    checkPypirc(files.pypirc, base && `${base}/legacy/`),
+    checkPip(files.pip, base && `${base}/simple/`),
     checkTools(),
   ]);
-  return [...out, checkDaemon(probe), port, data, packages, ...secrets, pypirc, ...tools];
+  return [...out, checkDaemon(probe), port, data, packages, ...secrets, pypirc, pip, ...tools];
 }
