@@ -138,13 +138,14 @@ describe('parser', () => {
   });
 
   it('every command has help with examples', async () => {
-    const commands = ['init', 'start', 'stop', 'restart', 'status', 'logs', 'serve', 'list', 'info', 'remove', 'yank', 'unyank', 'doctor'];
+    const commands = ['init', 'start', 'stop', 'restart', 'status', 'logs', 'serve', 'publish', 'list', 'info', 'remove', 'yank', 'unyank', 'configure', 'unconfigure', 'service install', 'service uninstall', 'doctor'];
     for (const command of commands) {
       // The parse callback receives the help text instead of printing it.
       const help = await new Promise<string>((resolve) => {
-        void buildParser([command, '--help'])
+        const args = [...command.split(' '), '--help'];
+        void buildParser(args)
           .exitProcess(false)
-          .parse([command, '--help'], {}, (_err, _argv, output) => resolve(output));
+          .parse(args, {}, (_err, _argv, output) => resolve(output));
       });
       expect(help, command).toContain('Examples:');
     }
