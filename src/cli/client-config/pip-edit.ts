@@ -1,7 +1,9 @@
 /**
  * The pip.conf entries pyrepo owns: the index URL in `[global]`, as `extra-index-url`
  * (PyPI stays primary) or, with `primary`, as `index-url` (the value it replaces is
- * returned so that unconfigure can put it back).
+ * returned so that unconfigure can put it back); and `trusted-host` for a plain-http
+ * index on another machine, which pip otherwise refuses (never for loopback, which pip
+ * trusts by itself).
  */
 import { iniGet, iniSection, parseIni } from './ini.js';
 import { addIniListValue, iniListValues, removeIniListValue, removeIniOption, removeIniSection, setIniOption } from './ini-edit.js';
@@ -12,27 +14,43 @@ export interface PipEntry {
   primary: boolean;
 }
 
+/** `host:port` for pip's trusted-host when `url` is plain http to a host other than this machine. */
+export function trustedHostFor(url: string): string | undefined {
+  const u = new URL(url);
+  if (u.protocol !== 'http:') return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1' || /^127\./.test(host)) return undefined;
+  return u.host;
+}
+
 export interface PipConfigured {
   text: string;
   /** The `index-url` that `primary` replaced, if there was one. */
   replacedIndexUrl?: string;
   createdGlobal: boolean;
+  /** The trusted-host entry pyrepo added (not one the file had already). */
+  trustedHost?: string;
 }
 
 export function configurePip(text: string, entry: PipEntry): PipConfigured {
   const doc = parseIni(text);
   const createdGlobal = !iniSection(doc, 'global');
-  if (!entry.primary) return { text: addIniListValue(text, 'global', 'extra-index-url', entry.url), createdGlobal };
+  const trusted = trustedHostFor(entry.url);
+  const added = trusted !== undefined && !iniListValues(iniGet(doc, 'global', 'trusted-host')).includes(trusted) ? trusted : undefined;
+  const withTrust = (t: string) => (added ? addIniListValue(t, 'global', 'trusted-host', added) : t);
+  const extra = added ? { createdGlobal, trustedHost: added } : { createdGlobal };
+  if (!entry.primary) return { text: withTrust(addIniListValue(text, 'global', 'extra-index-url', entry.url)), ...extra };
   const current = iniGet(doc, 'global', 'index-url');
-  let out = setIniOption(text, 'global', 'index-url', entry.url);
+  let out = withTrust(setIniOption(text, 'global', 'index-url', entry.url));
   // Listed both ways, pip would ask the index twice for every project.
   out = removeIniListValue(out, 'global', 'extra-index-url', entry.url);
-  return current !== undefined && current !== entry.url ? { text: out, replacedIndexUrl: current, createdGlobal } : { text: out, createdGlobal };
+  return current !== undefined && current !== entry.url ? { text: out, replacedIndexUrl: current, ...extra } : { text: out, ...extra };
 }
 
 /** Undoes configurePip: removes the URL, restores a replaced index-url, drops a `[global]` pyrepo created if it is empty. */
-export function unconfigurePip(text: string, url: string, opts: { replacedIndexUrl?: string; createdGlobal: boolean }): string {
+export function unconfigurePip(text: string, url: string, opts: { replacedIndexUrl?: string; createdGlobal: boolean; trustedHost?: string }): string {
   let out = removeIniListValue(text, 'global', 'extra-index-url', url);
+  if (opts.trustedHost) out = removeIniListValue(out, 'global', 'trusted-host', opts.trustedHost);
   const doc = parseIni(out);
   if (iniGet(doc, 'global', 'index-url') === url) {
     out = opts.replacedIndexUrl !== undefined ? setIniOption(out, 'global', 'index-url', opts.replacedIndexUrl) : removeIniOption(out, 'global', 'index-url');

@@ -17,7 +17,13 @@ const OwnedTableSchema = Type.Object({ header: Type.String(), arrayName: Type.Op
 /** How to take pyrepo's entries out of a file the user changed after configure. */
 export const UndoSchema = Type.Union([
   Type.Object({ kind: Type.Literal('pypirc'), name: Type.String(), createdDistutils: Type.Boolean() }),
-  Type.Object({ kind: Type.Literal('pip'), url: Type.String(), replacedIndexUrl: Type.Optional(Type.String()), createdGlobal: Type.Boolean() }),
+  Type.Object({
+    kind: Type.Literal('pip'),
+    url: Type.String(),
+    replacedIndexUrl: Type.Optional(Type.String()),
+    createdGlobal: Type.Boolean(),
+    trustedHost: Type.Optional(Type.String()),
+  }),
   Type.Object({ kind: Type.Literal('toml'), tables: Type.Array(OwnedTableSchema) }),
 ]);
 export type Undo = Static<typeof UndoSchema>;

@@ -157,11 +157,13 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
         const base = moved ? unconfigurePip(before ?? '', previous.url, previous) : (before ?? '');
         const configured = configurePip(base, { url: indexUrl, primary: request.primary });
         const replaced = previous?.kind === 'pip' ? previous.replacedIndexUrl : configured.replacedIndexUrl;
+        const trustedHost = previous?.kind === 'pip' && !moved ? previous.trustedHost : configured.trustedHost;
         const undo: Undo = {
           kind: 'pip',
           url: indexUrl,
           createdGlobal: previous?.kind === 'pip' ? previous.createdGlobal : configured.createdGlobal,
           ...(replaced !== undefined ? { replacedIndexUrl: replaced } : {}),
+          ...(trustedHost !== undefined ? { trustedHost } : {}),
         };
         plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(path, false), undo, holdsSecret: false });
       } catch (err) {
