@@ -16,7 +16,17 @@ export function withDaemonOptions<T>(yargs: Argv<T>) {
     .option('public-url', { type: 'string', describe: 'Base URL shown in pages when behind a proxy' })
     .option('watch', { type: 'boolean', describe: 'Pick up files copied into or deleted from the packages folder', defaultDescription: 'true' })
     .option('log-level', { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], defaultDescription: 'info' })
-    .option('access-log', { type: 'boolean', describe: 'Log one line per request', defaultDescription: 'true' });
+    .option('access-log', { type: 'boolean', describe: 'Log one line per request', defaultDescription: 'true' })
+    .option('authenticate', {
+      type: 'string',
+      describe: 'What needs credentials: a list of list, download, upload, or none (the control API always does)',
+      defaultDescription: 'upload',
+    })
+    .option('lan', { type: 'boolean', describe: 'Listen on every address (for boards and colleagues): reads open, uploads authenticated' })
+    .option('allow-anonymous-lan-uploads', { type: 'boolean', describe: 'Accept uploads without credentials beyond loopback (anyone could replace packages)' })
+    .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve HTTPS (with --tls-key)' })
+    .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
+    .option('htpasswd', { type: 'string', describe: "Also accept the users of this htpasswd file (a pypiserver or Apache one), read in place" });
 }
 
 /** `--json`: print machine-readable output instead of text. */

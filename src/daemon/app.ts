@@ -2,12 +2,14 @@
  * buildApp(): the whole daemon as a fastify instance that never listens (main.ts does).
  * Tests drive it with app.inject(); `pyrepo serve` and the background daemon listen.
  */
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
 import { formatBytes } from '../shared/format.js';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
+import authPlugin from './plugins/auth.js';
 import folderHealthPlugin from './plugins/folder-health.js';
 import indexPlugin from './plugins/index.js';
 import watcherPlugin from './plugins/watcher.js';
@@ -54,13 +56,35 @@ function translate(err: FastifyError, settings: DaemonSettings): FastifyError {
   }
 }
 
+/** A settings problem found while building the app (a TLS file that cannot be read). */
+export class AppSettingsError extends Error {
+  override readonly name = 'AppSettingsError';
+}
+
+/** The certificate and key for HTTPS, when both are set. */
+function readTls(settings: DaemonSettings): { cert: Buffer; key: Buffer } | undefined {
+  if (!settings.tlsCert && !settings.tlsKey) return undefined;
+  if (!settings.tlsCert || !settings.tlsKey) throw new AppSettingsError('HTTPS needs both --tls-cert and --tls-key.');
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new AppSettingsError(`Cannot read the TLS ${what} ${path}: ${(err as Error).message}.`);
+    }
+  };
+  return { cert: read(settings.tlsCert, 'certificate'), key: read(settings.tlsKey, 'key') };
+}
+
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
   // Asynchronous stdout: under load, access lines are written in batches instead of one
   // write(2) per request; pino flushes what is left when the process exits.
   const stream = opts.logStream ?? pino.destination({ dest: 1, sync: false });
+  const tls = readTls(settings);
+  // With TLS fastify makes an https server; routes and hooks are the same either way.
   const app = Fastify({
+    ...(tls ? { https: tls } : {}),
     logger: { level: settings.logLevel, stream },
     // One compact access line per request is logged below instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -69,7 +93,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-  });
+  } as FastifyServerOptions) as unknown as FastifyInstance;
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     const fields: Record<string, string[]> = {};
@@ -95,6 +119,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     overwrite: settings.overwrite,
   });
   await app.register(watcherPlugin, { watch: settings.watch });
+  await app.register(authPlugin, {
+    dataDir: layout.dataDir,
+    authenticate: settings.authenticate,
+    ...(settings.htpasswdFile ? { htpasswdFile: settings.htpasswdFile } : {}),
+  });
   await app.register(folderHealthPlugin, {
     folders: [
       { label: 'data folder', path: layout.dataDir },

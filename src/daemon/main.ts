@@ -11,9 +11,9 @@ import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { DaemonStateSchema, HealthSchema, type DaemonState } from '../shared/api.js';
 import { dataLayout } from '../shared/paths.js';
-import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
+import { DaemonSettingsSchema, type AuthAction, type DaemonSettings } from '../shared/settings.js';
 import { PYREPO_VERSION } from '../shared/version.js';
-import { buildApp } from './app.js';
+import { AppSettingsError, buildApp } from './app.js';
 
 /** A start failure the user can fix (port taken, folder not writable). */
 export class DaemonStartError extends Error {
@@ -23,6 +23,8 @@ export class DaemonStartError extends Error {
 
 export interface RunningDaemon {
   url: string;
+  /** What anonymous callers may do and what needs credentials, in one sentence for the start message. */
+  access: string;
   state: DaemonState;
   /** Stops accepting connections, lets requests in flight finish, removes the state file. */
   close(): Promise<void>;
@@ -31,6 +33,20 @@ export interface RunningDaemon {
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Whether `host` accepts connections from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** One sentence on who may do what, for the start message and the log. */
+export function describeAccess(settings: DaemonSettings): string {
+  const all: AuthAction[] = ['list', 'download', 'upload'];
+  const open = all.filter((a) => !settings.authenticate.includes(a));
+  const names: Record<AuthAction, string> = { list: 'index pages', download: 'downloads', upload: 'uploads' };
+  const openText = open.length > 0 ? `open to anyone who can connect: ${open.map((a) => names[a]).join(', ')}` : 'nothing is open without credentials';
+  return `${openText}; credentials needed for ${[...settings.authenticate.map((a) => names[a]), 'the control API'].join(', ')}`;
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {
@@ -69,6 +85,12 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
       `Another pyrepo daemon (pid ${other.pid}) already serves the data folder ${layout.dataDir} at ${other.url}. Stop it first (pyrepo stop), or use another data folder.`,
     );
   }
+  if (!isLoopback(settings.host) && !settings.authenticate.includes('upload') && !settings.allowAnonymousLanUploads) {
+    throw new DaemonStartError(
+      `Refusing to listen on ${settings.host} with uploads open to anyone: every machine that can reach it could publish or replace packages. ` +
+        'Keep uploads authenticated (--authenticate upload, the default), or accept the risk with --allow-anonymous-lan-uploads.',
+    );
+  }
   for (const dir of [layout.dataDir, settings.packagesDir]) {
     try {
       await mkdir(dir, { recursive: true });
@@ -76,7 +98,13 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
       throw new DaemonStartError(`Cannot create the folder ${dir}: ${(err as Error).message}. Choose another one or fix its permissions.`);
     }
   }
-  const app = await buildApp({ settings });
+  let app;
+  try {
+    app = await buildApp({ settings });
+  } catch (err) {
+    if (err instanceof AppSettingsError) throw new DaemonStartError(err.message);
+    throw err;
+  }
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (err) {
@@ -96,7 +124,9 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     throw err;
   }
   const port = (app.server.address() as AddressInfo).port;
-  const url = `http://${urlHost(settings.host)}:${port}`;
+  const url = `${settings.tlsCert ? 'https' : 'http'}://${urlHost(settings.host)}:${port}`;
+  const access = describeAccess(settings);
+  app.log.info(`Access: ${access}.`);
   const state: DaemonState = {
     pid: process.pid,
     url,
@@ -131,7 +161,7 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
       const current = await readFile(layout.stateFile, 'utf8').catch(() => '');
       if (current.includes(`"pid": ${process.pid},`)) await rm(layout.stateFile, { force: true });
     })());
-  return { url, state, close };
+  return { url, access, state, close };
 }
 
 /** Stops on SIGTERM/SIGINT, exiting 0 once requests in flight are done. */

@@ -17,6 +17,10 @@ const LogLevelSchema = Type.Union(
   { default: 'info', description: 'Least severe log level written.' },
 );
 
+/** Actions that can be made to need credentials (`admin`, the control API, always does). */
+export const AuthActionSchema = Type.Union([Type.Literal('list'), Type.Literal('download'), Type.Literal('upload')]);
+export type AuthAction = Static<typeof AuthActionSchema>;
+
 /** The settings that mean the same in the settings file and in the daemon. */
 const shared = {
   host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address to listen on.' }),
@@ -27,6 +31,18 @@ const shared = {
   watch: Type.Boolean({ default: true, description: 'Pick up files added to or removed from the packages folder while running.' }),
   logLevel: LogLevelSchema,
   accessLog: Type.Boolean({ default: true, description: 'Log one line per request.' }),
+  authenticate: Type.Array(AuthActionSchema, {
+    uniqueItems: true,
+    default: ['upload'],
+    description: 'Actions that need credentials: list (index pages), download (files), upload. The control API always does.',
+  }),
+  allowAnonymousLanUploads: Type.Boolean({
+    default: false,
+    description: 'Accept uploads without credentials while listening beyond loopback (anyone on the network could replace packages).',
+  }),
+  tlsCert: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate for HTTPS.' })),
+  tlsKey: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key for HTTPS.' })),
+  htpasswdFile: Type.Optional(Type.String({ minLength: 1, description: 'An adopted htpasswd file (pypiserver, Apache), read in place besides pyrepo\'s own users.' })),
 };
 
 /** Schema of the settings file. */

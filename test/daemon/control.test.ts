@@ -268,7 +268,7 @@ describe('GET /-/events (Server-Sent Events)', () => {
   /** Opens the stream and collects parsed events (with their SSE `event:` name). */
   async function openStream() {
     const controller = new AbortController();
-    const res = await fetch(`${base}/-/events`, { signal: controller.signal });
+    const res = await fetch(`${base}/-/events`, { signal: controller.signal, headers: { authorization: t.adminAuth } });
     const events: { name: string; data: IndexEvent }[] = [];
     const waiters: (() => void)[] = [];
     const decoder = new TextDecoder();

@@ -4,13 +4,15 @@
  * and a one-call upload of a generated distribution.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { blake2b } from '@noble/hashes/blake2b';
 import { buildApp } from '../../src/daemon/app.js';
+import { accessFiles, writeAccessFile } from '../../src/shared/access-file.js';
+import { hashPassword } from '../../src/shared/htpasswd.js';
 import type { DaemonSettings } from '../../src/shared/settings.js';
 import { buildSdist, buildWheel, sdistFilename, wheelFilename, type DistSpec } from './dists.js';
 
@@ -25,6 +27,8 @@ function nullStream(): Writable {
 
 export interface TestApp {
   app: FastifyInstance;
+  /** `Authorization` value of the admin user every test app has (`admin` / {@link TEST_ADMIN_PASSWORD}). */
+  adminAuth: string;
   /** The temporary folder holding `data/` and `packages/` (unless overridden). */
   root: string;
   packagesDir: string;
@@ -45,24 +49,60 @@ export function testSettings(root: string, overrides: Partial<DaemonSettings> = 
     watch: false,
     logLevel: 'silent',
     accessLog: false,
+    authenticate: [],
+    allowAnonymousLanUploads: false,
     ...overrides,
   };
 }
 
+/** The admin password of every test app. */
+export const TEST_ADMIN_PASSWORD = 'test-admin-password';
+/** bcrypt (cost 4, cheap) of TEST_ADMIN_PASSWORD. */
+let adminHash: string | undefined;
+
+/** `Basic` credentials for an Authorization header. */
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+export interface MakeAppOptions {
+  /** Send the admin's credentials with every control API request that carries none (default true). */
+  autoAdmin?: boolean;
+}
+
 /**
  * Builds a daemon in a new temporary folder, waits until it is ready and the first
- * reconcile with the packages folder is done.
+ * reconcile with the packages folder is done. Its data folder has an admin user; control
+ * API requests carry the admin's credentials unless they bring their own (or autoAdmin
+ * is off), so tests about the index need not care about access control.
  */
-export async function makeApp(overrides: Partial<DaemonSettings> = {}): Promise<TestApp> {
+export async function makeApp(overrides: Partial<DaemonSettings> = {}, options: MakeAppOptions = {}): Promise<TestApp> {
   const root = await mkdtemp(join(tmpdir(), 'pyrepo-test-'));
   const settings = testSettings(root, overrides);
   await mkdir(settings.dataDir, { recursive: true });
+  adminHash ??= await hashPassword(TEST_ADMIN_PASSWORD, 4);
+  const files = accessFiles(settings.dataDir);
+  await writeFile(files.htpasswd, `admin:${adminHash}\n`);
+  writeAccessFile(files.access, { version: 1, roles: { admin: 'admin' }, tokens: [] });
   const app = await buildApp({ settings, logStream: nullStream() });
+  const adminAuth = basic('admin', TEST_ADMIN_PASSWORD);
+  if (options.autoAdmin !== false) {
+    const inject = app.inject.bind(app) as (o: InjectOptions | string) => Promise<LightMyRequestResponse>;
+    const withAdmin = (o: InjectOptions | string): InjectOptions | string => {
+      const opts: InjectOptions = typeof o === 'string' ? { url: o } : o;
+      const url = typeof opts.url === 'string' ? opts.url : '';
+      const headers = (opts.headers ?? {}) as Record<string, string>;
+      if (!url.startsWith('/-/') || 'authorization' in headers) return o;
+      return { ...opts, headers: { ...headers, authorization: adminAuth } };
+    };
+    (app as unknown as { inject: unknown }).inject = (o: InjectOptions | string) => inject(withAdmin(o));
+  }
   await app.ready();
   await app.initialIndexing;
   let closed = false;
   return {
     app,
+    adminAuth,
     root,
     packagesDir: settings.packagesDir,
     dataDir: settings.dataDir,

@@ -170,7 +170,9 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Runnin
   const root = await makeTempRoot('pyrepo-daemon-');
   const dataDir = opts.dataDir ?? join(root, 'data');
   const packagesDir = opts.packagesDir ?? join(root, 'packages');
-  const args = [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--packages-dir', packagesDir, ...(opts.args ?? [])];
+  // Open uploads unless the test says otherwise: most tests are about the index, not access control.
+  const auth = (opts.args ?? []).includes('--authenticate') ? [] : ['--authenticate', 'none'];
+  const args = [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--packages-dir', packagesDir, ...auth, ...(opts.args ?? [])];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: isolatedEnv(root, opts.env),

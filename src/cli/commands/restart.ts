@@ -5,6 +5,7 @@ import { withDaemonOptions } from '../options.js';
 import { say } from '../output.js';
 import { startDaemon } from '../services/daemon-control.js';
 import { resolveDaemonSettings, type DaemonFlags } from '../services/daemon-settings.js';
+import { ensureAdminUser } from '../services/admin-identity.js';
 import { loadSettings } from '../services/settings-store.js';
 import { reportStart } from './start.js';
 import { stopWithNotice, withStopOptions, type StopFlags } from './stop.js';
@@ -21,7 +22,9 @@ export const restartCommand: CommandModule<object, RestartFlags> = {
   handler: async (argv: ArgumentsCamelCase<RestartFlags>) => {
     const paths = resolvePaths();
     // Settings are checked before anything is stopped: a bad flag leaves the daemon running.
-    const settings = resolveDaemonSettings(argv, loadSettings(paths), paths);
+    const stored = loadSettings(paths);
+    const settings = resolveDaemonSettings(argv, stored, paths);
+    await ensureAdminUser(paths, settings.dataDir, stored.adminUser);
     const stopped = await stopWithNotice(paths.dataDir, argv.timeout);
     if (stopped.wasRunning) say(`Stopped pyrepo (pid ${stopped.pid})${stopped.forced ? ', forcefully' : ''}.`);
     reportStart(await startDaemon(settings, paths));

@@ -5,6 +5,7 @@ import { AbortError } from '../errors.js';
 import { withDaemonOptions } from '../options.js';
 import { say } from '../output.js';
 import { resolveDaemonSettings, type DaemonFlags } from '../services/daemon-settings.js';
+import { ensureAdminUser } from '../services/admin-identity.js';
 import { loadSettings } from '../services/settings-store.js';
 
 export const serveCommand: CommandModule<object, DaemonFlags> = {
@@ -19,14 +20,17 @@ export const serveCommand: CommandModule<object, DaemonFlags> = {
       .example('$0 serve --host 0.0.0.0 --port 0', 'Listen on every address, on a free port') as unknown as Argv<DaemonFlags>,
   handler: async (argv: ArgumentsCamelCase<DaemonFlags>) => {
     const paths = resolvePaths();
-    const settings = resolveDaemonSettings(argv, loadSettings(paths), paths);
+    const stored = loadSettings(paths);
+    const settings = resolveDaemonSettings(argv, stored, paths);
+    // Uploads need the admin identity by default: make sure the daemon will know it.
+    await ensureAdminUser(paths, settings.dataDir, stored.adminUser);
     // The CLI enters the daemon only through its entry file.
     const { runDaemon, stopOnSignals, DaemonStartError } = await import('../../daemon/main.js');
     try {
       const daemon = await runDaemon(settings);
       say(
         `pyrepo ${daemon.state.version} serving ${daemon.url}/simple/ (upload URL ${daemon.url}/legacy/)\n` +
-          `  packages: ${settings.packagesDir}\n  data:     ${settings.dataDir}`,
+          `  packages: ${settings.packagesDir}\n  data:     ${settings.dataDir}\n  access:   ${daemon.access}`,
       );
       stopOnSignals(daemon, (line) => process.stderr.write(`${line}\n`));
     } catch (err) {

@@ -5,6 +5,7 @@ import { withDaemonOptions } from '../options.js';
 import { colors, note, say } from '../output.js';
 import { startDaemon, type StartResult } from '../services/daemon-control.js';
 import { resolveDaemonSettings, type DaemonFlags } from '../services/daemon-settings.js';
+import { ensureAdminUser } from '../services/admin-identity.js';
 import { loadSettings } from '../services/settings-store.js';
 
 /** Prints the outcome of a start (shared with `restart` and `init`). */
@@ -34,7 +35,10 @@ export const startCommand: CommandModule<object, DaemonFlags> = {
       .example('$0 start --port 8080', 'Start on another port this time') as unknown as Argv<DaemonFlags>,
   handler: async (argv: ArgumentsCamelCase<DaemonFlags>) => {
     const paths = resolvePaths();
-    const settings = resolveDaemonSettings(argv, loadSettings(paths), paths);
+    const stored = loadSettings(paths);
+    const settings = resolveDaemonSettings(argv, stored, paths);
+    // Uploads need the admin identity by default: make sure the daemon will know it.
+    await ensureAdminUser(paths, settings.dataDir, stored.adminUser);
     reportStart(await startDaemon(settings, paths), argv.port);
   },
 };

@@ -4,6 +4,10 @@
  * control API, so the user never types it.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { AccessFileError, accessFiles, readAccessFile, writeAccessFile } from '../../shared/access-file.js';
+import { writeFileAtomic } from '../../shared/atomic-file.js';
+import { hashPassword, parseHtpasswd, setHtpasswdUser, verifyPassword } from '../../shared/htpasswd.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import { LazySecretStore, SecretStoreError, type SecretStore } from '../../shared/secrets.js';
 import { AbortError } from '../errors.js';
@@ -58,4 +62,28 @@ export async function ensureAdminCredentials(store: SecretStore, username: strin
 /** `Authorization: Basic …` for credentials. */
 export function basicAuthorization(credentials: AdminCredentials): string {
   return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+}
+
+/**
+ * Makes sure the daemon knows the admin: a bcrypt hash of the stored password in pyrepo's
+ * htpasswd file and the admin role in the access file (the password itself stays in the
+ * keychain or the 0600 file). Creates the password if there is none yet. Idempotent.
+ */
+export async function ensureAdminUser(paths: PyrepoPaths, dataDir: string, username: string): Promise<AdminCredentials & { created: boolean }> {
+  const admin = await ensureAdminCredentials(secretStore(paths), username);
+  const files = accessFiles(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const text = existsSync(files.htpasswd) ? readFileSync(files.htpasswd, 'utf8') : '';
+  const entry = parseHtpasswd(text).entries.find((e) => e.user === username);
+  if (!entry || !(await verifyPassword(admin.password, entry.hash))) {
+    writeFileAtomic(files.htpasswd, setHtpasswdUser(text, username, await hashPassword(admin.password)), { mode: 0o600 });
+  }
+  try {
+    const access = readAccessFile(files.access);
+    if (access.roles[username] !== 'admin') writeAccessFile(files.access, { ...access, roles: { ...access.roles, [username]: 'admin' } });
+  } catch (err) {
+    if (err instanceof AccessFileError) throw new AbortError(err.message);
+    throw err;
+  }
+  return admin;
 }

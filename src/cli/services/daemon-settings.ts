@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
-import { DaemonSettingsSchema, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
+import { DaemonSettingsSchema, type AuthAction, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
 import { AbortError } from '../errors.js';
 
 /** The daemon flags of `serve`, `start`, `restart` and `init` (all optional: unset means "as configured"). */
@@ -20,6 +20,25 @@ export interface DaemonFlags {
   watch?: boolean;
   logLevel?: string;
   accessLog?: boolean;
+  authenticate?: string;
+  lan?: boolean;
+  allowAnonymousLanUploads?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  htpasswd?: string;
+}
+
+const AUTH_ACTIONS: AuthAction[] = ['list', 'download', 'upload'];
+
+/** Parses `--authenticate list,upload` (or `none`). */
+export function parseAuthenticate(text: string): AuthAction[] {
+  const words = text.split(/[\s,]+/).filter(Boolean).map((w) => w.toLowerCase());
+  if (words.length === 1 && words[0] === 'none') return [];
+  const bad = words.filter((w) => !AUTH_ACTIONS.includes(w as AuthAction));
+  if (words.length === 0 || bad.length > 0) {
+    throw new AbortError(`--authenticate takes list, download and upload (comma-separated), or none; not '${bad.join(',') || text}'.`, 'Example: --authenticate list,download,upload');
+  }
+  return [...new Set(words as AuthAction[])];
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
@@ -45,9 +64,19 @@ export function settingsFromFlags(flags: DaemonFlags): Partial<StoredSettings> {
     throw new AbortError(`--public-url '${flags.publicUrl}' is not an http(s) URL.`, 'Example: --public-url https://pypi.example.lan');
   }
   if (flags.host !== undefined && flags.host.trim() === '') throw new AbortError('--host needs an address, such as 127.0.0.1 or 0.0.0.0.');
+  if (flags.lan && flags.host !== undefined && flags.host !== '0.0.0.0') throw new AbortError('--lan listens on every address; leave out --host, or use --host alone.');
+  if (flags.lan && flags.authenticate !== undefined && !parseAuthenticate(flags.authenticate).includes('upload')) {
+    throw new AbortError('--lan keeps uploads authenticated; --authenticate must include upload with it.');
+  }
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new AbortError('HTTPS needs both --tls-cert and --tls-key.');
   const patch: Partial<StoredSettings> = {
-    host: flags.host,
+    host: flags.lan ? '0.0.0.0' : flags.host,
     port: flags.port,
+    authenticate: flags.authenticate !== undefined ? parseAuthenticate(flags.authenticate) : undefined,
+    allowAnonymousLanUploads: flags.allowAnonymousLanUploads,
+    tlsCert: flags.tlsCert === undefined ? undefined : resolve(flags.tlsCert),
+    tlsKey: flags.tlsKey === undefined ? undefined : resolve(flags.tlsKey),
+    htpasswdFile: flags.htpasswd === undefined ? undefined : resolve(flags.htpasswd),
     packagesDir: flags.packagesDir === undefined ? undefined : resolve(flags.packagesDir),
     overwrite: flags.overwrite,
     maxUploadBytes: flags.maxUploadSize === undefined ? undefined : parseSize(flags.maxUploadSize),
@@ -74,7 +103,12 @@ export function resolveDaemonSettings(flags: DaemonFlags, stored: StoredSettings
     watch: merged.watch,
     logLevel: merged.logLevel,
     accessLog: merged.accessLog,
+    authenticate: merged.authenticate,
+    allowAnonymousLanUploads: merged.allowAnonymousLanUploads,
     ...(merged.publicUrl ? { publicUrl: merged.publicUrl } : {}),
+    ...(merged.tlsCert ? { tlsCert: merged.tlsCert } : {}),
+    ...(merged.tlsKey ? { tlsKey: merged.tlsKey } : {}),
+    ...(merged.htpasswdFile ? { htpasswdFile: merged.htpasswdFile } : {}),
   };
   if (!Value.Check(DaemonSettingsSchema, settings)) {
     const first = [...Value.Errors(DaemonSettingsSchema, settings)][0];

@@ -9,7 +9,7 @@ import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import type { SecretBackend } from '../../shared/secrets.js';
 import type { StoredSettings } from '../../shared/settings.js';
 import { AbortError } from '../errors.js';
-import { ensureAdminCredentials, secretStore } from './admin-identity.js';
+import { ensureAdminUser, secretStore } from './admin-identity.js';
 import { hasSettings, loadSettings, saveSettings, settingsFile } from './settings-store.js';
 
 export interface SetupResult {
@@ -63,7 +63,7 @@ export async function setUp(paths: PyrepoPaths, patch: Partial<StoredSettings>):
   const packagesDir = settings.packagesDir ?? layout.defaultPackagesDir;
   ensureWritableFolder(packagesDir, 'packages folder');
   const store = secretStore(paths);
-  const admin = await ensureAdminCredentials(store, settings.adminUser);
+  const admin = await ensureAdminUser(paths, layout.dataDir, settings.adminUser);
   const { keychainProblem } = await store.open();
   return {
     settingsFile: settingsFile(paths),

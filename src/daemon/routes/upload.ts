@@ -165,7 +165,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     return file ? { fields, file } : { fields };
   }
 
-  async function fileUpload(fields: Fields, file: ReceivedUpload | undefined, reply: FastifyReply) {
+  async function fileUpload(req: FastifyRequest, fields: Fields, file: ReceivedUpload | undefined, reply: FastifyReply) {
     if (!file) throw new InvalidUpload("Upload payload does not have a file: send it as the multipart part 'content'.");
     checkFilename(file.filename);
     const protocol = field(fields, 'protocol_version');
@@ -176,8 +176,11 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       version: required(fields, 'version', 'the release version'),
       filetype: required(fields, 'filetype', "'bdist_wheel' or 'sdist'"),
     };
+    const project = normalizeName(claims.name);
+    app.mayUpload(req, project);
     try {
       const outcome = await app.index.acceptUpload(file, claims);
+      app.claimProject(req, project);
       // Says which of the three it was, so that clients (pyrepo publish) need not parse the text.
       reply.code(200).type('text/plain; charset=utf-8').header('x-pyrepo-upload', outcome.status);
       if (outcome.status === 'identical') return `${file.filename} is already on this index with the same content; nothing to do.\n`;
@@ -187,9 +190,10 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     }
   }
 
-  async function removePackage(fields: Fields, reply: FastifyReply) {
+  async function removePackage(req: FastifyRequest, fields: Fields, reply: FastifyReply) {
     const name = required(fields, 'name', 'the project to remove from');
     const version = required(fields, 'version', 'the release to remove');
+    app.mayUpload(req, normalizeName(name));
     try {
       await app.index.removeRelease(normalizeName(name), version);
     } catch (err) {
@@ -208,9 +212,9 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     try {
       switch (action) {
         case 'file_upload':
-          return await fileUpload(fields, file, reply);
+          return await fileUpload(req, fields, file, reply);
         case 'remove_pkg':
-          return await removePackage(fields, reply);
+          return await removePackage(req, fields, reply);
         case 'submit':
         case 'submit_pkg_info':
           throw new Gone('Project pre-registration is no longer required or supported; upload the files directly.');

@@ -93,6 +93,12 @@ CREATE TABLE IF NOT EXISTS releases (
   yanked_reason TEXT,
   PRIMARY KEY (project, release_key)
 );
+CREATE TABLE IF NOT EXISTS owners (
+  project TEXT NOT NULL,
+  user TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('owner', 'maintainer')),
+  PRIMARY KEY (project, user)
+);
 CREATE TABLE IF NOT EXISTS downloads (
   filename TEXT NOT NULL REFERENCES files (filename) ON DELETE CASCADE,
   day TEXT NOT NULL,
@@ -196,6 +202,9 @@ export class Catalog {
         FROM projects p LEFT JOIN files f ON f.project = p.name GROUP BY p.name ORDER BY p.name`),
       counts: s('SELECT (SELECT COUNT(*) FROM projects) AS projects, (SELECT COUNT(*) FROM files) AS files'),
       setSerial: s("UPDATE meta SET value = ? WHERE key = 'serial'"),
+      ownersOf: s('SELECT user, role FROM owners WHERE project = ? ORDER BY role DESC, user'),
+      addOwner: s('INSERT INTO owners (project, user, role) VALUES (?, ?, ?) ON CONFLICT (project, user) DO UPDATE SET role = excluded.role'),
+      removeOwner: s('DELETE FROM owners WHERE project = ? AND user = ?'),
     };
   }
 
@@ -374,5 +383,20 @@ export class Catalog {
   close(): void {
     this.flushDownloads();
     this.db.close();
+  }
+
+  /** Who may upload to a project besides admins: its owners and maintainers. */
+  owners(project: string): { user: string; role: 'owner' | 'maintainer' }[] {
+    return this.stmt.ownersOf!.all(project) as { user: string; role: 'owner' | 'maintainer' }[];
+  }
+
+  /** Makes `user` an owner or maintainer of `project` (changing the role if already one). */
+  addOwner(project: string, user: string, role: 'owner' | 'maintainer'): void {
+    this.stmt.addOwner!.run(project, user, role);
+  }
+
+  /** Resolves true if `user` was an owner or maintainer of `project`. */
+  removeOwner(project: string, user: string): boolean {
+    return this.stmt.removeOwner!.run(project, user).changes > 0;
   }
 }

@@ -1,0 +1,145 @@
+/**
+ * Access control, before routing and before any body is read: every request is one of
+ * `list` (index pages, JSON APIs), `download` (files), `upload` or `admin` (the control
+ * API, always protected; `/-/health` is open), and the settings say which of the first
+ * three need credentials.
+ *
+ * - No credentials where they are needed: 401 with `WWW-Authenticate: Basic`, the same
+ *   for every path, existing or not, so private project names do not leak.
+ * - Credentials are HTTP Basic: a user and password from the htpasswd file, or an API
+ *   token as the password (user `__token__`, as PyPI does, or the token's own user).
+ *   Wrong credentials: 401; failed attempts are throttled per address and user (429).
+ * - A role or token that does not allow the action: 403. Whether an upload may go to a
+ *   given project (owners, maintainers, token scopes) is decided by `mayUpload` once the
+ *   project is known.
+ *
+ * Credentials never reach a log line, an error message or an event.
+ */
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { accessFiles } from '../../shared/access-file.js';
+import type { AuthAction } from '../../shared/settings.js';
+import { Forbidden, TooManyAttempts, Unauthorized } from '../errors.js';
+import { Identities, type Identity } from '../services/identities.js';
+import { LoginThrottle } from '../services/login-throttle.js';
+
+type Action = AuthAction | 'admin' | 'open';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified caller, when credentials were sent. */
+    identity?: Identity;
+  }
+  interface FastifyInstance {
+    /** Throws 403 unless the caller may upload to `project` (normalized); records the first uploader as owner. */
+    mayUpload(req: FastifyRequest, project: string): void;
+    /** After a successful upload: the first (authenticated) uploader of a project owns it. */
+    claimProject(req: FastifyRequest, project: string): void;
+    identities: Identities;
+  }
+}
+
+export interface AuthPluginOptions {
+  dataDir: string;
+  /** An adopted htpasswd file, read in place next to pyrepo's own. */
+  htpasswdFile?: string;
+  authenticate: AuthAction[];
+}
+
+const REALM = 'Basic realm="pyrepo", charset="UTF-8"';
+const UPLOAD_PATHS = new Set(['/', '/legacy', '/legacy/']);
+/** Longest Authorization header worth decoding (a token or password plus a user name). */
+const MAX_AUTH_HEADER = 4096;
+
+/** Which action a request is, from its method and path alone. */
+export function actionOf(method: string, url: string): Action {
+  const path = url.split('?', 1)[0] as string;
+  if (path === '/-/health') return 'open';
+  if (path.startsWith('/-/')) return 'admin';
+  if (method === 'POST' && UPLOAD_PATHS.has(path)) return 'upload';
+  if (path.startsWith('/packages/')) return 'download';
+  return 'list';
+}
+
+/** Decodes `Basic base64(user:password)`; undefined when the header is not that. */
+export function parseBasic(header: string): { user: string; password: string } | undefined {
+  if (header.length > MAX_AUTH_HEADER) return undefined;
+  const m = /^Basic[ ]+([A-Za-z0-9+/]+=*)[ ]*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+  const at = decoded.indexOf(':');
+  if (at < 0 || decoded.includes('\uFFFD')) return undefined;
+  return { user: decoded.slice(0, at), password: decoded.slice(at + 1) };
+}
+
+async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
+  const files = accessFiles(opts.dataDir);
+  const identities = new Identities({
+    htpasswdFiles: [files.htpasswd, ...(opts.htpasswdFile ? [opts.htpasswdFile] : [])],
+    accessFile: files.access,
+    warn: (message) => app.log.warn(message),
+  });
+  const throttle = new LoginThrottle();
+  const needed = new Set<Action>(['admin', ...opts.authenticate]);
+  app.decorate('identities', identities);
+  app.decorateRequest('identity', undefined);
+
+  const challenge = (reply: FastifyReply, message: string) => {
+    reply.header('www-authenticate', REALM);
+    return new Unauthorized(message);
+  };
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const action = actionOf(req.method, req.url);
+    if (action === 'open') return;
+    const header = req.headers.authorization;
+    const needs = needed.has(action);
+    if (header === undefined || header === '') {
+      if (needs) throw challenge(reply, action === 'admin' ? 'The control API needs the admin identity.' : `Authentication required to ${action}.`);
+      return;
+    }
+    const creds = parseBasic(header);
+    if (!creds) {
+      if (!needs) return;
+      throw challenge(reply, 'The Authorization header is not HTTP Basic credentials (user:password in base64).');
+    }
+    const wait = throttle.retryAfter(req.ip, creds.user);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new TooManyAttempts(String(wait));
+    }
+    const result = await identities.check(creds.user, creds.password);
+    if (!result.ok) {
+      throttle.failed(req.ip, creds.user);
+      throw challenge(reply, result.reason);
+    }
+    throttle.succeeded(req.ip);
+    const who = result.identity;
+    req.identity = who;
+    if (action === 'admin' && who.role !== 'admin') throw new Forbidden(`The user '${who.user}' is not an admin.`);
+    if (action === 'upload') {
+      if (who.role === 'reader') throw new Forbidden(`The user '${who.user}' may only read (role reader).`);
+      if (who.token?.readOnly) throw new Forbidden(`The token ${who.token.id} is read-only.`);
+    }
+  });
+
+  app.decorate('mayUpload', (req: FastifyRequest, project: string) => {
+    const who = req.identity;
+    if (!who) return; // uploads are open to everyone (the settings say so)
+    if (who.token?.projects && !who.token.projects.includes(project)) {
+      throw new Forbidden(`The given token isn't allowed to upload to project '${project}'.`);
+    }
+    if (who.role === 'admin') return;
+    const owners = app.index.catalog.owners(project);
+    if (owners.length > 0 && !owners.some((o) => o.user === who.user)) {
+      throw new Forbidden(`The user '${who.user}' isn't allowed to upload to project '${project}'.`);
+    }
+  });
+
+  app.decorate('claimProject', (req: FastifyRequest, project: string) => {
+    const who = req.identity;
+    if (who && app.index.catalog.owners(project).length === 0) app.index.catalog.addOwner(project, who.user, 'owner');
+  });
+}
+
+export default fp(authPlugin, { name: 'pyrepo-auth', dependencies: ['pyrepo-index'] });

@@ -1,0 +1,129 @@
+/**
+ * Who is asking: checks Basic credentials against the htpasswd file (passwords) and the
+ * access file (roles, API tokens). Both are files the CLI or an administrator edit; they
+ * are read again when they change (looked at no more than once a second), so a new user
+ * or a revoked token counts at once and nothing needs a restart.
+ *
+ * Password hashes are slow on purpose (bcrypt), and clients send credentials with every
+ * request, so a successful check is remembered for a few minutes under a digest of the
+ * credentials (never the password itself); any change to the files forgets them all.
+ */
+import { createHash } from 'node:crypto';
+import { statSync, readFileSync } from 'node:fs';
+import { DEFAULT_ROLE, readAccessFile, splitToken, tokenMatches, type AccessFile, type Role, type TokenRecord } from '../../shared/access-file.js';
+import { parseHtpasswd, verifyPassword, type HtpasswdEntry } from '../../shared/htpasswd.js';
+
+/** A verified caller. */
+export interface Identity {
+  user: string;
+  role: Role;
+  /** Set when the caller used an API token: its limits apply on top of the user's. */
+  token?: Pick<TokenRecord, 'id' | 'projects' | 'readOnly'>;
+}
+
+/** The outcome of a credentials check. */
+export type CheckResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+
+const CACHE_MS = 5 * 60 * 1000;
+const CACHE_MAX = 10_000;
+const RELOAD_CHECK_MS = 1000;
+
+function stamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+  } catch {
+    return 'absent';
+  }
+}
+
+export interface IdentitiesOptions {
+  /** pyrepo's own htpasswd file first, then an adopted one (read in place, never written); the first entry of a user counts. */
+  htpasswdFiles: string[];
+  accessFile: string;
+  /** Told about problems in the files (bad lines, a damaged access file), once per change. */
+  warn: (message: string) => void;
+}
+
+export class Identities {
+  private users = new Map<string, HtpasswdEntry>();
+  private access: AccessFile = { version: 1, roles: {}, tokens: [] };
+  private stamps = '';
+  private checkedAt = 0;
+  private readonly verified = new Map<string, { identity: Identity; until: number }>();
+
+  constructor(private readonly opts: IdentitiesOptions) {
+    this.reloadIfChanged(true);
+  }
+
+  /** How many users the htpasswd file has (for the start-up message). */
+  get userCount(): number {
+    this.reloadIfChanged();
+    return this.users.size;
+  }
+
+  private reloadIfChanged(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.checkedAt < RELOAD_CHECK_MS) return;
+    this.checkedAt = now;
+    const stamps = [...this.opts.htpasswdFiles, this.opts.accessFile].map(stamp).join('|');
+    if (stamps === this.stamps) return;
+    this.stamps = stamps;
+    this.verified.clear();
+    this.users = new Map();
+    for (const file of this.opts.htpasswdFiles) {
+      try {
+        const { entries, problems } = parseHtpasswd(readFileSync(file, 'utf8'));
+        for (const e of entries) if (!this.users.has(e.user)) this.users.set(e.user, e);
+        for (const p of problems) this.opts.warn(`${file}: ${p}`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.warn(`Cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+    try {
+      this.access = readAccessFile(this.opts.accessFile);
+    } catch (err) {
+      // Keep the last good version rather than lock everybody out over a typo.
+      this.opts.warn(`${(err as Error).message} The previous access rules stay in force.`);
+    }
+  }
+
+  private roleOf(user: string): Role {
+    return this.access.roles[user] ?? DEFAULT_ROLE;
+  }
+
+  private checkToken(token: string, claimedUser: string): CheckResult {
+    const parts = splitToken(token);
+    const record = parts && this.access.tokens.find((t) => t.id === parts.id);
+    if (!parts || !record || !tokenMatches(record, parts.secret)) return { ok: false, reason: 'Invalid or revoked token.' };
+    if (claimedUser !== '__token__' && claimedUser !== record.user) return { ok: false, reason: 'Invalid or revoked token.' };
+    if (record.expires && Date.parse(record.expires) <= Date.now()) return { ok: false, reason: `The token ${record.id} expired on ${record.expires}.` };
+    if (!this.users.has(record.user)) return { ok: false, reason: `The token's user '${record.user}' no longer exists.` };
+    return {
+      ok: true,
+      identity: { user: record.user, role: this.roleOf(record.user), token: { id: record.id, readOnly: record.readOnly, ...(record.projects ? { projects: record.projects } : {}) } },
+    };
+  }
+
+  /** Checks a user name and password (or `__token__` / a user and a token). */
+  async check(user: string, password: string): Promise<CheckResult> {
+    this.reloadIfChanged();
+    const key = createHash('sha256').update(`${user}\0${password}`).digest('hex');
+    const hit = this.verified.get(key);
+    if (hit && hit.until > Date.now()) return { ok: true, identity: hit.identity };
+    let result: CheckResult;
+    if (password.startsWith('pyrepo_') && (user === '__token__' || this.users.has(user))) {
+      result = this.checkToken(password, user);
+    } else {
+      const entry = this.users.get(user);
+      // An unknown user costs a hash check too, so timing does not tell which names exist.
+      const ok = await verifyPassword(password, entry?.hash ?? '$2y$10$abcdefghijklmnopqrstuu5Gx1Qa9w2kd1XkV6b6g1QpG1wNq0S4Km');
+      result = entry && ok ? { ok: true, identity: { user, role: this.roleOf(user) } } : { ok: false, reason: 'Invalid username or password.' };
+    }
+    if (result.ok) {
+      if (this.verified.size >= CACHE_MAX) this.verified.clear();
+      this.verified.set(key, { identity: result.identity, until: Date.now() + CACHE_MS });
+    }
+    return result;
+  }
+}

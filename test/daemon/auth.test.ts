@@ -1,0 +1,188 @@
+/**
+ * Access control in-process: policies per action, 401 with a challenge, 403 for rights,
+ * tokens and their scopes, project ownership, throttling, and malformed credentials.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { accessFiles, newToken, readAccessFile, writeAccessFile } from '../../src/shared/access-file.js';
+import { hashPassword } from '../../src/shared/htpasswd.js';
+import { actionOf, parseBasic } from '../../src/daemon/plugins/auth.js';
+import type { FastifyInstance } from 'fastify';
+import { basic, formFieldsFor, makeApp, makeDist, uploadForm, type TestApp } from '../helpers/app.js';
+import type { DistSpec } from '../helpers/dists.js';
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+/** Uploads a generated wheel, with credentials when given. */
+function up(app: FastifyInstance, spec: DistSpec, authorization?: string) {
+  const dist = makeDist(spec, 'wheel');
+  const form = uploadForm(dist.bytes, dist.filename, formFieldsFor(spec, dist));
+  return app.inject({ method: 'POST', url: '/legacy/', payload: form.payload, headers: { ...form.headers, ...(authorization ? { authorization } : {}) } });
+}
+
+/** Adds users (password = name + '-pw') with roles to the test app's files; returns their auth headers. */
+async function addUsers(app: TestApp, users: Record<string, 'admin' | 'uploader' | 'reader'>): Promise<Record<string, string>> {
+  const files = accessFiles(app.dataDir);
+  const access = readAccessFile(files.access);
+  const lines: string[] = [];
+  const headers: Record<string, string> = {};
+  for (const [user, role] of Object.entries(users)) {
+    lines.push(`${user}:${await hashPassword(`${user}-pw`, 4)}`);
+    access.roles[user] = role;
+    headers[user] = basic(user, `${user}-pw`);
+  }
+  writeFileSync(files.htpasswd, readFileSync(files.htpasswd, 'utf8') + lines.join('\n') + '\n');
+  writeAccessFile(files.access, access);
+  // The daemon looks at the files at most once a second.
+  await new Promise((r) => setTimeout(r, 1100));
+  return headers;
+}
+
+function addToken(app: TestApp, fields: Parameters<typeof newToken>[0]): string {
+  const files = accessFiles(app.dataDir);
+  const access = readAccessFile(files.access);
+  const { token, record } = newToken(fields);
+  writeAccessFile(files.access, { ...access, tokens: [...access.tokens, record] });
+  return token;
+}
+
+describe('classifying requests', () => {
+  it('maps paths to actions', () => {
+    expect(actionOf('GET', '/-/health')).toBe('open');
+    expect(actionOf('GET', '/-/api/projects')).toBe('admin');
+    expect(actionOf('GET', '/-/events')).toBe('admin');
+    expect(actionOf('POST', '/legacy/')).toBe('upload');
+    expect(actionOf('POST', '/?x=1')).toBe('upload');
+    expect(actionOf('GET', '/packages/a-1.0.tar.gz')).toBe('download');
+    expect(actionOf('GET', '/simple/a/')).toBe('list');
+    expect(actionOf('GET', '/pypi/a/json')).toBe('list');
+    expect(actionOf('GET', '/')).toBe('list');
+  });
+
+  it('parses Basic credentials and refuses everything else', () => {
+    expect(parseBasic(basic('u', 'p:w'))).toEqual({ user: 'u', password: 'p:w' });
+    expect(parseBasic(basic('ünï', 'pässwörd'))).toEqual({ user: 'ünï', password: 'pässwörd' });
+    for (const bad of ['', 'Basic', 'Basic !!!', 'Bearer abc', `Basic ${Buffer.from('nocolon').toString('base64')}`, `Basic ${'A'.repeat(5000)}`, `Basic ${Buffer.from([0xff, 0x3a, 0xfe]).toString('base64')}`]) {
+      expect(parseBasic(bad), bad.slice(0, 30)).toBeUndefined();
+    }
+  });
+});
+
+describe('the default policy: reads open, uploads need credentials', () => {
+  it('serves reads anonymously and challenges an anonymous upload with 401 and WWW-Authenticate', async () => {
+    t = await makeApp({ authenticate: ['upload'] });
+    expect((await t.app.inject('/simple/')).statusCode).toBe(200);
+    const res = await up(t.app, { name: 'anon', version: '1.0' });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Basic realm="pyrepo", charset="UTF-8"');
+    expect(res.body).toContain('Authentication required to upload');
+  });
+
+  it('accepts an upload from the admin and makes the uploader the owner', async () => {
+    t = await makeApp({ authenticate: ['upload'] });
+    const users = await addUsers(t, { alice: 'uploader', bob: 'uploader', rita: 'reader' });
+    expect((await up(t.app, { name: 'Owned', version: '1.0' }, users.alice as string)).statusCode).toBe(200);
+    expect(t.app.index.catalog.owners('owned')).toEqual([{ user: 'alice', role: 'owner' }]);
+    // Another uploader: 403, with the message twine shows.
+    const bob = await up(t.app, { name: 'Owned', version: '1.1' }, users.bob as string);
+    expect(bob.statusCode).toBe(403);
+    expect(bob.body).toContain("The user 'bob' isn't allowed to upload to project 'owned'.");
+    // A reader: 403 before the body counts.
+    const rita = await up(t.app, { name: 'Other', version: '1.0' }, users.rita as string);
+    expect(rita.statusCode).toBe(403);
+    expect(rita.body).toContain('may only read');
+    // A maintainer may; the admin may always.
+    t.app.index.catalog.addOwner('owned', 'bob', 'maintainer');
+    expect((await up(t.app, { name: 'Owned', version: '1.1' }, users.bob as string)).statusCode).toBe(200);
+    expect((await up(t.app, { name: 'Owned', version: '1.2' }, t.adminAuth)).statusCode).toBe(200);
+  });
+
+  it('answers wrong credentials with 401 and never echoes them', async () => {
+    t = await makeApp({ authenticate: ['upload'] });
+    const res = await up(t.app, { name: 'x', version: '1.0' }, basic('admin', 'wrong-secret-123'));
+    expect(res.statusCode).toBe(401);
+    expect(res.body).toContain('Invalid username or password');
+    expect(res.body).not.toContain('wrong-secret-123');
+  });
+});
+
+describe('protected reads', () => {
+  it('answers every path with the same 401, existing project or not; with credentials, 404 for unknown ones', async () => {
+    t = await makeApp({ authenticate: ['list', 'download', 'upload'] });
+    await up(t.app, { name: 'secret-pkg', version: '1.0' }, t.adminAuth);
+    const a = await t.app.inject('/simple/secret-pkg/');
+    const b = await t.app.inject('/simple/no-such-pkg/');
+    expect([a.statusCode, b.statusCode]).toEqual([401, 401]);
+    expect(a.body).toBe(b.body);
+    expect((await t.app.inject('/packages/secret_pkg-1.0-py3-none-any.whl')).statusCode).toBe(401);
+    expect((await t.app.inject('/pypi/secret-pkg/json')).statusCode).toBe(401);
+    expect((await t.app.inject({ url: '/simple/secret-pkg/', headers: { authorization: t.adminAuth } })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/simple/no-such-pkg/', headers: { authorization: t.adminAuth } })).statusCode).toBe(404);
+    expect((await t.app.inject('/-/health')).statusCode).toBe(200);
+  });
+});
+
+describe('the control API', () => {
+  it('needs the admin, from loopback too', async () => {
+    t = await makeApp({ authenticate: [] }, { autoAdmin: false });
+    const users = await addUsers(t, { alice: 'uploader' });
+    const anon = await t.app.inject('/-/api/projects');
+    expect(anon.statusCode).toBe(401);
+    expect(anon.headers['www-authenticate']).toMatch(/^Basic /);
+    expect((await t.app.inject({ url: '/-/api/projects', headers: { authorization: users.alice as string } })).statusCode).toBe(403);
+    expect((await t.app.inject({ url: '/-/api/projects', headers: { authorization: t.adminAuth } })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'DELETE', url: '/-/api/projects/x/releases/1.0' })).statusCode).toBe(401);
+  });
+});
+
+describe('tokens', () => {
+  it('work as __token__ and as their user; scoped to projects; read-only; revoked and expired ones fail', async () => {
+    t = await makeApp({ authenticate: ['upload'] });
+    await addUsers(t, { alice: 'uploader' });
+    const scoped = addToken(t, { user: 'alice', projects: ['allowed'], readOnly: false });
+    const readOnly = addToken(t, { user: 'alice', readOnly: true });
+    const expired = addToken(t, { user: 'alice', readOnly: false, expires: '2020-01-01T00:00:00.000Z' });
+    await new Promise((r) => setTimeout(r, 1100));
+    const as = (token: string, user = '__token__') => basic(user, token);
+    expect((await up(t.app, { name: 'allowed', version: '1.0' }, as(scoped))).statusCode).toBe(200);
+    expect((await up(t.app, { name: 'allowed', version: '1.1' }, as(scoped, 'alice'))).statusCode).toBe(200);
+    const other = await up(t.app, { name: 'elsewhere', version: '1.0' }, as(scoped));
+    expect(other.statusCode).toBe(403);
+    expect(other.body).toContain("The given token isn't allowed to upload to project 'elsewhere'.");
+    expect((await up(t.app, { name: 'allowed', version: '1.2' }, as(readOnly))).statusCode).toBe(403);
+    const old = await up(t.app, { name: 'allowed', version: '1.3' }, as(expired));
+    expect(old.statusCode).toBe(401);
+    expect(old.body).toContain('expired');
+    expect((await up(t.app, { name: 'allowed', version: '1.4' }, as(scoped, 'mallory'))).statusCode).toBe(401);
+    // Revoked: gone from the file.
+    const files = accessFiles(t.dataDir);
+    writeAccessFile(files.access, { ...readAccessFile(files.access), tokens: [] });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await up(t.app, { name: 'allowed', version: '1.5' }, as(scoped))).statusCode).toBe(401);
+  });
+});
+
+describe('throttling and hostile headers', () => {
+  it('refuses with 429 and Retry-After after repeated failures, even with the right password', async () => {
+    t = await makeApp({ authenticate: ['list'] });
+    const wrong = { url: '/simple/', headers: { authorization: basic('admin', 'nope') } };
+    for (let i = 0; i < 6; i++) expect((await t.app.inject(wrong)).statusCode).toBe(401);
+    const locked = await t.app.inject({ url: '/simple/', headers: { authorization: t.adminAuth } });
+    expect(locked.statusCode).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('answers empty, malformed, huge and odd Authorization headers with clear 4xx and keeps serving', async () => {
+    t = await makeApp({ authenticate: ['list'] });
+    const headers = ['Basic', 'Basic ====', 'Basic !@#$', 'Digest username="x"', `Basic ${'QUFB'.repeat(3000)}`, 'Basic 8J+Ygg==', `Basic ${Buffer.from('\u0000:\u0000').toString('base64')}`];
+    for (const authorization of headers) {
+      const res = await t.app.inject({ url: '/simple/', headers: { authorization } });
+      expect([400, 401, 431], authorization.slice(0, 20)).toContain(res.statusCode);
+    }
+    expect((await t.app.inject({ url: '/simple/', headers: { authorization: t.adminAuth } })).statusCode).toBe(200);
+  });
+});
