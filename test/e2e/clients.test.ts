@@ -266,7 +266,7 @@ describe('twine and pip', () => {
   it('a release yanked through the control API is skipped by pip unless pinned exactly', async () => {
     const res = await fetch(`${d.url}/-/api/projects/e2e-alpha/releases/2.0/yank`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: d.adminAuth },
       body: JSON.stringify({ reason: 'broken' }),
     });
     expect(res.status, await res.clone().text()).toBe(200);

@@ -37,8 +37,8 @@ interface SimpleProjectPage {
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-async function getJson<T>(url: string, accept = 'application/json'): Promise<{ status: number; body: T | undefined }> {
-  const res = await fetch(url, { headers: { accept }, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+async function getJson<T>(url: string, accept = 'application/json', authorization?: string): Promise<{ status: number; body: T | undefined }> {
+  const res = await fetch(url, { headers: { accept, ...(authorization ? { authorization } : {}) }, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
   return { status: res.status, body: res.status === 200 ? (JSON.parse(text) as T) : undefined };
 }
@@ -64,7 +64,7 @@ async function simpleRootProjects(d: RunningTestDaemon): Promise<string[]> {
 
 /** `/-/api/projects`: normalized name → file count. */
 async function apiProjects(d: RunningTestDaemon): Promise<Record<string, number>> {
-  const r = await getJson<{ projects: { name: string; files: number }[] }>(`${d.url}/-/api/projects`);
+  const r = await getJson<{ projects: { name: string; files: number }[] }>(`${d.url}/-/api/projects`, 'application/json', d.adminAuth);
   expect(r.status).toBe(200);
   return Object.fromEntries((r.body?.projects ?? []).map((p) => [p.name, p.files]));
 }
@@ -373,7 +373,7 @@ describe('stopping', () => {
   it('SIGTERM exits 0 promptly with an event stream and an idle keep-alive connection open', async () => {
     const d = await daemon();
     const events = new AbortController();
-    const sse = await fetch(`${d.url}/-/events`, { signal: events.signal });
+    const sse = await fetch(`${d.url}/-/events`, { signal: events.signal, headers: { authorization: d.adminAuth } });
     expect(sse.status).toBe(200);
     // An idle HTTP/1.1 keep-alive connection, as pip and browsers leave them.
     const idle = connect(d.port, '127.0.0.1');

@@ -7,7 +7,7 @@
  * The tests run against dist/ (the test command runs `npm run build` first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,6 +51,8 @@ export interface StartDaemonOptions {
 export interface RunningTestDaemon {
   /** `http://127.0.0.1:<port>` (no trailing slash). */
   url: string;
+  /** `Authorization` header of the admin identity that `serve` created (for the control API). */
+  adminAuth: string;
   port: number;
   /** The temporary folder made for this daemon. */
   root: string;
@@ -134,6 +136,15 @@ export async function makeTempRoot(prefix = 'pyrepo-e2e-'): Promise<string> {
 }
 
 const live = new Set<RunningTestDaemon>();
+
+/** The admin's Basic credentials, from the secrets file `serve` wrote (no keychain in tests). */
+export function adminAuthOf(root: string): string {
+  const file = join(root, 'pyrepo-home', 'config', 'secrets.json');
+  const { entries } = JSON.parse(readFileSync(file, 'utf8')) as { entries: { service: string; account: string; secret: string }[] };
+  const admin = entries.find((e) => e.service === 'pyrepo-admin');
+  if (!admin) throw new Error(`No admin secret in ${file}`);
+  return `Basic ${Buffer.from(`${admin.account}:${admin.secret}`).toString('base64')}`;
+}
 
 function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
@@ -249,6 +260,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Runnin
 
     const daemon: RunningTestDaemon = {
       url,
+      adminAuth: adminAuthOf(root),
       port: Number(new URL(url).port),
       root,
       dataDir,

@@ -1,8 +1,11 @@
 /**
  * Surgical edits of INI text read with ini.ts: each function changes only the lines of
  * the option or section it names and returns the new text; every other byte (comments,
- * spacing, key case, line endings, other sections) stays as it was. Each is a no-op when
- * the file already says what is asked, so running it twice changes nothing.
+ * spacing, key case, line endings, a missing final newline, other sections) stays as it
+ * was. Each is a no-op when the file already says what is asked, so running it twice
+ * changes nothing; and each addition has a removal that gives the text back byte for byte
+ * (setIniOption/removeIniOption, a new section/removeIniSection,
+ * addIniListValue/removeIniListValue), which is what unconfigure relies on.
  */
 import { iniSection, parseIni, type IniDocument, type IniOption } from './ini.js';
 
@@ -11,45 +14,60 @@ function join(doc: IniDocument, lines: string[], hadFinalNewline: boolean): stri
   return lines.join(doc.eol) + (hadFinalNewline ? doc.eol : '');
 }
 
+/** Whether the text ends with a line break (an empty text counts as one: edits of it end with one). */
 function endsWithNewline(text: string): boolean {
-  return text === '' || text.endsWith('\n');
+  return text === '' || text.endsWith('\n') || text.endsWith('\r');
+}
+
+function isBlank(line: string | undefined): boolean {
+  return line !== undefined && line.trim() === '';
 }
 
 function option(doc: IniDocument, section: string, key: string): IniOption | undefined {
   return iniSection(doc, section)?.options.find((o) => o.key === key.toLowerCase());
 }
 
-/** The text with `section` appended at the end, separated by one blank line. */
+/** `key = value`; a value that starts on the next line (a list) leaves no blank after `=`. */
+function optionLine(key: string, value: string): string {
+  return value === '' || /^[\r\n]/.test(value) ? `${key} =${value}` : `${key} = ${value}`;
+}
+
+/**
+ * The text with `section` added at the end, after one blank line; the file's own trailing
+ * blank lines stay after it, and a file without a final newline still ends without one.
+ * removeIniSection takes exactly that blank line and the section out again.
+ */
 function appendSection(text: string, doc: IniDocument, section: string, body: string[]): string {
-  const lines = [...doc.lines];
-  while (lines.length > 0 && lines[lines.length - 1]?.trim() === '') lines.pop();
-  const kept = doc.lines.length - lines.length;
-  // Keep the file's own trailing blank lines only if they are there: never add more than one.
-  const sep = lines.length === 0 ? [] : kept > 0 ? doc.lines.slice(lines.length, lines.length + 1) : [''];
-  return join(doc, [...lines, ...sep, `[${section}]`, ...body], true);
+  let end = doc.lines.length;
+  while (end > 0 && isBlank(doc.lines[end - 1])) end--;
+  const content = doc.lines.slice(0, end);
+  const trailing = doc.lines.slice(end);
+  return join(doc, [...content, ...(content.length > 0 ? [''] : []), `[${section}]`, ...body, ...trailing], endsWithNewline(text));
 }
 
 /**
  * Sets `key = value` in `section`: replaces the option's lines if it exists (keeping
- * the key's spelling and delimiter style), else adds it after the section's last
- * option, else appends the section.
+ * the key's spelling, its delimiter style and any blanks after the value), else adds it
+ * after the section's last option, else appends the section.
  */
 export function setIniOption(text: string, section: string, key: string, value: string): string {
   const doc = parseIni(text);
   const sec = iniSection(doc, section);
   const lines = [...doc.lines];
-  if (!sec) return appendSection(text, doc, section, [`${key} = ${value}`]);
+  if (!sec) return appendSection(text, doc, section, [optionLine(key, value)]);
   const existing = option(doc, section, key);
   if (existing) {
     if (existing.value === value && existing.line === existing.endLine) return text;
     const original = lines[existing.line] as string;
     const m = /^(\s*)(.*?)(\s*[=:]\s*)/.exec(original);
-    const line = m ? `${m[1]}${m[2]}${m[3]}${value}` : `${key} = ${value}`;
+    const after = m ? original.slice(m[0].length) : '';
+    const trailing = existing.line === existing.endLine ? (/[ \t]*$/.exec(after)?.[0] ?? '') : '';
+    const line = m ? `${m[1]}${m[2]}${m[3]}${value}${trailing}` : optionLine(key, value);
     lines.splice(existing.line, existing.endLine - existing.line + 1, line);
     return join(doc, lines, endsWithNewline(text));
   }
-  lines.splice(sec.endLine + 1, 0, `${key} = ${value}`);
-  return join(doc, lines, endsWithNewline(text) || sec.endLine + 1 < doc.lines.length);
+  lines.splice(sec.endLine + 1, 0, optionLine(key, value));
+  return join(doc, lines, endsWithNewline(text));
 }
 
 /** Removes `key` (all its continuation lines) from `section`; a no-op if it is not there. */
@@ -63,22 +81,27 @@ export function removeIniOption(text: string, section: string, key: string): str
 }
 
 /**
- * Removes `section`: its header, its options, and the comments and blank lines up to the
- * next section header, plus one blank line before it (the one appendSection adds).
+ * Removes `section`: its header and its options, with the blank line before it (the one
+ * appendSection adds). Blank lines and comments after its last option stay: they belong to
+ * what follows (the next header's comments, or the end of the file as it was); only a
+ * section on the first line takes the blank lines between it and what follows.
  */
 export function removeIniSection(text: string, section: string): string {
   const doc = parseIni(text);
   const sec = iniSection(doc, section);
   if (!sec) return text;
-  const next = [...doc.sections, ...(doc.defaults ? [doc.defaults] : [])].map((s) => s.line).filter((l) => l > sec.line);
-  let end = next.length > 0 ? Math.min(...next) - 1 : doc.lines.length - 1;
-  // Comments just above the next header belong to it; only blank lines go with this section.
-  while (end > sec.endLine && (doc.lines[end] as string).trim() !== '') end--;
-  let start = sec.line;
-  if (start > 0 && (doc.lines[start - 1] as string).trim() === '' && (end === doc.lines.length - 1 || next.length === 0)) start--;
+  const [start, end] = rangeWithSeparator(doc.lines, sec.line, sec.endLine);
   const lines = [...doc.lines];
   lines.splice(start, end - start + 1);
-  return join(doc, lines, lines.length > 0 && endsWithNewline(text));
+  return join(doc, lines, endsWithNewline(text));
+}
+
+/** [start, end] widened by the blank line before it, or at the top of the file by the blank lines after it when more follows. */
+function rangeWithSeparator(lines: string[], start: number, end: number): [number, number] {
+  if (start > 0) return [isBlank(lines[start - 1]) ? start - 1 : start, end];
+  let after = end;
+  while (isBlank(lines[after + 1])) after++;
+  return [start, after + 1 < lines.length ? after : end];
 }
 
 /** The whitespace-separated values of a list option (index-servers, extra-index-url). */
@@ -105,7 +128,10 @@ export function addIniListValue(text: string, section: string, key: string, valu
     const indent = /^\s*/.exec(last)?.[0] ?? '    ';
     lines.splice(existing.endLine + 1, 0, `${indent}${value}`);
   } else {
-    lines[existing.line] = `${(lines[existing.line] as string).trimEnd()} ${value}`;
+    // After the last value, before any blanks that end the line (removeIniListValue takes " value" out again).
+    const line = lines[existing.line] as string;
+    const body = line.trimEnd();
+    lines[existing.line] = `${body} ${value}${line.slice(body.length)}`;
   }
   return join(doc, lines, endsWithNewline(text));
 }

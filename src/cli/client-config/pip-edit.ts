@@ -30,6 +30,8 @@ export interface PipConfigured {
   createdGlobal: boolean;
   /** The trusted-host entry pyrepo added (not one the file had already). */
   trustedHost?: string;
+  /** pyrepo wrote `index-url` (`primary`, and the file did not say so already): unconfigure takes it back. */
+  setIndexUrl: boolean;
 }
 
 export function configurePip(text: string, entry: PipEntry): PipConfigured {
@@ -39,20 +41,29 @@ export function configurePip(text: string, entry: PipEntry): PipConfigured {
   const added = trusted !== undefined && !iniListValues(iniGet(doc, 'global', 'trusted-host')).includes(trusted) ? trusted : undefined;
   const withTrust = (t: string) => (added ? addIniListValue(t, 'global', 'trusted-host', added) : t);
   const extra = added ? { createdGlobal, trustedHost: added } : { createdGlobal };
-  if (!entry.primary) return { text: withTrust(addIniListValue(text, 'global', 'extra-index-url', entry.url)), ...extra };
   const current = iniGet(doc, 'global', 'index-url');
+  if (!entry.primary) {
+    // Already the index-url: an extra-index-url too would make pip ask the index twice for every project.
+    const out = current === entry.url ? text : addIniListValue(text, 'global', 'extra-index-url', entry.url);
+    return { text: withTrust(out), ...extra, setIndexUrl: false };
+  }
   let out = withTrust(setIniOption(text, 'global', 'index-url', entry.url));
   // Listed both ways, pip would ask the index twice for every project.
   out = removeIniListValue(out, 'global', 'extra-index-url', entry.url);
-  return current !== undefined && current !== entry.url ? { text: out, replacedIndexUrl: current, ...extra } : { text: out, ...extra };
+  const setIndexUrl = current !== entry.url;
+  return current !== undefined && current !== entry.url ? { text: out, replacedIndexUrl: current, ...extra, setIndexUrl } : { text: out, ...extra, setIndexUrl };
 }
 
-/** Undoes configurePip: removes the URL, restores a replaced index-url, drops a `[global]` pyrepo created if it is empty. */
-export function unconfigurePip(text: string, url: string, opts: { replacedIndexUrl?: string; createdGlobal: boolean; trustedHost?: string }): string {
+/**
+ * Undoes configurePip: removes the URL, restores a replaced index-url (an index-url pyrepo
+ * did not write stays; records without `setIndexUrl` predate it and take any that is the
+ * URL), drops a `[global]` pyrepo created if it is empty.
+ */
+export function unconfigurePip(text: string, url: string, opts: { replacedIndexUrl?: string; createdGlobal: boolean; trustedHost?: string; setIndexUrl?: boolean }): string {
   let out = removeIniListValue(text, 'global', 'extra-index-url', url);
   if (opts.trustedHost) out = removeIniListValue(out, 'global', 'trusted-host', opts.trustedHost);
   const doc = parseIni(out);
-  if (iniGet(doc, 'global', 'index-url') === url) {
+  if ((opts.setIndexUrl ?? true) && iniGet(doc, 'global', 'index-url') === url) {
     out = opts.replacedIndexUrl !== undefined ? setIniOption(out, 'global', 'index-url', opts.replacedIndexUrl) : removeIniOption(out, 'global', 'index-url');
   }
   if (opts.createdGlobal && iniSection(parseIni(out), 'global')?.options.length === 0) out = removeIniSection(out, 'global');

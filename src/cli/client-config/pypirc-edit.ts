@@ -3,7 +3,7 @@
  * URL and user name, listed in `[distutils] index-servers`.
  */
 import { iniGet, iniSection, parseIni } from './ini.js';
-import { addIniListValue, iniListValues, removeIniListValue, removeIniSection, setIniOption } from './ini-edit.js';
+import { addIniListValue, iniListValues, removeIniListValue, removeIniOption, removeIniSection, setIniOption } from './ini-edit.js';
 
 export interface PypircEntry {
   /** Section name (`pyrepo`). */
@@ -26,35 +26,52 @@ export function foreignPypircSection(text: string, entry: PypircEntry): string |
   return repo === entry.repository ? undefined : (repo ?? '(no repository)');
 }
 
+/** What configurePypirc adds to a file besides pyrepo's own section (unconfigure takes it out again). */
+export interface PypircCreated {
+  /** The file had no `[distutils]` section. */
+  createdDistutils: boolean;
+  /** `[distutils]` had no `index-servers` of its own (older records: same as createdDistutils). */
+  createdIndexServers?: boolean;
+}
+
+/** The servers twine uses when `[distutils]` has no index-servers of its own ([DEFAULT]'s, else its built-in list). */
+function inheritedServers(text: string): string[] {
+  const defaults = parseIni(text).defaults?.options.find((o) => o.key === 'index-servers');
+  return defaults ? iniListValues(defaults.value) : IMPLICIT_SERVERS;
+}
+
 /** Adds (or updates) pyrepo's section and lists it in index-servers. */
 export function configurePypirc(text: string, entry: PypircEntry): string {
   let out = text;
-  const doc = parseIni(out);
-  const hadList = iniGet(doc, 'distutils', 'index-servers') !== undefined;
-  out = addIniListValue(out, 'distutils', 'index-servers', entry.name, hadList ? [entry.name] : [...IMPLICIT_SERVERS, entry.name]);
+  // A new list starts with what twine read before, so that no server disappears.
+  const created = pypircCreates(out).createdIndexServers ? [...inheritedServers(out).filter((s) => s !== entry.name), entry.name] : [entry.name];
+  out = addIniListValue(out, 'distutils', 'index-servers', entry.name, created);
   out = setIniOption(out, entry.name, 'repository', entry.repository);
   out = setIniOption(out, entry.name, 'username', entry.username);
   if (entry.password !== undefined) out = setIniOption(out, entry.name, 'password', entry.password);
   return out;
 }
 
-/** Whether configurePypirc would create `[distutils]` (unconfigure then removes it again). */
-export function pypircNeedsDistutils(text: string): boolean {
-  return !iniSection(parseIni(text), 'distutils');
+/** What configurePypirc would create in `text` (to record for unconfigure). */
+export function pypircCreates(text: string): Required<PypircCreated> {
+  const distutils = iniSection(parseIni(text), 'distutils');
+  return { createdDistutils: !distutils, createdIndexServers: !distutils?.options.some((o) => o.key === 'index-servers') };
 }
 
 /**
- * Takes pyrepo's entries out again: its section and its name in index-servers; with
- * `createdDistutils`, also `[distutils]` if only the implicit servers are left in it.
+ * Takes pyrepo's entries out again: its section and its name in index-servers; an
+ * index-servers pyrepo created, when only the servers it started with are left in it; and
+ * a `[distutils]` pyrepo created, when nothing is left in it.
  */
-export function unconfigurePypirc(text: string, name: string, createdDistutils: boolean): string {
+export function unconfigurePypirc(text: string, name: string, created: PypircCreated): string {
   let out = removeIniSection(text, name);
   out = removeIniListValue(out, 'distutils', 'index-servers', name);
-  if (!createdDistutils) return out;
-  const doc = parseIni(out);
-  const distutils = iniSection(doc, 'distutils');
-  const servers = iniListValues(iniGet(doc, 'distutils', 'index-servers'));
-  const onlyImplicit = servers.length === IMPLICIT_SERVERS.length && servers.every((s, i) => s === IMPLICIT_SERVERS[i]);
-  if (distutils && distutils.options.length === 1 && onlyImplicit) out = removeIniSection(out, 'distutils');
+  if (created.createdIndexServers ?? created.createdDistutils) {
+    const own = iniSection(parseIni(out), 'distutils')?.options.find((o) => o.key === 'index-servers');
+    const servers = iniListValues(own?.value);
+    const inherited = inheritedServers(out).filter((s) => s !== name);
+    if (own && servers.length === inherited.length && servers.every((s, i) => s === inherited[i])) out = removeIniOption(out, 'distutils', 'index-servers');
+  }
+  if (created.createdDistutils && iniSection(parseIni(out), 'distutils')?.options.length === 0) out = removeIniSection(out, 'distutils');
   return out;
 }

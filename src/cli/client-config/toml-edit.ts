@@ -59,18 +59,36 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
-/** Appends a block of lines at the end, one blank line after the existing content. */
+function isBlank(line: string | undefined): boolean {
+  return line !== undefined && line.trim() === '';
+}
+
+/** Lines joined back with the file's line ending; a final one only if the file had one (or was empty). */
+function joinLines(text: string, lines: string[]): string {
+  if (lines.length === 0) return '';
+  return lines.join(eolOf(text)) + (text === '' || text.endsWith('\n') ? eolOf(text) : '');
+}
+
+/**
+ * Adds a block of lines at the end of the content, after one blank line; the file's own
+ * trailing blank lines stay after it, and a file without a final newline still ends
+ * without one. Removing the table takes exactly that blank line and the block out again.
+ */
 export function appendTomlLines(text: string, block: string[]): string {
-  const eol = eolOf(text);
   const lines = splitLines(text);
-  const trailingBlank = lines.length > 0 && lines[lines.length - 1]?.trim() === '';
-  const out = [...lines, ...(lines.length > 0 && !trailingBlank ? [''] : []), ...block];
-  return out.join(eol) + eol;
+  let end = lines.length;
+  while (end > 0 && isBlank(lines[end - 1])) end--;
+  const content = lines.slice(0, end);
+  return joinLines(text, [...content, ...(content.length > 0 ? [''] : []), ...block, ...lines.slice(end)]);
 }
 
 const HEADER = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$/;
 
-/** Line ranges [start, end] of tables whose header is `header` (`repositories.pyrepo`, or `[[index]]` → 'index'). */
+/**
+ * Line ranges [start, end] of tables whose header is `header` (`repositories.pyrepo`, or
+ * `[[index]]` → 'index'): from the header to its last line that is neither blank nor a
+ * comment (blank lines and comments after it belong to what follows).
+ */
 function tableRanges(lines: string[], header: string, arrayTable: boolean): [number, number][] {
   const ranges: [number, number][] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -79,23 +97,28 @@ function tableRanges(lines: string[], header: string, arrayTable: boolean): [num
     if (!m || (m[1] as string).replace(/\s*\.\s*/g, '.') !== header || line.trim().startsWith('[[') !== arrayTable) continue;
     let end = i;
     for (let j = i + 1; j < lines.length && !HEADER.test(lines[j] as string); j++) end = j;
-    // Comments and blanks at the end belong to what follows, except trailing blank lines.
-    while (end > i && /^\s*#/.test(lines[end] as string)) end--;
+    while (end > i && (isBlank(lines[end]) || /^\s*#/.test(lines[end] as string))) end--;
     ranges.push([i, end]);
   }
   return ranges;
 }
 
+/**
+ * The text without the lines [start, end] and the blank line before them (the one
+ * appendTomlLines puts there); at the top of the file, without the blank lines after them
+ * when more follows.
+ */
 function removeRange(text: string, lines: string[], [start, end]: [number, number]): string {
-  const eol = eolOf(text);
+  let [from, to] = [start, end];
+  if (start > 0) {
+    if (isBlank(lines[start - 1])) from--;
+  } else {
+    while (isBlank(lines[to + 1])) to++;
+    if (to + 1 >= lines.length) to = end;
+  }
   const out = [...lines];
-  // Take the blank line appendTomlLines put before the table, when the table was last.
-  let from = start;
-  const last = end >= lines.length - 1 || lines.slice(end + 1).every((l) => l.trim() === '');
-  if (last && from > 0 && (lines[from - 1] as string).trim() === '') from--;
-  while (end + 1 < lines.length && last && (lines[end + 1] as string).trim() === '') end++;
-  out.splice(from, end - from + 1);
-  return out.length === 0 ? '' : out.join(eol) + (text.endsWith('\n') ? eol : '');
+  out.splice(from, to - from + 1);
+  return joinLines(text, out);
 }
 
 /** Removes the table `[header]` with everything in it; a no-op when it is not there. */

@@ -120,7 +120,8 @@ export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlag
     for (const s of plan.secrets) say(c.dim(`keychain: would store the password for service '${s.service}', user '${s.account}'`));
     return;
   }
-  const outcomes = await applyConfigure(paths, plan, baseUrl, useKeychain ? store : undefined);
+  // The keychain also when not used for this plan (--no-keychain): copies stored there earlier are deleted.
+  const outcomes = await applyConfigure(paths, plan, baseUrl, store.backend.kind === 'keychain' ? store : undefined);
   say(`Configured ${targets.join(', ')} for ${baseUrl}/simple/ (uploads: ${baseUrl}/legacy/):`);
   printOutcomes(outcomes);
   if (useKeychain) say(`Passwords: in ${store.backend.description}, under the names each tool looks up; none is written in a file.`);

@@ -16,13 +16,21 @@ const OwnedTableSchema = Type.Object({ header: Type.String(), arrayName: Type.Op
 
 /** How to take pyrepo's entries out of a file the user changed after configure. */
 export const UndoSchema = Type.Union([
-  Type.Object({ kind: Type.Literal('pypirc'), name: Type.String(), createdDistutils: Type.Boolean() }),
+  Type.Object({
+    kind: Type.Literal('pypirc'),
+    name: Type.String(),
+    createdDistutils: Type.Boolean(),
+    /** pyrepo added `index-servers` to a `[distutils]` that had none (absent in older records: same as createdDistutils). */
+    createdIndexServers: Type.Optional(Type.Boolean()),
+  }),
   Type.Object({
     kind: Type.Literal('pip'),
     url: Type.String(),
     replacedIndexUrl: Type.Optional(Type.String()),
     createdGlobal: Type.Boolean(),
     trustedHost: Type.Optional(Type.String()),
+    /** pyrepo wrote index-url (--primary); absent in older records. */
+    setIndexUrl: Type.Optional(Type.Boolean()),
   }),
   Type.Object({ kind: Type.Literal('toml'), tables: Type.Array(OwnedTableSchema) }),
 ]);

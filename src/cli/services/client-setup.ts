@@ -22,7 +22,7 @@ import { IniSyntaxError, parseIni } from '../client-config/ini.js';
 import { clientFiles, type ClientFiles } from '../client-config/locations.js';
 import { removeIniOption } from '../client-config/ini-edit.js';
 import { configurePip, unconfigurePip } from '../client-config/pip-edit.js';
-import { configurePypirc, foreignPypircSection, pypircNeedsDistutils, unconfigurePypirc } from '../client-config/pypirc-edit.js';
+import { configurePypirc, foreignPypircSection, pypircCreates, unconfigurePypirc } from '../client-config/pypirc-edit.js';
 import { dropTomlTable, ensureTomlTable, readToml, TomlEditError, type OwnedTable } from '../client-config/toml-edit.js';
 import { AbortError } from '../errors.js';
 import { readManifest, sha256, writeManifest, type FileRecord, type Manifest, type SecretRecord, type Undo } from './client-manifest.js';
@@ -139,9 +139,10 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
         // A section pyrepo wrote earlier may hold a password the keychain keeps now.
         const base = owned(path) && !inFiles ? removeIniOption(text, name, 'password') : text;
         const previous = manifest.files[path]?.undo;
-        const createdDistutils = previous?.kind === 'pypirc' ? previous.createdDistutils : pypircNeedsDistutils(text);
+        const created =
+          previous?.kind === 'pypirc' ? { createdDistutils: previous.createdDistutils, createdIndexServers: previous.createdIndexServers ?? previous.createdDistutils } : pypircCreates(text);
         const after = configurePypirc(base, { name, repository: uploadUrl, username, ...(inFiles ? { password } : {}) });
-        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after, mode: modeFor(path, true), undo: { kind: 'pypirc', name, createdDistutils }, holdsSecret: inFiles });
+        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after, mode: modeFor(path, true), undo: { kind: 'pypirc', name, ...created }, holdsSecret: inFiles });
       } catch (err) {
         throw malformed(path, err);
       }
@@ -156,14 +157,17 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
         const moved = previous?.kind === 'pip' && previous.url !== indexUrl;
         const base = moved ? unconfigurePip(before ?? '', previous.url, previous) : (before ?? '');
         const configured = configurePip(base, { url: indexUrl, primary: request.primary });
-        const replaced = previous?.kind === 'pip' ? previous.replacedIndexUrl : configured.replacedIndexUrl;
-        const trustedHost = previous?.kind === 'pip' && !moved ? previous.trustedHost : configured.trustedHost;
+        // What the first configure found stays the truth (a later --primary can still add a replaced index-url).
+        const kept = previous?.kind === 'pip' && !moved ? previous : undefined;
+        const replaced = kept?.replacedIndexUrl ?? configured.replacedIndexUrl;
+        const trustedHost = kept ? kept.trustedHost : configured.trustedHost;
         const undo: Undo = {
           kind: 'pip',
           url: indexUrl,
           createdGlobal: previous?.kind === 'pip' ? previous.createdGlobal : configured.createdGlobal,
           ...(replaced !== undefined ? { replacedIndexUrl: replaced } : {}),
           ...(trustedHost !== undefined ? { trustedHost } : {}),
+          setIndexUrl: (kept?.setIndexUrl ?? false) || configured.setIndexUrl,
         };
         plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(path, false), undo, holdsSecret: false });
       } catch (err) {
@@ -241,7 +245,17 @@ function removeEmptyFolders(dir: string, top: string): void {
   }
 }
 
-/** Applies a plan: backups, atomic writes, keychain items, the manifest. */
+/** The fields of `record` among `keys` that are set. */
+function pick<K extends keyof FileRecord>(record: FileRecord, ...keys: K[]): Partial<Pick<FileRecord, K>> {
+  return Object.fromEntries(keys.filter((k) => record[k] !== undefined).map((k) => [k, record[k]])) as Partial<Pick<FileRecord, K>>;
+}
+
+/**
+ * Applies a plan: backups, atomic writes, keychain items, the manifest. `keychain` is the
+ * keychain whenever one is usable (also with --no-keychain): it stores the plan's secrets
+ * and deletes the items pyrepo stored earlier that the plan no longer uses; without one,
+ * those stay recorded for a later unconfigure.
+ */
 export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: string, keychain: SecretStore | undefined): Promise<FileOutcome[]> {
   const manifest = readManifest(paths.configDir);
   const outcomes: FileOutcome[] = [];
@@ -264,8 +278,9 @@ export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: st
       created: record ? record.created : change.before === undefined,
       ...(createdDir ? { createdDir } : {}),
       ...(backup ? { backup } : {}),
-      ...(record?.beforeSha256 ? { beforeSha256: record.beforeSha256 } : change.before !== undefined ? { beforeSha256: sha256(change.before) } : {}),
-      ...(record?.beforeMode !== undefined ? { beforeMode: record.beforeMode } : change.before !== undefined ? { beforeMode: statSync(backup as string).mode & 0o777 } : {}),
+      // The file as it was before pyrepo's first change: from the record once there is one
+      // (a file pyrepo created has no "before", even when a later configure changes it again).
+      ...(record ? pick(record, 'beforeSha256', 'beforeMode') : change.before !== undefined ? { beforeSha256: sha256(change.before), beforeMode: statSync(backup as string).mode & 0o777 } : {}),
       afterSha256: sha256(change.after),
       undo: change.undo,
     };
@@ -277,7 +292,8 @@ export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: st
   const planned = new Set(plan.secrets.map((s) => `${s.service}\n${s.account}`));
   const configuredTargets = new Set(plan.files.map((f) => f.target));
   for (const old of manifest.secrets.filter((r) => configuredTargets.has(r.target as Target) && !planned.has(`${r.service}\n${r.account}`))) {
-    if (keychain) await keychain.delete(old.service, old.account);
+    if (!keychain) continue;
+    await keychain.delete(old.service, old.account);
     manifest.secrets = manifest.secrets.filter((r) => r !== old);
   }
   for (const s of plan.secrets) {
@@ -291,7 +307,7 @@ export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: st
 
 /** pyrepo's entries taken out of `text` (for a file the user changed after configure). */
 function undoEntries(text: string, undo: Undo): string {
-  if (undo.kind === 'pypirc') return unconfigurePypirc(text, undo.name, undo.createdDistutils);
+  if (undo.kind === 'pypirc') return unconfigurePypirc(text, undo.name, undo);
   if (undo.kind === 'pip') return unconfigurePip(text, undo.url, undo);
   let out = text;
   for (const t of undo.tables) out = dropTomlTable(out, { ...t, values: [], what: t.header });

@@ -294,10 +294,11 @@ export function sendUpload(file: PreparedUpload, target: UploadTarget, opts: Sen
       settled = true;
       clearTimeout(timer);
       fileStream.destroy();
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve(value as UploadResponse);
+      // An early answer leaves the request body unfinished: without destroying it, its
+      // socket would keep the process alive.
+      if (err || !req.writableEnded) req.destroy();
+      if (err) reject(err);
+      else resolve(value as UploadResponse);
     };
     const touch = () => {
       clearTimeout(timer);

@@ -92,17 +92,15 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const action = actionOf(req.method, req.url);
     if (action === 'open') return;
+    // What is open is open to everyone: credentials sent anyway (twine always sends some)
+    // are not looked at, as pypiserver does.
+    if (!needed.has(action)) return;
     const header = req.headers.authorization;
-    const needs = needed.has(action);
     if (header === undefined || header === '') {
-      if (needs) throw challenge(reply, action === 'admin' ? 'The control API needs the admin identity.' : `Authentication required to ${action}.`);
-      return;
+      throw challenge(reply, action === 'admin' ? 'The control API needs the admin identity.' : `Authentication required to ${action}.`);
     }
     const creds = parseBasic(header);
-    if (!creds) {
-      if (!needs) return;
-      throw challenge(reply, 'The Authorization header is not HTTP Basic credentials (user:password in base64).');
-    }
+    if (!creds) throw challenge(reply, 'The Authorization header is not HTTP Basic credentials (user:password in base64).');
     const wait = throttle.retryAfter(req.ip, creds.user);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
@@ -125,7 +123,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
 
   app.decorate('mayUpload', (req: FastifyRequest, project: string) => {
     const who = req.identity;
-    if (!who) return; // uploads are open to everyone (the settings say so)
+    if (!who) return; // uploads are open to everyone: the settings say so
     if (who.token?.projects && !who.token.projects.includes(project)) {
       throw new Forbidden(`The given token isn't allowed to upload to project '${project}'.`);
     }
