@@ -7,6 +7,7 @@ import { infoCommand } from './commands/info.js';
 import { initCommand } from './commands/init.js';
 import { listCommand } from './commands/list.js';
 import { logsCommand } from './commands/logs.js';
+import { ownerCommand } from './commands/owner.js';
 import { publishCommand } from './commands/publish.js';
 import { removeCommand } from './commands/remove.js';
 import { restartCommand } from './commands/restart.js';
@@ -15,7 +16,9 @@ import { serviceCommand } from './commands/service.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
+import { tokenCommand } from './commands/token.js';
 import { unconfigureCommand } from './commands/unconfigure.js';
+import { userCommand } from './commands/user.js';
 import { unyankCommand, yankCommand } from './commands/yank.js';
 import { AbortError } from './errors.js';
 
@@ -40,6 +43,9 @@ export function buildParser(args: string[]) {
     .command(unyankCommand)
     .command(configureCommand)
     .command(unconfigureCommand)
+    .command(userCommand)
+    .command(tokenCommand)
+    .command(ownerCommand)
     .command(doctorCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')

@@ -14,6 +14,8 @@ export const ControlRoutes = {
   yank: '/-/api/projects/:project/releases/:version/yank',
   unyank: '/-/api/projects/:project/releases/:version/unyank',
   file: '/-/api/projects/:project/files/:filename',
+  owners: '/-/api/projects/:project/owners',
+  owner: '/-/api/projects/:project/owners/:user',
   events: '/-/events',
 } as const;
 
@@ -123,6 +125,26 @@ export const DeleteResultSchema = Type.Object({
   deleted: Type.Array(Type.String(), { description: 'filenames removed' }),
 });
 export type DeleteResult = Static<typeof DeleteResultSchema>;
+
+/** Who may upload to a project besides admins (the first uploader is its owner). */
+export const OwnerRoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('maintainer')]);
+export type OwnerRole = Static<typeof OwnerRoleSchema>;
+
+export const OwnerParamsSchema = Type.Object({
+  project: Type.String({ minLength: 1, maxLength: 200 }),
+  user: Type.String({ minLength: 1, maxLength: 255 }),
+});
+
+/** `PUT /-/api/projects/:project/owners/:user`. */
+export const OwnerRequestSchema = Type.Object({ role: OwnerRoleSchema });
+export type OwnerRequest = Static<typeof OwnerRequestSchema>;
+
+/** A project's owners and maintainers (also the answer to adding or removing one). */
+export const OwnerListSchema = Type.Object({
+  project: Type.String({ description: 'normalized name' }),
+  owners: Type.Array(Type.Object({ user: Type.String(), role: OwnerRoleSchema })),
+});
+export type OwnerList = Static<typeof OwnerListSchema>;
 
 /** The error body of every control API failure. */
 export const ApiErrorSchema = Type.Object({

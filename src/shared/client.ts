@@ -9,12 +9,15 @@ import {
   DeleteResultSchema,
   HealthSchema,
   IndexEventSchema,
+  OwnerListSchema,
   ProjectDetailSchema,
   ProjectListSchema,
   YankResultSchema,
   type DeleteResult,
   type Health,
   type IndexEvent,
+  type OwnerList,
+  type OwnerRole,
   type ProjectDetail,
   type ProjectList,
   type YankResult,
@@ -88,6 +91,21 @@ export class DaemonClient {
   /** Undoes a yank. */
   unyank(project: string, version: string): Promise<YankResult> {
     return this.call('POST', `/-/api/projects/${enc(project)}/releases/${enc(version)}/unyank`, YankResultSchema, {});
+  }
+
+  /** A project's owners and maintainers. */
+  owners(project: string): Promise<OwnerList> {
+    return this.call('GET', `/-/api/projects/${enc(project)}/owners`, OwnerListSchema);
+  }
+
+  /** Makes a user an owner or maintainer of a project (who may then upload to it). */
+  addOwner(project: string, user: string, role: OwnerRole): Promise<OwnerList> {
+    return this.call('PUT', `/-/api/projects/${enc(project)}/owners/${enc(user)}`, OwnerListSchema, { role });
+  }
+
+  /** Takes a user off a project's owners and maintainers. */
+  removeOwner(project: string, user: string): Promise<OwnerList> {
+    return this.call('DELETE', `/-/api/projects/${enc(project)}/owners/${enc(user)}`, OwnerListSchema);
   }
 
   /**

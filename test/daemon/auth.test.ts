@@ -5,7 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessFiles, newToken, readAccessFile, writeAccessFile } from '../../src/shared/access-file.js';
-import { hashPassword } from '../../src/shared/htpasswd.js';
+import { BCRYPT_COST, hashPassword, hashScheme, verifyPassword } from '../../src/shared/htpasswd.js';
+import { unknownUserHash } from '../../src/daemon/services/identities.js';
 import { actionOf, parseBasic } from '../../src/daemon/plugins/auth.js';
 import type { FastifyInstance } from 'fastify';
 import { basic, formFieldsFor, makeApp, makeDist, uploadForm, type TestApp } from '../helpers/app.js';
@@ -101,6 +102,13 @@ describe('the default policy: reads open, uploads need credentials', () => {
     expect((await up(t.app, { name: 'Owned', version: '1.2' }, t.adminAuth)).statusCode).toBe(200);
   });
 
+  it('checks an unknown user against a real bcrypt hash, so that timing does not tell which names exist', async () => {
+    const hash = await unknownUserHash();
+    expect(hashScheme(hash)).toBe('bcrypt');
+    expect(hash).toMatch(new RegExp(`^\\$2y\\$${String(BCRYPT_COST).padStart(2, '0')}\\$`));
+    expect(await verifyPassword('anything', hash)).toBe(false);
+  });
+
   it('answers wrong credentials with 401 and never echoes them', async () => {
     t = await makeApp({ authenticate: ['upload'] });
     const res = await up(t.app, { name: 'x', version: '1.0' }, basic('admin', 'wrong-secret-123'));
@@ -136,6 +144,40 @@ describe('the control API', () => {
     expect((await t.app.inject({ url: '/-/api/projects', headers: { authorization: users.alice as string } })).statusCode).toBe(403);
     expect((await t.app.inject({ url: '/-/api/projects', headers: { authorization: t.adminAuth } })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'DELETE', url: '/-/api/projects/x/releases/1.0' })).statusCode).toBe(401);
+  });
+});
+
+describe('owners through the control API', () => {
+  it('lists, adds and removes owners and maintainers; refuses unknown users and bad names; the uploads follow', async () => {
+    t = await makeApp({ authenticate: ['upload'] });
+    const users = await addUsers(t, { alice: 'uploader', bob: 'uploader' });
+    expect((await up(t.app, { name: 'Team_Pkg', version: '1.0' }, users.alice as string)).statusCode).toBe(200);
+    const list = await t.app.inject('/-/api/projects/team-pkg/owners');
+    expect(list.json()).toEqual({ project: 'team-pkg', owners: [{ user: 'alice', role: 'owner' }] });
+    expect((await up(t.app, { name: 'Team_Pkg', version: '1.1' }, users.bob as string)).statusCode).toBe(403);
+
+    const add = await t.app.inject({ method: 'PUT', url: '/-/api/projects/Team.Pkg/owners/bob', payload: { role: 'maintainer' } });
+    expect(add.statusCode).toBe(200);
+    expect(add.json()).toEqual({ project: 'team-pkg', owners: [{ user: 'alice', role: 'owner' }, { user: 'bob', role: 'maintainer' }] });
+    expect((await up(t.app, { name: 'Team_Pkg', version: '1.1' }, users.bob as string)).statusCode).toBe(200);
+
+    const unknown = await t.app.inject({ method: 'PUT', url: '/-/api/projects/team-pkg/owners/mallory', payload: { role: 'owner' } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().message).toContain("There is no user 'mallory'");
+    expect((await t.app.inject({ method: 'PUT', url: '/-/api/projects/team-pkg/owners/bob', payload: { role: 'king' } })).statusCode).toBe(400);
+    expect((await t.app.inject({ method: 'PUT', url: '/-/api/projects/-bad-/owners/bob', payload: { role: 'owner' } })).statusCode).toBe(400);
+
+    const removed = await t.app.inject({ method: 'DELETE', url: '/-/api/projects/team-pkg/owners/bob' });
+    expect(removed.json()).toEqual({ project: 'team-pkg', owners: [{ user: 'alice', role: 'owner' }] });
+    expect((await t.app.inject({ method: 'DELETE', url: '/-/api/projects/team-pkg/owners/bob' })).statusCode).toBe(404);
+    expect((await up(t.app, { name: 'Team_Pkg', version: '1.2' }, users.bob as string)).statusCode).toBe(403);
+
+    // A name reserved for a user before its first upload: nobody else may take it.
+    await t.app.inject({ method: 'PUT', url: '/-/api/projects/reserved/owners/bob', payload: { role: 'owner' } });
+    expect((await up(t.app, { name: 'reserved', version: '1.0' }, users.alice as string)).statusCode).toBe(403);
+    expect((await up(t.app, { name: 'reserved', version: '1.0' }, users.bob as string)).statusCode).toBe(200);
+    // Only admins manage owners.
+    expect((await t.app.inject({ url: '/-/api/projects/reserved/owners', headers: { authorization: users.bob as string } })).statusCode).toBe(403);
   });
 });
 

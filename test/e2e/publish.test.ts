@@ -4,7 +4,7 @@
  * identical re-upload, a conflict, --repository-url, -r with a .pypirc, --json, a
  * non-distribution argument, --build, and the daemon not running.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
@@ -61,6 +61,9 @@ beforeAll(async () => {
   const m = /running at (http:\/\/127\.0\.0\.1:\d+)\/simple\//.exec(start.stdout);
   if (!m?.[1]) throw new Error(`pyrepo start printed no URL:\n${start.output}`);
   base = m[1];
+  // Uploads need credentials: a second user besides the admin identity the CLI uses by itself.
+  const ann = await runCli(['user', 'add', 'ann', '--password-stdin'], { ...opts, input: 'hunter2-secret\n' });
+  expect(ann.code, ann.output).toBe(0);
   projectDir = await writePythonProject(join(root, 'project'), { name: 'e2e-pub', version: '1.0.0', requiresPython: '>=3.8' });
   built = await buildPythonProject(projectDir, join(projectDir, 'dist'));
 }, 240_000);
@@ -136,6 +139,20 @@ describe('pyrepo publish', () => {
     expect([...(await listed('by-url')).keys()].sort()).toEqual([basename(sdist), basename(wheel)].sort());
   });
 
+  it('stops at once with the 401 when the password is wrong, naming the fix, and uploads nothing', async () => {
+    // Megabytes still to send when the 401 comes back (the daemon answers before reading the body).
+    const blob = `# ${randomBytes(6_000_000).toString('base64')}\n`;
+    const { wheel, sdist } = await writeDists(join(root, 'wrong-pw'), { name: 'wrong-pw', version: '0.1', modules: { 'wrong_pw/blob.py': blob } });
+    const started = Date.now();
+    const r = await runCli(['publish', wheel, sdist, '--repository-url', `${base}/legacy/`, '-u', 'nobody', '-p', 'not-a-password'], { ...opts, timeoutMs: 30_000 });
+    expect(r.timedOut, r.output).toBe(false);
+    expect(r.code, r.output).toBe(1);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(r.output).toContain('the index wants credentials (401 Invalid username or password.)');
+    expect(r.output).not.toContain('not-a-password');
+    expect(await listed('wrong-pw')).toEqual(new Map());
+  });
+
   it('uploads to -r NAME from ~/.pypirc (listed in index-servers), and refuses an unlisted name clearly', async () => {
     const pypirc = join(root, 'home', '.pypirc');
     await writeFile(
@@ -149,7 +166,7 @@ describe('pyrepo publish', () => {
         '[local]',
         `repository = ${base}/legacy/`,
         'username = ann',
-        'password = pypirc-secret',
+        'password = hunter2-secret',
         '',
         '[hidden]',
         `repository = ${base}/legacy/`,
@@ -160,7 +177,7 @@ describe('pyrepo publish', () => {
     const r = await runCli(['publish', wheel, '-r', 'local'], opts);
     expect(r.code, r.output).toBe(0);
     expect(row(r.stdout, basename(wheel))).toMatch(/ uploaded$/);
-    expect(r.output).not.toContain('pypirc-secret');
+    expect(r.output).not.toContain('hunter2-secret');
     expect([...(await listed('by-name')).keys()]).toEqual([basename(wheel)]);
 
     const { wheel: other } = await writeDists(join(root, 'by-hidden'), { name: 'by-hidden', version: '0.1' });

@@ -6,6 +6,9 @@ import {
   DeleteResultSchema,
   FileParamsSchema,
   HealthSchema,
+  OwnerListSchema,
+  OwnerParamsSchema,
+  OwnerRequestSchema,
   ProjectDetailSchema,
   ProjectListSchema,
   ProjectParamsSchema,
@@ -13,10 +16,11 @@ import {
   YankRequestSchema,
   YankResultSchema,
   type Health,
+  type OwnerList,
 } from '../../shared/api.js';
-import { normalizeName } from '../../shared/names.js';
+import { isValidProjectName, normalizeName } from '../../shared/names.js';
 import { PYREPO_VERSION } from '../../shared/version.js';
-import { NotFound } from '../errors.js';
+import { BadRequest, NotFound } from '../errors.js';
 import { NotOnIndexError } from '../services/index-service.js';
 
 export interface ControlRouteOptions {
@@ -94,5 +98,28 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     } catch (err) {
       return notFound(err);
     }
+  });
+
+  // Owners: a project need not have files yet, so that a name can be given to a team
+  // before its first upload; the user must exist, so that a typo does not go unnoticed.
+  const ownersOf = (project: string): OwnerList => ({ project, owners: index.catalog.owners(project) });
+  const projectName = (name: string): string => {
+    if (!isValidProjectName(name)) throw new BadRequest(`'${name}' is not a valid project name.`);
+    return normalizeName(name);
+  };
+
+  api.get(ControlRoutes.owners, { schema: { params: ProjectParamsSchema, response: { 200: OwnerListSchema } } }, (req) => ownersOf(projectName(req.params.project)));
+
+  api.put(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, body: OwnerRequestSchema, response: { 200: OwnerListSchema } } }, (req) => {
+    const project = projectName(req.params.project);
+    if (!app.identities.has(req.params.user)) throw new NotFound(`There is no user '${req.params.user}'; add them first (pyrepo user add).`);
+    index.catalog.addOwner(project, req.params.user, req.body.role);
+    return ownersOf(project);
+  });
+
+  api.delete(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, response: { 200: OwnerListSchema } } }, (req) => {
+    const project = projectName(req.params.project);
+    if (!index.catalog.removeOwner(project, req.params.user)) throw new NotFound(`'${req.params.user}' is not an owner or maintainer of ${project}.`);
+    return ownersOf(project);
   });
 }

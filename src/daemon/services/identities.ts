@@ -8,10 +8,10 @@
  * request, so a successful check is remembered for a few minutes under a digest of the
  * credentials (never the password itself); any change to the files forgets them all.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { DEFAULT_ROLE, readAccessFile, splitToken, tokenMatches, type AccessFile, type Role, type TokenRecord } from '../../shared/access-file.js';
-import { parseHtpasswd, verifyPassword, type HtpasswdEntry } from '../../shared/htpasswd.js';
+import { hashPassword, parseHtpasswd, verifyPassword, type HtpasswdEntry } from '../../shared/htpasswd.js';
 
 /** A verified caller. */
 export interface Identity {
@@ -23,6 +23,17 @@ export interface Identity {
 
 /** The outcome of a credentials check. */
 export type CheckResult = { ok: true; identity: Identity } | { ok: false; reason: string };
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * A bcrypt hash of a random password, at the cost new passwords get, checked against when
+ * the user does not exist. It must be a well-formed hash: bcryptjs answers false at once
+ * for a malformed one, which would tell names that exist from names that do not.
+ */
+export function unknownUserHash(): Promise<string> {
+  return (dummyHash ??= hashPassword(randomBytes(16).toString('hex')));
+}
 
 const CACHE_MS = 5 * 60 * 1000;
 const CACHE_MAX = 10_000;
@@ -60,6 +71,12 @@ export class Identities {
   get userCount(): number {
     this.reloadIfChanged();
     return this.users.size;
+  }
+
+  /** Whether a user of that name exists in any of the htpasswd files. */
+  has(user: string): boolean {
+    this.reloadIfChanged();
+    return this.users.has(user);
   }
 
   private reloadIfChanged(force = false): void {
@@ -116,8 +133,8 @@ export class Identities {
       result = this.checkToken(password, user);
     } else {
       const entry = this.users.get(user);
-      // An unknown user costs a hash check too, so timing does not tell which names exist.
-      const ok = await verifyPassword(password, entry?.hash ?? '$2y$10$abcdefghijklmnopqrstuu5Gx1Qa9w2kd1XkV6b6g1QpG1wNq0S4Km');
+      // An unknown user costs a real bcrypt check too, so timing does not tell which names exist.
+      const ok = await verifyPassword(password, entry?.hash ?? (await unknownUserHash()));
       result = entry && ok ? { ok: true, identity: { user, role: this.roleOf(user) } } : { ok: false, reason: 'Invalid username or password.' };
     }
     if (result.ok) {
