@@ -15,6 +15,8 @@ export const StatusOutputSchema = Type.Object({
   projects: Type.Optional(Type.Integer()),
   files: Type.Optional(Type.Integer()),
   indexing: Type.Optional(Type.Boolean()),
+  /** What is open to anyone and what needs credentials. */
+  access: Type.Optional(Type.String()),
   problems: Type.Array(Type.String()),
   dataDir: Type.String(),
   packagesDir: Type.String(),

@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { DaemonStateSchema, HealthSchema, type DaemonState } from '../shared/api.js';
 import { dataLayout } from '../shared/paths.js';
-import { DaemonSettingsSchema, type AuthAction, type DaemonSettings } from '../shared/settings.js';
+import { describeAccess, isLoopback } from '../shared/access-policy.js';
+import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
 import { PYREPO_VERSION } from '../shared/version.js';
 import { AppSettingsError, buildApp } from './app.js';
 
@@ -33,20 +34,6 @@ export interface RunningDaemon {
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
-}
-
-/** Whether `host` accepts connections from this machine only. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
-/** One sentence on who may do what, for the start message and the log. */
-export function describeAccess(settings: DaemonSettings): string {
-  const all: AuthAction[] = ['list', 'download', 'upload'];
-  const open = all.filter((a) => !settings.authenticate.includes(a));
-  const names: Record<AuthAction, string> = { list: 'index pages', download: 'downloads', upload: 'uploads' };
-  const openText = open.length > 0 ? `open to anyone who can connect: ${open.map((a) => names[a]).join(', ')}` : 'nothing is open without credentials';
-  return `${openText}; credentials needed for ${[...settings.authenticate.map((a) => names[a]), 'the control API'].join(', ')}`;
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {

@@ -47,6 +47,8 @@ export const HealthSchema = Type.Object({
   indexing: Type.Boolean(),
   /** What is wrong with the daemon's folders (deleted, not writable); empty when all is well. */
   problems: Type.Array(Type.String()),
+  /** What is open to anyone and what needs credentials, in one sentence. */
+  access: Type.String(),
 });
 export type Health = Static<typeof HealthSchema>;
 

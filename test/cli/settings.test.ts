@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AbortError } from '../../src/cli/errors.js';
 import { parseSize, resolveDaemonSettings, settingsFromFlags } from '../../src/cli/services/daemon-settings.js';
+import { describeAccess, isLoopback } from '../../src/shared/access-policy.js';
 import { defaultSettings, hasSettings, loadSettings, saveSettings, settingsFile } from '../../src/cli/services/settings-store.js';
 import { resolvePaths, type PyrepoPaths } from '../../src/shared/paths.js';
 import { DEFAULT_PORT } from '../../src/shared/settings.js';
@@ -81,6 +82,22 @@ describe('daemon settings', () => {
     expect(() => settingsFromFlags({ publicUrl: 'ftp://x' })).toThrow(/--public-url/);
     expect(() => settingsFromFlags({ host: ' ' })).toThrow(/--host/);
     expect(() => settingsFromFlags({ maxUploadSize: 'lots' })).toThrow(/is not a size/);
+  });
+
+  it('--lan listens everywhere with reads open and uploads authenticated, and refuses to open uploads', () => {
+    expect(settingsFromFlags({ lan: true })).toEqual({ host: '0.0.0.0', authenticate: ['upload'] });
+    expect(settingsFromFlags({ lan: true, authenticate: 'download,upload' })).toEqual({ host: '0.0.0.0', authenticate: ['download', 'upload'] });
+    expect(() => settingsFromFlags({ lan: true, authenticate: 'none' })).toThrow(/--lan keeps uploads authenticated/);
+    expect(() => settingsFromFlags({ lan: true, host: '127.0.0.1' })).toThrow(/--lan listens on every address/);
+    expect(() => settingsFromFlags({ authenticate: 'list,everything' })).toThrow(/not 'everything'/);
+    expect(settingsFromFlags({ authenticate: 'none' })).toEqual({ authenticate: [] });
+  });
+
+  it('says in one sentence what is open and what needs credentials', () => {
+    expect(describeAccess({ authenticate: ['upload'] })).toBe('open to anyone who can connect: index pages, downloads; credentials needed for uploads, the control API');
+    expect(describeAccess({ authenticate: ['list', 'download', 'upload'] })).toBe('nothing is open without credentials; credentials needed for index pages, downloads, uploads, the control API');
+    expect(describeAccess({ authenticate: [] })).toBe('open to anyone who can connect: index pages, downloads, uploads; credentials needed for the control API');
+    expect([isLoopback('127.0.0.1'), isLoopback('127.1.2.3'), isLoopback('::1'), isLoopback('localhost'), isLoopback('0.0.0.0'), isLoopback('192.168.1.5')]).toEqual([true, true, true, true, false, false]);
   });
 
   it('parses sizes in binary units', () => {

@@ -66,6 +66,7 @@ describe('control API', () => {
       dataDir: t.dataDir,
       packagesDir: t.packagesDir,
       indexing: false,
+      access: 'open to anyone who can connect: index pages, downloads, uploads; credentials needed for the control API',
     });
     expect(Date.parse(before.startedAt as string)).toBeLessThanOrEqual(Date.now());
     expect(before.uptimeSeconds).toBeGreaterThanOrEqual(0);

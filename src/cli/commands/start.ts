@@ -1,5 +1,6 @@
 /** `pyrepo start`: the daemon in the background; prints where it serves. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { isLoopback } from '../../shared/access-policy.js';
 import { resolvePaths } from '../../shared/paths.js';
 import { withDaemonOptions } from '../options.js';
 import { colors, note, say } from '../output.js';
@@ -21,7 +22,9 @@ export function reportStart(result: StartResult, requestedPort?: number): void {
   }
   say(`pyrepo ${state.version} is running at ${c.bold(`${state.url}/simple/`)} (pid ${state.pid}).`);
   say(`  upload URL: ${state.url}/legacy/`);
+  say(`  access:     ${result.health.access}`);
   say(`  log:        ${result.logFile}`);
+  if (!isLoopback(state.host)) say(c.yellow(`  Listening on ${state.host}: other machines on the network can reach it (\`pyrepo board\` shows the addresses).`));
   if (result.health.indexing) say('  The packages folder is still being indexed; pages fill in as it goes.');
 }
 

@@ -47,6 +47,7 @@ export async function gatherStatus(): Promise<StatusOutput> {
     projects: health.projects,
     files: health.files,
     indexing: health.indexing,
+    access: health.access,
     problems: health.problems,
   };
 }
@@ -64,6 +65,7 @@ function printStatus(s: StatusOutput): void {
     ['index URL', s.url],
     ['upload URL', s.uploadUrl],
     ['pid', String(s.pid)],
+    ['access', s.access],
     ['uptime', s.uptimeSeconds === undefined ? undefined : formatDuration(s.uptimeSeconds)],
     ['version', s.version],
     ['projects', s.projects === undefined ? undefined : `${s.projects} (${s.files} files)${s.indexing ? ', still indexing the folder' : ''}`],

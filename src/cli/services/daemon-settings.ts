@@ -72,7 +72,8 @@ export function settingsFromFlags(flags: DaemonFlags): Partial<StoredSettings> {
   const patch: Partial<StoredSettings> = {
     host: flags.lan ? '0.0.0.0' : flags.host,
     port: flags.port,
-    authenticate: flags.authenticate !== undefined ? parseAuthenticate(flags.authenticate) : undefined,
+    // LAN mode is for boards, which cannot send credentials: reads open, uploads authenticated.
+    authenticate: flags.authenticate !== undefined ? parseAuthenticate(flags.authenticate) : flags.lan ? ['upload'] : undefined,
     allowAnonymousLanUploads: flags.allowAnonymousLanUploads,
     tlsCert: flags.tlsCert === undefined ? undefined : resolve(flags.tlsCert),
     tlsKey: flags.tlsKey === undefined ? undefined : resolve(flags.tlsKey),

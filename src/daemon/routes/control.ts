@@ -24,6 +24,8 @@ import { BadRequest, NotFound } from '../errors.js';
 import { NotOnIndexError } from '../services/index-service.js';
 
 export interface ControlRouteOptions {
+  /** The sentence describeAccess() makes of the settings. */
+  access: string;
   dataDir: string;
   packagesDir: string;
   startedAt: Date;
@@ -52,6 +54,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       packagesDir: opts.packagesDir,
       indexing: index.indexing,
       problems: await app.folderProblems(),
+      access: opts.access,
     };
   });
 
