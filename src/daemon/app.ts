@@ -11,6 +11,7 @@ import { formatBytes } from '../shared/format.js';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
 import authPlugin from './plugins/auth.js';
+import boardsPlugin from './plugins/boards.js';
 import folderHealthPlugin from './plugins/folder-health.js';
 import indexPlugin from './plugins/index.js';
 import watcherPlugin from './plugins/watcher.js';
@@ -18,9 +19,11 @@ import controlRoutes from './routes/control.js';
 import eventRoutes from './routes/events.js';
 import fileRoutes from './routes/files.js';
 import landingRoutes from './routes/landing.js';
+import mipRoutes from './routes/mip.js';
 import pypiJsonRoutes from './routes/pypi-json.js';
 import simpleRoutes from './routes/simple.js';
 import uploadRoutes from './routes/upload.js';
+import upipRoutes from './routes/upip.js';
 import { BadRequest, UploadTooLarge } from './errors.js';
 
 export interface BuildAppOptions {
@@ -120,6 +123,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     overwrite: settings.overwrite,
   });
   await app.register(watcherPlugin, { watch: settings.watch });
+  await app.register(boardsPlugin, { cacheDir: layout.boardCacheDir });
   await app.register(authPlugin, {
     dataDir: layout.dataDir,
     authenticate: settings.authenticate,
@@ -173,6 +177,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(simpleRoutes);
   await app.register(fileRoutes);
   await app.register(pypiJsonRoutes, publicUrl);
+  // MicroPython boards: upip at the root and on /pypi/ (told apart from pypiJsonRoutes there), mip under /mip/.
+  await app.register(upipRoutes, publicUrl);
+  await app.register(mipRoutes, publicUrl);
   await app.register(landingRoutes, publicUrl);
   await app.register(uploadRoutes, { maxUploadBytes: settings.maxUploadBytes });
   await app.register(controlRoutes, { access: describeAccess(settings), dataDir: layout.dataDir, packagesDir: settings.packagesDir, startedAt: new Date() });

@@ -172,6 +172,8 @@ export const IndexEventSchema = Type.Union([
     size: Type.Integer(),
     /** `upload` for the upload API, `folder` for files that appeared in the packages folder. */
     source: Type.Union([Type.Literal('upload'), Type.Literal('folder')]),
+    /** What the uploader was told besides success, such as a file MicroPython boards cannot install. */
+    warnings: Type.Optional(Type.Array(Type.String())),
   }),
   Type.Object({ type: Type.Literal('download'), ...eventBase, filename: Type.String() }),
   Type.Object({ type: Type.Literal('delete'), ...eventBase, filename: Type.String() }),

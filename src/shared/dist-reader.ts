@@ -19,6 +19,8 @@ export interface DistContents {
   metadata: CoreMetadata;
   /** Member path the metadata was read from. */
   metadataPath: string;
+  /** Paths of every regular file in the archive, as stored (for wheels relative to the root, for sdists with their top folder). */
+  members: string[];
 }
 
 const MAX_METADATA_BYTES = 8 * 1024 * 1024;
@@ -113,7 +115,7 @@ async function readZipMember(
   source: DistSource,
   dist: DistFilename,
   pick: (entries: yauzl.Entry[]) => yauzl.Entry,
-): Promise<{ bytes: Buffer; member: string }> {
+): Promise<{ bytes: Buffer; member: string; members: string[] }> {
   let zip: yauzl.ZipFile | undefined;
   try {
     zip = await openZip(source);
@@ -138,7 +140,8 @@ async function readZipMember(
         typeof source === 'string' ? await checkZipEntry(dist, zip, e, e === entry) : checkZipEntryInMemory(dist, source, e, e === entry);
       if (e === entry) bytes = read;
     }
-    return { bytes: bytes as Buffer, member: entry.fileName };
+    const members = entries.filter((e) => !e.fileName.endsWith('/')).map((e) => e.fileName);
+    return { bytes: bytes as Buffer, member: entry.fileName, members };
   } catch (err) {
     if (err instanceof DistContentError) throw err;
     throw new DistContentError(`${dist.filename} is not a valid zip archive: ${describe(err)}.`);
@@ -197,38 +200,13 @@ function pickZipSdistMetadata(dist: DistFilename, entries: yauzl.Entry[]): yauzl
   return candidates[0] as yauzl.Entry;
 }
 
-async function readTarSdist(source: DistSource, dist: DistFilename, compressedSize: number): Promise<{ bytes: Buffer; member: string }> {
-  const extract = tarStream.extract();
-  const tops = new Set<string>();
-  let found: { bytes: Buffer; member: string } | undefined;
-  let expanded = 0;
-  const limit = Math.max(BOMB_ALLOWANCE, 50 * compressedSize);
-  extract.on('entry', (header, stream, next) => {
-    const { top, rest } = sdistTop(header.name);
-    if (top && top !== '.') tops.add(top);
-    expanded += header.size ?? 0;
-    if (expanded > limit) {
-      extract.destroy(new DistContentError(`${dist.filename} expands to more than ${limit} bytes (a tar bomb?).`));
-      return;
-    }
-    if (rest === 'PKG-INFO' && header.type === 'file' && !found) {
-      if ((header.size ?? 0) > MAX_METADATA_BYTES) {
-        extract.destroy(new DistContentError(`${header.name} is larger than ${MAX_METADATA_BYTES} bytes.`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        found = { bytes: Buffer.concat(chunks), member: header.name };
-        next();
-      });
-    } else {
-      stream.on('end', () => next());
-      stream.resume();
-    }
-  });
+/**
+ * Feeds a .tar.gz (path or bytes) through `extract` until it finishes; every failure
+ * becomes a DistContentError. tar-stream is a streamx stream, which stream/promises'
+ * pipeline does not drive, hence the hand-made plumbing.
+ */
+async function driveTar(source: DistSource, dist: DistFilename, extract: tarStream.Extract, limit: number): Promise<void> {
   try {
-    // tar-stream is a streamx stream, which stream/promises' pipeline does not drive.
     await new Promise<void>((resolve, reject) => {
       extract.on('error', reject);
       extract.on('finish', () => resolve());
@@ -260,14 +238,49 @@ async function readTarSdist(source: DistSource, dist: DistFilename, compressedSi
     if (err instanceof DistContentError) throw err;
     throw new DistContentError(`${dist.filename} is not a valid .tar.gz archive: ${describe(err)}.`);
   }
+}
+
+async function readTarSdist(source: DistSource, dist: DistFilename, compressedSize: number): Promise<{ bytes: Buffer; member: string; members: string[] }> {
+  const extract = tarStream.extract();
+  const tops = new Set<string>();
+  const members: string[] = [];
+  let found: { bytes: Buffer; member: string } | undefined;
+  let expanded = 0;
+  const limit = Math.max(BOMB_ALLOWANCE, 50 * compressedSize);
+  extract.on('entry', (header, stream, next) => {
+    const { top, rest } = sdistTop(header.name);
+    if (top && top !== '.') tops.add(top);
+    if (header.type === 'file' || header.type === 'contiguous-file') members.push(header.name);
+    expanded += header.size ?? 0;
+    if (expanded > limit) {
+      extract.destroy(new DistContentError(`${dist.filename} expands to more than ${limit} bytes (a tar bomb?).`));
+      return;
+    }
+    if (rest === 'PKG-INFO' && header.type === 'file' && !found) {
+      if ((header.size ?? 0) > MAX_METADATA_BYTES) {
+        extract.destroy(new DistContentError(`${header.name} is larger than ${MAX_METADATA_BYTES} bytes.`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        found = { bytes: Buffer.concat(chunks), member: header.name };
+        next();
+      });
+    } else {
+      stream.on('end', () => next());
+      stream.resume();
+    }
+  });
+  await driveTar(source, dist, extract, limit);
   assertOneTopFolder(dist, tops);
   if (!found) throw new DistContentError(`${dist.filename} has no <name>-<version>/PKG-INFO file.`);
-  return found;
+  return { ...found, members };
 }
 
 /** Reads and parses the core metadata of a distribution, from its path or its bytes. */
 export async function readDistContents(source: DistSource, dist: DistFilename, size: number): Promise<DistContents> {
-  let read: { bytes: Buffer; member: string };
+  let read: { bytes: Buffer; member: string; members: string[] };
   if (dist.kind === 'wheel') {
     read = await readZipMember(source, dist, (entries) => pickWheelMetadata(dist, entries));
   } else if (dist.archive === 'zip') {
@@ -276,5 +289,60 @@ export async function readDistContents(source: DistSource, dist: DistFilename, s
     read = await readTarSdist(source, dist, size);
   }
   const metadata = parseCoreMetadata(decodeMetadata(read.bytes), `${dist.filename}: ${read.member}`);
-  return { metadataBytes: read.bytes, metadata, metadataPath: read.member };
+  return { metadataBytes: read.bytes, metadata, metadataPath: read.member, members: read.members };
+}
+
+/**
+ * Reads the bytes of the named members (paths as in {@link DistContents.members}) of a
+ * distribution that {@link readDistContents} accepted. Refuses, with a DistContentError,
+ * to hold more than `maxBytes` in all.
+ */
+export async function readDistMembers(source: DistSource, dist: DistFilename, wanted: ReadonlySet<string>, maxBytes: number): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  let held = 0;
+  const hold = (size: number) => {
+    held += size;
+    if (held > maxBytes) throw new DistContentError(`${dist.filename}: the files to read add up to more than ${maxBytes} bytes.`);
+  };
+  if (dist.archive === 'zip') {
+    let zip: yauzl.ZipFile | undefined;
+    try {
+      zip = await openZip(source);
+      for (const e of await listZipEntries(zip)) {
+        if (!wanted.has(e.fileName)) continue;
+        hold(e.uncompressedSize);
+        const bytes =
+          typeof source === 'string' ? await checkZipEntry(dist, zip, e, true) : checkZipEntryInMemory(dist, source, e, true);
+        out.set(e.fileName, bytes as Buffer);
+      }
+    } catch (err) {
+      if (err instanceof DistContentError) throw err;
+      throw new DistContentError(`${dist.filename} is not a valid zip archive: ${describe(err)}.`);
+    } finally {
+      zip?.close();
+    }
+    return out;
+  }
+  const extract = tarStream.extract();
+  extract.on('entry', (header, stream, next) => {
+    if (!wanted.has(header.name) || out.has(header.name)) {
+      stream.on('end', () => next());
+      stream.resume();
+      return;
+    }
+    try {
+      hold(header.size ?? 0);
+    } catch (err) {
+      extract.destroy(err as Error);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+    stream.on('end', () => {
+      out.set(header.name, Buffer.concat(chunks));
+      next();
+    });
+  });
+  await driveTar(source, dist, extract, Math.max(BOMB_ALLOWANCE, maxBytes));
+  return out;
 }

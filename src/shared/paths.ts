@@ -36,6 +36,8 @@ export interface DataLayout {
   catalogFile: string;
   /** Written by a running daemon (pid, port, version); removed when it stops. */
   stateFile: string;
+  /** What MicroPython boards are served (module files, upip tarballs), derived from the distributions; safe to delete. */
+  boardCacheDir: string;
 }
 
 /** Names the files inside `dataDir`. */
@@ -46,6 +48,7 @@ export function dataLayout(dataDir: string): DataLayout {
     defaultPackagesDir: join(dir, 'packages'),
     catalogFile: join(dir, 'catalog.sqlite'),
     stateFile: join(dir, 'daemon.json'),
+    boardCacheDir: join(dir, 'board-cache'),
   };
 }
 

@@ -183,8 +183,10 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       app.claimProject(req, project);
       // Says which of the three it was, so that clients (pyrepo publish) need not parse the text.
       reply.code(200).type('text/plain; charset=utf-8').header('x-pyrepo-upload', outcome.status);
-      if (outcome.status === 'identical') return `${file.filename} is already on this index with the same content; nothing to do.\n`;
-      return outcome.status === 'replaced' ? `Replaced ${file.filename}.\n` : '';
+      // Warnings (a file boards cannot install) never refuse an upload; they are said in the body.
+      const warnings = outcome.warnings.map((w) => `Warning: ${w}\n`).join('');
+      if (outcome.status === 'identical') return `${file.filename} is already on this index with the same content; nothing to do.\n${warnings}`;
+      return `${outcome.status === 'replaced' ? `Replaced ${file.filename}.\n` : ''}${warnings}`;
     } catch (err) {
       throw asHttpError(err);
     }

@@ -11,6 +11,7 @@ import { DistContentError, DistFilenameError, DistMismatchError } from '../../sh
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { normalizeName } from '../../shared/names.js';
 import { compareVersions, isPrerelease, normalizeVersion, releaseKey } from '../../shared/versions.js';
+import { boardIncompatibility, boardLayoutOf } from './board-files.js';
 import { stampOf, type Catalog, type FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
 import { hashBytes, hashFile, IN_MEMORY_LIMIT, type Digests } from './hashing.js';
@@ -40,7 +41,12 @@ export type ReceivedUpload = {
   digests: Digests & { size: number };
 } & ({ bytes: Buffer; temp?: undefined } | { temp: TempFile; bytes?: undefined });
 
-export type UploadOutcome = { status: 'created' | 'replaced' | 'identical'; file: FileRecord };
+export type UploadOutcome = {
+  status: 'created' | 'replaced' | 'identical';
+  file: FileRecord;
+  /** Things the uploader should know, such as a file MicroPython boards cannot install. */
+  warnings: string[];
+};
 
 /** Catalog writes are grouped this many to a transaction while a folder is indexed. */
 const BATCH_SIZE = 500;
@@ -168,6 +174,12 @@ export class IndexService {
     return [...keys.keys()].sort((a, b) => compareVersions(keys.get(b) as string, keys.get(a) as string));
   }
 
+  /** A project's release keys, most preferred first by PyPI's "latest" rule; empty when it has no files. */
+  releasesByPreference(project: string): string[] {
+    const view = this.view(project);
+    return view ? this.latestOrder(view) : [];
+  }
+
   /** The latest release's version (PyPI's rule), or null. */
   latestVersion(project: string): string | null {
     const cached = this.latest.get(project);
@@ -261,6 +273,8 @@ export class IndexService {
       const inspected = await inspectDistribution(upload.bytes ?? upload.temp.path, filename, digests.size);
       temp = upload.temp;
       const meta = inspected.contents.metadata;
+      const boardProblem = boardIncompatibility(filename, boardLayoutOf(inspected.dist.kind, inspected.contents.members));
+      const warnings = boardProblem ? [boardProblem] : [];
       if (claims.filetype !== inspected.dist.packagetype) {
         throw new DistMismatchError(
           `The filetype '${claims.filetype}' does not match '${filename}': use 'bdist_wheel' for .whl files and 'sdist' for .tar.gz and .zip files.`,
@@ -276,7 +290,7 @@ export class IndexService {
         const existing = await this.existingFile(filename);
         if (existing && existing.sha256 === digests.sha256) {
           const file = this.catalog.file(filename);
-          if (file) return { status: 'identical', file } as UploadOutcome;
+          if (file) return { status: 'identical', file, warnings } as UploadOutcome;
         }
         if (existing && !this.overwrite) throw new FileConflictError(filename, existing.sha256);
         // Durable before visible: fsync the data, rename into place, then the catalog row.
@@ -287,8 +301,16 @@ export class IndexService {
         this.catalog.putFile(record, meta.name, inspected.contents.metadataBytes);
         if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
         this.changed(record.project);
-        this.events.publish({ type: 'upload', project: record.project, version: record.version, filename, size: record.size, source: 'upload' });
-        return { status: existing ? 'replaced' : 'created', file: record } as UploadOutcome;
+        this.events.publish({
+          type: 'upload',
+          project: record.project,
+          version: record.version,
+          filename,
+          size: record.size,
+          source: 'upload',
+          ...(warnings.length > 0 ? { warnings } : {}),
+        });
+        return { status: existing ? 'replaced' : 'created', file: record, warnings } as UploadOutcome;
       });
     } finally {
       const left = temp ?? upload.temp;
