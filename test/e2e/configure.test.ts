@@ -19,34 +19,20 @@
  *    the files (0600), says why, and deletes the copies the keychain held.
  * 3. Malformed files: configure exits 1 naming the file and the line, and no file changes.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusOutput } from '../../src/cli/json-output.js';
-import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions, type RunResult } from '../helpers/daemon.js';
+import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
 import { buildPythonProject, writePythonProject } from '../helpers/python-project.js';
+import { DEBIAN_PYTHON, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
 
-const CI = !!process.env.CI;
-const PY = '/usr/bin/python3';
+const PY = DEBIAN_PYTHON;
 
-function have(cmd: string, args: string[] = ['--version']): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000, env: { ...process.env, PDM_CHECK_UPDATE: 'false' } });
-  return r.status === 0;
-}
-
-/** Tools this file needs; in CI a missing one is an error, locally it skips (with the reason printed). */
-function missing(tools: [string, string[]?][]): string[] {
-  const gone = tools.filter(([cmd, args]) => !have(cmd, args)).map(([cmd, args]) => [cmd, ...(args ?? ['--version'])].join(' '));
-  if (gone.length > 0 && CI) throw new Error(`CI must have: ${gone.join(', ')} (see .ci/run)`);
-  if (gone.length > 0) console.warn(`[configure e2e] skipping: not on this machine: ${gone.join(', ')}`);
-  return gone;
-}
-
-const CLIENTS = missing([['python3', ['-m', 'pip', '--version']], [PY, ['-m', 'pip', '--version']], [PY, ['-m', 'twine', '--version']], ['poetry'], ['pdm'], [PY, ['-c', 'import build, setuptools, wheel']]]);
-const SESSION_TOOLS = missing([['dbus-run-session', ['--version']], ['sh', ['-c', 'command -v dbus-send']], ['gnome-keyring-daemon', ['--version']], [PY, ['-c', 'import keyring, secretstorage']]]);
+const CLIENTS = requireTools('configure e2e', [['python3', ['-m', 'pip', '--version']], [PY, ['-m', 'pip', '--version']], [PY, ['-m', 'twine', '--version']], ['poetry'], ['pdm'], [PY, ['-c', 'import build, setuptools, wheel']]]);
+const SESSION_TOOLS = requireTools('configure e2e', SESSION_TOOL_PROBES);
 
 // ---------------------------------------------------------------------------------------
 // Files and folders, byte for byte
@@ -366,30 +352,6 @@ async function recordingProxy(target: string): Promise<{ base: string; seen: See
   };
 }
 
-/**
- * The start of every session script: gnome-keyring unlocked with a password on stdin
- * (its keyrings live in $XDG_DATA_HOME/keyrings, inside the temporary root), ended by its
- * process id when the script ends; `pyrepo`, `kr SERVICE USER` (Python keyring's
- * get_password) and `mark NAME VALUE` (a line the test reads).
- */
-const SESSION_PREAMBLE = `set -u
-printf '%s' "$KEYRING_UNLOCK" | gnome-keyring-daemon --unlock --components=secrets >"$ROOT/gnome-keyring.out" 2>&1
-end_keyring() {
-  pid=$(dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets 2>/dev/null | awk '/uint32/ {print $2}')
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null
-  i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-}
-trap end_keyring EXIT
-pyrepo() { node "$PYREPO_CLI" "$@"; }
-kr() { ${PY} -c 'import keyring, sys; print(keyring.get_password(sys.argv[1], sys.argv[2]))' "$1" "$2"; }
-mark() { printf '\\n@@%s=%s\\n' "$1" "$2"; }
-mark backend "$(${PY} -c 'import keyring; print(type(keyring.get_keyring()).__module__)')"
-`;
-
-interface SessionResult extends RunResult {
-  marks: Record<string, string>;
-}
 
 describe.skipIf(CLIENTS.length > 0 || SESSION_TOOLS.length > 0)('configure with a real Secret Service (gnome-keyring over D-Bus)', () => {
   let root: string;
@@ -400,18 +362,8 @@ describe.skipIf(CLIENTS.length > 0 || SESSION_TOOLS.length > 0)('configure with 
   let base: string;
   let admin: string;
   let original: Map<string, Entry>;
-  let scripts = 0;
-
-  /** Runs `body` in a new D-Bus session with the keyring unlocked; its @@name=value lines are returned as marks. */
-  async function inSession(body: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<SessionResult> {
-    const script = join(root, `session-${++scripts}.sh`);
-    writeFileSync(script, SESSION_PREAMBLE + body);
-    const r = await run('dbus-run-session', ['--', 'sh', script], { ...opts, env: { ...env, ...extraEnv }, timeoutMs: 180_000 });
-    const marks: Record<string, string> = {};
-    for (const m of r.stdout.matchAll(/^@@([\w-]+)=(.*)$/gm)) marks[m[1] as string] = m[2] as string;
-    expect(marks.backend, r.output).toBe('keyring.backends.SecretService');
-    return { ...r, marks };
-  }
+  /** Runs a script body in a new D-Bus session with the keyring unlocked (env as it is at that moment). */
+  const inSession = keyringSession(() => root, () => env);
 
   const uploadUrl = () => `${base}/legacy/`;
   const indexUrl = () => `${base}/simple/`;
@@ -434,11 +386,9 @@ mark pip "$(${PY} -c 'import keyring, sys; c = keyring.get_credential(sys.argv[1
   beforeAll(async () => {
     ensureBuilt();
     root = await makeTempRoot('pyrepo-keychain-');
-    env = isolatedEnv(root, { PYREPO_CLI: CLI_PATH, ROOT: root, KEYRING_UNLOCK: 'unlock-the-test-keyring' });
-    // Python's keyring on its default backend (the Secret Service), and pip reading pip.conf.
-    delete env.PYTHON_KEYRING_BACKEND;
+    env = sessionEnv(isolatedEnv(root), root, CLI_PATH);
+    // pip reads pip.conf.
     delete env.PIP_CONFIG_FILE;
-    delete env.DBUS_SESSION_BUS_ADDRESS;
     opts = { env, cwd: root, timeoutMs: 120_000 };
     const init = await inSession(`pyrepo init --yes --no-configure --port 0; mark rc $?\nmark admin "$(kr pyrepo-admin admin)"\n`);
     expect(init.marks.rc, init.output).toBe('0');

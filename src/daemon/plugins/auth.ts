@@ -112,7 +112,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
       throttle.failed(req.ip, creds.user);
       throw challenge(reply, result.reason);
     }
-    throttle.succeeded(req.ip);
+    throttle.succeeded(req.ip, creds.user);
     const who = result.identity;
     req.identity = who;
     if (action === 'admin' && who.role !== 'admin') throw new Forbidden(`The user '${who.user}' is not an admin.`);
