@@ -9,7 +9,8 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
-import { DaemonStateSchema, HealthSchema, type DaemonState } from '../shared/api.js';
+import { DaemonStateSchema, type DaemonState } from '../shared/api.js';
+import { daemonClientFor } from '../shared/client.js';
 import { dataLayout } from '../shared/paths.js';
 import { describeAccess, isLoopback } from '../shared/access-policy.js';
 import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
@@ -55,9 +56,8 @@ async function liveDaemonOf(stateFile: string): Promise<DaemonState | undefined>
   }
   if (!Value.Check(DaemonStateSchema, state) || state.pid === process.pid) return undefined;
   try {
-    const res = await fetch(`${state.url}/-/health`, { signal: AbortSignal.timeout(1500) });
-    const health: unknown = await res.json();
-    return Value.Check(HealthSchema, health) && health.pid === state.pid ? state : undefined;
+    const health = await daemonClientFor(state, { timeoutMs: 1500 }).health();
+    return health.pid === state.pid ? state : undefined;
   } catch {
     return undefined;
   }
@@ -123,6 +123,7 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     startedAt: new Date().toISOString(),
     dataDir: layout.dataDir,
     packagesDir: settings.packagesDir,
+    ...(settings.tlsCert ? { tlsCert: settings.tlsCert } : {}),
   };
   const stateText = `${JSON.stringify(state, null, 2)}\n`;
   await writeAtomically(layout.stateFile, stateText);

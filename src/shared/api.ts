@@ -29,6 +29,8 @@ export const DaemonStateSchema = Type.Object({
   startedAt: Type.String(),
   dataDir: Type.String(),
   packagesDir: Type.String(),
+  /** The certificate it serves HTTPS with: the CLI trusts it for this daemon. */
+  tlsCert: Type.Optional(Type.String()),
 });
 export type DaemonState = Static<typeof DaemonStateSchema>;
 

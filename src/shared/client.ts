@@ -2,7 +2,9 @@
  * The typed client of the daemon's control API, shared by the CLI and the dashboard.
  * Every response is checked against the schema the daemon serves it with.
  */
+import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { TSchema, Static } from '@sinclair/typebox';
 import {
   ApiErrorSchema,
@@ -13,6 +15,7 @@ import {
   ProjectDetailSchema,
   ProjectListSchema,
   YankResultSchema,
+  type DaemonState,
   type DeleteResult,
   type Health,
   type IndexEvent,
@@ -44,6 +47,27 @@ export interface DaemonClientOptions {
   authorization?: string;
   /** Per-request time limit in milliseconds. Default: 10,000. */
   timeoutMs?: number;
+  /**
+   * PEM of the certificate an HTTPS daemon serves: trusted as the only authority for it,
+   * without checking the host name. It is this installation's own daemon, reached at a
+   * loopback address its certificate (made for the LAN name) need not list.
+   */
+  tlsCertificate?: string;
+}
+
+/**
+ * A client for the daemon a state file describes, trusting the certificate it serves
+ * HTTPS with. An unreadable certificate is a DaemonRequestError naming the file.
+ */
+export function daemonClientFor(state: DaemonState, options: Omit<DaemonClientOptions, 'tlsCertificate'> = {}): DaemonClient {
+  if (!state.tlsCert) return new DaemonClient(state.url, options);
+  let pem: string;
+  try {
+    pem = readFileSync(state.tlsCert, 'utf8');
+  } catch (err) {
+    throw new DaemonRequestError(`Cannot read the daemon's TLS certificate ${state.tlsCert}: ${(err as Error).message}`, 0, 'PYREPO_CLIENT_TLS');
+  }
+  return new DaemonClient(state.url, { ...options, tlsCertificate: pem });
 }
 
 /** Talks to one daemon at `baseUrl` (for example `http://127.0.0.1:8645`). */
@@ -51,9 +75,15 @@ export class DaemonClient {
   readonly baseUrl: string;
   private readonly options: DaemonClientOptions;
 
+  /** undici's fetch with an agent that trusts `tlsCertificate` (the global fetch cannot be given one). */
+  private readonly pinned?: { fetch: typeof undiciFetch; dispatcher: Agent };
+
   constructor(baseUrl: string, options: DaemonClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.options = options;
+    if (options.tlsCertificate) {
+      this.pinned = { fetch: undiciFetch, dispatcher: new Agent({ connect: { ca: options.tlsCertificate, checkServerIdentity: () => undefined } }) };
+    }
   }
 
   /** `GET /-/health`. */
@@ -160,18 +190,23 @@ export class DaemonClient {
     const signals = [signal, timeout ? AbortSignal.timeout(this.options.timeoutMs ?? 10_000) : undefined].filter(
       (s): s is AbortSignal => s !== undefined,
     );
+    const init = {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
+    };
     try {
-      return await fetch(this.baseUrl + path, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
-      });
+      if (this.pinned) return (await this.pinned.fetch(this.baseUrl + path, { ...init, dispatcher: this.pinned.dispatcher })) as unknown as Response;
+      return await fetch(this.baseUrl + path, init);
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') {
         throw new DaemonRequestError(`${method} ${this.baseUrl}${path} got no answer within ${this.options.timeoutMs ?? 10_000} ms.`, 0, 'PYREPO_CLIENT_TIMEOUT');
       }
       const cause = (err as { cause?: { code?: string } }).cause?.code;
+      if (cause?.startsWith('ERR_TLS') || cause?.includes('CERT') || cause === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
+        throw new DaemonRequestError(`${method} ${this.baseUrl}${path}: the TLS connection failed (${cause}).`, 0, 'PYREPO_CLIENT_TLS');
+      }
       throw new DaemonRequestError(`${method} ${this.baseUrl}${path} could not connect${cause ? ` (${cause})` : ''}.`, 0, 'PYREPO_CLIENT_UNREACHABLE');
     }
   }

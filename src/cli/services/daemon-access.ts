@@ -1,6 +1,6 @@
 /** Reaching the running daemon from a command, with one message when it is not running. */
 import type { DaemonState, Health } from '../../shared/api.js';
-import { DaemonClient, DaemonRequestError } from '../../shared/client.js';
+import { daemonClientFor, DaemonRequestError, type DaemonClient } from '../../shared/client.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import { AbortError } from '../errors.js';
 import { basicAuthorization, readAdminCredentials, secretStore } from './admin-identity.js';
@@ -27,7 +27,7 @@ export async function connectToDaemon(paths: PyrepoPaths): Promise<RunningDaemon
     throw new AbortError(`The pyrepo daemon (pid ${probe.state.pid}) does not answer: ${probe.reason}`, 'Try again, or `pyrepo restart` it.');
   }
   const admin = await readAdminCredentials(secretStore(paths), loadSettings(paths).adminUser);
-  const client = new DaemonClient(probe.state.url, admin ? { authorization: basicAuthorization(admin) } : {});
+  const client = daemonClientFor(probe.state, admin ? { authorization: basicAuthorization(admin) } : {});
   return { client, state: probe.state, health: probe.health };
 }
 

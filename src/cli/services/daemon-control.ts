@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Value } from '@sinclair/typebox/value';
 import { DaemonStateSchema, type DaemonState, type Health } from '../../shared/api.js';
-import { DaemonClient } from '../../shared/client.js';
+import { daemonClientFor } from '../../shared/client.js';
 import { daemonLogFile, dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import type { DaemonSettings } from '../../shared/settings.js';
 import { PYREPO_ROOT } from '../../shared/version.js';
@@ -79,7 +79,7 @@ export async function probeDaemon(dataDir: string): Promise<DaemonProbe> {
     return { kind: 'stopped', stale: state };
   }
   try {
-    const health = await new DaemonClient(state.url, { timeoutMs: WAITS.healthMs }).health();
+    const health = await daemonClientFor(state, { timeoutMs: WAITS.healthMs }).health();
     if (health.pid === state.pid) return { kind: 'running', state, health };
     // Another process answers there: the pid was reused after the daemon died.
     removeStateOf(stateFile, state.pid);
@@ -187,7 +187,7 @@ export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths):
       const state = readState(layout.stateFile);
       if (state && state !== 'invalid' && state.pid === pid) {
         try {
-          const health = await new DaemonClient(state.url, { timeoutMs: WAITS.healthMs }).health();
+          const health = await daemonClientFor(state, { timeoutMs: WAITS.healthMs }).health();
           return { alreadyRunning: false, state, health, logFile };
         } catch {
           // listening but not answering yet: poll again

@@ -3,7 +3,7 @@
  * before anything is sent), where to (the running daemon, a URL, or a `.pypirc`
  * repository) and as whom, the build that makes the files, and the uploads one by one.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -219,7 +219,8 @@ export async function resolveTarget(opts: TargetOptions): Promise<PublishTarget>
   const { state } = await connectToDaemon(opts.paths);
   const url = `${state.url}/legacy/`;
   const admin = await readAdminCredentials(secretStore(opts.paths), loadSettings(opts.paths).adminUser);
-  return { url, displayUrl: url, source: 'pyrepo', ...credentials(opts, admin ?? {}, url) };
+  const tls = state.tlsCert ? { tlsCertificate: readFileSync(state.tlsCert, 'utf8') } : {};
+  return { url, displayUrl: url, source: 'pyrepo', ...tls, ...credentials(opts, admin ?? {}, url) };
 }
 
 /** Progress callbacks of {@link uploadFiles}. */

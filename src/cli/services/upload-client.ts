@@ -44,6 +44,8 @@ export interface UploadTarget {
   url: string;
   username?: string;
   password?: string;
+  /** PEM of the certificate pyrepo's own HTTPS daemon serves, trusted for it alone (see DaemonClientOptions). */
+  tlsCertificate?: string;
 }
 
 /** A reason a file cannot be uploaded at all, found before anything is sent. */
@@ -308,7 +310,8 @@ export function sendUpload(file: PreparedUpload, target: UploadTarget, opts: Sen
       );
     };
 
-    const req = transport.request(url, { method: 'POST', headers });
+    const pinned = target.tlsCertificate && url.protocol === 'https:' ? { ca: target.tlsCertificate, checkServerIdentity: () => undefined } : {};
+    const req = transport.request(url, { method: 'POST', headers, ...pinned });
     touch();
     let responded = false;
     req.on('error', (err: NodeJS.ErrnoException) => {
