@@ -75,3 +75,31 @@ export const PublishOutputSchema = Type.Array(
 export type PublishOutput = Static<typeof PublishOutputSchema>;
 export type PublishedFile = PublishOutput[number];
 export type PublishResult = Static<typeof PublishResultSchema>;
+
+/** `pyrepo board --json`: what to type on a MicroPython board, for each network address. */
+export const BoardOutputSchema = Type.Object({
+  /** The daemon's URL from this machine. */
+  url: Type.String(),
+  /** The address it listens on. */
+  host: Type.String(),
+  port: Type.Integer(),
+  /** False when boards would not get through (loopback only, credentials needed, no network address). */
+  reachable: Type.Boolean(),
+  /** The project in the lines (`PACKAGE` when none was given). */
+  project: Type.String(),
+  warnings: Type.Array(Type.String()),
+  addresses: Type.Array(
+    Type.Object({
+      address: Type.String({ description: 'IPv4 address of this machine' }),
+      interface: Type.String({ description: 'Network interface name (empty when the daemon is bound to this one address)' }),
+      baseUrl: Type.String(),
+      /** REPL lines for mip (MicroPython 1.20 and later). */
+      mip: Type.Array(Type.String()),
+      /** REPL lines for upip (MicroPython 1.19 and older). */
+      upip: Type.Array(Type.String()),
+    }),
+  ),
+  /** The command that installs on a board connected to this computer. */
+  mpremote: Type.String(),
+});
+export type BoardOutput = Static<typeof BoardOutputSchema>;

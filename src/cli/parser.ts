@@ -1,6 +1,7 @@
 /** The yargs parser with every command; a fresh one per call, so tests never share state. */
 import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
+import { boardCommand } from './commands/board.js';
 import { configureCommand } from './commands/configure.js';
 import { doctorCommand } from './commands/doctor.js';
 import { infoCommand } from './commands/info.js';
@@ -47,6 +48,7 @@ export function buildParser(args: string[]) {
     .command(tokenCommand)
     .command(ownerCommand)
     .command(doctorCommand)
+    .command(boardCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')
     .strict()

@@ -138,7 +138,7 @@ describe('parser', () => {
   });
 
   it('every command has help with examples', async () => {
-    const commands = ['init', 'start', 'stop', 'restart', 'status', 'logs', 'serve', 'publish', 'list', 'info', 'remove', 'yank', 'unyank', 'configure', 'unconfigure', 'service install', 'service uninstall', 'doctor',
+    const commands = ['init', 'start', 'stop', 'restart', 'status', 'logs', 'serve', 'publish', 'list', 'info', 'remove', 'yank', 'unyank', 'configure', 'unconfigure', 'service install', 'service uninstall', 'doctor', 'board',
       'user', 'user add', 'user remove', 'user passwd', 'user role', 'user list', 'user import', 'token', 'token create', 'token list', 'token revoke', 'owner', 'owner add', 'owner remove', 'owner list'];
     for (const command of commands) {
       // The parse callback receives the help text instead of printing it.

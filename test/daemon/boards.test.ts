@@ -58,6 +58,10 @@ const LONG_MODULE = `${'m'.repeat(84)}.py`;
 const PAXPKG: DistSpec = { name: 'paxpkg', version: '1.0', modules: { 'paxpkg/__init__.py': '', [`paxpkg/${LONG_MODULE}`]: 'long = True\n' } };
 const CYC_A: DistSpec = { name: 'cyc-a', version: '1.0', requiresDist: ['cyc-b'], modules: { 'cyc_a.py': 'import cyc_b\n' } };
 const CYC_B: DistSpec = { name: 'cyc-b', version: '1.0', requiresDist: ['cyc-a', 'tinypkg'], modules: { 'cyc_b.py': 'import cyc_a\n' } };
+/** 6000 characters without inner repeats (so that a repeat of them is a match more than 4 KB back). */
+const NOISE = Array.from({ length: 100 }, (_, i) => sha256(Buffer.from(`noise ${i}`))).join('').slice(0, 6000);
+/** A 16 KB module whose second half repeats its first from more than 4 KB back: a 32 KB-window gzip refers back there. */
+const BIGPKG: DistSpec = { name: 'bigpkg', version: '1.0', modules: { 'bigpkg.py': `A = "${NOISE}"\n# ${'-'.repeat(3000)}\nB = "${NOISE}"\n` } };
 /** A wheel with a compiled extension module and no Python module. */
 const CEXT: DistSpec = { name: 'cext', version: '1.0', modules: { 'cext.cpython-311-x86_64-linux-gnu.so': '\u007fELF binary' } };
 const CEXT_TAGS = 'cp311-cp311-linux_x86_64';
@@ -113,6 +117,7 @@ describe('boards: the upip and mip routes', () => {
       [PAXPKG, 'sdist'],
       [CYC_A, 'wheel'],
       [CYC_B, 'wheel'],
+      [BIGPKG, 'sdist'],
     ] as const) {
       const { res } = await upload(t.app, spec, kind);
       expect(res.statusCode, res.body).toBe(200);
@@ -193,6 +198,13 @@ describe('boards: the upip and mip routes', () => {
       expect(tar.deps).toEqual([]);
       // The gzip header says deflate; a 32 KB window gzip of the same tar is what a small board rejects (see below).
       expect(tar.gz.subarray(0, 3)).toEqual(Buffer.from([0x1f, 0x8b, 0x08]));
+    });
+
+    it('inflates with a 4 KB window even where a 32 KB one would refer further back', async () => {
+      const tar = await upipTarball(t, '/upip/bigpkg/1.0.tar.gz');
+      expect(tar.files.get('bigpkg.py')?.toString()).toBe(BIGPKG.modules?.['bigpkg.py']);
+      // The check has teeth on this content: the same tar gzipped with the default window fails it.
+      expect(() => inflateLikeSmallBoard(gzipSync(inflateLikeSmallBoard(tar.gz), { level: 9 }))).toThrow(/too far back/);
     });
 
     it('lists dependencies this index serves in requires.txt, pinned where the latest would not do', async () => {
@@ -464,9 +476,7 @@ describe('boards: the pieces', () => {
   });
 
   it('a small board cannot inflate a 32 KB-window gzip, which is why tarballs use 4 KB', () => {
-    // 6000 bytes without inner repeats, then the same again more than 4 KB later.
-    const block = Buffer.from(Array.from({ length: 100 }, (_, i) => sha256(Buffer.from(String(i)))).join('')).subarray(0, 6000);
-    const data = Buffer.concat([block, Buffer.alloc(3000, 'z'), block]);
+    const data = Buffer.from(`${NOISE}${'z'.repeat(3000)}${NOISE}`);
     expect(() => inflateLikeSmallBoard(gzipSync(data, { level: 9 }))).toThrow(/too far back/);
     expect(inflateLikeSmallBoard(gzipSync(data, { level: 9, windowBits: 12 })).equals(data)).toBe(true);
   });

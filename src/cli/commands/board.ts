@@ -1,0 +1,52 @@
+/** `pyrepo board [project]`: what to type on a MicroPython board to install from this index. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { resolvePaths } from '../../shared/paths.js';
+import type { BoardOutput } from '../json-output.js';
+import { withJson } from '../options.js';
+import { colors, printJson, say } from '../output.js';
+import { gatherBoardGuide } from '../services/board.js';
+
+interface BoardFlags {
+  project?: string;
+  json: boolean;
+}
+
+function printGuide(g: BoardOutput): void {
+  const c = colors();
+  for (const w of g.warnings) say(c.yellow(`! ${w}`));
+  if (g.warnings.length > 0) say();
+  const indent = (lines: string[]) => lines.map((l) => `    ${c.cyan(l)}`).join('\n');
+  for (const a of g.addresses) {
+    const where = a.interface ? ` (${a.interface})` : '';
+    say(c.bold(`Boards reaching this machine at ${a.address}${where}${g.reachable ? '' : ', once the above is fixed'}:`));
+    say('  MicroPython 1.20 and later (mip), at the board\'s REPL once it is on the network:');
+    say(indent(a.mip));
+    say('  MicroPython 1.19 and older (upip):');
+    say(indent(a.upip));
+    say();
+  }
+  say(c.bold('A board on this computer\'s USB (mpremote downloads here and copies to the board):'));
+  say(indent([g.mpremote]));
+  say(c.dim(`\nA version: mip.install("${g.project}", version="1.0", index=...), upip.install("${g.project}==1.0"). mip serves .py files to every firmware.`));
+}
+
+export const boardCommand: CommandModule<object, BoardFlags> = {
+  command: 'board [project]',
+  aliases: ['micropython'],
+  describe: 'Show what to type on a MicroPython board to install from this index (mip, upip, mpremote)',
+  builder: (yargs: Argv) =>
+    withJson(yargs)
+      .positional('project', { type: 'string', describe: 'Project to put in the lines (default: PACKAGE)' })
+      .epilog(
+        'Boards send no credentials: the index and downloads must be open to them, and the daemon must listen beyond loopback. ' +
+          '`pyrepo restart --lan` does both and keeps uploads authenticated. Exit status 3 when the daemon is not running.',
+      )
+      .example('$0 board', 'The lines for every network address of this machine')
+      .example('$0 board my-sensor-lib', 'The same with the project filled in')
+      .example('$0 board --json', 'The same for scripts') as unknown as Argv<BoardFlags>,
+  handler: async (argv: ArgumentsCamelCase<BoardFlags>) => {
+    const guide = await gatherBoardGuide(resolvePaths(), argv.project);
+    if (argv.json) printJson(guide);
+    else printGuide(guide);
+  },
+};
