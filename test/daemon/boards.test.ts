@@ -386,6 +386,21 @@ describe('boards: the cache follows the index', () => {
     await waitUntil(async () => (await readdir(cacheRoot)).length < before);
   });
 
+  it('builds again what is lost when the cache folder is deleted under it', async () => {
+    const before = await mipJson(t, '/mip/package/6/tinypkg/1.0.json');
+    const [[, h]] = before.hashes as [[string, string]];
+    const { rm } = await import('node:fs/promises');
+    await rm(join(t.dataDir, 'board-cache'), { recursive: true, force: true });
+    const tar = await upipTarball(t, '/upip/tinypkg/1.0.tar.gz');
+    expect([...tar.files.keys()]).toEqual(['tinypkg.py']);
+    await rm(join(t.dataDir, 'board-cache'), { recursive: true, force: true });
+    // The first file request finds its copy gone; the package JSON after it derives the files again.
+    expect((await get(t, `/mip/file/${h.slice(0, 2)}/${h}`)).statusCode).toBe(404);
+    const again = await mipJson(t, '/mip/package/6/tinypkg/1.0.json');
+    expect(again.hashes).toEqual(before.hashes);
+    expect((await get(t, `/mip/file/${h.slice(0, 2)}/${h}`)).statusCode).toBe(200);
+  });
+
   it('drops cache folders of files that left the index while it was stopped', async () => {
     const root = t.root;
     await t.close({ keepFiles: true });

@@ -71,10 +71,23 @@ function sourceRank(file: FileRecord): number {
   return file.filename.endsWith('.tar.gz') ? 1 : 2;
 }
 
-/** Per-request memo of releases and their dependencies. */
+/** Per-request memo of the catalog's files, releases and their dependencies. */
 class Resolution {
   readonly releases = new Map<string, Promise<BoardRelease | undefined>>();
   readonly edges = new Map<string, Promise<Edge[]>>();
+  private readonly files = new Map<string, FileRecord[]>();
+
+  constructor(private readonly index: IndexService) {}
+
+  /** A project's files, read from the catalog once per request. */
+  filesOf(project: string): FileRecord[] {
+    let files = this.files.get(project);
+    if (!files) {
+      files = this.index.catalog.filesOf(project);
+      this.files.set(project, files);
+    }
+    return files;
+  }
 }
 
 export interface BoardIndexOptions {
@@ -224,14 +237,14 @@ export class BoardIndex {
     const memoKey = `${client}|${project}@${key}`;
     let found = memo.releases.get(memoKey);
     if (!found) {
-      found = this.findRelease(project, key, client);
+      found = this.findRelease(project, key, client, memo);
       memo.releases.set(memoKey, found);
     }
     return found;
   }
 
-  private async findRelease(project: string, key: string, client: Client): Promise<BoardRelease | undefined> {
-    const files = this.index.catalog
+  private async findRelease(project: string, key: string, client: Client, memo: Resolution): Promise<BoardRelease | undefined> {
+    const files = memo
       .filesOf(project)
       .filter((f) => f.releaseKey === key && sourceRank(f) >= 0)
       .sort((a, b) => sourceRank(a) - sourceRank(b) || (a.filename < b.filename ? -1 : 1));
@@ -260,7 +273,7 @@ export class BoardIndex {
   /** The most preferred installable release (PyPI's "latest" rule), optionally one meeting `accept`. */
   private async preferred(project: string, client: Client, memo: Resolution, accept: (version: string) => boolean = () => true): Promise<BoardRelease | undefined> {
     for (const key of this.index.releasesByPreference(project)) {
-      const version = this.index.catalog.filesOf(project).find((f) => f.releaseKey === key)?.version ?? key;
+      const version = memo.filesOf(project).find((f) => f.releaseKey === key)?.version ?? key;
       if (!accept(version)) continue;
       const release = await this.release(project, key, client, memo);
       if (release) return release;
@@ -350,7 +363,7 @@ export class BoardIndex {
       return release ? { ok: true, value: release } : { ok: false, message: await this.whyNot(project, undefined) };
     }
     const key = releaseKey(version);
-    if (!this.index.catalog.filesOf(project).some((f) => f.releaseKey === key)) {
+    if (!memo.filesOf(project).some((f) => f.releaseKey === key)) {
       return { ok: false, message: `Project '${project}' has no release '${version}'.` };
     }
     const release = await this.release(project, key, client, memo);
@@ -383,14 +396,14 @@ export class BoardIndex {
   async upipJson(project: string, baseUrl: string): Promise<BoardAnswer<Buffer>> {
     await this.load();
     return this.page(`upip|${baseUrl}|${project}`, async () => {
-      const memo = new Resolution();
+      const memo = new Resolution(this.index);
       const latest = await this.preferred(project, 'upip', memo);
       if (!latest) {
         const message = this.index.catalog.project(project) ? await this.whyNot(project, undefined) : `No project named '${project}' on this index.`;
         return { ok: false, message };
       }
       const releases: Record<string, { url: string }[]> = {};
-      const keys = [...new Set(this.index.catalog.filesOf(project).map((f) => f.releaseKey))];
+      const keys = [...new Set(memo.filesOf(project).map((f) => f.releaseKey))];
       const found = (await Promise.all(keys.map((k) => this.release(project, k, 'upip', memo)))).filter((r) => r !== undefined);
       found.sort((a, b) => compareVersions(b.version, a.version));
       for (const r of found) releases[r.version] = [{ url: `${baseUrl}${upipTarballPath(r.project, r.version)}` }];
@@ -403,20 +416,29 @@ export class BoardIndex {
    * (for download counts). Its requires.txt lists the release's dependencies on this
    * index, pinned (`name==version`) where the latest would not do.
    */
-  async upipTarball(project: string, version: string): Promise<BoardAnswer<{ bytes: Buffer; file: FileRecord }>> {
+  async upipTarball(project: string, version: string, retry = true): Promise<BoardAnswer<{ bytes: Buffer; file: FileRecord }>> {
     await this.load();
-    const memo = new Resolution();
+    const memo = new Resolution(this.index);
     const found = await this.requested(project, version, 'upip', memo);
     if (!found.ok) return found;
     const release = found.value;
     const requires = (await this.edges(release, 'upip', memo)).map((e) => (e.label === 'latest' ? e.release.project : `${e.release.project}==${e.release.version}`));
     const top = (release.manifest.upip as { top: string }).top;
     const key = createHash('sha256').update(JSON.stringify([top, requires])).digest('hex').slice(0, 16);
-    const bytes = await this.cache.tarball(release.file.sha256, key, async () => {
-      const files = [];
-      for (const f of release.manifest.files) files.push({ target: f.path, bytes: await this.cache.readBlob(release.file.sha256, f.sha256) });
-      return buildUpipTarball({ top, escapedName: filenameEscapedName(project), files, requires, mtime: new Date(release.file.uploadTime) });
-    });
+    let bytes: Buffer;
+    try {
+      bytes = await this.cache.tarball(release.file.sha256, key, async () => {
+        const files = [];
+        for (const f of release.manifest.files) files.push({ target: f.path, bytes: await this.cache.readBlob(release.file.sha256, f.sha256) });
+        return buildUpipTarball({ top, escapedName: filenameEscapedName(project), files, requires, mtime: new Date(release.file.uploadTime) });
+      });
+    } catch (err) {
+      // The cached files are gone (the cache folder was deleted): derive them again, once.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !retry) throw err;
+      this.forget(release.manifest);
+      await this.cache.remove(release.file.sha256);
+      return this.upipTarball(project, version, false);
+    }
     return { ok: true, value: { bytes, file: release.file } };
   }
 
@@ -427,7 +449,7 @@ export class BoardIndex {
    */
   async mipPackage(project: string, version: string): Promise<BoardAnswer<{ body: Buffer; file: FileRecord }>> {
     await this.load();
-    const memo = new Resolution();
+    const memo = new Resolution(this.index);
     const found = await this.requested(project, version, 'mip', memo);
     if (!found.ok) return found;
     const release = found.value;
@@ -453,7 +475,7 @@ export class BoardIndex {
    */
   async mipUrlPackage(project: string, version: string, baseUrl: string): Promise<BoardAnswer<{ body: Buffer; file: FileRecord }>> {
     await this.load();
-    const memo = new Resolution();
+    const memo = new Resolution(this.index);
     const found = await this.requested(project, version, 'mip', memo);
     if (!found.ok) return found;
     const release = found.value;
