@@ -181,6 +181,20 @@ describe('owners through the control API', () => {
   });
 });
 
+describe('changes to the user files', () => {
+  it('count at once: a user and a token made a moment ago are accepted on their first request', async () => {
+    t = await makeApp({ authenticate: ['list', 'upload'] });
+    // A request now, so that the next periodic look at the files is a second away.
+    expect((await t.app.inject({ url: '/simple/', headers: { authorization: t.adminAuth } })).statusCode).toBe(200);
+    const files = accessFiles(t.dataDir);
+    writeFileSync(files.htpasswd, `${readFileSync(files.htpasswd, 'utf8')}zoe:${await hashPassword('zoe-password', 4)}\n`);
+    expect((await t.app.inject({ url: '/simple/', headers: { authorization: basic('zoe', 'zoe-password') } })).statusCode).toBe(200);
+    const token = addToken(t, { user: 'zoe', readOnly: false });
+    expect((await up(t.app, { name: 'fresh', version: '1.0' }, basic('__token__', token))).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'PUT', url: '/-/api/projects/fresh/owners/zoe', payload: { role: 'maintainer' } })).statusCode).toBe(200);
+  });
+});
+
 describe('tokens', () => {
   it('work as __token__ and as their user; scoped to projects; read-only; revoked and expired ones fail', async () => {
     t = await makeApp({ authenticate: ['upload'] });

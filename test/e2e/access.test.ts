@@ -27,7 +27,7 @@ import { buildSdist, buildWheel, sdistFilename, wheelFilename, type DistSpec } f
 import { DEBIAN_PYTHON as PY, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
 import { buildPythonProject, writePythonProject } from '../helpers/python-project.js';
 
-const CLIENTS = requireTools('access e2e', [['sh', ['-c', 'command -v htpasswd']], [PY, ['-m', 'twine', '--version']], [PY, ['-m', 'pip', '--version']], ['poetry'], [PY, ['-c', 'import build, setuptools, wheel']]]);
+const CLIENTS = requireTools('access e2e', [['sh', ['-c', 'command -v htpasswd']], [PY, ['-m', 'twine', '--version']], [PY, ['-m', 'pip', '--version']], ['poetry'], ['pdm'], [PY, ['-c', 'import build, setuptools, wheel']]]);
 const SESSION_TOOLS = requireTools('access e2e', SESSION_TOOL_PROBES);
 const ANN_PASSWORD = 'ann-secret-password';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -231,6 +231,33 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     const r = await poetry(['publish', '-r', 'team']);
     expect(r.code, describeRun(r)).toBe(0);
     expect(await status('/simple/acc-poet/', ann())).toBe(200);
+  });
+
+  it('poetry (pypi-token) and pdm (__token__) publish with an API token', async () => {
+    const made = await runCli(['token', 'create', '--user', 'ann', '--project', 'acc-tok-poet', '--project', 'acc-tok-pdm', '--json'], opts);
+    expect(made.code, made.output).toBe(0);
+    const { token } = JSON.parse(made.stdout) as { token: string };
+
+    const dir = join(root, 'acc-tok-poet');
+    await mkdir(join(dir, 'acc_tok_poet'), { recursive: true });
+    writeFileSync(
+      join(dir, 'pyproject.toml'),
+      '[tool.poetry]\nname = "acc-tok-poet"\nversion = "0.1.0"\ndescription = "x"\nauthors = ["T <t@example.com>"]\npackages = [{ include = "acc_tok_poet" }]\n\n' +
+        '[tool.poetry.dependencies]\npython = ">=3.7"\n\n[build-system]\nrequires = ["poetry-core>=1.0.0"]\nbuild-backend = "poetry.core.masonry.api"\n',
+    );
+    writeFileSync(join(dir, 'acc_tok_poet', '__init__.py'), '');
+    const poetry = (args: string[]) => run('poetry', args, { ...opts, cwd: dir, timeoutMs: 180_000 });
+    for (const args of [['config', 'repositories.tok', `${base}/legacy/`], ['config', 'pypi-token.tok', token], ['build'], ['publish', '-r', 'tok']]) {
+      const r = await poetry(args);
+      expect(r.code, `poetry ${args.join(' ')}\n${describeRun(r)}`).toBe(0);
+    }
+    expect(await status('/simple/acc-tok-poet/', ann())).toBe(200);
+
+    const pdmDir = join(root, 'acc-tok-pdm');
+    await writeDists(join(pdmDir, 'dist'), { name: 'acc-tok-pdm', version: '0.1.0' });
+    const pdm = await run('pdm', ['publish', '--no-build', '-r', `${base}/legacy/`, '-u', '__token__', '-P', token], { ...opts, cwd: pdmDir, timeoutMs: 180_000 });
+    expect(pdm.code, describeRun(pdm)).toBe(0);
+    expect(await status('/simple/acc-tok-pdm/', ann())).toBe(200);
   });
 
   it('refuses the control API to anyone but an admin, while the CLI uses the admin identity', async () => {

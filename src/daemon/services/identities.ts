@@ -76,15 +76,20 @@ export class Identities {
   /** Whether a user of that name exists in any of the htpasswd files. */
   has(user: string): boolean {
     this.reloadIfChanged();
-    return this.users.has(user);
+    return this.users.has(user) || (this.reloadIfChanged(true) && this.users.has(user));
   }
 
-  private reloadIfChanged(force = false): void {
+  /**
+   * Reads the files again if they changed (looked at once a second at most, unless
+   * forced); true when they had. Misses force a look: a user or token added a moment ago
+   * (`pyrepo user add`, then at once `twine upload`) must count.
+   */
+  private reloadIfChanged(force = false): boolean {
     const now = Date.now();
-    if (!force && now - this.checkedAt < RELOAD_CHECK_MS) return;
+    if (!force && now - this.checkedAt < RELOAD_CHECK_MS) return false;
     this.checkedAt = now;
     const stamps = [...this.opts.htpasswdFiles, this.opts.accessFile].map(stamp).join('|');
-    if (stamps === this.stamps) return;
+    if (stamps === this.stamps) return false;
     this.stamps = stamps;
     this.verified.clear();
     this.users = new Map();
@@ -103,6 +108,7 @@ export class Identities {
       // Keep the last good version rather than lock everybody out over a typo.
       this.opts.warn(`${(err as Error).message} The previous access rules stay in force.`);
     }
+    return true;
   }
 
   private roleOf(user: string): Role {
@@ -128,6 +134,11 @@ export class Identities {
     const key = createHash('sha256').update(`${user}\0${password}`).digest('hex');
     const hit = this.verified.get(key);
     if (hit && hit.until > Date.now()) return { ok: true, identity: hit.identity };
+    const first = await this.verify(user, password, key);
+    return first.ok || !this.reloadIfChanged(true) ? first : this.verify(user, password, key);
+  }
+
+  private async verify(user: string, password: string, key: string): Promise<CheckResult> {
     let result: CheckResult;
     if (password.startsWith('pyrepo_') && (user === '__token__' || this.users.has(user))) {
       result = this.checkToken(password, user);
