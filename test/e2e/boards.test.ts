@@ -134,6 +134,8 @@ describe('upip (HTTP/1.0, Host with the port, nothing else)', () => {
       // withdep 0.1 has a wheel and an sdist: one entry all the same.
       releases: { '0.1': [{ url: `http://127.0.0.1:${port}/upip/withdep/0.1.tar.gz` }] },
     });
+    // Replies written past fastify still get their access-log line.
+    await expect.poll(() => daemon.requests().find((r) => r.url === '/pypi/withdep/json')).toEqual({ method: 'GET', url: '/pypi/withdep/json', status: 200, type: 'application/json' });
   });
 
   it('gets a plain ustar tarball that a 4 KB window inflates', async () => {

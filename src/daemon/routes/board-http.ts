@@ -26,6 +26,8 @@ export const TEXT_TYPE = 'text/plain; charset=utf-8';
 /** Sends a complete response for a board; `headers` are extra `[name, value]` pairs in canonical case. */
 export function sendToBoard(reply: FastifyReply, status: number, contentType: string, body: Buffer | string, headers: [string, string][] = []): FastifyReply {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  // Only for the access log line: a hijacked reply's own headers are never written.
+  reply.header('content-type', contentType);
   reply.hijack();
   const flat: string[] = ['Content-Type', contentType, 'Content-Length', String(bytes.length)];
   for (const [name, value] of headers) flat.push(name, value);
