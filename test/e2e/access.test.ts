@@ -313,10 +313,32 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     expect(await status('/simple/', ann())).toBe(200);
   });
 
+  it('user passwd on the admin identity changes the stored password too, so that the CLI keeps working', async () => {
+    const secretsFile = join(root, 'pyrepo-home', 'config', 'secrets.json');
+    const adminSecret = () => (JSON.parse(readFileSync(secretsFile, 'utf8')) as { entries: { service: string; secret: string }[] }).entries.find((e) => e.service === 'pyrepo-admin')?.secret ?? '';
+    const before = adminSecret();
+    expect(await status('/-/api/projects', basic('admin', before))).toBe(200);
+    const r = await runCli(['user', 'passwd', 'admin', '--generate'], opts);
+    expect(r.code, r.output).toBe(0);
+    const after = adminSecret();
+    expect(after).not.toBe(before);
+    expect(r.output).not.toContain(after);
+    // A password checked a moment ago is remembered for up to a second after the change.
+    await waitFor('the old admin password to be refused', async () => (await status('/-/api/projects', basic('admin', before))) === 401, 5000);
+    expect(await status('/-/api/projects', basic('admin', after))).toBe(200);
+    const list = await runCli(['list'], opts);
+    expect(list.code, list.output).toBe(0);
+    // Other users' passwords change only in the htpasswd file.
+    const ann2 = await runCli(['user', 'passwd', 'ann', '--password-stdin'], { ...opts, input: 'ann-second-password\n' });
+    expect(ann2.code, ann2.output).toBe(0);
+    expect(await status('/simple/', basic('ann', 'ann-second-password'))).toBe(200);
+    await waitFor("ann's old password to be refused", async () => (await status('/simple/', ann())) === 401, 5000);
+  });
+
   it('never writes a password or an Authorization header to the daemon log', async () => {
     const log = readFileSync(join(root, 'pyrepo-home', 'logs', 'daemon.log'), 'utf8');
     expect(log).toContain('"status":401');
-    for (const secret of [ANN_PASSWORD, 'carl-password', 'victim-password', 'guess-1', Buffer.from(`ann:${ANN_PASSWORD}`).toString('base64')]) expect(log).not.toContain(secret);
+    for (const secret of [ANN_PASSWORD, 'ann-second-password', 'carl-password', 'victim-password', 'guess-1', Buffer.from(`ann:${ANN_PASSWORD}`).toString('base64')]) expect(log).not.toContain(secret);
     expect(log.toLowerCase()).not.toContain('authorization');
   });
 });
