@@ -70,6 +70,8 @@ export const PublishOutputSchema = Type.Array(
     message: Type.Optional(Type.String()),
     /** The index's HTTP status, when it answered. */
     httpStatus: Type.Optional(Type.Integer()),
+    /** What the index accepted but noticed (pyrepo: a file MicroPython boards cannot install). */
+    warnings: Type.Optional(Type.Array(Type.String())),
   }),
 );
 export type PublishOutput = Static<typeof PublishOutputSchema>;

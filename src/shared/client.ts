@@ -91,6 +91,13 @@ export class DaemonClient {
     return this.call('GET', '/-/health', HealthSchema);
   }
 
+  /** The HTTP status the daemon answers `GET path` with (any path, not only the control API). */
+  async statusOf(path: string): Promise<number> {
+    const res = await this.fetch('GET', path);
+    await res.arrayBuffer();
+    return res.status;
+  }
+
   /** Every project with its counts. */
   listProjects(): Promise<ProjectList> {
     return this.call('GET', '/-/api/projects', ProjectListSchema);

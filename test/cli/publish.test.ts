@@ -359,6 +359,8 @@ describe('understanding the answer', () => {
     ["pyrepo's identical header", res(200, 'OK', '', { outcome: 'identical' }), { result: 'identical' }],
     ["pyrepo's identical message (no header)", res(200, 'OK', 'x-1.0.tar.gz is already on this index with the same content; nothing to do.\n'), { result: 'identical' }],
     ["pyrepo's replaced header", res(200, 'OK', 'Replaced x.\n', { outcome: 'replaced' }), { result: 'uploaded', replaced: true }],
+    ["pyrepo's warnings", res(200, 'OK', 'Warning: boards cannot use it\nWarning: another one\n', { outcome: 'created' }), { result: 'uploaded', warnings: ['boards cannot use it', 'another one'] }],
+    ['a 200 without warnings', res(200, 'OK', 'ok'), { result: 'uploaded', warnings: [] }],
     ['409', res(409, "File already exists ('x-1.0.tar.gz', …)", "File already exists ('x-1.0.tar.gz', …)"), { result: 'conflict' }],
     ["Warehouse's 400 already exists", res(400, "File already exists ('x', with blake2_256 hash 'h')."), { result: 'conflict' }],
     ['401', res(401, 'Unauthorized'), { result: 'failed', fatal: true }],

@@ -207,6 +207,22 @@ describe('pyrepo publish', () => {
     expect((JSON.parse(again.stdout) as PublishOutput).map((x) => x.result)).toEqual(['identical']);
   });
 
+  it("says so when the index accepts a file but warns about it (a compiled-only wheel boards cannot install)", async () => {
+    const spec: DistSpec = { name: 'compiled-only', version: '1.0', modules: { 'compiled_only.cpython-311-x86_64-linux-gnu.so': '\u007fELF' } };
+    const dir = join(root, 'compiled');
+    await mkdir(dir, { recursive: true });
+    const wheel = join(dir, wheelFilename(spec, 'cp311-cp311-linux_x86_64'));
+    await writeFile(wheel, buildWheel(spec));
+    const r = await runCli(['publish', wheel], opts);
+    expect(r.code, r.output).toBe(0);
+    expect(row(r.stdout, basename(wheel))).toMatch(/ uploaded$/);
+    expect(r.stderr).toMatch(new RegExp(`^Warning: ${basename(wheel).replace(/\./g, '\\.')}: .*MicroPython boards cannot install it`, 'm'));
+    const again = await runCli(['publish', wheel, '--json'], opts);
+    const [result] = JSON.parse(again.stdout) as PublishOutput;
+    expect(result?.result).toBe('identical');
+    expect(result?.warnings?.[0]).toMatch(/MicroPython boards cannot install it/);
+  });
+
   it('refuses a file that is not a distribution before uploading anything', async () => {
     const { wheel } = await writeDists(join(root, 'mixed'), { name: 'never-sent', version: '1.0' });
     const readme = join(root, 'mixed', 'README.md');

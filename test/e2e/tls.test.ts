@@ -83,6 +83,17 @@ describe.skipIf(TOOLS.length > 0)('HTTPS', () => {
     expect(existsSync(join(root, 'site', 'tls_pkg', '__init__.py'))).toBe(true);
   });
 
+  it('pyrepo board tells over HTTPS whether boards would be asked for credentials', async () => {
+    const restart = await runCli(['restart', '--authenticate', 'list,download,upload'], opts);
+    expect(restart.code, restart.output).toBe(0);
+    base = ((JSON.parse((await runCli(['status', '--json'], opts)).stdout) as StatusOutput).url ?? '').replace(/\/simple\/$/, '');
+    const board = await runCli(['board', '--json'], opts);
+    expect(board.code, board.output).toBe(0);
+    const guide = JSON.parse(board.stdout) as { reachable: boolean; warnings: string[] };
+    expect(guide.reachable).toBe(false);
+    expect(guide.warnings.join('\n')).toContain('The index and downloads need credentials, and upip and mip cannot send any');
+  });
+
   it('answers nothing useful to plain HTTP on the HTTPS port', async () => {
     const plain = base.replace(/^https:/, 'http:');
     const outcome = await fetch(`${plain}/simple/`, { signal: AbortSignal.timeout(5000) }).then(

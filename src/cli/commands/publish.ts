@@ -130,6 +130,7 @@ export const publishCommand: CommandModule<object, PublishFlags> = {
     if (argv.json) printJson(results);
     else {
       say(summaryTable(results));
+      for (const r of results) for (const w of r.warnings ?? []) note(c.yellow(`Warning: ${r.file}: ${w}`));
       const uploaded = results.filter((r) => r.result === 'uploaded' || r.result === 'replaced').length;
       const identical = results.filter((r) => r.result === 'identical').length;
       if (uploaded + identical === results.length) {

@@ -8,6 +8,7 @@
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { isLoopback } from '../../shared/access-policy.js';
 import type { DaemonState } from '../../shared/api.js';
+import { daemonClientFor } from '../../shared/client.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import type { BoardOutput } from '../json-output.js';
 import { AbortError } from '../errors.js';
@@ -99,12 +100,11 @@ export function boardGuide(input: {
  * Asks the daemon, without credentials, whether its index pages and files are open:
  * a 401 means boards would be refused. Undefined where it could not be told.
  */
-export async function probeAnonymousAccess(url: string): Promise<AnonymousAccess> {
+export async function probeAnonymousAccess(state: DaemonState): Promise<AnonymousAccess> {
   const ask = async (path: string): Promise<boolean | undefined> => {
     try {
-      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(WAITS.healthMs) });
-      await res.arrayBuffer();
-      return res.status !== 401;
+      // No Authorization: what a board would get (over HTTPS, trusting the daemon's own certificate).
+      return (await daemonClientFor(state, { timeoutMs: WAITS.healthMs }).statusOf(path)) !== 401;
     } catch {
       return undefined;
     }
@@ -119,6 +119,6 @@ export async function gatherBoardGuide(paths: PyrepoPaths, project?: string): Pr
   if (probe.kind === 'stopped') {
     throw new AbortError('The pyrepo daemon is not running.', 'Start it where boards can reach it with `pyrepo start --lan`.', EXIT_NOT_RUNNING);
   }
-  const anonymous = await probeAnonymousAccess(probe.state.url);
+  const anonymous = await probeAnonymousAccess(probe.state);
   return boardGuide({ state: probe.state, addresses: lanAddresses(), anonymous, ...(project ? { project } : {}) });
 }

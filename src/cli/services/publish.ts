@@ -267,8 +267,10 @@ export async function uploadFiles(
         });
         const verdict = interpretResponse(res, target.url);
         const httpStatus = res.status;
-        if (verdict.result === 'uploaded') result = { ...base, result: verdict.replaced ? 'replaced' : 'uploaded', httpStatus };
-        else if (verdict.result === 'identical') result = { ...base, result: 'identical', httpStatus };
+        if (verdict.result === 'uploaded' || verdict.result === 'identical') {
+          const warnings = verdict.warnings.length > 0 ? { warnings: verdict.warnings } : {};
+          result = { ...base, result: verdict.result === 'uploaded' && verdict.replaced ? 'replaced' : verdict.result, httpStatus, ...warnings };
+        }
         else {
           result = { ...base, result: verdict.result, message: verdict.message, httpStatus };
           if (verdict.result === 'failed' && verdict.fatal) stopReason = `not sent after: ${verdict.message}`;

@@ -380,8 +380,8 @@ export function sendUpload(file: PreparedUpload, target: UploadTarget, opts: Sen
 
 /** How one file's upload ended. */
 export type UploadVerdict =
-  | { result: 'uploaded'; replaced?: boolean }
-  | { result: 'identical' }
+  | { result: 'uploaded'; replaced?: boolean; warnings: string[] }
+  | { result: 'identical'; warnings: string[] }
   | { result: 'conflict'; message: string }
   | { result: 'failed'; message: string; /** The same answer will come for every file (auth, wrong URL). */ fatal: boolean };
 
@@ -412,8 +412,10 @@ function serverMessage(res: UploadResponse): string {
 export function interpretResponse(res: UploadResponse, url: string): UploadVerdict {
   const text = `${res.reason}\n${res.body}`;
   if (res.status >= 200 && res.status < 300) {
-    if (res.outcome === 'identical' || /already on this index with the same content/i.test(res.body)) return { result: 'identical' };
-    return res.outcome === 'replaced' ? { result: 'uploaded', replaced: true } : { result: 'uploaded' };
+    // pyrepo says what it accepted but noticed (a file boards cannot install) on `Warning:` lines.
+    const warnings = [...res.body.matchAll(/^Warning: (.+)$/gm)].map((m) => (m[1] as string).trim());
+    if (res.outcome === 'identical' || /already on this index with the same content/i.test(res.body)) return { result: 'identical', warnings };
+    return res.outcome === 'replaced' ? { result: 'uploaded', replaced: true, warnings } : { result: 'uploaded', warnings };
   }
   if (res.status === 409 || (res.status === 400 && /already exist/i.test(text))) {
     return { result: 'conflict', message: serverMessage(res) };
