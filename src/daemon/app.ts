@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
-import { describeAccess } from '../shared/access-policy.js';
 import { formatBytes } from '../shared/format.js';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
@@ -182,7 +181,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(mipRoutes, publicUrl);
   await app.register(landingRoutes, publicUrl);
   await app.register(uploadRoutes, { maxUploadBytes: settings.maxUploadBytes });
-  await app.register(controlRoutes, { access: describeAccess(settings), dataDir: layout.dataDir, packagesDir: settings.packagesDir, startedAt: new Date() });
+  await app.register(controlRoutes, { authenticate: settings.authenticate, dataDir: layout.dataDir, packagesDir: settings.packagesDir, startedAt: new Date() });
   await app.register(eventRoutes);
   return app;
 }

@@ -4,6 +4,7 @@
  * typed client in `client.ts` checks responses against the same ones.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { AuthActionSchema } from './settings.js';
 
 /** Route paths of the control API (fastify syntax). */
 export const ControlRoutes = {
@@ -51,6 +52,8 @@ export const HealthSchema = Type.Object({
   problems: Type.Array(Type.String()),
   /** What is open to anyone and what needs credentials, in one sentence. */
   access: Type.String(),
+  /** The actions that need credentials (besides the control API, which always does). */
+  authenticate: Type.Array(AuthActionSchema),
 });
 export type Health = Static<typeof HealthSchema>;
 

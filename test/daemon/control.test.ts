@@ -67,6 +67,7 @@ describe('control API', () => {
       packagesDir: t.packagesDir,
       indexing: false,
       access: 'open to anyone who can connect: index pages, downloads, uploads; credentials needed for the control API',
+      authenticate: [],
     });
     expect(Date.parse(before.startedAt as string)).toBeLessThanOrEqual(Date.now());
     expect(before.uptimeSeconds).toBeGreaterThanOrEqual(0);

@@ -16,7 +16,7 @@
  * 3. Binding beyond loopback with anonymous uploads is refused before anything listens.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -165,7 +165,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     const { token, id } = JSON.parse(made.stdout) as { token: string; id: string };
     expect(token).toMatch(/^pyrepo_[a-z0-9]{8}_/);
     // Only a digest is kept.
-    expect(readFileSync(join(root, 'pyrepo-home', 'data', 'access.json'), 'utf8')).not.toContain(token.split('_')[2]);
+    expect(readFileSync(join(root, 'pyrepo-home', 'data', 'access.json'), 'utf8')).not.toContain(token.slice('pyrepo_12345678_'.length));
 
     const ok = await writeDists(join(root, 'tok-ok'), { name: 'tok-ok', version: '1.0' });
     const up = await twine([ok.wheel, ok.sdist], '__token__', token);
@@ -212,6 +212,23 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
       .filter((l) => l.includes('"url":"/simple/acc-alpha/"') && l.includes('"status":401'));
     expect(refused.length).toBeGreaterThan(0);
     expect(existsSync(join(root, 'site-none', 'acc_alpha'))).toBe(false);
+  });
+
+  it('configure without a keychain gives pip the credentials in its own pip.conf (mode 0600), and pip installs through it alone', async () => {
+    const r = await runCli(['configure', '--pip'], opts);
+    expect(r.code, r.output).toBe(0);
+    const pipConf = join(root, 'xdg', 'config', 'pip', 'pip.conf');
+    expect(readFileSync(pipConf, 'utf8')).toMatch(new RegExp(`^extra-index-url = http://admin:[^@\\s]+@${new URL(base).host}/simple/$`, 'm'));
+    expect(statSync(pipConf).mode & 0o777).toBe(0o600);
+    // PyPI stays the primary index; here it is a closed port, so nothing leaves the machine.
+    const env: NodeJS.ProcessEnv = { ...opts.env, PIP_INDEX_URL: 'http://127.0.0.1:9/simple/' };
+    delete env.PIP_CONFIG_FILE;
+    const pip = await run('python3', ['-m', 'pip', 'install', '--no-deps', '--no-cache-dir', '--retries', '0', '--timeout', '10', '--target', join(root, 'site-conf'), 'acc-alpha==1.0.0'], { ...opts, env });
+    expect(pip.code, describeRun(pip)).toBe(0);
+    expect(existsSync(join(root, 'site-conf', 'acc_alpha', '__init__.py'))).toBe(true);
+    const un = await runCli(['unconfigure'], opts);
+    expect(un.code, un.output).toBe(0);
+    expect(existsSync(pipConf)).toBe(false);
   });
 
   it('poetry publishes with http-basic credentials from its own config', async () => {

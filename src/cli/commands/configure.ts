@@ -2,6 +2,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resolvePaths, type PyrepoPaths } from '../../shared/paths.js';
+import type { AuthAction } from '../../shared/settings.js';
 import { AbortError } from '../errors.js';
 import { colors, note, say } from '../output.js';
 import { readAdminCredentials, secretStore } from '../services/admin-identity.js';
@@ -67,6 +68,12 @@ async function baseUrlFor(paths: PyrepoPaths, flag: string | undefined): Promise
   return `http://${host}:${settings.port}`;
 }
 
+/** What needs credentials: as the running daemon says, else as the settings say. */
+async function readPolicy(paths: PyrepoPaths): Promise<AuthAction[]> {
+  const probe = await probeDaemon(paths.dataDir);
+  return probe.kind === 'running' ? probe.health.authenticate : loadSettings(paths).authenticate;
+}
+
 const VERB: Record<FileOutcome['status'], string> = {
   created: 'created',
   updated: 'updated',
@@ -113,7 +120,11 @@ export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlag
   const baseUrl = await baseUrlFor(paths, argv.url);
   const targets = chosenTargets(argv) ?? (await detectTargets());
   const manifest = readManifest(paths.configDir);
-  const plan = planConfigure({ baseUrl, name: argv.name, username: admin.username, password: admin.password, primary: argv.primary, targets, ...(useKeychain ? { keychain: store } : {}) }, manifest);
+  const readsNeedCredentials = (await readPolicy(paths)).some((a) => a === 'list' || a === 'download');
+  const plan = planConfigure(
+    { baseUrl, name: argv.name, username: admin.username, password: admin.password, primary: argv.primary, targets, readsNeedCredentials, ...(useKeychain ? { keychain: store } : {}) },
+    manifest,
+  );
   const c = colors();
   if (argv.dryRun) {
     printDiffs(plan.files, [admin.password]);

@@ -24,7 +24,7 @@ import { removeIniOption } from '../client-config/ini-edit.js';
 import { configurePip, unconfigurePip } from '../client-config/pip-edit.js';
 import { configurePypirc, foreignPypircSection, pypircCreates, unconfigurePypirc } from '../client-config/pypirc-edit.js';
 import { dropTomlTable, ensureTomlTable, readToml, TomlEditError, type OwnedTable } from '../client-config/toml-edit.js';
-import { AbortError } from '../errors.js';
+import { AbortError, BugError } from '../errors.js';
 import { readManifest, sha256, writeManifest, type FileRecord, type Manifest, type SecretRecord, type Undo } from './client-manifest.js';
 
 /** The tools pyrepo configures. */
@@ -43,6 +43,24 @@ export interface ConfigureRequest {
   targets: Target[];
   /** The keychain to store secrets in, or undefined to write them into the tools' files (0600). */
   keychain?: SecretStore;
+  /**
+   * The index pages or files need credentials: pip, which sends none unless told, gets the
+   * user name in its index URL (and the password too when there is no keychain).
+   */
+  readsNeedCredentials?: boolean;
+}
+
+/**
+ * The index URL as pip.conf gives it: with `user@` when reads need credentials, so that pip
+ * asks the keychain for that user's password (macOS's keyring finds nothing without one),
+ * and `user:password@` where there is no keychain.
+ */
+function pipIndexUrl(indexUrl: string, request: ConfigureRequest): string {
+  if (!request.readsNeedCredentials) return indexUrl;
+  const u = new URL(indexUrl);
+  u.username = encodeURIComponent(request.username);
+  if (!request.keychain) u.password = encodeURIComponent(request.password);
+  return u.toString();
 }
 
 /** One file as planned: its text before (undefined: absent) and after. */
@@ -153,23 +171,25 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
       const before = readIfExists(path);
       try {
         const previous = manifest.files[path]?.undo;
-        // Configured before for another URL (the port changed): that entry goes first.
-        const moved = previous?.kind === 'pip' && previous.url !== indexUrl;
+        const url = pipIndexUrl(indexUrl, request);
+        // Configured before for another URL (the port or the credentials changed): that entry goes first.
+        const moved = previous?.kind === 'pip' && previous.url !== url;
         const base = moved ? unconfigurePip(before ?? '', previous.url, previous) : (before ?? '');
-        const configured = configurePip(base, { url: indexUrl, primary: request.primary });
+        const configured = configurePip(base, { url, primary: request.primary });
         // What the first configure found stays the truth (a later --primary can still add a replaced index-url).
         const kept = previous?.kind === 'pip' && !moved ? previous : undefined;
         const replaced = kept?.replacedIndexUrl ?? configured.replacedIndexUrl;
         const trustedHost = kept ? kept.trustedHost : configured.trustedHost;
         const undo: Undo = {
           kind: 'pip',
-          url: indexUrl,
+          url,
           createdGlobal: previous?.kind === 'pip' ? previous.createdGlobal : configured.createdGlobal,
           ...(replaced !== undefined ? { replacedIndexUrl: replaced } : {}),
           ...(trustedHost !== undefined ? { trustedHost } : {}),
           setIndexUrl: (kept?.setIndexUrl ?? false) || configured.setIndexUrl,
         };
-        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(path, false), undo, holdsSecret: false });
+        const holdsSecret = url.includes(`:${encodeURIComponent(password)}@`);
+        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(path, holdsSecret), undo, holdsSecret });
       } catch (err) {
         throw malformed(path, err);
       }
@@ -259,6 +279,21 @@ function pick<K extends keyof FileRecord>(record: FileRecord, ...keys: K[]): Par
 export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: string, keychain: SecretStore | undefined): Promise<FileOutcome[]> {
   const manifest = readManifest(paths.configDir);
   const outcomes: FileOutcome[] = [];
+  // Passwords first: if the keychain refuses one (locked, or it reads but will not write),
+  // no tool has been pointed at an index it has no password for.
+  for (const s of plan.secrets) {
+    if (!keychain) throw new BugError('configure planned keychain items without a keychain.');
+    try {
+      await keychain.set(s.service, s.account, s.secret);
+    } catch (err) {
+      writeManifest(paths.configDir, manifest);
+      throw new AbortError(
+        `The keychain did not store the password for '${s.service}': ${(err as Error).message}. No tool file was changed.`,
+        "Unlock the keychain and run `pyrepo configure` again, or run `pyrepo configure --no-keychain` to keep the passwords in the tools' own files (mode 0600).",
+      );
+    }
+    if (!manifest.secrets.some((r) => r.service === s.service && r.account === s.account)) manifest.secrets.push({ service: s.service, account: s.account, target: s.target });
+  }
   for (const change of plan.files) {
     if (change.before === change.after && (change.before !== undefined || change.after === '')) {
       outcomes.push({ target: change.target, path: change.path, status: 'unchanged' });
@@ -295,10 +330,6 @@ export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: st
     if (!keychain) continue;
     await keychain.delete(old.service, old.account);
     manifest.secrets = manifest.secrets.filter((r) => r !== old);
-  }
-  for (const s of plan.secrets) {
-    await (keychain as SecretStore).set(s.service, s.account, s.secret);
-    if (!manifest.secrets.some((r) => r.service === s.service && r.account === s.account)) manifest.secrets.push({ service: s.service, account: s.account, target: s.target });
   }
   manifest.baseUrl = baseUrl;
   writeManifest(paths.configDir, manifest);

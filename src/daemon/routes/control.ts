@@ -18,14 +18,16 @@ import {
   type Health,
   type OwnerList,
 } from '../../shared/api.js';
+import { describeAccess } from '../../shared/access-policy.js';
 import { isValidProjectName, normalizeName } from '../../shared/names.js';
+import type { AuthAction } from '../../shared/settings.js';
 import { PYREPO_VERSION } from '../../shared/version.js';
 import { BadRequest, NotFound } from '../errors.js';
 import { NotOnIndexError } from '../services/index-service.js';
 
 export interface ControlRouteOptions {
-  /** The sentence describeAccess() makes of the settings. */
-  access: string;
+  /** What needs credentials (the settings' `authenticate`). */
+  authenticate: AuthAction[];
   dataDir: string;
   packagesDir: string;
   startedAt: Date;
@@ -54,7 +56,8 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       packagesDir: opts.packagesDir,
       indexing: index.indexing,
       problems: await app.folderProblems(),
-      access: opts.access,
+      access: describeAccess({ authenticate: opts.authenticate }),
+      authenticate: opts.authenticate,
     };
   });
 
