@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent, fetch as UndiciFetch } from 'undici';
 import type { TSchema, Static } from '@sinclair/typebox';
 import {
   ApiErrorSchema,
@@ -28,7 +28,8 @@ import {
 
 /**
  * A control API call that failed; `status` is 0 when the daemon could not be reached
- * (`code` PYREPO_CLIENT_UNREACHABLE: nothing listens; PYREPO_CLIENT_TIMEOUT: no answer in time).
+ * (`code` PYREPO_CLIENT_UNREACHABLE: nothing listens; PYREPO_CLIENT_TIMEOUT: no answer in
+ * time; PYREPO_CLIENT_TLS: the certificate was refused; PYREPO_CLIENT_FAILED: anything else).
  */
 export class DaemonRequestError extends Error {
   override readonly name = 'DaemonRequestError';
@@ -70,20 +71,33 @@ export function daemonClientFor(state: DaemonState, options: Omit<DaemonClientOp
   return new DaemonClient(state.url, { ...options, tlsCertificate: pem });
 }
 
+/** Connection errors that mean nothing accepts connections at that address. */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL', 'EAI_AGAIN']);
+
 /** Talks to one daemon at `baseUrl` (for example `http://127.0.0.1:8645`). */
 export class DaemonClient {
   readonly baseUrl: string;
   private readonly options: DaemonClientOptions;
 
-  /** undici's fetch with an agent that trusts `tlsCertificate` (the global fetch cannot be given one). */
-  private readonly pinned?: { fetch: typeof undiciFetch; dispatcher: Agent };
+  /**
+   * undici's fetch with an agent that trusts `tlsCertificate` (the global fetch cannot be
+   * given one). Loaded on first use only: importing undici instantiates its WebAssembly
+   * HTTP parser, tens of megabytes that a daemon without TLS must not carry.
+   */
+  private pinned?: Promise<{ fetch: typeof UndiciFetch; dispatcher: Agent }>;
 
   constructor(baseUrl: string, options: DaemonClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.options = options;
-    if (options.tlsCertificate) {
-      this.pinned = { fetch: undiciFetch, dispatcher: new Agent({ connect: { ca: options.tlsCertificate, checkServerIdentity: () => undefined } }) };
-    }
+  }
+
+  private pinnedFetch(ca: string): Promise<{ fetch: typeof UndiciFetch; dispatcher: Agent }> {
+    this.pinned ??= import('undici').then((m) => {
+      // undici is CommonJS: bundled, its exports arrive as `default`.
+      const u = ('default' in m ? m.default : m) as typeof m;
+      return { fetch: u.fetch, dispatcher: new u.Agent({ connect: { ca, checkServerIdentity: () => undefined } }) };
+    });
+    return this.pinned;
   }
 
   /** `GET /-/health`. */
@@ -204,7 +218,10 @@ export class DaemonClient {
       ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
     };
     try {
-      if (this.pinned) return (await this.pinned.fetch(this.baseUrl + path, { ...init, dispatcher: this.pinned.dispatcher })) as unknown as Response;
+      if (this.options.tlsCertificate) {
+        const pinned = await this.pinnedFetch(this.options.tlsCertificate);
+        return (await pinned.fetch(this.baseUrl + path, { ...init, dispatcher: pinned.dispatcher })) as unknown as Response;
+      }
       return await fetch(this.baseUrl + path, init);
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') {
@@ -214,7 +231,13 @@ export class DaemonClient {
       if (cause?.startsWith('ERR_TLS') || cause?.includes('CERT') || cause === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
         throw new DaemonRequestError(`${method} ${this.baseUrl}${path}: the TLS connection failed (${cause}).`, 0, 'PYREPO_CLIENT_TLS');
       }
-      throw new DaemonRequestError(`${method} ${this.baseUrl}${path} could not connect${cause ? ` (${cause})` : ''}.`, 0, 'PYREPO_CLIENT_UNREACHABLE');
+      // fetch refuses "bad ports" (6000, 6667, …) before connecting: no pyrepo daemon can be there.
+      const badPort = (err as { cause?: { message?: string } }).cause?.message === 'bad port';
+      if ((cause !== undefined && CONNECT_FAILURES.has(cause)) || badPort) {
+        throw new DaemonRequestError(`${method} ${this.baseUrl}${path} could not connect (${cause ?? 'a port fetch refuses'}).`, 0, 'PYREPO_CLIENT_UNREACHABLE');
+      }
+      // Anything else is not proof that nothing listens there (callers clean up state on that proof).
+      throw new DaemonRequestError(`${method} ${this.baseUrl}${path} failed: ${cause ?? (err as Error).message}.`, 0, 'PYREPO_CLIENT_FAILED');
     }
   }
 

@@ -3,11 +3,13 @@
  * stdout and stderr redirected to files, and watches it from outside: `/-/health`,
  * /proc memory and CPU.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import { accessFiles } from '../../src/shared/access-file.js';
 import { HealthSchema, type Health } from '../../src/shared/api.js';
+import { hashPassword, parseHtpasswd, setHtpasswdUser } from '../../src/shared/htpasswd.js';
 import { cpuSecondsOf, sleep, spawnManaged, stopManaged, type Managed } from './procs.js';
 
 export type LogLevel = 'info' | 'warn';
@@ -198,11 +200,27 @@ export async function waitForQuiet(
   }
 }
 
+/** The credentials the upload load sends (uploads need them, as by default). */
+export const BENCH_USER = { user: 'bench', password: 'bench-password' };
+
+/**
+ * Makes the upload user known to a data folder (an uploader, as users are by default),
+ * before the daemon starts: uploads are measured with credentials checked, as users run it.
+ */
+async function ensureBenchUser(dataDir: string): Promise<void> {
+  const { htpasswd } = accessFiles(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const text = existsSync(htpasswd) ? readFileSync(htpasswd, 'utf8') : '';
+  if (parseHtpasswd(text).entries.some((e) => e.user === BENCH_USER.user)) return;
+  writeFileSync(htpasswd, setHtpasswdUser(text, BENCH_USER.user, await hashPassword(BENCH_USER.password)), { mode: 0o600 });
+}
+
 /**
  * Starts a daemon on a free port and waits for its first 200 from `/-/health`. A port
  * taken between choosing and listening is retried with another one (up to 3 times).
  */
 export async function launchDaemon(o: DaemonOptions, healthTimeoutMs: number): Promise<{ daemon: Daemon; ready: Waited }> {
+  await ensureBenchUser(o.dataDir);
   for (let attempt = 0; ; attempt++) {
     const d = spawnDaemon(o, await freePort(), attempt);
     try {

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { buildWheel, wheelFilename } from '../helpers/dists.js';
 import { UPLOAD_FILE_PREFIX } from './dataset.js';
+import { BENCH_USER } from './daemon.js';
 
 export interface UploadFile {
   filename: string;
@@ -88,7 +89,7 @@ function post(agent: Agent, url: URL, f: UploadFile, timeoutMs: number): Promise
         headers: {
           'content-type': `multipart/form-data; boundary=${f.boundary}`,
           'content-length': String(f.body.length),
-          authorization: `Basic ${Buffer.from('bench:bench').toString('base64')}`,
+          authorization: `Basic ${Buffer.from(`${BENCH_USER.user}:${BENCH_USER.password}`).toString('base64')}`,
         },
         timeout: timeoutMs,
       },

@@ -79,6 +79,7 @@ describe('daemon settings', () => {
   it('bad flags are refused with the flag named', () => {
     expect(() => settingsFromFlags({ port: 70000 })).toThrow(/--port must be a whole number from 0 to 65535/);
     expect(() => settingsFromFlags({ port: Number.NaN })).toThrow(/--port/);
+    expect(() => settingsFromFlags({ port: 6000 })).toThrow(/Port 6000 is one that browsers and fetch refuse to connect to/);
     expect(() => settingsFromFlags({ publicUrl: 'ftp://x' })).toThrow(/--public-url/);
     expect(() => settingsFromFlags({ host: ' ' })).toThrow(/--host/);
     expect(() => settingsFromFlags({ maxUploadSize: 'lots' })).toThrow(/is not a size/);

@@ -250,6 +250,38 @@ describe('conflicts', () => {
   });
 });
 
+describe('restart, and a start that fails', () => {
+  it('restart stops the daemon and starts a new one with the flags given; a bad flag leaves the old one running', async () => {
+    expect((await runCli(['start', '--port', '0'], opts)).code).toBe(0);
+    const before = (await status()).s;
+    const bad = await runCli(['restart', '--max-upload-size', 'lots'], opts);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("'lots' is not a size.");
+    expect((await status()).s.pid).toBe(before.pid);
+    expect(isAlive(before.pid as number)).toBe(true);
+
+    const r = await runCli(['restart', '--port', '0', '--authenticate', 'list,upload'], opts);
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`Stopped pyrepo (pid ${before.pid}).`);
+    expect(r.stdout).toContain('access:     open to anyone who can connect: downloads; credentials needed for index pages, uploads, the control API');
+    const after = (await status()).s;
+    expect(after.running).toBe(true);
+    expect(after.pid).not.toBe(before.pid);
+    expect(isAlive(before.pid as number)).toBe(false);
+    expect((await fetch(after.url as string)).status).toBe(401);
+  });
+
+  it('a daemon that cannot start: exit 2, the reason, and the last lines of its log', async () => {
+    const missing = join(root, 'no-such-cert.pem');
+    const r = await runCli(['start', '--port', '0', '--tls-cert', missing, '--tls-key', missing], opts);
+    expect(r.code, r.output).toBe(2);
+    expect(r.stderr).toContain(`Cannot read the TLS certificate ${missing}`);
+    expect(r.stderr).toContain(`Last lines of ${logFile()}:`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect((await status()).s.running).toBe(false);
+  });
+});
+
 describe('a deleted data folder', () => {
   it('is reported by status and doctor and logged once, without spinning', async () => {
     expect((await runCli(['start', '--port', '0'], opts)).code).toBe(0);
@@ -371,10 +403,21 @@ describe('managing releases', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('has no release 9.9');
 
-    const removed = await runCli(['remove', 'managed-pkg==1.0.0', '--yes', '--json'], opts);
-    expect(removed.code, removed.output).toBe(0);
-    expect((JSON.parse(removed.stdout) as { deleted: string[] }).deleted.sort()).toEqual(['managed_pkg-1.0.0-py3-none-any.whl', 'managed_pkg-1.0.0.tar.gz']);
+    // One file of a release, by name.
+    const one = await runCli(['remove', 'managed-pkg==1.0.0', 'managed_pkg-1.0.0.tar.gz', '--yes', '--json'], opts);
+    expect(one.code, one.output).toBe(0);
+    expect((JSON.parse(one.stdout) as { deleted: string[] }).deleted).toEqual(['managed_pkg-1.0.0.tar.gz']);
     expect(existsSync(join(packages, 'managed_pkg-1.0.0.tar.gz'))).toBe(false);
+    expect(existsSync(join(packages, 'managed_pkg-1.0.0-py3-none-any.whl'))).toBe(true);
+    const wrongFile = await runCli(['remove', 'managed-pkg', 'other-1.0.tar.gz', '--yes'], opts);
+    expect(wrongFile.code).toBe(1);
+    expect(wrongFile.stderr).toContain('has no file named other-1.0.tar.gz');
+
+    // 1.0 is the release 1.0.0 (PEP 440), as yank sees it.
+    const removed = await runCli(['remove', 'managed-pkg==1.0', '--yes', '--json'], opts);
+    expect(removed.code, removed.output).toBe(0);
+    expect((JSON.parse(removed.stdout) as { deleted: string[] }).deleted).toEqual(['managed_pkg-1.0.0-py3-none-any.whl']);
+    expect(existsSync(join(packages, 'managed_pkg-1.0.0-py3-none-any.whl'))).toBe(false);
 
     const unknown = await runCli(['info', 'nope'], opts);
     expect(unknown.code).toBe(1);

@@ -7,6 +7,7 @@ import { withJson } from '../options.js';
 import { colors, printJson, say } from '../output.js';
 import { confirmOrAbort } from '../prompt.js';
 import { parseReleaseSpec } from '../release-spec.js';
+import { releaseKey } from '../../shared/versions.js';
 import { asAbort, connectToDaemon } from '../services/daemon-access.js';
 
 interface RemoveFlags {
@@ -18,7 +19,8 @@ interface RemoveFlags {
 
 /** The files a removal would delete, grouped for the question. */
 function selectFiles(detail: ProjectDetail, version: string | undefined, filename: string | undefined): { version: string; filename: string }[] {
-  const releases = version === undefined ? detail.releases : detail.releases.filter((r) => r.version === version);
+  // 1.0 and 1.0.0 are one release (PEP 440), as yank and the daemon see it.
+  const releases = version === undefined ? detail.releases : detail.releases.filter((r) => releaseKey(r.version) === releaseKey(version));
   if (version !== undefined && releases.length === 0) {
     throw new AbortError(`${detail.displayName} has no release ${version}.`, `\`pyrepo info ${detail.name}\` lists its versions.`);
   }

@@ -55,10 +55,23 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
+/**
+ * Ports the Fetch standard blocks (https://fetch.spec.whatwg.org/#port-blocking): fetch,
+ * browsers, and so the CLI, refuse to connect to them, whatever listens there.
+ */
+const FETCH_BLOCKED_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137,
+  139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723,
+  2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
 /** Checks the flags that yargs cannot (ranges, URL shapes) and turns them into setting values. */
 export function settingsFromFlags(flags: DaemonFlags): Partial<StoredSettings> {
   if (flags.port !== undefined && (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535)) {
     throw new AbortError(`--port must be a whole number from 0 to 65535, not '${String(flags.port)}'.`);
+  }
+  if (flags.port !== undefined && FETCH_BLOCKED_PORTS.has(flags.port)) {
+    throw new AbortError(`Port ${flags.port} is one that browsers and fetch refuse to connect to, so neither pyrepo's CLI nor your browser could reach the index there.`, 'Choose another, e.g. --port 8645.');
   }
   if (flags.publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.publicUrl)) {
     throw new AbortError(`--public-url '${flags.publicUrl}' is not an http(s) URL.`, 'Example: --public-url https://pypi.example.lan');

@@ -22,7 +22,7 @@ async function boardsPlugin(app: FastifyInstance, opts: BoardsPluginOptions): Pr
   const boards = new BoardIndex({ index: app.index, cacheDir: opts.cacheDir, log: app.log });
   app.decorate('boards', boards);
   const unsubscribe = app.events.subscribe((event) => {
-    if (event.type !== 'upload' && event.type !== 'delete') return;
+    if ((event.type !== 'upload' && event.type !== 'delete') || !boards.concerns(event.filename)) return;
     boards.fileChanged(event.filename).catch((err: unknown) => app.log.error({ err }, `Could not update the board cache for ${event.filename}`));
   });
   app.addHook('onReady', async () => {

@@ -112,6 +112,8 @@ export class BoardIndex {
   private pagesAt = '';
   private generation = 0;
   private loaded: Promise<void> | undefined;
+  /** True once load() has finished (whether or not the cache could be read). */
+  private loadedNow = false;
 
   constructor(opts: BoardIndexOptions) {
     this.index = opts.index;
@@ -125,6 +127,9 @@ export class BoardIndex {
       .load((m) => this.index.catalog.file(m.source)?.sha256 === m.sourceSha256)
       .then((manifests) => {
         for (const m of manifests) this.remember(m);
+      })
+      .finally(() => {
+        this.loadedNow = true;
       })
       .catch((err: unknown) => {
         this.log.error({ err }, 'Could not read the board cache; it is built again as boards ask');
@@ -163,6 +168,15 @@ export class BoardIndex {
    * A distribution file changed or left the index: drop what was derived from an older
    * content of it, so that its files are no longer served.
    */
+  /**
+   * Whether a change to `filename` may concern the board cache: false once the cache is
+   * loaded and holds nothing made from that file (the first indexing of a big folder
+   * announces every file, and must not queue work for each).
+   */
+  concerns(filename: string): boolean {
+    return this.loadedNow === false || this.bySource.has(filename);
+  }
+
   async fileChanged(filename: string): Promise<void> {
     await this.load();
     const current = this.index.catalog.file(filename)?.sha256;
