@@ -90,4 +90,32 @@ describe('pyrepo CLI', () => {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
   });
+
+  it('errors are one message and a next step; --debug adds the stack trace', async () => {
+    const plain = await runCli(['info', 'x'], opts);
+    expect(plain.code).toBe(3);
+    expect(plain.stderr).toBe('Error: The pyrepo daemon is not running.\nStart it with `pyrepo start`.\n');
+    const debug = await runCli(['info', 'x', '--debug'], opts);
+    expect(debug.code).toBe(3);
+    expect(debug.stderr).toMatch(/^Error: The pyrepo daemon is not running\.\nStart it with `pyrepo start`\.\nAbortError: The pyrepo daemon is not running\.\n\s+at /);
+  });
+
+  it('colours only when asked: FORCE_COLOR gives colour, NO_COLOR takes it away again', async () => {
+    const env = { ...opts.env };
+    delete env.NO_COLOR;
+    const forced = await runCli(['info', 'x'], { ...opts, env: { ...env, FORCE_COLOR: '1' } });
+    expect(forced.stderr).toContain('\u001b[31mError:\u001b[39m');
+    const off = await runCli(['info', 'x'], { ...opts, env: { ...env, FORCE_COLOR: '1', NO_COLOR: '1' } });
+    expect(off.stderr).not.toContain('\u001b[');
+    // Not a terminal and nothing forced: plain.
+    const piped = await runCli(['info', 'x'], { ...opts, env });
+    expect(piped.stderr).not.toContain('\u001b[');
+  });
+
+  it('prints a shell completion script', async () => {
+    const r = await runCli(['completion'], opts);
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain('###-begin-pyrepo-completions-###');
+    expect(r.stdout).toMatch(/complete .*pyrepo/);
+  });
 });
