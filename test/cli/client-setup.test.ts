@@ -103,3 +103,35 @@ describe('a keychain that refuses to store', () => {
     expect(() => statSync(files.pypirc)).toThrow();
   });
 });
+
+describe('pip for an index on another machine', () => {
+  it('adds trusted-host for plain http beyond loopback (never for loopback), and takes out only what it added', async () => {
+    const lan = 'http://192.168.1.20:8645';
+    await applyConfigure(paths, planConfigure(request({ baseUrl: lan }), readManifest(paths.configDir), files), lan, undefined);
+    expect(pipConf()).toBe(`[global]\nextra-index-url = ${lan}/simple/\ntrusted-host = 192.168.1.20:8645\n`);
+    await applyConfigure(paths, planConfigure(request({ baseUrl: BASE }), readManifest(paths.configDir), files), BASE, undefined);
+    expect(pipConf()).toBe(`[global]\nextra-index-url = ${BASE}/simple/\n`);
+    const https = 'https://pypi.example.lan';
+    await applyConfigure(paths, planConfigure(request({ baseUrl: https }), readManifest(paths.configDir), files), https, undefined);
+    expect(pipConf()).not.toContain('trusted-host');
+  });
+});
+
+describe('backups', () => {
+  it('keeps the file as it was before the first change, once, with its mode', async () => {
+    const before = '# mine\n[global]\ntimeout = 30\n';
+    mkdirSync(join(root, 'config', 'pip'), { recursive: true });
+    writeFileSync(files.pip, before, { mode: 0o640 });
+    const first = await applyConfigure(paths, planConfigure(request({ targets: ['pip'] }), readManifest(paths.configDir), files), BASE, undefined);
+    const backup = first[0]?.backup;
+    expect(backup).toBeDefined();
+    expect(readFileSync(backup as string, 'utf8')).toBe(before);
+    expect(modeOf(files.pip)).toBe(0o640);
+    // A second configure (another port) changes the file again, but the backup stays the original.
+    const other = 'http://127.0.0.1:9000';
+    const second = await applyConfigure(paths, planConfigure(request({ targets: ['pip'], baseUrl: other }), readManifest(paths.configDir), files), other, undefined);
+    expect(second[0]?.backup).toBeUndefined();
+    expect(readFileSync(backup as string, 'utf8')).toBe(before);
+    expect(readManifest(paths.configDir).files[files.pip]?.backup).toBe(backup);
+  });
+});
