@@ -27,7 +27,7 @@ import {
 } from '../../src/cli/services/upload-client.js';
 import { resolvePaths } from '../../src/shared/paths.js';
 import { makeApp, type TestApp } from '../helpers/app.js';
-import { buildSdist, buildWheel, corrupt, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+import { buildWheel, corrupt, sdistFilename, wheelFilename, type DistSpec, writeDists } from '../helpers/dists.js';
 
 let root: string;
 let counter = 0;
@@ -66,15 +66,6 @@ const SPEC: DistSpec = {
   description: '# Pub demo\n\nLong text.',
 };
 
-/** Writes a wheel and an sdist of `spec` into `dir`; their paths. */
-async function writeDists(dir: string, spec: DistSpec = SPEC): Promise<{ wheel: string; sdist: string }> {
-  const wheel = join(dir, wheelFilename(spec));
-  const sdist = join(dir, sdistFilename(spec));
-  await writeFile(wheel, buildWheel(spec));
-  await writeFile(sdist, buildSdist(spec));
-  return { wheel, sdist };
-}
-
 /** The AbortError a promise rejects with. */
 async function abortOf(p: Promise<unknown>): Promise<AbortError> {
   const err = await p.then(
@@ -99,7 +90,7 @@ describe('collecting the files', () => {
 
   it('counts a file once however it is named (twice, through its folder, through a symlink)', async () => {
     const dir = await folder();
-    const { wheel, sdist } = await writeDists(dir);
+    const { wheel, sdist } = await writeDists(dir, SPEC);
     const link = join(await folder('links'), wheelFilename(SPEC));
     await symlink(wheel, link);
     const files = await collectDistFiles([wheel, dir, wheel, link, `${dir}/./${sdistFilename(SPEC)}`], root);
@@ -107,8 +98,8 @@ describe('collecting the files', () => {
   });
 
   it('refuses two different files with the same name', async () => {
-    const one = await writeDists(await folder('one'));
-    const two = await writeDists(await folder('two'));
+    const one = await writeDists(await folder('one'), SPEC);
+    const two = await writeDists(await folder('two'), SPEC);
     const err = await abortOf(collectDistFiles([one.wheel, two.wheel], root));
     expect(err.message).toContain(`Two different files are named ${wheelFilename(SPEC)}`);
   });
@@ -130,7 +121,7 @@ describe('collecting the files', () => {
 
   it('names every argument that is not a distribution, before anything is sent', async () => {
     const dir = await folder();
-    const { wheel } = await writeDists(dir);
+    const { wheel } = await writeDists(dir, SPEC);
     await writeFile(join(dir, 'setup.py'), '');
     await writeFile(join(dir, 'README.md'), '');
     const err = await abortOf(collectDistFiles([wheel, join(dir, 'setup.py'), join(dir, 'README.md')], root));
@@ -148,7 +139,7 @@ describe('collecting the files', () => {
 describe('preparing the files', () => {
   it('refuses a file whose name does not parse, and a damaged archive, naming each; nothing is prepared', async () => {
     const dir = await folder();
-    const { wheel } = await writeDists(dir);
+    const { wheel } = await writeDists(dir, SPEC);
     const badName = join(dir, 'not-a-wheel.whl');
     await writeFile(badName, buildWheel(SPEC));
     const damaged = join(dir, wheelFilename({ name: 'broken', version: '1.0' }));
@@ -161,7 +152,7 @@ describe('preparing the files', () => {
   });
 
   it('sends the core metadata as twine does, multi-use fields repeated, with all three digests', async () => {
-    const { wheel, sdist } = await writeDists(await folder());
+    const { wheel, sdist } = await writeDists(await folder(), SPEC);
     const bytes = await readFile(wheel);
     const w = await prepareUpload(wheel);
     const all = (k: string) => w.fields.filter(([key]) => key === k).map(([, v]) => v);
@@ -266,7 +257,7 @@ describe('sending one file', () => {
   it('POSTs a multipart body with a Content-Length, the fields, then the file as `content`, and Basic auth', async () => {
     const server = await captureServer((_req, res) => res.writeHead(200).end());
     try {
-      const { wheel } = await writeDists(await folder());
+      const { wheel } = await writeDists(await folder(), SPEC);
       const prepared = await prepareUpload(wheel);
       const progress: number[] = [];
       const res = await sendUpload(prepared, { url: server.url, username: 'ann', password: 'pw:with:colons' }, { onProgress: (sent) => progress.push(sent) });
@@ -290,7 +281,7 @@ describe('sending one file', () => {
   it('sends no Authorization without credentials', async () => {
     const server = await captureServer((_req, res) => res.writeHead(200).end());
     try {
-      const { sdist } = await writeDists(await folder());
+      const { sdist } = await writeDists(await folder(), SPEC);
       await sendUpload(await prepareUpload(sdist), { url: server.url });
       expect(server.requests[0]?.headers.authorization).toBeUndefined();
     } finally {
@@ -301,7 +292,7 @@ describe('sending one file', () => {
   it('never follows a redirect, and says where it pointed', async () => {
     const server = await captureServer((_req, res) => res.writeHead(308, { location: '/legacy/elsewhere/' }).end());
     try {
-      const { sdist } = await writeDists(await folder());
+      const { sdist } = await writeDists(await folder(), SPEC);
       const res = await sendUpload(await prepareUpload(sdist), { url: server.url });
       expect(res.status).toBe(308);
       expect(server.requests).toHaveLength(1);
@@ -316,7 +307,7 @@ describe('sending one file', () => {
   it('gives up after the inactivity limit when the index never answers', async () => {
     const server = await captureServer(() => undefined);
     try {
-      const { sdist } = await writeDists(await folder());
+      const { sdist } = await writeDists(await folder(), SPEC);
       const started = Date.now();
       const err = await sendUpload(await prepareUpload(sdist), { url: server.url }, { inactivityMs: 300 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UploadTransportError);
@@ -331,7 +322,7 @@ describe('sending one file', () => {
     const server = await captureServer(() => undefined);
     const url = server.url;
     await server.close();
-    const { sdist } = await writeDists(await folder());
+    const { sdist } = await writeDists(await folder(), SPEC);
     const err = await sendUpload(await prepareUpload(sdist), { url }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UploadTransportError);
     expect((err as UploadTransportError).unreachable).toBe(true);
@@ -386,7 +377,7 @@ describe('understanding the answer', () => {
 
 describe('uploading several files', () => {
   it('keeps going after a conflict, and stops sending after a 401 (it would repeat)', async () => {
-    const { wheel, sdist } = await writeDists(await folder());
+    const { wheel, sdist } = await writeDists(await folder(), SPEC);
     const extra = await writeDists(await folder(), { name: 'other', version: '1.0' });
     const files = await prepareFiles([sdist, extra.sdist, wheel, extra.wheel]);
 
@@ -433,7 +424,7 @@ describe('uploading several files', () => {
 
     it('is accepted, then identical, and a different file under the same name conflicts', async () => {
       const dir = await folder();
-      const { wheel, sdist } = await writeDists(dir);
+      const { wheel, sdist } = await writeDists(dir, SPEC);
       const files = await prepareFiles([sdist, wheel]);
       expect((await uploadFiles(files, target(url))).map((r) => r.result)).toEqual(['uploaded', 'uploaded']);
       const simple = (await (await fetch(url.replace('/legacy/', '/simple/pub-demo/'), { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as {

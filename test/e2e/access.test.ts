@@ -16,31 +16,20 @@
  * 3. Binding beyond loopback with anonymous uploads is refused before anything listens.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusOutput } from '../../src/cli/json-output.js';
 import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, waitFor, type RunOptions, type RunResult } from '../helpers/daemon.js';
-import { buildSdist, buildWheel, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON as PY, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
-import { buildPythonProject, writePythonProject } from '../helpers/python-project.js';
+import { buildPythonProject, writePoetryProject, writePythonProject } from '../helpers/python-project.js';
 
 const CLIENTS = requireTools('access e2e', [['sh', ['-c', 'command -v htpasswd']], [PY, ['-m', 'twine', '--version']], [PY, ['-m', 'pip', '--version']], ['poetry'], ['pdm'], [PY, ['-c', 'import build, setuptools, wheel']]]);
 const SESSION_TOOLS = requireTools('access e2e', SESSION_TOOL_PROBES);
 const ANN_PASSWORD = 'ann-secret-password';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-/** Writes a wheel and an sdist made by dists.ts into `dir`. */
-async function writeDists(dir: string, spec: DistSpec): Promise<{ wheel: string; sdist: string }> {
-  await mkdir(dir, { recursive: true });
-  const wheel = join(dir, wheelFilename(spec));
-  const sdist = join(dir, sdistFilename(spec));
-  await writeFile(wheel, buildWheel(spec));
-  await writeFile(sdist, buildSdist(spec));
-  return { wheel, sdist };
-}
 
 /** The daemon's base URL (no trailing slash), from `pyrepo status --json`. */
 async function baseOf(opts: RunOptions): Promise<string> {
@@ -232,14 +221,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
   });
 
   it('poetry publishes with http-basic credentials from its own config', async () => {
-    const dir = join(root, 'acc-poet');
-    await mkdir(join(dir, 'acc_poet'), { recursive: true });
-    writeFileSync(
-      join(dir, 'pyproject.toml'),
-      '[tool.poetry]\nname = "acc-poet"\nversion = "0.1.0"\ndescription = "x"\nauthors = ["T <t@example.com>"]\npackages = [{ include = "acc_poet" }]\n\n' +
-        '[tool.poetry.dependencies]\npython = ">=3.7"\n\n[build-system]\nrequires = ["poetry-core>=1.0.0"]\nbuild-backend = "poetry.core.masonry.api"\n',
-    );
-    writeFileSync(join(dir, 'acc_poet', '__init__.py'), '');
+    const dir = writePoetryProject(join(root, 'acc-poet'), 'acc-poet', '0.1.0');
     const poetry = (args: string[]) => run('poetry', args, { ...opts, cwd: dir, timeoutMs: 180_000 });
     for (const args of [['config', 'repositories.team', `${base}/legacy/`], ['config', 'http-basic.team', 'ann', ANN_PASSWORD], ['build']]) {
       const r = await poetry(args);
@@ -255,14 +237,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     expect(made.code, made.output).toBe(0);
     const { token } = JSON.parse(made.stdout) as { token: string };
 
-    const dir = join(root, 'acc-tok-poet');
-    await mkdir(join(dir, 'acc_tok_poet'), { recursive: true });
-    writeFileSync(
-      join(dir, 'pyproject.toml'),
-      '[tool.poetry]\nname = "acc-tok-poet"\nversion = "0.1.0"\ndescription = "x"\nauthors = ["T <t@example.com>"]\npackages = [{ include = "acc_tok_poet" }]\n\n' +
-        '[tool.poetry.dependencies]\npython = ">=3.7"\n\n[build-system]\nrequires = ["poetry-core>=1.0.0"]\nbuild-backend = "poetry.core.masonry.api"\n',
-    );
-    writeFileSync(join(dir, 'acc_tok_poet', '__init__.py'), '');
+    const dir = writePoetryProject(join(root, 'acc-tok-poet'), 'acc-tok-poet', '0.1.0');
     const poetry = (args: string[]) => run('poetry', args, { ...opts, cwd: dir, timeoutMs: 180_000 });
     for (const args of [['config', 'repositories.tok', `${base}/legacy/`], ['config', 'pypi-token.tok', token], ['build'], ['publish', '-r', 'tok']]) {
       const r = await poetry(args);

@@ -26,7 +26,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusOutput } from '../../src/cli/json-output.js';
 import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
-import { buildPythonProject, writePythonProject } from '../helpers/python-project.js';
+import { buildPythonProject, writePoetryProject, writePythonProject } from '../helpers/python-project.js';
 import { DEBIAN_PYTHON, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
 
 const PY = DEBIAN_PYTHON;
@@ -132,19 +132,6 @@ async function statusOf(opts: RunOptions): Promise<{ url: string; uploadUrl: str
   const { url, uploadUrl } = JSON.parse(r.stdout) as StatusOutput;
   if (!url || !uploadUrl) throw new Error(`pyrepo is not running:\n${r.output}`);
   return { url, uploadUrl };
-}
-
-/** A tiny poetry 1.3 project (its own build backend, poetry-core, is bundled: no network). */
-function writePoetryProject(dir: string, name: string, version: string): string {
-  const mod = name.replace(/-/g, '_');
-  mkdirSync(join(dir, mod), { recursive: true });
-  writeFileSync(
-    join(dir, 'pyproject.toml'),
-    `[tool.poetry]\nname = "${name}"\nversion = "${version}"\ndescription = "A tiny poetry project"\nauthors = ["Test <test@example.com>"]\npackages = [{ include = "${mod}" }]\n\n` +
-      `[tool.poetry.dependencies]\npython = ">=3.7"\n\n[build-system]\nrequires = ["poetry-core>=1.0.0"]\nbuild-backend = "poetry.core.masonry.api"\n`,
-  );
-  writeFileSync(join(dir, mod, '__init__.py'), `__version__ = "${version}"\n`);
-  return dir;
 }
 
 /** The versions the index has of `project`, newest first, from its PyPI JSON API (no admin identity needed). */

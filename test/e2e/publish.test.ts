@@ -11,7 +11,7 @@ import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PublishOutputSchema, type PublishOutput } from '../../src/cli/json-output.js';
 import { ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, runCli, type RunOptions } from '../helpers/daemon.js';
-import { buildSdist, buildWheel, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+import { buildWheel, wheelFilename, type DistSpec, writeDists } from '../helpers/dists.js';
 import { buildPythonProject, writePythonProject } from '../helpers/python-project.js';
 
 /** Debian's interpreter, which has python3-build, setuptools and wheel (see python-project.ts). */
@@ -40,16 +40,6 @@ function row(stdout: string, file: string): string {
   const line = stdout.split('\n').find((l) => l.startsWith(`${file} `));
   if (!line) throw new Error(`no row for ${file} in:\n${stdout}`);
   return line;
-}
-
-/** Writes a wheel and an sdist made by dists.ts into a new folder. */
-async function writeDists(dir: string, spec: DistSpec): Promise<{ wheel: string; sdist: string }> {
-  await mkdir(dir, { recursive: true });
-  const wheel = join(dir, wheelFilename(spec));
-  const sdist = join(dir, sdistFilename(spec));
-  await writeFile(wheel, buildWheel(spec));
-  await writeFile(sdist, buildSdist(spec));
-  return { wheel, sdist };
 }
 
 beforeAll(async () => {

@@ -21,6 +21,8 @@
  * zipfile/tarfile and with tar-stream's extractor.
  */
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 
@@ -465,4 +467,14 @@ export function corrupt(buf: Buffer, how: 'truncate' | 'garbage' | 'flip-middle'
       return out;
     }
   }
+}
+
+/** Writes a wheel and an sdist of `spec` into `dir` (made if needed); their paths. */
+export async function writeDists(dir: string, spec: DistSpec): Promise<{ wheel: string; sdist: string }> {
+  await mkdir(dir, { recursive: true });
+  const wheel = join(dir, wheelFilename(spec));
+  const sdist = join(dir, sdistFilename(spec));
+  await writeFile(wheel, buildWheel(spec));
+  await writeFile(sdist, buildSdist(spec));
+  return { wheel, sdist };
 }

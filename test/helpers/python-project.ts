@@ -6,6 +6,7 @@
  * build runs with `--no-isolation`, so it works offline.
  */
 import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -111,4 +112,17 @@ export async function buildPythonProject(projectDir: string, outDir: string): Pr
   const sdist = await newest((f) => f.endsWith('.tar.gz') || f.endsWith('.zip'));
   if (!wheel || !sdist) throw new Error(`python3 -m build did not leave a wheel and an sdist in ${out}:\n${stdout}`);
   return { wheel, sdist };
+}
+
+/** A tiny poetry 1.3 project (its build backend, poetry-core, is bundled with poetry: no network); its folder. */
+export function writePoetryProject(dir: string, name: string, version: string): string {
+  const mod = moduleName(name);
+  mkdirSync(join(dir, mod), { recursive: true });
+  writeFileSync(
+    join(dir, 'pyproject.toml'),
+    `[tool.poetry]\nname = "${name}"\nversion = "${version}"\ndescription = "A tiny poetry project"\nauthors = ["Test <test@example.com>"]\npackages = [{ include = "${mod}" }]\n\n` +
+      `[tool.poetry.dependencies]\npython = ">=3.7"\n\n[build-system]\nrequires = ["poetry-core>=1.0.0"]\nbuild-backend = "poetry.core.masonry.api"\n`,
+  );
+  writeFileSync(join(dir, mod, '__init__.py'), `__version__ = "${version}"\n`);
+  return dir;
 }
