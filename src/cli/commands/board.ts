@@ -4,7 +4,9 @@ import { resolvePaths } from '../../shared/paths.js';
 import type { BoardOutput } from '../json-output.js';
 import { withJson } from '../options.js';
 import { colors, printJson, say } from '../output.js';
+import { askYesNo } from '../prompt.js';
 import { gatherBoardGuide } from '../services/board.js';
+import { restartAndReport } from './restart.js';
 
 interface BoardFlags {
   project?: string;
@@ -45,8 +47,16 @@ export const boardCommand: CommandModule<object, BoardFlags> = {
       .example('$0 board my-sensor-lib', 'The same with the project filled in')
       .example('$0 board --json', 'The same for scripts') as unknown as Argv<BoardFlags>,
   handler: async (argv: ArgumentsCamelCase<BoardFlags>) => {
-    const guide = await gatherBoardGuide(resolvePaths(), argv.project);
-    if (argv.json) printJson(guide);
-    else printGuide(guide);
+    const paths = resolvePaths();
+    const guide = await gatherBoardGuide(paths, argv.project);
+    if (argv.json) return printJson(guide);
+    printGuide(guide);
+    if (guide.reachable || guide.addresses.length === 0) return;
+    // On a terminal, offer what the warnings ask for; in scripts they name the command.
+    const yes = await askYesNo('Restart pyrepo in LAN mode now (every address; the index and downloads open to the network, uploads still need credentials)?', false);
+    if (!yes) return;
+    await restartAndReport(paths, { lan: true }, 10);
+    say(colors().dim('For this run only; `pyrepo init --lan` keeps it.\n'));
+    printGuide(await gatherBoardGuide(paths, argv.project));
   },
 };

@@ -1,6 +1,6 @@
 /** `pyrepo restart`: stop (if running), then start with the current settings and flags. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { resolvePaths } from '../../shared/paths.js';
+import { resolvePaths, type PyrepoPaths } from '../../shared/paths.js';
 import { withDaemonOptions } from '../options.js';
 import { say } from '../output.js';
 import { startDaemon } from '../services/daemon-control.js';
@@ -19,14 +19,16 @@ export const restartCommand: CommandModule<object, RestartFlags> = {
     withStopOptions(withDaemonOptions(yargs))
       .example('$0 restart', 'Apply changed settings')
       .example('$0 restart --port 8080', 'Move to another port for this run') as unknown as Argv<RestartFlags>,
-  handler: async (argv: ArgumentsCamelCase<RestartFlags>) => {
-    const paths = resolvePaths();
-    // Settings are checked before anything is stopped: a bad flag leaves the daemon running.
-    const stored = loadSettings(paths);
-    const settings = resolveDaemonSettings(argv, stored, paths);
-    await ensureAdminUser(paths, settings.dataDir, stored.adminUser);
-    const stopped = await stopWithNotice(paths.dataDir, argv.timeout);
-    if (stopped.wasRunning) say(`Stopped pyrepo (pid ${stopped.pid})${stopped.forced ? ', forcefully' : ''}.`);
-    reportStart(await startDaemon(settings, paths));
-  },
+  handler: async (argv: ArgumentsCamelCase<RestartFlags>) => restartAndReport(resolvePaths(), argv, argv.timeout),
 };
+
+/** Stops the daemon (if it runs) and starts it with `flags` over the settings, printing both (also `pyrepo board`'s LAN offer). */
+export async function restartAndReport(paths: PyrepoPaths, flags: DaemonFlags, timeoutSeconds: number): Promise<void> {
+  // Settings are checked before anything is stopped: a bad flag leaves the daemon running.
+  const stored = loadSettings(paths);
+  const settings = resolveDaemonSettings(flags, stored, paths);
+  await ensureAdminUser(paths, settings.dataDir, stored.adminUser);
+  const stopped = await stopWithNotice(paths.dataDir, timeoutSeconds);
+  if (stopped.wasRunning) say(`Stopped pyrepo (pid ${stopped.pid})${stopped.forced ? ', forcefully' : ''}.`);
+  reportStart(await startDaemon(settings, paths));
+}

@@ -1,7 +1,7 @@
 /**
- * `pyrepo init` on a terminal: the built CLI on a pseudo-terminal (Python's pty module
- * answers the questions as a person would), so that the questions, their defaults and the
- * offers to start the index and to configure the tools are what a user really meets.
+ * Questions on a terminal: the built CLI on a pseudo-terminal (Python's pty module answers
+ * as a person would), so that the questions, their defaults and the offers (`init`: start
+ * the index, configure the tools; `board`: LAN mode) are what a user really meets.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ async function onTerminal(args: string[], steps: [string, string][], opts: RunOp
   return { output: plain(r.stdout), exit: Number(m[1]), answered: Number(m[2]) };
 }
 
-describe('pyrepo init on a terminal', () => {
+describe('questions on a terminal', () => {
   let root: string;
   let opts: RunOptions;
   beforeAll(async () => {
@@ -59,5 +59,18 @@ describe('pyrepo init on a terminal', () => {
     expect(r.output).toContain('Point pip, twine, poetry, pdm and uv at it with `pyrepo configure`');
     const status = await runCli(['status'], opts);
     expect(status.code, status.output).toBe(0);
+  });
+
+  it('board offers LAN mode when boards cannot reach the index, and a "no" changes nothing', async () => {
+    const before = JSON.parse((await runCli(['status', '--json'], opts)).stdout) as { pid: number; url: string };
+    const r = await onTerminal(['board', 'my-lib'], [['Restart pyrepo in LAN mode now', 'n\r']], opts);
+    expect(r.answered, r.output).toBe(1);
+    expect(r.exit, r.output).toBe(0);
+    expect(r.output).toContain('boards on your network cannot reach it');
+    expect(r.output).toContain('mip.install("my-lib"');
+    expect(r.output).toMatch(/Restart pyrepo in LAN mode now \(every address;[\s\S]*\(y\/N\)/);
+    expect(r.output).toMatch(/uploads still need credentials\)\? No\s/);
+    const after = JSON.parse((await runCli(['status', '--json'], opts)).stdout) as { pid: number; url: string };
+    expect(after).toMatchObject({ pid: before.pid, url: before.url });
   });
 });
