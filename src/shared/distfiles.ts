@@ -3,7 +3,7 @@
  * mirroring `packaging.utils.parse_wheel_filename` / `parse_sdist_filename`.
  */
 import { DistFilenameError } from './errors.js';
-import { isValidProjectName, normalizeName } from './names.js';
+import { filenameEscapedName, isValidProjectName, normalizeName } from './names.js';
 import { isValidVersion, normalizeVersion } from './versions.js';
 
 /** What a distribution filename says about its contents. */
@@ -142,6 +142,18 @@ export function parseSdistFilename(filename: string): DistFilename {
   throw new DistFilenameError(
     `Invalid sdist filename '${filename}': expected {name}-{version}${suffix} with a PEP 440 version.`,
   );
+}
+
+/**
+ * Why an sdist's name is not the PEP 625 form (`{escaped name}-{normalized version}.tar.gz`,
+ * what current build tools write), or undefined when it is, or for a wheel. Legacy names
+ * are served (pip installs them); uploads of them get this as a warning.
+ */
+export function legacySdistName(dist: DistFilename): string | undefined {
+  if (dist.kind !== 'sdist') return undefined;
+  const expected = `${filenameEscapedName(dist.rawName)}-${dist.version}.tar.gz`;
+  if (dist.filename === expected) return undefined;
+  return `${dist.filename} is not a standard (PEP 625) sdist name, which would be ${expected} (as setuptools 69.3 and later write it); it is served as it is, and pip installs it.`;
 }
 
 /** Parses any distribution filename pyrepo accepts. */

@@ -420,10 +420,22 @@ describe('accepted uploads', () => {
     expect(await filesOf('where-to')).toContain(filename);
   });
 
-  it('accepts a .zip sdist', async () => {
+  it('accepts a .zip sdist, with a warning that it is not the standard sdist form', async () => {
     const { res, filename } = await upload(t.app, { name: 'zipped', version: '1.0' }, 'sdist-zip');
     expect(res.statusCode, res.body).toBe(200);
+    expect(res.body).toContain(`Warning: ${filename} is not a standard (PEP 625) sdist name, which would be zipped-1.0.tar.gz`);
     expect(await filesOf('zipped')).toEqual([filename]);
+  });
+
+  it('accepts a legacy sdist name (as old setuptools wrote them) with a warning, and a PEP 625 one without', async () => {
+    const spec: DistSpec = { name: 'Legacy.Name', version: '1.0' };
+    const bytes = buildSdist(spec);
+    const legacy = await postFile(t.app, bytes, 'Legacy.Name-1.0.tar.gz', formFieldsFor(spec, { bytes, filetype: 'sdist' }));
+    expect(legacy.statusCode, legacy.body).toBe(200);
+    expect(legacy.body).toMatch(/^Warning: Legacy\.Name-1\.0\.tar\.gz is not a standard \(PEP 625\) sdist name, which would be legacy_name-1\.0\.tar\.gz \(as setuptools 69\.3 and later write it\); it is served as it is, and pip installs it\.$/m);
+    const { res } = await upload(t.app, { name: 'Modern.Name', version: '1.0' }, 'sdist');
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.body).not.toContain('Warning');
   });
 
   it('accepts :action in the query string', async () => {

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProjectDetail, ProjectSummary } from '../../shared/api.js';
+import { legacySdistName } from '../../shared/distfiles.js';
 import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { normalizeName } from '../../shared/names.js';
@@ -274,7 +275,7 @@ export class IndexService {
       temp = upload.temp;
       const meta = inspected.contents.metadata;
       const boardProblem = boardIncompatibility(filename, boardLayoutOf(inspected.dist.kind, inspected.contents.members));
-      const warnings = boardProblem ? [boardProblem] : [];
+      const warnings = [legacySdistName(inspected.dist), boardProblem].filter((w): w is string => typeof w === 'string');
       if (claims.filetype !== inspected.dist.packagetype) {
         throw new DistMismatchError(
           `The filetype '${claims.filetype}' does not match '${filename}': use 'bdist_wheel' for .whl files and 'sdist' for .tar.gz and .zip files.`,
