@@ -216,6 +216,14 @@ describe('GET /simple/<project>/ (HTML)', () => {
     expect(bare.headers.location).toBe(`/simple/hello-world/${q}`);
   });
 
+  it('answers HEAD on a project page with its headers and no body', async () => {
+    const get = await t.app.inject({ url: '/simple/hello-world/', headers: { accept: 'application/vnd.pypi.simple.v1+json' } });
+    const head = await t.app.inject({ method: 'HEAD', url: '/simple/hello-world/', headers: { accept: 'application/vnd.pypi.simple.v1+json' } });
+    expect(head.statusCode).toBe(200);
+    expect(head.body).toBe('');
+    for (const h of ['content-type', 'etag', 'vary', 'cache-control', 'content-length']) expect(head.headers[h], h).toBe(get.headers[h]);
+  });
+
   it('answers 404 for unknown projects, in HTML and JSON', async () => {
     const res = await get('/simple/does-not-exist/');
     expect(res.statusCode).toBe(404);
