@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClientFiles } from '../../src/cli/client-config/locations.js';
+import { pipUses } from '../../src/cli/client-config/pip-edit.js';
 import { AbortError } from '../../src/cli/errors.js';
 import { readManifest } from '../../src/cli/services/client-manifest.js';
 import { applyConfigure, planConfigure, type ConfigureRequest } from '../../src/cli/services/client-setup.js';
@@ -69,6 +70,12 @@ describe("pip's index URL", () => {
     await applyConfigure(paths, planConfigure(request({ readsNeedCredentials: true }), readManifest(paths.configDir), files), BASE, undefined);
     expect(pipConf()).toBe(`[global]\nextra-index-url = http://admin:${PASSWORD}@127.0.0.1:8645/simple/\n`);
     expect(modeOf(files.pip)).toBe(0o600);
+  });
+
+  it('is recognised as this index with its credentials (what doctor checks)', async () => {
+    await applyConfigure(paths, planConfigure(request({ readsNeedCredentials: true }), readManifest(paths.configDir), files), BASE, undefined);
+    expect(pipUses(pipConf(), `${BASE}/simple/`)).toBe(true);
+    expect(pipUses(pipConf(), 'http://127.0.0.1:9999/simple/')).toBe(false);
   });
 
   it('carries only the user with a keychain, which holds the password under the index URL', async () => {

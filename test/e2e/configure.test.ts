@@ -24,7 +24,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusOutput } from '../../src/cli/json-output.js';
+import type { DoctorOutput, StatusOutput } from '../../src/cli/json-output.js';
 import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
 import { buildPythonProject, writePoetryProject, writePythonProject } from '../helpers/python-project.js';
 import { DEBIAN_PYTHON, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
@@ -267,6 +267,15 @@ describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real
     const publish = await run('pdm', ['publish', '-r', 'pyrepo', '--no-build'], { ...opts, cwd: project });
     expect(publish.code, publish.output).toBe(0);
     expect(await versionsOf(url, 'pdm-pkg')).toEqual(['0.2.0']);
+  });
+
+  it('doctor sees pip.conf, ~/.pypirc and each other configured tool pointing at the index', async () => {
+    const r = await runCli(['doctor', '--json'], opts);
+    const checks = (JSON.parse(r.stdout) as DoctorOutput).checks;
+    const verdict = (name: string) => checks.find((c) => c.check === name);
+    expect(verdict('pip.conf')?.verdict, r.stdout).toBe('ok');
+    expect(verdict('~/.pypirc')?.verdict, r.stdout).toBe('ok');
+    for (const tool of ['poetry', 'pdm']) expect(verdict(tool), r.stdout).toMatchObject({ verdict: 'ok', detail: expect.stringContaining(' points at http://127.0.0.1:') });
   });
 
   it('a second configure reports "already set" and changes no byte', async () => {

@@ -73,5 +73,11 @@ export function unconfigurePip(text: string, url: string, opts: { replacedIndexU
 /** Whether pip.conf text already points at `url` (either way). */
 export function pipUses(text: string, url: string): boolean {
   const doc = parseIni(text);
-  return iniGet(doc, 'global', 'index-url') === url || iniListValues(iniGet(doc, 'global', 'extra-index-url')).includes(url);
+  const index = iniGet(doc, 'global', 'index-url');
+  return [...(index !== undefined ? [index] : []), ...iniListValues(iniGet(doc, 'global', 'extra-index-url'))].some((u) => withoutUserInfo(u) === url);
+}
+
+/** A URL without `user:password@` (configure writes credentials into pip's URL when reads need them). */
+function withoutUserInfo(url: string): string {
+  return url.replace(/^(https?:\/\/)[^/@\s]*@/i, '$1');
 }

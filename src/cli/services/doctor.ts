@@ -2,7 +2,7 @@
  * `pyrepo doctor`'s checks: each looks at one thing and gives a one-line verdict and, when
  * something is wrong, the fix. Checks never change anything and every wait is bounded.
  */
-import { constants, existsSync, statSync } from 'node:fs';
+import { constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { access, readFile, statfs } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ import { pipUses } from '../client-config/pip-edit.js';
 import { AbortError } from '../errors.js';
 import type { DoctorOutput } from '../json-output.js';
 import { readAdminCredentials, secretStore } from './admin-identity.js';
+import { readManifest } from './client-manifest.js';
 import { probeDaemon, type DaemonProbe } from './daemon-control.js';
 import { defaultSettings, hasSettings, loadSettings, settingsFile } from './settings-store.js';
 
@@ -149,6 +150,37 @@ async function checkPip(file: string, indexUrl: string | undefined): Promise<Che
   }
 }
 
+/**
+ * The other files `pyrepo configure` wrote (poetry, pdm, uv), from its record: still there,
+ * and pointing at the URL the index runs at now.
+ */
+function checkConfiguredFiles(paths: PyrepoPaths, base: string | undefined): CheckResult[] {
+  let manifest;
+  try {
+    manifest = readManifest(paths.configDir);
+  } catch (err) {
+    return [result('configured files', 'fail', (err as Error).message, err instanceof AbortError ? err.nextStep : undefined)];
+  }
+  const out: CheckResult[] = [];
+  if (base && manifest.baseUrl && manifest.baseUrl !== base) {
+    out.push(result('configured files', 'warn', `the tools were pointed at ${manifest.baseUrl}, but the index runs at ${base}`, 'pyrepo configure'));
+  }
+  for (const [file, record] of Object.entries(manifest.files)) {
+    if (record.target === 'pip' || record.target === 'pypirc') continue;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      out.push(result(record.target, 'warn', `${file} was configured, but it is gone`, `pyrepo configure --${record.target}`));
+      continue;
+    }
+    if (record.target === 'poetry' && file.endsWith('auth.toml')) continue;
+    const url = manifest.baseUrl;
+    out.push(url && text.includes(url) ? result(record.target, 'ok', `${file} points at ${url}`) : result(record.target, 'warn', `${file} no longer points at the index`, `pyrepo configure --${record.target}`));
+  }
+  return out;
+}
+
 /** The Python tools on PATH and their versions. */
 async function checkTools(): Promise<CheckResult[]> {
   const tools: [string, string, string[]][] = [
@@ -201,5 +233,5 @@ export async function runChecks(paths: PyrepoPaths): Promise<CheckResult[]> {
     checkPip(files.pip, base && `${base}/simple/`),
     checkTools(),
   ]);
-  return [...out, checkDaemon(probe), port, data, packages, ...secrets, pypirc, pip, ...tools];
+  return [...out, checkDaemon(probe), port, data, packages, ...secrets, pypirc, pip, ...checkConfiguredFiles(paths, base), ...tools];
 }
