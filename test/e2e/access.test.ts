@@ -61,6 +61,7 @@ function statusOf(response: string): number {
   return Number(/^HTTP\/1\.[01] (\d{3}) /.exec(response)?.[1] ?? 0);
 }
 
+// Skips only on a developer's machine without the tools: in CI (CI=true) requireTools throws instead.
 describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () => {
   let root: string;
   let opts: RunOptions;
@@ -335,6 +336,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
   });
 });
 
+// Skips only on a developer's machine without the tools: in CI (CI=true) requireTools throws instead.
 describe.skipIf(CLIENTS.length > 0 || SESSION_TOOLS.length > 0)('pip authenticates from a real Secret Service to a protected index', () => {
   let root: string;
   let env: NodeJS.ProcessEnv;

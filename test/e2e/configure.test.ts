@@ -145,6 +145,7 @@ async function versionsOf(indexUrl: string, project: string): Promise<string[]> 
 // ---------------------------------------------------------------------------------------
 // 1. No keychain
 
+// Skips only on a developer's machine without the tools: in CI (CI=true) requireTools throws instead.
 describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real clients', () => {
   let root: string;
   let opts: RunOptions;
@@ -349,6 +350,7 @@ async function recordingProxy(target: string): Promise<{ base: string; seen: See
 }
 
 
+// Skips only on a developer's machine without the tools: in CI (CI=true) requireTools throws instead.
 describe.skipIf(CLIENTS.length > 0 || SESSION_TOOLS.length > 0)('configure with a real Secret Service (gnome-keyring over D-Bus)', () => {
   let root: string;
   let env: NodeJS.ProcessEnv;

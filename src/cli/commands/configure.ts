@@ -6,7 +6,7 @@ import type { AuthAction } from '../../shared/settings.js';
 import { AbortError } from '../errors.js';
 import { colors, note, say } from '../output.js';
 import { readAdminCredentials, secretStore } from '../services/admin-identity.js';
-import { probeDaemon } from '../services/daemon-control.js';
+import { probeDaemon, type DaemonProbe } from '../services/daemon-control.js';
 import { applyConfigure, detectTargets, planConfigure, TARGETS, type FileOutcome, type Target } from '../services/client-setup.js';
 import { readManifest } from '../services/client-manifest.js';
 import { loadSettings } from '../services/settings-store.js';
@@ -54,14 +54,13 @@ export function printDiffs(changes: { path: string; before?: string; after?: str
 }
 
 /** The index's base URL for the tools: --url, else the public URL, else the running daemon, else the settings. */
-async function baseUrlFor(paths: PyrepoPaths, flag: string | undefined): Promise<string> {
+function baseUrlFor(paths: PyrepoPaths, flag: string | undefined, probe: DaemonProbe): string {
   if (flag !== undefined) {
     if (!/^https?:\/\/[^/\s]+/.test(flag)) throw new AbortError(`--url '${flag}' is not an http(s) URL.`, 'Example: --url http://192.168.1.20:8645');
     return flag.replace(/\/+$/, '').replace(/\/simple$/, '');
   }
   const settings = loadSettings(paths);
   if (settings.publicUrl) return settings.publicUrl.replace(/\/+$/, '');
-  const probe = await probeDaemon(paths.dataDir);
   if (probe.kind !== 'stopped') return probe.state.url;
   if (settings.port === 0) throw new AbortError('The port is picked when pyrepo starts (port 0), so the tools cannot be told it yet.', 'Start pyrepo first (`pyrepo start`), or give a port: `pyrepo init --port 8645`.');
   const host = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host.includes(':') ? `[${settings.host}]` : settings.host;
@@ -69,8 +68,7 @@ async function baseUrlFor(paths: PyrepoPaths, flag: string | undefined): Promise
 }
 
 /** What needs credentials: as the running daemon says, else as the settings say. */
-async function readPolicy(paths: PyrepoPaths): Promise<AuthAction[]> {
-  const probe = await probeDaemon(paths.dataDir);
+function readPolicy(paths: PyrepoPaths, probe: DaemonProbe): AuthAction[] {
   return probe.kind === 'running' ? probe.health.authenticate : loadSettings(paths).authenticate;
 }
 
@@ -117,10 +115,11 @@ export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlag
   if (!admin) throw new AbortError(`There is no admin identity '${settings.adminUser}' yet.`, 'Run `pyrepo init` first.');
   const opened = await store.open();
   const useKeychain = argv.keychain && store.backend.kind === 'keychain';
-  const baseUrl = await baseUrlFor(paths, argv.url);
+  const probe = await probeDaemon(paths.dataDir);
+  const baseUrl = baseUrlFor(paths, argv.url, probe);
   const targets = chosenTargets(argv) ?? (await detectTargets());
   const manifest = readManifest(paths.configDir);
-  const readsNeedCredentials = (await readPolicy(paths)).some((a) => a === 'list' || a === 'download');
+  const readsNeedCredentials = readPolicy(paths, probe).some((a) => a === 'list' || a === 'download');
   const plan = planConfigure(
     { baseUrl, name: argv.name, username: admin.username, password: admin.password, primary: argv.primary, targets, readsNeedCredentials, ...(useKeychain ? { keychain: store } : {}) },
     manifest,

@@ -3,14 +3,9 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { colors, formatTable, note, printJson, say } from '../output.js';
-import { loadSettings } from '../services/settings-store.js';
-import { createToken, listTokens, parseExpiry, revokeToken, userFiles } from '../services/users.js';
+import { createToken, installationUsers, listTokens, parseExpiry, revokeToken } from '../services/users.js';
 
-function files() {
-  const paths = resolvePaths();
-  const settings = loadSettings(paths);
-  return { files: userFiles(paths.dataDir, settings.htpasswdFile), adminUser: settings.adminUser };
-}
+const files = () => installationUsers(resolvePaths());
 
 interface CreateFlags {
   user?: string;

@@ -6,9 +6,8 @@ import { AbortError } from '../errors.js';
 import { withJson } from '../options.js';
 import { colors, formatTable, note, printJson, say } from '../output.js';
 import { askNewPassword, canAsk, readFirstLineOfStdin } from '../prompt.js';
-import { ADMIN_SECRET_SERVICE, generatePassword, secretStore } from '../services/admin-identity.js';
-import { loadSettings } from '../services/settings-store.js';
-import { addUser, checkPassword, importUsers, listUsers, removeUser, setUserPassword, setUserRole, userFiles, type UserFiles } from '../services/users.js';
+import { changeAdminPassword, generatePassword } from '../services/admin-identity.js';
+import { addUser, checkPassword, importUsers, installationUsers, listUsers, removeUser, setUserPassword, setUserRole } from '../services/users.js';
 
 const ROLES = RoleSchema.anyOf.map((s) => s.const) as Role[];
 const ROLE_HELP = 'admin: everything, including the control API; uploader: upload to projects they own or maintain, and read; reader: read only';
@@ -18,12 +17,8 @@ interface PasswordFlags {
   generate?: boolean;
 }
 
-/** This installation's user files (with the adopted htpasswd file the settings name) and its admin user. */
-function context(): { files: UserFiles; adminUser: string } {
-  const paths = resolvePaths();
-  const settings = loadSettings(paths);
-  return { files: userFiles(paths.dataDir, settings.htpasswdFile), adminUser: settings.adminUser };
-}
+/** This installation's user files and admin user. */
+const context = () => installationUsers(resolvePaths());
 
 function withPasswordOptions<T>(yargs: Argv<T>) {
   return yargs
@@ -117,16 +112,7 @@ const passwdCommand: CommandModule<object, NameFlags & PasswordFlags> = {
       if (generated) say(`Password: ${password}\n${colors().yellow('Shown once: keep it now.')}`);
       return;
     }
-    // The CLI reads the admin password from the secret store: change both, or neither.
-    const store = secretStore(resolvePaths());
-    const previous = await store.get(ADMIN_SECRET_SERVICE, adminUser);
-    await store.set(ADMIN_SECRET_SERVICE, adminUser, password);
-    try {
-      await setUserPassword(files, adminUser, password);
-    } catch (err) {
-      if (previous !== undefined) await store.set(ADMIN_SECRET_SERVICE, adminUser, previous);
-      throw err;
-    }
+    const store = await changeAdminPassword(resolvePaths(), files, adminUser, password);
     say(`Changed the password of the admin identity '${adminUser}'; it is kept in ${store.backend.description}.`);
     say('Tools configured with the old one need it again: run `pyrepo configure`.');
   },

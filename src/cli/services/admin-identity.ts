@@ -11,6 +11,7 @@ import { hashPassword, parseHtpasswd, setHtpasswdUser, verifyPassword } from '..
 import type { PyrepoPaths } from '../../shared/paths.js';
 import { LazySecretStore, SecretStoreError, type SecretStore } from '../../shared/secrets.js';
 import { AbortError } from '../errors.js';
+import { setUserPassword, type UserFiles } from './users.js';
 
 /** The service name the admin password is stored under. */
 export const ADMIN_SECRET_SERVICE = 'pyrepo-admin';
@@ -86,4 +87,26 @@ export async function ensureAdminUser(paths: PyrepoPaths, dataDir: string, usern
     throw err;
   }
   return admin;
+}
+
+/**
+ * Changes the admin's password where the CLI reads it (the secret store) and where the
+ * daemon checks it (pyrepo's htpasswd file) together: if the file cannot be written, the
+ * store gets the old password back. Returns the store, to say where the password is kept.
+ */
+export async function changeAdminPassword(paths: PyrepoPaths, files: UserFiles, username: string, password: string): Promise<LazySecretStore> {
+  const store = secretStore(paths);
+  try {
+    const previous = await store.get(ADMIN_SECRET_SERVICE, username);
+    await store.set(ADMIN_SECRET_SERVICE, username, password);
+    try {
+      await setUserPassword(files, username, password);
+    } catch (err) {
+      if (previous !== undefined) await store.set(ADMIN_SECRET_SERVICE, username, previous);
+      throw err;
+    }
+  } catch (err) {
+    throw storeFailure(err);
+  }
+  return store;
 }

@@ -14,7 +14,9 @@ import { AccessFileError, accessFiles, newToken, readAccessFile, writeAccessFile
 import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { hashPassword, hashScheme, isValidUserName, parseHtpasswd, removeHtpasswdUser, setHtpasswdUser, type HashScheme } from '../../shared/htpasswd.js';
 import { normalizeName, isValidProjectName } from '../../shared/names.js';
+import type { PyrepoPaths } from '../../shared/paths.js';
 import { AbortError } from '../errors.js';
+import { loadSettings } from './settings-store.js';
 
 /** Shortest password accepted for a new user or a new password. */
 export const MIN_PASSWORD_LENGTH = 8;
@@ -32,6 +34,12 @@ export interface UserFiles {
 /** The user files of a data folder, with the adopted file the settings name. */
 export function userFiles(dataDir: string, adopted?: string): UserFiles {
   return { ...accessFiles(dataDir), ...(adopted ? { adopted } : {}) };
+}
+
+/** This installation's user files (with the adopted htpasswd file its settings name) and its admin user. */
+export function installationUsers(paths: PyrepoPaths): { files: UserFiles; adminUser: string } {
+  const settings = loadSettings(paths);
+  return { files: userFiles(paths.dataDir, settings.htpasswdFile), adminUser: settings.adminUser };
 }
 
 /** One user, as `pyrepo user list` shows it. */
