@@ -20,8 +20,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusOutput } from '../../src/cli/json-output.js';
-import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, waitFor, type RunOptions, type RunResult } from '../helpers/daemon.js';
+import { CLI_PATH, ensureBuilt, runningBaseUrl, isolatedEnv, makeTempRoot, removeTemp, run, runCli, waitFor, type RunOptions, type RunResult } from '../helpers/daemon.js';
 import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON as PY, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
 import { buildPythonProject, writePoetryProject, writePythonProject } from '../helpers/python-project.js';
@@ -30,15 +29,6 @@ const CLIENTS = requireTools('access e2e', [['sh', ['-c', 'command -v htpasswd']
 const SESSION_TOOLS = requireTools('access e2e', SESSION_TOOL_PROBES);
 const ANN_PASSWORD = 'ann-secret-password';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-/** The daemon's base URL (no trailing slash), from `pyrepo status --json`. */
-async function baseOf(opts: RunOptions): Promise<string> {
-  const r = await runCli(['status', '--json'], opts);
-  expect(r.code, r.output).toBe(0);
-  const { url } = JSON.parse(r.stdout) as StatusOutput;
-  if (!url) throw new Error(`not running:\n${r.output}`);
-  return url.replace(/\/simple\/$/, '');
-}
 
 function describeRun(r: RunResult): string {
   return `exit ${String(r.code)}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
@@ -89,7 +79,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     const init = await runCli(['init', '--yes', '--no-configure', '--port', '0', '--authenticate', 'list,download,upload', '--htpasswd', adopted], opts);
     expect(init.code, init.output).toBe(0);
     expect(init.stdout).toContain('access:     nothing is open without credentials; credentials needed for index pages, downloads, uploads, the control API');
-    base = await baseOf(opts);
+    base = await runningBaseUrl(opts);
     port = Number(new URL(base).port);
     const add = await runCli(['user', 'add', 'ann', '--password-stdin'], { ...opts, input: `${ANN_PASSWORD}\n` });
     expect(add.code, add.output).toBe(0);

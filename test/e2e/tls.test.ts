@@ -9,8 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusOutput } from '../../src/cli/json-output.js';
-import { ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
+import { ensureBuilt, isolatedEnv, runningBaseUrl, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
 import { DEBIAN_PYTHON as PY, requireTools } from '../helpers/keyring-session.js';
 import { buildPythonProject, writePythonProject } from '../helpers/python-project.js';
 
@@ -44,9 +43,7 @@ describe.skipIf(TOOLS.length > 0)('HTTPS', () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=pyrepo.test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'pipe' });
     const init = await runCli(['init', '--yes', '--no-configure', '--port', '0', '--tls-cert', cert, '--tls-key', key], opts);
     expect(init.code, init.output).toBe(0);
-    const status = await runCli(['status', '--json'], opts);
-    expect(status.code, status.output).toBe(0);
-    base = ((JSON.parse(status.stdout) as StatusOutput).url ?? '').replace(/\/simple\/$/, '');
+    base = await runningBaseUrl(opts);
     const project = await writePythonProject(join(root, 'tls-pkg'), { name: 'tls-pkg', version: '1.0.0' });
     built = await buildPythonProject(project, join(project, 'dist'));
   }, 240_000);
@@ -86,7 +83,7 @@ describe.skipIf(TOOLS.length > 0)('HTTPS', () => {
   it('pyrepo board tells over HTTPS whether boards would be asked for credentials', async () => {
     const restart = await runCli(['restart', '--authenticate', 'list,download,upload'], opts);
     expect(restart.code, restart.output).toBe(0);
-    base = ((JSON.parse((await runCli(['status', '--json'], opts)).stdout) as StatusOutput).url ?? '').replace(/\/simple\/$/, '');
+    base = await runningBaseUrl(opts);
     const board = await runCli(['board', '--json'], opts);
     expect(board.code, board.output).toBe(0);
     const guide = JSON.parse(board.stdout) as { reachable: boolean; warnings: string[] };

@@ -425,3 +425,11 @@ export async function uploadFile(baseUrl: string, form: UploadForm, filename: st
   });
   return { status: res.status, text: await res.text() };
 }
+
+/** The base URL (no trailing slash) of the daemon `pyrepo status --json` reports; throws when none runs. */
+export async function runningBaseUrl(opts: RunOptions): Promise<string> {
+  const r = await runCli(['status', '--json'], opts);
+  const url = r.code === 0 ? (JSON.parse(r.stdout) as { url?: string }).url : undefined;
+  if (!url) throw new Error(`pyrepo is not running:\n${r.output}`);
+  return url.replace(/\/simple\/$/, '');
+}
