@@ -138,8 +138,20 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   if (settings.accessLog) {
     app.addHook('onResponse', (req, reply, done) => {
+      // Who (the user, or a token's user, id and name: never a password or secret) and, for
+      // a change, what it changed: the line alone answers "who deleted this file?".
+      const who = req.identity || req.change ? { user: app.actorOf(req).user } : {};
+      const change = req.change;
+      const what = change
+        ? {
+            action: change.action,
+            project: change.project,
+            ...(change.version !== undefined ? { version: change.version } : {}),
+            ...(change.files?.length === 1 ? { file: change.files[0] } : change.files ? { files: change.files } : {}),
+          }
+        : {};
       req.log.info(
-        { method: req.method, url: req.url, status: reply.statusCode, type: reply.getHeader('content-type'), ms: Math.round(reply.elapsedTime) },
+        { method: req.method, url: req.url, status: reply.statusCode, type: reply.getHeader('content-type'), ms: Math.round(reply.elapsedTime), ...who, ...what },
         'request',
       );
       done();

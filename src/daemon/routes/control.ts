@@ -1,7 +1,10 @@
 /** The control API under `/-/` used by the CLI and the dashboard; schemas from src/shared/api.ts. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Static } from '@sinclair/typebox';
 import {
+  ActivityListSchema,
+  ActivityQuerySchema,
   ControlRoutes,
   DeleteResultSchema,
   FileParamsSchema,
@@ -17,6 +20,7 @@ import {
   YankResultSchema,
   type Health,
   type OwnerList,
+  type YankResult,
 } from '../../shared/api.js';
 import { describeAccess } from '../../shared/access-policy.js';
 import { isValidProjectName, normalizeName } from '../../shared/names.js';
@@ -73,37 +77,38 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   api.delete(ControlRoutes.release, { schema: { params: ReleaseParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
     const project = normalizeName(req.params.project);
-    const deleted = await index.removeRelease(project, req.params.version).catch(notFound);
+    req.change = { action: 'delete', project, version: req.params.version };
+    const deleted = await index.removeRelease(project, req.params.version, app.actorOf(req)).catch(notFound);
+    req.change.files = deleted;
     return { project, deleted };
   });
 
   api.delete(ControlRoutes.file, { schema: { params: FileParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
     const project = normalizeName(req.params.project);
-    const deleted = await index.removeFile(project, req.params.filename).catch(notFound);
+    req.change = { action: 'delete', project, files: [req.params.filename] };
+    const deleted = await index.removeFile(project, req.params.filename, app.actorOf(req)).catch(notFound);
     return { project, deleted };
   });
 
-  api.post(
-    ControlRoutes.yank,
-    { schema: { params: ReleaseParamsSchema, body: YankRequestSchema, response: { 200: YankResultSchema } } },
-    (req) => {
-      const reason = req.body.reason?.trim() || null;
-      try {
-        const r = index.setYanked(req.params.project, req.params.version, true, reason);
-        return { ...r, yanked: true, yankedReason: reason };
-      } catch (err) {
-        return notFound(err);
-      }
-    },
-  );
-
-  api.post(ControlRoutes.unyank, { schema: { params: ReleaseParamsSchema, response: { 200: YankResultSchema } } }, (req) => {
+  const yankRoute = (req: FastifyRequest, params: Static<typeof ReleaseParamsSchema>, yanked: boolean, reason: string | null): YankResult => {
+    req.change = { action: yanked ? 'yank' : 'unyank', project: normalizeName(params.project), version: params.version };
     try {
-      const r = index.setYanked(req.params.project, req.params.version, false, null);
-      return { ...r, yanked: false, yankedReason: null };
+      const r = index.setYanked(params.project, params.version, yanked, reason, app.actorOf(req));
+      return { ...r, yanked, yankedReason: reason };
     } catch (err) {
       return notFound(err);
     }
+  };
+
+  api.post(ControlRoutes.yank, { schema: { params: ReleaseParamsSchema, body: YankRequestSchema, response: { 200: YankResultSchema } } }, (req) =>
+    yankRoute(req, req.params, true, req.body.reason?.trim() || null),
+  );
+
+  api.post(ControlRoutes.unyank, { schema: { params: ReleaseParamsSchema, response: { 200: YankResultSchema } } }, (req) => yankRoute(req, req.params, false, null));
+
+  api.get(ControlRoutes.activity, { schema: { querystring: ActivityQuerySchema, response: { 200: ActivityListSchema } } }, (req) => {
+    const project = req.query.project === undefined ? undefined : normalizeName(req.query.project);
+    return { entries: index.catalog.activity({ ...(project ? { project } : {}), limit: req.query.limit ?? 100 }) };
   });
 
   // Owners: a project need not have files yet, so that a name can be given to a team
