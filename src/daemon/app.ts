@@ -2,6 +2,7 @@
  * buildApp(): the whole daemon as a fastify instance that never listens (main.ts does).
  * Tests drive it with app.inject(); `pyrepo serve` and the background daemon listen.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -29,6 +30,13 @@ export interface BuildAppOptions {
   settings: DaemonSettings;
   /** Where log lines go (default: stdout). */
   logStream?: DestinationStream;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A random id made for this run; main.ts writes it into the state file (see control.ts, health). */
+    instance: string;
+  }
 }
 
 /** Makes a reason phrase Node accepts: printable Latin-1, one line, short. */
@@ -97,6 +105,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   } as FastifyServerOptions) as unknown as FastifyInstance;
+
+  app.decorate('instance', randomBytes(16).toString('hex'));
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     const fields: Record<string, string[]> = {};
@@ -193,7 +203,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(mipRoutes, publicUrl);
   await app.register(landingRoutes, publicUrl);
   await app.register(uploadRoutes, { maxUploadBytes: settings.maxUploadBytes });
-  await app.register(controlRoutes, { authenticate: settings.authenticate, dataDir: layout.dataDir, packagesDir: settings.packagesDir, startedAt: new Date() });
+  await app.register(controlRoutes, {
+    authenticate: settings.authenticate,
+    dataDir: layout.dataDir,
+    packagesDir: settings.packagesDir,
+    startedAt: new Date(),
+    instance: app.instance,
+  });
   await app.register(eventRoutes);
   return app;
 }

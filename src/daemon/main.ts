@@ -124,6 +124,7 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     dataDir: layout.dataDir,
     packagesDir: settings.packagesDir,
     ...(settings.tlsCert ? { tlsCert: settings.tlsCert } : {}),
+    instance: app.instance,
   };
   const stateText = `${JSON.stringify(state, null, 2)}\n`;
   await writeAtomically(layout.stateFile, stateText);

@@ -224,16 +224,25 @@ export type ActivityList = Static<typeof ActivityListSchema>;
 
 export const UserParamsSchema = Type.Object({ user: Type.String({ minLength: 1, maxLength: 255 }) });
 
-/**
- * `GET` and `DELETE /-/api/users/:user/ownerships`: the projects a user owns or maintains
- * (DELETE: the ones they were taken off). DELETE refuses (409) while the user is the
- * only owner of a project, naming those projects, and then changes nothing.
- */
-export const OwnershipsSchema = Type.Object({
-  user: Type.String(),
-  projects: Type.Array(Type.Object({ project: Type.String(), role: OwnerRoleSchema })),
-});
+const OwnershipSchema = Type.Object({ project: Type.String({ description: 'normalized name' }), role: OwnerRoleSchema });
+
+/** `GET /-/api/users/:user/ownerships`: the projects a user owns or maintains. */
+export const OwnershipsSchema = Type.Object({ user: Type.String(), projects: Type.Array(OwnershipSchema) });
 export type Ownerships = Static<typeof OwnershipsSchema>;
+
+/**
+ * `DELETE /-/api/users/:user/ownerships`, for a user being removed: takes them off every
+ * project that keeps an owner without them (`removed`), and keeps them on the projects
+ * they alone own, or alone maintain (`kept`). A project nobody owns goes to whoever
+ * uploads it next; kept, those stay closed to everyone but admins (and their other
+ * maintainers) until they are handed over with `pyrepo owner add`.
+ */
+export const OwnershipRemovalSchema = Type.Object({
+  user: Type.String(),
+  removed: Type.Array(OwnershipSchema),
+  kept: Type.Array(OwnershipSchema),
+});
+export type OwnershipRemoval = Static<typeof OwnershipRemovalSchema>;
 
 /** The error body of every control API failure. */
 export const ApiErrorSchema = Type.Object({

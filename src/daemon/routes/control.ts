@@ -1,7 +1,8 @@
 /** The control API under `/-/` used by the CLI and the dashboard; schemas from src/shared/api.ts. */
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Static } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import {
   ActivityListSchema,
   ActivityQuerySchema,
@@ -9,17 +10,23 @@ import {
   DeleteResultSchema,
   FileParamsSchema,
   HealthSchema,
+  INSTANCE_HEADER,
   OwnerListSchema,
   OwnerParamsSchema,
   OwnerRequestSchema,
+  OwnershipRemovalSchema,
+  OwnershipsSchema,
   ProjectDetailSchema,
   ProjectListSchema,
   ProjectParamsSchema,
+  PublicHealthSchema,
   ReleaseParamsSchema,
+  UserParamsSchema,
   YankRequestSchema,
   YankResultSchema,
   type Health,
   type OwnerList,
+  type PublicHealth,
   type YankResult,
 } from '../../shared/api.js';
 import { describeAccess } from '../../shared/access-policy.js';
@@ -35,6 +42,30 @@ export interface ControlRouteOptions {
   dataDir: string;
   packagesDir: string;
   startedAt: Date;
+  /** This run's random id, also in the state file. */
+  instance: string;
+}
+
+/**
+ * Whether a health request may see everything (paths, pid, counts, version): when reads
+ * are open anyway, when the admin asks, or when the caller shows this run's instance id.
+ *
+ * The CLI recognises its own daemon by the pid in /-/health, and runs `pyrepo status`
+ * without touching the keychain (a D-Bus round trip, maybe an unlock prompt) or the
+ * daemon's bcrypt check. So it sends the random id the daemon wrote into its state file,
+ * which only the account that runs pyrepo (and root) can read (mode 0600): whoever can
+ * read that file can read the catalog and the paths anyway, so the answer tells them
+ * nothing new. Anyone else learns only that the daemon is up, and nothing about the id:
+ * it is compared in constant time and never sent back.
+ */
+function seesEverything(req: FastifyRequest, opts: ControlRouteOptions): boolean {
+  if (!opts.authenticate.includes('list')) return true;
+  if (req.identity?.role === 'admin') return true;
+  const shown = req.headers[INSTANCE_HEADER];
+  if (typeof shown !== 'string') return false;
+  const a = Buffer.from(shown);
+  const b = Buffer.from(opts.instance);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function notFound(err: unknown): never {
@@ -46,7 +77,8 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const index = app.index;
 
-  api.get(ControlRoutes.health, { schema: { response: { 200: HealthSchema } } }, async (): Promise<Health> => {
+  api.get(ControlRoutes.health, { schema: { response: { 200: Type.Union([HealthSchema, PublicHealthSchema]) } } }, async (req): Promise<Health | PublicHealth> => {
+    if (!seesEverything(req, opts)) return { status: 'ok' };
     const counts = index.catalog.counts();
     return {
       status: 'ok',
@@ -126,6 +158,32 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     if (!app.identities.has(req.params.user)) throw new NotFound(`There is no user '${req.params.user}'; add them first (pyrepo user add).`);
     index.catalog.addOwner(project, req.params.user, req.body.role);
     return ownersOf(project);
+  });
+
+  // A user's projects, for `pyrepo user remove`: see OwnershipRemovalSchema for what goes and what stays.
+  api.get(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipsSchema } } }, (req) => ({
+    user: req.params.user,
+    projects: index.catalog.ownershipsOf(req.params.user),
+  }));
+
+  api.delete(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipRemovalSchema } } }, (req) => {
+    const { user } = req.params;
+    const catalog = index.catalog;
+    return catalog.transaction(() => {
+      const removed = [];
+      const kept = [];
+      for (const p of catalog.ownershipsOf(user)) {
+        const others = catalog.owners(p.project).filter((o) => o.user !== user);
+        // Without them the project would have no owner (or nobody at all, open to be claimed).
+        if (others.length === 0 || (p.role === 'owner' && !others.some((o) => o.role === 'owner'))) {
+          kept.push(p);
+        } else {
+          catalog.removeOwner(p.project, user);
+          removed.push(p);
+        }
+      }
+      return { user, removed, kept };
+    });
   });
 
   api.delete(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, response: { 200: OwnerListSchema } } }, (req) => {
