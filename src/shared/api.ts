@@ -29,6 +29,14 @@ export const ControlRoutes = {
  */
 export const INSTANCE_HEADER = 'x-pyrepo-instance';
 
+/**
+ * `GET /-/api/catalog-snapshot` answers with a consistent copy of the whole catalog
+ * (an SQLite file, taken while uploads go on) and its sha256 in this header, so that the
+ * receiver can tell a complete copy from a cut-off one. `pyrepo backup` uses it: the
+ * daemon never writes outside its data folder, the CLI writes the backup.
+ */
+export const SNAPSHOT_SHA256_HEADER = 'x-pyrepo-sha256';
+
 /** The state file (daemon.json) a running daemon keeps in its data folder. */
 export const DaemonStateSchema = Type.Object({
   pid: Type.Integer({ minimum: 1 }),

@@ -2,7 +2,11 @@
  * The typed client of the daemon's control API, shared by the CLI and the dashboard.
  * Every response is checked against the schema the daemon serves it with.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { pipeline } from 'node:stream/promises';
 import { Value } from '@sinclair/typebox/value';
 import type { Agent, fetch as UndiciFetch } from 'undici';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
@@ -19,6 +23,7 @@ import {
   ProjectDetailSchema,
   ProjectListSchema,
   PublicHealthSchema,
+  SNAPSHOT_SHA256_HEADER,
   YankResultSchema,
   type ActivityList,
   type ActivityQuery,
@@ -201,6 +206,42 @@ export class DaemonClient {
    */
   removeOwnerships(user: string): Promise<OwnershipRemoval> {
     return this.call('DELETE', `/-/api/users/${enc(user)}/ownerships`, OwnershipRemovalSchema);
+  }
+
+  /**
+   * Saves a consistent copy of the daemon's catalog (see SNAPSHOT_SHA256_HEADER) into
+   * `dest`, checking its sha256 as it arrives; resolves with the sha256 and size. A copy
+   * cut off or damaged on the way is a DaemonRequestError (PYREPO_CLIENT_BAD_RESPONSE),
+   * and `dest` is removed.
+   */
+  async catalogSnapshot(dest: string, timeoutMs = 10 * 60_000): Promise<{ sha256: string; size: number }> {
+    const res = await this.fetch('GET', '/-/api/catalog-snapshot', undefined, AbortSignal.timeout(timeoutMs), false);
+    if (!res.ok || !res.body) throw await this.failure(res);
+    const expected = res.headers.get(SNAPSHOT_SHA256_HEADER);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        Readable.fromWeb(res.body as WebReadableStream),
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(dest, { flags: 'wx', mode: 0o600 }),
+      );
+      const sha256 = hash.digest('hex');
+      if (sha256 !== expected) {
+        throw new DaemonRequestError(`The catalog copy from ${this.baseUrl} arrived damaged or cut off (sha256 ${sha256}, expected ${expected ?? 'none'}).`, res.status, 'PYREPO_CLIENT_BAD_RESPONSE');
+      }
+      return { sha256, size };
+    } catch (err) {
+      rmSync(dest, { force: true });
+      if (err instanceof DaemonRequestError) throw err;
+      throw new DaemonRequestError(`Receiving the catalog copy from ${this.baseUrl} failed: ${(err as Error).message}`, 0, 'PYREPO_CLIENT_FAILED');
+    }
   }
 
   /** Uploads, deletions, yanks and unyanks made through the API, newest first. */

@@ -1,5 +1,8 @@
 /** The control API under `/-/` used by the CLI and the dashboard; schemas from src/shared/api.ts. */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
@@ -21,6 +24,7 @@ import {
   ProjectParamsSchema,
   PublicHealthSchema,
   ReleaseParamsSchema,
+  SNAPSHOT_SHA256_HEADER,
   UserParamsSchema,
   YankRequestSchema,
   YankResultSchema,
@@ -67,6 +71,9 @@ function seesEverything(req: FastifyRequest, opts: ControlRouteOptions): boolean
   const b = Buffer.from(opts.instance);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** Catalog snapshots being sent are hidden files in the data folder with this prefix. */
+const SNAPSHOT_PREFIX = '.catalog-snapshot-';
 
 function notFound(err: unknown): never {
   if (err instanceof NotOnIndexError) throw new NotFound(err.message);
@@ -137,6 +144,37 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   );
 
   api.post(ControlRoutes.unyank, { schema: { params: ReleaseParamsSchema, response: { 200: YankResultSchema } } }, (req) => yankRoute(req, req.params, false, null));
+
+  // A consistent copy of the catalog for `pyrepo backup`, made in the data folder (the
+  // daemon writes nowhere else), streamed, and removed once sent or abandoned.
+  api.get(ControlRoutes.catalogSnapshot, async (req, reply) => {
+    const path = join(opts.dataDir, `${SNAPSHOT_PREFIX}${randomBytes(6).toString('hex')}.sqlite`);
+    try {
+      await index.catalog.snapshot(path);
+      const sha256 = createHash('sha256');
+      for await (const chunk of createReadStream(path)) sha256.update(chunk as Buffer);
+      const { size } = await stat(path);
+      const stream = createReadStream(path);
+      const cleanUp = () => void rm(path, { force: true });
+      reply.raw.once('close', cleanUp);
+      return reply
+        .type('application/vnd.sqlite3')
+        .header('content-length', String(size))
+        .header(SNAPSHOT_SHA256_HEADER, sha256.digest('hex'))
+        .header('cache-control', 'no-store')
+        .send(stream);
+    } catch (err) {
+      await rm(path, { force: true });
+      req.log.error({ err }, 'Could not take a snapshot of the catalog');
+      throw err;
+    }
+  });
+
+  // Snapshots left by a daemon that stopped while sending one.
+  app.addHook('onReady', async () => {
+    const names = await readdir(opts.dataDir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith(SNAPSHOT_PREFIX)).map((n) => rm(join(opts.dataDir, n), { force: true })));
+  });
 
   api.get(ControlRoutes.activity, { schema: { querystring: ActivityQuerySchema, response: { 200: ActivityListSchema } } }, (req) => {
     const project = req.query.project === undefined ? undefined : normalizeName(req.query.project);

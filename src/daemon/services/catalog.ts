@@ -7,6 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
+import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -96,7 +97,7 @@ interface FileRow {
  * uploaded_by, uploaded_from), who yanked a release (releases.yanked_by, yanked_from),
  * and the activity journal.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = CATALOG_SCHEMA_VERSION;
 
 /** What turns a catalog of schema N-1 into one of schema N, by N. Each runs in one transaction. */
 const MIGRATIONS: Record<number, string> = {
