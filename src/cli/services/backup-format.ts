@@ -132,7 +132,8 @@ export async function copyHashed(src: string, dest: string, opts: { mode?: numbe
   } finally {
     await handle.close();
   }
-  if (opts.mtimeMs !== undefined) await utimes(dest, new Date(), new Date(opts.mtimeMs));
+  // Half a millisecond more: seconds as a double lose the last digit, and the daemon compares whole milliseconds.
+  if (opts.mtimeMs !== undefined) await utimes(dest, Date.now() / 1000, (opts.mtimeMs + 0.5) / 1000);
   return { sha256: hash.digest('hex'), size };
 }
 
