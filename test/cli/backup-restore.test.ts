@@ -201,6 +201,11 @@ describe('restore', () => {
         /packages\/\.\.\/\.\.\/escape: not a path inside the backup/,
       ],
     ];
+    // A backup moved into the folders it would replace.
+    const inside = join(packagesDir, 'bk-copy');
+    cpSync(bk, inside, { recursive: true });
+    expect((await abortOf(restoreFrom(paths, inside, { force: true }))).message).toMatch(/overlap/);
+    expect(existsSync(join(inside, 'manifest.json'))).toBe(true);
     rmSync(paths.dataDir, { recursive: true });
     for (const [label, damage, message] of cases) {
       const d = copy(label.replace(/\W+/g, '-'));

@@ -207,7 +207,10 @@ export async function restoreFrom(paths: PyrepoPaths, source: string, opts: Rest
   const layout = dataLayout(paths.dataDir);
   const dataDir = layout.dataDir;
   const packagesDir = resolve(packagesDirAfter(dir, manifest, paths));
-  if (isInside(dataDir, dir) || isInside(packagesDir, dir)) throw new AbortError(`The backup ${dir} is inside the folders it would be restored into.`, 'Move the backup elsewhere first.');
+  // A backup inside the folders it replaces would be moved aside with them, and deleted.
+  if ([dataDir, packagesDir].some((d) => isInside(dir, d) || isInside(d, dir))) {
+    throw new AbortError(`The backup ${dir} and the folders it would be restored into (${dataDir}, ${packagesDir}) overlap.`, 'Move the backup elsewhere first.');
+  }
   const rolledBack = recoverInterrupted(layout.restoreJournal);
   removeLeftovers(dataDir);
   removeLeftovers(packagesDir);
