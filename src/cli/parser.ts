@@ -1,6 +1,7 @@
 /** The yargs parser with every command; a fresh one per call, so tests never share state. */
 import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
+import { backupCommand } from './commands/backup.js';
 import { boardCommand } from './commands/board.js';
 import { configureCommand } from './commands/configure.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -12,6 +13,7 @@ import { ownerCommand } from './commands/owner.js';
 import { publishCommand } from './commands/publish.js';
 import { removeCommand } from './commands/remove.js';
 import { restartCommand } from './commands/restart.js';
+import { restoreCommand } from './commands/restore.js';
 import { serveCommand } from './commands/serve.js';
 import { serviceCommand } from './commands/service.js';
 import { startCommand } from './commands/start.js';
@@ -49,6 +51,8 @@ export function buildParser(args: string[]) {
     .command(ownerCommand)
     .command(doctorCommand)
     .command(boardCommand)
+    .command(backupCommand)
+    .command(restoreCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')
     .strict()

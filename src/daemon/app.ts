@@ -2,6 +2,7 @@
  * buildApp(): the whole daemon as a fastify instance that never listens (main.ts does).
  * Tests drive it with app.inject(); `pyrepo serve` and the background daemon listen.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -29,6 +30,13 @@ export interface BuildAppOptions {
   settings: DaemonSettings;
   /** Where log lines go (default: stdout). */
   logStream?: DestinationStream;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A random id made for this run; main.ts writes it into the state file (see control.ts, health). */
+    instance: string;
+  }
 }
 
 /** Makes a reason phrase Node accepts: printable Latin-1, one line, short. */
@@ -98,6 +106,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     forceCloseConnections: 'idle',
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
+  app.decorate('instance', randomBytes(16).toString('hex'));
+
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     const fields: Record<string, string[]> = {};
     for (const [k, v] of new URLSearchParams(body as string)) (fields[k] ??= []).push(v);
@@ -138,8 +148,20 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   if (settings.accessLog) {
     app.addHook('onResponse', (req, reply, done) => {
+      // Who (the user, or a token's user, id and name: never a password or secret) and, for
+      // a change, what it changed: the line alone answers "who deleted this file?".
+      const who = req.identity || req.change ? { user: app.actorOf(req).user } : {};
+      const change = req.change;
+      const what = change
+        ? {
+            action: change.action,
+            project: change.project,
+            ...(change.version !== undefined ? { version: change.version } : {}),
+            ...(change.files?.length === 1 ? { file: change.files[0] } : change.files ? { files: change.files } : {}),
+          }
+        : {};
       req.log.info(
-        { method: req.method, url: req.url, status: reply.statusCode, type: reply.getHeader('content-type'), ms: Math.round(reply.elapsedTime) },
+        { method: req.method, url: req.url, status: reply.statusCode, type: reply.getHeader('content-type'), ms: Math.round(reply.elapsedTime), ...who, ...what },
         'request',
       );
       done();
@@ -181,7 +203,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(mipRoutes, publicUrl);
   await app.register(landingRoutes, publicUrl);
   await app.register(uploadRoutes, { maxUploadBytes: settings.maxUploadBytes });
-  await app.register(controlRoutes, { authenticate: settings.authenticate, dataDir: layout.dataDir, packagesDir: settings.packagesDir, startedAt: new Date() });
+  await app.register(controlRoutes, {
+    authenticate: settings.authenticate,
+    dataDir: layout.dataDir,
+    packagesDir: settings.packagesDir,
+    startedAt: new Date(),
+    instance: app.instance,
+  });
   await app.register(eventRoutes);
   return app;
 }

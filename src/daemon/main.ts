@@ -72,6 +72,12 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
       `Another pyrepo daemon (pid ${other.pid}) already serves the data folder ${layout.dataDir} at ${other.url}. Stop it first (pyrepo stop), or use another data folder.`,
     );
   }
+  if (existsSync(layout.restoreJournal)) {
+    // Serving now could serve half the old index and half the restored one.
+    throw new DaemonStartError(
+      `A restore into ${layout.dataDir} was interrupted while it moved files into place. Run \`pyrepo restore <backup folder>\` again (it first puts back what was there), then start.`,
+    );
+  }
   if (!isLoopback(settings.host) && !settings.authenticate.includes('upload') && !settings.allowAnonymousLanUploads) {
     throw new DaemonStartError(
       `Refusing to listen on ${settings.host} with uploads open to anyone: every machine that can reach it could publish or replace packages. ` +
@@ -124,6 +130,7 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     dataDir: layout.dataDir,
     packagesDir: settings.packagesDir,
     ...(settings.tlsCert ? { tlsCert: settings.tlsCert } : {}),
+    instance: app.instance,
   };
   const stateText = `${JSON.stringify(state, null, 2)}\n`;
   await writeAtomically(layout.stateFile, stateText);

@@ -17,8 +17,25 @@ export const ControlRoutes = {
   file: '/-/api/projects/:project/files/:filename',
   owners: '/-/api/projects/:project/owners',
   owner: '/-/api/projects/:project/owners/:user',
+  activity: '/-/api/activity',
+  userOwnerships: '/-/api/users/:user/ownerships',
+  catalogSnapshot: '/-/api/catalog-snapshot',
   events: '/-/events',
 } as const;
+
+/**
+ * The header the CLI sends `/-/health` with: the state file's `instance`, which proves
+ * that the caller can read the daemon's own state file (the same account, or root).
+ */
+export const INSTANCE_HEADER = 'x-pyrepo-instance';
+
+/**
+ * `GET /-/api/catalog-snapshot` answers with a consistent copy of the whole catalog
+ * (an SQLite file, taken while uploads go on) and its sha256 in this header, so that the
+ * receiver can tell a complete copy from a cut-off one. `pyrepo backup` uses it: the
+ * daemon never writes outside its data folder, the CLI writes the backup.
+ */
+export const SNAPSHOT_SHA256_HEADER = 'x-pyrepo-sha256';
 
 /** The state file (daemon.json) a running daemon keeps in its data folder. */
 export const DaemonStateSchema = Type.Object({
@@ -32,10 +49,27 @@ export const DaemonStateSchema = Type.Object({
   packagesDir: Type.String(),
   /** The certificate it serves HTTPS with: the CLI trusts it for this daemon. */
   tlsCert: Type.Optional(Type.String()),
+  /**
+   * A random id made at each start, known only to whoever can read this file (mode 0600):
+   * sent as {@link INSTANCE_HEADER}, it gets the full `/-/health` from a daemon whose reads
+   * need credentials. Absent in state files of daemons before it existed.
+   */
+  instance: Type.Optional(Type.String({ minLength: 32, maxLength: 64 })),
 });
 export type DaemonState = Static<typeof DaemonStateSchema>;
 
-/** `GET /-/health`: 200 once the daemon serves the index. */
+/**
+ * `GET /-/health` as anyone gets it from a daemon whose reads need credentials: that it
+ * is up, and nothing else.
+ */
+export const PublicHealthSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false });
+export type PublicHealth = Static<typeof PublicHealthSchema>;
+
+/**
+ * `GET /-/health`: 200 once the daemon serves the index. This whole answer goes to the
+ * admin (credentials sent with the request), to the daemon's own CLI (the state file's
+ * instance id), and to anyone when reads are open; otherwise {@link PublicHealthSchema}.
+ */
 export const HealthSchema = Type.Object({
   status: Type.Literal('ok'),
   version: Type.String({ description: 'pyrepo version' }),
@@ -77,6 +111,19 @@ export const FileInfoSchema = Type.Object({
   size: Type.Integer(),
   sha256: Type.String(),
   uploadTime: Type.String(),
+  /**
+   * How the file arrived: `upload` through the upload API, `folder` found in the packages
+   * folder (nobody uploaded it), or null when the catalog predates this record.
+   */
+  source: Type.Union([Type.Literal('upload'), Type.Literal('folder'), Type.Null()]),
+  /**
+   * Who uploaded the file: a user name, or for an API token its user, id and name, as in
+   * `alice (token ab12cd34 "ci")` (never the secret). Null when nobody signed in (uploads
+   * open to anyone) and for files found in the packages folder (`source: 'folder'`).
+   */
+  uploadedBy: Type.Union([Type.String(), Type.Null()]),
+  /** The address the upload came from, as the daemon saw it; null for files found in the packages folder. */
+  uploadedFrom: Type.Union([Type.String(), Type.Null()]),
   requiresPython: Type.Union([Type.String(), Type.Null()]),
   downloads: Type.Integer(),
   url: Type.String({ description: 'path of the file on this server' }),
@@ -87,6 +134,10 @@ export const ReleaseInfoSchema = Type.Object({
   version: Type.String(),
   yanked: Type.Boolean(),
   yankedReason: Type.Union([Type.String(), Type.Null()]),
+  /** Who yanked it (as {@link FileInfoSchema} `uploadedBy` names people); null when not yanked or not recorded. */
+  yankedBy: Type.Union([Type.String(), Type.Null()]),
+  /** The address the yank came from; null when not yanked or not recorded. */
+  yankedFrom: Type.Union([Type.String(), Type.Null()]),
   summary: Type.Union([Type.String(), Type.Null()]),
   downloads: Type.Integer(),
   files: Type.Array(FileInfoSchema),
@@ -153,6 +204,54 @@ export const OwnerListSchema = Type.Object({
 });
 export type OwnerList = Static<typeof OwnerListSchema>;
 
+/** `GET /-/api/activity?project=&limit=`: uploads, deletions, yanks and unyanks made through the API, newest first. */
+export const ActivityQuerySchema = Type.Object({
+  project: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 100 })),
+});
+export type ActivityQuery = Static<typeof ActivityQuerySchema>;
+
+export const ActivityEntrySchema = Type.Object({
+  time: Type.String({ description: 'ISO 8601' }),
+  action: Type.Union([Type.Literal('upload'), Type.Literal('delete'), Type.Literal('yank'), Type.Literal('unyank')]),
+  project: Type.String({ description: 'normalized name' }),
+  version: Type.Union([Type.String(), Type.Null()]),
+  /** The file uploaded or deleted; null for yanks. */
+  filename: Type.Union([Type.String(), Type.Null()]),
+  /** Who did it (as {@link FileInfoSchema} `uploadedBy`); null when nobody signed in. */
+  user: Type.Union([Type.String(), Type.Null()]),
+  /** The address it came from. */
+  address: Type.Union([Type.String(), Type.Null()]),
+  /** The reason given for a yank. */
+  reason: Type.Union([Type.String(), Type.Null()]),
+});
+export type ActivityEntry = Static<typeof ActivityEntrySchema>;
+
+export const ActivityListSchema = Type.Object({ entries: Type.Array(ActivityEntrySchema) });
+export type ActivityList = Static<typeof ActivityListSchema>;
+
+export const UserParamsSchema = Type.Object({ user: Type.String({ minLength: 1, maxLength: 255 }) });
+
+const OwnershipSchema = Type.Object({ project: Type.String({ description: 'normalized name' }), role: OwnerRoleSchema });
+
+/** `GET /-/api/users/:user/ownerships`: the projects a user owns or maintains. */
+export const OwnershipsSchema = Type.Object({ user: Type.String(), projects: Type.Array(OwnershipSchema) });
+export type Ownerships = Static<typeof OwnershipsSchema>;
+
+/**
+ * `DELETE /-/api/users/:user/ownerships`, for a user being removed: takes them off every
+ * project that keeps an owner without them (`removed`), and keeps them on the projects
+ * they alone own, or alone maintain (`kept`). A project nobody owns goes to whoever
+ * uploads it next; kept, those stay closed to everyone but admins (and their other
+ * maintainers) until they are handed over with `pyrepo owner add`.
+ */
+export const OwnershipRemovalSchema = Type.Object({
+  user: Type.String(),
+  removed: Type.Array(OwnershipSchema),
+  kept: Type.Array(OwnershipSchema),
+});
+export type OwnershipRemoval = Static<typeof OwnershipRemovalSchema>;
+
 /** The error body of every control API failure. */
 export const ApiErrorSchema = Type.Object({
   statusCode: Type.Integer(),
@@ -167,6 +266,17 @@ const eventBase = {
   project: Type.String(),
 };
 
+/**
+ * Who made a change and from where, on uploads, deletions, yanks and unyanks: `user` as
+ * {@link FileInfoSchema} `uploadedBy` names people (null when nobody signed in, or when
+ * the change was a file put into or taken out of the packages folder by hand), `address`
+ * the client's address (null for the folder). Absent from daemons that did not record it.
+ */
+const who = {
+  user: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  address: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+};
+
 /** Events on `/-/events`; the SSE `event:` field is the `type`. */
 export const IndexEventSchema = Type.Union([
   Type.Object({
@@ -179,15 +289,17 @@ export const IndexEventSchema = Type.Union([
     source: Type.Union([Type.Literal('upload'), Type.Literal('folder')]),
     /** What the uploader was told besides success, such as a file MicroPython boards cannot install. */
     warnings: Type.Optional(Type.Array(Type.String())),
+    ...who,
   }),
   Type.Object({ type: Type.Literal('download'), ...eventBase, filename: Type.String() }),
-  Type.Object({ type: Type.Literal('delete'), ...eventBase, filename: Type.String() }),
+  Type.Object({ type: Type.Literal('delete'), ...eventBase, filename: Type.String(), ...who }),
   Type.Object({
     type: Type.Literal('yank'),
     ...eventBase,
     version: Type.String(),
     reason: Type.Union([Type.String(), Type.Null()]),
+    ...who,
   }),
-  Type.Object({ type: Type.Literal('unyank'), ...eventBase, version: Type.String() }),
+  Type.Object({ type: Type.Literal('unyank'), ...eventBase, version: Type.String(), ...who }),
 ]);
 export type IndexEvent = Static<typeof IndexEventSchema>;

@@ -2,27 +2,42 @@
  * The typed client of the daemon's control API, shared by the CLI and the dashboard.
  * Every response is checked against the schema the daemon serves it with.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { pipeline } from 'node:stream/promises';
 import { Value } from '@sinclair/typebox/value';
 import type { Agent, fetch as UndiciFetch } from 'undici';
-import type { TSchema, Static } from '@sinclair/typebox';
+import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import {
+  ActivityListSchema,
   ApiErrorSchema,
   DeleteResultSchema,
   HealthSchema,
+  INSTANCE_HEADER,
   IndexEventSchema,
   OwnerListSchema,
+  OwnershipRemovalSchema,
+  OwnershipsSchema,
   ProjectDetailSchema,
   ProjectListSchema,
+  PublicHealthSchema,
+  SNAPSHOT_SHA256_HEADER,
   YankResultSchema,
+  type ActivityList,
+  type ActivityQuery,
   type DaemonState,
   type DeleteResult,
   type Health,
   type IndexEvent,
   type OwnerList,
   type OwnerRole,
+  type OwnershipRemoval,
+  type Ownerships,
   type ProjectDetail,
   type ProjectList,
+  type PublicHealth,
   type YankResult,
 } from './api.js';
 
@@ -30,6 +45,7 @@ import {
  * A control API call that failed; `status` is 0 when the daemon could not be reached
  * (`code` PYREPO_CLIENT_UNREACHABLE: nothing listens; PYREPO_CLIENT_TIMEOUT: no answer in
  * time; PYREPO_CLIENT_TLS: the certificate was refused; PYREPO_CLIENT_FAILED: anything else).
+ * PYREPO_CLIENT_HEALTH_WITHHELD (status 200): see {@link DaemonClient.health}.
  */
 export class DaemonRequestError extends Error {
   override readonly name = 'DaemonRequestError';
@@ -54,13 +70,20 @@ export interface DaemonClientOptions {
    * loopback address its certificate (made for the LAN name) need not list.
    */
   tlsCertificate?: string;
+  /**
+   * The daemon's instance id from its state file, sent with `/-/health` only: it gets the
+   * whole answer from a daemon whose reads need credentials, without the admin password.
+   */
+  instance?: string;
 }
 
 /**
  * A client for the daemon a state file describes, trusting the certificate it serves
- * HTTPS with. An unreadable certificate is a DaemonRequestError naming the file.
+ * HTTPS with and showing its instance id to `/-/health`. An unreadable certificate is a
+ * DaemonRequestError naming the file.
  */
-export function daemonClientFor(state: DaemonState, options: Omit<DaemonClientOptions, 'tlsCertificate'> = {}): DaemonClient {
+export function daemonClientFor(state: DaemonState, given: Omit<DaemonClientOptions, 'tlsCertificate' | 'instance'> = {}): DaemonClient {
+  const options: DaemonClientOptions = state.instance ? { ...given, instance: state.instance } : given;
   if (!state.tlsCert) return new DaemonClient(state.url, options);
   let pem: string;
   try {
@@ -100,9 +123,22 @@ export class DaemonClient {
     return this.pinned;
   }
 
-  /** `GET /-/health`. */
-  health(): Promise<Health> {
-    return this.call('GET', '/-/health', HealthSchema);
+  /**
+   * `GET /-/health`, the whole answer. A daemon whose reads need credentials tells only
+   * that it is up unless the admin asks or the instance id matches; that answer is a
+   * DaemonRequestError with code PYREPO_CLIENT_HEALTH_WITHHELD (status 200): the daemon
+   * there is up, but it is not the one the instance id came from, or the credentials are
+   * not an admin's.
+   */
+  async health(): Promise<Health> {
+    const body = await this.call('GET', '/-/health', Type.Union([HealthSchema, PublicHealthSchema]));
+    if (Value.Check(HealthSchema, body)) return body;
+    throw new DaemonRequestError(`The daemon at ${this.baseUrl} is up but tells only its admin or its own CLI more.`, 200, 'PYREPO_CLIENT_HEALTH_WITHHELD');
+  }
+
+  /** `GET /-/health` as it comes: the whole answer, or only that the daemon is up. */
+  ping(): Promise<Health | PublicHealth> {
+    return this.call('GET', '/-/health', Type.Union([HealthSchema, PublicHealthSchema]));
   }
 
   /** The HTTP status the daemon answers `GET path` with (any path, not only the control API). */
@@ -159,6 +195,64 @@ export class DaemonClient {
     return this.call('DELETE', `/-/api/projects/${enc(project)}/owners/${enc(user)}`, OwnerListSchema);
   }
 
+  /** The projects a user owns or maintains. */
+  ownershipsOf(user: string): Promise<Ownerships> {
+    return this.call('GET', `/-/api/users/${enc(user)}/ownerships`, OwnershipsSchema);
+  }
+
+  /**
+   * Takes a user (being removed) off the projects someone else also owns; they stay the
+   * owner of the ones nobody else owns (`kept`), which only admins may then upload to.
+   */
+  removeOwnerships(user: string): Promise<OwnershipRemoval> {
+    return this.call('DELETE', `/-/api/users/${enc(user)}/ownerships`, OwnershipRemovalSchema);
+  }
+
+  /**
+   * Saves a consistent copy of the daemon's catalog (see SNAPSHOT_SHA256_HEADER) into
+   * `dest`, checking its sha256 as it arrives; resolves with the sha256 and size. A copy
+   * cut off or damaged on the way is a DaemonRequestError (PYREPO_CLIENT_BAD_RESPONSE),
+   * and `dest` is removed.
+   */
+  async catalogSnapshot(dest: string, timeoutMs = 10 * 60_000): Promise<{ sha256: string; size: number }> {
+    const res = await this.fetch('GET', '/-/api/catalog-snapshot', undefined, AbortSignal.timeout(timeoutMs), false);
+    if (!res.ok || !res.body) throw await this.failure(res);
+    const expected = res.headers.get(SNAPSHOT_SHA256_HEADER);
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        Readable.fromWeb(res.body as WebReadableStream),
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(dest, { flags: 'wx', mode: 0o600 }),
+      );
+      const sha256 = hash.digest('hex');
+      if (sha256 !== expected) {
+        throw new DaemonRequestError(`The catalog copy from ${this.baseUrl} arrived damaged or cut off (sha256 ${sha256}, expected ${expected ?? 'none'}).`, res.status, 'PYREPO_CLIENT_BAD_RESPONSE');
+      }
+      return { sha256, size };
+    } catch (err) {
+      rmSync(dest, { force: true });
+      if (err instanceof DaemonRequestError) throw err;
+      throw new DaemonRequestError(`Receiving the catalog copy from ${this.baseUrl} failed: ${(err as Error).message}`, 0, 'PYREPO_CLIENT_FAILED');
+    }
+  }
+
+  /** Uploads, deletions, yanks and unyanks made through the API, newest first. */
+  activity(query: ActivityQuery = {}): Promise<ActivityList> {
+    const params = new URLSearchParams();
+    if (query.project !== undefined) params.set('project', query.project);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const qs = params.size > 0 ? `?${params.toString()}` : '';
+    return this.call('GET', `/-/api/activity${qs}`, ActivityListSchema);
+  }
+
   /**
    * Streams `/-/events` until `signal` aborts or the daemon closes the stream;
    * calls `onEvent` for each event that matches the schema.
@@ -207,6 +301,7 @@ export class DaemonClient {
   private async fetch(method: string, path: string, body?: unknown, signal?: AbortSignal, timeout = true): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.authorization) headers.authorization = this.options.authorization;
+    if (this.options.instance && path === '/-/health') headers[INSTANCE_HEADER] = this.options.instance;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const signals = [signal, timeout ? AbortSignal.timeout(this.options.timeoutMs ?? 10_000) : undefined].filter(
       (s): s is AbortSignal => s !== undefined,

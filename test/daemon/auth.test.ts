@@ -181,6 +181,57 @@ describe('owners through the control API', () => {
   });
 });
 
+describe("a user's ownerships (for pyrepo user remove)", () => {
+  it('takes them off projects that keep an owner, and keeps them where the project would have none, so that nobody can claim it', async () => {
+    t = await makeApp({ authenticate: ['upload'] });
+    const users = await addUsers(t, { ann: 'uploader', bob: 'uploader', carl: 'uploader' });
+    const put = (project: string, user: string, role: 'owner' | 'maintainer') =>
+      t!.app.inject({ method: 'PUT', url: `/-/api/projects/${project}/owners/${user}`, payload: { role } });
+    await put('alone', 'ann', 'owner'); // ann alone: kept
+    await put('shared', 'ann', 'owner'); // another owner remains: removed
+    await put('shared', 'bob', 'owner');
+    await put('helped', 'carl', 'owner'); // ann maintains, carl owns: removed
+    await put('helped', 'ann', 'maintainer');
+    await put('reserved', 'ann', 'maintainer'); // ann is all there is: kept
+    await put('led', 'ann', 'owner'); // only a maintainer would remain, no owner: kept
+    await put('led', 'bob', 'maintainer');
+
+    const before = await t.app.inject('/-/api/users/ann/ownerships');
+    expect(before.json()).toEqual({
+      user: 'ann',
+      projects: [
+        { project: 'alone', role: 'owner' },
+        { project: 'helped', role: 'maintainer' },
+        { project: 'led', role: 'owner' },
+        { project: 'reserved', role: 'maintainer' },
+        { project: 'shared', role: 'owner' },
+      ],
+    });
+    const res = await t.app.inject({ method: 'DELETE', url: '/-/api/users/ann/ownerships' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({
+      user: 'ann',
+      removed: [
+        { project: 'helped', role: 'maintainer' },
+        { project: 'shared', role: 'owner' },
+      ],
+      kept: [
+        { project: 'alone', role: 'owner' },
+        { project: 'led', role: 'owner' },
+        { project: 'reserved', role: 'maintainer' },
+      ],
+    });
+    expect(t.app.index.catalog.owners('shared')).toEqual([{ user: 'bob', role: 'owner' }]);
+    expect(t.app.index.catalog.owners('helped')).toEqual([{ user: 'carl', role: 'owner' }]);
+    // What stays listed stays closed: another uploader cannot claim it.
+    expect((await up(t.app, { name: 'alone', version: '1.0' }, users.carl as string)).statusCode).toBe(403);
+    // Nothing left to take: the same answer again; an unknown user has none.
+    expect((await t.app.inject({ method: 'DELETE', url: '/-/api/users/ann/ownerships' })).json()).toMatchObject({ removed: [] });
+    expect((await t.app.inject('/-/api/users/nobody/ownerships')).json()).toEqual({ user: 'nobody', projects: [] });
+    expect((await t.app.inject({ url: '/-/api/users/ann/ownerships', headers: { authorization: users.bob as string } })).statusCode).toBe(403);
+  });
+});
+
 describe('changes to the user files', () => {
   it('count at once: a user and a token made a moment ago are accepted on their first request', async () => {
     t = await makeApp({ authenticate: ['list', 'upload'] });

@@ -10,7 +10,10 @@
  *    pip installs with credentials in the URL and with a read-only token, and fails
  *    without; poetry publishes with `http-basic`; the control API refuses non-admins;
  *    repeated failures are throttled (429); malformed headers and paths get clear 4xx over
- *    a raw socket and the daemon keeps serving; no password reaches the log.
+ *    a raw socket and the daemon keeps serving; no password reaches the log. Who uploaded
+ *    (twine as a user, with a token), yanked and removed (the CLI, remove_pkg) what is
+ *    shown by `pyrepo info`, carried in the events, journaled and logged; anonymous callers
+ *    of /-/health learn only that the index is up, and `pyrepo status` still works.
  * 2. A real Secret Service: after `pyrepo configure`, Debian's pip authenticates with the
  *    password the keychain holds (nothing in pip.conf) to install from the protected index.
  * 3. Binding beyond loopback with anonymous uploads is refused before anything listens.
@@ -20,7 +23,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, ensureBuilt, runningBaseUrl, isolatedEnv, makeTempRoot, removeTemp, run, runCli, waitFor, type RunOptions, type RunResult } from '../helpers/daemon.js';
+import type { IndexEvent, ProjectDetail } from '../../src/shared/api.js';
+import { DaemonClient } from '../../src/shared/client.js';
+import { adminAuthOf, CLI_PATH, ensureBuilt, runningBaseUrl, isolatedEnv, makeTempRoot, removeTemp, run, runCli, waitFor, type RunOptions, type RunResult } from '../helpers/daemon.js';
 import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON as PY, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
 import { buildPythonProject, writePoetryProject, writePythonProject } from '../helpers/python-project.js';
@@ -163,6 +168,101 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     const late = await twine([again.wheel], '__token__', token);
     expect(late.code, describeRun(late)).not.toBe(0);
     expect(late.output).toContain('401');
+  });
+
+  it('records who uploaded, yanked and removed what (twine as a user and with a token, pyrepo yank and remove, remove_pkg): info, events, the journal and the log say so', async () => {
+    const events: IndexEvent[] = [];
+    const controller = new AbortController();
+    const streaming = new DaemonClient(base, { authorization: adminAuthOf(root) }).events((e) => events.push(e), controller.signal);
+    try {
+      const made = await runCli(['token', 'create', '--user', 'ann', '--project', 'acc-audit', '--name', 'audit ci', '--json'], opts);
+      expect(made.code, made.output).toBe(0);
+      const { token, id } = JSON.parse(made.stdout) as { token: string; id: string };
+      const byToken = `ann (token ${id} "audit ci")`;
+      const v1 = await writeDists(join(root, 'audit-1'), { name: 'acc-audit', version: '1.0' });
+      const v2 = await writeDists(join(root, 'audit-2'), { name: 'acc-audit', version: '2.0' });
+      const asAnn = await twine([v1.wheel], 'ann', ANN_PASSWORD);
+      expect(asAnn.code, describeRun(asAnn)).toBe(0);
+      const asToken = await twine([v2.wheel, v2.sdist], '__token__', token);
+      expect(asToken.code, describeRun(asToken)).toBe(0);
+
+      const info = await runCli(['info', 'acc-audit', '--json'], opts);
+      expect(info.code, info.output).toBe(0);
+      const files = (JSON.parse(info.stdout) as ProjectDetail).releases.flatMap((r) => r.files.map((f) => [f.filename, f.source, f.uploadedBy, f.uploadedFrom]));
+      expect(files).toEqual([
+        ['acc_audit-2.0-py3-none-any.whl', 'upload', byToken, '127.0.0.1'],
+        ['acc_audit-2.0.tar.gz', 'upload', byToken, '127.0.0.1'],
+        ['acc_audit-1.0-py3-none-any.whl', 'upload', 'ann', '127.0.0.1'],
+      ]);
+      const text = await runCli(['info', 'acc-audit'], opts);
+      expect(text.stdout).toContain('uploaded by');
+      expect(text.stdout).toContain('ann from 127.0.0.1');
+      expect(text.stdout).toContain(`${byToken} from 127.0.0.1`);
+
+      const yank = await runCli(['yank', 'acc-audit==2.0', '--reason', 'bad build'], opts);
+      expect(yank.code, yank.output).toBe(0);
+      expect((await runCli(['info', 'acc-audit'], opts)).stdout).toContain('yanked by admin: bad build');
+      const remove = await runCli(['remove', 'acc-audit==2.0', '--yes'], opts);
+      expect(remove.code, remove.output).toBe(0);
+      // pypiserver's remove_pkg, as the project's owner.
+      const removePkg = await fetch(`${base}/legacy/`, {
+        method: 'POST',
+        headers: { authorization: ann(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: ':action=remove_pkg&name=acc-audit&version=1.0',
+      });
+      expect(removePkg.status, await removePkg.text()).toBe(200);
+
+      const who = (e: IndexEvent) => [e.type, 'filename' in e ? e.filename : e.version, 'user' in e ? e.user : undefined, 'address' in e ? e.address : undefined];
+      const expected = [
+        ['upload', 'acc_audit-1.0-py3-none-any.whl', 'ann', '127.0.0.1'],
+        ['upload', 'acc_audit-2.0-py3-none-any.whl', byToken, '127.0.0.1'],
+        ['upload', 'acc_audit-2.0.tar.gz', byToken, '127.0.0.1'],
+        ['yank', '2.0', 'admin', '127.0.0.1'],
+        ['delete', 'acc_audit-2.0-py3-none-any.whl', 'admin', '127.0.0.1'],
+        ['delete', 'acc_audit-2.0.tar.gz', 'admin', '127.0.0.1'],
+        ['delete', 'acc_audit-1.0-py3-none-any.whl', 'ann', '127.0.0.1'],
+      ];
+      const mine = () => events.filter((e) => e.project === 'acc-audit' && e.type !== 'download').map(who);
+      await waitFor('the events of acc-audit', () => mine().length >= expected.length, 10_000);
+      expect(mine()).toEqual(expected);
+
+      const journal = await fetch(`${base}/-/api/activity?project=acc-audit`, { headers: { authorization: adminAuthOf(root) } });
+      const entries = ((await journal.json()) as { entries: { action: string; filename: string | null; user: string | null }[] }).entries;
+      expect(entries.map((e) => [e.action, e.filename ?? '2.0', e.user]).reverse()).toEqual(expected.map(([type, what, user]) => [type, what, user]));
+
+      // The access log line of each change says who and what; no secret reaches the log.
+      const logText = readFileSync(join(root, 'pyrepo-home', 'logs', 'daemon.log'), 'utf8');
+      const changes = logText
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === 'request' && l.project === 'acc-audit' && l.status === 200);
+      expect(changes.map((l) => [l.action, l.user, l.version ?? null, l.file ?? l.files ?? null])).toEqual([
+        ['upload', 'ann', '1.0', 'acc_audit-1.0-py3-none-any.whl'],
+        ['upload', byToken, '2.0', 'acc_audit-2.0-py3-none-any.whl'],
+        ['upload', byToken, '2.0', 'acc_audit-2.0.tar.gz'],
+        ['yank', 'admin', '2.0', null],
+        ['delete', 'admin', '2.0', ['acc_audit-2.0-py3-none-any.whl', 'acc_audit-2.0.tar.gz']],
+        ['delete', 'ann', '1.0', 'acc_audit-1.0-py3-none-any.whl'],
+      ]);
+      expect(logText).not.toContain(token.slice('pyrepo_12345678_'.length));
+      expect(logText).not.toContain(ANN_PASSWORD);
+    } finally {
+      controller.abort();
+      await streaming.catch(() => undefined);
+    }
+  });
+
+  it('tells an anonymous caller of /-/health only that the index is up, while pyrepo status still knows its daemon', async () => {
+    const res = await fetch(`${base}/-/health`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"status":"ok"}');
+    const full = (await (await fetch(`${base}/-/health`, { headers: { authorization: adminAuthOf(root) } })).json()) as { pid: number; dataDir: string };
+    expect(full.dataDir).toBe(join(root, 'pyrepo-home', 'data'));
+    const st = await runCli(['status', '--json'], opts);
+    expect(st.code, st.output).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ running: true, responding: true, pid: full.pid });
+    expect((JSON.parse(st.stdout) as { projects: number }).projects).toBeGreaterThan(0);
   });
 
   it('pip installs with credentials in the URL and with a read-only token, and fails without them', async () => {

@@ -68,6 +68,8 @@ export function basic(user: string, password: string): string {
 export interface MakeAppOptions {
   /** Send the admin's credentials with every control API request that carries none (default true). */
   autoAdmin?: boolean;
+  /** Where the log goes (default: nowhere); set `logLevel` and `accessLog` in the settings to get lines. */
+  logStream?: Writable;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function makeApp(overrides: Partial<DaemonSettings> = {}, options: 
   const files = accessFiles(settings.dataDir);
   await writeFile(files.htpasswd, `admin:${adminHash}\n`);
   writeAccessFile(files.access, { version: 1, roles: { admin: 'admin' }, tokens: [] });
-  const app = await buildApp({ settings, logStream: nullStream() });
+  const app = await buildApp({ settings, logStream: options.logStream ?? nullStream() });
   const adminAuth = basic('admin', TEST_ADMIN_PASSWORD);
   if (options.autoAdmin !== false) {
     const inject = app.inject.bind(app) as (o: InjectOptions | string) => Promise<LightMyRequestResponse>;

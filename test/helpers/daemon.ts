@@ -239,12 +239,14 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Runnin
       child.once('error', (err) => fail(`could not be started: ${err.message}`));
     });
 
-    // Health answers at once; wait until the first reconcile with the folder is done.
+    // Health answers at once; wait until the first reconcile with the folder is done. The
+    // admin's credentials get the whole answer when reads need credentials too.
     const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+    const authorization = adminAuthOf(root);
     for (;;) {
       let lastProblem = '';
       try {
-        const res = await fetch(`${url}/-/health`, { signal: AbortSignal.timeout(3_000) });
+        const res = await fetch(`${url}/-/health`, { headers: { authorization }, signal: AbortSignal.timeout(3_000) });
         const body = (await res.json()) as { indexing?: unknown };
         if (res.status === 200 && body.indexing === false) break;
         lastProblem = `status ${res.status}, indexing ${String(body.indexing)}`;

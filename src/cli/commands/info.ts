@@ -1,10 +1,18 @@
 /** `pyrepo info <project>`: releases, files, hashes and downloads of one project. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { FileInfo } from '../../shared/api.js';
 import { formatBytes } from '../../shared/format.js';
 import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { colors, formatTable, printJson, say } from '../output.js';
 import { asAbort, connectToDaemon } from '../services/daemon-access.js';
+
+/** Who uploaded a file and from where, in words (the control API's `source`, `uploadedBy`, `uploadedFrom`). */
+export function uploaderText(f: Pick<FileInfo, 'source' | 'uploadedBy' | 'uploadedFrom'>): string {
+  if (f.source === 'folder') return 'found in the packages folder';
+  if (f.source === null) return 'not recorded';
+  return `${f.uploadedBy ?? 'anonymous'}${f.uploadedFrom ? ` from ${f.uploadedFrom}` : ''}`;
+}
 
 interface InfoFlags {
   project: string;
@@ -30,10 +38,11 @@ export const infoCommand: CommandModule<object, InfoFlags> = {
     say(`${c.bold(detail.displayName)} ${detail.latestVersion ? `(latest ${detail.latestVersion})` : '(only yanked or pre-releases)'}`);
     say(`  ${state.url}/simple/${detail.name}/   ${detail.downloads} download${detail.downloads === 1 ? '' : 's'}`);
     for (const release of detail.releases) {
-      const yank = release.yanked ? c.yellow(` yanked${release.yankedReason ? `: ${release.yankedReason}` : ''}`) : '';
+      const yankedBy = release.yankedBy ? ` by ${release.yankedBy}` : '';
+      const yank = release.yanked ? c.yellow(` yanked${yankedBy}${release.yankedReason ? `: ${release.yankedReason}` : ''}`) : '';
       say(`\n${c.bold(release.version)}${yank}${release.summary ? c.dim(`  ${release.summary}`) : ''}`);
-      const rows = release.files.map((f) => [f.filename, formatBytes(f.size), String(f.downloads), f.uploadTime.slice(0, 16).replace('T', ' '), f.requiresPython ?? '']);
-      say(formatTable(['file', 'size', 'downloads', 'uploaded (UTC)', 'requires-python'], rows, [1, 2]).replace(/^/gm, '  '));
+      const rows = release.files.map((f) => [f.filename, formatBytes(f.size), String(f.downloads), f.uploadTime.slice(0, 16).replace('T', ' '), uploaderText(f), f.requiresPython ?? '']);
+      say(formatTable(['file', 'size', 'downloads', 'uploaded (UTC)', 'uploaded by', 'requires-python'], rows, [1, 2]).replace(/^/gm, '  '));
     }
   },
 };

@@ -7,7 +7,8 @@ import { withJson } from '../options.js';
 import { colors, formatTable, note, printJson, say } from '../output.js';
 import { askNewPassword, canAsk, readFirstLineOfStdin } from '../prompt.js';
 import { changeAdminPassword, generatePassword } from '../services/admin-identity.js';
-import { addUser, checkPassword, importUsers, installationUsers, listUsers, removeUser, setUserPassword, setUserRole } from '../services/users.js';
+import { removeUserEverywhere, type UserRemoval } from '../services/user-removal.js';
+import { addUser, checkPassword, importUsers, installationUsers, listUsers, setUserPassword, setUserRole } from '../services/users.js';
 
 const ROLES = RoleSchema.anyOf.map((s) => s.const) as Role[];
 const ROLE_HELP = 'admin: everything, including the control API; uploader: upload to projects they own or maintain, and read; reader: read only';
@@ -79,19 +80,42 @@ interface NameFlags {
   name: string;
 }
 
-const removeCommand: CommandModule<object, NameFlags> = {
+/** What `user remove` did to the user's projects, in words. */
+export function describeOwnerships(r: UserRemoval): string[] {
+  const { user, ownerships } = r;
+  const lines: string[] = [];
+  const list = (ps: { project: string; role: string }[]) => ps.map((p) => `${p.project} (${p.role})`).join(', ');
+  if (ownerships.removed.length === 0 && ownerships.kept.length === 0) lines.push(`'${user}' owned or maintained no project.`);
+  if (ownerships.removed.length > 0) lines.push(`Took '${user}' off ${ownerships.removed.length === 1 ? 'the project' : `${ownerships.removed.length} projects`}: ${list(ownerships.removed)}.`);
+  if (ownerships.kept.length > 0) {
+    const one = ownerships.kept.length === 1;
+    lines.push(
+      `'${user}' stays listed on ${list(ownerships.kept)}: nobody else owns ${one ? 'it' : 'them'}, and a project without an owner goes to whoever uploads it next. ` +
+        `Until you hand ${one ? 'it' : 'them'} over, only admins (and other maintainers) may upload there:`,
+      ...ownerships.kept.map((p) => `  pyrepo owner add ${p.project} <new owner> --role owner && pyrepo owner remove ${p.project} ${user}`),
+    );
+  }
+  return lines;
+}
+
+const removeCommand: CommandModule<object, NameFlags & { json: boolean }> = {
   command: 'remove <name>',
   aliases: ['rm'],
-  describe: 'Remove a user, with their role and API tokens',
+  describe: 'Remove a user, with their role, API tokens and the project ownerships others can take over',
   builder: (yargs: Argv) =>
-    yargs
+    withJson(yargs)
       .positional('name', { type: 'string', demandOption: true })
-      .epilog('Projects they own keep them listed as owner; an admin can still upload there.')
-      .example('$0 user remove ann', "Ann can no longer log in; her tokens stop working") as unknown as Argv<NameFlags>,
-  handler: (argv: ArgumentsCamelCase<NameFlags>) => {
+      .epilog(
+        'They are taken off every project that keeps an owner without them. Projects they alone own keep them listed as owner, ' +
+          'so that nobody can claim them by uploading; only admins may upload there until `pyrepo owner add` hands them over. Needs the daemon running.',
+      )
+      .example('$0 user remove ann', "Ann can no longer log in; her tokens stop working; says what happened to her projects") as unknown as Argv<NameFlags & { json: boolean }>,
+  handler: async (argv: ArgumentsCamelCase<NameFlags & { json: boolean }>) => {
     const { files, adminUser } = context();
-    const { tokens } = removeUser(files, argv.name, adminUser);
-    say(`Removed the user '${argv.name}'${tokens > 0 ? ` and revoked ${tokens} token${tokens === 1 ? '' : 's'}` : ''}.`);
+    const r = await removeUserEverywhere(resolvePaths(), files, argv.name, adminUser);
+    if (argv.json) return printJson(r);
+    say(`Removed the user '${argv.name}'${r.tokens > 0 ? ` and revoked ${r.tokens} token${r.tokens === 1 ? '' : 's'}` : ''}.`);
+    for (const line of describeOwnerships(r)) say(line);
   },
 };
 

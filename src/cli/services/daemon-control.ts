@@ -87,8 +87,9 @@ export async function probeDaemon(dataDir: string): Promise<DaemonProbe> {
   } catch (err) {
     const status = (err as { status?: number }).status;
     const code = (err as { code?: string }).code;
-    if (status === 0 && code === 'PYREPO_CLIENT_UNREACHABLE') {
-      // Nothing listens on its port: the pid belongs to some other process now.
+    // Nothing listens on its port, or a daemon there does not know this state file's
+    // instance id (it is another one): the pid belongs to some other process now.
+    if ((status === 0 && code === 'PYREPO_CLIENT_UNREACHABLE') || code === 'PYREPO_CLIENT_HEALTH_WITHHELD') {
       removeStateOf(stateFile, state.pid);
       return { kind: 'stopped', stale: state };
     }

@@ -164,14 +164,22 @@ export function setUserRole(files: UserFiles, name: string, role: Role): void {
   writeAccess(files, { ...access, roles: { ...access.roles, [name]: role } });
 }
 
-/** Removes a user of pyrepo's file with their role and tokens; returns how many tokens went with them. */
-export function removeUser(files: UserFiles, name: string, adminUser: string): { tokens: number } {
+/** Throws the reason a user cannot be removed (the admin identity, unknown, or in the adopted file). */
+export function checkRemovable(files: UserFiles, name: string, adminUser: string): void {
   if (name === adminUser) {
     throw new AbortError(`'${name}' is the admin identity the pyrepo CLI itself uses; removing it would lock the CLI out of the index.`, 'Keep it, or change its password with `pyrepo user passwd --generate`.');
   }
   const where = whereIs(files, name);
   if (where === undefined) throw new AbortError(`There is no user '${name}'.`, '`pyrepo user list` shows them.');
   if (where === 'adopted') throw new AbortError(`'${name}' is a user of the adopted file ${files.adopted as string}, which pyrepo does not write.`, `Remove them there, e.g. \`htpasswd -D ${files.adopted as string} ${name}\`.`);
+}
+
+/**
+ * Removes a user of pyrepo's file with their role and tokens; returns how many tokens went
+ * with them. Their project ownerships are the daemon's (see user-removal.ts).
+ */
+export function removeUser(files: UserFiles, name: string, adminUser: string): { tokens: number } {
+  checkRemovable(files, name, adminUser);
   const access = readAccess(files);
   const tokens = access.tokens.filter((t) => t.user === name).length;
   const roles = { ...access.roles };

@@ -13,14 +13,19 @@
  *   given project (owners, maintainers, token scopes) is decided by `mayUpload` once the
  *   project is known.
  *
- * Credentials never reach a log line, an error message or an event.
+ * - `/-/health` is open: credentials sent with it are checked like anywhere else, and an
+ *   admin's get the full answer on an index whose reads need credentials (see control.ts).
+ *
+ * Credentials never reach a log line, an error message or an event; who made a change
+ * does ({@link actorName}: the user, or the token's user, id and name).
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessFiles } from '../../shared/access-file.js';
 import type { AuthAction } from '../../shared/settings.js';
 import { Forbidden, TooManyAttempts, Unauthorized } from '../errors.js';
-import { Identities, type Identity } from '../services/identities.js';
+import type { Actor } from '../services/catalog.js';
+import { actorName, Identities, type Identity } from '../services/identities.js';
 import { LoginThrottle } from '../services/login-throttle.js';
 
 type Action = AuthAction | 'admin' | 'open';
@@ -35,6 +40,8 @@ declare module 'fastify' {
     mayUpload(req: FastifyRequest, project: string): void;
     /** After a successful upload: the first (authenticated) uploader of a project owns it. */
     claimProject(req: FastifyRequest, project: string): void;
+    /** Who is making this request, as the records of changes name them (user null when nobody signed in). */
+    actorOf(req: FastifyRequest): Actor;
     identities: Identities;
   }
 }
@@ -92,11 +99,12 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const action = actionOf(req.method, req.url);
-    if (action === 'open') return;
+    const header = req.headers.authorization;
+    // Health is open; credentials sent with it are checked, so that an admin gets the whole answer.
+    if (action === 'open' && (header === undefined || header === '')) return;
     // What is open is open to everyone: credentials sent anyway (twine always sends some)
     // are not looked at, as pypiserver does.
-    if (!needed.has(action)) return;
-    const header = req.headers.authorization;
+    if (action !== 'open' && !needed.has(action)) return;
     if (header === undefined || header === '') {
       throw challenge(reply, action === 'admin' ? 'The control API needs the admin identity.' : `Authentication required to ${action}.`);
     }
@@ -134,6 +142,8 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
       throw new Forbidden(`The user '${who.user}' isn't allowed to upload to project '${project}'.`);
     }
   });
+
+  app.decorate('actorOf', (req: FastifyRequest): Actor => ({ user: req.identity ? actorName(req.identity) : null, address: req.ip }));
 
   app.decorate('claimProject', (req: FastifyRequest, project: string) => {
     const who = req.identity;

@@ -15,6 +15,19 @@ declare module 'fastify' {
     index: IndexService;
     events: EventBus;
   }
+  interface FastifyRequest {
+    /** What this request changes on the index, for its access-log line (set by the routes that change something). */
+    change?: RequestChange;
+  }
+}
+
+/** The project, release and files a request uploads, deletes, yanks or unyanks. */
+export interface RequestChange {
+  action: 'upload' | 'delete' | 'yank' | 'unyank';
+  project: string;
+  version?: string;
+  /** The file uploaded, or the files deleted. */
+  files?: string[];
 }
 
 export interface IndexPluginOptions {
@@ -32,6 +45,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   const index = new IndexService({ catalog, storage, events, log: app.log, overwrite: opts.overwrite });
   app.decorate('index', index);
   app.decorate('events', events);
+  app.decorateRequest('change', undefined);
   const flush = setInterval(() => {
     try {
       catalog.flushDownloads();

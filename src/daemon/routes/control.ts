@@ -1,22 +1,37 @@
 /** The control API under `/-/` used by the CLI and the dashboard; schemas from src/shared/api.ts. */
-import type { FastifyInstance } from 'fastify';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import {
+  ActivityListSchema,
+  ActivityQuerySchema,
   ControlRoutes,
   DeleteResultSchema,
   FileParamsSchema,
   HealthSchema,
+  INSTANCE_HEADER,
   OwnerListSchema,
   OwnerParamsSchema,
   OwnerRequestSchema,
+  OwnershipRemovalSchema,
+  OwnershipsSchema,
   ProjectDetailSchema,
   ProjectListSchema,
   ProjectParamsSchema,
+  PublicHealthSchema,
   ReleaseParamsSchema,
+  SNAPSHOT_SHA256_HEADER,
+  UserParamsSchema,
   YankRequestSchema,
   YankResultSchema,
   type Health,
   type OwnerList,
+  type PublicHealth,
+  type YankResult,
 } from '../../shared/api.js';
 import { describeAccess } from '../../shared/access-policy.js';
 import { isValidProjectName, normalizeName } from '../../shared/names.js';
@@ -31,7 +46,34 @@ export interface ControlRouteOptions {
   dataDir: string;
   packagesDir: string;
   startedAt: Date;
+  /** This run's random id, also in the state file. */
+  instance: string;
 }
+
+/**
+ * Whether a health request may see everything (paths, pid, counts, version): when reads
+ * are open anyway, when the admin asks, or when the caller shows this run's instance id.
+ *
+ * The CLI recognises its own daemon by the pid in /-/health, and runs `pyrepo status`
+ * without touching the keychain (a D-Bus round trip, maybe an unlock prompt) or the
+ * daemon's bcrypt check. So it sends the random id the daemon wrote into its state file,
+ * which only the account that runs pyrepo (and root) can read (mode 0600): whoever can
+ * read that file can read the catalog and the paths anyway, so the answer tells them
+ * nothing new. Anyone else learns only that the daemon is up, and nothing about the id:
+ * it is compared in constant time and never sent back.
+ */
+function seesEverything(req: FastifyRequest, opts: ControlRouteOptions): boolean {
+  if (!opts.authenticate.includes('list')) return true;
+  if (req.identity?.role === 'admin') return true;
+  const shown = req.headers[INSTANCE_HEADER];
+  if (typeof shown !== 'string') return false;
+  const a = Buffer.from(shown);
+  const b = Buffer.from(opts.instance);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Catalog snapshots being sent are hidden files in the data folder with this prefix. */
+const SNAPSHOT_PREFIX = '.catalog-snapshot-';
 
 function notFound(err: unknown): never {
   if (err instanceof NotOnIndexError) throw new NotFound(err.message);
@@ -42,7 +84,8 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const index = app.index;
 
-  api.get(ControlRoutes.health, { schema: { response: { 200: HealthSchema } } }, async (): Promise<Health> => {
+  api.get(ControlRoutes.health, { schema: { response: { 200: Type.Union([HealthSchema, PublicHealthSchema]) } } }, async (req): Promise<Health | PublicHealth> => {
+    if (!seesEverything(req, opts)) return { status: 'ok' };
     const counts = index.catalog.counts();
     return {
       status: 'ok',
@@ -73,37 +116,69 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   api.delete(ControlRoutes.release, { schema: { params: ReleaseParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
     const project = normalizeName(req.params.project);
-    const deleted = await index.removeRelease(project, req.params.version).catch(notFound);
+    req.change = { action: 'delete', project, version: req.params.version };
+    const deleted = await index.removeRelease(project, req.params.version, app.actorOf(req)).catch(notFound);
+    req.change.files = deleted;
     return { project, deleted };
   });
 
   api.delete(ControlRoutes.file, { schema: { params: FileParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
     const project = normalizeName(req.params.project);
-    const deleted = await index.removeFile(project, req.params.filename).catch(notFound);
+    req.change = { action: 'delete', project, files: [req.params.filename] };
+    const deleted = await index.removeFile(project, req.params.filename, app.actorOf(req)).catch(notFound);
     return { project, deleted };
   });
 
-  api.post(
-    ControlRoutes.yank,
-    { schema: { params: ReleaseParamsSchema, body: YankRequestSchema, response: { 200: YankResultSchema } } },
-    (req) => {
-      const reason = req.body.reason?.trim() || null;
-      try {
-        const r = index.setYanked(req.params.project, req.params.version, true, reason);
-        return { ...r, yanked: true, yankedReason: reason };
-      } catch (err) {
-        return notFound(err);
-      }
-    },
-  );
-
-  api.post(ControlRoutes.unyank, { schema: { params: ReleaseParamsSchema, response: { 200: YankResultSchema } } }, (req) => {
+  const yankRoute = (req: FastifyRequest, params: Static<typeof ReleaseParamsSchema>, yanked: boolean, reason: string | null): YankResult => {
+    req.change = { action: yanked ? 'yank' : 'unyank', project: normalizeName(params.project), version: params.version };
     try {
-      const r = index.setYanked(req.params.project, req.params.version, false, null);
-      return { ...r, yanked: false, yankedReason: null };
+      const r = index.setYanked(params.project, params.version, yanked, reason, app.actorOf(req));
+      return { ...r, yanked, yankedReason: reason };
     } catch (err) {
       return notFound(err);
     }
+  };
+
+  api.post(ControlRoutes.yank, { schema: { params: ReleaseParamsSchema, body: YankRequestSchema, response: { 200: YankResultSchema } } }, (req) =>
+    yankRoute(req, req.params, true, req.body.reason?.trim() || null),
+  );
+
+  api.post(ControlRoutes.unyank, { schema: { params: ReleaseParamsSchema, response: { 200: YankResultSchema } } }, (req) => yankRoute(req, req.params, false, null));
+
+  // A consistent copy of the catalog for `pyrepo backup`, made in the data folder (the
+  // daemon writes nowhere else), streamed, and removed once sent or abandoned.
+  api.get(ControlRoutes.catalogSnapshot, async (req, reply) => {
+    const path = join(opts.dataDir, `${SNAPSHOT_PREFIX}${randomBytes(6).toString('hex')}.sqlite`);
+    try {
+      await index.catalog.snapshot(path);
+      const sha256 = createHash('sha256');
+      for await (const chunk of createReadStream(path)) sha256.update(chunk as Buffer);
+      const { size } = await stat(path);
+      const stream = createReadStream(path);
+      const cleanUp = () => void rm(path, { force: true });
+      reply.raw.once('close', cleanUp);
+      return reply
+        .type('application/vnd.sqlite3')
+        .header('content-length', String(size))
+        .header(SNAPSHOT_SHA256_HEADER, sha256.digest('hex'))
+        .header('cache-control', 'no-store')
+        .send(stream);
+    } catch (err) {
+      await rm(path, { force: true });
+      req.log.error({ err }, 'Could not take a snapshot of the catalog');
+      throw err;
+    }
+  });
+
+  // Snapshots left by a daemon that stopped while sending one.
+  app.addHook('onReady', async () => {
+    const names = await readdir(opts.dataDir).catch(() => [] as string[]);
+    await Promise.all(names.filter((n) => n.startsWith(SNAPSHOT_PREFIX)).map((n) => rm(join(opts.dataDir, n), { force: true })));
+  });
+
+  api.get(ControlRoutes.activity, { schema: { querystring: ActivityQuerySchema, response: { 200: ActivityListSchema } } }, (req) => {
+    const project = req.query.project === undefined ? undefined : normalizeName(req.query.project);
+    return { entries: index.catalog.activity({ ...(project ? { project } : {}), limit: req.query.limit ?? 100 }) };
   });
 
   // Owners: a project need not have files yet, so that a name can be given to a team
@@ -121,6 +196,32 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     if (!app.identities.has(req.params.user)) throw new NotFound(`There is no user '${req.params.user}'; add them first (pyrepo user add).`);
     index.catalog.addOwner(project, req.params.user, req.body.role);
     return ownersOf(project);
+  });
+
+  // A user's projects, for `pyrepo user remove`: see OwnershipRemovalSchema for what goes and what stays.
+  api.get(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipsSchema } } }, (req) => ({
+    user: req.params.user,
+    projects: index.catalog.ownershipsOf(req.params.user),
+  }));
+
+  api.delete(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipRemovalSchema } } }, (req) => {
+    const { user } = req.params;
+    const catalog = index.catalog;
+    return catalog.transaction(() => {
+      const removed = [];
+      const kept = [];
+      for (const p of catalog.ownershipsOf(user)) {
+        const others = catalog.owners(p.project).filter((o) => o.user !== user);
+        // Without them the project would have no owner (or nobody at all, open to be claimed).
+        if (others.length === 0 || (p.role === 'owner' && !others.some((o) => o.role === 'owner'))) {
+          kept.push(p);
+        } else {
+          catalog.removeOwner(p.project, user);
+          removed.push(p);
+        }
+      }
+      return { user, removed, kept };
+    });
   });
 
   api.delete(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, response: { 200: OwnerListSchema } } }, (req) => {

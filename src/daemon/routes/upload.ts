@@ -177,9 +177,10 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       filetype: required(fields, 'filetype', "'bdist_wheel' or 'sdist'"),
     };
     const project = normalizeName(claims.name);
+    req.change = { action: 'upload', project, version: claims.version, files: [file.filename] };
     app.mayUpload(req, project);
     try {
-      const outcome = await app.index.acceptUpload(file, claims);
+      const outcome = await app.index.acceptUpload(file, claims, app.actorOf(req));
       app.claimProject(req, project);
       // Says which of the three it was, so that clients (pyrepo publish) need not parse the text.
       reply.code(200).type('text/plain; charset=utf-8').header('x-pyrepo-upload', outcome.status);
@@ -195,9 +196,11 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
   async function removePackage(req: FastifyRequest, fields: Fields, reply: FastifyReply) {
     const name = required(fields, 'name', 'the project to remove from');
     const version = required(fields, 'version', 'the release to remove');
-    app.mayUpload(req, normalizeName(name));
+    const project = normalizeName(name);
+    req.change = { action: 'delete', project, version };
+    app.mayUpload(req, project);
     try {
-      await app.index.removeRelease(normalizeName(name), version);
+      req.change.files = await app.index.removeRelease(project, version, app.actorOf(req));
     } catch (err) {
       if (err instanceof NotOnIndexError) throw new NotFound(`${name} (${version}) not found`);
       throw err;

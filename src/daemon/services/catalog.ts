@@ -1,11 +1,13 @@
 /**
  * The catalog: everything derived from the distribution files (hashes, sizes, core
  * metadata, upload times), plus what only the index knows (yank state, download
- * counts), in one embedded SQLite database. The packages folder stays the truth for
- * which files exist; `reconcile` (indexer.ts) brings the two together.
+ * counts, owners, who uploaded, yanked or deleted what and from where), in one
+ * embedded SQLite database. The packages folder stays the truth for which files exist;
+ * `reconcile` (index-service.ts) brings the two together.
  */
 import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
+import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -26,6 +28,34 @@ export interface FileRecord {
   /** sha256 of the core metadata file, for wheels (PEP 658); null for sdists. */
   metadataSha256: string | null;
   uploadTime: string;
+  /** How the file arrived: through the upload API, found in the packages folder, or null when a catalog of schema 1 did not say. */
+  source: FileSource | null;
+  /** Who uploaded it ({@link actorName}); null for files found in the folder and for anonymous uploads. */
+  uploadedBy: string | null;
+  /** The address it was uploaded from; null for files found in the folder. */
+  uploadedFrom: string | null;
+}
+
+/** How a file came onto the index. */
+export type FileSource = 'upload' | 'folder';
+
+/** Who made a change, as recorded: the user (null when nobody signed in) and the client's address. */
+export interface Actor {
+  user: string | null;
+  address: string | null;
+}
+
+/** One recorded change: an upload, a deletion, a yank or an unyank made through the API. */
+export interface ActivityRecord {
+  time: string;
+  action: 'upload' | 'delete' | 'yank' | 'unyank';
+  project: string;
+  version: string | null;
+  filename: string | null;
+  user: string | null;
+  address: string | null;
+  /** The yank reason. */
+  reason: string | null;
 }
 
 export interface ProjectRecord {
@@ -36,6 +66,9 @@ export interface ProjectRecord {
 export interface ReleaseState {
   yanked: boolean;
   reason: string | null;
+  /** Who yanked it and from where (null when not yanked, or yanked before this was recorded). */
+  yankedBy?: string | null;
+  yankedFrom?: string | null;
 }
 
 interface FileRow {
@@ -54,9 +87,28 @@ interface FileRow {
   requires_python: string | null;
   metadata_sha256: string | null;
   upload_time: string;
+  source: FileSource | null;
+  uploaded_by: string | null;
+  uploaded_from: string | null;
 }
 
-const SCHEMA_VERSION = 1;
+/**
+ * 1: the first catalog. 2: who uploaded each file and from where (files.source,
+ * uploaded_by, uploaded_from), who yanked a release (releases.yanked_by, yanked_from),
+ * and the activity journal.
+ */
+const SCHEMA_VERSION = CATALOG_SCHEMA_VERSION;
+
+/** What turns a catalog of schema N-1 into one of schema N, by N. Each runs in one transaction. */
+const MIGRATIONS: Record<number, string> = {
+  2: `
+ALTER TABLE files ADD COLUMN source TEXT;
+ALTER TABLE files ADD COLUMN uploaded_by TEXT;
+ALTER TABLE files ADD COLUMN uploaded_from TEXT;
+ALTER TABLE releases ADD COLUMN yanked_by TEXT;
+ALTER TABLE releases ADD COLUMN yanked_from TEXT;
+`,
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,7 +131,10 @@ CREATE TABLE IF NOT EXISTS files (
   blake2b_256 TEXT NOT NULL,
   requires_python TEXT,
   metadata_sha256 TEXT,
-  upload_time TEXT NOT NULL
+  upload_time TEXT NOT NULL,
+  source TEXT,
+  uploaded_by TEXT,
+  uploaded_from TEXT
 );
 CREATE INDEX IF NOT EXISTS files_by_project ON files (project);
 CREATE TABLE IF NOT EXISTS core_metadata (
@@ -91,6 +146,8 @@ CREATE TABLE IF NOT EXISTS releases (
   release_key TEXT NOT NULL,
   yanked INTEGER NOT NULL DEFAULT 0,
   yanked_reason TEXT,
+  yanked_by TEXT,
+  yanked_from TEXT,
   PRIMARY KEY (project, release_key)
 );
 CREATE TABLE IF NOT EXISTS owners (
@@ -105,7 +162,30 @@ CREATE TABLE IF NOT EXISTS downloads (
   count INTEGER NOT NULL,
   PRIMARY KEY (filename, day)
 );
+CREATE TABLE IF NOT EXISTS activity (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time TEXT NOT NULL,
+  action TEXT NOT NULL,
+  project TEXT NOT NULL,
+  version TEXT,
+  filename TEXT,
+  user TEXT,
+  address TEXT,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS activity_by_project ON activity (project, id);
 `;
+
+interface ReleaseRow {
+  yanked: number;
+  yanked_reason: string | null;
+  yanked_by: string | null;
+  yanked_from: string | null;
+}
+
+function releaseStateOf(row: ReleaseRow): ReleaseState {
+  return { yanked: row.yanked === 1, reason: row.yanked_reason, yankedBy: row.yanked_by, yankedFrom: row.yanked_from };
+}
 
 function toRecord(row: FileRow): FileRecord {
   return {
@@ -124,6 +204,9 @@ function toRecord(row: FileRow): FileRecord {
     requiresPython: row.requires_python,
     metadataSha256: row.metadata_sha256,
     uploadTime: row.upload_time,
+    source: row.source,
+    uploadedBy: row.uploaded_by,
+    uploadedFrom: row.uploaded_from,
   };
 }
 
@@ -151,14 +234,19 @@ export class Catalog {
     // 4 MB of page cache (better-sqlite3 asks for 16): pages are served from rendered memory,
     // so the catalog is read on changes, not per request.
     this.db.pragma('cache_size = -4000');
-    this.db.exec(SCHEMA);
+    this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
     if (!version) {
-      this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?), ('serial', '0')").run(String(SCHEMA_VERSION));
+      this.transaction(() => {
+        this.db.exec(SCHEMA);
+        this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?), ('serial', '0')").run(String(SCHEMA_VERSION));
+      });
     } else if (Number(version.value) > SCHEMA_VERSION) {
       throw new Error(
         `The catalog ${file} was written by a newer pyrepo (schema ${version.value}); upgrade pyrepo or point it at another data folder.`,
       );
+    } else {
+      this.upgrade(Number(version.value));
     }
     this.serial = Number((this.db.prepare("SELECT value FROM meta WHERE key = 'serial'").get() as { value: string }).value);
     const s = (sql: string) => this.db.prepare(sql);
@@ -173,23 +261,25 @@ export class Catalog {
       insertProject: s('INSERT INTO projects (name, display_name) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
       deleteProjectIfEmpty: s('DELETE FROM projects WHERE name = ? AND NOT EXISTS (SELECT 1 FROM files WHERE project = ?)'),
       upsertFile: s(`INSERT INTO files (filename, relpath, project, version, release_key, packagetype, python_version, size,
-          mtime_ms, sha256, md5, blake2b_256, requires_python, metadata_sha256, upload_time)
+          mtime_ms, sha256, md5, blake2b_256, requires_python, metadata_sha256, upload_time, source, uploaded_by, uploaded_from)
         VALUES (@filename, @relpath, @project, @version, @releaseKey, @packagetype, @pythonVersion, @size, @mtimeMs,
-          @sha256, @md5, @blake2b256, @requiresPython, @metadataSha256, @uploadTime)
+          @sha256, @md5, @blake2b256, @requiresPython, @metadataSha256, @uploadTime, @source, @uploadedBy, @uploadedFrom)
         ON CONFLICT (filename) DO UPDATE SET relpath = excluded.relpath, project = excluded.project,
           version = excluded.version, release_key = excluded.release_key, packagetype = excluded.packagetype,
           python_version = excluded.python_version, size = excluded.size, mtime_ms = excluded.mtime_ms,
           sha256 = excluded.sha256, md5 = excluded.md5, blake2b_256 = excluded.blake2b_256,
           requires_python = excluded.requires_python, metadata_sha256 = excluded.metadata_sha256,
-          upload_time = excluded.upload_time`),
+          upload_time = excluded.upload_time, source = excluded.source, uploaded_by = excluded.uploaded_by,
+          uploaded_from = excluded.uploaded_from`),
       upsertMetadata: s('INSERT INTO core_metadata (filename, bytes) VALUES (?, ?) ON CONFLICT (filename) DO UPDATE SET bytes = excluded.bytes'),
       metadata: s('SELECT bytes FROM core_metadata WHERE filename = ?'),
       deleteFile: s('DELETE FROM files WHERE filename = ?'),
       touchMtime: s('UPDATE files SET mtime_ms = ? WHERE filename = ?'),
-      release: s('SELECT yanked, yanked_reason FROM releases WHERE project = ? AND release_key = ?'),
-      releasesOfProject: s('SELECT release_key, yanked, yanked_reason FROM releases WHERE project = ?'),
-      setYank: s(`INSERT INTO releases (project, release_key, yanked, yanked_reason) VALUES (?, ?, ?, ?)
-        ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason`),
+      release: s('SELECT yanked, yanked_reason, yanked_by, yanked_from FROM releases WHERE project = ? AND release_key = ?'),
+      releasesOfProject: s('SELECT release_key, yanked, yanked_reason, yanked_by, yanked_from FROM releases WHERE project = ?'),
+      setYank: s(`INSERT INTO releases (project, release_key, yanked, yanked_reason, yanked_by, yanked_from) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
+          yanked_by = excluded.yanked_by, yanked_from = excluded.yanked_from`),
       addDownloads: s(`INSERT INTO downloads (filename, day, count) VALUES (?, ?, ?)
         ON CONFLICT (filename, day) DO UPDATE SET count = count + excluded.count`),
       downloadsOfProject: s(`SELECT d.filename AS filename, SUM(d.count) AS total FROM downloads d
@@ -205,7 +295,33 @@ export class Catalog {
       ownersOf: s('SELECT user, role FROM owners WHERE project = ? ORDER BY role DESC, user'),
       addOwner: s('INSERT INTO owners (project, user, role) VALUES (?, ?, ?) ON CONFLICT (project, user) DO UPDATE SET role = excluded.role'),
       removeOwner: s('DELETE FROM owners WHERE project = ? AND user = ?'),
+      ownershipsOf: s('SELECT project, role FROM owners WHERE user = ? ORDER BY project'),
+      addActivity: s(`INSERT INTO activity (time, action, project, version, filename, user, address, reason)
+        VALUES (@time, @action, @project, @version, @filename, @user, @address, @reason)`),
+      activity: s(`SELECT time, action, project, version, filename, user, address, reason FROM activity
+        WHERE (@project IS NULL OR project = @project) ORDER BY id DESC LIMIT @limit`),
     };
+  }
+
+  /**
+   * Brings a catalog of an older schema up to this one, in place: each step in one
+   * transaction, so a catalog is either upgraded or left as it was. What older catalogs
+   * never recorded (who uploaded a file) stays null.
+   */
+  private upgrade(from: number): void {
+    for (let next = from + 1; next <= SCHEMA_VERSION; next++) {
+      this.transaction(() => {
+        this.db.exec(MIGRATIONS[next] as string);
+        this.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(next));
+      });
+    }
+    // Tables a step adds whole (the activity journal) come from the current schema.
+    this.db.exec(SCHEMA);
+  }
+
+  /** The schema version of the open catalog. */
+  get schemaVersion(): number {
+    return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value);
   }
 
   /** Runs `fn` in one transaction. */
@@ -278,6 +394,9 @@ export class Catalog {
         this.stmt.insertProject!.run(file.project, displayName);
         this.stmt.upsertFile!.run(file);
         this.stmt.upsertMetadata!.run(file.filename, metadataBytes);
+        if (file.source === 'upload') {
+          this.addActivity({ time: file.uploadTime, action: 'upload', project: file.project, version: file.version, filename: file.filename, user: file.uploadedBy, address: file.uploadedFrom, reason: null });
+        }
       }
       this.bump();
     });
@@ -288,14 +407,18 @@ export class Catalog {
     this.stmt.touchMtime!.run(mtimeMs, filename);
   }
 
-  /** Removes a file; the project goes when its last file does. Returns the removed record. */
-  removeFile(filename: string): FileRecord | undefined {
+  /**
+   * Removes a file; the project goes when its last file does. Returns the removed record.
+   * A deletion made through the API is journaled with who made it (`by`).
+   */
+  removeFile(filename: string, by?: Actor): FileRecord | undefined {
     return this.transaction(() => {
       const file = this.file(filename);
       if (!file) return undefined;
       this.pendingDownloads.delete(filename);
       this.stmt.deleteFile!.run(filename);
       this.stmt.deleteProjectIfEmpty!.run(file.project, file.project);
+      if (by) this.addActivity({ action: 'delete', project: file.project, version: file.version, filename, user: by.user, address: by.address, reason: null });
       this.bump();
       return file;
     });
@@ -307,21 +430,33 @@ export class Catalog {
   }
 
   releaseState(project: string, releaseKey: string): ReleaseState {
-    const row = this.stmt.release!.get(project, releaseKey) as { yanked: number; yanked_reason: string | null } | undefined;
-    return { yanked: row?.yanked === 1, reason: row?.yanked_reason ?? null };
+    const row = this.stmt.release!.get(project, releaseKey) as ReleaseRow | undefined;
+    return row ? releaseStateOf(row) : { yanked: false, reason: null, yankedBy: null, yankedFrom: null };
   }
 
   /** Yank state of every release of a project that has one, by release key. */
   releaseStates(project: string): Map<string, ReleaseState> {
-    const rows = this.stmt.releasesOfProject!.all(project) as { release_key: string; yanked: number; yanked_reason: string | null }[];
-    return new Map(rows.map((r) => [r.release_key, { yanked: r.yanked === 1, reason: r.yanked_reason }]));
+    const rows = this.stmt.releasesOfProject!.all(project) as (ReleaseRow & { release_key: string })[];
+    return new Map(rows.map((r) => [r.release_key, releaseStateOf(r)]));
   }
 
-  setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null): void {
+  /** Yanks or unyanks a release; `activity` (who did it) is journaled in the same transaction. */
+  setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>): void {
     this.transaction(() => {
-      this.stmt.setYank!.run(project, releaseKey, yanked ? 1 : 0, yanked ? reason : null);
+      this.stmt.setYank!.run(project, releaseKey, yanked ? 1 : 0, yanked ? reason : null, yanked ? (activity?.user ?? null) : null, yanked ? (activity?.address ?? null) : null);
+      if (activity) this.addActivity(activity);
       this.bump();
     });
+  }
+
+  /** Journals a change made through the API (who, from where, when). */
+  addActivity(entry: Omit<ActivityRecord, 'time'> & { time?: string }): void {
+    this.stmt.addActivity!.run({ ...entry, time: entry.time ?? new Date().toISOString() });
+  }
+
+  /** The journal, newest first: of one project, or of the whole index. */
+  activity(opts: { project?: string; limit: number }): ActivityRecord[] {
+    return this.stmt.activity!.all({ project: opts.project ?? null, limit: opts.limit }) as ActivityRecord[];
   }
 
   /** Counts one download in memory; `flushDownloads` writes the counts in one transaction. */
@@ -398,5 +533,19 @@ export class Catalog {
   /** Resolves true if `user` was an owner or maintainer of `project`. */
   removeOwner(project: string, user: string): boolean {
     return this.stmt.removeOwner!.run(project, user).changes > 0;
+  }
+
+  /** The projects `user` owns or maintains. */
+  ownershipsOf(user: string): { project: string; role: 'owner' | 'maintainer' }[] {
+    return this.stmt.ownershipsOf!.all(user) as { project: string; role: 'owner' | 'maintainer' }[];
+  }
+
+  /**
+   * Writes a consistent copy of the whole catalog to `path` (SQLite's online backup, which
+   * sees the writes this connection makes meanwhile), download counts flushed first.
+   */
+  async snapshot(path: string): Promise<void> {
+    this.flushDownloads();
+    await this.db.backup(path);
   }
 }

@@ -18,7 +18,18 @@ export interface Identity {
   user: string;
   role: Role;
   /** Set when the caller used an API token: its limits apply on top of the user's. */
-  token?: Pick<TokenRecord, 'id' | 'projects' | 'readOnly'>;
+  token?: Pick<TokenRecord, 'id' | 'name' | 'projects' | 'readOnly'>;
+}
+
+/**
+ * How a caller is named in the records of who did what (catalog, events, access log):
+ * the user, or for a token its user, public id and name, as `alice (token ab12cd34 "ci")`.
+ * Never the token's secret.
+ */
+export function actorName(identity: Identity): string {
+  if (!identity.token) return identity.user;
+  const name = identity.token.name ? ` ${JSON.stringify(identity.token.name)}` : '';
+  return `${identity.user} (token ${identity.token.id}${name})`;
 }
 
 /** The outcome of a credentials check. */
@@ -124,7 +135,11 @@ export class Identities {
     if (!this.users.has(record.user)) return { ok: false, reason: `The token's user '${record.user}' no longer exists.` };
     return {
       ok: true,
-      identity: { user: record.user, role: this.roleOf(record.user), token: { id: record.id, readOnly: record.readOnly, ...(record.projects ? { projects: record.projects } : {}) } },
+      identity: {
+        user: record.user,
+        role: this.roleOf(record.user),
+        token: { id: record.id, readOnly: record.readOnly, ...(record.name ? { name: record.name } : {}), ...(record.projects ? { projects: record.projects } : {}) },
+      },
     };
   }
 

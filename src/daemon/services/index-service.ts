@@ -13,7 +13,7 @@ import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { normalizeName } from '../../shared/names.js';
 import { compareVersions, isPrerelease, normalizeVersion, releaseKey } from '../../shared/versions.js';
 import { boardIncompatibility, boardLayoutOf } from './board-files.js';
-import { stampOf, type Catalog, type FileRecord } from './catalog.js';
+import { stampOf, type Actor, type Catalog, type FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
 import { hashBytes, hashFile, IN_MEMORY_LIMIT, type Digests } from './hashing.js';
 import { fileRecordOf, inspectDistribution } from './inspect.js';
@@ -101,6 +101,8 @@ export class IndexService {
   private batch: FolderEntry[] | null = null;
   /** True while the first reconcile with the folder runs. */
   indexing = false;
+  /** Relpaths being deleted through the API right now (the watcher leaves them alone). */
+  private readonly deleting = new Set<string>();
 
   constructor(opts: IndexServiceOptions) {
     this.catalog = opts.catalog;
@@ -231,6 +233,9 @@ export class IndexService {
         size: f.size,
         sha256: f.sha256,
         uploadTime: f.uploadTime,
+        source: f.source,
+        uploadedBy: f.uploadedBy,
+        uploadedFrom: f.uploadedFrom,
         requiresPython: f.requiresPython,
         downloads: downloads.get(f.filename) ?? 0,
         url: `/packages/${encodeURIComponent(f.filename)}`,
@@ -239,6 +244,8 @@ export class IndexService {
         version: files[0]?.version ?? key,
         yanked: state.yanked,
         yankedReason: state.reason,
+        yankedBy: state.yankedBy ?? null,
+        yankedFrom: state.yankedFrom ?? null,
         summary,
         downloads: fileInfos.reduce((n, f) => n + f.downloads, 0),
         files: fileInfos,
@@ -267,7 +274,7 @@ export class IndexService {
    * for bad content, FileConflictError for a different file of the same name). Nothing is
    * written for a refused upload, and no temporary file is left either way.
    */
-  async acceptUpload(upload: ReceivedUpload, claims: UploadClaims): Promise<UploadOutcome> {
+  async acceptUpload(upload: ReceivedUpload, claims: UploadClaims, by: Actor): Promise<UploadOutcome> {
     const { filename, digests } = upload;
     let temp: TempFile | undefined;
     try {
@@ -298,7 +305,11 @@ export class IndexService {
         temp ??= this.storage.writeTemp(upload.bytes as Buffer);
         const mtimeMs = await this.storage.seal(temp);
         const relpath = await this.storage.commit(temp, filename);
-        const record = fileRecordOf(inspected, digests, { relpath, mtimeMs }, new Date().toISOString());
+        const record = fileRecordOf(inspected, digests, { relpath, mtimeMs }, new Date().toISOString(), {
+          source: 'upload',
+          uploadedBy: by.user,
+          uploadedFrom: by.address,
+        });
         this.catalog.putFile(record, meta.name, inspected.contents.metadataBytes);
         if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
         this.changed(record.project);
@@ -309,6 +320,8 @@ export class IndexService {
           filename,
           size: record.size,
           source: 'upload',
+          user: by.user,
+          address: by.address,
           ...(warnings.length > 0 ? { warnings } : {}),
         });
         return { status: existing ? 'replaced' : 'created', file: record, warnings } as UploadOutcome;
@@ -383,7 +396,8 @@ export class IndexService {
     }
     this.rejected.delete(found.relpath);
     const uploadTime = known?.uploadTime ?? new Date(st.mtimeMs).toISOString();
-    const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime);
+    // Nobody uploaded it: it was put into the folder (or replaced there) by hand.
+    const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime, { source: 'folder', uploadedBy: null, uploadedFrom: null });
     const entry = { file: record, displayName: inspected.contents.metadata.name, metadataBytes: inspected.contents.metadataBytes, announce: source === 'folder' || !known };
     if (this.batch) {
       this.batch.push(entry);
@@ -399,7 +413,7 @@ export class IndexService {
     for (const { file, announce } of entries) {
       this.changed(file.project);
       if (announce) {
-        this.events.publish({ type: 'upload', project: file.project, version: file.version, filename: file.filename, size: file.size, source: 'folder' });
+        this.events.publish({ type: 'upload', project: file.project, version: file.version, filename: file.filename, size: file.size, source: 'folder', user: null, address: null });
       }
     }
   }
@@ -419,6 +433,7 @@ export class IndexService {
 
   /** A file, or a whole subfolder, disappeared from the folder: forget what it held. */
   forgetFolderPath(relpath: string): void {
+    if (this.deleting.has(relpath)) return;
     const known = this.catalog.fileByPath(relpath);
     const gone = known ? [known.filename] : this.catalog.filesUnder(relpath);
     this.rejected.delete(relpath);
@@ -426,7 +441,8 @@ export class IndexService {
       const removed = this.catalog.removeFile(filename);
       if (!removed) continue;
       this.changed(removed.project);
-      this.events.publish({ type: 'delete', project: removed.project, filename });
+      // Taken out of the folder by hand: no user, no address.
+      this.events.publish({ type: 'delete', project: removed.project, filename, user: null, address: null });
     }
   }
 
@@ -471,44 +487,61 @@ export class IndexService {
 
   // ---- management ----------------------------------------------------------------
 
-  /** Deletes one file of a project. */
-  async removeFile(project: string, filename: string): Promise<string[]> {
+  /** Deletes one file of a project, recording who did it (`by`). */
+  async removeFile(project: string, filename: string, by: Actor): Promise<string[]> {
     const file = this.catalog.file(filename);
     if (!file || file.project !== normalizeName(project)) {
       throw new NotOnIndexError(`There is no file '${filename}' in project '${project}'.`);
     }
     return this.withLock(filename, async () => {
-      await this.storage.remove(file.relpath);
-      // The folder watcher may have seen the file go first and announced it already.
-      if (this.catalog.removeFile(filename)) {
+      // The folder watcher may see the file go before the catalog row does: it leaves the
+      // row to this deletion, which records who made it.
+      this.deleting.add(file.relpath);
+      let removed;
+      try {
+        await this.storage.remove(file.relpath);
+        removed = this.catalog.removeFile(filename, by);
+      } finally {
+        this.deleting.delete(file.relpath);
+      }
+      if (removed) {
         this.changed(file.project);
-        this.events.publish({ type: 'delete', project: file.project, filename });
+        this.events.publish({ type: 'delete', project: file.project, filename, user: by.user, address: by.address });
       }
       return [filename];
     });
   }
 
-  /** Deletes every file of a release. */
-  async removeRelease(project: string, version: string): Promise<string[]> {
+  /** Deletes every file of a release, recording who did it (`by`). */
+  async removeRelease(project: string, version: string, by: Actor): Promise<string[]> {
     const name = normalizeName(project);
     const key = releaseKey(version);
     const files = this.catalog.filesOf(name).filter((f) => f.releaseKey === key);
     if (files.length === 0) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
     const deleted: string[] = [];
-    for (const f of files) deleted.push(...(await this.removeFile(name, f.filename)));
+    for (const f of files) deleted.push(...(await this.removeFile(name, f.filename, by)));
     return deleted;
   }
 
-  /** Yanks (or unyanks) every file of a release (PEP 592). */
-  setYanked(project: string, version: string, yanked: boolean, reason: string | null): { project: string; version: string } {
+  /** Yanks (or unyanks) every file of a release (PEP 592), recording who did it (`by`). */
+  setYanked(project: string, version: string, yanked: boolean, reason: string | null, by: Actor): { project: string; version: string } {
     const name = normalizeName(project);
     const key = releaseKey(version);
     const file = this.catalog.filesOf(name).find((f) => f.releaseKey === key);
     if (!file) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
-    this.catalog.setYanked(name, key, yanked, reason);
+    this.catalog.setYanked(name, key, yanked, reason, {
+      action: yanked ? 'yank' : 'unyank',
+      project: name,
+      version: file.version,
+      filename: null,
+      user: by.user,
+      address: by.address,
+      reason: yanked ? reason : null,
+    });
     this.changed(name);
+    const who = { user: by.user, address: by.address };
     this.events.publish(
-      yanked ? { type: 'yank', project: name, version: file.version, reason } : { type: 'unyank', project: name, version: file.version },
+      yanked ? { type: 'yank', project: name, version: file.version, reason, ...who } : { type: 'unyank', project: name, version: file.version, ...who },
     );
     return { project: name, version: file.version };
   }

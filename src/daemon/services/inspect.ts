@@ -45,6 +45,7 @@ export function fileRecordOf(
   digests: Digests & { size: number },
   place: { relpath: string; mtimeMs: number },
   uploadTime: string,
+  origin: Pick<FileRecord, 'source' | 'uploadedBy' | 'uploadedFrom'>,
 ): FileRecord {
   const { dist, contents, version } = inspected;
   return {
@@ -64,5 +65,6 @@ export function fileRecordOf(
     // PEP 658 metadata files are served for wheels only: an sdist's PKG-INFO need not match what it builds.
     metadataSha256: dist.kind === 'wheel' ? sha256Hex(contents.metadataBytes) : null,
     uploadTime,
+    ...origin,
   };
 }
