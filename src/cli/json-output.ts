@@ -23,6 +23,16 @@ export const StatusOutputSchema = Type.Object({
   logFile: Type.String(),
   /** pid of a daemon that had died without cleaning up; its state file was removed. */
   stalePid: Type.Optional(Type.Integer()),
+  /** Saved settings the running daemon does not use yet (changed since it started): `pyrepo restart` applies them. */
+  unappliedSettings: Type.Optional(
+    Type.Array(
+      Type.Object({
+        name: Type.String({ description: 'The setting, as its flag and `pyrepo config` name it' }),
+        running: Type.String({ description: 'What the daemon runs with (empty: not set)' }),
+        saved: Type.String({ description: 'What the settings file says (empty: not set)' }),
+      }),
+    ),
+  ),
 });
 export type StatusOutput = Static<typeof StatusOutputSchema>;
 

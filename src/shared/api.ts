@@ -32,6 +32,12 @@ export const DaemonStateSchema = Type.Object({
   packagesDir: Type.String(),
   /** The certificate it serves HTTPS with: the CLI trusts it for this daemon. */
   tlsCert: Type.Optional(Type.String()),
+  /**
+   * The settings it runs with (DaemonSettings): `status` compares them with the saved ones and
+   * a failed restart brings them back. Loosely typed here so that a daemon of another version
+   * never makes the whole state file invalid; readers check it against DaemonSettingsSchema.
+   */
+  settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 export type DaemonState = Static<typeof DaemonStateSchema>;
 
