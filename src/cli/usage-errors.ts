@@ -48,7 +48,9 @@ export function usageError(message: string, args: readonly string[], commandUsag
 
   const unknown = /^Unknown arguments?: (.+)$/.exec(message);
   if (unknown) {
-    const words = (unknown[1] as string).split(', ');
+    // yargs names an unknown --some-flag twice, also as someFlag: once is enough.
+    const all = (unknown[1] as string).split(', ');
+    const words = all.filter((w) => !/[A-Z]/.test(w) || !all.includes(w.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)));
     const first = positionals(args)[0];
     if (!usage && first !== undefined && words.includes(first)) {
       return new UsageError(`There is no command '${first}'.`, 'Run `pyrepo --help` for the commands.');

@@ -52,7 +52,7 @@ function failure(results: readonly PublishedFile[], target: PublishTarget): Abor
       'A published file never changes: raise the version and build again' +
       (target.source === 'pyrepo' ? ', or delete the old file first with `pyrepo remove`.' : '.');
   } else {
-    next = 'The reasons are in the table above; files already on the index are skipped when you run publish again.';
+    next = "The index's reasons are listed under the table; files already on the index are skipped when you run publish again.";
   }
   return new AbortError(message, next, 1);
 }
