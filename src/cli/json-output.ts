@@ -99,6 +99,8 @@ export const BoardOutputSchema = Type.Object({
   reachable: Type.Boolean(),
   /** The project in the lines (`PACKAGE` when none was given). */
   project: Type.String(),
+  /** That project's latest version on the index (absent when no project was given or it has none). */
+  version: Type.Optional(Type.String()),
   warnings: Type.Array(Type.String()),
   addresses: Type.Array(
     Type.Object({
