@@ -56,7 +56,9 @@ export function loadTlsFiles(certFile: string, keyFile: string): { cert: Buffer;
     privateKey = createPrivateKey(key);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MISSING_PASSPHRASE' || /passphrase|bad decrypt/i.test((err as Error).message)) {
+    // OpenSSL 3 says "interrupted or cancelled" where it would have asked for the passphrase.
+    const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key.toString('latin1'));
+    if (encrypted || code === 'ERR_MISSING_PASSPHRASE' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED') {
       throw new SettingsProblem(`The TLS key ${keyFile} is protected by a passphrase, which pyrepo cannot ask for: write it out without one (openssl pkey -in KEY -out KEY.plain).`);
     }
     throw new SettingsProblem(`The TLS key ${keyFile} is not a private key (a PEM file starts with -----BEGIN PRIVATE KEY-----).`);
