@@ -141,7 +141,8 @@ describe('pyrepo publish', () => {
     expect(r.timedOut, r.output).toBe(false);
     expect(r.code, r.output).toBe(1);
     expect(Date.now() - started).toBeLessThan(20_000);
-    expect(r.output).toContain('the index wants credentials (401 Invalid username or password.)');
+    expect(r.stdout).toMatch(/ failed: needs credentials \(401\) \[1\]$/m);
+    expect(r.stdout).toContain('  [1] 401: Invalid username or password.');
     expect(r.output).not.toContain('not-a-password');
     expect(await listed('wrong-pw')).toEqual(new Map());
   });
