@@ -119,6 +119,10 @@ describe('init, start, status, stop', () => {
     expect(second.stdout).toContain("'admin' (kept as it was)");
     expect(readFileSync(join(home(), 'config', 'secrets.json'), 'utf8')).toBe(secrets);
     expect(readFileSync(join(home(), 'config', 'settings.json'), 'utf8')).toBe(settings);
+    expect(second.stdout).not.toContain('Saved');
+    const third = await runCli(['init', '--yes', '--no-start', '--no-configure', '--overwrite'], opts);
+    expect(third.stdout).toContain('Saved for later starts: overwrite true (was false).');
+    expect(third.stdout).toContain('Undo: `pyrepo config unset overwrite`');
     const { s } = await status();
     expect(s.running).toBe(false);
   });
@@ -352,7 +356,7 @@ describe('logs', () => {
     for (const line of raw.stdout.trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
 
     const bad = await runCli(['logs', '-n', '-1'], opts);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('--lines must be a whole number');
   });
 
