@@ -16,7 +16,7 @@ import { daemonLogFile, dataLayout, type PyrepoPaths } from '../../shared/paths.
 import type { DaemonSettings } from '../../shared/settings.js';
 import { PYREPO_ROOT } from '../../shared/version.js';
 import { AbortError, BugError } from '../errors.js';
-import { explainingLines, lastLines, logSize, rotateIfLarge } from './daemon-log.js';
+import { explainingLines, linesSince, logSize, rotateIfLarge } from './daemon-log.js';
 import { portAdvice } from './daemon-settings.js';
 import { isAlive, mayBeDaemon, signal } from './process-info.js';
 import { withStartLock } from './start-lock.js';
@@ -41,9 +41,6 @@ export const WAITS = {
   killMs: 3_000,
   pollMs: 100,
 };
-
-/** Lines of the log shown when a start fails. */
-const LOG_LINES_ON_FAILURE = 15;
 
 function readState(stateFile: string): DaemonState | 'invalid' | undefined {
   let text: string;
@@ -115,9 +112,9 @@ const DAEMON_WORDS = 'pyrepo daemon: ';
 
 /** The daemon's own last words ("pyrepo daemon: …"), if it wrote any to the log since `fromOffset`. */
 function daemonError(logFile: string, fromOffset: number): string | undefined {
-  const lines = lastLines(logFile, LOG_LINES_ON_FAILURE);
-  const written = logSize(logFile) > fromOffset;
-  const last = written ? [...lines].reverse().find((l) => l.startsWith(DAEMON_WORDS)) : undefined;
+  const last = linesSince(logFile, fromOffset)
+    .reverse()
+    .find((l) => l.startsWith(DAEMON_WORDS));
   return last?.slice(DAEMON_WORDS.length);
 }
 

@@ -154,6 +154,15 @@ export function followLog(file: string, onLine: (line: string) => void, signal: 
   });
 }
 
+/** The lines written to `file` from byte `fromOffset` on (the last 256 KiB of them at most), empty ones left out. */
+export function linesSince(file: string, fromOffset: number): string[] {
+  const size = logSize(file);
+  if (size <= fromOffset) return [];
+  return readTail(file, Math.min(size - fromOffset, 256 * 1024))
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+}
+
 function parseEntry(line: string): PinoLine | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
@@ -171,12 +180,7 @@ function parseEntry(line: string): PinoLine | undefined {
  */
 export function explainingLines(file: string, fromOffset: number, options: { max?: number; skip?: (line: string) => boolean; onlySerious?: boolean } = {}): string[] {
   const max = options.max ?? 5;
-  const size = logSize(file);
-  if (size <= fromOffset) return [];
-  const text = readTail(file, Math.min(size - fromOffset, 256 * 1024));
-  const lines = text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
+  const lines = linesSince(file, fromOffset)
     .filter((l) => !/^\s+at /.test(l) && !/^Node\.js v\d/.test(l) && !(options.skip?.(l) ?? false))
     .filter((l) => parseEntry(l)?.msg !== 'request');
   const serious = lines.filter((l) => {
