@@ -23,6 +23,16 @@ export const StatusOutputSchema = Type.Object({
   logFile: Type.String(),
   /** pid of a daemon that had died without cleaning up; its state file was removed. */
   stalePid: Type.Optional(Type.Integer()),
+  /** Saved settings the running daemon does not use yet (changed since it started): `pyrepo restart` applies them. */
+  unappliedSettings: Type.Optional(
+    Type.Array(
+      Type.Object({
+        name: Type.String({ description: 'The setting, as its flag and `pyrepo config` name it' }),
+        running: Type.String({ description: 'What the daemon runs with (empty: not set)' }),
+        saved: Type.String({ description: 'What the settings file says (empty: not set)' }),
+      }),
+    ),
+  ),
 });
 export type StatusOutput = Static<typeof StatusOutputSchema>;
 
@@ -89,6 +99,8 @@ export const BoardOutputSchema = Type.Object({
   reachable: Type.Boolean(),
   /** The project in the lines (`PACKAGE` when none was given). */
   project: Type.String(),
+  /** That project's latest version on the index (absent when no project was given or it has none). */
+  version: Type.Optional(Type.String()),
   warnings: Type.Array(Type.String()),
   addresses: Type.Array(
     Type.Object({

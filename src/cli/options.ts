@@ -1,32 +1,42 @@
 /** Options several commands share, defined once. */
 import type { Argv } from 'yargs';
-import { DEFAULT_PORT } from '../shared/settings.js';
+import { SETTINGS } from './services/daemon-settings.js';
 
 /**
- * The daemon's settings as flags (`serve`, `start`, `restart`, `init`). None has a yargs
- * default: an absent flag means "as in the settings file".
+ * Whether a command's daemon flags are saved in the settings file (`start`, `restart`,
+ * `init`) or are for that run only (`serve`).
  */
-export function withDaemonOptions<T>(yargs: Argv<T>) {
-  return yargs
-    .option('host', { type: 'string', describe: 'Address to listen on', defaultDescription: '127.0.0.1 (loopback only)' })
-    .option('port', { alias: 'p', type: 'number', describe: 'TCP port (0 picks a free one)', defaultDescription: String(DEFAULT_PORT) })
-    .option('packages-dir', { type: 'string', describe: 'Folder of distribution files (a pypiserver folder works)', defaultDescription: '<data folder>/packages' })
-    .option('overwrite', { type: 'boolean', describe: 'Let an upload replace a file with different content', defaultDescription: 'false' })
-    .option('max-upload-size', { type: 'string', describe: 'Largest accepted upload, e.g. 100MB', defaultDescription: '100MB' })
-    .option('public-url', { type: 'string', describe: 'Base URL shown in pages when behind a proxy' })
-    .option('watch', { type: 'boolean', describe: 'Pick up files copied into or deleted from the packages folder', defaultDescription: 'true' })
-    .option('log-level', { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], defaultDescription: 'info' })
-    .option('access-log', { type: 'boolean', describe: 'Log one line per request', defaultDescription: 'true' })
-    .option('authenticate', {
-      type: 'string',
-      describe: 'What needs credentials: a list of list, download, upload, or none (the control API always does)',
-      defaultDescription: 'upload',
-    })
-    .option('lan', { type: 'boolean', describe: 'Listen on every address (for boards and colleagues): reads open, uploads authenticated' })
-    .option('allow-anonymous-lan-uploads', { type: 'boolean', describe: 'Accept uploads without credentials beyond loopback (anyone could replace packages)' })
-    .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve HTTPS (with --tls-key)' })
-    .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
-    .option('htpasswd', { type: 'string', describe: "Also accept the users of this htpasswd file (a pypiserver or Apache one), read in place" });
+export type DaemonFlagsMode = 'saved' | 'this-run';
+
+/** The help heading of the daemon flags, by whether they are saved. */
+export const DAEMON_FLAG_GROUPS: Record<DaemonFlagsMode, string> = {
+  saved: 'Settings (saved in the settings file for later starts and the login service; `pyrepo config list` shows them):',
+  'this-run': 'Settings for this run only (the settings file is left as it is; `pyrepo config` changes it):',
+};
+
+/**
+ * The daemon's settings as flags, from the one table of settings, grouped under a heading
+ * that says whether they are saved. None has a yargs default: an absent flag means "as
+ * saved". Values are read by the table (`--port abc` gets the same message as
+ * `pyrepo config set port abc`), so every flag that takes a value insists on one.
+ */
+export function withDaemonOptions<T>(yargs: Argv<T>, mode: DaemonFlagsMode = 'saved') {
+  let y = yargs as Argv;
+  for (const spec of SETTINGS) {
+    y = y.option(spec.name, {
+      type: spec.kind === 'boolean' ? 'boolean' : 'string',
+      describe: spec.describe,
+      ...(spec.kind === 'text' ? { requiresArg: true } : {}),
+      ...(spec.alias ? { alias: spec.alias } : {}),
+      ...(spec.defaultText ? { defaultDescription: spec.defaultText } : {}),
+      ...(spec.choices ? { choices: spec.choices as string[] } : {}),
+    });
+  }
+  y = y.option('lan', {
+    type: 'boolean',
+    describe: 'Listen on every address (for boards and colleagues): reads open, uploads authenticated (--no-lan: loopback again)',
+  });
+  return y.group([...SETTINGS.map((s) => s.name), 'lan'], DAEMON_FLAG_GROUPS[mode]) as Argv<T>;
 }
 
 /** `--json`: print machine-readable output instead of text. */

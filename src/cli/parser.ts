@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
 import { backupCommand } from './commands/backup.js';
 import { boardCommand } from './commands/board.js';
+import { configCommand } from './commands/config.js';
 import { configureCommand } from './commands/configure.js';
 import { doctorCommand } from './commands/doctor.js';
 import { infoCommand } from './commands/info.js';
@@ -23,7 +24,7 @@ import { tokenCommand } from './commands/token.js';
 import { unconfigureCommand } from './commands/unconfigure.js';
 import { userCommand } from './commands/user.js';
 import { unyankCommand, yankCommand } from './commands/yank.js';
-import { AbortError } from './errors.js';
+import { usageError } from './usage-errors.js';
 
 /** Builds a fresh parser (tests make one per case). */
 export function buildParser(args: string[]) {
@@ -38,6 +39,7 @@ export function buildParser(args: string[]) {
     .command(logsCommand)
     .command(publishCommand)
     .command(serveCommand)
+    .command(configCommand)
     .command(serviceCommand)
     .command(listCommand)
     .command(infoCommand)
@@ -62,9 +64,21 @@ export function buildParser(args: string[]) {
     .help()
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
-    .fail((message, err) => {
-      // Errors thrown by command handlers pass through; yargs' own are usage errors.
-      if (err) throw err;
-      throw new AbortError(message, 'Run `pyrepo --help` for usage.', 64);
+    .fail((message, err, usage) => {
+      // Errors thrown by command handlers pass through; yargs' own are usage errors, said plainly.
+      if (err && !isYargsError(err)) throw err;
+      throw usageError(message ?? err?.message ?? '', args, commandUsage(usage));
     });
+}
+
+/** yargs' own errors (a flag without its value) are usage errors too; anything else is a handler's. */
+function isYargsError(err: Error): boolean {
+  return err.name === 'YError';
+}
+
+/** `pyrepo info <project>`: the usage line of the command being parsed, when yargs knows it. */
+function commandUsage(usage: unknown): string | undefined {
+  const lines = (usage as { getUsage?: () => [string, string][] }).getUsage?.();
+  const first = lines?.[0]?.[0];
+  return first ? first.replace('$0', 'pyrepo') : undefined;
 }

@@ -12,8 +12,51 @@ import type { PreparedUpload } from './services/upload-client.js';
 
 type Colors = ReturnType<typeof colors>;
 
-/** A result in words, for the progress lines and the summary table. */
-export function describeResult(r: PublishedFile, c: Colors = colors()): string {
+/** The short reason of a failure, by the index's answer; the index's own words go below the table. */
+function shortReason(r: PublishedFile): string {
+  switch (r.httpStatus) {
+    case 400:
+      return 'refused by the index (400)';
+    case 401:
+      return 'needs credentials (401)';
+    case 403:
+      return 'not allowed (403)';
+    case 404:
+    case 405:
+      return `not an upload URL (${r.httpStatus})`;
+    case 413:
+      return 'too large for the index (413)';
+    case undefined:
+      // No answer (no connection, a time limit): the message is ours, and short.
+      return r.message ?? 'unknown reason';
+    default:
+      return r.httpStatus >= 300 && r.httpStatus < 400 ? `redirected (${r.httpStatus})` : `refused by the index (${r.httpStatus})`;
+  }
+}
+
+const NOT_SENT_AFTER = 'not sent after: ';
+
+/** The index's own words in a failure message, without the words the table already says ("too large for this index (413): "). */
+function indexWords(message: string): string {
+  const credentials = /^the index wants credentials \(\d{3} (.*)\)$/.exec(message);
+  if (credentials) return credentials[1] as string;
+  return message.replace(/^(too large for this index|not allowed) \(\d{3}\): /, '').replace(/^\d{3}: /, '');
+}
+
+/** The message a row refers to below the table (the index's status and words), if any. */
+function fullMessage(r: PublishedFile, all: readonly PublishedFile[]): string | undefined {
+  if ((r.result === 'conflict' || r.result === 'failed') && r.httpStatus !== undefined && r.message) return `${r.httpStatus}: ${indexWords(r.message)}`;
+  // "not sent after: <the answer that stopped the run>" refers to that answer's row.
+  if (r.result === 'not-attempted' && r.message?.startsWith(NOT_SENT_AFTER)) {
+    const cause = all.find((other) => other.result === 'failed' && other.message === r.message?.slice(NOT_SENT_AFTER.length));
+    return cause ? fullMessage(cause, all) : undefined;
+  }
+  return undefined;
+}
+
+/** A result in a few words, for the progress lines and the summary table; `note` refers to a message below it. */
+export function describeResult(r: PublishedFile, c: Colors = colors(), note?: number): string {
+  const ref = note === undefined ? '' : ` [${note}]`;
   switch (r.result) {
     case 'uploaded':
       return c.green('uploaded');
@@ -22,21 +65,35 @@ export function describeResult(r: PublishedFile, c: Colors = colors()): string {
     case 'identical':
       return c.dim('identical, skipped (already on the index)');
     case 'conflict':
-      return c.red(`conflict: ${r.message ?? 'a different file of the same name is on the index'}`);
+      return c.red(`conflict: a different file of this name is on the index${ref}`);
     case 'failed':
-      return c.red(`failed: ${r.message ?? 'unknown reason'}`);
+      return c.red(`failed: ${shortReason(r)}${ref}`);
     case 'not-attempted':
-      return c.yellow(r.message ?? 'not sent');
+      return c.yellow(r.message?.startsWith(NOT_SENT_AFTER) ? `not sent, as the same answer would come${ref}` : (r.message ?? 'not sent'));
   }
 }
 
-/** The summary table: file, size, result. */
+/**
+ * The summary table (file, size, result in a few words), then each message of the index
+ * once, numbered as the rows refer to it: a long answer is never repeated in the table.
+ */
 export function summaryTable(results: readonly PublishedFile[], c: Colors = colors()): string {
-  return formatTable(
+  const messages: string[] = [];
+  const noteOf = (r: PublishedFile): number | undefined => {
+    const message = fullMessage(r, results);
+    if (message === undefined) return undefined;
+    const at = messages.indexOf(message);
+    if (at !== -1) return at + 1;
+    messages.push(message);
+    return messages.length;
+  };
+  const table = formatTable(
     ['file', 'size', 'result'],
-    results.map((r) => [r.file, formatBytes(r.size), describeResult(r, c)]),
+    results.map((r) => [r.file, formatBytes(r.size), describeResult(r, c, noteOf(r))]),
     [1],
   );
+  if (messages.length === 0) return table;
+  return [table, '', 'What the index said:', ...messages.map((m, i) => `  [${i + 1}] ${m}`)].join('\n');
 }
 
 const BAR_WIDTH = 24;

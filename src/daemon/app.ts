@@ -3,13 +3,13 @@
  * Tests drive it with app.inject(); `pyrepo serve` and the background daemon listen.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
 import { formatBytes } from '../shared/format.js';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
+import { loadTlsFiles, SettingsProblem } from '../shared/settings-checks.js';
 import authPlugin from './plugins/auth.js';
 import boardsPlugin from './plugins/boards.js';
 import folderHealthPlugin from './plugins/folder-health.js';
@@ -72,18 +72,16 @@ export class AppSettingsError extends Error {
   override readonly name = 'AppSettingsError';
 }
 
-/** The certificate and key for HTTPS, when both are set. */
+/** The certificate and key for HTTPS, when both are set, checked as the CLI checks them. */
 function readTls(settings: DaemonSettings): { cert: Buffer; key: Buffer } | undefined {
   if (!settings.tlsCert && !settings.tlsKey) return undefined;
   if (!settings.tlsCert || !settings.tlsKey) throw new AppSettingsError('HTTPS needs both --tls-cert and --tls-key.');
-  const read = (path: string, what: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new AppSettingsError(`Cannot read the TLS ${what} ${path}: ${(err as Error).message}.`);
-    }
-  };
-  return { cert: read(settings.tlsCert, 'certificate'), key: read(settings.tlsKey, 'key') };
+  try {
+    return loadTlsFiles(settings.tlsCert, settings.tlsKey);
+  } catch (err) {
+    if (err instanceof SettingsProblem) throw new AppSettingsError(err.message);
+    throw err;
+  }
 }
 
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {

@@ -22,7 +22,7 @@ export const FileExists = createError(
 );
 export const UploadTooLarge = createError(
   'PYREPO_UPLOAD_TOO_LARGE',
-  'File too large: this index accepts uploads of at most %s (setting maxUploadBytes).',
+  'File too large: this index accepts uploads of at most %s (the max-upload-size setting).',
   413,
 );
 export const UnsupportedAction = createError('PYREPO_UNSUPPORTED_ACTION', '%s', 400);

@@ -12,7 +12,8 @@ import { Value } from '@sinclair/typebox/value';
 import { DaemonStateSchema, type DaemonState } from '../shared/api.js';
 import { daemonClientFor } from '../shared/client.js';
 import { dataLayout } from '../shared/paths.js';
-import { describeAccess, isLoopback } from '../shared/access-policy.js';
+import { describeAccess } from '../shared/access-policy.js';
+import { anonymousLanUploadProblem, listenProblem } from '../shared/settings-checks.js';
 import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
 import { PYREPO_VERSION } from '../shared/version.js';
 import { AppSettingsError, buildApp } from './app.js';
@@ -78,12 +79,8 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
       `A restore into ${layout.dataDir} was interrupted while it moved files into place. Run \`pyrepo restore <backup folder>\` again (it first puts back what was there), then start.`,
     );
   }
-  if (!isLoopback(settings.host) && !settings.authenticate.includes('upload') && !settings.allowAnonymousLanUploads) {
-    throw new DaemonStartError(
-      `Refusing to listen on ${settings.host} with uploads open to anyone: every machine that can reach it could publish or replace packages. ` +
-        'Keep uploads authenticated (--authenticate upload, the default), or accept the risk with --allow-anonymous-lan-uploads.',
-    );
-  }
+  const lanProblem = anonymousLanUploadProblem(settings);
+  if (lanProblem) throw new DaemonStartError(lanProblem);
   for (const dir of [layout.dataDir, settings.packagesDir]) {
     try {
       await mkdir(dir, { recursive: true });
@@ -102,18 +99,8 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     await app.listen({ host: settings.host, port: settings.port });
   } catch (err) {
     await app.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') {
-      throw new DaemonStartError(
-        `Port ${settings.port} on ${settings.host} is already in use by another program. Stop it, or choose another port with --port.`,
-      );
-    }
-    if (code === 'EACCES') {
-      throw new DaemonStartError(`Not allowed to listen on ${settings.host}:${settings.port}. Ports below 1024 need privileges: choose another with --port.`);
-    }
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-      throw new DaemonStartError(`${settings.host} is not an address of this machine. Use --host 127.0.0.1, or one of its own addresses.`);
-    }
+    const problem = listenProblem((err as NodeJS.ErrnoException).code, settings.host, settings.port);
+    if (problem) throw new DaemonStartError(problem);
     throw err;
   }
   const port = (app.server.address() as AddressInfo).port;
@@ -131,6 +118,7 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     packagesDir: settings.packagesDir,
     ...(settings.tlsCert ? { tlsCert: settings.tlsCert } : {}),
     instance: app.instance,
+    settings,
   };
   const stateText = `${JSON.stringify(state, null, 2)}\n`;
   await writeAtomically(layout.stateFile, stateText);

@@ -55,6 +55,12 @@ export const DaemonStateSchema = Type.Object({
    * need credentials. Absent in state files of daemons before it existed.
    */
   instance: Type.Optional(Type.String({ minLength: 32, maxLength: 64 })),
+  /**
+   * The settings it runs with (DaemonSettings): `status` compares them with the saved ones and
+   * a failed restart brings them back. Loosely typed here so that a daemon of another version
+   * never makes the whole state file invalid; readers check it against DaemonSettingsSchema.
+   */
+  settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 export type DaemonState = Static<typeof DaemonStateSchema>;
 

@@ -1,7 +1,8 @@
 /**
- * pyrepo's settings: one typed schema with defaults. The settings file (written by
- * `pyrepo init`) holds {@link StoredSettings}; flags override them for one run; the daemon
- * receives the resolved {@link DaemonSettings}.
+ * pyrepo's settings: one typed schema with defaults. The settings file holds
+ * {@link StoredSettings}: `pyrepo init`, `start` and `restart` save their flags there and
+ * `pyrepo config` changes it; `serve`'s flags override it for one run; the daemon receives
+ * the resolved {@link DaemonSettings} (and records them in its state file).
  */
 import { Type, type Static } from '@sinclair/typebox';
 

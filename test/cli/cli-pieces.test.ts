@@ -7,7 +7,8 @@ import { AbortError } from '../../src/cli/errors.js';
 import { formatTable } from '../../src/cli/output.js';
 import { buildParser } from '../../src/cli/parser.js';
 import { parseReleaseSpec } from '../../src/cli/release-spec.js';
-import { followLog, formatLogLine, lastLines, rotateIfLarge } from '../../src/cli/services/daemon-log.js';
+import { explainingLines, followLog, formatLogLine, lastLines, logSize, rotateIfLarge } from '../../src/cli/services/daemon-log.js';
+import { closestNames, editDistance } from '../../src/cli/suggest.js';
 import { withStartLock } from '../../src/cli/services/start-lock.js';
 import { formatBytes, formatDuration } from '../../src/shared/format.js';
 
@@ -22,8 +23,15 @@ describe('release specs', () => {
     expect(parseReleaseSpec('pkg==1.0', true)).toEqual({ project: 'pkg', version: '1.0' });
     expect(parseReleaseSpec('pkg', false)).toEqual({ project: 'pkg' });
   });
-  it('refuses what is not a pin', () => {
+  it('refuses what is not a pin, as a usage error (exit 64)', () => {
     expect(() => parseReleaseSpec('pkg', true)).toThrow(/Say which release: pkg==<version>/);
+    for (const [spec, pin] of [['alpha', true], ['pkg>=1', false]] as const) {
+      try {
+        parseReleaseSpec(spec, pin);
+      } catch (err) {
+        expect((err as AbortError).exitCode, spec).toBe(64);
+      }
+    }
     for (const bad of ['pkg>=1.0', '==1.0', 'pkg==', 'pkg==1.0,2.0', 'p kg==1']) expect(() => parseReleaseSpec(bad, false), bad).toThrow(AbortError);
   });
 });
@@ -63,6 +71,36 @@ describe('daemon log', () => {
     expect(lastLines(file, 0)).toEqual([]);
   });
 
+  it('a failed start is explained by the lines it wrote, as text: warnings and errors, no access lines, no stack frames, no JSON', () => {
+    const file = join(dir, 'start.log');
+    const time = new Date(2026, 10, 22, 14, 3, 7).getTime();
+    const line = (o: object) => `${JSON.stringify({ time, pid: 1, hostname: 'h', ...o })}\n`;
+    writeFileSync(file, line({ level: 50, msg: 'an error of an earlier run' }));
+    const from = logSize(file);
+    appendFileSync(
+      file,
+      line({ level: 30, msg: 'Packages folder indexed in 4 ms' }) +
+        line({ level: 30, msg: 'request', method: 'GET', url: '/-/health', status: 200, ms: 1 }) +
+        line({ level: 40, msg: 'The packages folder is not writable' }) +
+        line({ level: 50, msg: 'Cannot open the catalog', err: { message: 'SQLITE_CANTOPEN' } }) +
+        'pyrepo daemon: Cannot open the catalog\n' +
+        'Error: boom\n    at main (file:///x.js:1:1)\n    at run (file:///y.js:2:2)\nNode.js v20.19.0\n',
+    );
+    const lines = explainingLines(file, from, { skip: (l) => l.startsWith('pyrepo daemon: ') });
+    expect(lines).toEqual([
+      '2026-11-22 14:03:07 WARN  The packages folder is not writable',
+      '2026-11-22 14:03:07 ERROR Cannot open the catalog: SQLITE_CANTOPEN',
+      'Error: boom',
+    ]);
+    for (const l of lines) expect(l.startsWith('{')).toBe(false);
+    // Nothing serious: the last lines it wrote, unless only serious ones are wanted.
+    const quiet = join(dir, 'quiet.log');
+    writeFileSync(quiet, line({ level: 30, msg: 'Server listening at http://127.0.0.1:1' }));
+    expect(explainingLines(quiet, 0)).toEqual(['2026-11-22 14:03:07 INFO  Server listening at http://127.0.0.1:1']);
+    expect(explainingLines(quiet, 0, { onlySerious: true })).toEqual([]);
+    expect(explainingLines(quiet, logSize(quiet))).toEqual([]);
+  });
+
   it('rotates a large log to .1', () => {
     const file = join(dir, 'daemon.log');
     writeFileSync(file, 'x'.repeat(100));
@@ -85,6 +123,18 @@ describe('daemon log', () => {
     stop.abort();
     await done;
     expect(seen).toEqual(['new 1', 'new 2']);
+  });
+});
+
+describe('did you mean', () => {
+  it('finds names a few edits away, transpositions counting once, and names that start with the word', () => {
+    expect(editDistance('pyrpeo', 'pyrepo')).toBe(1);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(closestNames('prot', ['port', 'host', 'packages-dir'])).toEqual(['port']);
+    expect(closestNames('reqeusts', ['requests', 'requests-toolbelt', 'flask'])).toEqual(['requests']);
+    expect(closestNames('reque', ['requests-toolbelt', 'requests', 'flask'])).toEqual(['requests', 'requests-toolbelt']);
+    expect(closestNames('zzz', ['requests', 'flask'])).toEqual([]);
+    expect(closestNames('Port', ['port'])).toEqual([]);
   });
 });
 
@@ -132,13 +182,54 @@ describe('parser', () => {
     expect(err?.message).toContain('bogus');
   });
 
-  it('a missing positional is a usage error', async () => {
+  it('a missing positional is a usage error that names it and shows the usage', async () => {
     const err = await parse(['info']);
     expect(err?.exitCode).toBe(64);
+    expect(err?.message).toBe('`pyrepo info` needs <project>.');
+    expect(err?.nextStep).toContain('Usage: pyrepo info <project>');
+    const owner = await parse(['owner', 'add', 'x']);
+    expect(owner?.message).toBe('`pyrepo owner add` needs <user>.');
+    const set = await parse(['config', 'set', 'port']);
+    expect(set?.message).toBe('`pyrepo config set` needs <value>.');
+  });
+
+  it("yargs' other messages are plain sentences too, all exit 64", async () => {
+    const cases: [string[], string][] = [
+      [['frobnicate'], "There is no command 'frobnicate'."],
+      [['stauts'], "There is no command 'stauts'. Did you mean `pyrepo status`?"],
+      [['status', '--bogus'], '`pyrepo status` has no option --bogus.'],
+      [['info', 'a', 'b'], "`pyrepo info` does not take the argument 'b'."],
+      [['start', '--port'], '--port needs a value.'],
+      [['start', '--log-level', 'loud'], "--log-level takes fatal, error, warn, info, debug or silent; not 'loud'."],
+      [['publish', '-r', 'a', '--repository-url', 'b'], '--repository-url and --repository cannot be used together.'],
+      [['publish', '--max-upload-size', '5MB'], '`pyrepo publish` has no option --max-upload-size.'],
+      [['publish', '--build', 'x.whl'], '--build publishes what it builds; leave out the file arguments (or leave out --build).'],
+      [['publish', '--timeout', '0'], '--timeout must be a positive number of seconds.'],
+    ];
+    for (const [args, message] of cases) {
+      const err = await parse(args);
+      expect(err, args.join(' ')).toBeInstanceOf(AbortError);
+      expect(err?.message, args.join(' ')).toBe(message);
+      expect(err?.exitCode, args.join(' ')).toBe(64);
+    }
+  });
+
+  it('daemon flags are grouped by whether they are saved', async () => {
+    const help = async (args: string[]) =>
+      new Promise<string>((resolve) => {
+        void buildParser(args)
+          .exitProcess(false)
+          .parse(args, {}, (_err, _argv, output) => resolve(output));
+      });
+    for (const command of ['start', 'restart', 'init']) expect(await help([command, '--help']), command).toContain('Settings (saved in the settings file');
+    const serve = await help(['serve', '--help']);
+    expect(serve).toContain('Settings for this run only');
+    expect(serve).not.toContain('Settings (saved');
+    for (const flag of ['--max-upload-size', '--authenticate', '--tls-cert', '--lan', '--data-dir']) expect(serve).toContain(flag);
   });
 
   it('every command has help with examples', async () => {
-    const commands = ['init', 'start', 'stop', 'restart', 'status', 'logs', 'serve', 'publish', 'list', 'info', 'remove', 'yank', 'unyank', 'configure', 'unconfigure', 'service install', 'service uninstall', 'doctor', 'board',
+    const commands = ['init', 'start', 'stop', 'restart', 'status', 'logs', 'serve', 'config', 'config get', 'config set', 'config unset', 'config list', 'publish', 'list', 'info', 'remove', 'yank', 'unyank', 'configure', 'unconfigure', 'service install', 'service uninstall', 'doctor', 'board',
       'user', 'user add', 'user remove', 'user passwd', 'user role', 'user list', 'user import', 'token', 'token create', 'token list', 'token revoke', 'owner', 'owner add', 'owner remove', 'owner list'];
     for (const command of commands) {
       // The parse callback receives the help text instead of printing it.

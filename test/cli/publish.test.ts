@@ -14,7 +14,7 @@ import { blake2b } from '@noble/hashes/blake2b';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError } from '../../src/cli/errors.js';
-import { PublishOutputSchema } from '../../src/cli/json-output.js';
+import { PublishOutputSchema, type PublishedFile } from '../../src/cli/json-output.js';
 import { summaryTable } from '../../src/cli/publish-view.js';
 import { collectDistFiles, prepareFiles, redactUrl, resolveTarget, runBuild, uploadFiles, type PublishTarget } from '../../src/cli/services/publish.js';
 import {
@@ -363,6 +363,12 @@ describe('understanding the answer', () => {
     expect(interpretResponse(answer, url)).toMatchObject(expected);
   });
 
+  it('a reason phrase cut short with "..." is not repeated before the body that says it whole', () => {
+    const whole = `File already exists ('x-1.0.tar.gz', with sha256 hash '${'a'.repeat(64)}'): a file with that name and different content is already on this index. Upload a new version instead.`;
+    const v = interpretResponse(res(409, `${whole.slice(0, 197)}...`, whole), url);
+    expect(v).toEqual({ result: 'conflict', message: whole });
+  });
+
   it('puts the reason and the body in the message, trimmed to one line', () => {
     const v = interpretResponse(res(400, 'Bad Request', `Version in filename\nshould be 1.0 ${'x'.repeat(1000)}`), url);
     expect(v.result).toBe('failed');
@@ -372,6 +378,71 @@ describe('understanding the answer', () => {
     expect(message.length).toBeLessThan(400);
     const wants = interpretResponse(res(401, 'Unauthorized'), url);
     expect(wants.result === 'failed' && wants.message).toMatch(/the index wants credentials/);
+  });
+});
+
+describe('the summary table', () => {
+  const row = (file: string, result: PublishedFile['result'], extra: Partial<PublishedFile> = {}): PublishedFile => ({
+    file,
+    path: `/d/${file}`,
+    size: 2048,
+    sha256: 'a'.repeat(64),
+    project: 'x',
+    version: '1.0',
+    filetype: 'sdist',
+    repositoryUrl: 'http://i.example/legacy/',
+    result,
+    ...extra,
+  });
+  const plain = { enabled: false, bold: String, dim: String, red: String, green: String, yellow: String, cyan: String } as unknown as Parameters<typeof summaryTable>[1];
+  const conflict = (file: string) =>
+    `File already exists ('${file}', with sha256 hash '${'b'.repeat(64)}'): a file with that name and different content is already on this index. Upload a new version instead.`;
+
+  it('one short reason per row; each message of the index once, under the table', () => {
+    const results = [
+      row('x-1.0.tar.gz', 'conflict', { httpStatus: 409, message: conflict('x-1.0.tar.gz') }),
+      row('x-1.0-py3-none-any.whl', 'conflict', { httpStatus: 409, message: conflict('x-1.0-py3-none-any.whl') }),
+      row('y-1.0.tar.gz', 'uploaded', { httpStatus: 200 }),
+    ];
+    const lines = summaryTable(results, plain).split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      'file                     size  result',
+      '----------------------  -----  -----------------------------------------------------------',
+      'x-1.0.tar.gz            2 KiB  conflict: a different file of this name is on the index [1]',
+      'x-1.0-py3-none-any.whl  2 KiB  conflict: a different file of this name is on the index [2]',
+      'y-1.0.tar.gz            2 KiB  uploaded',
+    ]);
+    expect(lines.slice(5)).toEqual(['', 'What the index said:', `  [1] 409: ${conflict('x-1.0.tar.gz')}`, `  [2] 409: ${conflict('x-1.0-py3-none-any.whl')}`]);
+    for (const line of lines.slice(0, 5)) expect(line.length).toBeLessThan(100);
+    const table = summaryTable(results, plain);
+    expect(table.split(conflict('x-1.0.tar.gz')).length - 1).toBe(1);
+  });
+
+  it('400, 401, 403 and 413 read well: the kind in the row, the words once below, rows not sent refer to them', () => {
+    const results = [
+      row('a-1.0.tar.gz', 'failed', { httpStatus: 413, message: 'too large for this index (413): File too large: this index accepts uploads of at most 1 MiB (the max-upload-size setting).' }),
+      row('b-1.0.tar.gz', 'failed', { httpStatus: 413, message: 'too large for this index (413): File too large: this index accepts uploads of at most 1 MiB (the max-upload-size setting).' }),
+      row('c-1.0.tar.gz', 'failed', { httpStatus: 400, message: '400: Bad Request: Version in filename should be 1.0' }),
+      row('d-1.0.tar.gz', 'failed', { httpStatus: 403, message: "not allowed (403): The user 'ann' isn't allowed to upload to project 'd'." }),
+      row('e-1.0.tar.gz', 'not-attempted', { message: "not sent after: not allowed (403): The user 'ann' isn't allowed to upload to project 'd'." }),
+      row('f-1.0.tar.gz', 'failed', { httpStatus: 401, message: 'the index wants credentials (401 Invalid username or password.)' }),
+      row('g-1.0.tar.gz', 'failed', { message: 'no answer within 60 s' }),
+    ];
+    const text = summaryTable(results, plain);
+    const cell = (file: string) => text.split('\n').find((l) => l.startsWith(file))?.replace(/^\S+\s+\S+ \S+\s+/, '');
+    expect(cell('a-1.0.tar.gz')).toBe('failed: too large for the index (413) [1]');
+    expect(cell('b-1.0.tar.gz')).toBe('failed: too large for the index (413) [1]');
+    expect(cell('c-1.0.tar.gz')).toBe('failed: refused by the index (400) [2]');
+    expect(cell('d-1.0.tar.gz')).toBe('failed: not allowed (403) [3]');
+    expect(cell('e-1.0.tar.gz')).toBe('not sent, as the same answer would come [3]');
+    expect(cell('f-1.0.tar.gz')).toBe('failed: needs credentials (401) [4]');
+    expect(cell('g-1.0.tar.gz')).toBe('failed: no answer within 60 s');
+    expect(text.split('What the index said:\n')[1]?.split('\n')).toEqual([
+      '  [1] 413: File too large: this index accepts uploads of at most 1 MiB (the max-upload-size setting).',
+      '  [2] 400: Bad Request: Version in filename should be 1.0',
+      "  [3] 403: The user 'ann' isn't allowed to upload to project 'd'.",
+      '  [4] 401: Invalid username or password.',
+    ]);
   });
 });
 
@@ -392,7 +463,8 @@ describe('uploading several files', () => {
       expect(results[0]?.httpStatus).toBe(409);
       expect(Value.Check(PublishOutputSchema, results)).toBe(true);
       const table = summaryTable(results);
-      expect(table).toMatch(new RegExp(`${sdistFilename(SPEC).replace(/\./g, '\\.')}\\s+\\S+ \\S+\\s+conflict: File already exists`));
+      expect(table).toMatch(new RegExp(`${sdistFilename(SPEC).replace(/\./g, '\\.')}\\s+\\S+ \\S+\\s+conflict: a different file of this name is on the index \\[1\\]`));
+      expect(table).toContain('  [1] 409: File already exists (x)');
     } finally {
       await conflicting.close();
     }

@@ -499,7 +499,7 @@ describe('binding beyond loopback', () => {
 
   it('--lan cannot open uploads', async () => {
     const r = await runCli(['start', '--lan', '--authenticate', 'none'], opts);
-    expect(r.code, r.output).toBe(1);
+    expect(r.code, r.output).toBe(64);
     expect(r.stderr).toContain('--lan keeps uploads authenticated; --authenticate must include upload with it.');
   });
 });

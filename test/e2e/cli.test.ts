@@ -42,7 +42,7 @@ describe('pyrepo CLI', () => {
     const r = await runCli(['frobnicate'], opts);
     expect(r.code, r.output).not.toBe(0);
     expect(r.code).not.toBeNull();
-    expect(r.stderr).toMatch(/unknown argument: frobnicate/i);
+    expect(r.stderr).toContain("Error: There is no command 'frobnicate'.");
     expect(r.stderr).not.toMatch(/unexpected error|bug in pyrepo/i);
     expect(r.stderr).toContain('pyrepo --help');
     expect(r.code).toBe(64);
@@ -54,6 +54,21 @@ describe('pyrepo CLI', () => {
     expect(r.stderr).toMatch(/which command/i);
     expect(r.stderr).not.toMatch(/unexpected error|bug in pyrepo/i);
     expect(r.code).toBe(64);
+  });
+
+  it('a missing argument or a malformed one is a plain usage error with exit 64, never yargs\' words', async () => {
+    const info = await runCli(['info'], opts);
+    expect(info.code, info.output).toBe(64);
+    expect(info.stderr).toBe('Error: `pyrepo info` needs <project>.\nUsage: pyrepo info <project>  (`pyrepo info --help` shows the options and examples)\n');
+    const yank = await runCli(['yank', 'alpha'], opts);
+    expect(yank.code, yank.output).toBe(64);
+    expect(yank.stderr).toContain('Say which release: alpha==<version>.');
+    const port = await runCli(['start', '--port', 'abc'], opts);
+    expect(port.code, port.output).toBe(64);
+    expect(port.stderr).toContain("--port must be a whole number from 0 to 65535, not 'abc'.");
+    const build = await runCli(['publish', '--build', 'x.whl'], opts);
+    expect(build.code, build.output).toBe(64);
+    for (const r of [info, yank, port, build]) expect(r.stderr).not.toMatch(/non-option|Unexpected error|bug in pyrepo/);
   });
 
   it('serve --port 99999 fails clearly without starting', async () => {

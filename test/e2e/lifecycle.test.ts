@@ -119,6 +119,10 @@ describe('init, start, status, stop', () => {
     expect(second.stdout).toContain("'admin' (kept as it was)");
     expect(readFileSync(join(home(), 'config', 'secrets.json'), 'utf8')).toBe(secrets);
     expect(readFileSync(join(home(), 'config', 'settings.json'), 'utf8')).toBe(settings);
+    expect(second.stdout).not.toContain('Saved');
+    const third = await runCli(['init', '--yes', '--no-start', '--no-configure', '--overwrite'], opts);
+    expect(third.stdout).toContain('Saved for later starts: overwrite true (was false).');
+    expect(third.stdout).toContain('Undo: `pyrepo config unset overwrite`');
     const { s } = await status();
     expect(s.running).toBe(false);
   });
@@ -255,8 +259,8 @@ describe('restart, and a start that fails', () => {
     expect((await runCli(['start', '--port', '0'], opts)).code).toBe(0);
     const before = (await status()).s;
     const bad = await runCli(['restart', '--max-upload-size', 'lots'], opts);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("'lots' is not a size.");
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain("Error: --max-upload-size 'lots' is not a size.");
     expect((await status()).s.pid).toBe(before.pid);
     expect(isAlive(before.pid as number)).toBe(true);
 
@@ -271,13 +275,22 @@ describe('restart, and a start that fails', () => {
     expect((await fetch(after.url as string)).status).toBe(401);
   });
 
-  it('a daemon that cannot start: exit 2, the reason, and the last lines of its log', async () => {
+  it('a daemon that cannot start: exit 2, the reason and what to do, no stack trace; TLS files are checked before it is spawned', async () => {
     const missing = join(root, 'no-such-cert.pem');
     const r = await runCli(['start', '--port', '0', '--tls-cert', missing, '--tls-key', missing], opts);
     expect(r.code, r.output).toBe(2);
-    expect(r.stderr).toContain(`Cannot read the TLS certificate ${missing}`);
-    expect(r.stderr).toContain(`Last lines of ${logFile()}:`);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).toBe(`Error: Cannot read the TLS certificate ${missing}: no such file.\nFix the file, or point tls-cert and tls-key at a working pair (\`pyrepo config set tls-cert CERT tls-key KEY\`).\n`);
+    expect(existsSync(logFile())).toBe(false);
+    expect((await status()).s.running).toBe(false);
+
+    // One the daemon itself refuses: its words, and nothing raw from its log.
+    const file = join(root, 'a-file');
+    writeFileSync(file, '');
+    const spawned = await runCli(['start', '--port', '0', '--packages-dir', join(file, 'packages')], opts);
+    expect(spawned.code, spawned.output).toBe(2);
+    expect(spawned.stderr).toMatch(/^Error: The daemon did not start: Cannot create the folder .*ENOTDIR/);
+    expect(spawned.stderr).not.toContain('{"');
+    expect(spawned.stderr).not.toMatch(/\n\s+at /);
     expect((await status()).s.running).toBe(false);
   });
 });
@@ -343,7 +356,7 @@ describe('logs', () => {
     for (const line of raw.stdout.trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
 
     const bad = await runCli(['logs', '-n', '-1'], opts);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('--lines must be a whole number');
   });
 
@@ -391,7 +404,7 @@ describe('managing releases', () => {
     expect((await runCli(['unyank', 'managed-pkg==1.1.0'], opts)).stdout).toContain('no longer yanked');
 
     const noVersion = await runCli(['yank', 'managed-pkg'], opts);
-    expect(noVersion.code).toBe(1);
+    expect(noVersion.code).toBe(64);
     expect(noVersion.stderr).toContain('Say which release: managed-pkg==<version>');
 
     const asked = await runCli(['remove', 'managed-pkg==1.0.0'], opts);
@@ -421,8 +434,22 @@ describe('managing releases', () => {
 
     const unknown = await runCli(['info', 'nope'], opts);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain("No project named 'nope'");
-  });
+    expect(unknown.stderr).toBe("Error: There is no project 'nope' on the index.\n`pyrepo list` lists the projects on the index.\n");
+    const typo = await runCli(['info', 'managed-pk'], opts);
+    expect(typo.stderr).toContain("There is no project 'managed-pk' on the index. Did you mean 'Managed_Pkg'?");
+    const yankTypo = await runCli(['yank', 'manged-pkg==1.1.0'], opts);
+    expect(yankTypo.code).toBe(1);
+    expect(yankTypo.stderr).toContain("There is no project 'manged-pkg' on the index. Did you mean 'Managed_Pkg'?");
+    const noRelease = await runCli(['yank', 'managed-pkg==7.0'], opts);
+    expect(noRelease.stderr).not.toContain('There is no project');
+
+    // pyrepo board fills in a version the index has.
+    const board = await runCli(['board', 'managed-pkg'], opts);
+    expect(board.code, board.output).toBe(0);
+    expect(board.stdout).toContain('mip.install("managed-pkg", version="1.1.0", index=...), upip.install("managed-pkg==1.1.0")');
+    expect(board.stdout).not.toContain('"1.0"');
+    expect((JSON.parse((await runCli(['board', 'managed-pkg', '--json'], opts)).stdout) as { version?: string }).version).toBe('1.1.0');
+  }, 180_000);
 
   it('commands that need the daemon say it is not running, with exit 3', async () => {
     const r = await runCli(['list'], opts);

@@ -108,7 +108,10 @@ describe('pyrepo publish', () => {
 
     const r = await runCli(['publish', other, fresh.wheel], opts);
     expect(r.code, r.output).toBe(1);
-    expect(row(r.stdout, basename(other))).toMatch(/conflict: File already exists/);
+    expect(row(r.stdout, basename(other))).toMatch(/conflict: a different file of this name is on the index \[1\]$/);
+    // The index's message once, under the table.
+    expect(r.stdout.split("File already exists ('e2e_pub-1.0.0-py3-none-any.whl'")).toHaveLength(2);
+    expect(r.stdout).toMatch(/^ {2}\[1\] 409: File already exists \('e2e_pub-1\.0\.0-py3-none-any\.whl', with sha256 hash '[0-9a-f]{64}'\): .* Upload a new version instead\.$/m);
     expect(row(r.stdout, basename(fresh.wheel))).toMatch(/ uploaded$/);
     expect(r.stderr).toMatch(/^Error: 1 file conflicts with a different file of the same name on the index \(e2e_pub-1\.0\.0-py3-none-any\.whl\)\.$/m);
     expect(r.stderr).toMatch(/raise the version/);
@@ -138,7 +141,8 @@ describe('pyrepo publish', () => {
     expect(r.timedOut, r.output).toBe(false);
     expect(r.code, r.output).toBe(1);
     expect(Date.now() - started).toBeLessThan(20_000);
-    expect(r.output).toContain('the index wants credentials (401 Invalid username or password.)');
+    expect(r.stdout).toMatch(/ failed: needs credentials \(401\) \[1\]$/m);
+    expect(r.stdout).toContain('  [1] 401: Invalid username or password.');
     expect(r.output).not.toContain('not-a-password');
     expect(await listed('wrong-pw')).toEqual(new Map());
   });

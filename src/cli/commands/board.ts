@@ -29,7 +29,9 @@ function printGuide(g: BoardOutput): void {
   }
   say(c.bold('A board on this computer\'s USB (mpremote downloads here and copies to the board):'));
   say(indent([g.mpremote]));
-  say(c.dim(`\nA version: mip.install("${g.project}", version="1.0", index=...), upip.install("${g.project}==1.0"). mip serves .py files to every firmware.`));
+  // A version the index has (the latest), so the line can be typed as it is.
+  const version = g.version ?? 'VERSION';
+  say(c.dim(`\nOne version: mip.install("${g.project}", version="${version}", index=...), upip.install("${g.project}==${version}"). mip serves .py files to every firmware.`));
 }
 
 export const boardCommand: CommandModule<object, BoardFlags> = {
@@ -56,7 +58,7 @@ export const boardCommand: CommandModule<object, BoardFlags> = {
     const yes = await askYesNo('Restart pyrepo in LAN mode now (every address; the index and downloads open to the network, uploads still need credentials)?', false);
     if (!yes) return;
     await restartAndReport(paths, { lan: true }, 10);
-    say(colors().dim('For this run only; `pyrepo init --lan` keeps it.\n'));
+    say();
     printGuide(await gatherBoardGuide(paths, argv.project));
   },
 };

@@ -5,7 +5,8 @@ import { formatBytes } from '../../shared/format.js';
 import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { colors, formatTable, printJson, say } from '../output.js';
-import { asAbort, connectToDaemon } from '../services/daemon-access.js';
+import { connectToDaemon } from '../services/daemon-access.js';
+import { findProject } from '../services/project-lookup.js';
 
 /** Who uploaded a file and from where, in words (the control API's `source`, `uploadedBy`, `uploadedFrom`). */
 export function uploaderText(f: Pick<FileInfo, 'source' | 'uploadedBy' | 'uploadedFrom'>): string {
@@ -30,9 +31,7 @@ export const infoCommand: CommandModule<object, InfoFlags> = {
       .example('$0 info mypkg --json', 'The same for scripts, with sha256 digests') as unknown as Argv<InfoFlags>,
   handler: async (argv: ArgumentsCamelCase<InfoFlags>) => {
     const { client, state } = await connectToDaemon(resolvePaths());
-    const detail = await client.project(argv.project).catch((err: unknown) => {
-      throw asAbort(err);
-    });
+    const detail = await findProject(client, argv.project);
     if (argv.json) return printJson(detail);
     const c = colors();
     say(`${c.bold(detail.displayName)} ${detail.latestVersion ? `(latest ${detail.latestVersion})` : '(only yanked or pre-releases)'}`);

@@ -7,11 +7,11 @@ import { withDaemonOptions } from '../options.js';
 import { colors, say } from '../output.js';
 import { askText, askYesNo, canAsk } from '../prompt.js';
 import { probeDaemon, startDaemon } from '../services/daemon-control.js';
-import { resolveDaemonSettings, settingsFromFlags, type DaemonFlags } from '../services/daemon-settings.js';
+import { changedSettings, resolveDaemonSettings, settingsFromFlags, type DaemonFlags } from '../services/daemon-settings.js';
 import { loadSettings } from '../services/settings-store.js';
 import { setUp } from '../services/setup.js';
 import { configureAndReport } from './configure.js';
-import { reportStart } from './start.js';
+import { reportSaved, reportStart } from './start.js';
 
 interface InitFlags extends DaemonFlags {
   adminUser?: string;
@@ -64,6 +64,7 @@ export const initCommand: CommandModule<object, InitFlags> = {
 
     const result = await setUp(paths, patch);
     say(`${result.settingsCreated ? 'Created' : result.settingsChanged ? 'Updated' : 'Kept'} the settings: ${result.settingsFile}`);
+    if (!result.settingsCreated) reportSaved(changedSettings(current, result.settings));
     say(`  data folder:     ${result.dataDir}`);
     say(`  packages folder: ${result.packagesDir}${result.existingFiles > 0 ? c.green(` (${result.existingFiles} distribution files already there: they will be served as they are)`) : ''}`);
     say(`  listens on:      ${result.settings.host}:${result.settings.port}; uploads up to ${formatBytes(result.settings.maxUploadBytes)}`);

@@ -1,7 +1,7 @@
 /** `pyrepo logs`: the daemon's log, readable, and followed with -f. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { daemonLogFile, resolvePaths } from '../../shared/paths.js';
-import { AbortError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { note, say } from '../output.js';
 import { followLog, formatLogLine, lastLines } from '../services/daemon-log.js';
 
@@ -22,7 +22,10 @@ export const logsCommand: CommandModule<object, LogsFlags> = {
       .example('$0 logs', 'The last 50 lines')
       .example('$0 logs -f -n 0', 'Only new lines, as they come') as unknown as Argv<LogsFlags>,
   handler: async (argv: ArgumentsCamelCase<LogsFlags>) => {
-    if (!Number.isInteger(argv.lines) || argv.lines < 0) throw new AbortError(`--lines must be a whole number, 0 or more, not '${String(argv.lines)}'.`);
+    if (!Number.isInteger(argv.lines) || argv.lines < 0) {
+      // yargs reads a word given to a number option as NaN: there is no typed text to quote then.
+      throw new UsageError(Number.isNaN(argv.lines) ? '--lines needs a whole number, 0 or more.' : `--lines must be a whole number, 0 or more, not '${String(argv.lines)}'.`);
+    }
     const file = daemonLogFile(resolvePaths());
     const show = (line: string) => say(argv.raw ? line : formatLogLine(line));
     const lines = lastLines(file, argv.lines);

@@ -1,7 +1,7 @@
 /** `pyrepo publish`: upload wheels and sdists to the pyrepo index, or to any index. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resolvePaths } from '../../shared/paths.js';
-import { AbortError } from '../errors.js';
+import { AbortError, UsageError } from '../errors.js';
 import type { PublishedFile } from '../json-output.js';
 import { withJson } from '../options.js';
 import { colors, note, printJson, say } from '../output.js';
@@ -52,7 +52,7 @@ function failure(results: readonly PublishedFile[], target: PublishTarget): Abor
       'A published file never changes: raise the version and build again' +
       (target.source === 'pyrepo' ? ', or delete the old file first with `pyrepo remove`.' : '.');
   } else {
-    next = 'The reasons are in the table above; files already on the index are skipped when you run publish again.';
+    next = "The index's reasons are listed under the table; files already on the index are skipped when you run publish again.";
   }
   return new AbortError(message, next, 1);
 }
@@ -79,9 +79,10 @@ export const publishCommand: CommandModule<object, PublishFlags> = {
       .option('timeout', { type: 'number', default: 60, describe: 'Give up on a file after this many seconds without progress' })
       .conflicts('repository-url', 'repository')
       .check((argv) => {
-        if (argv.build && (argv.paths as string[] | undefined)?.length) throw new Error('--build publishes what it builds; leave out the file arguments (or leave out --build).');
-        if (!argv.build && argv.project !== undefined) throw new Error('--project says what --build builds; add --build, or name the files to publish.');
-        if (!(Number(argv.timeout) > 0)) throw new Error('--timeout must be a positive number of seconds.');
+        // UsageError passes through the parser's failure handler as it is (exit 64).
+        if (argv.build && (argv.paths as string[] | undefined)?.length) throw new UsageError('--build publishes what it builds; leave out the file arguments (or leave out --build).');
+        if (!argv.build && argv.project !== undefined) throw new UsageError('--project says what --build builds; add --build, or name the files to publish.');
+        if (!(Number(argv.timeout) > 0)) throw new UsageError('--timeout must be a positive number of seconds.');
         return true;
       })
       .epilog(

@@ -9,6 +9,7 @@ import { confirmOrAbort } from '../prompt.js';
 import { parseReleaseSpec } from '../release-spec.js';
 import { releaseKey } from '../../shared/versions.js';
 import { asAbort, connectToDaemon } from '../services/daemon-access.js';
+import { findProject } from '../services/project-lookup.js';
 
 interface RemoveFlags {
   spec: string;
@@ -50,7 +51,7 @@ export const removeCommand: CommandModule<object, RemoveFlags> = {
     const fail = (err: unknown) => {
       throw asAbort(err);
     };
-    const detail = await client.project(spec.project).catch(fail);
+    const detail = await findProject(client, spec.project);
     const files = selectFiles(detail, spec.version, argv.filename);
     if (files.length === 0) throw new AbortError(`${detail.displayName} has no files to remove.`);
     const what = argv.filename

@@ -1,8 +1,8 @@
-/** `pyrepo serve`: the daemon in the foreground, for containers, process managers and quick tries. */
+/** `pyrepo serve`: the daemon in the foreground, for containers, process managers and quick tries; its flags are for this run only. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resolvePaths } from '../../shared/paths.js';
 import { AbortError } from '../errors.js';
-import { withDaemonOptions } from '../options.js';
+import { DAEMON_FLAG_GROUPS, withDaemonOptions } from '../options.js';
 import { say } from '../output.js';
 import { resolveDaemonSettings, type DaemonFlags } from '../services/daemon-settings.js';
 import { ensureAdminUser } from '../services/admin-identity.js';
@@ -12,9 +12,13 @@ export const serveCommand: CommandModule<object, DaemonFlags> = {
   command: 'serve',
   describe: 'Run the package index in the foreground (Ctrl-C stops it)',
   builder: (yargs: Argv) =>
-    withDaemonOptions(yargs)
-      .option('data-dir', { type: 'string', describe: 'Folder for the catalog and daemon state', defaultDescription: "pyrepo's data folder" })
-      .epilog('Flags override the settings file (`pyrepo init`) for this run.')
+    withDaemonOptions(yargs, 'this-run')
+      .option('data-dir', { type: 'string', requiresArg: true, describe: 'Folder for the catalog and daemon state', defaultDescription: "pyrepo's data folder" })
+      .group(['data-dir'], DAEMON_FLAG_GROUPS['this-run'])
+      .epilog(
+        'Runs with the saved settings (`pyrepo config list`); flags change them for this run only, as a container or a process manager wants. ' +
+          '`pyrepo start` and `pyrepo restart` save their flags instead.',
+      )
       .example('$0 serve', 'Serve the index on http://127.0.0.1:8645/simple/')
       .example('$0 serve --packages-dir ~/packages --port 8080', 'Serve an existing pypiserver folder')
       .example('$0 serve --host 0.0.0.0 --port 0', 'Listen on every address, on a free port') as unknown as Argv<DaemonFlags>,

@@ -1,16 +1,26 @@
 /** `pyrepo status`: whether the daemon runs, where, and what it serves; exit 3 when it does not run. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { formatDuration } from '../../shared/format.js';
-import { daemonLogFile, dataLayout, resolvePaths } from '../../shared/paths.js';
+import type { DaemonState } from '../../shared/api.js';
+import { daemonLogFile, dataLayout, resolvePaths, type PyrepoPaths } from '../../shared/paths.js';
+import type { StoredSettings } from '../../shared/settings.js';
 import type { StatusOutput } from '../json-output.js';
 import { withJson } from '../options.js';
 import { colors, printJson, say } from '../output.js';
 import { EXIT_NOT_RUNNING } from '../services/daemon-access.js';
 import { probeDaemon } from '../services/daemon-control.js';
+import { settingsDrift } from '../services/daemon-restart.js';
+import { describeValue } from '../services/daemon-settings.js';
 import { loadSettings } from '../services/settings-store.js';
 
 interface StatusFlags {
   json: boolean;
+}
+
+/** The saved settings a running daemon does not use, when there are any. */
+function unapplied(state: DaemonState, paths: PyrepoPaths, stored: StoredSettings): Pick<StatusOutput, 'unappliedSettings'> {
+  const drift = settingsDrift(state, paths, stored);
+  return drift.length === 0 ? {} : { unappliedSettings: drift.map((d) => ({ name: d.name, running: d.before, saved: d.after })) };
 }
 
 /** What `status` reports, gathered from the state file and /-/health. */
@@ -37,6 +47,7 @@ export async function gatherStatus(): Promise<StatusOutput> {
     uploadUrl: `${state.url}/legacy/`,
     version: state.version,
     startedAt: state.startedAt,
+    ...unapplied(state, paths, stored),
   };
   if (probe.kind === 'unresponsive') return { ...common, responding: false, problems: [`It does not answer: ${probe.reason}`] };
   const { health } = probe;
@@ -75,6 +86,10 @@ function printStatus(s: StatusOutput): void {
   ];
   for (const [label, value] of rows) if (value !== undefined) say(`  ${`${label}:`.padEnd(12)}${value}`);
   for (const problem of s.problems) say(c.yellow(`  ! ${problem}`));
+  if (s.unappliedSettings) {
+    const list = s.unappliedSettings.map((d) => `${describeValue(d.name, d.saved)} (runs with ${d.running === '' ? 'none' : d.running})`).join(', ');
+    say(c.yellow(`  ! Saved settings it does not use yet: ${list}. \`pyrepo restart\` applies them.`));
+  }
 }
 
 export const statusCommand: CommandModule<object, StatusFlags> = {

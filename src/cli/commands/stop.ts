@@ -1,27 +1,36 @@
 /** `pyrepo stop`: a graceful stop (uploads in flight finish), forced after a time limit. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resolvePaths } from '../../shared/paths.js';
-import { AbortError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { colors, note, say } from '../output.js';
 import { stopDaemon, WAITS, type StopResult } from '../services/daemon-control.js';
 
 export interface StopFlags {
-  timeout: number;
+  /** Seconds, as typed (read by {@link parseTimeout}, so that `--timeout x` is named as typed). */
+  timeout: string | number;
 }
 
 export function withStopOptions<T>(yargs: Argv<T>) {
   return yargs.option('timeout', {
-    type: 'number',
+    type: 'string',
+    requiresArg: true,
     describe: 'Seconds to wait for requests in flight before forcing the stop',
-    default: WAITS.stopMs / 1000,
+    default: String(WAITS.stopMs / 1000),
   });
 }
 
-/** Stops the daemon with the user's time limit, saying so when it has to force (shared with `restart`). */
-export async function stopWithNotice(dataDir: string, timeoutSeconds: number): Promise<StopResult> {
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > 3600) {
-    throw new AbortError(`--timeout must be a number of seconds from 0 to 3600, not '${String(timeoutSeconds)}'.`);
+/** Reads --timeout: a number of seconds from 0 to 3600, else a usage error. */
+export function parseTimeout(given: string | number): number {
+  const seconds = typeof given === 'number' ? given : /^\s*\d+(\.\d+)?\s*$/.test(given) ? Number(given) : Number.NaN;
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
+    throw new UsageError(`--timeout must be a number of seconds from 0 to 3600, not '${String(given)}'.`);
   }
+  return seconds;
+}
+
+/** Stops the daemon with the user's time limit, saying so when it has to force (shared with `restart`). */
+export async function stopWithNotice(dataDir: string, given: string | number): Promise<StopResult> {
+  const timeoutSeconds = parseTimeout(given);
   return stopDaemon(dataDir, {
     timeoutMs: timeoutSeconds * 1000,
     onEscalate: (pid) =>

@@ -8,12 +8,15 @@
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { isLoopback } from '../../shared/access-policy.js';
 import type { DaemonState } from '../../shared/api.js';
-import { daemonClientFor } from '../../shared/client.js';
+import { daemonClientFor, DaemonRequestError } from '../../shared/client.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import type { BoardOutput } from '../json-output.js';
 import { AbortError } from '../errors.js';
+import { basicAuthorization, readAdminCredentials, secretStore } from './admin-identity.js';
 import { EXIT_NOT_RUNNING } from './daemon-access.js';
 import { probeDaemon, WAITS } from './daemon-control.js';
+import { projectNotFound } from './project-lookup.js';
+import { loadSettings } from './settings-store.js';
 
 /** Placeholder for the project name when none is given. */
 export const PACKAGE_PLACEHOLDER = 'PACKAGE';
@@ -47,6 +50,10 @@ export function boardGuide(input: {
   addresses: { address: string; interface: string }[];
   anonymous: AnonymousAccess;
   project?: string;
+  /** The project's latest version on the index, for the line that installs one version. */
+  version?: string;
+  /** Why the project's version could not be told (it is not on the index). */
+  projectProblem?: string;
 }): BoardOutput {
   const { state } = input;
   const project = input.project ?? PACKAGE_PLACEHOLDER;
@@ -71,6 +78,7 @@ export function boardGuide(input: {
     );
   }
   if (addresses.length === 0) warnings.push('This machine has no IPv4 network address: connect it to the network the boards are on.');
+  if (input.projectProblem) warnings.push(input.projectProblem);
   if (scheme === 'https') {
     warnings.push('Boards do not check certificates, and older boards (axTLS) need RSA key-exchange ciphers; mpremote checks the certificate against this machine\'s trusted ones.');
   }
@@ -80,6 +88,7 @@ export function boardGuide(input: {
     port: state.port,
     reachable: !loopbackOnly && locked.length === 0 && addresses.length > 0,
     project,
+    ...(input.version !== undefined ? { version: input.version } : {}),
     warnings,
     addresses: addresses.map(({ address, interface: iface }) => {
       const base = `${scheme}://${address}:${state.port}`;
@@ -113,12 +122,38 @@ export async function probeAnonymousAccess(state: DaemonState): Promise<Anonymou
   return { ...(list !== undefined ? { list } : {}), ...(download !== undefined ? { download } : {}) };
 }
 
+/** The project's latest version on the running index (else its newest release), or why there is none. */
+export async function projectVersion(paths: PyrepoPaths, state: DaemonState, project: string): Promise<{ version?: string; problem?: string }> {
+  const admin = await readAdminCredentials(secretStore(paths), loadSettings(paths).adminUser).catch(() => undefined);
+  const client = daemonClientFor(state, { timeoutMs: WAITS.healthMs, ...(admin ? { authorization: basicAuthorization(admin) } : {}) });
+  try {
+    const detail = await client.project(project);
+    const version = detail.latestVersion ?? detail.releases[0]?.version;
+    return version ? { version } : { problem: `${detail.displayName} has no release on this index yet.` };
+  } catch (err) {
+    if (err instanceof DaemonRequestError && err.status === 404) {
+      const missing = await projectNotFound(client, project);
+      return { problem: `${missing.message} Boards can install it once it is published (\`pyrepo publish\`).` };
+    }
+    // Not told (no credentials, a slow daemon): the lines still work without a version.
+    return {};
+  }
+}
+
 /** The guide for this installation's running daemon; an AbortError (exit 3) when it does not run. */
 export async function gatherBoardGuide(paths: PyrepoPaths, project?: string): Promise<BoardOutput> {
   const probe = await probeDaemon(paths.dataDir);
   if (probe.kind === 'stopped') {
     throw new AbortError('The pyrepo daemon is not running.', 'Start it where boards can reach it with `pyrepo start --lan`.', EXIT_NOT_RUNNING);
   }
-  const anonymous = await probeAnonymousAccess(probe.state);
-  return boardGuide({ state: probe.state, addresses: lanAddresses(), anonymous, ...(project ? { project } : {}) });
+  const none: { version?: string; problem?: string } = {};
+  const [anonymous, release] = await Promise.all([probeAnonymousAccess(probe.state), project ? projectVersion(paths, probe.state, project) : Promise.resolve(none)]);
+  return boardGuide({
+    state: probe.state,
+    addresses: lanAddresses(),
+    anonymous,
+    ...(project ? { project } : {}),
+    ...(release.version ? { version: release.version } : {}),
+    ...(release.problem ? { projectProblem: release.problem } : {}),
+  });
 }

@@ -16,7 +16,8 @@ import { daemonLogFile, dataLayout, type PyrepoPaths } from '../../shared/paths.
 import type { DaemonSettings } from '../../shared/settings.js';
 import { PYREPO_ROOT } from '../../shared/version.js';
 import { AbortError, BugError } from '../errors.js';
-import { lastLines, rotateIfLarge } from './daemon-log.js';
+import { explainingLines, linesSince, logSize, rotateIfLarge } from './daemon-log.js';
+import { portAdvice } from './daemon-settings.js';
 import { isAlive, mayBeDaemon, signal } from './process-info.js';
 import { withStartLock } from './start-lock.js';
 
@@ -40,9 +41,6 @@ export const WAITS = {
   killMs: 3_000,
   pollMs: 100,
 };
-
-/** Lines of the log shown when a start fails. */
-const LOG_LINES_ON_FAILURE = 15;
 
 function readState(stateFile: string): DaemonState | 'invalid' | undefined {
   let text: string;
@@ -111,29 +109,52 @@ export interface StartResult {
   logFile: string;
 }
 
-/** The daemon's own last words ("pyrepo daemon: …"), if it wrote any to the log. */
-function daemonError(lines: string[]): string | undefined {
-  const last = [...lines].reverse().find((l) => l.startsWith('pyrepo daemon: '));
-  return last?.slice('pyrepo daemon: '.length);
+const DAEMON_WORDS = 'pyrepo daemon: ';
+
+/** The daemon's own last words ("pyrepo daemon: …"), if it wrote any to the log since `fromOffset`. */
+function daemonError(logFile: string, fromOffset: number): string | undefined {
+  const last = linesSince(logFile, fromOffset)
+    .reverse()
+    .find((l) => l.startsWith(DAEMON_WORDS));
+  return last?.slice(DAEMON_WORDS.length);
 }
 
-function failure(message: string, logFile: string, settings: DaemonSettings): AbortError {
-  const lines = lastLines(logFile, LOG_LINES_ON_FAILURE);
-  const own = daemonError(lines);
-  const portTaken = /already in use/.test(own ?? '');
-  const next = portTaken
-    ? `Choose another port: \`pyrepo start --port ${settings.port === 65535 ? 8646 : settings.port + 1}\` for this run, or \`pyrepo init --port <port>\` to keep it.`
-    : lines.length > 0
-      ? `Last lines of ${logFile}:\n${lines.map((l) => `  ${l}`).join('\n')}`
-      : `The log ${logFile} is empty.`;
-  return new AbortError(own ? `The daemon did not start: ${own}` : message, next, 2);
+/** A start that failed: the reason in one sentence, what to do, and the log lines that explain it. */
+export class StartFailure extends AbortError {
+  constructor(
+    /** Why, in the daemon's words where it gave some. */
+    readonly reason: string,
+    /** What to do about it. */
+    readonly hint: string,
+    /** The few log lines of this start that explain it, as text. */
+    readonly logLines: string[],
+    readonly logFile: string,
+  ) {
+    super(`The daemon did not start: ${reason}`, [hint, ...(logLines.length > 0 ? [`From the log (${logFile}):`, ...logLines.map((l) => `  ${l}`)] : [])].join('\n'), 2);
+  }
+}
+
+/** What to do after a failed start, by its reason. */
+function hintFor(reason: string, settings: DaemonSettings, command: 'start' | 'restart'): string {
+  if (/already in use/.test(reason)) return portAdvice(settings.port, command);
+  if (/\bTLS\b/.test(reason)) return 'Fix the file, or serve plain HTTP again with `pyrepo config unset tls-cert tls-key`.';
+  if (/uploads open to anyone/.test(reason)) return 'Keep uploads authenticated: `pyrepo config set authenticate upload`.';
+  return '`pyrepo logs` shows the whole log.';
+}
+
+function failure(fallback: string, logFile: string, fromOffset: number, settings: DaemonSettings, command: 'start' | 'restart'): StartFailure {
+  const own = daemonError(logFile, fromOffset);
+  const reason = own ?? fallback;
+  const lines = explainingLines(logFile, fromOffset, { skip: (l) => l.startsWith(DAEMON_WORDS), onlySerious: own !== undefined });
+  return new StartFailure(reason, hintFor(reason, settings, command), lines, logFile);
 }
 
 /**
  * Starts the daemon in the background unless it already runs; resolves once /-/health
  * answers. Two calls at once start one daemon.
  */
-export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths): Promise<StartResult> {
+export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths, options: { command?: 'start' | 'restart' } = {}): Promise<StartResult> {
+  const command = options.command ?? 'start';
   const logFile = daemonLogFile(paths);
   const layout = dataLayout(settings.dataDir);
   try {
@@ -152,6 +173,8 @@ export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths):
       );
     }
     rotateIfLarge(logFile);
+    // Only what this start writes explains a failure of it.
+    const fromOffset = logSize(logFile);
     // The daemon writes to the log file itself, through an inherited descriptor: its output
     // must not pass through this process, which exits long before the daemon does.
     // (execa's types accept only literal descriptor numbers, hence the cast.)
@@ -183,7 +206,7 @@ export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths):
       await sleep(WAITS.pollMs);
       if (exited) {
         const how = exited.signal ? `was ended by ${exited.signal}` : `exited with code ${exited.exitCode}`;
-        throw failure(`The daemon ${how} before it answered.`, logFile, settings);
+        throw failure(`it ${how} before it answered.`, logFile, fromOffset, settings, command);
       }
       const state = readState(layout.stateFile);
       if (state && state !== 'invalid' && state.pid === pid) {
@@ -196,7 +219,7 @@ export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths):
       }
     }
     if (pid !== undefined) signal(pid, 'SIGKILL');
-    throw failure(`The daemon did not answer on /-/health within ${WAITS.startMs / 1000} s; it was stopped.`, logFile, settings);
+    throw failure(`it did not answer on /-/health within ${WAITS.startMs / 1000} s, and was stopped.`, logFile, fromOffset, settings, command);
   });
 }
 

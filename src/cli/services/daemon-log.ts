@@ -8,6 +8,15 @@ import { closeSync, openSync, readSync, renameSync, statSync, watch } from 'node
 /** A log file larger than this is moved to `<file>.1` when the daemon starts. */
 export const ROTATE_BYTES = 10 * 1024 * 1024;
 
+/** The size of `file` in bytes (0 when it does not exist): where the next start's lines begin. */
+export function logSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** Reads at most the last `maxBytes` of `file` ('' when it does not exist). */
 function readTail(file: string, maxBytes: number): string {
   let fd: number;
@@ -143,4 +152,40 @@ export function followLog(file: string, onLine: (line: string) => void, signal: 
       { once: true },
     );
   });
+}
+
+/** The lines written to `file` from byte `fromOffset` on (the last 256 KiB of them at most), empty ones left out. */
+export function linesSince(file: string, fromOffset: number): string[] {
+  const size = logSize(file);
+  if (size <= fromOffset) return [];
+  return readTail(file, Math.min(size - fromOffset, 256 * 1024))
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+}
+
+function parseEntry(line: string): PinoLine | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as PinoLine;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The few lines of a failed start that explain it, as text: what the daemon wrote from
+ * byte `fromOffset` on, without access lines, stack frames and the `skip` lines (its last
+ * words, which the caller shows as the message); warnings and errors when there are any,
+ * else (unless `onlySerious`) the last lines it wrote.
+ */
+export function explainingLines(file: string, fromOffset: number, options: { max?: number; skip?: (line: string) => boolean; onlySerious?: boolean } = {}): string[] {
+  const max = options.max ?? 5;
+  const lines = linesSince(file, fromOffset)
+    .filter((l) => !/^\s+at /.test(l) && !/^Node\.js v\d/.test(l) && !(options.skip?.(l) ?? false))
+    .filter((l) => parseEntry(l)?.msg !== 'request');
+  const serious = lines.filter((l) => {
+    const entry = parseEntry(l);
+    return entry === undefined || (entry.level ?? 30) >= 40;
+  });
+  return (serious.length > 0 || options.onlySerious ? serious : lines).slice(-max).map(formatLogLine);
 }

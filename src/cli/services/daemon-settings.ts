@@ -1,17 +1,26 @@
 /**
- * The settings a daemon runs with: flags given to this command, else the settings file,
- * else the defaults; folders from the paths module.
+ * The daemon's settings as people type them: one table that gives, for each setting, its
+ * flag (which is also its name in `pyrepo config`), its key in the settings file, and how
+ * its text is read and written back. Flags of `start`, `restart` and `init` are saved in
+ * the settings file; `serve`'s are for one run. Here too: what a change of settings is in
+ * words, and the checks made before a daemon is stopped to start another.
  */
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import type { DaemonState } from '../../shared/api.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
-import { DaemonSettingsSchema, type AuthAction, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
-import { AbortError } from '../errors.js';
+import { anonymousLanUploadProblem, listenProblem, loadTlsFiles, SettingsProblem } from '../../shared/settings-checks.js';
+import { DaemonSettingsSchema, StoredSettingsSchema, type AuthAction, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
+import { AbortError, UsageError } from '../errors.js';
 
-/** The daemon flags of `serve`, `start`, `restart` and `init` (all optional: unset means "as configured"). */
+/** Exit status of a start that cannot happen (as when the daemon itself refuses). */
+const EXIT_CANNOT_START = 2;
+
+/** The daemon flags of `serve`, `start`, `restart` and `init` (all optional: unset means "as saved"). */
 export interface DaemonFlags {
   host?: string;
-  port?: number;
+  port?: number | string;
   dataDir?: string;
   packagesDir?: string;
   overwrite?: boolean;
@@ -28,15 +37,44 @@ export interface DaemonFlags {
   htpasswd?: string;
 }
 
-const AUTH_ACTIONS: AuthAction[] = ['list', 'download', 'upload'];
+/** Keys of the settings file that a daemon setting has (all but the admin's name). */
+export type SettingKey = Exclude<keyof StoredSettings, 'adminUser'>;
 
-/** Parses `--authenticate list,upload` (or `none`). */
-export function parseAuthenticate(text: string): AuthAction[] {
+/** One daemon setting: its flag, its key, and how its text is read and shown. */
+export interface SettingSpec {
+  /** The flag without dashes; also its name in `pyrepo config`. */
+  name: string;
+  /** Its key in the settings file. */
+  key: SettingKey;
+  /** Its key among the parsed flags. */
+  flag: keyof DaemonFlags;
+  kind: 'boolean' | 'text';
+  alias?: string;
+  describe: string;
+  /** The default as shown in help and `config list`. */
+  defaultText?: string;
+  choices?: readonly string[];
+  /** Reads a value given as text; `label` is how messages name it (`--port`, or `port`). */
+  parse(text: string, label: string): unknown;
+  /** The value as text that parse() reads back ('' when unset). */
+  format(value: unknown): string;
+}
+
+const AUTH_ACTIONS: AuthAction[] = ['list', 'download', 'upload'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
+
+/** A value the user typed that cannot be a setting: a usage error. */
+function badValue(message: string, next?: string): AbortError {
+  return new UsageError(message, next);
+}
+
+/** Parses `list,upload` (or `none`) for --authenticate. */
+export function parseAuthenticate(text: string, label = '--authenticate'): AuthAction[] {
   const words = text.split(/[\s,]+/).filter(Boolean).map((w) => w.toLowerCase());
   if (words.length === 1 && words[0] === 'none') return [];
   const bad = words.filter((w) => !AUTH_ACTIONS.includes(w as AuthAction));
   if (words.length === 0 || bad.length > 0) {
-    throw new AbortError(`--authenticate takes list, download and upload (comma-separated), or none; not '${bad.join(',') || text}'.`, 'Example: --authenticate list,download,upload');
+    throw badValue(`${label} takes list, download and upload (comma-separated), or none; not '${bad.join(',') || text}'.`, `Example: ${label} list,download,upload`);
   }
   return [...new Set(words as AuthAction[])];
 }
@@ -44,15 +82,30 @@ export function parseAuthenticate(text: string): AuthAction[] {
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 
 /** Parses sizes like `100MB`, `512k`, `2GiB` or a plain byte count (binary units). */
-export function parseSize(text: string): number {
+export function parseSize(text: string, label = '--max-upload-size'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined;
-  if (!m || unit === undefined) {
-    throw new AbortError(`'${text}' is not a size.`, 'Write it like 100MB, 512KB or 2GB.');
-  }
+  if (!m || unit === undefined) throw badValue(`${label} '${text}' is not a size.`, 'Write it like 100MB, 512KB or 2GB.');
   const bytes = Math.floor(Number(m[1]) * unit);
-  if (bytes < 1) throw new AbortError(`The size '${text}' must be at least one byte.`);
+  if (bytes < 1) throw badValue(`${label} '${text}' must be at least one byte.`);
   return bytes;
+}
+
+/** A size as parseSize() reads it back, in the largest unit that divides it (100MB, 1536KB, 1000). */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) if (bytes % size === 0) return `${bytes / size}${unit}`;
+  return String(bytes);
+}
+
+const TRUE = ['true', 'yes', 'on', '1'];
+const FALSE = ['false', 'no', 'off', '0'];
+
+/** Reads `true`/`false` (or yes/no, on/off, 1/0). */
+export function parseBoolean(text: string, label: string): boolean {
+  const word = text.trim().toLowerCase();
+  if (TRUE.includes(word)) return true;
+  if (FALSE.includes(word)) return false;
+  throw badValue(`${label} takes true or false, not '${text}'.`);
 }
 
 /**
@@ -65,68 +118,305 @@ const FETCH_BLOCKED_PORTS = new Set([
   2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
 ]);
 
-/** Checks the flags that yargs cannot (ranges, URL shapes) and turns them into setting values. */
-export function settingsFromFlags(flags: DaemonFlags): Partial<StoredSettings> {
-  if (flags.port !== undefined && (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535)) {
-    throw new AbortError(`--port must be a whole number from 0 to 65535, not '${String(flags.port)}'.`);
+function parsePort(text: string, label: string): number {
+  const trimmed = text.trim();
+  const port = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw badValue(`${label} must be a whole number from 0 to 65535, not '${text}'.`);
+  if (FETCH_BLOCKED_PORTS.has(port)) {
+    throw badValue(`Port ${port} is one that browsers and fetch refuse to connect to, so neither pyrepo's CLI nor your browser could reach the index there.`, `Choose another, e.g. ${label} 8645.`);
   }
-  if (flags.port !== undefined && FETCH_BLOCKED_PORTS.has(flags.port)) {
-    throw new AbortError(`Port ${flags.port} is one that browsers and fetch refuse to connect to, so neither pyrepo's CLI nor your browser could reach the index there.`, 'Choose another, e.g. --port 8645.');
-  }
-  if (flags.publicUrl !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.publicUrl)) {
-    throw new AbortError(`--public-url '${flags.publicUrl}' is not an http(s) URL.`, 'Example: --public-url https://pypi.example.lan');
-  }
-  if (flags.host !== undefined && flags.host.trim() === '') throw new AbortError('--host needs an address, such as 127.0.0.1 or 0.0.0.0.');
-  if (flags.lan && flags.host !== undefined && flags.host !== '0.0.0.0') throw new AbortError('--lan listens on every address; leave out --host, or use --host alone.');
-  if (flags.lan && flags.authenticate !== undefined && !parseAuthenticate(flags.authenticate).includes('upload')) {
-    throw new AbortError('--lan keeps uploads authenticated; --authenticate must include upload with it.');
-  }
-  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new AbortError('HTTPS needs both --tls-cert and --tls-key.');
-  const patch: Partial<StoredSettings> = {
-    host: flags.lan ? '0.0.0.0' : flags.host,
-    port: flags.port,
-    // LAN mode is for boards, which cannot send credentials: reads open, uploads authenticated.
-    authenticate: flags.authenticate !== undefined ? parseAuthenticate(flags.authenticate) : flags.lan ? ['upload'] : undefined,
-    allowAnonymousLanUploads: flags.allowAnonymousLanUploads,
-    tlsCert: flags.tlsCert === undefined ? undefined : resolve(flags.tlsCert),
-    tlsKey: flags.tlsKey === undefined ? undefined : resolve(flags.tlsKey),
-    htpasswdFile: flags.htpasswd === undefined ? undefined : resolve(flags.htpasswd),
-    packagesDir: flags.packagesDir === undefined ? undefined : resolve(flags.packagesDir),
-    overwrite: flags.overwrite,
-    maxUploadBytes: flags.maxUploadSize === undefined ? undefined : parseSize(flags.maxUploadSize),
-    publicUrl: flags.publicUrl,
-    watch: flags.watch,
-    logLevel: flags.logLevel as StoredSettings['logLevel'] | undefined,
-    accessLog: flags.accessLog,
-  };
-  for (const key of Object.keys(patch) as (keyof StoredSettings)[]) if (patch[key] === undefined) delete patch[key];
-  return patch;
+  return port;
 }
 
-/** The daemon's settings: flags over the stored settings; the data folder from --data-dir or the paths module. */
-export function resolveDaemonSettings(flags: DaemonFlags, stored: StoredSettings, paths: PyrepoPaths): DaemonSettings {
-  const merged = { ...stored, ...settingsFromFlags(flags) };
-  const dataDir = resolve(flags.dataDir ?? paths.dataDir);
+function parsePath(text: string, label: string): string {
+  if (text.trim() === '') throw badValue(`${label} needs a path.`);
+  return resolve(text);
+}
+
+const asText = (value: unknown) => (value === undefined ? '' : String(value));
+
+/** Every daemon setting, in the order help and `config list` show them. */
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    name: 'host',
+    key: 'host',
+    flag: 'host',
+    kind: 'text',
+    describe: 'Address to listen on',
+    defaultText: '127.0.0.1 (loopback only)',
+    parse: (text, label) => {
+      if (text.trim() === '') throw badValue(`${label} needs an address, such as 127.0.0.1 or 0.0.0.0.`);
+      return text.trim();
+    },
+    format: asText,
+  },
+  { name: 'port', key: 'port', flag: 'port', kind: 'text', alias: 'p', describe: 'TCP port (0 picks a free one)', defaultText: '8645', parse: parsePort, format: asText },
+  {
+    name: 'packages-dir',
+    key: 'packagesDir',
+    flag: 'packagesDir',
+    kind: 'text',
+    describe: 'Folder of distribution files (a pypiserver folder works)',
+    defaultText: '<data folder>/packages',
+    parse: parsePath,
+    format: asText,
+  },
+  { name: 'overwrite', key: 'overwrite', flag: 'overwrite', kind: 'boolean', describe: 'Let an upload replace a file with different content', defaultText: 'false', parse: parseBoolean, format: asText },
+  {
+    name: 'max-upload-size',
+    key: 'maxUploadBytes',
+    flag: 'maxUploadSize',
+    kind: 'text',
+    describe: 'Largest accepted upload, e.g. 100MB',
+    defaultText: '100MB',
+    parse: parseSize,
+    format: (value) => (typeof value === 'number' ? formatSize(value) : ''),
+  },
+  {
+    name: 'public-url',
+    key: 'publicUrl',
+    flag: 'publicUrl',
+    kind: 'text',
+    describe: 'Base URL shown in pages when behind a proxy',
+    parse: (text, label) => {
+      if (!/^https?:\/\/[^/\s]+/.test(text)) throw badValue(`${label} '${text}' is not an http(s) URL.`, `Example: ${label} https://pypi.example.lan`);
+      return text;
+    },
+    format: asText,
+  },
+  { name: 'watch', key: 'watch', flag: 'watch', kind: 'boolean', describe: 'Pick up files copied into or deleted from the packages folder', defaultText: 'true', parse: parseBoolean, format: asText },
+  {
+    name: 'log-level',
+    key: 'logLevel',
+    flag: 'logLevel',
+    kind: 'text',
+    describe: 'Least severe level written to the log',
+    defaultText: 'info',
+    choices: LOG_LEVELS,
+    parse: (text, label) => {
+      const level = text.trim().toLowerCase();
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw badValue(`${label} takes ${LOG_LEVELS.slice(0, -1).join(', ')} or silent; not '${text}'.`);
+      return level;
+    },
+    format: asText,
+  },
+  { name: 'access-log', key: 'accessLog', flag: 'accessLog', kind: 'boolean', describe: 'Log one line per request', defaultText: 'true', parse: parseBoolean, format: asText },
+  {
+    name: 'authenticate',
+    key: 'authenticate',
+    flag: 'authenticate',
+    kind: 'text',
+    describe: 'What needs credentials: a list of list, download, upload, or none (the control API always does)',
+    defaultText: 'upload',
+    parse: parseAuthenticate,
+    format: (value) => (Array.isArray(value) ? (value.length === 0 ? 'none' : value.join(',')) : ''),
+  },
+  {
+    name: 'allow-anonymous-lan-uploads',
+    key: 'allowAnonymousLanUploads',
+    flag: 'allowAnonymousLanUploads',
+    kind: 'boolean',
+    describe: 'Accept uploads without credentials beyond loopback (anyone could replace packages)',
+    defaultText: 'false',
+    parse: parseBoolean,
+    format: asText,
+  },
+  {
+    name: 'htpasswd',
+    key: 'htpasswdFile',
+    flag: 'htpasswd',
+    kind: 'text',
+    describe: 'Also accept the users of this htpasswd file (a pypiserver or Apache one), read in place',
+    parse: parsePath,
+    format: asText,
+  },
+  { name: 'tls-cert', key: 'tlsCert', flag: 'tlsCert', kind: 'text', describe: 'PEM certificate: serve HTTPS (with --tls-key)', parse: parsePath, format: asText },
+  { name: 'tls-key', key: 'tlsKey', flag: 'tlsKey', kind: 'text', describe: 'PEM private key for --tls-cert', parse: parsePath, format: asText },
+];
+
+/** The setting called `name` (as the flag spells it), if there is one. */
+export function settingNamed(name: string): SettingSpec | undefined {
+  const wanted = name.replace(/^--/, '').toLowerCase();
+  return SETTINGS.find((s) => s.name === wanted || s.key.toLowerCase() === wanted);
+}
+
+/** The setting stored under `key`. */
+export function settingOf(key: SettingKey): SettingSpec {
+  const spec = SETTINGS.find((s) => s.key === key);
+  if (!spec) throw new Error(`No setting has the key ${key}`);
+  return spec;
+}
+
+/** Reads the value of one setting given as text, as its flag would. */
+export function parseSetting(spec: SettingSpec, text: string | boolean | number, label = `--${spec.name}`): unknown {
+  if (spec.kind === 'boolean' && typeof text === 'boolean') return text;
+  return spec.parse(String(text), label);
+}
+
+/** The flags given, as setting values (absent flags leave no keys, so they never override the file). */
+export function settingsFromFlags(flags: DaemonFlags): Partial<StoredSettings> {
+  const patch: Record<string, unknown> = {};
+  for (const spec of SETTINGS) {
+    const value = flags[spec.flag];
+    if (value !== undefined) patch[spec.key] = parseSetting(spec, value as string | boolean | number);
+  }
+  if (flags.lan === true) {
+    if (flags.host !== undefined && patch.host !== '0.0.0.0') throw badValue('--lan listens on every address; leave out --host, or use --host alone.');
+    if (flags.authenticate !== undefined && !(patch.authenticate as AuthAction[]).includes('upload')) {
+      throw badValue('--lan keeps uploads authenticated; --authenticate must include upload with it.');
+    }
+    patch.host = '0.0.0.0';
+    // LAN mode is for boards, which cannot send credentials: reads open, uploads authenticated.
+    patch.authenticate ??= ['upload'];
+  } else if (flags.lan === false && flags.host === undefined) {
+    // --no-lan undoes a saved --lan: back to loopback.
+    patch.host = '127.0.0.1';
+  }
+  return patch as Partial<StoredSettings>;
+}
+
+/**
+ * The settings that `patch` makes of `stored`, checked as a whole: schema, TLS files given
+ * in pairs, and for `pyrepo config` no anonymous uploads beyond loopback. `names` says how
+ * messages name settings.
+ */
+export function mergeSettings(stored: StoredSettings, patch: Partial<StoredSettings>, names: 'flags' | 'config' = 'flags'): StoredSettings {
+  const next: Record<string, unknown> = { ...stored, ...patch };
+  for (const key of Object.keys(next)) if (next[key] === undefined) delete next[key];
+  if (!Value.Check(StoredSettingsSchema, next)) {
+    const first = [...Value.Errors(StoredSettingsSchema, next)][0];
+    throw badValue(`Invalid setting ${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}.`);
+  }
+  const settings = next as StoredSettings;
+  if ((settings.tlsCert === undefined) !== (settings.tlsKey === undefined)) {
+    throw names === 'flags'
+      ? badValue('HTTPS needs both --tls-cert and --tls-key.')
+      : badValue('HTTPS needs both tls-cert and tls-key.', 'Set them together: `pyrepo config set tls-cert CERT.pem tls-key KEY.pem` (or unset both).');
+  }
+  // Flags meet this check where the daemon would refuse to start (checkBeforeStart, or
+  // the daemon itself for `serve`); a setting to save is refused at once.
+  const lan = names === 'config' ? anonymousLanUploadProblem(settings) : undefined;
+  if (lan) throw badValue(lan.replace('--authenticate upload', 'authenticate upload').replace('--allow-anonymous-lan-uploads', 'allow-anonymous-lan-uploads true'));
+  return settings;
+}
+
+/** The daemon's settings: the stored ones; the data folder from --data-dir or the paths module. */
+export function daemonSettingsOf(stored: StoredSettings, paths: PyrepoPaths, dataDirFlag?: string): DaemonSettings {
+  const dataDir = resolve(dataDirFlag ?? paths.dataDir);
   const settings: DaemonSettings = {
-    host: merged.host,
-    port: merged.port,
+    host: stored.host,
+    port: stored.port,
     dataDir,
-    packagesDir: resolve(merged.packagesDir ?? dataLayout(dataDir).defaultPackagesDir),
-    overwrite: merged.overwrite,
-    maxUploadBytes: merged.maxUploadBytes,
-    watch: merged.watch,
-    logLevel: merged.logLevel,
-    accessLog: merged.accessLog,
-    authenticate: merged.authenticate,
-    allowAnonymousLanUploads: merged.allowAnonymousLanUploads,
-    ...(merged.publicUrl ? { publicUrl: merged.publicUrl } : {}),
-    ...(merged.tlsCert ? { tlsCert: merged.tlsCert } : {}),
-    ...(merged.tlsKey ? { tlsKey: merged.tlsKey } : {}),
-    ...(merged.htpasswdFile ? { htpasswdFile: merged.htpasswdFile } : {}),
+    packagesDir: resolve(stored.packagesDir ?? dataLayout(dataDir).defaultPackagesDir),
+    overwrite: stored.overwrite,
+    maxUploadBytes: stored.maxUploadBytes,
+    watch: stored.watch,
+    logLevel: stored.logLevel,
+    accessLog: stored.accessLog,
+    authenticate: stored.authenticate,
+    allowAnonymousLanUploads: stored.allowAnonymousLanUploads,
+    ...(stored.publicUrl ? { publicUrl: stored.publicUrl } : {}),
+    ...(stored.tlsCert ? { tlsCert: stored.tlsCert } : {}),
+    ...(stored.tlsKey ? { tlsKey: stored.tlsKey } : {}),
+    ...(stored.htpasswdFile ? { htpasswdFile: stored.htpasswdFile } : {}),
   };
   if (!Value.Check(DaemonSettingsSchema, settings)) {
     const first = [...Value.Errors(DaemonSettingsSchema, settings)][0];
     throw new AbortError(`Invalid setting ${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}.`);
   }
   return settings;
+}
+
+/** The daemon's settings for one run: flags over the stored settings (nothing is saved). */
+export function resolveDaemonSettings(flags: DaemonFlags, stored: StoredSettings, paths: PyrepoPaths): DaemonSettings {
+  return daemonSettingsOf(mergeSettings(stored, settingsFromFlags(flags)), paths, flags.dataDir);
+}
+
+/** The settings a running daemon reported in its state file, when it did (daemons before 0.2 did not). */
+export function runningSettings(state: DaemonState): DaemonSettings | undefined {
+  return state.settings !== undefined && Value.Check(DaemonSettingsSchema, state.settings) ? state.settings : undefined;
+}
+
+/** One setting that differs between two sets of settings, as text. */
+export interface SettingChange {
+  name: string;
+  key: SettingKey;
+  /** '' when unset. */
+  before: string;
+  after: string;
+}
+
+/** The daemon settings whose values differ between `before` and `after`, in table order. */
+export function changedSettings(before: Partial<Record<SettingKey, unknown>>, after: Partial<Record<SettingKey, unknown>>): SettingChange[] {
+  const changes: SettingChange[] = [];
+  for (const spec of SETTINGS) {
+    const a = spec.format(before[spec.key]);
+    const b = spec.format(after[spec.key]);
+    if (a !== b) changes.push({ name: spec.name, key: spec.key, before: a, after: b });
+  }
+  return changes;
+}
+
+/** `port 9000` or `tls-cert (not set)`: one setting's value in a sentence. */
+export function describeValue(name: string, text: string): string {
+  return text === '' ? `${name} (not set)` : `${name} ${text}`;
+}
+
+/** A value for a shell command line, quoted when it needs to be. */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `pyrepo config` commands that put the `before` values of these changes back: `unset`
+ * for values that were the defaults, `set` for the others.
+ */
+export function undoCommands(changes: readonly SettingChange[]): string[] {
+  const defaults: Record<string, unknown> = Value.Create(StoredSettingsSchema);
+  const unset: string[] = [];
+  const set: string[] = [];
+  for (const c of changes) {
+    if (c.before === '' || c.before === settingOf(c.key).format(defaults[c.key])) unset.push(c.name);
+    else set.push(`${c.name} ${shellWord(c.before)}`);
+  }
+  return [...(set.length > 0 ? [`pyrepo config set ${set.join(' ')}`] : []), ...(unset.length > 0 ? [`pyrepo config unset ${unset.join(' ')}`] : [])];
+}
+
+/** Whether something other than `running` holds `host:port` (what listen() would say), without keeping it. */
+function probeListen(host: string, port: number): Promise<string | undefined> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? 'ERROR'));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => done(undefined)));
+  });
+}
+
+/**
+ * What the daemon would refuse, checked before a running one is stopped for it: anonymous
+ * uploads beyond loopback, TLS files that cannot serve, and a port another program holds
+ * (the port the running daemon itself holds is not checked: it is about to be free).
+ */
+export async function checkBeforeStart(settings: DaemonSettings, running?: DaemonState, command: 'start' | 'restart' = 'restart'): Promise<void> {
+  const refuse = (why: string, next?: string) => new AbortError(why, next, EXIT_CANNOT_START);
+  const lan = anonymousLanUploadProblem(settings);
+  if (lan) throw refuse(lan);
+  if (settings.tlsCert && settings.tlsKey) {
+    try {
+      loadTlsFiles(settings.tlsCert, settings.tlsKey);
+    } catch (err) {
+      if (err instanceof SettingsProblem) throw refuse(err.message, 'Fix the file, or point tls-cert and tls-key at a working pair (`pyrepo config set tls-cert CERT tls-key KEY`).');
+      throw err;
+    }
+  }
+  if (settings.port !== 0 && settings.port !== running?.port) {
+    const code = await probeListen(settings.host, settings.port);
+    const problem = listenProblem(code, settings.host, settings.port);
+    if (problem) throw refuse(problem.replace(/ Stop it, or choose another port with --port\.$/, ''), portAdvice(settings.port, command));
+    if (code) throw refuse(`Cannot listen on ${settings.host}:${settings.port} (${code}).`);
+  }
+}
+
+/** The next step when a port is taken. */
+export function portAdvice(port: number, command: 'start' | 'restart' = 'restart'): string {
+  return `Stop the program that holds it, or choose another port: \`pyrepo ${command} --port ${port === 65535 ? 8646 : port + 1}\` (saved for later starts).`;
 }

@@ -54,7 +54,18 @@ export function hasSettings(paths: PyrepoPaths): boolean {
 /** Writes the given settings into the file (atomically, through conf); returns the result. */
 export function saveSettings(paths: PyrepoPaths, patch: Partial<StoredSettings>): StoredSettings {
   const conf = open(paths);
-  const next: StoredSettings = { ...defaultSettings(), ...conf.store, ...patch };
+  return write(conf, { ...defaultSettings(), ...conf.store, ...patch });
+}
+
+/**
+ * Writes `settings` as the whole file: keys set to undefined are removed, so that an
+ * optional setting goes back to "not set". Returns what was written.
+ */
+export function replaceSettings(paths: PyrepoPaths, settings: StoredSettings): StoredSettings {
+  return write(open(paths), { ...settings });
+}
+
+function write(conf: Conf<StoredSettings>, next: StoredSettings): StoredSettings {
   for (const key of Object.keys(next) as (keyof StoredSettings)[]) if (next[key] === undefined) delete next[key];
   if (!Value.Check(StoredSettingsSchema, next)) {
     const first = [...Value.Errors(StoredSettingsSchema, next)][0];

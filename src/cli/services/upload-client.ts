@@ -399,7 +399,9 @@ function serverMessage(res: UploadResponse): string {
   const body = excerpt(res.body);
   const reason = res.reason.trim();
   if (!body) return reason || `HTTP ${res.status}`;
-  if (!reason || body.includes(reason)) return body;
+  // pyrepo (and others) cut long reason phrases short with "...": the body says it whole.
+  const shortened = reason.replace(/(\.\.\.|…)$/, '');
+  if (!reason || body.includes(shortened)) return body;
   return `${reason}: ${body}`;
 }
 
