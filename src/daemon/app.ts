@@ -19,6 +19,7 @@ import eventRoutes from './routes/events.js';
 import fileRoutes from './routes/files.js';
 import landingRoutes from './routes/landing.js';
 import mipRoutes from './routes/mip.js';
+import projectRoutes from './routes/project.js';
 import pypiJsonRoutes from './routes/pypi-json.js';
 import simpleRoutes from './routes/simple.js';
 import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js';
@@ -198,6 +199,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(upipRoutes, publicUrl);
   await app.register(mipRoutes, publicUrl);
   await app.register(landingRoutes, publicUrl);
+  await app.register(projectRoutes, publicUrl);
   await app.register(uploadRoutes, {
     maxUploadBytes: settings.maxUploadBytes,
     ...(opts.uploadIdleTimeoutMs !== undefined ? { idleTimeoutMs: opts.uploadIdleTimeoutMs } : {}),
