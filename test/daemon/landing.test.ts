@@ -142,6 +142,7 @@ describe('the project filter', () => {
     expect(res.body).toContain('value="alpha"');
     expect(shown((await f.app.inject({ url: '/?q=Alpha_Web' })).body)).toEqual(['alpha-web']);
     expect(shown((await f.app.inject({ url: '/?q=%20BETA%20' })).body)).toEqual(['beta']);
+    expect(shown((await f.app.inject({ url: '/?q=alpha_' })).body)).toEqual(['alpha-tools', 'alpha-web', 'gamma-alpha']);
   });
 
   it('keeps the hidden projects in the page, so that typing can bring them back', async () => {

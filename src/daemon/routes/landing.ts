@@ -23,7 +23,7 @@ function folded(text: string): string {
 
 /** True when project `p` matches the filter `q` (a substring of its name, either form). */
 export function matchesFilter(p: { name: string; displayName: string }, q: string): boolean {
-  const needle = folded(q.trim());
+  const needle = folded(q).replace(/^-+|-+$/g, '');
   return needle === '' || folded(p.name).includes(needle) || folded(p.displayName).includes(needle);
 }
 
@@ -32,7 +32,7 @@ export function matchesFilter(p: { name: string; displayName: string }, q: strin
  * and keeps the address in step (so that reload and sharing keep the filter). The same
  * folding as matchesFilter. Allowed by its hash in the page's Content-Security-Policy.
  */
-const FILTER_SCRIPT = `(()=>{const i=document.getElementById('q');const items=[...document.querySelectorAll('#projects li[data-name]')];const shown=document.getElementById('shown');const none=document.getElementById('none');if(!i||!shown)return;const f=(t)=>t.toLowerCase().replace(/[-_.\\s]+/g,'-');const run=()=>{const q=f(i.value.trim());let n=0;for(const li of items){const ok=q===''||li.dataset.name.includes(q);li.hidden=!ok;if(ok)n++;}shown.textContent=String(n);if(none)none.hidden=n!==0;const u=new URL(location.href);if(i.value.trim())u.searchParams.set('q',i.value);else u.searchParams.delete('q');history.replaceState(null,'',u);};i.addEventListener('input',run);})();`;
+const FILTER_SCRIPT = `(()=>{const i=document.getElementById('q');const items=[...document.querySelectorAll('#projects li[data-name]')];const shown=document.getElementById('shown');const none=document.getElementById('none');if(!i||!shown)return;const f=(t)=>t.toLowerCase().replace(/[-_.\\s]+/g,'-');const run=()=>{const q=f(i.value).replace(/^-+|-+$/g,'');let n=0;for(const li of items){const ok=q===''||li.dataset.name.includes(q);li.hidden=!ok;if(ok)n++;}shown.textContent=String(n);if(none)none.hidden=n!==0;const u=new URL(location.href);if(i.value.trim())u.searchParams.set('q',i.value);else u.searchParams.delete('q');history.replaceState(null,'',u);};i.addEventListener('input',run);})();`;
 
 type LandingProject = Pick<ProjectSummary, 'name' | 'displayName' | 'latestVersion'>;
 

@@ -52,7 +52,8 @@ aside ul{margin:.2rem 0;padding-left:1.2rem}
 .description{overflow-wrap:break-word}
 .description img{max-width:100%}
 .description blockquote{margin:1rem 0;padding:.2rem 1rem;border-left:4px solid var(--line);color:var(--muted)}
-.description table{width:auto}
+.description table{width:auto;display:block;overflow-x:auto}
+.scroll{overflow-x:auto}
 dl.commands{display:grid;grid-template-columns:minmax(0,1fr);gap:.2rem 1rem;margin:0}
 dl.commands dt{font-weight:600}dl.commands dd{margin:0 0 .5rem}dl.commands pre{margin:0;padding:.45rem .7rem;white-space:pre-wrap;overflow-wrap:anywhere}
 @media (min-width:40rem){dl.commands{grid-template-columns:8rem minmax(0,1fr)}dl.commands dt{padding-top:.45rem}}

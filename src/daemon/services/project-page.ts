@@ -185,8 +185,8 @@ function historySection(input: ProjectPageInput, projectRoot: string): string {
     })
     .join('\n');
   return (
-    `<h2 id="history">Release history</h2>\n<table>\n<thead><tr><th scope="col">Version</th><th scope="col">Released</th>` +
-    `<th scope="col" class="num">Files</th><th scope="col" class="num">Downloads</th><th scope="col">Status</th></tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`
+    `<h2 id="history">Release history</h2>\n<div class="scroll">\n<table>\n<thead><tr><th scope="col">Version</th><th scope="col">Released</th>` +
+    `<th scope="col" class="num">Files</th><th scope="col" class="num">Downloads</th><th scope="col">Status</th></tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>\n</div>`
   );
 }
 
