@@ -161,6 +161,28 @@ describe('plain-text descriptions', () => {
     expect(html).toBe('<pre class="plain">Line &lt;b&gt;one&lt;/b&gt;\n  indented</pre>\n');
   });
 
+  it('are what a description too long to render becomes, quickly', () => {
+    const huge = `# Title\n\n${'Some **text** <script>x</script>\n\n'.repeat(20_000)}`;
+    const started = performance.now();
+    const { html, format } = renderDescription(huge, 'text/markdown');
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(format).toBe('plain');
+    expect(html).toMatch(/^<p class="muted">This description is longer than 256 KiB, so it is shown as plain text\.<\/p>\n<pre class="plain"># Title/);
+    expect(html).not.toContain('<script');
+  });
+
+  it.each([
+    ['Markdown quotes nested 100,000 deep', '> '.repeat(100_000), 'text/markdown'],
+    ['Markdown lists nested 100,000 deep', '- '.repeat(100_000), 'text/markdown'],
+    ['reStructuredText bullets nested 100,000 deep', '* '.repeat(100_000), 'text/x-rst'],
+    ['a long run of spaces before each line end', `${' '.repeat(5000)}x\n`.repeat(100), 'text/plain'],
+  ])('are what %s becomes, or it renders, without blowing the stack or taking long', (_what, text, type) => {
+    const started = performance.now();
+    const { html } = renderDescription(`${text}x`, type);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(html).not.toBe('');
+  });
+
   it('render nothing for an empty or UNKNOWN description', () => {
     expect(renderDescription('', 'text/markdown').html).toBe('');
     expect(renderDescription('UNKNOWN\n', null).html).toBe('');

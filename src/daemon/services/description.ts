@@ -78,11 +78,53 @@ export function sanitizeDescription(html: string): string {
   return sanitizeHtml(html, SANITIZE);
 }
 
+/**
+ * Longer descriptions are shown as plain text: rendering and sanitising cost about 10 ms
+ * per KiB, and a page is rendered on the request that follows a change, so a huge
+ * description must not hold the daemon for seconds.
+ */
+export const MAX_RENDERED_DESCRIPTION = 256 * 1024;
+
+/**
+ * Containers (quotes, lists, indentation) deeper than this are shown as plain text: marked
+ * re-reads nested content once per level, so thousands of levels cost seconds, then the stack.
+ */
+const MAX_NESTING = 64;
+
+/** True when some line opens more than MAX_NESTING containers (`> > - …`), or is indented past 4 spaces a level. */
+function nestsTooDeep(text: string): boolean {
+  const marker = /^[ \t]*(?:[>*+-]|\d{1,9}[.)])(?:[ \t]+|$)/;
+  for (const line of text.split('\n')) {
+    if (line.length - line.trimStart().length > MAX_NESTING * 4) return true;
+    let rest = line;
+    for (let depth = 0; marker.test(rest); depth++) {
+      if (depth >= MAX_NESTING) return true;
+      rest = rest.replace(marker, '');
+    }
+  }
+  return false;
+}
+
+function plain(text: string): string {
+  return `<pre class="plain">${escapeHtml(text.trimEnd())}</pre>\n`;
+}
+
 /** Renders a description to safe HTML by its content type; empty for none. */
 export function renderDescription(text: string | null, contentType: string | null): { html: string; format: DescriptionFormat } {
   const format = descriptionFormat(contentType);
   if (!text || text.trim() === '' || text.trim() === 'UNKNOWN') return { html: '', format };
-  if (format === 'plain') return { html: `<pre class="plain">${escapeHtml(text.replace(/\s+$/, ''))}</pre>\n`, format };
-  const raw = format === 'markdown' ? (markdown.parse(text) as string) : renderRst(text);
-  return { html: sanitizeDescription(raw), format };
+  if (format === 'plain') return { html: plain(text), format };
+  if (text.length > MAX_RENDERED_DESCRIPTION) {
+    return { html: `<p class="muted">This description is longer than ${MAX_RENDERED_DESCRIPTION / 1024} KiB, so it is shown as plain text.</p>\n${plain(text)}`, format: 'plain' };
+  }
+  if (nestsTooDeep(text)) {
+    return { html: `<p class="muted">This description nests more than ${MAX_NESTING} levels deep, so it is shown as plain text.</p>\n${plain(text)}`, format: 'plain' };
+  }
+  try {
+    const raw = format === 'markdown' ? (markdown.parse(text) as string) : renderRst(text);
+    return { html: sanitizeDescription(raw), format };
+  } catch {
+    // marked recurses per nesting level: `> > > …` thousands deep exhausts the stack.
+    return { html: `<p class="muted">This description could not be rendered, so it is shown as plain text.</p>\n${plain(text)}`, format: 'plain' };
+  }
 }

@@ -28,7 +28,12 @@ interface Context {
   targets: Map<string, string>;
   /** Title styles in order of first use: their level is their index. */
   titleStyles: string[];
+  /** How deep blocks nest (lists in lists, quotes in quotes) at this point. */
+  depth: number;
 }
+
+/** Deeper nesting is shown as written: `* * * * …` must not exhaust the stack. */
+const MAX_DEPTH = 16;
 
 function refName(name: string): string {
   return name.replace(/^`|`$/g, '').trim().replace(/\s+/g, ' ').toLowerCase();
@@ -128,6 +133,16 @@ function listItems(lines: string[], start: number, marker: RegExp): { items: str
 }
 
 function blocks(lines: string[], ctx: Context): string {
+  if (ctx.depth >= MAX_DEPTH) return pre(lines);
+  ctx.depth++;
+  try {
+    return blocksAtDepth(lines, ctx);
+  } finally {
+    ctx.depth--;
+  }
+}
+
+function blocksAtDepth(lines: string[], ctx: Context): string {
   let html = '';
   let i = 0;
   let literalNext = false;
@@ -246,7 +261,7 @@ function listItem(item: string[], ctx: Context): string {
 /** Renders reStructuredText (the subset above) to HTML; unknown constructs come out preformatted. */
 export function renderRst(source: string): string {
   const lines = source.replace(/\r\n?/g, '\n').replace(/\t/g, '        ').split('\n');
-  const ctx: Context = { targets: new Map(), titleStyles: [] };
+  const ctx: Context = { targets: new Map(), titleStyles: [], depth: 0 };
   // Targets may come after the references that use them.
   for (const line of lines) {
     const target = TARGET.exec(line.trim());
