@@ -34,9 +34,9 @@ export default async function projectRoutes(app: FastifyInstance, opts: { public
   function render(project: string, version: string | undefined, baseUrl: string, renderDescription: Description['renderDescription']): string | undefined {
     const detail = app.index.projectDetail(project);
     if (!detail) return undefined;
-    const key = version === undefined ? undefined : releaseKey(version);
+    // A version asked for as written on the release only (`1.0.0` for `1.0` is redirected, below).
     const release =
-      key === undefined ? (detail.releases.find((r) => r.version === detail.latestVersion) ?? detail.releases[0]) : detail.releases.find((r) => releaseKey(r.version) === key);
+      version === undefined ? (detail.releases.find((r) => r.version === detail.latestVersion) ?? detail.releases[0]) : detail.releases.find((r) => r.version === version);
     if (!release) return undefined;
     // The wheel's metadata when there is one, as the PyPI JSON API takes it.
     const source = release.files.find((f) => f.packagetype === 'bdist_wheel') ?? release.files[0];
@@ -51,16 +51,15 @@ export default async function projectRoutes(app: FastifyInstance, opts: { public
     const project = normalizeName(name);
     const root = version === undefined ? '../../' : '../../../';
     if (project !== name) return redirect(reply, `/project/${encodeURIComponent(project)}/${version === undefined ? '' : `${encodeURIComponent(version)}/`}`);
-    if (version !== undefined) {
-      const same = app.index.projectDetail(project)?.releases.find((r) => releaseKey(r.version) === releaseKey(version));
-      if (same && same.version !== version) return redirect(reply, `/project/${encodeURIComponent(project)}/${encodeURIComponent(same.version)}/`);
-    }
     const { renderDescription } = await (description ??= import('../services/description.js'));
     const baseUrl = baseUrlOf(req, opts.publicUrl);
     // Downloads "in the last 30 days" move with the date: a new day is a new rendering.
     const variant = `${baseUrl}|${version ?? ''}|${new Date().toISOString().slice(0, 10)}`;
     const page = pages.get(project, variant, () => render(project, version, baseUrl, renderDescription));
     if (!page) {
+      // Not in memory and nothing to render: an equivalent version (`1.0.0` for `1.0`), or not here at all.
+      const same = version === undefined ? undefined : app.index.projectDetail(project)?.releases.find((r) => releaseKey(r.version) === releaseKey(version));
+      if (same) return redirect(reply, `/project/${encodeURIComponent(project)}/${encodeURIComponent(same.version)}/`);
       const known = app.index.catalog.project(project);
       return notFound(
         reply,
