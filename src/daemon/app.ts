@@ -53,8 +53,6 @@ function translate(err: FastifyError, settings: DaemonSettings, req: FastifyRequ
   switch (err.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
       return new UploadTooLarge(formatBytes(settings.maxUploadBytes));
-    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
-      return notMultipart(contentType) as FastifyError;
     case 'FST_PARTS_LIMIT':
     case 'FST_FILES_LIMIT':
     case 'FST_FIELDS_LIMIT':
