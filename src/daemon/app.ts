@@ -20,16 +20,20 @@ import eventRoutes from './routes/events.js';
 import fileRoutes from './routes/files.js';
 import landingRoutes from './routes/landing.js';
 import mipRoutes from './routes/mip.js';
+import projectRoutes from './routes/project.js';
 import pypiJsonRoutes from './routes/pypi-json.js';
 import simpleRoutes from './routes/simple.js';
-import uploadRoutes from './routes/upload.js';
+import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js';
 import upipRoutes from './routes/upip.js';
-import { BadRequest, UploadTooLarge } from './errors.js';
+import { clientErrorHandler } from './client-errors.js';
+import { BadRequest, UploadCutOff, UploadTooLarge } from './errors.js';
 
 export interface BuildAppOptions {
   settings: DaemonSettings;
   /** Where log lines go (default: stdout). */
   logStream?: DestinationStream;
+  /** How long an upload body may stop arriving before it is refused (default 60 s; tests shorten it). */
+  uploadIdleTimeoutMs?: number;
 }
 
 declare module 'fastify' {
@@ -46,22 +50,34 @@ function reasonPhrase(message: string): string {
   return ascii.length > 200 ? `${ascii.slice(0, 197)}...` : ascii;
 }
 
-/** Multipart and framework errors with messages a person can act on. */
-function translate(err: FastifyError, settings: DaemonSettings): FastifyError {
+/** Multipart and framework errors with messages a person can act on; pyrepo's own pass as they are. */
+function translate(err: FastifyError, settings: DaemonSettings, req: FastifyRequest): FastifyError {
+  if (err.code?.startsWith('PYREPO_')) return err;
+  const contentType = req.headers['content-type'];
+  // Any body an upload URL cannot parse (JSON, text, a raw file) is a client that does not send forms.
+  if (isUploadRequest(req) && (err.code?.startsWith('FST_ERR_CTP_') || err.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE')) {
+    return notMultipart(contentType) as FastifyError;
+  }
   switch (err.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
       return new UploadTooLarge(formatBytes(settings.maxUploadBytes));
-    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
-      return new BadRequest('Uploads must be sent as multipart/form-data.');
     case 'FST_PARTS_LIMIT':
     case 'FST_FILES_LIMIT':
     case 'FST_FIELDS_LIMIT':
       return new BadRequest(`The upload form has too many parts (${err.message}).`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new BadRequest(`Unsupported Content-Type '${'' + (err.message.split(': ')[1] ?? '')}'.`);
+      return new BadRequest(`Unsupported Content-Type '${contentType ?? ''}' for ${req.method} ${req.url.split('?', 1)[0] ?? ''}.`);
     default:
-      if (err.message === 'Unexpected end of form' || err.message === 'Malformed part header' || /multipart|boundary/i.test(err.message)) {
-        return new BadRequest(`The multipart body could not be read: ${err.message}.`);
+      if (err.message === 'Multipart: Boundary not found') {
+        return new BadRequest(`The multipart/form-data Content-Type has no boundary parameter ('${contentType ?? ''}'), so the form cannot be read.`);
+      }
+      // busboy's words for a body that stops early (a part or the form), and the request's when the client goes.
+      if (/terminated early|unexpected end/i.test(err.message)) return new UploadCutOff('before its closing boundary');
+      if (err.code === 'ECONNRESET' || err.message === 'aborted') {
+        return new BadRequest('The connection was closed before the request body was complete; nothing was stored.');
+      }
+      if (/multipart|boundary|part header/i.test(err.message)) {
+        return new BadRequest(`The multipart body could not be read: ${err.message.replace(/\.$/, '')}. Nothing was stored.`);
       }
       return err;
   }
@@ -102,6 +118,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler,
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   app.decorate('instance', randomBytes(16).toString('hex'));
@@ -167,7 +184,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }
 
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    let err = error.validation ? new BadRequest(error.message) : translate(error, settings);
+    let err = error.validation ? new BadRequest(error.message) : translate(error, settings, req);
     let status = err.statusCode ?? 500;
     if (status < 400) status = 500;
     let message = err.message;
@@ -200,7 +217,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(upipRoutes, publicUrl);
   await app.register(mipRoutes, publicUrl);
   await app.register(landingRoutes, publicUrl);
-  await app.register(uploadRoutes, { maxUploadBytes: settings.maxUploadBytes });
+  await app.register(projectRoutes, publicUrl);
+  await app.register(uploadRoutes, {
+    maxUploadBytes: settings.maxUploadBytes,
+    ...(opts.uploadIdleTimeoutMs !== undefined ? { idleTimeoutMs: opts.uploadIdleTimeoutMs } : {}),
+  });
   await app.register(controlRoutes, {
     authenticate: settings.authenticate,
     dataDir: layout.dataDir,

@@ -25,6 +25,21 @@ export const UploadTooLarge = createError(
   'File too large: this index accepts uploads of at most %s (the max-upload-size setting).',
   413,
 );
+export const NotMultipart = createError(
+  'PYREPO_NOT_MULTIPART',
+  'Uploads are sent as multipart/form-data (as twine, poetry, flit, pdm and uv send them); this request came with %s.',
+  415,
+);
+export const UploadCutOff = createError(
+  'PYREPO_UPLOAD_CUT_OFF',
+  'The multipart body ended %s: the upload was cut off (by the client or a proxy); nothing was stored.',
+  400,
+);
+export const UploadStalled = createError(
+  'PYREPO_UPLOAD_STALLED',
+  'The upload stopped arriving: no data for %s s before the body was complete; nothing was stored. Try again.',
+  408,
+);
 export const UnsupportedAction = createError('PYREPO_UNSUPPORTED_ACTION', '%s', 400);
 export const Gone = createError('PYREPO_GONE', '%s', 410);
 export const NotFound = createError('PYREPO_NOT_FOUND', '%s', 404);

@@ -30,8 +30,46 @@ const BOMB_ALLOWANCE = 64 * 1024 * 1024;
 /** A distribution to read: its path, or its bytes when it is small enough to hold in memory. */
 export type DistSource = string | Buffer;
 
+/**
+ * Why a member name would land outside the folder an archive is unpacked into, or
+ * undefined when it would not. Both separators count: unpacked on Windows, a member
+ * `a\..\..\x` climbs out just as `a/../../x` does anywhere.
+ */
+export function unsafeMemberPath(name: string): string | undefined {
+  if (name.startsWith('/') || name.startsWith('\\')) return 'is an absolute path';
+  if (/^[A-Za-z]:/.test(name)) return 'is a drive path';
+  if (name.split(/[\\/]/).includes('..')) return "climbs out with '..'";
+  return undefined;
+}
+
+function refuseMember(dist: DistFilename, member: string, why: string): DistContentError {
+  const where = dist.kind === 'wheel' ? 'the wheel' : 'its top folder';
+  return new DistContentError(
+    `${dist.filename} has a member '${member}' that ${why}; every member must be a file or folder inside ${where}, so it is refused.`,
+  );
+}
+
+/** Unix file types in a zip entry's external attributes (`st_mode >> 12`). */
+const ZIP_FILE_TYPES: Record<number, string> = {
+  0o01: 'is a fifo',
+  0o02: 'is a character device',
+  0o06: 'is a block device',
+  0o12: 'is a symbolic link',
+  0o14: 'is a socket',
+};
+
+/** Hosts whose zip tools store a Unix mode in the high half of the external attributes. */
+const UNIX_ZIP_HOSTS = new Set([3, 19]);
+
+/** yauzl's decoder of one entry's name (the Info-ZIP Unicode path, UTF-8 flag or CP437); untyped in @types/yauzl. */
+const zipEntryName = (yauzl as unknown as {
+  getFileNameLowLevel(flags: number, name: Buffer, extraFields: { id: number; data: Buffer }[], strict: boolean): string;
+}).getFileNameLowLevel;
+
 function openZip(source: DistSource): Promise<yauzl.ZipFile> {
-  const options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: false };
+  // Names are decoded and checked by listZipEntries: yauzl's own check turns `\` into `/`
+  // first and refuses with a message that does not name the problem.
+  const options = { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: false };
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, zip: yauzl.ZipFile) => (err ? reject(err) : resolve(zip));
     if (typeof source === 'string') yauzl.open(source, options, done);
@@ -39,10 +77,24 @@ function openZip(source: DistSource): Promise<yauzl.ZipFile> {
   });
 }
 
-function listZipEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
+/**
+ * The entries of a zip, names decoded (a backslash, which Windows tools write, read as
+ * `/`). Refuses a member whose path leaves the archive, and in an sdist one that is a
+ * link, device, fifo or socket (pip's unpacking would create it as it is).
+ */
+function listZipEntries(zip: yauzl.ZipFile, dist: DistFilename): Promise<yauzl.Entry[]> {
   return new Promise((resolve, reject) => {
     const entries: yauzl.Entry[] = [];
     zip.on('entry', (e: yauzl.Entry) => {
+      const raw = zipEntryName(e.generalPurposeBitFlag, e.fileName as unknown as Buffer, e.extraFields, true);
+      const unsafe = unsafeMemberPath(raw);
+      const type = UNIX_ZIP_HOSTS.has(e.versionMadeBy >> 8) ? (e.externalFileAttributes >>> 28) & 0o17 : 0;
+      const special = dist.kind === 'sdist' ? ZIP_FILE_TYPES[type] : undefined;
+      if (unsafe || special) {
+        reject(refuseMember(dist, raw, (unsafe ?? special) as string));
+        return;
+      }
+      e.fileName = raw.replace(/\\/g, '/');
       entries.push(e);
       zip.readEntry();
     });
@@ -119,7 +171,7 @@ async function readZipMember(
   let zip: yauzl.ZipFile | undefined;
   try {
     zip = await openZip(source);
-    const entries = await listZipEntries(zip);
+    const entries = await listZipEntries(zip, dist);
     let total = 0;
     for (const e of entries) {
       if (e.compressionMethod !== 0 && e.compressionMethod !== 8) {
@@ -200,6 +252,31 @@ function pickZipSdistMetadata(dist: DistFilename, entries: yauzl.Entry[]): yauzl
   return candidates[0] as yauzl.Entry;
 }
 
+/** Tar member types an sdist may hold; `null` is an unknown type, which tarfile reads as a file. */
+const TAR_TYPES_ALLOWED = new Set<string | null>(['file', 'contiguous-file', 'directory', null]);
+
+const TAR_TYPE_WORDS: Record<string, string> = {
+  link: 'is a hard link',
+  symlink: 'is a symbolic link',
+  'character-device': 'is a character device',
+  'block-device': 'is a block device',
+  fifo: 'is a fifo',
+};
+
+/**
+ * The refusal of a tar member that is not a plain file or folder inside the archive:
+ * links could point anywhere once unpacked, devices and fifos have no business in an sdist.
+ */
+function unsafeTarMember(dist: DistFilename, header: tarStream.Header): DistContentError | undefined {
+  const unsafe = unsafeMemberPath(header.name);
+  if (unsafe) return refuseMember(dist, header.name, unsafe);
+  if (!TAR_TYPES_ALLOWED.has(header.type)) {
+    const target = header.linkname ? ` (to '${header.linkname}')` : '';
+    return refuseMember(dist, header.name, `${TAR_TYPE_WORDS[header.type as string] ?? `is of tar type ${String(header.type)}`}${target}`);
+  }
+  return undefined;
+}
+
 /**
  * Feeds a .tar.gz (path or bytes) through `extract` until it finishes; every failure
  * becomes a DistContentError. tar-stream is a streamx stream, which stream/promises'
@@ -240,6 +317,16 @@ async function driveTar(source: DistSource, dist: DistFilename, extract: tarStre
   }
 }
 
+/**
+ * Stops reading a tar with `err`. The entry being read is destroyed with the archive and
+ * re-emits the error, which is the archive's to report: without a listener on the entry
+ * it would be an uncaught exception.
+ */
+function stopTar(extract: tarStream.Extract, entry: { on(event: 'error', listener: () => void): unknown }, err: Error): void {
+  entry.on('error', () => undefined);
+  extract.destroy(err);
+}
+
 async function readTarSdist(source: DistSource, dist: DistFilename, compressedSize: number): Promise<{ bytes: Buffer; member: string; members: string[] }> {
   const extract = tarStream.extract();
   const tops = new Set<string>();
@@ -248,17 +335,22 @@ async function readTarSdist(source: DistSource, dist: DistFilename, compressedSi
   let expanded = 0;
   const limit = Math.max(BOMB_ALLOWANCE, 50 * compressedSize);
   extract.on('entry', (header, stream, next) => {
+    const refused = unsafeTarMember(dist, header);
+    if (refused) {
+      stopTar(extract, stream, refused);
+      return;
+    }
     const { top, rest } = sdistTop(header.name);
     if (top && top !== '.') tops.add(top);
     if (header.type === 'file' || header.type === 'contiguous-file') members.push(header.name);
     expanded += header.size ?? 0;
     if (expanded > limit) {
-      extract.destroy(new DistContentError(`${dist.filename} expands to more than ${limit} bytes (a tar bomb?).`));
+      stopTar(extract, stream, new DistContentError(`${dist.filename} expands to more than ${limit} bytes (a tar bomb?).`));
       return;
     }
     if (rest === 'PKG-INFO' && header.type === 'file' && !found) {
       if ((header.size ?? 0) > MAX_METADATA_BYTES) {
-        extract.destroy(new DistContentError(`${header.name} is larger than ${MAX_METADATA_BYTES} bytes.`));
+        stopTar(extract, stream, new DistContentError(`${header.name} is larger than ${MAX_METADATA_BYTES} bytes.`));
         return;
       }
       const chunks: Buffer[] = [];
@@ -308,7 +400,7 @@ export async function readDistMembers(source: DistSource, dist: DistFilename, wa
     let zip: yauzl.ZipFile | undefined;
     try {
       zip = await openZip(source);
-      for (const e of await listZipEntries(zip)) {
+      for (const e of await listZipEntries(zip, dist)) {
         if (!wanted.has(e.fileName)) continue;
         hold(e.uncompressedSize);
         const bytes =
@@ -333,7 +425,7 @@ export async function readDistMembers(source: DistSource, dist: DistFilename, wa
     try {
       hold(header.size ?? 0);
     } catch (err) {
-      extract.destroy(err as Error);
+      stopTar(extract, stream, err as Error);
       return;
     }
     const chunks: Buffer[] = [];

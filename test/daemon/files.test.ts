@@ -127,6 +127,119 @@ describe('GET /packages/<file>', () => {
   });
 });
 
+describe('ranges and validators (RFC 9110 §13, §14)', () => {
+  const size = WHEEL.length;
+  const url = `/packages/${WHEEL_NAME}`;
+
+  it('serves the whole file (206) for a suffix range longer than the file, as §14.1.2 says', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const res = await get(url, { range: `bytes=-${size * 20}` }, method);
+      expect(res.statusCode, method).toBe(206);
+      expect(res.headers['content-range']).toBe(`bytes 0-${size - 1}/${size}`);
+      expect(res.headers['content-length']).toBe(String(size));
+      if (method === 'GET') expect(res.rawPayload.equals(WHEEL)).toBe(true);
+    }
+    // Exactly the file's length is the same.
+    expect((await get(url, { range: `bytes=-${size}` })).headers['content-range']).toBe(`bytes 0-${size - 1}/${size}`);
+  });
+
+  it('clamps a last position past the end', async () => {
+    const res = await get(url, { range: `bytes=10-${size * 10}` });
+    expect(res.statusCode).toBe(206);
+    expect(res.headers['content-range']).toBe(`bytes 10-${size - 1}/${size}`);
+    expect(res.rawPayload.equals(WHEEL.subarray(10))).toBe(true);
+  });
+
+  it.each([`bytes=${WHEEL.length}-`, 'bytes=-0', `bytes=${WHEEL.length + 5}-${WHEEL.length + 9}`, `bytes=${WHEEL.length}-,-0`])(
+    'answers an unsatisfiable %s with 416 and Content-Range: bytes */size',
+    async (range) => {
+      const res = await get(url, { range });
+      expect(res.statusCode).toBe(416);
+      expect(res.headers['content-range']).toBe(`bytes */${size}`);
+    },
+  );
+
+  it.each(['bytes=5-2', 'bytes=abc', 'bytes=-', 'bytes=1-2-3', 'bytes=0-9,x', 'items=0-5', 'bytes', '=0-5'])(
+    'ignores the invalid or foreign %j and serves the whole file (200)',
+    async (range) => {
+      const res = await get(url, { range });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-range']).toBeUndefined();
+      expect(res.rawPayload.equals(WHEEL)).toBe(true);
+    },
+  );
+
+  it('answers several ranges with the whole file (200), which §14.2 allows', async () => {
+    const res = await get(url, { range: 'bytes=0-9,20-29' });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.equals(WHEEL)).toBe(true);
+  });
+
+  it('serves the one satisfiable range of several, and reads list syntax with spaces and empty elements', async () => {
+    const res = await get(url, { range: `bytes=0-9, ${size + 100}-` });
+    expect(res.statusCode).toBe(206);
+    expect(res.headers['content-range']).toBe(`bytes 0-9/${size}`);
+    expect((await get(url, { range: 'BYTES = 0-9 ,' })).headers['content-range']).toBe(`bytes 0-9/${size}`);
+  });
+
+  it('sends a strong ETag, the sha256, and answers If-None-Match with 304', async () => {
+    const res = await get(url);
+    expect(res.headers.etag).toBe(`"${sha256(WHEEL)}"`);
+    expect(res.headers['accept-ranges']).toBe('bytes');
+    const again = await get(url, { 'if-none-match': `W/"x", "${sha256(WHEEL)}"` });
+    expect(again.statusCode).toBe(304);
+    expect(again.rawPayload.length).toBe(0);
+    expect((await get(url, { 'if-none-match': '"other"' })).statusCode).toBe(200);
+  });
+
+  it('honours If-Range only for the exact strong ETag or Last-Modified date (§13.1.5)', async () => {
+    const first = await get(url);
+    const etag = first.headers.etag as string;
+    const modified = first.headers['last-modified'] as string;
+    expect((await get(url, { range: 'bytes=0-9', 'if-range': etag })).statusCode).toBe(206);
+    expect((await get(url, { range: 'bytes=0-9', 'if-range': modified })).statusCode).toBe(206);
+    for (const stale of ['"something-else"', `W/${etag}`, 'Thu, 01 Jan 1970 00:00:00 GMT']) {
+      const res = await get(url, { range: 'bytes=0-9', 'if-range': stale });
+      expect(res.statusCode, stale).toBe(200);
+      expect(res.rawPayload.equals(WHEEL)).toBe(true);
+    }
+  });
+
+  it('answers If-Match with another tag 412, and with its own tag the file', async () => {
+    expect((await get(url, { 'if-match': '"nope"' })).statusCode).toBe(412);
+    expect((await get(url, { 'if-match': `"${sha256(WHEEL)}"` })).statusCode).toBe(200);
+  });
+});
+
+describe('GET /packages/ (pypiserver\'s list of every file)', () => {
+  it('links every file with its hash, as a page pip --find-links reads', async () => {
+    const res = await get('/packages/');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.body).toMatch(/^<!DOCTYPE html>/);
+    expect(res.body).toContain(`<a href="${WHEEL_NAME}#sha256=${sha256(WHEEL)}">${WHEEL_NAME}</a>`);
+    expect(res.body).toContain(`<a href="${SDIST_NAME}#sha256=${sha256(SDIST)}">${SDIST_NAME}</a>`);
+    // Each link leads to the file.
+    expect((await get(`/packages/${WHEEL_NAME}`)).statusCode).toBe(200);
+  });
+
+  it('redirects /packages to /packages/, and revalidates with an ETag', async () => {
+    const res = await get('/packages');
+    expect(res.statusCode).toBe(301);
+    expect(res.headers.location).toBe('/packages/');
+    const page = await get('/packages/');
+    expect((await get('/packages/', { 'if-none-match': page.headers.etag as string })).statusCode).toBe(304);
+  });
+
+  it('changes when a file is added', async () => {
+    const before = (await get('/packages/')).headers.etag;
+    expect((await upload(t.app, { ...SPEC, version: '2.0' }, 'wheel')).res.statusCode).toBe(200);
+    const after = await get('/packages/');
+    expect(after.headers.etag).not.toBe(before);
+    expect(after.body).toContain(wheelFilename({ ...SPEC, version: '2.0' }));
+  });
+});
+
 describe('GET /packages/<wheel>.metadata (PEP 658)', () => {
   it('is byte-identical to METADATA and hashes to the advertised sha256', async () => {
     const res = await get(`/packages/${WHEEL_NAME}.metadata`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeApp, upload, type TestApp } from '../helpers/app.js';
 
@@ -29,8 +30,8 @@ describe('GET /', () => {
     expect((await upload(t.app, { name: 'zeta', version: '0.1' }, 'sdist')).res.statusCode).toBe(200);
     const res = await landing('127.0.0.1:8645');
     expect(res.body).toContain('Projects (2)');
-    expect(res.body).toContain('<a href="/simple/landing-demo/">Landing_Demo</a> <small>1.10</small>');
-    expect(res.body).toContain('<a href="/simple/zeta/">zeta</a> <small>0.1</small>');
+    expect(res.body).toContain('<a href="project/landing-demo/">Landing_Demo</a> <span class="muted">1.10</span>');
+    expect(res.body).toContain('<a href="project/zeta/">zeta</a> <span class="muted">0.1</span>');
   });
 
   it('shows pip, uv, twine and poetry commands with the URL the client used', async () => {
@@ -67,12 +68,21 @@ describe('GET /', () => {
   ])('does not inject a hostile Host header (%j) into the page', async (host) => {
     const res = await landing(host);
     expect(res.statusCode).toBe(200);
-    expect(res.body).not.toContain('<script');
+    // The only script is the page's own filter.
+    expect(res.body.split('<script').length - 1).toBeLessThanOrEqual(1);
+    expect(res.body).not.toMatch(/<script>(?!\(\(\)=>\{const i=document\.getElementById\('q'\))/);
     expect(res.body).not.toContain('<img');
     expect(res.body).not.toContain('<b>x');
     expect(res.body).not.toContain('evil');
     // The page still has usable commands.
     expect(res.body).toMatch(/pip install --index-url http:\/\/[^ ]+\/simple\//);
+  });
+
+  it('links each project to its page, which exists', async () => {
+    const res = await landing('127.0.0.1:8645');
+    const href = /<a href="(project\/landing-demo\/)">/.exec(res.body)?.[1];
+    expect(href).toBe('project/landing-demo/');
+    expect((await t.app.inject({ url: `/${href as string}` })).statusCode).toBe(200);
   });
 
   it('answers HEAD', async () => {
@@ -97,5 +107,79 @@ describe('publicUrl', () => {
     } finally {
       await u.close();
     }
+  });
+});
+
+describe('the project filter', () => {
+  let f: TestApp;
+  beforeAll(async () => {
+    f = await makeApp();
+    for (const name of ['alpha_tools', 'Alpha.Web', 'beta', 'gamma-alpha']) {
+      expect((await upload(f.app, { name, version: '1.0' }, 'wheel')).res.statusCode).toBe(200);
+    }
+  });
+  afterAll(async () => {
+    await f.close();
+  });
+
+  /** The projects a page shows (its list items without `hidden`). */
+  function shown(body: string): string[] {
+    return [...body.matchAll(/<li data-name="[^"]*"( hidden)?><a href="project\/([^/]+)\/">/g)].filter((m) => !m[1]).map((m) => m[2] as string);
+  }
+
+  it('without a query shows every project and offers the filter form', async () => {
+    const res = await f.app.inject({ url: '/' });
+    expect(shown(res.body)).toEqual(['alpha-tools', 'alpha-web', 'beta', 'gamma-alpha']);
+    expect(res.body).toMatch(/<form class="filter" role="search" method="get" action="\.\/">/);
+    expect(res.body).toContain('<label for="q">Filter projects</label>');
+    expect(res.body).toContain('<input id="q" name="q" type="search" value=""');
+  });
+
+  it('filters on the server with ?q= (no JavaScript needed), by either form of the name', async () => {
+    const res = await f.app.inject({ url: '/?q=alpha' });
+    expect(shown(res.body)).toEqual(['alpha-tools', 'alpha-web', 'gamma-alpha']);
+    expect(res.body).toContain('<span id="shown">3</span> of 4 shown');
+    expect(res.body).toContain('value="alpha"');
+    expect(shown((await f.app.inject({ url: '/?q=Alpha_Web' })).body)).toEqual(['alpha-web']);
+    expect(shown((await f.app.inject({ url: '/?q=%20BETA%20' })).body)).toEqual(['beta']);
+    expect(shown((await f.app.inject({ url: '/?q=alpha_' })).body)).toEqual(['alpha-tools', 'alpha-web', 'gamma-alpha']);
+  });
+
+  it('keeps the hidden projects in the page, so that typing can bring them back', async () => {
+    const res = await f.app.inject({ url: '/?q=beta' });
+    expect(res.body).toMatch(/<li data-name="alpha-tools alpha-tools" hidden>/);
+  });
+
+  it('says so when nothing matches', async () => {
+    const res = await f.app.inject({ url: '/?q=nothing-like-this' });
+    expect(shown(res.body)).toEqual([]);
+    expect(res.body).toContain('<p id="none">No project matches this filter.</p>');
+  });
+
+  it('escapes the query', async () => {
+    const res = await f.app.inject({ url: `/?q=${encodeURIComponent('"><script>alert(1)</script>')}` });
+    expect(res.body).toContain('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
+    expect(res.body.split('<script').length - 1).toBe(1);
+  });
+
+  it('filters as you type with an inline script that the Content-Security-Policy allows by its hash', async () => {
+    const res = await f.app.inject({ url: '/' });
+    const script = /<script>([\s\S]*?)<\/script>/.exec(res.body)?.[1] as string;
+    expect(script).toContain("addEventListener('input'");
+    const hash = createHash('sha256').update(script, 'utf8').digest('base64');
+    expect(res.headers['content-security-policy']).toContain(`script-src 'sha256-${hash}'`);
+    const style = /<style>([\s\S]*?)<\/style>/.exec(res.body)?.[1] as string;
+    expect(res.headers['content-security-policy']).toContain(`style-src 'sha256-${createHash('sha256').update(style, 'utf8').digest('base64')}'`);
+    // No external asset: nothing is loaded from anywhere but the page itself.
+    expect(res.body).not.toMatch(/<(link|img|iframe)\b|src="http/);
+  });
+
+  it('is served from memory with an ETag until the catalog changes', async () => {
+    const first = await f.app.inject({ url: '/' });
+    expect((await f.app.inject({ url: '/', headers: { 'if-none-match': first.headers.etag as string } })).statusCode).toBe(304);
+    expect((await upload(f.app, { name: 'delta', version: '1.0' }, 'wheel')).res.statusCode).toBe(200);
+    const after = await f.app.inject({ url: '/', headers: { 'if-none-match': first.headers.etag as string } });
+    expect(after.statusCode).toBe(200);
+    expect(shown(after.body)).toContain('delta');
   });
 });

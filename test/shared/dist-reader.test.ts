@@ -6,6 +6,7 @@ import { readDistContents } from '../../src/shared/dist-reader.js';
 import { parseDistFilename } from '../../src/shared/distfiles.js';
 import { DistContentError } from '../../src/shared/errors.js';
 import { buildSdist, buildWheel, corrupt, metadataText, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+import { hostileSdistTar, hostileSdistZip, hostileTarCases, hostileWheel } from '../helpers/hostile-dists.js';
 
 let dir: string;
 let counter = 0;
@@ -193,5 +194,76 @@ describe('readDistContents: sdists', () => {
   it('rejects a .tar.gz with files at the archive root and no folder', async () => {
     const err = await read(buildSdist(SPEC, { topDir: '' }), sdistFilename(SPEC)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DistContentError);
+  });
+});
+
+describe('readDistContents: members that would leave the archive', () => {
+  const top = 'hello_world-1.2.3';
+
+  /** The message of the DistContentError that reading `bytes` as `filename` throws. */
+  async function refusal(bytes: Buffer, filename: string): Promise<string> {
+    const err = await read(bytes, filename).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err, `${filename} was accepted`).toBeInstanceOf(DistContentError);
+    return (err as Error).message;
+  }
+
+  it.each(hostileTarCases(top))('refuses a .tar.gz sdist with %s, naming it', async (_what, entry) => {
+    const message = await refusal(await hostileSdistTar(SPEC, [entry]), sdistFilename(SPEC));
+    expect(message).toContain(entry.name);
+  });
+
+  it.each(hostileTarCases(top))('refuses a .tar.gz sdist held in memory with %s', async (_what, entry) => {
+    const bytes = await hostileSdistTar(SPEC, [entry]);
+    const err = await readDistContents(bytes, parseDistFilename(sdistFilename(SPEC)), bytes.length).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DistContentError);
+    expect((err as Error).message).toContain(entry.name);
+  });
+
+  it.each([
+    ['a member that climbs out with ..', { name: `${top}/../escaped.txt`, data: 'x' }],
+    ['an absolute member', { name: '/tmp/pyrepo-absolute.txt', data: 'x' }],
+    ['a backslash-absolute member', { name: '\\temp\\evil.txt', data: 'x' }],
+    ['a drive-letter member', { name: 'C:/evil.txt', data: 'x' }],
+    ['a backslash .. member', { name: `${top}\\..\\..\\evil.txt`, data: 'x' }],
+    ['a symbolic link', { name: `${top}/link`, data: '/etc/passwd', mode: 0o120777 }],
+    ['a character device', { name: `${top}/null`, mode: 0o020644 }],
+    ['a block device', { name: `${top}/disk`, mode: 0o060644 }],
+    ['a fifo', { name: `${top}/pipe`, mode: 0o010644 }],
+  ] as const)('refuses a .zip sdist with %s, naming it', async (_what, entry) => {
+    const message = await refusal(hostileSdistZip(SPEC, [entry]), sdistFilename(SPEC, '.zip'));
+    expect(message).toContain(entry.name);
+  });
+
+  it.each([
+    ['a member that climbs out with ..', '../../escaped.py'],
+    ['a member that climbs out of a folder', 'pkg/../../escaped.py'],
+    ['an absolute member', '/usr/lib/evil.py'],
+    ['a backslash-absolute member', '\\evil.py'],
+    ['a backslash .. member', 'pkg\\..\\..\\evil.py'],
+    ['a drive-letter member', 'C:\\Windows\\evil.py'],
+    ['a drive-relative member', 'c:evil.py'],
+  ])('refuses a wheel with %s, naming it', async (_what, name) => {
+    const message = await refusal(hostileWheel(SPEC, [{ name, data: 'x' }]), wheelFilename(SPEC));
+    expect(message).toContain(name);
+  });
+
+  it('still reads the same archives without the hostile member', async () => {
+    expect((await read(await hostileSdistTar(SPEC, []), sdistFilename(SPEC))).metadata.name).toBe('Hello_World');
+    expect((await read(hostileSdistZip(SPEC, []), sdistFilename(SPEC, '.zip'))).metadata.name).toBe('Hello_World');
+    expect((await read(hostileWheel(SPEC, []), wheelFilename(SPEC))).metadata.name).toBe('Hello_World');
+  });
+
+  it('accepts names that only look odd: dots inside names, ./ prefixes, folders', async () => {
+    const tar = await hostileSdistTar(SPEC, [
+      { name: `./${top}/docs/`, type: 'directory' },
+      { name: `${top}/docs/a..b.txt`, type: 'file', data: 'x' },
+      { name: `${top}/.hidden`, type: 'file', data: 'x' },
+    ]);
+    expect((await read(tar, sdistFilename(SPEC))).metadata.name).toBe('Hello_World');
+    const wheel = hostileWheel(SPEC, [{ name: 'pkg/..data', data: 'x' }]);
+    expect((await read(wheel, wheelFilename(SPEC))).metadata.name).toBe('Hello_World');
   });
 });

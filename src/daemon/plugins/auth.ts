@@ -64,6 +64,8 @@ export function actionOf(method: string, url: string): Action {
   if (path === '/-/health') return 'open';
   if (path.startsWith('/-/')) return 'admin';
   if (method === 'POST' && UPLOAD_PATHS.has(path)) return 'upload';
+  // pypiserver's list of every file is an index page, not a file.
+  if (path === '/packages/' || path === '/packages') return 'list';
   // Files: distributions, and what MicroPython boards install (upip tarballs, mip files).
   if (path.startsWith('/packages/') || path.startsWith('/upip/') || path.startsWith('/mip/file/')) return 'download';
   return 'list';

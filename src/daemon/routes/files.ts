@@ -1,13 +1,22 @@
 /**
  * Distribution files under `/packages/<filename>` (pypiserver's path; subfolder paths
- * work too) and their PEP 658 core-metadata files at `<filename>.metadata`.
- * HEAD, single and suffix ranges (206/416) come from @fastify/send; no content-encoding
- * is ever applied, since ranged bytes must be the raw archive.
+ * work too), their PEP 658 core-metadata files at `<filename>.metadata`, and at
+ * `/packages/` the list of every file as pypiserver shows it.
+ *
+ * Files carry a strong ETag, their sha256 (their bytes never change under their name), so
+ * If-None-Match, If-Match and If-Range compare exactly. Ranges are decided by RFC 9110
+ * (byte-range.ts) and handed to @fastify/send as one plain range or none; HEAD answers
+ * like GET. No content-encoding is ever applied, since ranged bytes must be the raw archive.
  */
-import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import send from '@fastify/send';
 import { NotFound } from '../errors.js';
-import { IMMUTABLE, sendPage } from './respond.js';
+import { decideRange, noneMatch, rangeStillValid, type RangeDecision } from './byte-range.js';
+import { ALL_PROJECTS, type Page } from '../services/page-cache.js';
+import { renderPackagesListing, type ListedFile } from '../services/pages.js';
+import { SerialPages } from '../services/serial-pages.js';
+import { IMMUTABLE, REVALIDATE, sendPage } from './respond.js';
 
 const METADATA_SUFFIX = '.metadata';
 
@@ -18,13 +27,36 @@ function fileContentType(filename: string): string {
 }
 
 /** A GET counts as a download when it returns the file from its first byte. */
-function isDownload(method: string, status: number, range: string | undefined): boolean {
+function isDownload(method: string, status: number, range: RangeDecision): boolean {
   if (method !== 'GET') return false;
-  if (status === 200) return true;
-  return status === 206 && range !== undefined && /^bytes=0-/.test(range.trim());
+  return status === 200 || (status === 206 && range.kind === 'part' && range.first === 0);
 }
 
+/** Every file on the index for `/packages/`, oldest version first within each project. */
+function listedFiles(app: FastifyInstance): ListedFile[] {
+  const out: ListedFile[] = [];
+  for (const project of app.index.catalog.projects()) {
+    const view = app.index.view(project.name);
+    if (!view) continue;
+    for (const f of view.files) {
+      out.push({ relpath: f.relpath, sha256: f.sha256, requiresPython: f.requiresPython, yanked: view.states.get(f.releaseKey) ?? { yanked: false, reason: null } });
+    }
+  }
+  return out;
+}
+
+/** Conditional and range headers answered here; send sees none of them but a plain range. */
+const DECIDED_HEADERS = new Set(['range', 'if-range', 'if-match', 'if-none-match']);
+
 export default async function fileRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/packages', (_req, reply) => reply.code(301).header('location', '/packages/').send());
+
+  const listing = new SerialPages(() => app.index.catalog.serial);
+  app.get('/packages/', (req, reply) => {
+    const page = listing.get(ALL_PROJECTS, 'packages', () => renderPackagesListing(listedFiles(app))) as Page;
+    return sendPage(req, reply, page, 'text/html; charset=utf-8', { cacheControl: REVALIDATE });
+  });
+
   app.get<{ Params: { '*': string } }>('/packages/*', async (req, reply) => {
     const path = req.params['*'];
     const filename = path.slice(path.lastIndexOf('/') + 1);
@@ -41,7 +73,32 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
 
     const file = index.catalog.file(filename);
     if (!file) throw new NotFound(`No file named '${filename}' on this index.`);
-    const result = await send(req.raw, `/${file.relpath.split('/').map(encodeURIComponent).join('/')}`, {
+    const etag = `"${file.sha256}"`;
+    const lastModified = new Date(file.mtimeMs).toUTCString();
+    const validators = (r: FastifyReply) => r.header('etag', etag).header('cache-control', IMMUTABLE);
+
+    const ifMatch = req.headers['if-match'];
+    if (ifMatch !== undefined && ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => t.trim() === etag)) {
+      return validators(reply.code(412)).type('text/plain; charset=utf-8').send(`${filename} is not the version If-Match names.\n`);
+    }
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (ifNoneMatch !== undefined && noneMatch(ifNoneMatch, etag)) return validators(reply.code(304)).send();
+
+    const ifRange = req.headers['if-range'];
+    const fresh = rangeStillValid(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified);
+    const range = fresh ? decideRange(req.headers.range, file.size) : ({ kind: 'whole' } as const);
+    if (range.kind === 'unsatisfiable') {
+      reply.code(416).header('content-range', `bytes */${file.size}`).header('accept-ranges', 'bytes');
+      return reply.type('text/plain; charset=utf-8').send(`No byte of the range '${req.headers.range ?? ''}' is in ${filename} (${file.size} bytes).\n`);
+    }
+    const headers: Record<string, string | string[] | undefined> = {};
+    for (const [k, v] of Object.entries(req.raw.headers)) if (!DECIDED_HEADERS.has(k)) headers[k] = v;
+    // If-Modified-Since is ignored when If-None-Match was sent (RFC 9110 §13.1.3).
+    if (ifNoneMatch !== undefined) delete headers['if-modified-since'];
+    if (range.kind === 'part') headers.range = `bytes=${range.first}-${range.last}`;
+    const decided = { method: req.raw.method, headers } as unknown as IncomingMessage;
+
+    const result = await send(decided, `/${file.relpath.split('/').map(encodeURIComponent).join('/')}`, {
       root: index.storage.dir,
       dotfiles: 'deny',
       index: false,
@@ -49,12 +106,11 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
       cacheControl: false,
       contentType: false,
       acceptRanges: true,
-      etag: true,
+      etag: false,
       lastModified: true,
     });
     if (result.type !== 'file') {
       if (result.type === 'error' && result.statusCode !== 404) {
-        // 416 and 412 come with the headers the RFC asks for (Content-Range: bytes */size).
         if (result.statusCode < 500) {
           reply.code(result.statusCode).headers(result.headers);
           return reply.type('text/plain; charset=utf-8').send(`${result.metadata.error.message}\n`);
@@ -65,9 +121,9 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
       index.forgetFolderPath(file.relpath);
       throw new NotFound(`No file named '${filename}' on this index.`);
     }
-    reply.code(result.statusCode).headers(result.headers);
-    reply.header('content-type', fileContentType(filename)).header('cache-control', IMMUTABLE);
-    if (isDownload(req.method, result.statusCode, req.headers.range)) index.recordDownload(file);
+    validators(reply.code(result.statusCode).headers(result.headers));
+    reply.header('content-type', fileContentType(filename));
+    if (isDownload(req.method, result.statusCode, range)) index.recordDownload(file);
     return reply.send(result.stream);
   });
 }

@@ -1,10 +1,42 @@
-/** `GET /`: a small page listing the projects, with copy-paste commands for this server's real URL. */
-import type { FastifyInstance } from 'fastify';
-import { PYREPO_VERSION } from '../../shared/version.js';
+/**
+ * `GET /`: the projects on this index, each linking to its page, with a filter that works
+ * without JavaScript (`?q=`, answered by the server) and as you type (a few lines of inline
+ * script un-hide what the server hid), and copy-paste commands for this server's real URL.
+ * Rendered once per catalog change and base URL, kept in memory.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ProjectSummary } from '../../shared/api.js';
+import { renderHtmlPage, setHtmlHeaders } from '../services/html-page.js';
+import { ALL_PROJECTS, type Page } from '../services/page-cache.js';
 import { escapeHtml } from '../services/pages.js';
+import { SerialPages } from '../services/serial-pages.js';
 import { baseUrlOf } from './base-url.js';
+import { sendPage } from './respond.js';
 
-export function renderLanding(baseUrl: string, projects: { name: string; displayName: string; latestVersion: string | null }[]): string {
+/** Longest filter kept (a project name is at most a couple of hundred characters). */
+const MAX_QUERY = 200;
+
+/** What the filter compares: lower case, runs of `-`, `_`, `.` and spaces as one `-` (PEP 503, loosely). */
+function folded(text: string): string {
+  return text.toLowerCase().replace(/[-_.\s]+/g, '-');
+}
+
+/** True when project `p` matches the filter `q` (a substring of its name, either form). */
+export function matchesFilter(p: { name: string; displayName: string }, q: string): boolean {
+  const needle = folded(q).replace(/^-+|-+$/g, '');
+  return needle === '' || folded(p.name).includes(needle) || folded(p.displayName).includes(needle);
+}
+
+/**
+ * Filters as you type: hides the items the query does not match, says how many are left
+ * and keeps the address in step (so that reload and sharing keep the filter). The same
+ * folding as matchesFilter. Allowed by its hash in the page's Content-Security-Policy.
+ */
+const FILTER_SCRIPT = `(()=>{const i=document.getElementById('q');const items=[...document.querySelectorAll('#projects li[data-name]')];const shown=document.getElementById('shown');const none=document.getElementById('none');if(!i||!shown)return;const f=(t)=>t.toLowerCase().replace(/[-_.\\s]+/g,'-');const run=()=>{const q=f(i.value).replace(/^-+|-+$/g,'');let n=0;for(const li of items){const ok=q===''||li.dataset.name.includes(q);li.hidden=!ok;if(ok)n++;}shown.textContent=String(n);if(none)none.hidden=n!==0;const u=new URL(location.href);if(i.value.trim())u.searchParams.set('q',i.value);else u.searchParams.delete('q');history.replaceState(null,'',u);};i.addEventListener('input',run);})();`;
+
+type LandingProject = Pick<ProjectSummary, 'name' | 'displayName' | 'latestVersion'>;
+
+export function renderLanding(baseUrl: string, projects: LandingProject[], query = ''): string {
   const simple = `${baseUrl}/simple/`;
   const upload = `${baseUrl}/legacy/`;
   const host = new URL(baseUrl).hostname;
@@ -20,38 +52,57 @@ export function renderLanding(baseUrl: string, projects: { name: string; display
       `poetry source add --priority=supplemental pyrepo ${simple}\npoetry config repositories.pyrepo ${upload}\npoetry publish -r pyrepo`,
     ],
   ];
+  const q = query.slice(0, MAX_QUERY);
+  let shown = 0;
   const rows = projects
-    .map(
-      (p) =>
-        `      <li><a href="/simple/${encodeURIComponent(p.name)}/">${escapeHtml(p.displayName)}</a>${p.latestVersion ? ` <small>${escapeHtml(p.latestVersion)}</small>` : ''}</li>\n`,
-    )
-    .join('');
-  const blocks = commands
-    .map(([tool, cmd]) => `    <h3>${escapeHtml(tool)}</h3>\n    <pre>${escapeHtml(cmd)}</pre>\n`)
-    .join('');
-  return `<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <title>pyrepo</title>
-    <style>body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}</style>
-  </head>
-  <body>
-    <h1>pyrepo</h1>
-    <p>A private Python package index. Simple API: <a href="/simple/">${escapeHtml(simple)}</a> · upload URL: <code>${escapeHtml(upload)}</code></p>
-    <h2>Projects (${projects.length})</h2>
-    <ul>
-${rows || '      <li>None yet: publish one with a command below.</li>\n'}    </ul>
-    <h2>Use it</h2>
-${blocks}    <p><small>pyrepo ${escapeHtml(PYREPO_VERSION)}</small></p>
-  </body>
-</html>
-`;
+    .map((p) => {
+      const match = matchesFilter(p, q);
+      if (match) shown++;
+      // Every project is in the page; the ones the filter leaves out are hidden, so that the script can bring them back.
+      return `<li data-name="${escapeHtml(`${folded(p.name)} ${folded(p.displayName)}`)}"${match ? '' : ' hidden'}><a href="project/${encodeURIComponent(p.name)}/">${escapeHtml(p.displayName)}</a>${p.latestVersion ? ` <span class="muted">${escapeHtml(p.latestVersion)}</span>` : ''}</li>`;
+    })
+    .join('\n');
+  const blocks = commands.map(([tool, cmd]) => `<dt>${escapeHtml(tool)}</dt><dd><pre><code>${escapeHtml(cmd)}</code></pre></dd>`).join('\n');
+  const list =
+    projects.length === 0
+      ? '<p>None yet: publish one with a command below.</p>'
+      : `<form class="filter" role="search" method="get" action="./">
+<label for="q">Filter projects</label>
+<input id="q" name="q" type="search" value="${escapeHtml(q)}" autocomplete="off" spellcheck="false">
+<button type="submit">Filter</button>
+<span aria-live="polite"><span id="shown">${shown}</span> of ${projects.length} shown</span>
+</form>
+<p id="none"${shown === 0 ? '' : ' hidden'}>No project matches this filter.</p>
+<ul class="projects" id="projects">
+${rows}
+</ul>`;
+  return renderHtmlPage({
+    title: 'pyrepo',
+    root: './',
+    body: `<h1>pyrepo</h1>
+<p class="summary">A private Python package index. Simple API: <a href="simple/">${escapeHtml(simple)}</a> · upload URL: <code>${escapeHtml(upload)}</code></p>
+<h2 id="projects-heading">Projects (${projects.length})</h2>
+${list}
+<h2 id="use">Use it</h2>
+<dl class="commands">
+${blocks}
+</dl>`,
+    ...(projects.length > 0 ? { script: FILTER_SCRIPT } : {}),
+  });
+}
+
+function queryOf(req: FastifyRequest): string {
+  const q = (req.query as { q?: unknown }).q;
+  return typeof q === 'string' ? q.slice(0, MAX_QUERY) : '';
 }
 
 export default async function landingRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
+  const pages = new SerialPages(() => app.index.catalog.serial);
   app.get('/', (req, reply) => {
-    const body = renderLanding(baseUrlOf(req, opts.publicUrl), app.index.projectSummaries());
-    return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(body);
+    const baseUrl = baseUrlOf(req, opts.publicUrl);
+    const q = queryOf(req);
+    const page = pages.get(ALL_PROJECTS, `${baseUrl}|${q}`, () => renderLanding(baseUrl, app.index.projectSummaries(), q)) as Page;
+    // The policy names the filter script whether or not this page has it (an empty index has none).
+    return sendPage(req, setHtmlHeaders(reply, FILTER_SCRIPT), page, 'text/html; charset=utf-8');
   });
 }

@@ -1,14 +1,25 @@
 /**
  * The Simple Repository API: `/simple/` and `/simple/<project>/`, HTML or JSON by
  * negotiation (PEP 503, 629, 691, 700), non-normalized names redirected (301).
+ *
+ * pypiserver's root URLs too: `/<project>/` and `/<project>` redirect to
+ * `/simple/<project>/`, so that `pip install --index-url http://host:port/` keeps working
+ * for those who pointed pip at a pypiserver's root. The first path segments the daemon
+ * serves itself are never taken for project names.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { normalizeName } from '../../shared/names.js';
+import { isValidProjectName, normalizeName } from '../../shared/names.js';
 import { NotAcceptable, NotFound } from '../errors.js';
 import { contentTypeOf, negotiateSimple, type SimpleFormat } from '../services/negotiate.js';
 import { sendPage } from './respond.js';
 
 type Query = { format?: string };
+
+/**
+ * First path segments with routes of their own (or reserved for them): a GET on
+ * `/<one of these>/` is not a project. pypiserver answers `/favicon.ico` with 404 too.
+ */
+const RESERVED_SEGMENTS = new Set(['-', 'simple', 'packages', 'pypi', 'project', 'legacy', 'mip', 'upip', 'favicon.ico', 'robots.txt']);
 
 function queryString(req: FastifyRequest): string {
   const at = req.url.indexOf('?');
@@ -38,6 +49,14 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
   app.get<{ Params: { project: string } }>('/simple/:project', (req, reply) =>
     redirect(reply, `/simple/${encodeURIComponent(normalizeName(req.params.project))}/${queryString(req)}`),
   );
+
+  const toProject = (req: FastifyRequest<{ Params: { project: string } }>, reply: FastifyReply) => {
+    const { project } = req.params;
+    if (RESERVED_SEGMENTS.has(project.toLowerCase()) || !isValidProjectName(project)) return reply.callNotFound();
+    return redirect(reply, `/simple/${encodeURIComponent(normalizeName(project))}/${queryString(req)}`);
+  };
+  app.get<{ Params: { project: string } }>('/:project', toProject);
+  app.get<{ Params: { project: string } }>('/:project/', toProject);
 
   app.get<{ Params: { project: string }; Querystring: Query }>('/simple/:project/', (req, reply) => {
     const { project } = req.params;

@@ -22,15 +22,37 @@ import {
   InvalidUpload,
   MetadataMismatch,
   NotFound,
+  NotMultipart,
   UnsupportedAction,
+  UploadCutOff,
+  UploadStalled,
   UploadTooLarge,
 } from '../errors.js';
 import { FileConflictError, NotOnIndexError, type ReceivedUpload } from '../services/index-service.js';
 import { IN_MEMORY_LIMIT, MultiHasher, type Digests } from '../services/hashing.js';
 import type { TempFile } from '../services/storage.js';
+import { boundaryOf, watchUploadBody } from './upload-body.js';
 
 export interface UploadRouteOptions {
   maxUploadBytes: number;
+  /** How long an upload body may stop arriving before it is refused (408); default {@link UPLOAD_IDLE_MS}. */
+  idleTimeoutMs?: number;
+}
+
+/** An upload whose bytes stop arriving for this long is answered 408 and dropped. */
+export const UPLOAD_IDLE_MS = 60_000;
+
+/** Where uploads are posted (pypiserver's `/`, PyPI's `/legacy/`); never redirected. */
+export const UPLOAD_URLS = ['/', '/legacy', '/legacy/'] as const;
+
+/** True for a POST to an upload URL: its errors speak of uploads. */
+export function isUploadRequest(req: FastifyRequest): boolean {
+  return req.method === 'POST' && (UPLOAD_URLS as readonly string[]).includes(req.url.split('?', 1)[0] as string);
+}
+
+/** The refusal of an upload body that is not multipart/form-data, naming what it was. */
+export function notMultipart(contentType: string | undefined): Error {
+  return new NotMultipart(contentType ? `Content-Type '${contentType}'` : 'no Content-Type');
 }
 
 /** Form fields, repeated keys kept; distutils' `UNKNOWN` and empty strings count as absent. */
@@ -86,7 +108,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
 
   /** Reads the `content` part while hashing it: into memory when small, else into a temporary file. */
   async function receive(filename: string, stream: Readable & { truncated?: boolean }): Promise<ReceivedUpload> {
-    const truncated = () => new InvalidUpload('The multipart body ended before the file was complete; nothing was stored.');
+    const truncated = () => new UploadCutOff('before the file was complete');
     // A part cut off by the end of the body may already be closed, without an error.
     if (stream.destroyed) throw truncated();
     const hasher = new MultiHasher();
@@ -122,18 +144,46 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     return temp ? { filename, digests, temp } : { filename, digests, bytes: Buffer.concat(chunks) };
   }
 
-  async function readForm(req: FastifyRequest): Promise<{ fields: Fields; file?: ReceivedUpload }> {
+  async function readForm(req: FastifyRequest, reply: FastifyReply): Promise<{ fields: Fields; file?: ReceivedUpload }> {
     const fields: Fields = new Map();
     const add = (k: string, v: string) => fields.set(k, [...(fields.get(k) ?? []), v]);
     for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) {
       for (const value of [v].flat()) add(k, value);
     }
     if (!req.isMultipart()) {
+      const type = req.headers['content-type'];
+      // A urlencoded form carries pypiserver's remove_pkg; a bodiless POST may carry :action in the query.
+      if (type !== undefined && !/^application\/x-www-form-urlencoded\b/i.test(type)) throw notMultipart(type);
       for (const [k, v] of Object.entries((req.body ?? {}) as Record<string, string | string[]>)) {
         for (const value of [v].flat()) add(k, value);
       }
       return { fields };
     }
+    const boundary = boundaryOf(req.headers['content-type']);
+    const idleMs = opts.idleTimeoutMs ?? UPLOAD_IDLE_MS;
+    const watch = watchUploadBody(req.raw, boundary, idleMs, () => new UploadStalled(String(Math.round(idleMs / 1000))));
+    const parsing = parseParts(req, fields, add);
+    try {
+      const file = await Promise.race([parsing, watch.stalled]);
+      if (!watch.closed) {
+        if (file?.temp) await storage.discard(file.temp);
+        throw new UploadCutOff(`after ${watch.bytes} bytes, without its closing boundary`);
+      }
+      return file ? { fields, file } : { fields };
+    } catch (err) {
+      // A stalled body is answered now; whatever the parser still holds is dropped when the connection goes.
+      if (err instanceof UploadStalled) {
+        reply.header('connection', 'close');
+        parsing.then((file) => file?.temp && storage.discard(file.temp)).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /** Reads the parts of a multipart form into `fields`; the `content` file is returned. */
+  async function parseParts(req: FastifyRequest, fields: Fields, add: (k: string, v: string) => void): Promise<ReceivedUpload | undefined> {
     let file: ReceivedUpload | undefined;
     try {
       for await (const part of req.parts()) {
@@ -162,7 +212,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       if (file?.temp) await storage.discard(file.temp);
       throw err;
     }
-    return file ? { fields, file } : { fields };
+    return file;
   }
 
   async function fileUpload(req: FastifyRequest, fields: Fields, file: ReceivedUpload | undefined, reply: FastifyReply) {
@@ -212,7 +262,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     const declared = Number(req.headers['content-length'] ?? 0);
     // Multipart framing and metadata fields add a little to the file itself.
     if (declared > opts.maxUploadBytes + 16 * 1024 * 1024) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
-    const { fields, file } = await readForm(req);
+    const { fields, file } = await readForm(req, reply);
     const action = field(fields, ':action');
     try {
       switch (action) {
@@ -228,7 +278,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
         case 'verify':
           return reply.code(200).type('text/plain; charset=utf-8').send('');
         case undefined:
-          throw new BadRequest("Missing ':action' field: to upload a file send ':action=file_upload' (twine, poetry, flit, pdm and uv do).");
+          throw new BadRequest("Missing ':action' field: to upload a file send a multipart/form-data body with ':action=file_upload' (twine, poetry, flit, pdm and uv do).");
         default:
           throw new UnsupportedAction(`Unsupported ':action' field: '${action}'.`);
       }
@@ -237,5 +287,5 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     }
   };
 
-  for (const url of ['/', '/legacy', '/legacy/']) app.post(url, handler);
+  for (const url of UPLOAD_URLS) app.post(url, handler);
 }

@@ -195,3 +195,30 @@ export function renderPypiJson(input: PypiJsonInput): string {
   body.vulnerabilities = [];
   return JSON.stringify(body);
 }
+
+/** One file of the flat `/packages/` listing. */
+export interface ListedFile {
+  relpath: string;
+  sha256: string;
+  requiresPython: string | null;
+  yanked: ReleaseState;
+}
+
+/**
+ * `/packages/`: every file as a link, the page pypiserver serves there (pip's and
+ * buildout's `--find-links` read it), with the hash and the attributes of the simple pages.
+ */
+export function renderPackagesListing(files: ListedFile[]): string {
+  const links = files
+    .map((f) => {
+      let attrs = ` href="${f.relpath.split('/').map(encodeURIComponent).join('/')}#sha256=${f.sha256}"`;
+      if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
+      if (f.yanked.yanked) attrs += ` data-yanked="${escapeHtml(f.yanked.reason ?? '')}"`;
+      return `    <a${attrs}>${escapeHtml(f.relpath)}</a><br>\n`;
+    })
+    .join('');
+  return (
+    '<!DOCTYPE html>\n<html lang="en">\n  <head>\n    <meta charset="utf-8">\n    <title>Index of packages</title>\n  </head>\n' +
+    `  <body>\n    <h1>Index of packages</h1>\n${links}  </body>\n</html>\n`
+  );
+}
