@@ -54,6 +54,6 @@ describe('liveIndexReducer', () => {
   });
 
   it('tracks the connection', () => {
-    expect(liveIndexReducer(initialLiveIndex, { type: 'connection', state: 'live' }).connection).toBe('live');
+    expect(liveIndexReducer(initialLiveIndex, { type: 'connection', connection: { state: 'live', since: 1 } }).connection.state).toBe('live');
   });
 });
