@@ -18,7 +18,7 @@ import { ProjectList } from './components/ProjectList.js';
 import { useClock } from './hooks/use-clock.js';
 import { useLiveState } from './hooks/use-live-state.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
-import { keyName } from './keymap.js';
+import { keyPresses } from './keymap.js';
 import type { LiveConnection } from './live/connection.js';
 import { computeLayout, detailRows, feedRows, listRows, MIN_SIZE, type Size } from './state/layout.js';
 import { scrollOffset, tableRows } from './state/project-table.js';
@@ -98,9 +98,12 @@ export function App({ connection, readonly, size: fixedSize, now: fixedNow, onQu
   };
 
   useInput((input, key) => {
-    const { view: next, effect } = handleKey(viewRef.current, keyName(input, key), ctxRef.current);
-    if (next !== viewRef.current) update(next);
-    if (effect) run(effect);
+    for (const press of keyPresses(input, key)) {
+      const { view: next, effect } = handleKey(viewRef.current, press, ctxRef.current);
+      if (next !== viewRef.current) update(next);
+      if (effect) run(effect);
+      if (effect?.kind === 'quit') return;
+    }
   });
 
   if (layout.kind === 'too-small') {

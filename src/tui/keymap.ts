@@ -123,6 +123,22 @@ export function keyName(input: string, key: KeyFlags): KeyPress {
   return { name: text.length === 1 ? text : '', text };
 }
 
+/**
+ * The key presses in one read of the terminal. Keys typed faster than they are read
+ * (or sent by a script) arrive together, and Ink hands them over as one string, as it
+ * does a paste: they are taken apart here, one key per character.
+ */
+export function keyPresses(input: string, key: KeyFlags): KeyPress[] {
+  // One key, or an escape sequence (arrows, pages), which is one key too.
+  if (input.length <= 1 || input.includes('\u001b') || key.ctrl) return [keyName(input, key)];
+  return [...input].map((ch) => {
+    if (ch === '\r' || ch === '\n') return { name: 'enter', text: '' };
+    if (ch === '\t') return { name: 'tab', text: '' };
+    if (ch === '\u007f' || ch === '\b') return { name: 'backspace', text: '' };
+    return keyName(ch, {});
+  });
+}
+
 /** The binding a key has in `scope` (a pane's own keys first, then the global ones). */
 export function bindingFor(name: string, scope: Exclude<Scope, 'global'>): Binding | undefined {
   if (name === '') return undefined;

@@ -89,8 +89,10 @@ export const tuiCommand: CommandModule<object, TuiFlags> = {
       if (argv.json) return printJson({ url: access.state.url, health: access.health, projects });
       return printSummary(access, projects);
     }
-    // Ink writes no frames while CI is set (it expects a log reader); a dashboard on a terminal has a person.
-    for (const name of ['CI', 'CONTINUOUS_INTEGRATION']) if (process.env[name]) process.env[name] = 'false';
+    // Ink writes no frames, and its colour library no colours, while CI is set in any way (even
+    // CI=false): they expect a log reader. A dashboard asked for on a terminal has a person in front.
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
     const { runDashboard, clientLink } = await import('../../tui/index.js');
     const linkOf = (a: RunningDaemonAccess) => {
       let tlsCertificate: string | undefined;

@@ -8,6 +8,7 @@ import { INSTALLERS, type DetailView, type ReleaseView } from '../state/model.js
 import { scrollOffset } from '../state/project-table.js';
 import { DETAIL_TABS, type DetailTab } from '../state/view.js';
 import { useTheme, type Tone } from '../theme.js';
+import { CURSOR } from './ProjectList.js';
 
 interface DetailPaneProps {
   name: string | undefined;
@@ -127,10 +128,12 @@ function installLines(name: string, url: string | undefined): Line[] {
   ];
 }
 
-function TabBar({ title, tab, focused }: { title: string; tab: DetailTab; focused: boolean }): ReactNode {
+const TABS_WIDTH = DETAIL_TABS.reduce((a, t, i) => a + `  ${i + 1} ${TAB_TITLES[t]}`.length, 0);
+
+function TabBar({ title, tab, focused, width }: { title: string; tab: DetailTab; focused: boolean; width: number }): ReactNode {
   return (
     <Text wrap="truncate-end">
-      <Text bold inverse={focused}>{` ${title} `}</Text>
+      <Text bold inverse={focused}>{` ${fit(title, Math.max(8, width - TABS_WIDTH - 2)).trimEnd()} `}</Text>
       {DETAIL_TABS.map((t, i) => (
         <Text key={t} bold={t === tab} underline={t === tab} dimColor={t !== tab}>
           {`  ${i + 1} ${TAB_TITLES[t]}`}
@@ -150,8 +153,8 @@ export const DetailPane = memo(function DetailPane(props: DetailPaneProps) {
   if (!name) lines = [{ text: 'No project selected.', dim: true }];
   else if (!data && detail?.error) lines = [{ text: `Cannot show ${name}: ${detail.error}`, tone: 'error' }];
   else if (!data) lines = [{ text: `Loading ${name}…`, dim: true }];
-  else if (tab === 'releases') ({ header, lines } = releaseLines(data, width, now));
-  else if (tab === 'files') ({ header, lines } = fileLines(data, width, now));
+  else if (tab === 'releases') ({ header, lines } = releaseLines(data, width - CURSOR.length, now));
+  else if (tab === 'files') ({ header, lines } = fileLines(data, width - CURSOR.length, now));
   else if (tab === 'downloads') lines = downloadLines(data, now);
   else lines = installLines(data.name, url);
 
@@ -165,10 +168,10 @@ export const DetailPane = memo(function DetailPane(props: DetailPaneProps) {
   const shown = lines.slice(offset, offset + space);
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
-      <TabBar title={title} tab={tab} focused={focused} />
+      <TabBar title={title} tab={tab} focused={focused} width={width} />
       {header ? (
         <Text wrap="truncate-end" dimColor>
-          {header}
+          {' '.repeat(CURSOR.length) + header}
         </Text>
       ) : null}
       {shown.map((l, i) => (
@@ -180,6 +183,7 @@ export const DetailPane = memo(function DetailPane(props: DetailPaneProps) {
           inverse={l.row && offset + i === cursor && focused}
           bold={l.row && offset + i === cursor && !focused}
         >
+          {l.row ? (offset + i === cursor ? CURSOR : ' '.repeat(CURSOR.length)) : ''}
           {l.text || ' '}
         </Text>
       ))}

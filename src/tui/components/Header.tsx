@@ -3,7 +3,6 @@ import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { formatDuration } from '../../shared/format.js';
 import type { LiveIndexState } from '../state/live-index.js';
-import { NONE } from '../state/format.js';
 import { useTheme } from '../theme.js';
 
 /** Lines the header takes (a third one lists problems). */
@@ -26,16 +25,38 @@ function connectionText(live: LiveIndexState, now: number): { text: string; tone
   return { text: wait > 0 ? `○ reconnecting in ${wait} s (attempt ${c.attempt})` : `○ reconnecting (attempt ${c.attempt})…`, tone: 'warn' };
 }
 
+const ACTIONS = [
+  ['list', 'index'],
+  ['download', 'downloads'],
+  ['upload', 'uploads'],
+] as const;
+
+/** Who may do what, short: `anyone: index, downloads · credentials: uploads, control API`. */
+export function accessText(authenticate: readonly string[]): string {
+  const open = ACTIONS.filter(([a]) => !authenticate.includes(a)).map(([, label]) => label);
+  const closed = [...ACTIONS.filter(([a]) => authenticate.includes(a)).map(([, label]) => label), 'control API'];
+  return `${open.length > 0 ? `anyone: ${open.join(', ')} · ` : ''}credentials: ${closed.join(', ')}`;
+}
+
+/** Uptime to the minute (seconds only in the first minute), so the header does not tick every second. */
+function uptimeText(seconds: number): string {
+  return formatDuration(seconds < 60 ? seconds : Math.floor(seconds / 60) * 60);
+}
+
 export const Header = memo(function Header({ live, now, width, readonly }: HeaderProps) {
   const theme = useTheme();
   const h = live.health;
   const conn = connectionText(live, now);
-  const uptime = h && live.healthAt !== undefined && live.connection.state === 'live' ? formatDuration(h.uptimeSeconds + (now - live.healthAt) / 1000) : undefined;
-  const counts = h ? `${live.projects.size} project${live.projects.size === 1 ? '' : 's'}, ${h.files} file${h.files === 1 ? '' : 's'}` : '';
+  const uptime = h && live.healthAt !== undefined && live.connection.state === 'live' ? uptimeText(h.uptimeSeconds + (now - live.healthAt) / 1000) : undefined;
+  const counts = h ? `${live.projects.size} project${live.projects.size === 1 ? '' : 's'}  ${h.files} file${h.files === 1 ? '' : 's'}` : '';
   const second =
     live.connection.state === 'reconnecting'
       ? { text: live.connection.reason, tone: 'warn' as const }
-      : { text: h ? `${h.access}  watching: ${h.watchedFolders?.length ? h.watchedFolders.join(', ') : NONE}` : 'Waiting for the daemon…', tone: undefined };
+      : {
+          // Watched folders come with auto-publish: shown once the daemon reports them.
+          text: h ? `access  ${accessText(h.authenticate)}${h.watchedFolders?.length ? `   watching  ${h.watchedFolders.join(', ')}` : ''}` : 'Waiting for the daemon…',
+          tone: undefined,
+        };
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate-end">

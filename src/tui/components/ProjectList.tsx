@@ -46,9 +46,14 @@ export function rowText(p: ProjectView, columns: readonly TableColumn[], now: nu
   return columns.map((c) => fit(cell(p, c, now), c.width, c.align)).join(' '.repeat(GAP));
 }
 
+/** Marks the selected row in text too, for terminals without colours and for screen readers. */
+export const CURSOR = '› ';
+const NO_CURSOR = '  ';
+
 const Row = memo(function Row({ text, selected, focused }: { text: string; selected: boolean; focused: boolean }) {
   return (
     <Text wrap="truncate-end" inverse={selected && focused} bold={selected && !focused}>
+      {selected ? CURSOR : NO_CURSOR}
       {text}
     </Text>
   );
@@ -57,7 +62,7 @@ const Row = memo(function Row({ text, selected, focused }: { text: string; selec
 export const ProjectList = memo(function ProjectList(props: ProjectListProps) {
   const { rows, total, cursor, offset, width, height, sort, filter, focused, loaded, now } = props;
   const theme = useTheme();
-  const columns = columnsFor(width);
+  const columns = columnsFor(width - CURSOR.length);
   const visible = rows.slice(offset, offset + Math.max(0, height - 2));
   const arrow = sort.descending ? '▼' : '▲';
   const header = columns.map((c) => fit(c.id === sort.column ? `${c.title}${arrow}` : c.title, c.width, c.align)).join(' '.repeat(GAP));
@@ -75,7 +80,7 @@ export const ProjectList = memo(function ProjectList(props: ProjectListProps) {
         {filter ? <Text color={theme.color('accent')}>{`  /${filter}`}</Text> : ''}
       </Text>
       <Text wrap="truncate-end" dimColor>
-        {header}
+        {NO_CURSOR + header}
       </Text>
       {empty ? (
         <Text wrap="truncate-end" dimColor>

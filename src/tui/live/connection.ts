@@ -21,6 +21,11 @@ export interface ConnectionOptions {
   detailDelayMs?: number;
   /** How long a silent event stream is trusted (see followEvents). */
   idleMs?: number;
+  /**
+   * A fresh snapshot this often while nothing else asks for one: health problems (a
+   * deleted folder) show up, and counts the events cannot settle are set right. Default: 30,000.
+   */
+  refreshEveryMs?: number;
 }
 
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 4000, 8000] as const;
@@ -42,6 +47,7 @@ export class LiveConnection {
   private selected: string | undefined;
   private detailTimer: NodeJS.Timeout | undefined;
   private detailLoading = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private readonly backoffMs: readonly number[];
   private readonly resnapshotMs: number;
@@ -61,6 +67,11 @@ export class LiveConnection {
   /** Starts connecting (and reconnecting) until stop(). */
   start(): void {
     void this.run();
+    this.refreshTimer = setInterval(() => {
+      if (this.store.getState().connection.state === 'live' && Date.now() - this.lastSnapshotAt >= (this.options.refreshEveryMs ?? 30_000) / 2) {
+        this.snapshot().catch(() => undefined);
+      }
+    }, this.options.refreshEveryMs ?? 30_000);
   }
 
   stop(): void {
@@ -70,6 +81,7 @@ export class LiveConnection {
     this.wake?.();
     clearTimeout(this.snapshotTimer);
     clearTimeout(this.detailTimer);
+    clearInterval(this.refreshTimer);
   }
 
   /** `R`: a fresh snapshot now; while the daemon is away, the next attempt now. */

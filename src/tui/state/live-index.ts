@@ -51,8 +51,13 @@ export interface LiveIndexState {
   projects: ReadonlyMap<string, ProjectView>;
   /** The first snapshot has arrived. */
   loaded: boolean;
-  /** A snapshot is on its way: events update the feed, counts wait for it. */
+  /**
+   * A snapshot is on its way: downloads counted meanwhile wait in `deferred` and are added
+   * to it (the daemon's list counts lag its downloads by up to a second, so a download
+   * seen during the snapshot is more likely missing from it than in it).
+   */
   syncing: boolean;
+  deferred: readonly DownloadEvent[];
   /** Set when a change needs a fresh snapshot (a new project, a deletion, a yank). */
   stale: boolean;
   detail?: DetailState;
@@ -76,10 +81,13 @@ export type LiveIndexAction =
   | { type: 'detail'; name: string; data: DetailView }
   | { type: 'detail-error'; name: string; message: string };
 
+type DownloadEvent = LiveEvent & { type: 'download' };
+
 export const initialLiveIndex: LiveIndexState = {
   projects: new Map(),
   loaded: false,
   syncing: false,
+  deferred: [],
   stale: false,
   feed: [],
   feedSeq: 0,
@@ -98,14 +106,15 @@ export function liveIndexReducer(state: LiveIndexState, action: LiveIndexAction)
     case 'sync-start':
       return { ...state, syncing: true };
     case 'sync-failed':
-      return { ...state, syncing: false };
+      return { ...state, syncing: false, deferred: [], projects: withDownloads(state.projects, state.deferred) };
     case 'snapshot': {
       // Another run of the daemon may number its events afresh: forget the old numbers.
       const restarted = action.health !== undefined && state.health !== undefined && action.health.startedAt !== state.health.startedAt;
       return {
         ...state,
         ...(restarted ? { lastEventId: undefined } : {}),
-        projects: new Map(action.projects.map((p) => [p.name, p])),
+        projects: withDownloads(new Map(action.projects.map((p) => [p.name, p])), state.deferred),
+        deferred: [],
         ...(action.health ? { health: action.health, healthAt: action.at ?? Date.now() } : {}),
         ...(action.url ? { url: action.url } : {}),
         loaded: true,
@@ -141,6 +150,7 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
   };
   let { feed, feedSeq, stale, detail, lastEventId } = state;
   const countsWait = state.syncing;
+  const deferred: DownloadEvent[] = [];
 
   for (const event of events) {
     if (alreadySeen(event.id, lastEventId)) continue;
@@ -150,10 +160,14 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
       case 'download': {
         const n = event.count ?? 1;
         ({ feed, feedSeq } = addDownloadToFeed(feed, feedSeq, event, n));
-        if (countsWait) break;
-        const p = project(event.project);
-        if (p) setProject({ ...p, downloads: p.downloads + n, ...(p.downloads30d ? { downloads30d: bumpLast(p.downloads30d, n) } : {}) });
+        // The detail is fetched on its own, not with the snapshot: it counts at once.
         if (d?.data) detail = { ...d, data: countDownload(d.data, event, n) };
+        if (countsWait) {
+          deferred.push(event);
+          break;
+        }
+        const p = project(event.project);
+        if (p) setProject(withDownload(p, n));
         break;
       }
       case 'upload': {
@@ -205,7 +219,31 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
         break;
     }
   }
-  return { ...state, projects: projects ?? state.projects, feed, feedSeq, stale, lastEventId, ...(detail ? { detail } : {}) };
+  return {
+    ...state,
+    projects: projects ?? state.projects,
+    feed,
+    feedSeq,
+    stale,
+    lastEventId,
+    ...(deferred.length > 0 ? { deferred: [...state.deferred, ...deferred] } : {}),
+    ...(detail ? { detail } : {}),
+  };
+}
+
+function withDownload(p: ProjectView, n: number): ProjectView {
+  return { ...p, downloads: p.downloads + n, ...(p.downloads30d ? { downloads30d: bumpLast(p.downloads30d, n) } : {}) };
+}
+
+/** The projects with the downloads of `events` added (a copy when there are any). */
+function withDownloads(projects: ReadonlyMap<string, ProjectView>, events: readonly DownloadEvent[]): ReadonlyMap<string, ProjectView> {
+  if (events.length === 0) return projects;
+  const next = new Map(projects);
+  for (const e of events) {
+    const p = next.get(e.project);
+    if (p) next.set(p.name, withDownload(p, e.count ?? 1));
+  }
+  return next;
 }
 
 function addToFeed(feed: readonly FeedItem[], feedSeq: number, event: LiveEvent): { feed: readonly FeedItem[]; feedSeq: number } {
