@@ -47,7 +47,7 @@ export const Header = memo(function Header({ live, now, width, readonly }: Heade
   const theme = useTheme();
   const h = live.health;
   const conn = connectionText(live, now);
-  const uptime = h && live.healthAt !== undefined && live.connection.state === 'live' ? uptimeText(h.uptimeSeconds + (now - live.healthAt) / 1000) : undefined;
+  const uptime = h && live.healthAt !== undefined && live.connection.state === 'live' ? uptimeText(h.uptimeSeconds + Math.max(0, now - live.healthAt) / 1000) : undefined;
   const counts = h ? `${live.projects.size} project${live.projects.size === 1 ? '' : 's'}  ${h.files} file${h.files === 1 ? '' : 's'}` : '';
   const second =
     live.connection.state === 'reconnecting'
@@ -65,10 +65,10 @@ export const Header = memo(function Header({ live, now, width, readonly }: Heade
         <Text color={theme.color('accent')}>{live.url ?? ''}</Text>
         {'  '}
         <Text color={theme.color(conn.tone)}>{conn.text}</Text>
+        {readonly ? <Text color={theme.color('warn')}>{'  read-only'}</Text> : ''}
         {uptime ? `  up ${uptime}` : ''}
         {h?.indexing ? '  indexing…' : ''}
         {counts ? `  ${counts}` : ''}
-        {readonly ? <Text color={theme.color('warn')}>{'  read-only'}</Text> : ''}
       </Text>
       <Text wrap="truncate-end" color={second.tone ? theme.color(second.tone) : undefined} dimColor={!second.tone}>
         {second.text}

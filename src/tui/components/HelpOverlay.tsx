@@ -7,10 +7,11 @@ export function HelpOverlay({ width, height, readonly }: { width: number; height
   const sections = helpSections(readonly).filter((s) => s.rows.length > 0);
   const half = Math.ceil(sections.reduce((a, s) => a + s.rows.length + 2, 0) / 2);
   const columns: (typeof sections)[] = [[], []];
+  // Sections stay in order: the first column takes them while they fit in half the lines.
   let used = 0;
   for (const s of sections) {
-    (used < half ? columns[0] : columns[1])?.push(s);
     used += s.rows.length + 2;
+    (used <= half && columns[1]?.length === 0 ? columns[0] : columns[1])?.push(s);
   }
   const colWidth = Math.floor((width - 4) / 2);
   const keysWidth = Math.min(14, Math.max(...sections.flatMap((s) => s.rows.map((r) => r.keys.length))) + 1);
