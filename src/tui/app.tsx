@@ -178,7 +178,8 @@ export function App({ connection, readonly, size: fixedSize, now: fixedNow, onQu
       )}
       <Footer mode={view.mode.kind} filter={view.filter} status={view.status} focus={view.focus} readonly={readonly} />
       {view.mode.kind === 'confirm' ? (
-        <Box position="absolute" marginTop={Math.max(0, Math.floor(size.rows / 2) - 3)} marginLeft={Math.max(0, Math.floor((size.columns - 72) / 2))}>
+        // Low on the screen, so that the row it is about stays in sight.
+        <Box position="absolute" marginTop={Math.max(0, size.rows - layout.footer - 8)} marginLeft={Math.max(0, Math.floor((size.columns - 72) / 2))}>
           <ConfirmDialog mode={view.mode} width={Math.min(72, size.columns)} />
         </Box>
       ) : null}

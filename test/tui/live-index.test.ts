@@ -34,11 +34,18 @@ const download = (filename = 'alpha-1.0.tar.gz', extra: Partial<LiveEvent & { ty
 });
 
 describe('snapshots', () => {
-  it('take the projects, health and URL, and clear staleness', () => {
-    const s = run([snap()], { ...initialLiveIndex, stale: true });
+  it('take the projects, health and URL; asking for one clears staleness', () => {
+    const s = run([{ type: 'sync-start' }, snap()], { ...initialLiveIndex, stale: true });
     expect(s.projects.get('alpha')).toEqual(alpha);
     expect(s).toMatchObject({ stale: false, loaded: true, syncing: false, url: 'http://x', healthAt: 1000 });
     expect(s.health?.version).toBe('0.1.0');
+  });
+
+  it('an upload that arrives while a snapshot is on its way asks for another one (the snapshot may predate it)', () => {
+    const upload: LiveEvent = { type: 'upload', time, project: 'alpha', version: '2.0', filename: 'alpha-2.0.tar.gz', size: 10, source: 'upload' };
+    const s = run([snap(), { type: 'sync-start' }, ev(upload), snap()]);
+    expect(s.stale).toBe(true);
+    expect(run([{ type: 'sync-start' }, { type: 'sync-failed' }]).stale).toBe(true);
   });
 
   it('replace projects that are gone', () => {

@@ -97,17 +97,14 @@ function downloadLines(d: DetailView, now: number): Line[] {
   const monthTotal = month.reduce((a, b) => a + b, 0);
   const inst = d.installers;
   const counted = inst ? Object.values(inst.byInstaller).reduce((a, b) => a + (b ?? 0), 0) : 0;
-  const byInstaller = INSTALLERS.map((i) => {
-    const n = inst?.byInstaller[i];
-    return `${i} ${inst ? `${formatCount(n ?? 0)} (${percent(n ?? 0, counted)})` : NONE}`;
-  }).join(' · ');
+  const byInstaller = INSTALLERS.map((i) => `${i} ${inst ? percent(inst.byInstaller[i] ?? 0, counted) : NONE}`).join('  ');
   const max = Math.max(1, ...d.downloadsByDay.map((x) => x.downloads));
   const days = [...d.downloadsByDay].reverse().map((x) => ({
     text: `${x.day}  ${fit('█'.repeat(Math.max(1, Math.round((x.downloads / max) * 20))), 20)} ${formatCount(x.downloads)}`,
   }));
   return [
     { text: `${formatCount(d.downloads)} download${d.downloads === 1 ? '' : 's'} in all; ${formatCount(monthTotal)} in the last 30 days ${sparkline(month, 30)}` },
-    { text: `by installer: ${byInstaller} · from CI ${inst?.ci !== undefined ? percent(inst.ci, counted) : NONE}`, dim: !inst },
+    { text: `by installer  ${byInstaller}  CI ${inst?.ci !== undefined ? percent(inst.ci, counted) : NONE}`, dim: !inst },
     { text: '' },
     ...(days.length > 0 ? days : [{ text: 'No downloads yet.', dim: true }]),
   ];
@@ -119,12 +116,12 @@ function installLines(name: string, url: string | undefined): Line[] {
   return [
     { text: `pip     pip install -i ${simple} ${name}` },
     { text: `uv      uv pip install -i ${simple} ${name}` },
-    { text: `poetry  poetry source add --priority=primary pyrepo ${simple}` },
+    { text: `poetry  poetry source add pyrepo ${simple}` },
     { text: `        poetry add ${name}` },
     { text: `pdm     PDM_PYPI_URL=${simple} pdm add ${name}` },
     { text: `boards  mip.install("${name}", index="${url}/mip")` },
     { text: '' },
-    { text: `After \`pyrepo configure\`, plain \`pip install ${name}\` (and uv, poetry, pdm) use this index.`, dim: true },
+    { text: `After \`pyrepo configure\`: just pip install ${name} (uv, poetry, pdm alike).`, dim: true },
   ];
 }
 

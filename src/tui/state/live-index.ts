@@ -104,9 +104,11 @@ export function alreadySeen(id: string | undefined, lastEventId: string | undefi
 export function liveIndexReducer(state: LiveIndexState, action: LiveIndexAction): LiveIndexState {
   switch (action.type) {
     case 'sync-start':
-      return { ...state, syncing: true };
+      // The snapshot about to be asked for covers every change so far; changes that arrive
+      // while it is on its way may be missing from it, and set `stale` again.
+      return { ...state, syncing: true, stale: false };
     case 'sync-failed':
-      return { ...state, syncing: false, deferred: [], projects: withDownloads(state.projects, state.deferred) };
+      return { ...state, syncing: false, stale: true, deferred: [], projects: withDownloads(state.projects, state.deferred) };
     case 'snapshot': {
       // Another run of the daemon may number its events afresh: forget the old numbers.
       const restarted = action.health !== undefined && state.health !== undefined && action.health.startedAt !== state.health.startedAt;
@@ -119,7 +121,6 @@ export function liveIndexReducer(state: LiveIndexState, action: LiveIndexAction)
         ...(action.url ? { url: action.url } : {}),
         loaded: true,
         syncing: false,
-        stale: false,
       };
     }
     case 'connection':
