@@ -54,8 +54,14 @@ export function App({ connection, readonly, size: fixedSize, now: fixedNow, onQu
     setView(viewRef.current);
   };
 
-  const rows = useMemo(() => tableRows(live.projects.values(), view.filter, view.sort), [live.projects, view.filter, view.sort]);
-  const names = useMemo(() => rows.map((r) => r.name), [rows]);
+  // The list's order, sorted again when the list changes, or when counts change and the sort
+  // is by them: a storm of downloads in a list sorted by name costs no sort at all.
+  const countSorted = view.sort.column === 'downloads' || view.sort.column === 'trend';
+  const names = useMemo(
+    () => tableRows(live.projects.values(), view.filter, view.sort).map((p) => p.name),
+    // live.projects is read through the versions that say when its order may have changed.
+    [live.orderVersion, countSorted ? live.countsVersion : -1, view.filter, view.sort],
+  );
   const selected = selectedName(view, names);
   useEffect(() => connection.select(selected), [connection, selected]);
 
@@ -118,8 +124,8 @@ export function App({ connection, readonly, size: fixedSize, now: fixedNow, onQu
   const body = size.rows - layout.header - layout.footer;
   const list = (
     <ProjectList
-      rows={rows}
-      total={live.projects.size}
+      names={names}
+      projects={live.projects}
       cursor={cursor}
       offset={listOffset}
       width={layout.projects.width}

@@ -79,13 +79,18 @@ describe('the dashboard', () => {
   });
 
   it('sorts with < > and reverses with r', async () => {
-    const { d } = start();
+    const { d, daemon } = start();
     await waitForText(d, '› alpha');
     d.press('>>>>');
     const f = await waitForText(d, 'by dls ▼');
     expect(f.split('\n').filter((l) => /^[› ] (alpha|beta|gamma)/.test(l)).map((l) => l.slice(2, 7).trim())).toEqual(['gamma', 'alpha', 'beta']);
     d.press('r');
     await waitForText(d, 'by dls ▲');
+    // Sorted by downloads, the order follows the counts as they change.
+    d.press('r');
+    await waitForText(d, 'by dls ▼');
+    for (let i = 0; i < 50; i++) daemon.emit({ type: 'download', time: T0, project: 'beta', filename: 'beta-0.3-py3-none-any.whl' });
+    await waitForFrame(d, (f) => /^[› ] beta +0\.3 +1 +2 +53 /m.test(f.split('\n')[4] ?? ''), 'beta on top with 53 downloads');
   });
 
   it('shows uploads and downloads as they happen', async () => {

@@ -104,6 +104,16 @@ describe('downloads', () => {
     expect(t.projects.get('alpha')?.downloads).toBe(5 + 7);
   });
 
+  it('move only the counts version, so that a list sorted by anything but downloads is not sorted again', () => {
+    const before = run([snap()]);
+    const counted = liveIndexReducer(before, ev(download()));
+    expect(counted.countsVersion).toBe(before.countsVersion + 1);
+    expect(counted.orderVersion).toBe(before.orderVersion);
+    const uploaded = liveIndexReducer(counted, ev({ type: 'upload', time, project: 'zeta', version: '1', filename: 'zeta-1.tar.gz', size: 1, source: 'upload' }));
+    expect(uploaded.orderVersion).toBe(before.orderVersion + 1);
+    expect(liveIndexReducer(uploaded, ev(download('nobody.whl', { project: 'unknown' } as never))).countsVersion).toBe(uploaded.countsVersion);
+  });
+
   it('in a batch copy the project map once', () => {
     const before = run([snap()]);
     const after = liveIndexReducer(before, { type: 'events', events: Array.from({ length: 1000 }, () => download()) });

@@ -7,9 +7,9 @@ import { columnsFor, GAP, type Sort, type TableColumn } from '../state/project-t
 import { useTheme } from '../theme.js';
 
 interface ProjectListProps {
-  /** Every row of the list (filtered and sorted); only the visible ones are rendered. */
-  rows: readonly ProjectView[];
-  total: number;
+  /** The list's order (filtered and sorted); only the rows on screen are looked up and rendered. */
+  names: readonly string[];
+  projects: ReadonlyMap<string, ProjectView>;
   cursor: number;
   offset: number;
   width: number;
@@ -60,18 +60,22 @@ const Row = memo(function Row({ text, selected, focused }: { text: string; selec
 });
 
 export const ProjectList = memo(function ProjectList(props: ProjectListProps) {
-  const { rows, total, cursor, offset, width, height, sort, filter, focused, loaded, now } = props;
+  const { names, projects, cursor, offset, width, height, sort, filter, focused, loaded, now } = props;
+  const total = projects.size;
   const theme = useTheme();
   const columns = columnsFor(width - CURSOR.length);
-  const visible = rows.slice(offset, offset + Math.max(0, height - 2));
+  const visible = names
+    .slice(offset, offset + Math.max(0, height - 2))
+    .map((name) => projects.get(name))
+    .filter((p): p is ProjectView => p !== undefined);
   const arrow = sort.descending ? '▼' : '▲';
   const header = columns.map((c) => fit(c.id === sort.column ? `${c.title}${arrow}` : c.title, c.width, c.align)).join(' '.repeat(GAP));
-  const count = rows.length === total ? `${total}` : `${rows.length} of ${total}`;
+  const count = names.length === total ? `${total}` : `${names.length} of ${total}`;
   const sortedBy = columns.find((c) => c.id === sort.column)?.title ?? sort.column;
   let empty: string | undefined;
   if (!loaded) empty = 'Loading projects…';
   else if (total === 0) empty = 'No projects yet: `pyrepo publish` (or twine, poetry, pdm) uploads some.';
-  else if (rows.length === 0) empty = `Nothing matches /${filter} (esc clears the filter).`;
+  else if (names.length === 0) empty = `Nothing matches /${filter} (esc clears the filter).`;
   return (
     <Box flexDirection="column" width={width} height={height} overflow="hidden">
       <Text wrap="truncate-end">

@@ -49,6 +49,13 @@ export interface LiveIndexState {
   healthAt?: number;
   /** Projects by normalized name. */
   projects: ReadonlyMap<string, ProjectView>;
+  /**
+   * Counts changes of the project list other than download counts (projects added or
+   * gone, files, upload times): the list re-sorts when it changes, while a storm of
+   * downloads moves only `countsVersion`, which matters only to the download columns.
+   */
+  orderVersion: number;
+  countsVersion: number;
   /** The first snapshot has arrived. */
   loaded: boolean;
   /**
@@ -85,6 +92,8 @@ type DownloadEvent = LiveEvent & { type: 'download' };
 
 export const initialLiveIndex: LiveIndexState = {
   projects: new Map(),
+  orderVersion: 0,
+  countsVersion: 0,
   loaded: false,
   syncing: false,
   deferred: [],
@@ -108,7 +117,14 @@ export function liveIndexReducer(state: LiveIndexState, action: LiveIndexAction)
       // while it is on its way may be missing from it, and set `stale` again.
       return { ...state, syncing: true, stale: false };
     case 'sync-failed':
-      return { ...state, syncing: false, stale: true, deferred: [], projects: withDownloads(state.projects, state.deferred) };
+      return {
+        ...state,
+        syncing: false,
+        stale: true,
+        deferred: [],
+        projects: withDownloads(state.projects, state.deferred),
+        countsVersion: state.countsVersion + (state.deferred.length > 0 ? 1 : 0),
+      };
     case 'snapshot': {
       // Another run of the daemon may number its events afresh: forget the old numbers.
       const restarted = action.health !== undefined && state.health !== undefined && action.health.startedAt !== state.health.startedAt;
@@ -116,6 +132,8 @@ export function liveIndexReducer(state: LiveIndexState, action: LiveIndexAction)
         ...state,
         ...(restarted ? { lastEventId: undefined } : {}),
         projects: withDownloads(new Map(action.projects.map((p) => [p.name, p])), state.deferred),
+        orderVersion: state.orderVersion + 1,
+        countsVersion: state.countsVersion + 1,
         deferred: [],
         ...(action.health ? { health: action.health, healthAt: action.at ?? Date.now() } : {}),
         ...(action.url ? { url: action.url } : {}),
@@ -152,6 +170,8 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
   let { feed, feedSeq, stale, detail, lastEventId } = state;
   const countsWait = state.syncing;
   const deferred: DownloadEvent[] = [];
+  let reorder = false;
+  let recount = false;
 
   for (const event of events) {
     if (alreadySeen(event.id, lastEventId)) continue;
@@ -168,7 +188,10 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
           break;
         }
         const p = project(event.project);
-        if (p) setProject(withDownload(p, n));
+        if (p) {
+          setProject(withDownload(p, n));
+          recount = true;
+        }
         break;
       }
       case 'upload': {
@@ -176,6 +199,7 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
         stale = true;
         if (d) detail = { ...d, stale: true };
         if (countsWait) break;
+        reorder = true;
         const p = project(event.project);
         const uploader = 'uploader' in event ? { lastUploader: event.uploader ?? null } : {};
         // The latest version and the count of versions follow PEP 440 and yanks: the snapshot says.
@@ -199,7 +223,10 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
         stale = true;
         if (d) detail = { ...d, stale: true, ...(d.data ? { data: withoutFile(d.data, event.filename) } : {}) };
         const p = project(event.project);
-        if (p && !countsWait) setProject({ ...p, files: Math.max(0, p.files - 1) });
+        if (p && !countsWait) {
+          setProject({ ...p, files: Math.max(0, p.files - 1) });
+          reorder = true;
+        }
         break;
       }
       case 'yank':
@@ -223,6 +250,8 @@ function applyEvents(state: LiveIndexState, events: readonly LiveEvent[]): LiveI
   return {
     ...state,
     projects: projects ?? state.projects,
+    orderVersion: state.orderVersion + (reorder ? 1 : 0),
+    countsVersion: state.countsVersion + (recount ? 1 : 0),
     feed,
     feedSeq,
     stale,
