@@ -166,8 +166,9 @@ describe.skipIf(MISSING.length > 0)('pyrepo tui on a terminal', () => {
     expect(modes).toMatch(/(^|\s)echo(\s|$)/m);
   });
 
-  it('restores the terminal on SIGTERM', async () => {
-    const s = new PtyScreen(process.execPath, [CLI_PATH, 'tui', '--readonly'], { cols: 80, rows: 24, cwd: root, env: { ...env, CI: 'false', TERM: 'xterm-256color' } });
+  it('draws even with CI=true in its environment, and restores the terminal on SIGTERM', async () => {
+    // Ink would draw nothing under CI; asked for on a terminal, the dashboard unsets it for itself.
+    const s = new PtyScreen(process.execPath, [CLI_PATH, 'tui', '--readonly'], { cols: 80, rows: 24, cwd: root, env: { ...env, CI: 'true', TERM: 'xterm-256color' } });
     screens.push(s);
     await s.waitForText('● live', 30_000);
     expect(s.text()).toContain('read-only');
