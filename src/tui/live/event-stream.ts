@@ -42,22 +42,30 @@ export class StreamError extends Error {
   }
 }
 
-let pinned: Promise<{ fetch: typeof UndiciFetch; Agent: typeof Agent }> | undefined;
+let undici: Promise<{ fetch: typeof UndiciFetch; Agent: typeof Agent }> | undefined;
+/** One agent per certificate, reused by every reconnection. */
+const agents = new Map<string, Agent>();
 
 /** undici, loaded only for an HTTPS daemon (the global fetch cannot be given a certificate). */
 function loadUndici() {
-  pinned ??= import('undici').then((m) => {
+  undici ??= import('undici').then((m) => {
     const u = ('default' in m ? m.default : m) as typeof m;
     return { fetch: u.fetch, Agent: u.Agent };
   });
-  return pinned;
+  return undici;
 }
 
 async function open(target: StreamTarget, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
   const url = target.baseUrl.replace(/\/+$/, '') + ControlRoutes.events;
-  if (!target.tlsCertificate) return fetch(url, { headers, signal });
+  const ca = target.tlsCertificate;
+  if (!ca) return fetch(url, { headers, signal });
   const u = await loadUndici();
-  const dispatcher = new u.Agent({ connect: { ca: target.tlsCertificate, checkServerIdentity: () => undefined } });
+  // Trusted as the only authority for this daemon, whatever name it was made for (as the shared client does).
+  let dispatcher = agents.get(ca);
+  if (!dispatcher) {
+    dispatcher = new u.Agent({ connect: { ca, checkServerIdentity: () => undefined } });
+    agents.set(ca, dispatcher);
+  }
   return (await u.fetch(url, { headers, signal, dispatcher })) as unknown as Response;
 }
 
