@@ -43,6 +43,8 @@ export interface Binding {
   admin?: boolean;
   /** A short label for the hint line, when the key earns a place there. */
   hint?: string;
+  /** The help section, when it is not the one its scopes imply. */
+  section?: string;
 }
 
 const LISTS: readonly Scope[] = ['projects', 'detail', 'feed'];
@@ -60,7 +62,8 @@ export const KEYMAP: readonly Binding[] = [
   { command: 'page-down', keys: ['pgdn'], scopes: LISTS, description: 'One page down' },
   { command: 'top', keys: ['g', 'home'], scopes: LISTS, description: 'To the first row' },
   { command: 'bottom', keys: ['G', 'end'], scopes: LISTS, description: 'To the last row' },
-  { command: 'filter', keys: ['/'], scopes: ['projects'], description: 'Filter (!text inverts)', hint: 'filter' },
+  // From any pane: the filter is of the project list, which takes the focus.
+  { command: 'filter', keys: ['/'], scopes: LISTS, section: 'Projects', description: 'Filter (!text inverts)', hint: 'filter' },
   { command: 'sort-prev', keys: ['<'], scopes: ['projects'], description: 'Sort by the column left' },
   { command: 'sort-next', keys: ['>'], scopes: ['projects'], description: 'Sort by the column right', hint: 'sort' },
   { command: 'reverse', keys: ['r'], scopes: ['projects'], description: 'Reverse the sort order', hint: 'reverse' },
@@ -150,6 +153,7 @@ export function bindingFor(name: string, scope: Exclude<Scope, 'global'>): Bindi
 
 /** Which help section a binding belongs to. */
 function sectionOf(b: Binding): string {
+  if (b.section) return b.section;
   if (b.scopes.includes('global')) return 'Everywhere';
   if (b.scopes.length === LISTS.length) return 'In a pane';
   if (b.scopes.includes('detail')) return 'Detail';
@@ -169,7 +173,7 @@ export function helpSections(readonly: boolean): { title: string; rows: { keys: 
 
 /** The hint line for a pane: its hinted keys, then the global ones. */
 export function hintsFor(scope: Exclude<Scope, 'global'>, readonly: boolean): { key: string; label: string }[] {
-  const mine = KEYMAP.filter((b) => b.hint && b.scopes.includes(scope) && !b.scopes.includes('global') && !(readonly && b.admin));
+  const mine = KEYMAP.filter((b) => b.hint && b.scopes.includes(scope) && !b.scopes.includes('global') && !(readonly && b.admin) && (scope === 'projects' || b.command !== 'filter'));
   const global = KEYMAP.filter((b) => b.hint && b.scopes.includes('global'));
   return [...mine, ...global].map((b) => ({ key: b.keys[0] as string, label: b.hint as string }));
 }

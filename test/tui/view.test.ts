@@ -86,6 +86,8 @@ describe('filter and sort', () => {
     const kept = press(['backspace', 'enter'], typing.view).view;
     expect(kept).toMatchObject({ mode: { kind: 'normal' }, filter: '!p1' });
     expect(press(['/', 'esc'], kept).view).toMatchObject({ mode: { kind: 'normal' }, filter: '' });
+    // From the detail or the feed too: the list takes the focus.
+    expect(press(['tab', 'tab', '/', 'x']).view).toMatchObject({ focus: 'projects', mode: { kind: 'filter' }, filter: 'x' });
     expect(press(['esc'], kept).view.filter).toBe('');
   });
 

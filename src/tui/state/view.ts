@@ -175,7 +175,7 @@ function normalKey(view: ViewState, key: KeyPress, ctx: ViewContext): KeyResult 
     case 'open':
       return { view: { ...v, focus: 'detail' } };
     case 'filter':
-      return { view: { ...v, mode: { kind: 'filter' } } };
+      return { view: { ...v, focus: 'projects', mode: { kind: 'filter' } } };
     case 'sort-prev':
     case 'sort-next':
       return { view: { ...v, sort: moveSort(view.sort, binding.command === 'sort-prev' ? -1 : 1) } };
