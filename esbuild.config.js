@@ -16,7 +16,8 @@ await build({
   target: 'node20.19',
   sourcemap: true,
   // Native addons: they stay packages, loaded from node_modules with their binaries.
-  external: ['better-sqlite3', '@napi-rs/keyring'],
+  // react-devtools-core: Ink imports it only when DEV=true, for React DevTools; it is not installed.
+  external: ['better-sqlite3', '@napi-rs/keyring', 'react-devtools-core'],
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __pyrepoRequire } from 'node:module'; const require = __pyrepoRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -21,6 +21,7 @@ import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { stopCommand } from './commands/stop.js';
 import { tokenCommand } from './commands/token.js';
+import { tuiCommand } from './commands/tui.js';
 import { unconfigureCommand } from './commands/unconfigure.js';
 import { userCommand } from './commands/user.js';
 import { unyankCommand, yankCommand } from './commands/yank.js';
@@ -55,6 +56,7 @@ export function buildParser(args: string[]) {
     .command(boardCommand)
     .command(backupCommand)
     .command(restoreCommand)
+    .command(tuiCommand)
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')
     .strict()

@@ -14,6 +14,8 @@ export interface RunningDaemonAccess {
   client: DaemonClient;
   state: DaemonState;
   health: Health;
+  /** The `Authorization` the client sends (the dashboard's event stream sends it too). */
+  authorization?: string;
 }
 
 /**
@@ -27,8 +29,9 @@ export async function connectToDaemon(paths: PyrepoPaths): Promise<RunningDaemon
     throw new AbortError(`The pyrepo daemon (pid ${probe.state.pid}) does not answer: ${probe.reason}`, 'Try again, or `pyrepo restart` it.');
   }
   const admin = await readAdminCredentials(secretStore(paths), loadSettings(paths).adminUser);
-  const client = daemonClientFor(probe.state, admin ? { authorization: basicAuthorization(admin) } : {});
-  return { client, state: probe.state, health: probe.health };
+  const authorization = admin ? basicAuthorization(admin) : undefined;
+  const client = daemonClientFor(probe.state, authorization ? { authorization } : {});
+  return { client, state: probe.state, health: probe.health, ...(authorization ? { authorization } : {}) };
 }
 
 /** A failed control API call as a message the user can act on. */

@@ -1,0 +1,74 @@
+/** The live activity feed: uploads, downloads (a burst of one file is one line), yanks and deletions. */
+import { Box, Text } from 'ink';
+import { memo } from 'react';
+import { formatBytes } from '../../shared/format.js';
+import type { FeedItem } from '../state/live-index.js';
+import { clockTime, formatCount } from '../state/format.js';
+import { useTheme, type Tone } from '../theme.js';
+
+interface ActivityFeedProps {
+  feed: readonly FeedItem[];
+  /** While paused: the newest line shown. */
+  anchor: number | undefined;
+  offset: number;
+  width: number;
+  height: number;
+  focused: boolean;
+}
+
+/** One feed line's verb, text and tone. */
+export function describeItem(item: FeedItem): { verb: string; text: string; tone?: Tone } {
+  const e = item.event;
+  switch (e.type) {
+    case 'upload': {
+      const how = e.source === 'folder' ? ' (packages folder)' : e.source === 'watch' ? ' (auto-published)' : '';
+      const who = e.uploader ? ` by ${e.uploader}` : '';
+      return { verb: 'upload', text: `${e.project} ${e.version}  ${e.filename} ${formatBytes(e.size)}${how}${who}`, tone: 'ok' };
+    }
+    case 'download': {
+      const n = item.count;
+      return { verb: 'download', text: `${n > 1 ? `${formatCount(n)}× ` : ''}${e.filename}${e.installer ? ` (${e.installer})` : ''}` };
+    }
+    case 'yank':
+      return { verb: 'yank', text: `${e.project} ${e.version}${e.reason ? `: ${e.reason}` : ''}`, tone: 'warn' };
+    case 'unyank':
+      return { verb: 'unyank', text: `${e.project} ${e.version}`, tone: 'accent' };
+    case 'delete':
+      return { verb: 'delete', text: e.filename, tone: 'error' };
+    case 'other':
+      return { verb: e.name, text: `${e.project} ${e.summary}`.trim() };
+  }
+}
+
+export const ActivityFeed = memo(function ActivityFeed({ feed, anchor, offset, width, height, focused }: ActivityFeedProps) {
+  const theme = useTheme();
+  const shownFeed = anchor === undefined ? feed : feed.filter((f) => f.seq <= anchor);
+  const newer = feed.length - shownFeed.length;
+  const lines = shownFeed.slice(offset, offset + Math.max(0, height - 1));
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      <Text wrap="truncate-end">
+        <Text bold inverse={focused}>{' Activity '}</Text>
+        {anchor !== undefined ? <Text color={theme.color('warn')}>{`  paused, ${newer} new (p resumes)`}</Text> : ''}
+      </Text>
+      {lines.length === 0 ? (
+        <Text wrap="truncate-end" dimColor>
+          Waiting for uploads, downloads, yanks and deletions…
+        </Text>
+      ) : (
+        lines.map((item) => {
+          const d = describeItem(item);
+          return (
+            <Text key={item.seq} wrap="truncate-end">
+              <Text dimColor>{clockTime(item.event.time)} </Text>
+              <Text color={d.tone ? theme.color(d.tone) : undefined} bold>
+                {d.verb.padEnd(9)}
+              </Text>
+              {d.text}
+            </Text>
+          );
+        })
+      )}
+    </Box>
+  );
+});

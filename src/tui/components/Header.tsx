@@ -1,0 +1,83 @@
+/** The top lines: the daemon (version, URL, connection, uptime, counts), who may do what, and problems. */
+import { Box, Text } from 'ink';
+import { memo } from 'react';
+import { formatDuration } from '../../shared/format.js';
+import type { LiveIndexState } from '../state/live-index.js';
+import { useTheme } from '../theme.js';
+
+/** Lines the header takes (a third one lists problems). */
+export function headerHeight(live: LiveIndexState): number {
+  return live.health && live.health.problems.length > 0 ? 3 : 2;
+}
+
+interface HeaderProps {
+  live: LiveIndexState;
+  now: number;
+  width: number;
+  readonly: boolean;
+}
+
+function connectionText(live: LiveIndexState, now: number): { text: string; tone: 'ok' | 'warn' | 'muted' } {
+  const c = live.connection;
+  if (c.state === 'live') return { text: '● live', tone: 'ok' };
+  if (c.state === 'connecting') return { text: '○ connecting…', tone: 'muted' };
+  const wait = Math.max(0, Math.ceil((c.retryAt - now) / 1000));
+  return { text: wait > 0 ? `○ reconnecting in ${wait} s (attempt ${c.attempt})` : `○ reconnecting (attempt ${c.attempt})…`, tone: 'warn' };
+}
+
+const ACTIONS = [
+  ['list', 'index'],
+  ['download', 'downloads'],
+  ['upload', 'uploads'],
+] as const;
+
+/** Who may do what, short: `anyone: index, downloads · credentials: uploads, control API`. */
+export function accessText(authenticate: readonly string[]): string {
+  const open = ACTIONS.filter(([a]) => !authenticate.includes(a)).map(([, label]) => label);
+  const closed = [...ACTIONS.filter(([a]) => authenticate.includes(a)).map(([, label]) => label), 'control API'];
+  return `${open.length > 0 ? `anyone: ${open.join(', ')} · ` : ''}credentials: ${closed.join(', ')}`;
+}
+
+/** Uptime to the minute (seconds only in the first minute), so the header does not tick every second. */
+function uptimeText(seconds: number): string {
+  return formatDuration(seconds < 60 ? seconds : Math.floor(seconds / 60) * 60);
+}
+
+export const Header = memo(function Header({ live, now, width, readonly }: HeaderProps) {
+  const theme = useTheme();
+  const h = live.health;
+  const conn = connectionText(live, now);
+  const uptime = h && live.healthAt !== undefined && live.connection.state === 'live' ? uptimeText(h.uptimeSeconds + Math.max(0, now - live.healthAt) / 1000) : undefined;
+  const counts = h ? `${live.projects.size} project${live.projects.size === 1 ? '' : 's'}  ${h.files} file${h.files === 1 ? '' : 's'}` : '';
+  const second =
+    live.connection.state === 'reconnecting'
+      ? { text: live.connection.reason, tone: 'warn' as const }
+      : {
+          // Watched folders come with auto-publish: shown once the daemon reports them.
+          text: h ? `access  ${accessText(h.authenticate)}${h.watchedFolders?.length ? `   watching  ${h.watchedFolders.join(', ')}` : ''}` : 'Waiting for the daemon…',
+          tone: undefined,
+        };
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text wrap="truncate-end">
+        <Text bold>pyrepo {h?.version ?? ''}</Text>
+        {'  '}
+        <Text color={theme.color('accent')}>{live.url ?? ''}</Text>
+        {'  '}
+        <Text color={theme.color(conn.tone)}>{conn.text}</Text>
+        {readonly ? <Text color={theme.color('warn')}>{'  read-only'}</Text> : ''}
+        {uptime ? `  up ${uptime}` : ''}
+        {h?.indexing ? '  indexing…' : ''}
+        {counts ? `  ${counts}` : ''}
+      </Text>
+      <Text wrap="truncate-end" color={second.tone ? theme.color(second.tone) : undefined} dimColor={!second.tone}>
+        {second.text}
+      </Text>
+      {h && h.problems.length > 0 ? (
+        <Text wrap="truncate-end" color={theme.color('error')} bold>
+          {`! ${h.problems.join(' · ')}`}
+        </Text>
+      ) : null}
+    </Box>
+  );
+});
