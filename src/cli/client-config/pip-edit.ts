@@ -22,9 +22,6 @@ export interface PipEntry {
   primary: boolean;
 }
 
-/** PyPI's index URL, pip's default `index-url`. */
-export const PYPI_SIMPLE_URL = 'https://pypi.org/simple';
-
 /** pip's name for a config key (pip's `configuration._normalize_name`). */
 export function pipOptionName(key: string): string {
   const name = key.toLowerCase().replace(/_/g, '-');
@@ -145,6 +142,10 @@ export function pipEntryFor(text: string, url: string): string | undefined {
   const { indexUrl, extraIndexUrls } = pipIndexes(text);
   return [...(indexUrl !== undefined ? [indexUrl] : []), ...extraIndexUrls].find((u) => withoutUserInfo(u) === url);
 }
+
+/** The sentence configure and doctor say when pyrepo is pip's extra index beside PyPI. */
+export const DEPENDENCY_CONFUSION =
+  "pip asks PyPI and pyrepo for every package and takes the highest version, so anyone who uploads one of your private project names to PyPI gets their code installed (dependency confusion); `pyrepo configure --pip --primary` makes pyrepo pip's only index.";
 
 /**
  * Whether pip would ask PyPI and `url` both for every project (pyrepo an extra index beside

@@ -27,7 +27,7 @@ import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { IniSyntaxError, parseIni } from '../client-config/ini.js';
 import { clientFiles, type ClientFiles } from '../client-config/locations.js';
 import { removeIniOption } from '../client-config/ini-edit.js';
-import { configurePip, pipMixesWithPypi, unconfigurePip } from '../client-config/pip-edit.js';
+import { configurePip, DEPENDENCY_CONFUSION, pipMixesWithPypi, unconfigurePip } from '../client-config/pip-edit.js';
 import { pipfileSourceSnippet, poetrySourceSnippet } from '../client-config/snippets.js';
 import { configurePypirc, foreignPypircSection, pypircCreates, unconfigurePypirc } from '../client-config/pypirc-edit.js';
 import { dropTomlTable, ensureTomlTable, readToml, TomlEditError, type OwnedTable } from '../client-config/toml-edit.js';
@@ -265,9 +265,7 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
         const holdsSecret = read !== undefined;
         plan.files.push({ target, path, writePath, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(writePath, holdsSecret), undo, holdsSecret });
         if (pipMixesWithPypi(configured.text, indexUrl)) {
-          plan.warnings.push(
-            `pip: pyrepo is an extra index beside PyPI, so pip takes the highest version from either, and anyone who uploads one of your private project names to PyPI gets their code installed (dependency confusion); \`pyrepo configure --pip --primary\` makes pyrepo pip's only index.`,
-          );
+          plan.warnings.push(`pip: ${DEPENDENCY_CONFUSION}`);
         }
       } catch (err) {
         throw malformed(path, err);

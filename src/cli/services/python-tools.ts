@@ -6,7 +6,8 @@
  * nothing. A tool whose version cannot be read that way (a binary such as uv, a script
  * behind `#!/usr/bin/env`) is asked with `--version`, with a time limit.
  */
-import { accessSync, constants, openSync, readdirSync, readSync, closeSync, statSync } from 'node:fs';
+import { accessSync, constants, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { execa } from 'execa';
 
@@ -52,33 +53,33 @@ function shebangInterpreter(script: string): string | undefined {
   return /python[\d.]*$/.test(m[1] as string) ? (m[1] as string) : undefined;
 }
 
+/** Folder listings, shared by the lookups of one run (several tools live in the same site-packages). */
+const listings = new Map<string, Promise<string[]>>();
+
+function listing(dir: string): Promise<string[]> {
+  let list = listings.get(dir);
+  if (!list) {
+    list = readdir(dir).catch(() => []);
+    listings.set(dir, list);
+  }
+  return list;
+}
+
 /** The folders an interpreter at `<prefix>/bin/pythonX` imports packages from (Debian's, venvs', pipx's, /usr/local's). */
-function siteFolders(interpreter: string): string[] {
+async function siteFolders(interpreter: string): Promise<string[]> {
   const prefix = dirname(dirname(interpreter));
   const out = [join(prefix, 'lib', 'python3', 'dist-packages')];
   for (const lib of [join(prefix, 'lib'), join(prefix, 'local', 'lib')]) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(lib);
-    } catch {
-      continue;
-    }
-    for (const name of names.filter((n) => /^python3(\.\d+)?$/.test(n))) out.push(join(lib, name, 'site-packages'), join(lib, name, 'dist-packages'));
+    for (const name of (await listing(lib)).filter((n) => /^python3(\.\d+)?$/.test(n))) out.push(join(lib, name, 'site-packages'), join(lib, name, 'dist-packages'));
   }
   return out;
 }
 
 /** The version in a `<dist>-<version>.dist-info` or `.egg-info` folder name for `dist` (names compared as pip does: case and `-`/`_`/`.` alike). */
-function versionIn(folders: string[], dist: string): string | undefined {
+async function versionIn(folders: string[], dist: string): Promise<string | undefined> {
   const wanted = dist.toLowerCase().replace(/[-_.]+/g, '_');
   for (const folder of folders) {
-    let names: string[];
-    try {
-      names = readdirSync(folder);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
+    for (const name of await listing(folder)) {
       const m = /^(.+?)-(\d[^-]*?)(?:-py\d[\d.]*)?\.(?:dist-info|egg-info)$/.exec(name);
       if (m && (m[1] as string).toLowerCase().replace(/[-_.]+/g, '_') === wanted) return m[2];
     }
@@ -109,7 +110,7 @@ export async function findTool(cmd: string, dist: string = cmd, env: NodeJS.Proc
   const path = findOnPath(cmd, env);
   if (!path) return {};
   const interpreter = shebangInterpreter(path);
-  const read = interpreter ? versionIn(siteFolders(interpreter), dist) : undefined;
+  const read = interpreter ? await versionIn(await siteFolders(interpreter), dist) : undefined;
   if (read) return { path, version: read };
   const r = await execa(path, ['--version'], { reject: false, timeout: VERSION_TIMEOUT_MS, stdin: 'ignore', env: { PDM_CHECK_UPDATE: 'false', NO_COLOR: '1' } });
   if (r.timedOut) return { path, problem: `\`${cmd} --version\` did not answer within ${VERSION_TIMEOUT_MS / 1000} s` };
