@@ -4,7 +4,7 @@
  * pdm's token in its file, files that are symbolic links, the dependency-confusion warning,
  * and a keychain that refuses to store a token, which must leave every file as it was.
  */
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -232,5 +232,15 @@ describe('backups', () => {
     expect(second[0]?.backup).toBeUndefined();
     expect(readFileSync(backup as string, 'utf8')).toBe(before);
     expect(readManifest(paths.configDir).files[files.pip]?.backup).toBe(backup);
+  });
+});
+
+describe('folders configure created', () => {
+  it('are all removed by unconfigure, the shared outer one too (it was made for the first file)', async () => {
+    const config = join(root, 'config');
+    await applyConfigure(paths, planConfigure(request({ targets: ['pip', 'poetry', 'pdm', 'uv'] }), readManifest(paths.configDir), files), BASE, undefined);
+    expect(readdirSync(config).sort()).toEqual(['pdm', 'pip', 'pypoetry', 'uv']);
+    await applyUnconfigure(paths, planUnconfigure(readManifest(paths.configDir)), undefined);
+    expect(existsSync(config)).toBe(false);
   });
 });

@@ -492,19 +492,22 @@ export async function applyUnconfigure(
 ): Promise<UnconfigureResult> {
   const manifest = readManifest(paths.configDir);
   const outcomes: FileOutcome[] = [];
+  /** Folders configure created, to remove once empty: after every file is gone (one file's folder may hold another's). */
+  const folders: [string, string][] = [];
   for (const item of items) {
     const record = manifest.files[item.path];
     if (item.how === 'delete') {
       rmSync(item.path, { force: true });
-      if (record?.createdDir) removeEmptyFolders(dirname(item.path), record.createdDir);
-    }
-    else if (item.next !== undefined && item.next !== item.current) writeFileAtomic(editTarget(item.path), item.next, item.mode !== undefined ? { mode: item.mode } : {});
+      if (record?.createdDir) folders.push([dirname(item.path), record.createdDir]);
+    } else if (item.next !== undefined && item.next !== item.current) writeFileAtomic(editTarget(item.path), item.next, item.mode !== undefined ? { mode: item.mode } : {});
     if (item.how === 'restore' && record?.backup) rmSync(record.backup, { force: true });
     delete manifest.files[item.path];
     writeManifest(paths.configDir, manifest);
     const status = item.how === 'restore' ? 'restored' : item.how === 'delete' ? 'deleted' : item.how === 'absent' ? 'absent' : item.next === item.current ? 'unchanged' : 'cleaned';
     outcomes.push({ target: item.target as Target, path: item.path, status, ...(item.how === 'clean' && record?.backup ? { backup: record.backup } : {}) });
   }
+  // Outermost last: ~/.config/pdm before the ~/.config that the first file configure wrote created.
+  for (const [dir, top] of folders.sort((a, b) => b[1].length - a[1].length || b[0].length - a[0].length)) removeEmptyFolders(dir, top);
   const keep: SecretRecord[] = [];
   for (const s of manifest.secrets) {
     if (targets && !targets.includes(s.target)) {
