@@ -348,4 +348,23 @@ describe.skipIf(CLIENTS.length > 0)('reads protected: the pip.conf configure wri
       writeFileSync(pipConf(), good);
     }
   });
+
+  it('pipenv installs from the protected index with the Pipfile snippet configure prints and a read-only token', async () => {
+    const r = await runCli(['configure', '--pip', '--primary'], opts);
+    expect(r.code, r.output).toBe(0);
+    const snippet = snippetAfter(r.stdout, "add to a project's Pipfile:");
+    expect(snippet).toContain('url = "http://__token__:${PYREPO_READ_TOKEN}@127.0.0.1:');
+    // As the note says: a read-only token of its own, in the variable pipenv fills in.
+    expect(r.stdout).toContain('export PYREPO_READ_TOKEN=$(pyrepo token create --read-only --name pipenv)');
+    const made = await runCli(['token', 'create', '--read-only', '--name', 'pipenv'], opts);
+    expect(made.code, made.output).toBe(0);
+    const project = join(root, 'pipenv-private');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'Pipfile'), `${snippet}\n\n[packages]\nonly-here = "*"\n`);
+    const env = { ...opts.env, PYREPO_READ_TOKEN: made.stdout.trim(), PIPENV_VENV_IN_PROJECT: '1', PIPENV_NOSPIN: '1', PIPENV_YES: '1', PIPENV_IGNORE_VIRTUALENVS: '1', PIPENV_TIMEOUT: '120' };
+    const install = await run('pipenv', ['install', '--python', PY], { ...opts, cwd: project, env, timeoutMs: 300_000 });
+    expect(install.code, install.output).toBe(0);
+    const check = await run(join(project, '.venv', 'bin', 'python'), ['-c', 'import only_here; print(only_here.__version__)'], { ...opts, cwd: project });
+    expect(check.stdout.trim(), `${install.output}\n${check.output}`).toBe('1.0.0');
+  }, 320_000);
 });

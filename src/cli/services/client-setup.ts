@@ -36,6 +36,9 @@ import { readManifest, sha256, writeManifest, type FileRecord, type Manifest, ty
 import { retireTokens, type TokenContext } from './client-tokens.js';
 import { findOnPath } from './python-tools.js';
 
+/** The environment variable the Pipfile snippet takes a read token from when reads need credentials. */
+export const PIPENV_TOKEN_VARIABLE = 'PYREPO_READ_TOKEN';
+
 /** The tools pyrepo configures. */
 export const TARGETS = ['pypirc', 'pip', 'poetry', 'pdm', 'uv'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -307,7 +310,15 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
       plan.notes.push(`uv: publish with \`uv publish --index ${name} --username __token__\` and a token as the password (uv asks, or reads UV_PUBLISH_PASSWORD); uv keeps no passwords in uv.toml.`);
     }
   }
-  plan.notes.push(`pipenv: add to a project's Pipfile:\n${pipfileSourceSnippet(indexUrl, name).replace(/^/gm, '    ')}`);
+  if (request.readsNeedCredentials) {
+    // pipenv hands the Pipfile's URL to its own resolver, which never sees pip.conf's credentials.
+    plan.notes.push(
+      `pipenv: add to a project's Pipfile:\n${pipfileSourceSnippet(indexUrl, name, PIPENV_TOKEN_VARIABLE).replace(/^/gm, '    ')}\n` +
+        `  and give pipenv a read-only token in ${PIPENV_TOKEN_VARIABLE} (pipenv fills it in): export ${PIPENV_TOKEN_VARIABLE}=$(pyrepo token create --read-only --name pipenv)`,
+    );
+  } else {
+    plan.notes.push(`pipenv: add to a project's Pipfile:\n${pipfileSourceSnippet(indexUrl, name).replace(/^/gm, '    ')}`);
+  }
   if (!upload) plan.warnings.push(`No credentials were written: pyrepo makes tokens only for the index it runs here. The tools ask for a user name and password when they upload${request.readsNeedCredentials ? ' or read' : ''}.`);
   return plan;
 }
