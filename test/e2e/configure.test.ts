@@ -481,7 +481,7 @@ mark pip "$(${PY} -c 'import keyring, sys; c = keyring.get_credential(sys.argv[1
   it("configure keeps twine's and poetry's upload token in the Secret Service under the names they look up, pdm's in its 0600 file, and the admin password nowhere", async () => {
     const r = await inSession(`pyrepo configure --url "${base}"; mark rc $?\n${lookups()}`);
     expect(r.marks.rc, r.output).toBe('0');
-    expect(r.stdout).toContain("Tokens: twine's and poetry's in the Secret Service keyring; pdm's in its config.toml and pip's read token in pip.conf (mode 0600), where those tools read them.");
+    expect(r.stdout).toContain('Tokens: for twine and poetry in the Secret Service keyring; for pdm in its own file (mode 0600), the only place it reads one.');
     token = r.marks.twine as string;
     expect(token).toMatch(/^pyrepo_[a-z0-9]{8}_/);
     expect(r.stdout).toContain(`Made API token ${token.split('_')[1]} ('configure: uploads')`);

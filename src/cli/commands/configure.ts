@@ -157,6 +157,22 @@ export const configureCommand: CommandModule<object, ConfigureFlags> = {
   handler: async (argv: ArgumentsCamelCase<ConfigureFlags>) => configureAndReport(resolvePaths(), argv),
 };
 
+/** The tool that reads each target's file. */
+const TOOL_OF: Record<Target, string> = { pypirc: 'twine', pip: 'pip', poetry: 'poetry', pdm: 'pdm', uv: 'uv' };
+
+/** "Tokens: for twine and poetry in <keychain>; for pdm in its own file (mode 0600), the only place it reads one." */
+function whereTokensAre(plan: Plan, keychain: string): string {
+  const names = (targets: Target[]) => [...new Set(targets.map((t) => TOOL_OF[t]))];
+  const list = (tools: string[]) => (tools.length > 1 ? `${tools.slice(0, -1).join(', ')} and ${tools.at(-1) as string}` : (tools[0] ?? ''));
+  const inKeychain = names(plan.secrets.map((s) => s.target as Target));
+  const inFiles = names(plan.files.filter((f) => f.holdsSecret).map((f) => f.target));
+  const parts = [
+    ...(inKeychain.length > 0 ? [`for ${list(inKeychain)} in ${keychain}`] : []),
+    ...(inFiles.length > 0 ? [`for ${list(inFiles)} in ${inFiles.length > 1 ? 'their own files' : 'its own file'} (mode 0600), the only place ${inFiles.length > 1 ? 'they read' : 'it reads'} one`] : []),
+  ];
+  return `Tokens: ${parts.join('; ')}.`;
+}
+
 /** The tools' credential for a token. */
 function credentialOf(token: ClientToken | undefined): Credential | undefined {
   return token ? { username: TOKEN_USER, password: token.token } : undefined;
@@ -236,7 +252,7 @@ export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlag
     if (!given) note(c.yellow(`To upload there without being asked, make a token on that index (\`pyrepo token create\` there) and run \`pyrepo configure --url ${baseUrl} --token <token>\`.`));
   }
   if (plan.files.some((f) => f.holdsSecret) || plan.secrets.length > 0) {
-    if (useKeychain) say(`Tokens: twine's and poetry's in ${store.backend.description}; pdm's in its config.toml and pip's read token in pip.conf (mode 0600), where those tools read them.`);
+    if (useKeychain) say(whereTokensAre(plan, store.backend.description));
     else {
       const why = argv.keychain ? `no OS keychain is usable (${opened.keychainProblem ?? 'unknown reason'})` : '--no-keychain was given';
       note(c.yellow(`Tokens: written into the tools' own files (mode 0600), since ${why}.`));
