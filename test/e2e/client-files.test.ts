@@ -232,6 +232,29 @@ describe.skipIf(CLIENTS.length > 0)("the user's extra index in any spelling, and
     expect(readFileSync(pipConf(), 'utf8')).toBe(original);
   });
 
+  it("--url of an index this machine does not run: no token is made (its tokens are not this machine's); --token passes one made there", async () => {
+    const r = await runCli(['configure', '--pypirc', '--url', corp.url], opts);
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`${corp.url} is not the index this machine runs (it is another pyrepo`);
+    expect(r.stdout).not.toContain('Made API token');
+    expect(r.stderr).toContain(`run \`pyrepo configure --url ${corp.url} --token <token>\``);
+    const pypirc = join(root, 'home', '.pypirc');
+    expect(readFileSync(pypirc, 'utf8')).toContain(`[pyrepo]\nrepository = ${corp.url}/legacy/\n`);
+    expect(readFileSync(pypirc, 'utf8')).not.toContain('password');
+    const theirs = 'pyrepo_abcd1234_made-on-that-index-000000000000';
+    const given = await runCli(['configure', '--pypirc', '--url', corp.url, '--token', theirs], opts);
+    expect(given.code, given.output).toBe(0);
+    expect(given.stdout).toContain('the tools use the token given with --token, which pyrepo will not revoke');
+    expect(readFileSync(pypirc, 'utf8')).toContain(`[pyrepo]\nrepository = ${corp.url}/legacy/\nusername = __token__\npassword = ${theirs}\n`);
+    const un = await runCli(['unconfigure', '--pypirc'], opts);
+    expect(un.code, un.output).toBe(0);
+    expect(un.stdout).not.toContain('Revoked');
+    // Its own daemon under another name (a LAN address, a proxy; here localhost) is still this machine's: its /-/health names this data folder.
+    const own = await runCli(['configure', '--pypirc', '--url', base.replace('127.0.0.1', 'localhost')], opts);
+    expect(own.stdout, own.output).toMatch(/Made API token [a-z0-9]{8}/);
+    expect((await runCli(['unconfigure'], opts)).code).toBe(0);
+  });
+
   it('poetry 1.3 locks and installs from the index with the snippet configure prints (--primary: PyPI off)', async () => {
     const r = await runCli(['configure', '--poetry', '--primary'], opts);
     expect(r.code, r.output).toBe(0);
