@@ -321,6 +321,15 @@ describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real
     expect(fileLines.length).toBeGreaterThanOrEqual(5);
     for (const l of fileLines) expect(l).toMatch(/: already set$/);
     expect(differences(before, snapshot(root, CONFIG_DIRS))).toEqual([]);
+    // A dry run whose diff holds the token it would reuse shows ******** (configure and unconfigure alike).
+    for (const args of [['configure', '--dry-run', '--name', 'other'], ['unconfigure', '--dry-run']]) {
+      const dry = await runCli(args, opts);
+      expect(dry.code, dry.output).toBe(0);
+      expect(dry.stdout).toContain('********');
+      expect(dry.output).not.toContain(token);
+    }
+    expect((await runCli(['configure', '--dry-run', '--name', 'other'], opts)).stdout).toContain(`token: would reuse ${token.split('_')[1]} ('configure: uploads')`);
+    expect(differences(before, snapshot(root, CONFIG_DIRS))).toEqual([]);
   });
 
   it('doctor fails pdm when its file holds no password, as `pdm publish` then really fails without a terminal', async () => {
