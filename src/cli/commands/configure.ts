@@ -12,7 +12,7 @@ import { AbortError } from '../errors.js';
 import { colors, note, say } from '../output.js';
 import { readAdminCredentials, secretStore } from '../services/admin-identity.js';
 import { probeDaemon, type DaemonProbe } from '../services/daemon-control.js';
-import { applyConfigure, detectTargets, planConfigure, TARGETS, type Credential, type FileOutcome, type Plan, type Target } from '../services/client-setup.js';
+import { applyConfigure, detectTargets, planConfigure, TARGETS, type ConfigureRequest, type Credential, type FileOutcome, type Plan, type Target } from '../services/client-setup.js';
 import { readManifest } from '../services/client-manifest.js';
 import { discardTokens, prepareClientTokens, retireTokens, TOKEN_NAMES, TOKEN_USER, tokenRefs, type ClientToken, type ClientTokens, type TokenContext, type TokenPurpose } from '../services/client-tokens.js';
 import { findTool } from '../services/python-tools.js';
@@ -202,17 +202,21 @@ export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlag
   const ctx: TokenContext = { files: installationUsers(paths).files, store, user: settings.adminUser };
   const recorded = manifest.tokens ?? [];
   const given: Credential | undefined = argv.token !== undefined ? { username: TOKEN_USER, password: argv.token } : undefined;
-  const requestFor = (tokens: ClientTokens) => ({
-    baseUrl,
-    name: argv.name,
-    primary: argv.primary,
-    targets,
-    readsNeedCredentials,
-    ...(poetryVersion !== undefined ? { poetryVersion } : {}),
-    ...(useKeychain ? { keychain: store } : {}),
-    ...((given ?? credentialOf(tokens.tokens.upload)) ? { upload: given ?? credentialOf(tokens.tokens.upload) } : {}),
-    ...(readsNeedCredentials && (given ?? credentialOf(tokens.tokens.read)) ? { read: given ?? credentialOf(tokens.tokens.read) } : {}),
-  });
+  const requestFor = (tokens: ClientTokens): ConfigureRequest => {
+    const upload = given ?? credentialOf(tokens.tokens.upload);
+    const read = readsNeedCredentials ? (given ?? credentialOf(tokens.tokens.read)) : undefined;
+    return {
+      baseUrl,
+      name: argv.name,
+      primary: argv.primary,
+      targets,
+      readsNeedCredentials,
+      ...(poetryVersion !== undefined ? { poetryVersion } : {}),
+      ...(useKeychain ? { keychain: store } : {}),
+      ...(upload ? { upload } : {}),
+      ...(read ? { read } : {}),
+    };
+  };
   const c = colors();
   // Planned with the tokens as they would be first: a malformed file stops everything before a token is made.
   const preview = await prepareClientTokens(ctx, recorded, purposes, true);
