@@ -107,6 +107,12 @@ const PYPIRC: Sample[] = [
   },
 ];
 
+/** pip's name for a config key (pip's configuration._normalize_name), written out here so that the test does not trust the code under test. */
+function pipOptionName(key: string): string {
+  const name = key.toLowerCase().replace(/_/g, '-');
+  return name.startsWith('--') ? name.slice(2) : name;
+}
+
 interface PipSample extends Sample {
   primary?: boolean;
 }
@@ -131,6 +137,14 @@ const PIP: PipSample[] = [
   { label: '--primary replaces an index-url, and puts it back', text: '[global]\nindex-url=https://pypi.org/simple\ntimeout = 60\n', primary: true },
   { label: '--primary without an index-url', text: '# pip\n[global]\nextra-index-url = https://x.example/simple\n', primary: true },
   { label: '--primary when our URL was also an extra-index-url... of another port', text: '[global]\nextra-index-url =\n    http://127.0.0.1:9999/simple/\n', primary: true },
+  // pip reads a key in any spelling (lower-cased, '_' as '-', a leading '--' dropped): a second spelling would shadow one of the two.
+  { label: 'extra_index_url spelled with underscores', text: '[global]\nextra_index_url = https://corp.example/simple\n' },
+  { label: 'Extra-Index-Url in mixed case', text: '[global]\nExtra-Index-Url =\n    https://corp.example/simple\n' },
+  { label: '--extra-index-url with leading dashes', text: '[global]\n--extra-index-url = https://corp.example/simple\n' },
+  { label: 'two spellings, of which pip keeps the last', text: '[global]\nextra-index-url = https://old.example/simple\nextra_index_url = https://corp.example/simple\n' },
+  { label: "[install]'s own extra-index-url, which replaces [global]'s for pip install", text: '[global]\ntimeout = 30\n\n[install]\nextra_index_url = https://corp.example/simple\n' },
+  { label: '--primary over index_url spelled with an underscore', text: '[global]\nindex_url = https://mirror.example/simple\n', primary: true },
+  { label: '--primary over --index-url with leading dashes', text: '[global]\n--index-url = https://mirror.example/simple\n', primary: true },
 ];
 
 /** The tables client-setup asks for (planConfigure), with the password in the file or in the keychain. */
@@ -242,10 +256,17 @@ for c in cases:
                 r['username'] = p.get(n, 'username', fallback=None)
                 r['password'] = p.get(n, 'password', fallback=None)
         else:
-            # pip: [global] options, list options split on whitespace
-            g = p.has_section('global')
-            r['index'] = p.get('global', 'index-url', fallback=None) if g else None
-            r['extra'] = p.get('global', 'extra-index-url', fallback='').split() if g else []
+            # pip install's view (pip's ConfigOptionParser): [global], then [install] over it;
+            # names normalized as pip does, the last spelling in a section wins, empty values ignored
+            from pip._internal.configuration import _normalize_name
+            d = {}
+            for sec in ('global', 'install'):
+                if p.has_section(sec):
+                    for k, v in p.items(sec):
+                        if v:
+                            d[_normalize_name(k)] = v
+            r['index'] = d.get('index-url')
+            r['extra'] = d.get('extra-index-url', '').split()
         out[c['id']] = r
     except Exception as e:
         out[c['id']] = {'error': type(e).__name__ + ': ' + str(e)}
@@ -403,7 +424,7 @@ describe.skipIf(!havePython)('INI corpus (configparser is the judge)', () => {
       }
       for (const [section, options] of Object.entries(original.sections ?? {})) {
         for (const [key, value] of Object.entries(options)) {
-          if (section === 'global' && (key === 'extra-index-url' || (primary && key === 'index-url'))) continue;
+          if (pipOptionName(key) === 'extra-index-url' || (section === 'global' && primary && pipOptionName(key) === 'index-url')) continue;
           expect(view.sections?.[section]?.[key], `[${section}] ${key}`).toBe(value);
         }
       }

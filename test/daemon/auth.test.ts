@@ -145,6 +145,20 @@ describe('the control API', () => {
     expect((await t.app.inject({ url: '/-/api/projects', headers: { authorization: t.adminAuth } })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'DELETE', url: '/-/api/projects/x/releases/1.0' })).statusCode).toBe(401);
   });
+
+  it("refuses API tokens, an admin's too (as __token__ or as the admin), while they still upload", async () => {
+    t = await makeApp({ authenticate: ['upload'] });
+    const token = addToken(t, { user: 'admin', readOnly: false, name: 'configure: uploads' });
+    for (const user of ['__token__', 'admin']) {
+      const res = await t.app.inject({ url: '/-/api/projects', headers: { authorization: basic(user, token) } });
+      expect(res.statusCode, user).toBe(403);
+      expect(res.body).toContain("cannot use the control API; it takes the admin's password");
+      const del = await t.app.inject({ method: 'DELETE', url: '/-/api/projects/x/releases/1.0', headers: { authorization: basic(user, token) } });
+      expect(del.statusCode, user).toBe(403);
+    }
+    expect((await up(t.app, { name: 'by-token', version: '1.0' }, basic('__token__', token))).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/-/api/projects', headers: { authorization: t.adminAuth } })).statusCode).toBe(200);
+  });
 });
 
 describe('owners through the control API', () => {

@@ -14,8 +14,8 @@
  *    (twine as a user, with a token), yanked and removed (the CLI, remove_pkg) what is
  *    shown by `pyrepo info`, carried in the events, journaled and logged; anonymous callers
  *    of /-/health learn only that the index is up, and `pyrepo status` still works.
- * 2. A real Secret Service: after `pyrepo configure`, Debian's pip authenticates with the
- *    password the keychain holds (nothing in pip.conf) to install from the protected index.
+ * 2. A real Secret Service: after `pyrepo configure`, Debian's pip installs from the
+ *    protected index with the read-only token in pip.conf (the keychain holds twine's).
  * 3. Binding beyond loopback with anonymous uploads is refused before anything listens.
  */
 import { execFileSync } from 'node:child_process';
@@ -298,7 +298,8 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     const r = await runCli(['configure', '--pip'], opts);
     expect(r.code, r.output).toBe(0);
     const pipConf = join(root, 'xdg', 'config', 'pip', 'pip.conf');
-    expect(readFileSync(pipConf, 'utf8')).toMatch(new RegExp(`^extra-index-url = http://admin:[^@\\s]+@${new URL(base).host}/simple/$`, 'm'));
+    // The read-only token configure made, never the admin password.
+    expect(readFileSync(pipConf, 'utf8')).toMatch(new RegExp(`^extra-index-url = http://__token__:pyrepo_[a-z0-9]{8}_[^@\\s]+@${new URL(base).host}/simple/$`, 'm'));
     expect(statSync(pipConf).mode & 0o777).toBe(0o600);
     // PyPI stays the primary index; here it is a closed port, so nothing leaves the machine.
     const env: NodeJS.ProcessEnv = { ...opts.env, PIP_INDEX_URL: 'http://127.0.0.1:9/simple/' };
@@ -445,7 +446,7 @@ describe.skipIf(CLIENTS.length > 0 || SESSION_TOOLS.length > 0)('pip authenticat
     await removeTemp(root);
   });
 
-  it('after `pyrepo configure`, pip installs with the password the keychain holds and none in pip.conf', async () => {
+  it('after `pyrepo configure`, pip installs with the read-only token in pip.conf (pip in a venv could not reach the keychain)', async () => {
     const project = await writePythonProject(join(root, 'kc-only'), { name: 'kc-only', version: '1.0.0' });
     await buildPythonProject(project, join(project, 'dist'));
     const r = await inSession(
@@ -456,20 +457,18 @@ url=$(pyrepo status --json | ${PY} -c 'import json, sys; print(json.load(sys.std
 mark anonymous "$(${PY} -c 'import sys, urllib.request, urllib.error
 try: urllib.request.urlopen(sys.argv[1]); print(200)
 except urllib.error.HTTPError as e: print(e.code)' "$url")"
-# pip 23.0 asks the keyring after a 401 only when it may prompt (stdin is empty: a prompt would fail, not wait).
-PIP_INDEX_URL=http://127.0.0.1:9/simple/ env -u PIP_NO_INPUT ${PY} -m pip install --no-deps --no-cache-dir --retries 0 --timeout 10 --target "${join(root, 'site')}" kc-only==1.0.0; mark pip $?
+PIP_INDEX_URL=http://127.0.0.1:9/simple/ ${PY} -m pip install --no-deps --no-cache-dir --retries 0 --timeout 10 --target "${join(root, 'site')}" kc-only==1.0.0; mark pip $?
 `,
     );
     expect(r.marks.init, r.output).toBe('0');
     expect(r.marks.configure, r.output).toBe('0');
-    expect(r.stdout).toContain('Passwords: in the Secret Service keyring');
+    expect(r.stdout).toContain('Tokens: for twine in the Secret Service keyring; for pip in its own file (mode 0600), the only place it reads one.');
     expect(r.marks.publish, r.output).toBe('0');
     expect(r.marks.anonymous, r.output).toBe('401');
     expect(r.marks.pip, r.output).toBe('0');
     expect(existsSync(join(root, 'site', 'kc_only', '__init__.py'))).toBe(true);
     const pipConf = readFileSync(join(root, 'xdg', 'config', 'pip', 'pip.conf'), 'utf8');
-    expect(pipConf).toContain('/simple/');
-    expect(pipConf).not.toMatch(/\/\/[^/\s]*:[^/\s]*@/);
+    expect(pipConf).toMatch(/\/\/__token__:pyrepo_[a-z0-9]{8}_[^/\s]*@[^/\s]+\/simple\//);
   });
 });
 

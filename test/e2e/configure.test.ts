@@ -2,21 +2,25 @@
  * `pyrepo configure` and `pyrepo unconfigure` end to end: the built CLI in a temporary
  * HOME that already holds a user's ~/.pypirc, pip.conf and poetry config, and the real
  * clients of this machine reading what it wrote: pip (pyenv's and Debian's), twine,
- * poetry 1.3 and pdm 2.2.
+ * poetry 1.3 and pdm 2.2. The tools get an API token for uploads, never the admin password.
  *
- * 1. No keychain (no D-Bus session): --dry-run diffs with the password masked and no byte
- *    changed; configure; `pip config list`, `pip install` of a package only pyrepo has,
+ * 1. No keychain (no D-Bus session): --dry-run diffs with the token masked and no byte
+ *    changed; configure (no file holds the admin password; the token cannot open the
+ *    control API); `pip config list`, `pip install` of a package only pyrepo has,
  *    `twine upload -r pyrepo`, `poetry publish -r pyrepo`, `pdm publish -r pyrepo`, each
- *    with nothing on the command line; a second configure changes nothing; unconfigure
- *    gives every file back byte for byte (and removes what pyrepo created); a hand edit
- *    made after configure survives unconfigure.
+ *    with nothing on the command line; a second configure reuses the token and changes
+ *    nothing; doctor fails a pdm file without a password exactly when pdm cannot publish;
+ *    a revoked token is reported by doctor and replaced by configure; unconfigure gives
+ *    every file back byte for byte (and removes what pyrepo created) and revokes the
+ *    token; a hand edit made after configure survives unconfigure.
  * 2. A real Secret Service: each step runs in `dbus-run-session` with gnome-keyring
- *    unlocked, its keyrings in the temporary XDG_DATA_HOME. Python's keyring finds each
- *    tool's copy of the password under the name that tool looks up, no file holds it, and
- *    twine and poetry really send it: the tools talk to the daemon through a small
- *    recording proxy in this process (`configure --url`), which sees their Authorization.
- *    unconfigure deletes the items. `configure --no-keychain` writes the passwords into
- *    the files (0600), says why, and deletes the copies the keychain held.
+ *    unlocked, its keyrings in the temporary XDG_DATA_HOME. Python's keyring finds twine's
+ *    and poetry's copy of the token under the name each looks up, and they really send it:
+ *    the tools talk to the daemon through a small recording proxy in this process
+ *    (`configure --url`), which sees their Authorization; pdm publishes with the token in
+ *    its file, without a terminal. unconfigure deletes the items and revokes the token.
+ *    `configure --no-keychain` writes the token into the files (0600), says why, and
+ *    deletes the copies the keychain held.
  * 3. Malformed files: configure exits 1 naming the file and the line, and no file changes.
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -72,6 +76,18 @@ function differences(before: Map<string, Entry>, after: Map<string, Entry>): str
   }
   for (const path of after.keys()) if (!before.has(path)) diffs.push(`${path}: new`);
   return diffs;
+}
+
+/** The token in a .pypirc's [pyrepo] section. */
+function tokenIn(pypirc: string): string {
+  const m = /^password = (pyrepo_[a-z0-9]{8}_\S+)$/m.exec(pypirc);
+  if (!m) throw new Error(`no token in:\n${pypirc}`);
+  return m[1] as string;
+}
+
+/** The files under `dir` whose bytes contain `secret`. */
+function filesHolding(dir: string, secret: string): string[] {
+  return [...snapshot(dir, ['.']).entries()].filter(([, e]) => e.data?.includes(secret)).map(([p]) => p);
 }
 
 /** The config locations configure may touch (not all of HOME: the tools leave their own things there, such as ~/.rustup). */
@@ -152,6 +168,7 @@ describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real
   let url: string;
   let uploadUrl: string;
   let admin: string;
+  let token: string;
   let original: Map<string, Entry>;
   const paths = () => ({
     pypirc: join(root, 'home', '.pypirc'),
@@ -198,21 +215,36 @@ describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real
     expect(differences(original, snapshot(root, CONFIG_DIRS))).toEqual([]);
   });
 
-  it('configure writes every file; the passwords go into them (mode 0600) because there is no keychain, and it says so', async () => {
+  it('configure writes every file with an upload token, never the admin password (mode 0600, no keychain), and says so', async () => {
     const r = await runCli(['configure'], opts);
     expect(r.code, r.output).toBe(0);
     expect(r.stdout).toMatch(/Configured pypirc, pip, poetry, pdm/);
-    expect(r.stderr).toMatch(/Passwords: written into the tools' own files \(mode 0600\), since no OS keychain is usable \(no Secret Service/);
+    expect(r.stderr).toMatch(/Tokens: written into the tools' own files \(mode 0600\), since no OS keychain is usable \(no Secret Service/);
+    const made = /Made API token ([a-z0-9]{8}) \('configure: uploads'\) for the tools/.exec(r.stdout);
+    expect(made, r.stdout).not.toBeNull();
+    token = tokenIn(readFileSync(paths().pypirc, 'utf8'));
+    expect(token.startsWith(`pyrepo_${made?.[1]}_`)).toBe(true);
     const p = paths();
     expect(r.stdout).toMatch(new RegExp(`${p.pypirc}: updated \\(backup: `));
     expect(r.stdout).toContain(`${p.pdm}: created`);
-    expect(readFileSync(p.pypirc, 'utf8')).toContain(`[pyrepo]\nrepository = ${uploadUrl}\nusername = admin\npassword = ${admin}\n`);
-    expect(readFileSync(p.poetryAuth, 'utf8')).toContain(`password = "${admin}"`);
-    expect(readFileSync(p.pdm, 'utf8')).toContain(`password = "${admin}"`);
+    expect(readFileSync(p.pypirc, 'utf8')).toContain(`[pyrepo]\nrepository = ${uploadUrl}\nusername = __token__\npassword = ${token}\n`);
+    expect(readFileSync(p.poetryAuth, 'utf8')).toContain(`username = "__token__"\npassword = "${token}"`);
+    expect(readFileSync(p.pdm, 'utf8')).toContain(`username = "__token__"\npassword = "${token}"`);
     for (const file of [p.pypirc, p.poetryAuth, p.pdm]) expect(modeOf(file), file).toBe(0o600);
-    // pip.conf holds no password and keeps its mode.
+    // Reads are open: pip.conf holds no credential and keeps its mode.
     expect(modeOf(p.pip)).toBe(0o644);
-    expect(readFileSync(p.pip, 'utf8')).not.toContain(admin);
+    expect(filesHolding(join(root, 'home'), admin)).toEqual([]);
+    expect(filesHolding(join(root, 'xdg'), admin)).toEqual([]);
+    expect(filesHolding(join(root, 'poetry'), admin)).toEqual([]);
+    // pip beside PyPI: the risk, in one sentence, with the way out.
+    expect(r.stderr).toContain('(dependency confusion); `pyrepo configure --pip --primary` makes pyrepo pip\'s only index.');
+    const list = await runCli(['token', 'list'], opts);
+    expect(list.stdout).toMatch(new RegExp(`^${made?.[1]}\\s+admin\\s+configure: uploads\\s`, 'm'));
+  });
+
+  it('the upload token cannot use the control API (it is not the admin password)', async () => {
+    const res = await fetch(`${url.replace(/\/simple\/$/, '')}/-/api/projects`, { headers: { authorization: `Basic ${Buffer.from(`__token__:${token}`).toString('base64')}` } });
+    expect(res.status).toBe(403);
   });
 
   it('pip config list shows the index among the extra-index-urls, for both pips', async () => {
@@ -279,19 +311,65 @@ describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real
     for (const tool of ['poetry', 'pdm']) expect(verdict(tool), r.stdout).toMatchObject({ verdict: 'ok', detail: expect.stringContaining(' points at http://127.0.0.1:') });
   });
 
-  it('a second configure reports "already set" and changes no byte', async () => {
+  it('a second configure reuses the token, reports "already set" and changes no byte', async () => {
     const before = snapshot(root, CONFIG_DIRS);
     const r = await runCli(['configure'], opts);
     expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`Reused API token ${token.split('_')[1]} ('configure: uploads').`);
+    expect((await runCli(['token', 'list', '--json'], opts)).stdout.match(/configure: uploads/g)).toHaveLength(1);
     const fileLines = r.stdout.split('\n').filter((l) => /^\s{2}\S+\s+\//.test(l));
     expect(fileLines.length).toBeGreaterThanOrEqual(5);
     for (const l of fileLines) expect(l).toMatch(/: already set$/);
     expect(differences(before, snapshot(root, CONFIG_DIRS))).toEqual([]);
+    // A dry run whose diff holds the token it would reuse shows ******** (configure and unconfigure alike).
+    for (const args of [['configure', '--dry-run', '--name', 'other'], ['unconfigure', '--dry-run']]) {
+      const dry = await runCli(args, opts);
+      expect(dry.code, dry.output).toBe(0);
+      expect(dry.stdout).toContain('********');
+      expect(dry.output).not.toContain(token);
+    }
+    expect((await runCli(['configure', '--dry-run', '--name', 'other'], opts)).stdout).toContain(`token: would reuse ${token.split('_')[1]} ('configure: uploads')`);
+    expect(differences(before, snapshot(root, CONFIG_DIRS))).toEqual([]);
   });
 
-  it('unconfigure gives every file back byte for byte and removes the files and folders pyrepo created', async () => {
+  it('doctor fails pdm when its file holds no password, as `pdm publish` then really fails without a terminal', async () => {
+    const p = paths();
+    const good = readFileSync(p.pdm, 'utf8');
+    try {
+      // What configure wrote before (the password left to a keychain pdm does not read).
+      writeFileSync(p.pdm, good.replace(`password = "${token}"\n`, ''));
+      const project = await writePythonProject(join(root, 'pdm-nopw'), { name: 'pdm-nopw', version: '0.1.0' });
+      await buildPythonProject(project, join(project, 'dist'));
+      const publish = await run('pdm', ['publish', '-r', 'pyrepo', '--no-build'], { ...opts, cwd: project });
+      expect(publish.code, publish.output).not.toBe(0);
+      expect(publish.output).toContain('Username and password are required');
+      const r = await runCli(['doctor', '--json'], opts);
+      const pdm = (JSON.parse(r.stdout) as DoctorOutput).checks.find((c) => c.check === 'pdm' && c.verdict !== 'ok' && c.verdict !== 'info');
+      expect(pdm, r.stdout).toMatchObject({ verdict: 'fail', detail: expect.stringContaining('`pdm publish -r pyrepo` fails without a terminal') });
+    } finally {
+      writeFileSync(p.pdm, good);
+    }
+  });
+
+  it('a token revoked meanwhile: doctor says so, and configure replaces it', async () => {
+    const id = token.split('_')[1] as string;
+    expect((await runCli(['token', 'revoke', id], opts)).code).toBe(0);
+    const doctor = await runCli(['doctor', '--json'], opts);
+    expect((JSON.parse(doctor.stdout) as DoctorOutput).checks.find((c) => c.check === 'tool tokens'), doctor.stdout).toMatchObject({ verdict: 'fail' });
+    const r = await runCli(['configure'], opts);
+    expect(r.code, r.output).toBe(0);
+    const fresh = tokenIn(readFileSync(paths().pypirc, 'utf8'));
+    expect(fresh).not.toBe(token);
+    expect(r.stdout).toContain(`Made API token ${fresh.split('_')[1]}`);
+    expect(readFileSync(paths().pdm, 'utf8')).toContain(fresh);
+    token = fresh;
+  });
+
+  it('unconfigure gives every file back byte for byte, removes the files and folders pyrepo created, and revokes the token', async () => {
     const r = await runCli(['unconfigure'], opts);
     expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`Revoked the API tokens configure had made: ${token.split('_')[1]}.`);
+    expect((await runCli(['token', 'list'], opts)).stdout).not.toContain('configure: uploads');
     expect(r.stdout).toContain(`${paths().pypirc}: restored as it was`);
     expect(r.stdout).toContain(`${paths().pdm}: removed (pyrepo had created it)`);
     expect(differences(original, snapshot(root, CONFIG_DIRS))).toEqual([]);
@@ -372,14 +450,13 @@ describe.skipIf(CLIENTS.length > 0 || SESSION_TOOLS.length > 0)('configure with 
     poetryAuth: join(root, 'poetry', 'config', 'auth.toml'),
     pdm: join(root, 'xdg', 'config', 'pdm', 'config.toml'),
   });
-  /** Each tool's keychain item, as the tool looks it up. */
+  /** Each tool's keychain item, as the tool looks it up (pdm's and pip's are in their files: see below). */
   const lookups = () => `
-mark twine "$(kr "$UPLOAD_URL" admin)"
-mark poetry "$(kr poetry-repository-pyrepo admin)"
-mark pdm-repository "$(kr pdm-repository-pyrepo admin)"
-mark pdm-pypi "$(kr pdm-pypi-pyrepo admin)"
+mark twine "$(kr "$UPLOAD_URL" __token__)"
+mark poetry "$(kr poetry-repository-pyrepo __token__)"
 mark pip "$(${PY} -c 'import keyring, sys; c = keyring.get_credential(sys.argv[1], None); print(f"{c.username}:{c.password}" if c else None)' "$INDEX_URL")"
 `;
+  let token: string;
 
   beforeAll(async () => {
     ensureBuilt();
@@ -410,32 +487,40 @@ mark pip "$(${PY} -c 'import keyring, sys; c = keyring.get_credential(sys.argv[1
     await removeTemp(root);
   });
 
-  it('configure keeps every password in the Secret Service, under the name each tool looks up, and none in a file', async () => {
+  it("configure keeps twine's and poetry's upload token in the Secret Service under the names they look up, pdm's in its 0600 file, and the admin password nowhere", async () => {
     const r = await inSession(`pyrepo configure --url "${base}"; mark rc $?\n${lookups()}`);
     expect(r.marks.rc, r.output).toBe('0');
-    expect(r.stdout).toContain('Passwords: in the Secret Service keyring, under the names each tool looks up; none is written in a file.');
-    expect(r.marks.twine).toBe(admin);
-    expect(r.marks.poetry).toBe(admin);
-    expect(r.marks['pdm-repository']).toBe(admin);
-    expect(r.marks['pdm-pypi']).toBe(admin);
-    expect(r.marks.pip).toBe(`admin:${admin}`);
+    expect(r.stdout).toContain('Tokens: for twine and poetry in the Secret Service keyring; for pdm in its own file (mode 0600), the only place it reads one.');
+    token = r.marks.twine as string;
+    expect(token).toMatch(/^pyrepo_[a-z0-9]{8}_/);
+    expect(r.stdout).toContain(`Made API token ${token.split('_')[1]} ('configure: uploads')`);
+    expect(r.marks.poetry).toBe(token);
+    // Reads are open: pip needs nothing.
+    expect(r.marks.pip).toBe('None');
     const f = files();
     for (const file of Object.values(f)) expect(readFileSync(file, 'utf8'), file).not.toContain(admin);
-    expect(readFileSync(f.pypirc, 'utf8')).toContain(`[pyrepo]\nrepository = ${uploadUrl()}\nusername = admin\n`);
-    expect(readFileSync(f.poetryAuth, 'utf8')).toBe('[http-basic.pyrepo]\nusername = "admin"\n');
+    expect(readFileSync(f.pypirc, 'utf8')).toContain(`[pyrepo]\nrepository = ${uploadUrl()}\nusername = __token__\n`);
+    expect(readFileSync(f.pypirc, 'utf8')).not.toContain(token);
+    expect(readFileSync(f.poetryAuth, 'utf8')).toBe('[http-basic.pyrepo]\nusername = "__token__"\n');
+    // pdm 2.2 asks the keychain only at a prompt: its token is in its own file.
+    expect(readFileSync(f.pdm, 'utf8')).toContain(`[repository.pyrepo]\nurl = "${uploadUrl()}"\nusername = "__token__"\npassword = "${token}"\n`);
+    expect(modeOf(f.pdm)).toBe(0o600);
     // .pypirc keeps the user's other passwords, so it stays private; the others keep their modes.
     expect(modeOf(f.pypirc)).toBe(0o600);
     expect(modeOf(f.pip)).toBe(0o644);
   });
 
-  it('twine and poetry publish with the password from the keychain (the proxy sees it), pip finds it, doctor reports it', async () => {
+  it('twine and poetry publish with the token from the keychain (the proxy sees it), pdm with the one in its file, without a terminal; doctor reports it', async () => {
     const project = await writePythonProject(join(root, 'kc-twine'), { name: 'kc-twine', version: '1.0.0' });
     const built = await buildPythonProject(project, join(project, 'dist'));
     const poet = writePoetryProject(join(root, 'kc-poet'), 'kc-poet', '0.3.0');
+    const pdmProject = await writePythonProject(join(root, 'kc-pdm'), { name: 'kc-pdm', version: '0.4.0' });
+    await buildPythonProject(pdmProject, join(pdmProject, 'dist'));
     const r = await inSession(
       `${PY} -m twine upload --non-interactive -r pyrepo "${built.wheel}" "${built.sdist}"; mark twine $?
 poetry config --list | grep '^repositories\\.'; mark poetry-list $?
-cd "${poet}" && poetry build >/dev/null && poetry publish -r pyrepo; mark poetry $?
+(cd "${poet}" && poetry build >/dev/null && poetry publish -r pyrepo); mark poetry $?
+(cd "${pdmProject}" && pdm publish -r pyrepo --no-build </dev/null); mark pdm $?
 pyrepo doctor; mark doctor $?
 `,
     );
@@ -443,38 +528,45 @@ pyrepo doctor; mark doctor $?
     expect(r.marks['poetry-list'], r.output).toBe('0');
     expect(r.stdout).toContain(`repositories.pyrepo.url = "${uploadUrl()}"`);
     expect(r.marks.poetry, r.output).toBe('0');
+    expect(r.marks.pdm, r.output).toBe('0');
     expect(r.stdout).toMatch(/secrets\s+kept in the Secret Service keyring/);
+    expect(r.stdout).toMatch(/ok\s+pdm\s+\S+config\.toml points at/);
 
-    const basic = `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`;
+    const basic = `Basic ${Buffer.from(`__token__:${token}`).toString('base64')}`;
     const uploads = proxy.seen.filter((s) => s.method === 'POST' && s.url === '/legacy/');
-    // twine: a wheel and an sdist; poetry: the same.
-    expect(uploads.length).toBe(4);
+    // twine: a wheel and an sdist; poetry: the same; pdm: the same.
+    expect(uploads.length).toBe(6);
     for (const u of uploads) expect(u.authorization).toBe(basic);
     expect(await versionsOf(daemonUrl, 'kc-twine')).toEqual(['1.0.0']);
     expect(await versionsOf(daemonUrl, 'kc-poet')).toEqual(['0.3.0']);
+    expect(await versionsOf(daemonUrl, 'kc-pdm')).toEqual(['0.4.0']);
   });
 
-  it('unconfigure deletes the keychain items and gives every file back byte for byte', async () => {
+  it('unconfigure deletes the keychain items, revokes the token and gives every file back byte for byte', async () => {
     const r = await inSession(`pyrepo unconfigure; mark rc $?\n${lookups()}mark admin "$(kr pyrepo-admin admin)"\n`);
     expect(r.marks.rc, r.output).toBe('0');
-    for (const tool of ['twine', 'poetry', 'pdm-repository', 'pdm-pypi', 'pip']) expect(r.marks[tool], tool).toBe('None');
+    expect(r.stdout).toContain(`Revoked the API tokens configure had made: ${token.split('_')[1]}.`);
+    for (const tool of ['twine', 'poetry', 'pip']) expect(r.marks[tool], tool).toBe('None');
     // The admin identity itself stays.
     expect(r.marks.admin).toBe(admin);
     expect(differences(original, snapshot(root, CONFIG_DIRS))).toEqual([]);
   });
 
-  it('configure --no-keychain writes the passwords into the files (0600), says why, and deletes the copies the keychain held', async () => {
+  it('configure --no-keychain writes the token into the files (0600), says why, and deletes the copies the keychain held', async () => {
     const r = await inSession(`pyrepo configure --url "${base}"; mark first $?
 pyrepo configure --url "${base}" --no-keychain; mark rc $?
 ${lookups()}`);
     expect(r.marks.first, r.output).toBe('0');
     expect(r.marks.rc, r.output).toBe('0');
-    expect(r.stderr).toContain("Passwords: written into the tools' own files (mode 0600), since --no-keychain was given.");
-    for (const tool of ['twine', 'poetry', 'pdm-repository', 'pdm-pypi', 'pip']) expect(r.marks[tool], tool).toBe('None');
+    expect(r.stderr).toContain("Tokens: written into the tools' own files (mode 0600), since --no-keychain was given.");
+    for (const tool of ['twine', 'poetry', 'pip']) expect(r.marks[tool], tool).toBe('None');
     const f = files();
-    expect(readFileSync(f.pypirc, 'utf8')).toContain(`username = admin\npassword = ${admin}\n`);
-    expect(readFileSync(f.poetryAuth, 'utf8')).toBe(`[http-basic.pyrepo]\nusername = "admin"\npassword = "${admin}"\n`);
-    expect(readFileSync(f.pdm, 'utf8')).toContain(`password = "${admin}"`);
+    const t = /^password = (pyrepo_\S+)$/m.exec(readFileSync(f.pypirc, 'utf8'))?.[1] as string;
+    expect(r.stdout).toContain(`Reused API token ${t.split('_')[1]}`);
+    expect(readFileSync(f.pypirc, 'utf8')).toContain(`username = __token__\npassword = ${t}\n`);
+    expect(readFileSync(f.poetryAuth, 'utf8')).toBe(`[http-basic.pyrepo]\nusername = "__token__"\npassword = "${t}"\n`);
+    expect(readFileSync(f.pdm, 'utf8')).toContain(`password = "${t}"`);
+    for (const file of Object.values(f)) expect(readFileSync(file, 'utf8'), file).not.toContain(admin);
     for (const file of [f.pypirc, f.poetryAuth, f.pdm]) expect(modeOf(file), file).toBe(0o600);
 
     const un = await inSession('pyrepo unconfigure; mark rc $?\n');

@@ -10,7 +10,8 @@ export interface PypircEntry {
   name: string;
   /** Upload URL, byte for byte what twine will use as the keyring service. */
   repository: string;
-  username: string;
+  /** undefined: none known (twine then asks). */
+  username?: string;
   /** Only when no keychain holds it. */
   password?: string;
 }
@@ -47,7 +48,7 @@ export function configurePypirc(text: string, entry: PypircEntry): string {
   const created = pypircCreates(out).createdIndexServers ? [...inheritedServers(out).filter((s) => s !== entry.name), entry.name] : [entry.name];
   out = addIniListValue(out, 'distutils', 'index-servers', entry.name, created);
   out = setIniOption(out, entry.name, 'repository', entry.repository);
-  out = setIniOption(out, entry.name, 'username', entry.username);
+  if (entry.username !== undefined) out = setIniOption(out, entry.name, 'username', entry.username);
   if (entry.password !== undefined) out = setIniOption(out, entry.name, 'password', entry.password);
   return out;
 }

@@ -3,7 +3,21 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { colors, printJson, say } from '../output.js';
-import { runChecks, type Verdict } from '../services/doctor.js';
+import { runChecks, type DoctorProgress, type Verdict } from '../services/doctor.js';
+
+/**
+ * On a terminal: one line, rewritten in place, naming the checks still running; cleared
+ * when the last one ends. (Elsewhere nothing but the verdicts is printed.)
+ */
+function liveLine(stream: NodeJS.WriteStream): DoctorProgress {
+  const c = colors(stream);
+  return (pending) => {
+    const columns = stream.columns || 80;
+    const text = pending.length > 0 ? `checking: ${pending.join(', ')}…` : '';
+    const fitted = text.length < columns ? text : `${text.slice(0, columns - 2)}…`;
+    stream.write(`\r\u001b[2K${fitted ? c.dim(fitted) : ''}`);
+  };
+}
 
 interface DoctorFlags {
   json: boolean;
@@ -18,7 +32,8 @@ export const doctorCommand: CommandModule<object, DoctorFlags> = {
       .example('$0 doctor', 'A verdict per check, and what to do')
       .example('$0 doctor --json', 'The same for scripts') as unknown as Argv<DoctorFlags>,
   handler: async (argv: ArgumentsCamelCase<DoctorFlags>) => {
-    const checks = await runChecks(resolvePaths());
+    const live = !argv.json && process.stdout.isTTY === true;
+    const checks = await runChecks(resolvePaths(), live ? liveLine(process.stdout) : undefined);
     if (argv.json) printJson({ checks });
     else {
       const c = colors();

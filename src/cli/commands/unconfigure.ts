@@ -6,11 +6,13 @@ import { say } from '../output.js';
 import { readAdminCredentials, secretStore } from '../services/admin-identity.js';
 import { applyUnconfigure, planUnconfigure } from '../services/client-setup.js';
 import { readManifest } from '../services/client-manifest.js';
+import { recordedSecrets } from '../services/client-tokens.js';
+import { installationUsers } from '../services/users.js';
 import { chosenTargets, printDiffs, printOutcomes, withTargetOptions, type TargetFlags } from './configure.js';
 
 export const unconfigureCommand: CommandModule<object, TargetFlags> = {
   command: 'unconfigure',
-  describe: 'Undo `pyrepo configure`: every file back as it was',
+  describe: 'Undo `pyrepo configure`: every file back as it was, its API tokens revoked',
   builder: (yargs: Argv) =>
     withTargetOptions(yargs)
       .epilog('A file still as pyrepo left it is restored byte for byte; one you edited since keeps your edits and loses only pyrepo\'s entries.')
@@ -22,21 +24,22 @@ export const unconfigureCommand: CommandModule<object, TargetFlags> = {
     const manifest = readManifest(paths.configDir);
     const targets = chosenTargets(argv);
     const items = planUnconfigure(manifest, targets);
+    const store = secretStore(paths);
     if (argv.dryRun) {
-      const admin = await readAdminCredentials(secretStore(paths), loadSettings(paths).adminUser);
+      const admin = await readAdminCredentials(store, loadSettings(paths).adminUser);
       printDiffs(items.filter((i) => i.how !== 'absent').map((i) => ({ path: i.path, ...(i.current !== undefined ? { before: i.current } : {}), ...(i.next !== undefined ? { after: i.next } : {}) })),
-        admin ? [admin.password] : [],
+        [...(admin ? [admin.password] : []), ...(await recordedSecrets(store, manifest.tokens ?? []))],
       );
       return;
     }
-    if (items.length === 0 && manifest.secrets.length === 0) {
+    if (items.length === 0 && manifest.secrets.length === 0 && !manifest.tokens?.length) {
       say('pyrepo has not configured anything here; nothing to undo.');
       return;
     }
-    const store = secretStore(paths);
     const opened = await store.open();
-    const outcomes = await applyUnconfigure(paths, items, opened.store.backend.kind === 'keychain' ? store : undefined, targets);
+    const { outcomes, revokedTokens } = await applyUnconfigure(paths, items, opened.store.backend.kind === 'keychain' ? store : undefined, targets, { files: installationUsers(paths).files, store });
     say('Undone:');
     printOutcomes(outcomes);
+    if (revokedTokens.length > 0) say(`Revoked the API tokens configure had made: ${revokedTokens.join(', ')}.`);
   },
 };

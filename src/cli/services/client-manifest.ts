@@ -2,7 +2,7 @@
  * What `pyrepo configure` changed, so that `pyrepo unconfigure` can undo exactly that:
  * per file, whether pyrepo created it, its backup and the digests before and after, and
  * how to take pyrepo's entries out if the user edited the file since; plus the keychain
- * items it stored. Kept as client-config.json in pyrepo's config folder.
+ * items it stored and the API tokens it made. Kept as client-config.json in pyrepo's config folder.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -55,12 +55,18 @@ export type FileRecord = Static<typeof FileRecordSchema>;
 export const SecretRecordSchema = Type.Object({ service: Type.String(), account: Type.String(), target: Type.String() });
 export type SecretRecord = Static<typeof SecretRecordSchema>;
 
+/** An API token configure made for the tools (in the access file; pyrepo keeps its secret in its secret store). */
+export const TokenRecordRefSchema = Type.Object({ id: Type.String(), purpose: Type.Union([Type.Literal('upload'), Type.Literal('read')]) });
+export type TokenRecordRef = Static<typeof TokenRecordRefSchema>;
+
 export const ManifestSchema = Type.Object({
   version: Type.Literal(1),
   /** The index URL configured (to move entries when it changes). */
   baseUrl: Type.Optional(Type.String()),
   files: Type.Record(Type.String(), FileRecordSchema),
   secrets: Type.Array(SecretRecordSchema),
+  /** The API tokens configure made (absent in older records): reused by the next configure, revoked by unconfigure. */
+  tokens: Type.Optional(Type.Array(TokenRecordRefSchema)),
 });
 export type Manifest = Static<typeof ManifestSchema>;
 

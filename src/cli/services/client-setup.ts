@@ -2,71 +2,98 @@
  * `pyrepo configure` and `pyrepo unconfigure`: point pip, twine/flit (.pypirc), poetry,
  * pdm and uv at the index, and take it all back.
  *
+ * The tools get API tokens, never the admin password (see client-tokens.ts): an upload
+ * token, and a read-only one when reading needs credentials. They are kept where each tool
+ * really looks them up: in the keychain for twine and poetry when there is one, else in
+ * their files; in pdm's file always (pdm asks the keychain only at a prompt); in pip's
+ * index URL (pip in a virtual environment has no keyring).
+ *
  * Every change is planned first (so a malformed file stops everything before anything is
  * written), then applied file by file: a backup before the first change, an atomic write,
- * modes kept (0600 for files holding a password), and a record in the manifest.
- * Unconfigure restores the backup byte for byte when the file is still as pyrepo left
- * it, and otherwise removes only pyrepo's entries.
+ * modes kept (0600 for files holding a token), and a record in the manifest. A file that
+ * is a symbolic link stays one: the file it points to is edited. Unconfigure restores the
+ * backup byte for byte when the file is still as pyrepo left it, and otherwise removes
+ * only pyrepo's entries.
  *
  * The files are edited directly even when a tool's own command exists (`pip config`,
  * `poetry config`): those rewrite the whole file through configparser or tomlkit, which
  * drops comments (pip) or reflows tables, and could not be undone byte for byte.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { execa } from 'execa';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import type { SecretStore } from '../../shared/secrets.js';
 import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { IniSyntaxError, parseIni } from '../client-config/ini.js';
 import { clientFiles, type ClientFiles } from '../client-config/locations.js';
 import { removeIniOption } from '../client-config/ini-edit.js';
-import { configurePip, unconfigurePip } from '../client-config/pip-edit.js';
+import { configurePip, DEPENDENCY_CONFUSION, pipMixesWithPypi, unconfigurePip } from '../client-config/pip-edit.js';
+import { pipfileSourceSnippet, poetrySourceSnippet } from '../client-config/snippets.js';
 import { configurePypirc, foreignPypircSection, pypircCreates, unconfigurePypirc } from '../client-config/pypirc-edit.js';
 import { dropTomlTable, ensureTomlTable, readToml, TomlEditError, type OwnedTable } from '../client-config/toml-edit.js';
 import { AbortError, BugError } from '../errors.js';
-import { readManifest, sha256, writeManifest, type FileRecord, type Manifest, type SecretRecord, type Undo } from './client-manifest.js';
+import { readManifest, sha256, writeManifest, type FileRecord, type Manifest, type SecretRecord, type TokenRecordRef, type Undo } from './client-manifest.js';
+import { retireTokens, type TokenContext } from './client-tokens.js';
+import { findOnPath } from './python-tools.js';
+
+/** The environment variable the Pipfile snippet takes a read token from when reads need credentials. */
+export const PIPENV_TOKEN_VARIABLE = 'PYREPO_READ_TOKEN';
 
 /** The tools pyrepo configures. */
 export const TARGETS = ['pypirc', 'pip', 'poetry', 'pdm', 'uv'] as const;
 export type Target = (typeof TARGETS)[number];
+
+/** A user name and password (here: `__token__` and an API token) for the tools. */
+export interface Credential {
+  username: string;
+  password: string;
+}
 
 export interface ConfigureRequest {
   /** `http://127.0.0.1:8645`: the index is `<base>/simple/`, uploads go to `<base>/legacy/`. */
   baseUrl: string;
   /** Repository name in every tool (`pyrepo`). */
   name: string;
-  username: string;
-  password: string;
   /** pip: `index-url` instead of `extra-index-url`. */
   primary: boolean;
   targets: Target[];
   /** The keychain to store secrets in, or undefined to write them into the tools' files (0600). */
   keychain?: SecretStore;
-  /**
-   * The index pages or files need credentials: pip, which sends none unless told, gets the
-   * user name in its index URL (and the password too when there is no keychain).
-   */
+  /** For uploads (twine, flit, poetry, pdm): an API token. undefined: none is known for this index, and the tools ask. */
+  upload?: Credential;
+  /** For reads, when the index wants credentials for them (pip, pdm's source): the read-only token. */
+  read?: Credential;
+  /** Reads need credentials (said when no `read` credential is known). */
   readsNeedCredentials?: boolean;
+  /** The installed poetry's version, for the project snippet (undefined: not found; both forms are shown). */
+  poetryVersion?: string;
 }
 
 /**
- * The index URL as pip.conf gives it: with `user@` when reads need credentials, so that pip
- * asks the keychain for that user's password (macOS's keyring finds nothing without one),
- * and `user:password@` where there is no keychain.
+ * The index URL as pip.conf gives it: with the read credential in it when reads need one.
+ *
+ * Why in the URL, in the file, and not in the keychain: pip in a virtual environment
+ * (`python3 -m venv`, where nearly all installs happen) has no keyring module, so a
+ * password in the keychain is out of its reach: it prompts, and without a terminal dies
+ * with EOFError. The URL is the one place every pip reads. What it holds is the read-only
+ * token, the least-privileged credential there is (it cannot upload, let alone manage the
+ * index), and pip.conf is then made readable by its owner only.
  */
-function pipIndexUrl(indexUrl: string, request: ConfigureRequest): string {
-  if (!request.readsNeedCredentials) return indexUrl;
+function pipIndexUrl(indexUrl: string, read: Credential | undefined): string {
+  if (!read) return indexUrl;
   const u = new URL(indexUrl);
-  u.username = encodeURIComponent(request.username);
-  if (!request.keychain) u.password = encodeURIComponent(request.password);
+  u.username = encodeURIComponent(read.username);
+  u.password = encodeURIComponent(read.password);
   return u.toString();
 }
 
 /** One file as planned: its text before (undefined: absent) and after. */
 export interface FileChange {
   target: Target;
+  /** The path as the tool names it (the manifest's key). */
   path: string;
+  /** Where to read and write: `path`, or the file a symbolic link at `path` points to. */
+  writePath: string;
   before?: string;
   after: string;
   /** Mode to write with. */
@@ -84,6 +111,8 @@ export interface Plan {
   secrets: SecretChange[];
   /** Things to tell the user per target (what to type in a project, how uv gets credentials…). */
   notes: string[];
+  /** Things the user should act on (a risky setup, credentials pyrepo could not give). */
+  warnings: string[];
 }
 
 const MODE_PRIVATE = 0o600;
@@ -94,6 +123,36 @@ function readIfExists(path: string): string | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new AbortError(`Cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The file to read and write for `path`: `path` itself, or, when it is a symbolic link
+ * (dotfiles managers make them), the file it points to, so that the link stays a link.
+ * A dangling link is refused: writing would replace the link with a file.
+ */
+export function editTarget(path: string): string {
+  let link: boolean;
+  try {
+    link = lstatSync(path).isSymbolicLink();
+  } catch {
+    return path;
+  }
+  if (!link) return path;
+  try {
+    return realpathSync(path);
+  } catch {
+    const to = (() => {
+      try {
+        return readlinkSync(path);
+      } catch {
+        return '?';
+      }
+    })();
+    throw new AbortError(
+      `${path} is a symbolic link to ${to}, which does not exist; pyrepo edits the file a link points to and will not replace the link.`,
+      'Create that file (or remove the link), then run the command again; pyrepo changed nothing.',
+    );
   }
 }
 
@@ -111,19 +170,18 @@ function modeFor(path: string, holdsSecret: boolean): number {
   return holdsSecret ? mode & ~0o077 : mode;
 }
 
-/** The tools worth configuring by default: pip and .pypirc always, the others when installed or already configured. */
-export async function detectTargets(files: ClientFiles = clientFiles()): Promise<Target[]> {
-  const onPath = async (cmd: string) => (await execa(cmd, ['--version'], { reject: false, timeout: 8000, stdin: 'ignore', env: { PDM_CHECK_UPDATE: 'false' } })).exitCode === 0;
-  const [poetry, pdm, uv] = await Promise.all([onPath('poetry'), onPath('pdm'), onPath('uv')]);
+/** The tools worth configuring by default: pip and .pypirc always, the others when on PATH or already configured. */
+export function detectTargets(files: ClientFiles = clientFiles(), env: NodeJS.ProcessEnv = process.env): Target[] {
   const targets: Target[] = ['pypirc', 'pip'];
-  if (poetry || existsSync(files.poetryConfig)) targets.push('poetry');
-  if (pdm || existsSync(files.pdm)) targets.push('pdm');
-  if (uv || existsSync(files.uv)) targets.push('uv');
+  if (findOnPath('poetry', env) || existsSync(files.poetryConfig)) targets.push('poetry');
+  if (findOnPath('pdm', env) || existsSync(files.pdm)) targets.push('pdm');
+  if (findOnPath('uv', env) || existsSync(files.uv)) targets.push('uv');
   return targets;
 }
 
 function tomlChange(target: Target, path: string, tables: OwnedTable[], owned: boolean, holdsSecret: boolean): FileChange {
-  const before = readIfExists(path);
+  const writePath = editTarget(path);
+  const before = readIfExists(writePath);
   let after = before ?? '';
   try {
     for (const table of tables) after = ensureTomlTable(after, table, owned);
@@ -131,36 +189,54 @@ function tomlChange(target: Target, path: string, tables: OwnedTable[], owned: b
     if (err instanceof TomlEditError && !(err.message.startsWith('line'))) throw new AbortError(`${path}: ${err.message}`, 'Rename or remove that entry, or choose another name with --name.');
     throw malformed(path, err);
   }
-  return { target, path, ...(before !== undefined ? { before } : {}), after, mode: modeFor(path, holdsSecret), undo: { kind: 'toml', tables: tables.map((t) => ({ header: t.header, ...(t.arrayName ? { arrayName: t.arrayName } : {}) })) }, holdsSecret };
+  return {
+    target,
+    path,
+    writePath,
+    ...(before !== undefined ? { before } : {}),
+    after,
+    mode: modeFor(writePath, holdsSecret),
+    undo: { kind: 'toml', tables: tables.map((t) => ({ header: t.header, ...(t.arrayName ? { arrayName: t.arrayName } : {}) })) },
+    holdsSecret,
+  };
+}
+
+/** `username`/`password` pairs for a TOML table; the password only when it goes into the file. */
+function tomlCredentials(credential: Credential | undefined, withPassword: boolean): [string, string][] {
+  if (!credential) return [];
+  return withPassword ? [['username', credential.username], ['password', credential.password]] : [['username', credential.username]];
 }
 
 /** Plans every change for `request`; reads files, writes nothing. */
 export function planConfigure(request: ConfigureRequest, manifest: Manifest, files: ClientFiles = clientFiles()): Plan {
-  const { name, username, password } = request;
+  const { name, upload, read } = request;
   const indexUrl = `${request.baseUrl}/simple/`;
   const uploadUrl = `${request.baseUrl}/legacy/`;
   const inFiles = request.keychain === undefined;
   const owned = (path: string) => manifest.files[path] !== undefined;
-  const plan: Plan = { files: [], secrets: [], notes: [] };
-  const secret = (target: Target, service: string, account = username) => {
-    if (request.keychain) plan.secrets.push({ target, service, account, secret: password });
+  const plan: Plan = { files: [], secrets: [], notes: [], warnings: [] };
+  const secret = (target: Target, service: string) => {
+    if (request.keychain && upload) plan.secrets.push({ target, service, account: upload.username, secret: upload.password });
   };
 
   for (const target of request.targets) {
     if (target === 'pypirc') {
       const path = files.pypirc;
-      const before = readIfExists(path);
+      const writePath = editTarget(path);
+      const before = readIfExists(writePath);
       try {
         const text = before ?? '';
-        const foreign = owned(path) ? undefined : foreignPypircSection(text, { name, repository: uploadUrl, username });
+        const foreign = owned(path) ? undefined : foreignPypircSection(text, { name, repository: uploadUrl });
         if (foreign) throw new AbortError(`${path} already has a [${name}] section for ${foreign}.`, 'Choose another name with --name, or remove that section.');
-        // A section pyrepo wrote earlier may hold a password the keychain keeps now.
-        const base = owned(path) && !inFiles ? removeIniOption(text, name, 'password') : text;
+        // A section pyrepo wrote earlier may hold a password (or user) this plan no longer puts there.
+        let base = text;
+        if (owned(path) && (!inFiles || !upload)) base = removeIniOption(base, name, 'password');
+        if (owned(path) && !upload) base = removeIniOption(base, name, 'username');
         const previous = manifest.files[path]?.undo;
         const created =
           previous?.kind === 'pypirc' ? { createdDistutils: previous.createdDistutils, createdIndexServers: previous.createdIndexServers ?? previous.createdDistutils } : pypircCreates(text);
-        const after = configurePypirc(base, { name, repository: uploadUrl, username, ...(inFiles ? { password } : {}) });
-        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after, mode: modeFor(path, true), undo: { kind: 'pypirc', name, ...created }, holdsSecret: inFiles });
+        const after = configurePypirc(base, { name, repository: uploadUrl, ...(upload ? { username: upload.username } : {}), ...(inFiles && upload ? { password: upload.password } : {}) });
+        plan.files.push({ target, path, writePath, ...(before !== undefined ? { before } : {}), after, mode: modeFor(writePath, true), undo: { kind: 'pypirc', name, ...created }, holdsSecret: inFiles && !!upload });
       } catch (err) {
         throw malformed(path, err);
       }
@@ -168,10 +244,11 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
       secret(target, uploadUrl);
     } else if (target === 'pip') {
       const path = files.pip;
-      const before = readIfExists(path);
+      const writePath = editTarget(path);
+      const before = readIfExists(writePath);
       try {
         const previous = manifest.files[path]?.undo;
-        const url = pipIndexUrl(indexUrl, request);
+        const url = pipIndexUrl(indexUrl, read);
         // Configured before for another URL (the port or the credentials changed): that entry goes first.
         const moved = previous?.kind === 'pip' && previous.url !== url;
         const base = moved ? unconfigurePip(before ?? '', previous.url, previous) : (before ?? '');
@@ -188,46 +265,61 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
           ...(trustedHost !== undefined ? { trustedHost } : {}),
           setIndexUrl: (kept?.setIndexUrl ?? false) || configured.setIndexUrl,
         };
-        const holdsSecret = url.includes(`:${encodeURIComponent(password)}@`);
-        plan.files.push({ target, path, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(path, holdsSecret), undo, holdsSecret });
+        const holdsSecret = read !== undefined;
+        plan.files.push({ target, path, writePath, ...(before !== undefined ? { before } : {}), after: configured.text, mode: modeFor(writePath, holdsSecret), undo, holdsSecret });
+        if (pipMixesWithPypi(configured.text, indexUrl)) {
+          plan.warnings.push(`pip: ${DEPENDENCY_CONFUSION}`);
+        }
       } catch (err) {
         throw malformed(path, err);
       }
-      secret(target, indexUrl);
     } else if (target === 'poetry') {
       plan.files.push(tomlChange(target, files.poetryConfig, [{ header: `repositories.${name}`, values: [['url', uploadUrl]], what: `a poetry repository '${name}'` }], owned(files.poetryConfig), false));
-      const auth: [string, string][] = inFiles ? [['username', username], ['password', password]] : [['username', username]];
-      plan.files.push(tomlChange(target, files.poetryAuth, [{ header: `http-basic.${name}`, values: auth, what: `poetry credentials for '${name}'` }], owned(files.poetryAuth), true));
+      if (upload) {
+        plan.files.push(
+          tomlChange(target, files.poetryAuth, [{ header: `http-basic.${name}`, values: tomlCredentials(upload, inFiles), what: `poetry credentials for '${name}'` }], owned(files.poetryAuth), inFiles),
+        );
+      }
       secret(target, `poetry-repository-${name}`);
       plan.notes.push(
         `poetry: publish with \`poetry publish -r ${name}\`; to install from the index in a project, add to its pyproject.toml:\n` +
-          `    [[tool.poetry.source]]\n    name = "${name}"\n    url = "${indexUrl}"\n    priority = "supplemental"`,
+          poetrySourceSnippet(indexUrl, name, request.primary, request.poetryVersion).replace(/^/gm, '    '),
       );
     } else if (target === 'pdm') {
-      const creds: [string, string][] = inFiles ? [['username', username], ['password', password]] : [['username', username]];
+      // pdm 2.2 publishes only with a user name and password from config.toml (or PDM_PUBLISH_*):
+      // it asks the keychain only at an interactive prompt, so without a terminal it fails with
+      // "Username and password are required". The upload token goes into the file (0600).
+      const holdsSecret = upload !== undefined || read !== undefined;
       plan.files.push(
         tomlChange(
           target,
           files.pdm,
           [
-            { header: `pypi.${name}`, values: [['url', indexUrl], ...creds], what: `a pdm index '${name}'` },
-            { header: `repository.${name}`, values: [['url', uploadUrl], ...creds], what: `a pdm repository '${name}'` },
+            { header: `pypi.${name}`, values: [['url', indexUrl], ...tomlCredentials(read, true)], what: `a pdm index '${name}'` },
+            { header: `repository.${name}`, values: [['url', uploadUrl], ...tomlCredentials(upload, true)], what: `a pdm repository '${name}'` },
           ],
           owned(files.pdm),
-          inFiles,
+          holdsSecret,
         ),
       );
-      secret(target, `pdm-repository-${name}`);
-      secret(target, `pdm-pypi-${name}`);
       plan.notes.push(`pdm: publish with \`pdm publish -r ${name}\`.`);
     } else {
       plan.files.push(
         tomlChange(target, files.uv, [{ header: 'index', arrayName: name, values: [['name', name], ['url', indexUrl], ['publish-url', uploadUrl]], what: `a uv index named '${name}'` }], owned(files.uv), false),
       );
-      plan.notes.push(`uv: publish with \`uv publish --index ${name} --username ${username}\` (uv asks for the password, or reads UV_PUBLISH_PASSWORD); uv keeps no passwords in uv.toml.`);
+      plan.notes.push(`uv: publish with \`uv publish --index ${name} --username __token__\` and a token as the password (uv asks, or reads UV_PUBLISH_PASSWORD); uv keeps no passwords in uv.toml.`);
     }
   }
-  plan.notes.push(`pipenv: add to a project's Pipfile:\n    [[source]]\n    url = "${indexUrl}"\n    verify_ssl = ${indexUrl.startsWith('https:')}\n    name = "${name}"`);
+  if (request.readsNeedCredentials) {
+    // pipenv hands the Pipfile's URL to its own resolver, which never sees pip.conf's credentials.
+    plan.notes.push(
+      `pipenv: add to a project's Pipfile:\n${pipfileSourceSnippet(indexUrl, name, PIPENV_TOKEN_VARIABLE).replace(/^/gm, '    ')}\n` +
+        `  and give pipenv a read-only token in ${PIPENV_TOKEN_VARIABLE} (pipenv fills it in): export ${PIPENV_TOKEN_VARIABLE}=$(pyrepo token create --read-only --name pipenv)`,
+    );
+  } else {
+    plan.notes.push(`pipenv: add to a project's Pipfile:\n${pipfileSourceSnippet(indexUrl, name).replace(/^/gm, '    ')}`);
+  }
+  if (!upload) plan.warnings.push(`No credentials were written: pyrepo makes tokens only for the index it runs here. The tools ask for a user name and password when they upload${request.readsNeedCredentials ? ' or read' : ''}.`);
   return plan;
 }
 
@@ -274,9 +366,10 @@ function pick<K extends keyof FileRecord>(record: FileRecord, ...keys: K[]): Par
  * Applies a plan: backups, atomic writes, keychain items, the manifest. `keychain` is the
  * keychain whenever one is usable (also with --no-keychain): it stores the plan's secrets
  * and deletes the items pyrepo stored earlier that the plan no longer uses; without one,
- * those stay recorded for a later unconfigure.
+ * those stay recorded for a later unconfigure. `tokens` are the API tokens the files now
+ * hold, recorded for the next configure and for unconfigure.
  */
-export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: string, keychain: SecretStore | undefined): Promise<FileOutcome[]> {
+export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: string, keychain: SecretStore | undefined, tokens?: TokenRecordRef[]): Promise<FileOutcome[]> {
   const manifest = readManifest(paths.configDir);
   const outcomes: FileOutcome[] = [];
   // Passwords first: if the keychain refuses one (locked, or it reads but will not write),
@@ -288,8 +381,8 @@ export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: st
     } catch (err) {
       writeManifest(paths.configDir, manifest);
       throw new AbortError(
-        `The keychain did not store the password for '${s.service}': ${(err as Error).message}. No tool file was changed.`,
-        "Unlock the keychain and run `pyrepo configure` again, or run `pyrepo configure --no-keychain` to keep the passwords in the tools' own files (mode 0600).",
+        `The keychain did not store the token for '${s.service}': ${(err as Error).message}. No tool file was changed.`,
+        "Unlock the keychain and run `pyrepo configure` again, or run `pyrepo configure --no-keychain` to keep the tokens in the tools' own files (mode 0600).",
       );
     }
     if (!manifest.secrets.some((r) => r.service === s.service && r.account === s.account)) manifest.secrets.push({ service: s.service, account: s.account, target: s.target });
@@ -304,10 +397,10 @@ export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: st
     if (!record && change.before !== undefined) {
       backup = backupPath(paths, change.path);
       mkdirSync(join(paths.configDir, 'backups'), { recursive: true });
-      copyFileSync(change.path, backup);
+      copyFileSync(change.writePath, backup);
     }
-    const createdDir = record ? record.createdDir : outermostMissing(dirname(change.path));
-    writeFileAtomic(change.path, change.after, { mode: change.mode });
+    const createdDir = record ? record.createdDir : outermostMissing(dirname(change.writePath));
+    writeFileAtomic(change.writePath, change.after, { mode: change.mode });
     const next: FileRecord = {
       target: change.target,
       created: record ? record.created : change.before === undefined,
@@ -332,6 +425,7 @@ export async function applyConfigure(paths: PyrepoPaths, plan: Plan, baseUrl: st
     manifest.secrets = manifest.secrets.filter((r) => r !== old);
   }
   manifest.baseUrl = baseUrl;
+  if (tokens !== undefined) manifest.tokens = tokens;
   writeManifest(paths.configDir, manifest);
   return outcomes;
 }
@@ -388,23 +482,43 @@ export function planUnconfigure(manifest: Manifest, targets?: string[]): Unconfi
   return items;
 }
 
-/** Applies an unconfigure plan and forgets what was undone; deletes the keychain items of those targets. */
-export async function applyUnconfigure(paths: PyrepoPaths, items: UnconfigurePlanItem[], keychain: SecretStore | undefined, targets?: string[]): Promise<FileOutcome[]> {
+/** What unconfigure did besides the files. */
+export interface UnconfigureResult {
+  outcomes: FileOutcome[];
+  /** Ids of the API tokens revoked (once no configured file is left to use them). */
+  revokedTokens: string[];
+}
+
+/**
+ * Applies an unconfigure plan and forgets what was undone; deletes the keychain items of
+ * those targets; once no configured file is left, revokes the API tokens configure made
+ * (with `tokens`: the user files and pyrepo's secret store).
+ */
+export async function applyUnconfigure(
+  paths: PyrepoPaths,
+  items: UnconfigurePlanItem[],
+  keychain: SecretStore | undefined,
+  targets?: string[],
+  tokens?: Pick<TokenContext, 'files' | 'store'>,
+): Promise<UnconfigureResult> {
   const manifest = readManifest(paths.configDir);
   const outcomes: FileOutcome[] = [];
+  /** Folders configure created, to remove once empty: after every file is gone (one file's folder may hold another's). */
+  const folders: [string, string][] = [];
   for (const item of items) {
     const record = manifest.files[item.path];
     if (item.how === 'delete') {
       rmSync(item.path, { force: true });
-      if (record?.createdDir) removeEmptyFolders(dirname(item.path), record.createdDir);
-    }
-    else if (item.next !== undefined && item.next !== item.current) writeFileAtomic(item.path, item.next, item.mode !== undefined ? { mode: item.mode } : {});
+      if (record?.createdDir) folders.push([dirname(item.path), record.createdDir]);
+    } else if (item.next !== undefined && item.next !== item.current) writeFileAtomic(editTarget(item.path), item.next, item.mode !== undefined ? { mode: item.mode } : {});
     if (item.how === 'restore' && record?.backup) rmSync(record.backup, { force: true });
     delete manifest.files[item.path];
     writeManifest(paths.configDir, manifest);
     const status = item.how === 'restore' ? 'restored' : item.how === 'delete' ? 'deleted' : item.how === 'absent' ? 'absent' : item.next === item.current ? 'unchanged' : 'cleaned';
     outcomes.push({ target: item.target as Target, path: item.path, status, ...(item.how === 'clean' && record?.backup ? { backup: record.backup } : {}) });
   }
+  // Outermost last: ~/.config/pdm before the ~/.config that the first file configure wrote created.
+  for (const [dir, top] of folders.sort((a, b) => b[1].length - a[1].length || b[0].length - a[0].length)) removeEmptyFolders(dir, top);
   const keep: SecretRecord[] = [];
   for (const s of manifest.secrets) {
     if (targets && !targets.includes(s.target)) {
@@ -415,7 +529,12 @@ export async function applyUnconfigure(paths: PyrepoPaths, items: UnconfigurePla
     else keep.push(s);
   }
   manifest.secrets = keep;
-  if (Object.keys(manifest.files).length === 0 && keep.length === 0) rmSync(join(paths.configDir, 'client-config.json'), { force: true });
+  let revokedTokens: string[] = [];
+  if (Object.keys(manifest.files).length === 0 && tokens && manifest.tokens) {
+    revokedTokens = await retireTokens(tokens, manifest.tokens);
+    delete manifest.tokens;
+  }
+  if (Object.keys(manifest.files).length === 0 && keep.length === 0 && !manifest.tokens?.length) rmSync(join(paths.configDir, 'client-config.json'), { force: true });
   else writeManifest(paths.configDir, manifest);
-  return outcomes;
+  return { outcomes, revokedTokens };
 }

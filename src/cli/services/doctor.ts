@@ -1,6 +1,11 @@
 /**
  * `pyrepo doctor`'s checks: each looks at one thing and gives a one-line verdict and, when
  * something is wrong, the fix. Checks never change anything and every wait is bounded.
+ *
+ * They run concurrently, and answer from files where a file answers: a tool's version
+ * comes from its dist-info folder, not from starting it (python-tools.ts); only Python
+ * itself (and pip, in the same process) is asked. That keeps doctor under a few seconds
+ * on a busy machine; `onProgress` tells the caller what is still being checked.
  */
 import { constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { access, readFile, statfs } from 'node:fs/promises';
@@ -11,15 +16,20 @@ import { formatBytes } from '../../shared/format.js';
 import { SECRETS_FILE } from '../../shared/secrets.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import type { StoredSettings } from '../../shared/settings.js';
+import type { TokenRecord } from '../../shared/access-file.js';
 import { parseIni, iniGet, IniSyntaxError } from '../client-config/ini.js';
 import { clientFiles } from '../client-config/locations.js';
-import { pipUses } from '../client-config/pip-edit.js';
+import { DEPENDENCY_CONFUSION, pipEntryFor, pipMixesWithPypi } from '../client-config/pip-edit.js';
+import { readToml, tomlValue } from '../client-config/toml-edit.js';
 import { AbortError } from '../errors.js';
 import type { DoctorOutput } from '../json-output.js';
 import { readAdminCredentials, secretStore } from './admin-identity.js';
-import { readManifest } from './client-manifest.js';
+import { readManifest, type TokenRecordRef } from './client-manifest.js';
+import { TOKEN_NAMES } from './client-tokens.js';
 import { probeDaemon, type DaemonProbe } from './daemon-control.js';
+import { findOnPath, findTool, VERSION_TIMEOUT_MS } from './python-tools.js';
 import { defaultSettings, hasSettings, loadSettings, settingsFile } from './settings-store.js';
+import { listTokens, userFiles } from './users.js';
 
 /** One check's outcome (the shape `pyrepo doctor --json` prints). */
 export type CheckResult = DoctorOutput['checks'][number];
@@ -27,8 +37,6 @@ export type Verdict = CheckResult['verdict'];
 
 /** Below this much free space in the data folder's file system, doctor warns. */
 const LOW_SPACE_BYTES = 1024 ** 3;
-/** Time limit for each `<tool> --version`. */
-const TOOL_TIMEOUT_MS = 8_000;
 
 function result(check: string, verdict: Verdict, detail: string, fix?: string): CheckResult {
   return fix === undefined ? { check, verdict, detail } : { check, verdict, detail, fix };
@@ -133,28 +141,66 @@ async function checkPypirc(file: string, uploadUrl: string | undefined): Promise
   }
 }
 
-/** Whether pip's user config uses this index. */
-async function checkPip(file: string, indexUrl: string | undefined): Promise<CheckResult> {
+/**
+ * Whether pip's user config uses this index, and uses it safely: with the credentials its
+ * URL must carry when reads need them (pip in a virtual environment has no keyring, so it
+ * prompts and, without a terminal, dies with EOFError), and not as an extra index beside PyPI.
+ */
+async function checkPip(file: string, indexUrl: string | undefined, readsNeedCredentials: boolean): Promise<CheckResult[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    return result('pip.conf', 'info', `${file} does not exist (pip then needs --index-url)`, 'pyrepo configure --pip');
+    return [result('pip.conf', 'info', `${file} does not exist (pip then needs --index-url)`, 'pyrepo configure --pip')];
   }
   try {
-    if (!indexUrl) return result('pip.conf', 'info', 'not checked: the daemon is not running');
-    return pipUses(text, indexUrl) ? result('pip.conf', 'ok', `${file} uses this index`) : result('pip.conf', 'info', `${file} does not use this index`, 'pyrepo configure --pip');
+    if (!indexUrl) return [result('pip.conf', 'info', 'not checked: the daemon is not running')];
+    const entry = pipEntryFor(text, indexUrl);
+    if (entry === undefined) return [result('pip.conf', 'info', `${file} does not use this index`, 'pyrepo configure --pip')];
+    const out: CheckResult[] = [];
+    if (readsNeedCredentials && !/^https?:\/\/[^/@\s]*:[^/@\s]+@/i.test(entry)) {
+      out.push(
+        result(
+          'pip.conf',
+          'fail',
+          `reading the index needs credentials, but its URL in ${file} carries none: pip in a virtual environment has no keyring, so it asks for a password and, without a terminal, fails`,
+          'pyrepo configure --pip (puts a read-only token in the URL)',
+        ),
+      );
+    } else {
+      out.push(result('pip.conf', 'ok', `${file} uses this index${readsNeedCredentials ? ' (with a read token in its URL)' : ''}`));
+    }
+    if (pipMixesWithPypi(text, indexUrl)) out.push(result('pip index', 'warn', DEPENDENCY_CONFUSION));
+    return out;
   } catch (err) {
     const why = err instanceof IniSyntaxError ? err.message : (err as Error).message;
-    return result('pip.conf', 'fail', `pip cannot read ${file}: ${why}`, `fix ${file}`);
+    return [result('pip.conf', 'fail', `pip cannot read ${file}: ${why}`, `fix ${file}`)];
   }
+}
+
+/**
+ * Whether `pdm publish -r <name>` can run without a terminal: pdm 2.2 takes the user and
+ * password from its config.toml (or PDM_PUBLISH_USERNAME/PASSWORD) and asks the keychain
+ * only at an interactive prompt, so a repository without a password there fails with
+ * "Username and password are required".
+ */
+function pdmCanPublish(text: string, uploadUrl: string, env: NodeJS.ProcessEnv): { name: string; missing: string[] } | undefined {
+  const doc = readToml(text);
+  const repos = tomlValue(doc, ['repository']);
+  if (!repos || typeof repos !== 'object') return undefined;
+  for (const [name, repo] of Object.entries(repos as Record<string, Record<string, unknown>>)) {
+    if (typeof repo !== 'object' || String(repo.url ?? '').replace(/\/?$/, '/') !== uploadUrl) continue;
+    const missing = [...(repo.username || env.PDM_PUBLISH_USERNAME ? [] : ['username']), ...(repo.password || env.PDM_PUBLISH_PASSWORD ? [] : ['password'])];
+    return { name, missing };
+  }
+  return undefined;
 }
 
 /**
  * The other files `pyrepo configure` wrote (poetry, pdm, uv), from its record: still there,
  * and pointing at the URL the index runs at now.
  */
-function checkConfiguredFiles(paths: PyrepoPaths, base: string | undefined): CheckResult[] {
+function checkConfiguredFiles(paths: PyrepoPaths, settings: StoredSettings, base: string | undefined): CheckResult[] {
   let manifest;
   try {
     manifest = readManifest(paths.configDir);
@@ -176,39 +222,104 @@ function checkConfiguredFiles(paths: PyrepoPaths, base: string | undefined): Che
     }
     if (record.target === 'poetry' && file.endsWith('auth.toml')) continue;
     const url = manifest.baseUrl;
-    out.push(url && text.includes(url) ? result(record.target, 'ok', `${file} points at ${url}`) : result(record.target, 'warn', `${file} no longer points at the index`, `pyrepo configure --${record.target}`));
+    if (!url || !text.includes(url)) {
+      out.push(result(record.target, 'warn', `${file} no longer points at the index`, `pyrepo configure --${record.target}`));
+      continue;
+    }
+    if (record.target === 'pdm') {
+      let pdm: ReturnType<typeof pdmCanPublish>;
+      try {
+        pdm = pdmCanPublish(text, `${url}/legacy/`, process.env);
+      } catch (err) {
+        out.push(result('pdm', 'fail', `pdm cannot read ${file}: ${(err as Error).message}`, `fix ${file}`));
+        continue;
+      }
+      if (pdm && pdm.missing.length > 0) {
+        out.push(
+          result(
+            'pdm',
+            'fail',
+            `\`pdm publish -r ${pdm.name}\` fails without a terminal: ${file} has no ${pdm.missing.join(' or ')} for it, and pdm asks the keychain only at a prompt`,
+            'pyrepo configure --pdm',
+          ),
+        );
+        continue;
+      }
+    }
+    out.push(result(record.target, 'ok', `${file} points at ${url}`));
   }
+  out.push(...checkTokens(paths, settings, manifest.tokens ?? []));
   return out;
 }
 
-/** The Python tools on PATH and their versions. */
+/** The API tokens configure gave the tools: still there and not expired (else every upload or read with them gets 401). */
+function checkTokens(paths: PyrepoPaths, settings: StoredSettings, refs: TokenRecordRef[]): CheckResult[] {
+  if (refs.length === 0) return [];
+  let records: TokenRecord[];
+  try {
+    records = listTokens(userFiles(paths.dataDir, settings.htpasswdFile));
+  } catch (err) {
+    return [result('tool tokens', 'fail', (err as Error).message)];
+  }
+  const now = Date.now();
+  const bad = refs.filter((ref) => {
+    const r = records.find((t) => t.id === ref.id);
+    return !r || (r.expires !== undefined && Date.parse(r.expires) <= now);
+  });
+  if (bad.length > 0) {
+    return [result('tool tokens', 'fail', `the tools' token ${bad.map((b) => `${b.id} (${TOKEN_NAMES[b.purpose]})`).join(', ')} was revoked or has expired: they get 401`, 'pyrepo configure (makes a new one)')];
+  }
+  return [result('tool tokens', 'ok', refs.map((r) => `${r.id} (${TOKEN_NAMES[r.purpose]})`).join(', '))];
+}
+
+/** Python and pip, from one short run of the interpreter on PATH (pip's version without importing pip's CLI). */
+async function checkPython(): Promise<CheckResult[]> {
+  const python = findOnPath('python3') ?? findOnPath('python');
+  if (!python) return [result('python', 'warn', 'not found on PATH'), result('pip', 'info', 'not checked: no python on PATH')];
+  const script = 'import sys\nprint(sys.version.split()[0])\ntry:\n    from importlib.metadata import version\n    print(version("pip"))\nexcept Exception:\n    print("")';
+  const r = await execa(python, ['-I', '-c', script], { reject: false, timeout: VERSION_TIMEOUT_MS, stdin: 'ignore' });
+  if (r.timedOut) return [result('python', 'warn', `\`${python}\` did not answer within ${VERSION_TIMEOUT_MS / 1000} s`)];
+  if (r.exitCode !== 0) return [result('python', 'warn', `\`${python}\` failed (exit ${r.exitCode ?? 'none'})`)];
+  const [version = '', pip = ''] = r.stdout.split('\n').map((l) => l.trim());
+  return [result('python', 'ok', version), pip ? result('pip', 'ok', pip) : result('pip', 'info', `not installed for ${python}`)];
+}
+
+/** The Python tools on PATH and their versions (read from their dist-info, see python-tools.ts). */
 async function checkTools(): Promise<CheckResult[]> {
-  const tools: [string, string, string[]][] = [
-    ['python', 'python3', ['--version']],
-    ['pip', 'python3', ['-m', 'pip', '--version']],
-    ['twine', 'twine', ['--version']],
-    ['poetry', 'poetry', ['--version']],
-    ['uv', 'uv', ['--version']],
-    ['pdm', 'pdm', ['--version']],
-    ['flit', 'flit', ['--version']],
+  const tools: [string, string][] = [
+    ['twine', 'twine'],
+    ['poetry', 'poetry'],
+    ['uv', 'uv'],
+    ['pdm', 'pdm'],
+    ['flit', 'flit'],
   ];
   return Promise.all(
-    tools.map(async ([label, cmd, args]) => {
-      const r = await execa(cmd, args, { reject: false, timeout: TOOL_TIMEOUT_MS, stdin: 'ignore', env: { PDM_CHECK_UPDATE: 'false', NO_COLOR: '1' } });
-      if (r.failed && (r.code === 'ENOENT' || r.exitCode === undefined)) {
-        if (r.timedOut) return result(label, 'warn', `\`${cmd} ${args.join(' ')}\` did not answer within ${TOOL_TIMEOUT_MS / 1000} s`);
-        return result(label, label === 'python' ? 'warn' : 'info', 'not found on PATH');
-      }
-      if (r.exitCode !== 0) return result(label, 'info', `\`${cmd} ${args.join(' ')}\` failed (exit ${r.exitCode})`);
-      const line = `${r.stdout}\n${r.stderr}`.split('\n').find((l) => /\d+\.\d+/.test(l)) ?? '';
-      const version = /(\d+\.\d+(?:\.\d+)?[\w.+-]*)/.exec(line)?.[1] ?? 'unknown version';
-      return result(label, 'ok', version);
+    tools.map(async ([cmd, dist]) => {
+      const found = await findTool(cmd, dist);
+      if (!found.path) return result(cmd, 'info', 'not found on PATH');
+      if (found.problem) return result(cmd, 'warn', found.problem);
+      return result(cmd, 'ok', found.version ?? 'unknown version');
     }),
   );
 }
 
+/** What runChecks reports while it works: the checks still running. */
+export type DoctorProgress = (pending: string[]) => void;
+
 /** Runs every check; never throws for what it finds (a broken settings file is a failed check). */
-export async function runChecks(paths: PyrepoPaths): Promise<CheckResult[]> {
+export async function runChecks(paths: PyrepoPaths, onProgress?: DoctorProgress): Promise<CheckResult[]> {
+  const pending = new Set<string>();
+  const track = <T>(label: string, work: Promise<T>): Promise<T> => {
+    pending.add(label);
+    onProgress?.([...pending]);
+    return work.finally(() => {
+      pending.delete(label);
+      onProgress?.([...pending]);
+    });
+  };
+  // Independent of everything else, and the slowest: started first.
+  const python = track('python', checkPython());
+  const tools = track('tools', checkTools());
   const out: CheckResult[] = [];
   let settings = defaultSettings();
   if (!hasSettings(paths)) {
@@ -221,17 +332,19 @@ export async function runChecks(paths: PyrepoPaths): Promise<CheckResult[]> {
       out.push(result('settings', 'fail', (err as Error).message, err instanceof AbortError ? err.nextStep : undefined));
     }
   }
-  const probe = await probeDaemon(paths.dataDir);
+  const secrets = track('secrets', checkSecrets(paths, settings));
+  const data = track('data folder', checkFolder('data folder', paths.dataDir));
+  const packages = track('packages folder', checkFolder('packages folder', settings.packagesDir ?? dataLayout(paths.dataDir).defaultPackagesDir));
+  const probe = await track('daemon', probeDaemon(paths.dataDir));
   const files = clientFiles();
   const base = probe.kind === 'stopped' ? undefined : (settings.publicUrl?.replace(/\/+$/, '') ?? probe.state.url);
-  const [port, data, packages, secrets, pypirc, pip, tools] = await Promise.all([
-    checkPort(probe, settings),
-    checkFolder('data folder', paths.dataDir),
-    checkFolder('packages folder', settings.packagesDir ?? dataLayout(paths.dataDir).defaultPackagesDir),
-    checkSecrets(paths, settings),
-    checkPypirc(files.pypirc, base && `${base}/legacy/`),
-    checkPip(files.pip, base && `${base}/simple/`),
-    checkTools(),
+  const authenticate = probe.kind === 'running' ? probe.health.authenticate : settings.authenticate;
+  const readsNeedCredentials = authenticate.some((a) => a === 'list' || a === 'download');
+  const [port, pypirc, pip] = await Promise.all([
+    track('port', checkPort(probe, settings)),
+    track('~/.pypirc', checkPypirc(files.pypirc, base && `${base}/legacy/`)),
+    track('pip.conf', checkPip(files.pip, base && `${base}/simple/`, readsNeedCredentials)),
   ]);
-  return [...out, checkDaemon(probe), port, data, packages, ...secrets, pypirc, pip, ...checkConfiguredFiles(paths, base), ...tools];
+  const configured = checkConfiguredFiles(paths, settings, base);
+  return [...out, checkDaemon(probe), port, await data, await packages, ...(await secrets), pypirc, ...pip, ...configured, ...(await python), ...(await tools)];
 }

@@ -12,6 +12,10 @@
  * - A role or token that does not allow the action: 403. Whether an upload may go to a
  *   given project (owners, maintainers, token scopes) is decided by `mayUpload` once the
  *   project is known.
+ * - API tokens never open the control API, not even an admin's: they are what tools and CI
+ *   keep in files (`pyrepo configure` writes them there), and a token that leaks from a
+ *   config file must not be able to delete releases or manage users. PyPI's tokens cannot
+ *   manage accounts either. The control API takes the admin's password.
  *
  * - `/-/health` is open: credentials sent with it are checked like anywhere else, and an
  *   admin's get the full answer on an index whose reads need credentials (see control.ts).
@@ -125,7 +129,10 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     throttle.succeeded(req.ip, creds.user);
     const who = result.identity;
     req.identity = who;
-    if (action === 'admin' && who.role !== 'admin') throw new Forbidden(`The user '${who.user}' is not an admin.`);
+    if (action === 'admin') {
+      if (who.token) throw new Forbidden(`API tokens (here ${who.token.id}) cannot use the control API; it takes the admin's password.`);
+      if (who.role !== 'admin') throw new Forbidden(`The user '${who.user}' is not an admin.`);
+    }
     if (action === 'upload') {
       if (who.role === 'reader') throw new Forbidden(`The user '${who.user}' may only read (role reader).`);
       if (who.token?.readOnly) throw new Forbidden(`The token ${who.token.id} is read-only.`);

@@ -47,10 +47,12 @@ export function renderLanding(baseUrl: string, projects: LandingProject[], query
     ['pip (keep PyPI too)', `pip install --extra-index-url ${simple}${trusted} PACKAGE`],
     ['uv', `uv pip install --index-url ${simple} PACKAGE\nuv add --index pyrepo=${simple} PACKAGE`],
     ['twine', `twine upload --repository-url ${upload} dist/*`],
+    // The page cannot know the visitor's poetry: `--priority` came with 1.5, and older ones (Debian 12 ships 1.3) refuse it.
     [
-      'poetry',
+      'poetry 1.5 and later',
       `poetry source add --priority=supplemental pyrepo ${simple}\npoetry config repositories.pyrepo ${upload}\npoetry publish -r pyrepo`,
     ],
+    ['poetry before 1.5', `poetry source add --secondary pyrepo ${simple}\npoetry config repositories.pyrepo ${upload}\npoetry publish -r pyrepo`],
   ];
   const q = query.slice(0, MAX_QUERY);
   let shown = 0;
