@@ -40,9 +40,9 @@ describe('GET /', () => {
     expect(body).toContain('pip install --index-url http://127.0.0.1:8645/simple/ PACKAGE');
     expect(body).toContain('uv pip install --index-url http://127.0.0.1:8645/simple/ PACKAGE');
     expect(body).toContain('twine upload --repository-url http://127.0.0.1:8645/legacy/ dist/*');
-    expect(body).toContain('<h3>poetry 1.5 and later</h3>\n    <pre>poetry source add --priority=supplemental pyrepo http://127.0.0.1:8645/simple/');
+    expect(body).toContain('<dt>poetry 1.5 and later</dt><dd><pre><code>poetry source add --priority=supplemental pyrepo http://127.0.0.1:8645/simple/');
     // poetry 1.3 (Debian 12) has no --priority: its own form, labelled.
-    expect(body).toContain('<h3>poetry before 1.5</h3>\n    <pre>poetry source add --secondary pyrepo http://127.0.0.1:8645/simple/');
+    expect(body).toContain('<dt>poetry before 1.5</dt><dd><pre><code>poetry source add --secondary pyrepo http://127.0.0.1:8645/simple/');
     expect(body).toContain('poetry config repositories.pyrepo http://127.0.0.1:8645/legacy/');
     // Loopback: pip needs no --trusted-host.
     expect(body).not.toContain('--trusted-host');
