@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ProjectSummary } from '../../shared/api.js';
 import { renderHtmlPage, setHtmlHeaders } from '../services/html-page.js';
+import { installCommands } from '../services/install-commands.js';
 import { ALL_PROJECTS, type Page } from '../services/page-cache.js';
 import { escapeHtml } from '../services/pages.js';
 import { SerialPages } from '../services/serial-pages.js';
@@ -39,21 +40,7 @@ type LandingProject = Pick<ProjectSummary, 'name' | 'displayName' | 'latestVersi
 export function renderLanding(baseUrl: string, projects: LandingProject[], query = ''): string {
   const simple = `${baseUrl}/simple/`;
   const upload = `${baseUrl}/legacy/`;
-  const host = new URL(baseUrl).hostname;
-  const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
-  const trusted = loopback ? '' : ` --trusted-host ${host}`;
-  const commands: [string, string][] = [
-    ['pip', `pip install --index-url ${simple}${trusted} PACKAGE`],
-    ['pip (keep PyPI too)', `pip install --extra-index-url ${simple}${trusted} PACKAGE`],
-    ['uv', `uv pip install --index-url ${simple} PACKAGE\nuv add --index pyrepo=${simple} PACKAGE`],
-    ['twine', `twine upload --repository-url ${upload} dist/*`],
-    // The page cannot know the visitor's poetry: `--priority` came with 1.5, and older ones (Debian 12 ships 1.3) refuse it.
-    [
-      'poetry 1.5 and later',
-      `poetry source add --priority=supplemental pyrepo ${simple}\npoetry config repositories.pyrepo ${upload}\npoetry publish -r pyrepo`,
-    ],
-    ['poetry before 1.5', `poetry source add --secondary pyrepo ${simple}\npoetry config repositories.pyrepo ${upload}\npoetry publish -r pyrepo`],
-  ];
+  const commands = installCommands(baseUrl, 'PACKAGE', { publish: true });
   const q = query.slice(0, MAX_QUERY);
   let shown = 0;
   const rows = projects

@@ -10,6 +10,7 @@ import { formatBytes } from '../../shared/format.js';
 import type { CoreMetadata } from '../../shared/metadata.js';
 import { renderHtmlPage } from './html-page.js';
 import { escapeHtml } from './pages.js';
+import { installCommands } from './install-commands.js';
 
 export interface ProjectPageInput {
   /** The server's URL as the reader reached it (or `publicUrl`), without a trailing slash. */
@@ -39,22 +40,6 @@ function dateOf(iso: string): string {
 
 function pre(text: string): string {
   return `<pre><code>${escapeHtml(text)}</code></pre>`;
-}
-
-/** Copy-paste commands for pip, uv, poetry and pdm, pointing at this server. */
-function installCommands(baseUrl: string, name: string, version: string | null): [string, string][] {
-  const simple = `${baseUrl}/simple/`;
-  const host = new URL(baseUrl).hostname;
-  const loopback = host === 'localhost' || host.startsWith('127.') || host === '[::1]';
-  const trusted = !loopback && baseUrl.startsWith('http:') ? ` --trusted-host ${host}` : '';
-  const spec = version ? `${name}==${version}` : name;
-  return [
-    ['pip', `pip install --index-url ${simple}${trusted} ${spec}`],
-    ['pip (keep PyPI too)', `pip install --extra-index-url ${simple}${trusted} ${spec}`],
-    ['uv', `uv pip install --index-url ${simple} ${spec}\nuv add --index pyrepo=${simple} ${spec}`],
-    ['poetry', `poetry source add --priority=supplemental pyrepo ${simple}\npoetry add --source pyrepo ${spec}`],
-    ['pdm', `pdm config pypi.pyrepo.url ${simple}\npdm add ${spec}`],
-  ];
 }
 
 /** Requires-Dist split into what is always needed and what each extra adds. */
@@ -198,7 +183,7 @@ export function renderProjectPage(input: ProjectPageInput): string {
       `<p class="notice" role="note">This is not the latest release: the latest is <a href="${projectRoot}">${escapeHtml(detail.displayName)} ${escapeHtml(latest)}</a>.</p>`,
     );
   }
-  const install = `<dl class="commands">\n${installCommands(input.baseUrl, detail.name, input.pinned ? release.version : null)
+  const install = `<dl class="commands">\n${installCommands(input.baseUrl, input.pinned ? `${detail.name}==${release.version}` : detail.name)
     .map(([tool, cmd]) => `<dt>${escapeHtml(tool)}</dt><dd>${pre(cmd)}</dd>`)
     .join('\n')}\n</dl>`;
   const description = input.descriptionHtml
