@@ -11,6 +11,7 @@ import { explainingLines, followLog, formatLogLine, lastLines, logSize, rotateIf
 import { closestNames, editDistance } from '../../src/cli/suggest.js';
 import { withStartLock } from '../../src/cli/services/start-lock.js';
 import { formatBytes, formatDuration } from '../../src/shared/format.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dir: string;
 beforeEach(() => {
@@ -117,9 +118,9 @@ describe('daemon log', () => {
     const stop = new AbortController();
     const done = followLog(file, (l) => seen.push(l), stop.signal);
     appendFileSync(file, 'new 1\nnew ');
-    await new Promise((r) => setTimeout(r, 700));
+    await waitFor('the first new line', () => seen.includes('new 1'), 3_000);
     appendFileSync(file, '2\n');
-    await new Promise((r) => setTimeout(r, 700));
+    await waitFor('a second line', () => seen.length >= 2, 3_000);
     stop.abort();
     await done;
     expect(seen).toEqual(['new 1', 'new 2']);
@@ -144,6 +145,7 @@ describe('start lock', () => {
     const order: string[] = [];
     const task = (name: string) => async () => {
       order.push(`${name} in`);
+      // A holder that takes a while is the point: the other one must wait for it.
       await new Promise((r) => setTimeout(r, 150));
       order.push(`${name} out`);
     };

@@ -28,6 +28,7 @@ import {
 import { resolvePaths } from '../../src/shared/paths.js';
 import { makeApp, type TestApp } from '../helpers/app.js';
 import { buildWheel, corrupt, sdistFilename, wheelFilename, type DistSpec, writeDists } from '../helpers/dists.js';
+import { DEBIAN_PYTHON } from '../helpers/python.js';
 
 let root: string;
 let counter = 0;
@@ -641,7 +642,7 @@ describe('building first', () => {
   });
 
   it('refuses a folder that is not a Python project', async () => {
-    const err = await abortOf(runBuild({ python: 'python3', projectDir: await folder('not-a-project'), isolation: false }));
+    const err = await abortOf(runBuild({ python: DEBIAN_PYTHON, projectDir: await folder('not-a-project'), isolation: false }));
     expect(err.message).toMatch(/has no pyproject\.toml or setup\.py/);
     expect(err.nextStep).toMatch(/--project/);
   });

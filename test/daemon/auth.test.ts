@@ -11,6 +11,7 @@ import { actionOf, parseBasic } from '../../src/daemon/plugins/auth.js';
 import type { FastifyInstance } from 'fastify';
 import { basic, formFieldsFor, makeApp, makeDist, uploadForm, type TestApp } from '../helpers/app.js';
 import type { DistSpec } from '../helpers/dists.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -38,8 +39,11 @@ async function addUsers(app: TestApp, users: Record<string, 'admin' | 'uploader'
   }
   writeFileSync(files.htpasswd, readFileSync(files.htpasswd, 'utf8') + lines.join('\n') + '\n');
   writeAccessFile(files.access, access);
-  // The daemon looks at the files at most once a second.
-  await new Promise((r) => setTimeout(r, 1100));
+  // The daemon looks at the files at most once a second (at once for a name it does not know).
+  await waitFor(`the daemon to accept ${Object.keys(users).join(', ')}`, async () => {
+    for (const user of Object.keys(users)) if (!(await app.app.identities.check(user, `${user}-pw`)).ok) return false;
+    return true;
+  });
   return headers;
 }
 
@@ -267,7 +271,8 @@ describe('tokens', () => {
     const scoped = addToken(t, { user: 'alice', projects: ['allowed'], readOnly: false });
     const readOnly = addToken(t, { user: 'alice', readOnly: true });
     const expired = addToken(t, { user: 'alice', readOnly: false, expires: '2020-01-01T00:00:00.000Z' });
-    await new Promise((r) => setTimeout(r, 1100));
+    const accepted = async (token: string) => (await t?.app.identities.check('__token__', token))?.ok === true;
+    await waitFor('the daemon to accept the new tokens', async () => (await accepted(scoped)) && (await accepted(readOnly)));
     const as = (token: string, user = '__token__') => basic(user, token);
     expect((await up(t.app, { name: 'allowed', version: '1.0' }, as(scoped))).statusCode).toBe(200);
     expect((await up(t.app, { name: 'allowed', version: '1.1' }, as(scoped, 'alice'))).statusCode).toBe(200);
@@ -282,7 +287,7 @@ describe('tokens', () => {
     // Revoked: gone from the file.
     const files = accessFiles(t.dataDir);
     writeAccessFile(files.access, { ...readAccessFile(files.access), tokens: [] });
-    await new Promise((r) => setTimeout(r, 1100));
+    await waitFor('the daemon to refuse the revoked token', async () => !(await accepted(scoped)));
     expect((await up(t.app, { name: 'allowed', version: '1.5' }, as(scoped))).statusCode).toBe(401);
   });
 });

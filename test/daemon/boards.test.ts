@@ -18,6 +18,7 @@ import { boardRequirement } from '../../src/daemon/services/requirements.js';
 import { ShortHashes } from '../../src/daemon/services/short-hashes.js';
 import type { IndexEvent } from '../../src/shared/api.js';
 import { formFieldsFor, makeApp, postFile, upload, type TestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait.js';
 import { buildWheel, wheelFilename, type DistSpec } from '../helpers/dists.js';
 import { inflateLikeSmallBoard, readTarHeaders, upipExtract, type MipPackage } from '../helpers/micropython.js';
 
@@ -498,9 +499,5 @@ describe('boards: the pieces', () => {
 });
 
 async function waitUntil(check: () => Promise<boolean>, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitFor('the board cache to catch up', check, ms, 25);
 }

@@ -17,6 +17,7 @@ import {
 import { PYREPO_VERSION } from '../../src/shared/version.js';
 import { listTree, makeApp, upload, type TestApp } from '../helpers/app.js';
 import { sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+import { waitFor as waitForCondition } from '../helpers/wait.js';
 
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 
@@ -272,7 +273,6 @@ describe('GET /-/events (Server-Sent Events)', () => {
     const controller = new AbortController();
     const res = await fetch(`${base}/-/events`, { signal: controller.signal, headers: { authorization: t.adminAuth } });
     const events: { name: string; data: IndexEvent }[] = [];
-    const waiters: (() => void)[] = [];
     const decoder = new TextDecoder();
     let buffer = '';
     const reading = (async () => {
@@ -286,25 +286,23 @@ describe('GET /-/events (Server-Sent Events)', () => {
             const name = /^event: (.*)$/m.exec(block)?.[1];
             const data = /^data: (.*)$/m.exec(block)?.[1];
             if (name && data) events.push({ name, data: JSON.parse(data) as IndexEvent });
-            for (const w of waiters.splice(0)) w();
           }
         }
       } catch {
         // aborted
       }
     })();
-    const waitFor = async (pred: (e: IndexEvent) => boolean, ms = 5000): Promise<{ name: string; data: IndexEvent }> => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const hit = events.find((e) => pred(e.data));
-        if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`no matching event; got ${JSON.stringify(events)}`);
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 100);
-        });
-      }
-    };
+    const waitFor = (pred: (e: IndexEvent) => boolean, ms = 5000): Promise<{ name: string; data: IndexEvent }> =>
+      waitForCondition(
+        'a matching event',
+        () => {
+          const hit = events.find((e) => pred(e.data));
+          if (!hit) throw new Error(`got ${JSON.stringify(events)}`);
+          return hit;
+        },
+        ms,
+        20,
+      );
     const close = async () => {
       controller.abort();
       await reading;

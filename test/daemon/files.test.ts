@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeApp, upload, type TestApp } from '../helpers/app.js';
 import { buildSdist, buildWheel, metadataText, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SPEC: DistSpec = {
   name: 'files_demo',
@@ -330,8 +331,15 @@ describe('download counting', () => {
 
   it('flushes on its own within a couple of seconds', async () => {
     await u.app.inject({ url: `/packages/${SDIST_NAME}` });
-    await new Promise((r) => setTimeout(r, 2200));
-    const list = (await u.app.inject({ url: '/-/api/projects' })).json() as { projects: { name: string; downloads: number }[] };
-    expect(list.projects.find((p) => p.name === 'files-demo')?.downloads).toBe(5);
+    // The project list reads only flushed counts.
+    const listed = async () => ((await u.app.inject({ url: '/-/api/projects' })).json() as { projects: { name: string; downloads: number }[] }).projects.find((p) => p.name === 'files-demo')?.downloads;
+    await waitFor(
+      'the fifth download in the project list',
+      async () => {
+        expect(await listed()).toBe(5);
+        return true;
+      },
+      3_000,
+    );
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listTree, makeApp, upload, type TestApp } from '../helpers/app.js';
 import { buildSdist, buildWheel, corrupt, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
+import { settlesWithin, waitFor } from '../helpers/wait.js';
 
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 
@@ -174,12 +175,7 @@ describe('changes while the daemon was down', () => {
 
 describe('changes while the daemon runs', () => {
   async function eventually(check: () => Promise<boolean>, ms = 8000): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (await check()) return true;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return check();
+    return waitFor('the catalog to follow the packages folder', check, ms);
   }
 
   it('without the watcher, a file that vanished is forgotten when it is requested', async () => {
@@ -193,8 +189,8 @@ describe('changes while the daemon runs', () => {
 
   it('with the watcher, files copied in appear and files deleted disappear', async () => {
     const t = await start(true);
-    // Give the folder watcher time to finish its own initial scan (see the next test).
-    await new Promise((r) => setTimeout(r, 2000));
+    // The folder watcher starts before the first reconcile, which settles this.
+    await settlesWithin('the first reconcile with the packages folder', t.app.initialIndexing);
     const events: { type: string; filename?: string; source?: string }[] = [];
     const unsubscribe = t.app.events.subscribe((e) => events.push(e));
     try {

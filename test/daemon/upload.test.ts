@@ -17,6 +17,7 @@ import {
 } from '../helpers/app.js';
 import { buildSdist, buildWheel, corrupt, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
 import { hostileSdistTar, hostileSdistZip, hostileTarCases, hostileWheel } from '../helpers/hostile-dists.js';
+import { waitFor } from '../helpers/wait.js';
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -27,14 +28,18 @@ const SDIST = makeDist(SPEC, 'sdist');
 const WHEEL_FIELDS = formFieldsFor(SPEC, WHEEL);
 const SDIST_FIELDS = formFieldsFor(SPEC, SDIST);
 
-/** Waits (briefly) for the packages folder to hold exactly `expected`. */
+/** Waits (briefly) for the packages folder to hold exactly `expected`; its listing. */
 async function folderSettles(dir: string, expected: string[]): Promise<string[]> {
-  let entries = await listTree(dir);
-  for (let i = 0; i < 10 && JSON.stringify(entries) !== JSON.stringify(expected); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    entries = await listTree(dir);
-  }
-  return entries;
+  return waitFor(
+    `the packages folder to hold exactly ${JSON.stringify(expected)}`,
+    async () => {
+      const entries = await listTree(dir);
+      expect(entries).toEqual(expected);
+      return entries;
+    },
+    1_000,
+    50,
+  );
 }
 
 describe('rejected uploads', () => {

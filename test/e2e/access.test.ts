@@ -29,6 +29,7 @@ import { adminAuthOf, CLI_PATH, ensureBuilt, runningBaseUrl, isolatedEnv, makeTe
 import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON as PY, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
 import { buildPythonProject, writePoetryProject, writePythonProject } from '../helpers/python-project.js';
+import { currentPipPython } from '../helpers/python.js';
 
 const CLIENTS = requireTools('access e2e', [['sh', ['-c', 'command -v htpasswd']], [PY, ['-m', 'twine', '--version']], [PY, ['-m', 'pip', '--version']], ['poetry'], ['pdm'], [PY, ['-c', 'import build, setuptools, wheel']]]);
 const SESSION_TOOLS = requireTools('access e2e', SESSION_TOOL_PROBES);
@@ -268,7 +269,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
   it('pip installs with credentials in the URL and with a read-only token, and fails without them', async () => {
     const hostPort = new URL(base).host;
     const pip = (indexUrl: string, target: string) =>
-      tool('python3', ['-m', 'pip', 'install', '--no-deps', '--no-cache-dir', '--retries', '0', '--timeout', '10', '--index-url', indexUrl, '--target', join(root, target), 'acc-alpha==1.0.0']);
+      tool(currentPipPython(), ['-m', 'pip', 'install', '--no-deps', '--no-cache-dir', '--retries', '0', '--timeout', '10', '--index-url', indexUrl, '--target', join(root, target), 'acc-alpha==1.0.0']);
 
     const withUrl = await pip(`http://ann:${ANN_PASSWORD}@${hostPort}/simple/`, 'site-url');
     expect(withUrl.code, describeRun(withUrl)).toBe(0);
@@ -304,7 +305,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
     // PyPI stays the primary index; here it is a closed port, so nothing leaves the machine.
     const env: NodeJS.ProcessEnv = { ...opts.env, PIP_INDEX_URL: 'http://127.0.0.1:9/simple/' };
     delete env.PIP_CONFIG_FILE;
-    const pip = await run('python3', ['-m', 'pip', 'install', '--no-deps', '--no-cache-dir', '--retries', '0', '--timeout', '10', '--target', join(root, 'site-conf'), 'acc-alpha==1.0.0'], { ...opts, env });
+    const pip = await run(currentPipPython(), ['-m', 'pip', 'install', '--no-deps', '--no-cache-dir', '--retries', '0', '--timeout', '10', '--target', join(root, 'site-conf'), 'acc-alpha==1.0.0'], { ...opts, env });
     expect(pip.code, describeRun(pip)).toBe(0);
     expect(existsSync(join(root, 'site-conf', 'acc_alpha', '__init__.py'))).toBe(true);
     const un = await runCli(['unconfigure'], opts);

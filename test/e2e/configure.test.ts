@@ -32,10 +32,13 @@ import type { DoctorOutput, StatusOutput } from '../../src/cli/json-output.js';
 import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
 import { buildPythonProject, writePoetryProject, writePythonProject } from '../helpers/python-project.js';
 import { DEBIAN_PYTHON, keyringSession, requireTools, sessionEnv, SESSION_TOOL_PROBES } from '../helpers/keyring-session.js';
+import { currentPipPython } from '../helpers/python.js';
 
 const PY = DEBIAN_PYTHON;
+/** The second pip that reads what configure wrote: a current one (Debian's is 23.0). */
+const CURRENT_PIP_PYTHON = currentPipPython();
 
-const CLIENTS = requireTools('configure e2e', [['python3', ['-m', 'pip', '--version']], [PY, ['-m', 'pip', '--version']], [PY, ['-m', 'twine', '--version']], ['poetry'], ['pdm'], [PY, ['-c', 'import build, setuptools, wheel']]]);
+const CLIENTS = requireTools('configure e2e', [[CURRENT_PIP_PYTHON, ['-m', 'pip', '--version']], [PY, ['-m', 'pip', '--version']], [PY, ['-m', 'twine', '--version']], ['poetry'], ['pdm'], [PY, ['-c', 'import build, setuptools, wheel']]]);
 const SESSION_TOOLS = requireTools('configure e2e', SESSION_TOOL_PROBES);
 
 // ---------------------------------------------------------------------------------------
@@ -248,7 +251,7 @@ describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real
   });
 
   it('pip config list shows the index among the extra-index-urls, for both pips', async () => {
-    for (const python of ['python3', PY]) {
+    for (const python of [CURRENT_PIP_PYTHON, PY]) {
       const r = await run(python, ['-m', 'pip', 'config', 'list'], opts);
       expect(r.code, r.output).toBe(0);
       const line = /^global\.extra-index-url='([^']*)'$/m.exec(r.stdout.replace(/\\n/g, ' '));
@@ -263,7 +266,7 @@ describe.skipIf(CLIENTS.length > 0)('configure without a keychain, with the real
     expect(publish.code, publish.output).toBe(0);
     // PyPI stays the primary index; here it is a closed port, so nothing leaves the machine.
     const env = { ...opts.env, PIP_INDEX_URL: 'http://127.0.0.1:9/simple/' };
-    for (const [python, target] of [['python3', 'site-a'], [PY, 'site-b']] as const) {
+    for (const [python, target] of [[CURRENT_PIP_PYTHON, 'site-a'], [PY, 'site-b']] as const) {
       const pip = await run(python, ['-m', 'pip', 'install', '--no-deps', '--no-cache-dir', '--retries', '0', '--timeout', '5', '--target', join(root, target), 'only-here==1.0.0'], { ...opts, env });
       expect(pip.code, pip.output).toBe(0);
       expect(existsSync(join(root, target, 'only_here', '__init__.py'))).toBe(true);

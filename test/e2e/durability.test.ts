@@ -220,7 +220,7 @@ describe('crash in the middle of an upload (kill -9)', () => {
     try {
       await waitFor('the upload to reach the packages folder', async () => ((await tempFiles(d.packagesDir)).length > 0 ? true : undefined), 15_000);
       const stopped = d.stop('SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('the daemon to take the SIGTERM', () => d.logLines().some((l) => l.startsWith('Received SIGTERM')), 10_000, 20);
       socket.write(body.subarray(half));
       const answer = await Promise.race([response, new Promise<string>((r) => setTimeout(() => r('(no answer within 20 s)'), 20_000))]);
       expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 200/);

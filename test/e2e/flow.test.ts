@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatusOutputSchema, type StatusOutput } from '../../src/cli/json-output.js';
 import { ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
 import { buildPythonProject, writePythonProject } from '../helpers/python-project.js';
+import { currentPipPython, DEBIAN_PYTHON } from '../helpers/python.js';
 
 let root: string;
 let opts: RunOptions;
@@ -56,14 +57,14 @@ describe('init → publish → pip install → unconfigure → stop', () => {
     // default) is pointed at a closed local port, so nothing leaves this machine.
     const target = join(root, 'installed');
     const pipEnv = { ...toolEnv, PIP_INDEX_URL: 'http://127.0.0.1:9/simple/' };
-    const pip = await run('python3', ['-m', 'pip', 'install', '--no-cache-dir', '--retries', '0', '--timeout', '5', '--target', target, 'flow-pkg==1.0.0'], { ...opts, env: pipEnv });
+    const pip = await run(currentPipPython(), ['-m', 'pip', 'install', '--no-cache-dir', '--retries', '0', '--timeout', '5', '--target', target, 'flow-pkg==1.0.0'], { ...opts, env: pipEnv });
     expect(pip.code, pip.output).toBe(0);
     expect(existsSync(join(target, 'flow_pkg', '__init__.py'))).toBe(true);
 
     // twine uploads with only `-r pyrepo`: URL, user and password come from .pypirc.
     const project2 = await writePythonProject(join(root, 'flow-project-2'), { name: 'flow-pkg', version: '1.1.0' });
     const built2 = await buildPythonProject(project2, join(project2, 'dist'));
-    const twine = await run('/usr/bin/python3', ['-m', 'twine', 'upload', '--non-interactive', '-r', 'pyrepo', built2.wheel], { ...opts, env: toolEnv });
+    const twine = await run(DEBIAN_PYTHON, ['-m', 'twine', 'upload', '--non-interactive', '-r', 'pyrepo', built2.wheel], { ...opts, env: toolEnv });
     expect(twine.code, twine.output).toBe(0);
     const info = await runCli(['info', 'flow-pkg', '--json'], opts);
     expect((JSON.parse(info.stdout) as { releases: { version: string }[] }).releases.map((r) => r.version)).toEqual(['1.1.0', '1.0.0']);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, REPO_ROOT, type RunOptions } from '../helpers/daemon.js';
+import { DEBIAN_PYTHON } from '../helpers/python.js';
 
 const DRIVER = join(REPO_ROOT, 'test', 'helpers', 'pty-drive.py');
 
@@ -15,7 +16,7 @@ const plain = (s: string) => s.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(
 
 /** Runs `pyrepo <args>` on a terminal, typing `answer` when `prompt` appears, in order. */
 async function onTerminal(args: string[], steps: [string, string][], opts: RunOptions): Promise<{ output: string; exit: number; answered: number }> {
-  const r = await run('python3', [DRIVER, JSON.stringify(steps), '--', process.execPath, CLI_PATH, ...args], { ...opts, timeoutMs: 90_000 });
+  const r = await run(DEBIAN_PYTHON, [DRIVER, JSON.stringify(steps), '--', process.execPath, CLI_PATH, ...args], { ...opts, timeoutMs: 90_000 });
   const m = /@@exit=(-?\d+) steps=(\d+)/.exec(r.stdout);
   if (!m) throw new Error(`the terminal driver failed:\n${r.output}`);
   return { output: plain(r.stdout), exit: Number(m[1]), answered: Number(m[2]) };

@@ -13,6 +13,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { GiveUp, waitFor } from './wait.js';
+
+/** The shared wait, also from here for the tests that import it with the daemon helpers. */
+export { waitFor } from './wait.js';
 
 /** The repository root (test/helpers/ → ../..). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -235,29 +239,29 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Runnin
       };
       for (const line of lines) check(line);
       onLine = check;
-      child.once('exit', () => setTimeout(() => fail(exitInfo ?? 'exited'), 50));
+      // 'close' comes after 'exit' and after the last output line: the log tail is complete.
+      child.once('close', () => fail(exitInfo ?? 'exited'));
       child.once('error', (err) => fail(`could not be started: ${err.message}`));
     });
 
     // Health answers at once; wait until the first reconcile with the folder is done. The
     // admin's credentials get the whole answer when reads need credentials too.
-    const deadline = Date.now() + HEALTH_TIMEOUT_MS;
     const authorization = adminAuthOf(root);
-    for (;;) {
-      let lastProblem = '';
-      try {
-        const res = await fetch(`${url}/-/health`, { headers: { authorization }, signal: AbortSignal.timeout(3_000) });
-        const body = (await res.json()) as { indexing?: unknown };
-        if (res.status === 200 && body.indexing === false) break;
-        lastProblem = `status ${res.status}, indexing ${String(body.indexing)}`;
-      } catch (err) {
-        lastProblem = (err as Error).message;
-      }
-      if (exitInfo !== undefined || Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`pyrepo at ${url} never became healthy (${exitInfo ?? lastProblem}).\nLog:\n${logTail()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      await waitFor(
+        `pyrepo at ${url} to report healthy with indexing done`,
+        async () => {
+          if (exitInfo !== undefined) throw new GiveUp(exitInfo);
+          const res = await fetch(`${url}/-/health`, { headers: { authorization }, signal: AbortSignal.timeout(3_000) });
+          const body = (await res.json()) as { indexing?: unknown };
+          if (res.status === 200 && body.indexing === false) return true;
+          throw new Error(`status ${res.status}, indexing ${String(body.indexing)}`);
+        },
+        HEALTH_TIMEOUT_MS,
+      );
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new Error(`pyrepo at ${url} never became healthy: ${(err as Error).message}.\nLog:\n${logTail()}`);
     }
 
     const daemon: RunningTestDaemon = {
@@ -326,38 +330,67 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-/** Runs a command with a time limit and never throws for its exit status. */
-export function run(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {
+/** A command started by {@link startProcess}, still running or not. */
+export interface RunningProcess {
+  /** What it wrote to stdout so far. */
+  stdout(): string;
+  /** Settles once it has ended (by itself, by its time limit or by `stop`). */
+  result: Promise<RunResult>;
+  /** Sends `signal` (default SIGTERM) to its process group; its result. */
+  stop(signal?: NodeJS.Signals): Promise<RunResult>;
+}
+
+/**
+ * Starts a command with a time limit, for a test that watches its output while it runs
+ * (`pyrepo logs -f`); never throws for its exit status.
+ */
+export function startProcess(cmd: string, args: string[], opts: RunOptions): RunningProcess {
   const timeoutMs = opts.timeoutMs ?? RUN_TIMEOUT_MS;
-  return new Promise((resolveRun) => {
-    let timedOut = false;
-    let notRun = '';
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    // Its own process group, so that a timeout also ends the tool's children (poetry, pdm and pip spawn some).
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true, windowsHide: true });
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.once('error', (e) => {
-      notRun = `\n[${cmd} could not be run: ${e.message}]`;
-    });
+  let timedOut = false;
+  let notRun = '';
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  // Its own process group, so that a timeout also ends the tool's children (poetry, pdm and pip spawn some).
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true, windowsHide: true });
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal);
+    } catch {
+      child.kill(signal);
+    }
+  };
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    signalGroup('SIGKILL');
+  }, timeoutMs);
+  child.once('error', (e) => {
+    notRun = `\n[${cmd} could not be run: ${e.message}]`;
+  });
+  const result = new Promise<RunResult>((resolveRun) => {
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = `${Buffer.concat(err).toString('utf8')}${notRun}${timedOut ? `\n[killed after ${timeoutMs / 1000} s]` : ''}`;
       resolveRun({ code: notRun ? null : code, signal, stdout, stderr, timedOut, output: `${stdout}\n${stderr}` });
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
   });
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(opts.input ?? '');
+  return {
+    stdout: () => Buffer.concat(out).toString('utf8'),
+    result,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) signalGroup(signal);
+      return result;
+    },
+  };
+}
+
+/** Runs a command with a time limit and never throws for its exit status. */
+export function run(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {
+  return startProcess(cmd, args, opts).result;
 }
 
 /** Runs the built CLI (`node dist/cli/index.js ...args`). */
@@ -366,22 +399,10 @@ export function runCli(args: string[], opts: RunOptions): Promise<RunResult> {
   return run(process.execPath, [CLI_PATH, ...args], opts);
 }
 
-/** Polls `check` every `intervalMs` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/** Starts the built CLI (`node dist/cli/index.js ...args`) and lets the test watch it run. */
+export function startCli(args: string[], opts: RunOptions): RunningProcess {
+  ensureBuilt();
+  return startProcess(process.execPath, [CLI_PATH, ...args], opts);
 }
 
 /** The legacy upload form's metadata fields for one file (what twine sends, minus the optional ones). */

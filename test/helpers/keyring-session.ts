@@ -14,9 +14,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { run, type RunResult } from './daemon.js';
+import { DEBIAN_PYTHON } from './python.js';
 
-/** Debian's interpreter: twine, keyring, secretstorage, build live there. */
-export const DEBIAN_PYTHON = '/usr/bin/python3';
+export { DEBIAN_PYTHON } from './python.js';
+
+/**
+ * Python keyring's backend for the Secret Service over D-Bus (secretstorage), named for every
+ * session: left to choose, keyring prefers its libsecret backend wherever Debian's
+ * gir1.2-secret-1 is installed, and the tests would then depend on the machine.
+ */
+export const SECRET_SERVICE_BACKEND = 'keyring.backends.SecretService.Keyring';
 
 function have(cmd: string, args: string[]): boolean {
   const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000, env: { ...process.env, PDM_CHECK_UPDATE: 'false' } });
@@ -66,12 +73,11 @@ export interface SessionResult extends RunResult {
 
 /**
  * The environment a session needs on top of an isolated one: the CLI path, the root (for
- * gnome-keyring's output) and an unlock password; Python's keyring on its default backend
- * and no inherited D-Bus session.
+ * gnome-keyring's output) and an unlock password; Python's keyring on its Secret Service
+ * backend ({@link SECRET_SERVICE_BACKEND}) and no inherited D-Bus session.
  */
 export function sessionEnv(env: NodeJS.ProcessEnv, root: string, cliPath: string): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...env, PYREPO_CLI: cliPath, ROOT: root, KEYRING_UNLOCK: 'unlock-the-test-keyring' };
-  delete out.PYTHON_KEYRING_BACKEND;
+  const out: NodeJS.ProcessEnv = { ...env, PYREPO_CLI: cliPath, ROOT: root, KEYRING_UNLOCK: 'unlock-the-test-keyring', PYTHON_KEYRING_BACKEND: SECRET_SERVICE_BACKEND };
   delete out.DBUS_SESSION_BUS_ADDRESS;
   return out;
 }

@@ -25,6 +25,8 @@ while time.time() < deadline:
         if not data: break
         out += data
     if i < len(steps) and steps[i][0].encode() in out[-4000:]:
+        # A person's pause before typing: a prompt draws its question before it listens for
+        # keys, and nothing on the terminal tells when it starts listening.
         time.sleep(0.2)
         os.write(fd, steps[i][1].encode())
         i += 1

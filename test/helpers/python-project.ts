@@ -10,11 +10,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { DEBIAN_PYTHON } from './python.js';
 
 const execFileAsync = promisify(execFile);
 
 /** The interpreter used for builds (Debian's, which has python3-build installed). */
-const PYTHON = '/usr/bin/python3';
+const PYTHON = DEBIAN_PYTHON;
 
 /** TOML basic string. */
 function tomlString(s: string): string {
