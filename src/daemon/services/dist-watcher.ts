@@ -199,7 +199,9 @@ export class DistWatcher {
     } catch (err) {
       return this.fail(`Cannot read ${this.dir}: ${describeError(err)}. Make it readable for that user, or watch another folder.`);
     }
-    this.startEvents();
+    // The scan comes after chokidar is ready: a file written in between is then seen by one or the other.
+    await this.startEvents();
+    if (this.closed) return;
     this.setState('watching', null);
     await this.scan();
   }
@@ -230,7 +232,8 @@ export class DistWatcher {
     return hasDistExtension(name) || join(this.dir, name) === this.report;
   }
 
-  private startEvents(): void {
+  /** Starts filesystem events (or polling); resolves once they are in place. */
+  private startEvents(): Promise<void> {
     const fsw = chokidarWatch(this.dir, {
       depth: 0,
       ignoreInitial: true,
@@ -257,6 +260,11 @@ export class DistWatcher {
     });
     fsw.on('error', (err: unknown) => this.eventsFailed(err));
     this.fsw = fsw;
+    return new Promise((resolve) => {
+      fsw.once('ready', resolve);
+      // A failure before ready is handled by eventsFailed; do not wait for a ready that may never come.
+      fsw.once('error', () => resolve());
+    });
   }
 
   private eventsFailed(err: unknown): void {
@@ -266,11 +274,13 @@ export class DistWatcher {
       this.polling = true;
       this.pollReason = `filesystem events failed (${code}: the system's watch limit is reached; raise fs.inotify.max_user_watches to go back to events), so polling took over`;
       this.handlers.mode('polling', this.pollReason);
-      void this.stopEvents().then(() => {
-        if (this.closed || this.state !== 'watching') return;
-        this.startEvents();
-        void this.scan();
-      });
+      void this.stopEvents()
+        .then(async () => {
+          if (this.closed || this.state !== 'watching') return;
+          await this.startEvents();
+          await this.scan();
+        })
+        .catch(() => undefined);
       return;
     }
     this.fail(`Watching ${this.dir} failed: ${describeError(err)}.`);
