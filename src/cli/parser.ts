@@ -24,6 +24,7 @@ import { tokenCommand } from './commands/token.js';
 import { tuiCommand } from './commands/tui.js';
 import { unconfigureCommand } from './commands/unconfigure.js';
 import { userCommand } from './commands/user.js';
+import { watchCommand } from './commands/watch.js';
 import { unyankCommand, yankCommand } from './commands/yank.js';
 import { usageError } from './usage-errors.js';
 
@@ -39,6 +40,7 @@ export function buildParser(args: string[]) {
     .command(statusCommand)
     .command(logsCommand)
     .command(publishCommand)
+    .command(watchCommand)
     .command(serveCommand)
     .command(configCommand)
     .command(serviceCommand)

@@ -15,6 +15,7 @@ import boardsPlugin from './plugins/boards.js';
 import folderHealthPlugin from './plugins/folder-health.js';
 import indexPlugin from './plugins/index.js';
 import watcherPlugin from './plugins/watcher.js';
+import watchesPlugin from './plugins/watches.js';
 import controlRoutes from './routes/control.js';
 import eventRoutes from './routes/events.js';
 import fileRoutes from './routes/files.js';
@@ -25,6 +26,7 @@ import pypiJsonRoutes from './routes/pypi-json.js';
 import simpleRoutes from './routes/simple.js';
 import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js';
 import upipRoutes from './routes/upip.js';
+import watchRoutes from './routes/watches.js';
 import { clientErrorHandler } from './client-errors.js';
 import { BadRequest, UploadCutOff, UploadTooLarge } from './errors.js';
 
@@ -34,6 +36,8 @@ export interface BuildAppOptions {
   logStream?: DestinationStream;
   /** How long an upload body may stop arriving before it is refused (default 60 s; tests shorten it). */
   uploadIdleTimeoutMs?: number;
+  /** How long a file in a watched build folder must hold still before it is read (default 250 ms). */
+  watchSettleMs?: number;
 }
 
 declare module 'fastify' {
@@ -153,6 +157,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     authenticate: settings.authenticate,
     ...(settings.htpasswdFile ? { htpasswdFile: settings.htpasswdFile } : {}),
   });
+  await app.register(watchesPlugin, {
+    dataDir: layout.dataDir,
+    packagesDir: settings.packagesDir,
+    authenticate: settings.authenticate,
+    ...(opts.watchSettleMs !== undefined ? { settleMs: opts.watchSettleMs } : {}),
+  });
   await app.register(folderHealthPlugin, {
     folders: [
       { label: 'data folder', path: layout.dataDir },
@@ -229,6 +239,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     startedAt: new Date(),
     instance: app.instance,
   });
+  await app.register(watchRoutes);
   await app.register(eventRoutes);
   return app;
 }

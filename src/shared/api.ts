@@ -20,6 +20,8 @@ export const ControlRoutes = {
   activity: '/-/api/activity',
   userOwnerships: '/-/api/users/:user/ownerships',
   catalogSnapshot: '/-/api/catalog-snapshot',
+  watches: '/-/api/watches',
+  watch: '/-/api/watches/:id',
   events: '/-/events',
 } as const;
 
@@ -94,6 +96,12 @@ export const HealthSchema = Type.Object({
   access: Type.String(),
   /** The actions that need credentials (besides the control API, which always does). */
   authenticate: Type.Array(AuthActionSchema),
+  /**
+   * The folders the daemon watches to publish new builds from (`pyrepo watch`): absolute
+   * paths, in the order they were registered; empty when none. Each one's state is in
+   * `GET /-/api/watches`. Absent from daemons without auto-publish.
+   */
+  watchedFolders: Type.Optional(Type.Array(Type.String())),
 });
 export type Health = Static<typeof HealthSchema>;
 
@@ -118,17 +126,21 @@ export const FileInfoSchema = Type.Object({
   sha256: Type.String(),
   uploadTime: Type.String(),
   /**
-   * How the file arrived: `upload` through the upload API, `folder` found in the packages
-   * folder (nobody uploaded it), or null when the catalog predates this record.
+   * How the file arrived: `upload` through the upload API, `watch` published from a watched
+   * build folder (`pyrepo watch`; `uploadedFrom` names the folder), `folder` found in the
+   * packages folder (nobody uploaded it), or null when the catalog predates this record.
    */
-  source: Type.Union([Type.Literal('upload'), Type.Literal('folder'), Type.Null()]),
+  source: Type.Union([Type.Literal('upload'), Type.Literal('watch'), Type.Literal('folder'), Type.Null()]),
   /**
    * Who uploaded the file: a user name, or for an API token its user, id and name, as in
    * `alice (token ab12cd34 "ci")` (never the secret). Null when nobody signed in (uploads
    * open to anyone) and for files found in the packages folder (`source: 'folder'`).
    */
   uploadedBy: Type.Union([Type.String(), Type.Null()]),
-  /** The address the upload came from, as the daemon saw it; null for files found in the packages folder. */
+  /**
+   * The address the upload came from, as the daemon saw it; for a build published from a
+   * watched folder, that folder; null for files found in the packages folder.
+   */
   uploadedFrom: Type.Union([Type.String(), Type.Null()]),
   requiresPython: Type.Union([Type.String(), Type.Null()]),
   downloads: Type.Integer(),
@@ -226,9 +238,9 @@ export const ActivityEntrySchema = Type.Object({
   filename: Type.Union([Type.String(), Type.Null()]),
   /** Who did it (as {@link FileInfoSchema} `uploadedBy`); null when nobody signed in. */
   user: Type.Union([Type.String(), Type.Null()]),
-  /** The address it came from. */
+  /** The address it came from (for a build published from a watched folder, that folder). */
   address: Type.Union([Type.String(), Type.Null()]),
-  /** The reason given for a yank. */
+  /** The reason given for a yank; for an upload that replaced a file of the same name, that it did. */
   reason: Type.Union([Type.String(), Type.Null()]),
 });
 export type ActivityEntry = Static<typeof ActivityEntrySchema>;
@@ -291,11 +303,48 @@ export const IndexEventSchema = Type.Union([
     version: Type.String(),
     filename: Type.String(),
     size: Type.Integer(),
-    /** `upload` for the upload API, `folder` for files that appeared in the packages folder. */
-    source: Type.Union([Type.Literal('upload'), Type.Literal('folder')]),
+    /**
+     * `upload` for the upload API, `watch` for a build published from a watched folder,
+     * `folder` for files that appeared in the packages folder.
+     */
+    source: Type.Union([Type.Literal('upload'), Type.Literal('watch'), Type.Literal('folder')]),
+    /** For `source: 'watch'`: the watched folder the build was published from (`user` is who registered the watch). */
+    watch: Type.Optional(Type.String()),
+    /** True when the file replaced one of the same name with other content (`pyrepo watch --replace`, or the overwrite setting). */
+    replaced: Type.Optional(Type.Boolean()),
     /** What the uploader was told besides success, such as a file MicroPython boards cannot install. */
     warnings: Type.Optional(Type.Array(Type.String())),
     ...who,
+  }),
+  /**
+   * A build in a watched folder that was not published, with why and what to do about it
+   * (a rebuild of a version already on the index: bump the version). `project` is the one
+   * the filename names ('' when it names none).
+   */
+  Type.Object({
+    type: Type.Literal('refused'),
+    ...eventBase,
+    version: Type.Optional(Type.String()),
+    filename: Type.String(),
+    source: Type.Literal('watch'),
+    /** The watched folder. */
+    watch: Type.String(),
+    reason: Type.String(),
+    /** The next step, when there is one. */
+    fix: Type.Union([Type.String(), Type.Null()]),
+    ...who,
+  }),
+  /**
+   * A watched folder changed state: it went missing (deleted, unmounted) or came back,
+   * watching failed, or polling took over. `project` is the folder's project ('' when not known yet).
+   */
+  Type.Object({
+    type: Type.Literal('watch'),
+    ...eventBase,
+    watch: Type.String(),
+    state: Type.Union([Type.Literal('watching'), Type.Literal('missing'), Type.Literal('error')]),
+    /** What happened, in words. */
+    detail: Type.String(),
   }),
   Type.Object({ type: Type.Literal('download'), ...eventBase, filename: Type.String() }),
   Type.Object({ type: Type.Literal('delete'), ...eventBase, filename: Type.String(), ...who }),
@@ -309,3 +358,99 @@ export const IndexEventSchema = Type.Union([
   Type.Object({ type: Type.Literal('unyank'), ...eventBase, version: Type.String(), ...who }),
 ]);
 export type IndexEvent = Static<typeof IndexEventSchema>;
+
+/** How a watched folder is doing: `watching`, `missing` (deleted or unmounted; resumes when it is back), `error` (see its detail). */
+export const WatchStateSchema = Type.Union([Type.Literal('watching'), Type.Literal('missing'), Type.Literal('error')]);
+export type WatchState = Static<typeof WatchStateSchema>;
+
+/** A file of a watched folder that was not published, and why. */
+export const WatchRefusalSchema = Type.Object({
+  filename: Type.String(),
+  reason: Type.String(),
+  /** The next step, when there is one (bump the version, ask an owner). */
+  fix: Type.Union([Type.String(), Type.Null()]),
+  time: Type.String({ description: 'ISO 8601' }),
+});
+export type WatchRefusal = Static<typeof WatchRefusalSchema>;
+
+/** One watched build folder (`pyrepo watch`), as `GET /-/api/watches` lists it. */
+export const WatchInfoSchema = Type.Object({
+  /** Stable id of the watch (derived from its folder), for `DELETE /-/api/watches/:id`. */
+  id: Type.String(),
+  /** The watched folder, absolute. */
+  dir: Type.String(),
+  /** The project it builds: as registered (from pyproject.toml), then as its last publish named it; null when not known yet. */
+  project: Type.Union([Type.String(), Type.Null()]),
+  /** Who its builds are published as (the uploader recorded, whose ownership rules apply). */
+  user: Type.String(),
+  /** A rebuild may replace a file of the same version (`--replace`, for a development loop). */
+  replace: Type.Boolean(),
+  /** Polling was asked for (`--poll`, for network filesystems). */
+  poll: Type.Boolean(),
+  /** How changes are noticed now: filesystem events, or polling (asked for, or because events failed: see `modeReason`). */
+  mode: Type.Union([Type.Literal('events'), Type.Literal('polling')]),
+  /** Why polling took over when it was not asked for (the system's watch limit); null otherwise. */
+  modeReason: Type.Union([Type.String(), Type.Null()]),
+  state: WatchStateSchema,
+  /** What the state means here, in words (why it is missing or failed); null when watching. */
+  stateDetail: Type.Union([Type.String(), Type.Null()]),
+  /** The `python -m build --report` file used as the signal that a build is complete. */
+  report: Type.String(),
+  createdAt: Type.String({ description: 'ISO 8601' }),
+  /** The last file published from it; null before the first. */
+  lastPublish: Type.Union([
+    Type.Object({
+      filename: Type.String(),
+      project: Type.String(),
+      version: Type.String(),
+      time: Type.String({ description: 'ISO 8601' }),
+      /** `replaced`: it replaced a file of the same name (`--replace`). */
+      status: Type.Union([Type.Literal('created'), Type.Literal('replaced')]),
+    }),
+    Type.Null(),
+  ]),
+  /** Files it holds that were not published, with the reason; each goes when the file is published or deleted. */
+  refusals: Type.Array(WatchRefusalSchema),
+  /** Files seen but not published yet (being written, waiting to be complete). */
+  pending: Type.Array(Type.String()),
+});
+export type WatchInfo = Static<typeof WatchInfoSchema>;
+
+/** `GET /-/api/watches`. */
+export const WatchListSchema = Type.Object({ watches: Type.Array(WatchInfoSchema) });
+export type WatchList = Static<typeof WatchListSchema>;
+
+/** `POST /-/api/watches`: watch a build folder (registering one already watched updates its options). */
+export const WatchRequestSchema = Type.Object({
+  /** The folder, absolute. It may not exist yet (a project before its first build): it is watched for. */
+  dir: Type.String({ minLength: 1, maxLength: 4096 }),
+  /** The project it builds, when the caller knows it (shown until the first publish names it). */
+  project: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  /** Publish as this user (default: the admin registering it); their ownership rules apply. */
+  as: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  /** Leave the files already in the folder alone; publish only what is built from now on. */
+  newOnly: Type.Optional(Type.Boolean()),
+  /** Let a rebuild replace a file of the same version (a local development loop). */
+  replace: Type.Optional(Type.Boolean()),
+  /** Poll instead of filesystem events (network filesystems). */
+  poll: Type.Optional(Type.Boolean()),
+  /** The `python -m build --report` file to follow (default `<dir>/build-report.json`). */
+  report: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+});
+export type WatchRequest = Static<typeof WatchRequestSchema>;
+
+/** The answer to `POST /-/api/watches`. */
+export const WatchRegistrationSchema = Type.Object({
+  /** False when the folder was watched already (its options were updated). */
+  created: Type.Boolean(),
+  /** Files already in the folder that will be published (none with `newOnly`). */
+  existing: Type.Array(Type.String()),
+  watch: WatchInfoSchema,
+});
+export type WatchRegistration = Static<typeof WatchRegistrationSchema>;
+
+export const WatchParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** The answer to `DELETE /-/api/watches/:id`. */
+export const WatchRemovalSchema = Type.Object({ removed: WatchInfoSchema });
+export type WatchRemoval = Static<typeof WatchRemovalSchema>;

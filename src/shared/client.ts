@@ -24,6 +24,9 @@ import {
   ProjectListSchema,
   PublicHealthSchema,
   SNAPSHOT_SHA256_HEADER,
+  WatchListSchema,
+  WatchRegistrationSchema,
+  WatchRemovalSchema,
   YankResultSchema,
   type ActivityList,
   type ActivityQuery,
@@ -38,6 +41,10 @@ import {
   type ProjectDetail,
   type ProjectList,
   type PublicHealth,
+  type WatchList,
+  type WatchRegistration,
+  type WatchRemoval,
+  type WatchRequest,
   type YankResult,
 } from './api.js';
 
@@ -242,6 +249,25 @@ export class DaemonClient {
       if (err instanceof DaemonRequestError) throw err;
       throw new DaemonRequestError(`Receiving the catalog copy from ${this.baseUrl} failed: ${(err as Error).message}`, 0, 'PYREPO_CLIENT_FAILED');
     }
+  }
+
+  /** The build folders the daemon watches to publish from, each with its state, last publish and refusals. */
+  watches(): Promise<WatchList> {
+    return this.call('GET', '/-/api/watches', WatchListSchema);
+  }
+
+  /**
+   * Watches a build folder (absolute path): its builds are published as they finish. A
+   * folder watched already keeps watching with the options given (and looks at its files
+   * again, refused ones too).
+   */
+  addWatch(request: WatchRequest): Promise<WatchRegistration> {
+    return this.call('POST', '/-/api/watches', WatchRegistrationSchema, request);
+  }
+
+  /** Stops watching a folder (by the `id` the list gives); what it published stays. */
+  removeWatch(id: string): Promise<WatchRemoval> {
+    return this.call('DELETE', `/-/api/watches/${enc(id)}`, WatchRemovalSchema);
   }
 
   /** Uploads, deletions, yanks and unyanks made through the API, newest first. */

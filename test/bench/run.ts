@@ -14,6 +14,9 @@
  *      same interleaved way), after a warm-up of 200 uploads: the rate is the steady state
  *      of a running daemon, not of code the JIT has not compiled yet (the first hundred
  *      uploads of a fresh process run at about three quarters of the speed)
+ *   8. auto-publish (`pyrepo watch`, test/bench/watch.ts): from the end of a build to the
+ *      version being installable (in place, by rename, with a build report), and the CPU of
+ *      fifty idle watched folders against none
  *   and diagnostics that explain failures: the start-up floor (Node + module loading), and
  *   the N-project daemon again with `serve --no-watch` (load, uploads, memory).
  *
@@ -23,7 +26,8 @@
  * 127.0.0.1; every process started is ended on exit, signals and errors.
  * Results: a table on stdout, JSON in .bench/results.json, daemon logs in .bench/logs/.
  * BENCH_STRICT=1 makes a failed target fail the command (exit 1); BENCH_REPEAT=n (1-5) runs
- * each measured load n times and keeps the best.
+ * each measured load n times and keeps the best; BENCH_ONLY=watch runs only section 8
+ * (BENCH_ONLY=serving only sections 1-7).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,9 +40,13 @@ import { startNginx, stopNginx } from './nginx.js';
 import { installExitHandlers, killAllSync, memoryOf, onExitCleanup, sleep, useRegistry, which } from './procs.js';
 import { fmt, formatTable, type Row } from './report.js';
 import { makeUploads, uploadSequentially, type UploadResult } from './upload.js';
+import { benchWatch, type WatchBenchResult } from './watch.js';
 import { HTML_ACCEPT, PIP_ACCEPT, runWrk, type WrkResult } from './wrk.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** Sections to run: `serving` (1-7) and `watch` (8); all when BENCH_ONLY is not set. */
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const runs = (section: 'serving' | 'watch') => ONLY.length === 0 || ONLY.includes(section);
 const STRICT = process.env.BENCH_STRICT === '1';
 /** Run each measured load this many times and keep the best (less skew from other work on the machine). */
 const REPEAT = Math.min(Math.max(Math.trunc(Number(process.env.BENCH_REPEAT ?? 1)) || 1, 1), 5);
@@ -59,6 +67,10 @@ const TARGETS = {
   rootVsNginx: 0.2,
   flatness: 0.15,
   uploadsPerSecond: 200,
+  /** From the end of a build to the version being installable, p95. */
+  watchP95Ms: 2_000,
+  /** Fifty idle watched folders over none, in percent of one core: no measurable cost. */
+  idleWatchCpuPct: 0.5,
 };
 
 /** Bounds on every wait. */
@@ -154,6 +166,8 @@ interface Results {
   diagnostics: { startup?: StartupFloor; noWatch?: ServingRun };
   /** Both sizes served at once, loads alternated: the fair comparison for the flatness targets. */
   flatness?: Flatness;
+  /** Auto-publish: build-to-installable latencies and the idle cost of watched folders. */
+  watch?: WatchBenchResult;
   errors: string[];
   rows?: Row[];
 }
@@ -466,7 +480,38 @@ async function nginxLoads(env: Env, root: string, ds: Dataset): Promise<NonNulla
 
 // ---- the table --------------------------------------------------------------------
 
+function watchRows(r: Results): Row[] {
+  const w = r.watch;
+  const latencyTarget = `p95 < ${fmt.ms(TARGETS.watchP95Ms)}`;
+  const idleTarget = `< +${TARGETS.idleWatchCpuPct}% of a core`;
+  if (!w) {
+    return [
+      { id: '8', what: 'Auto-publish: end of build -> installable', target: latencyTarget, measured: 'not measured (see errors)', pass: false },
+      { id: '8', what: 'Auto-publish: 50 idle watched folders, CPU', target: idleTarget, measured: 'not measured (see errors)', pass: false },
+    ];
+  }
+  const lat = (f: WatchBenchResult['inPlace']) => `p50 ${fmt.ms(f.p50Ms)}, p95 ${fmt.ms(f.p95Ms)}, max ${fmt.ms(f.maxMs)} (${f.builds} builds)`;
+  const rows: Row[] = [];
+  for (const [what, f] of [
+    ['written in place (setuptools)', w.inPlace],
+    ['renamed into place (hatchling)', w.renamed],
+    ['with a build report (build --report)', w.reported],
+  ] as const) {
+    rows.push({ id: '8', what: `Auto-publish: end of build -> installable, ${what}`, target: latencyTarget, measured: lat(f), pass: f.p95Ms < TARGETS.watchP95Ms });
+  }
+  const extra = w.idle.watchedCpuPct - w.idle.baselineCpuPct;
+  rows.push({
+    id: '8',
+    what: `Auto-publish: ${w.idle.watches} idle watched folders vs none, daemon CPU over ${w.idle.seconds} s`,
+    target: idleTarget,
+    measured: `${w.idle.watchedCpuPct.toFixed(2)}% vs ${w.idle.baselineCpuPct.toFixed(2)}% of a core (${extra >= 0 ? '+' : ''}${extra.toFixed(2)})`,
+    pass: extra < TARGETS.idleWatchCpuPct,
+  });
+  return rows;
+}
+
 function rowsOf(r: Results): Row[] {
+  if (!runs('serving')) return runs('watch') ? watchRows(r) : [];
   const rows: Row[] = [];
   const N = fmt.int(CONFIG.projects);
   const S = fmt.int(CONFIG.smallProjects);
@@ -604,6 +649,7 @@ function rowsOf(r: Results): Row[] {
     [`RSS at ${N} after the uploads, serve --no-watch`, r.diagnostics.noWatch?.memory.afterUploads],
   ];
   for (const [what, m] of memRows) if (m) rows.push({ id: '-', what, target: '', measured: mem(m), pass: null });
+  if (runs('watch')) rows.push(...watchRows(r));
   return rows;
 }
 
@@ -647,7 +693,8 @@ async function main(): Promise<number> {
     process.exit(3);
   }, limitMs).unref();
 
-  const tools = preflight();
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run bench\` (it builds first) or \`npm run build\`.`);
+  const tools = runs('serving') ? preflight() : { wrk: '', nginx: '' };
   mkdirSync(BENCH_DIR, { recursive: true });
   const ended = useRegistry(join(BENCH_DIR, 'children.json'));
   if (ended.length > 0) log(`Ended processes left by an interrupted run: ${ended.join(', ')}`);
@@ -675,9 +722,10 @@ async function main(): Promise<number> {
   };
   log(`pyrepo bench${QUICK ? ' (BENCH_QUICK: smaller and shorter)' : ''}: ${results.machine.cpus} cores, node ${process.version}, load avg ${loadavg()[0]?.toFixed(2)}`);
 
-  const large = ensureDataset(BENCH_DIR, CONFIG.projects, log);
-  const small = ensureDataset(BENCH_DIR, CONFIG.smallProjects, log);
-  for (const ds of [large, small]) {
+  const withServing = runs('serving');
+  const large = withServing ? ensureDataset(BENCH_DIR, CONFIG.projects, log) : (undefined as unknown as Dataset);
+  const small = withServing ? ensureDataset(BENCH_DIR, CONFIG.smallProjects, log) : (undefined as unknown as Dataset);
+  for (const ds of withServing ? [large, small] : []) {
     results.datasets.push({ projects: ds.projects, files: ds.files, dir: ds.dir, generatedSeconds: ds.generatedSeconds });
     if (ds.generatedSeconds === null) log(`Using cached ${ds.dir} (${fmt.int(ds.files)} files)`);
     onExitCleanup(() => removeUploadLeftovers(ds.dir));
@@ -698,6 +746,25 @@ async function main(): Promise<number> {
   };
 
   try {
+    if (withServing) await servingPhases();
+    if (runs('watch')) {
+      await phase('auto-publish', async () => {
+        results.watch = await benchWatch({
+          cli: CLI,
+          runDir,
+          logDir,
+          builds: QUICK ? 20 : 40,
+          idleSeconds: QUICK ? 10 : 30,
+          watches: 50,
+          log,
+        });
+      });
+    }
+  } finally {
+    killAllSync();
+  }
+
+  async function servingPhases(): Promise<void> {
     await phase('start-up floor', async () => {
       const floor = startupFloor();
       results.diagnostics.startup = floor;
@@ -738,8 +805,6 @@ async function main(): Promise<number> {
       log(`Flatness: ${fmt.int(CONFIG.smallProjects)} and ${fmt.int(CONFIG.projects)} projects served at once, loads alternated`);
       results.flatness = await flatnessPhase(env, large, small, largeData, smallData);
     });
-  } finally {
-    killAllSync();
   }
 
   const rows = rowsOf(results);

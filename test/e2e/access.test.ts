@@ -213,7 +213,7 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
       });
       expect(removePkg.status, await removePkg.text()).toBe(200);
 
-      const who = (e: IndexEvent) => [e.type, 'filename' in e ? e.filename : e.version, 'user' in e ? e.user : undefined, 'address' in e ? e.address : undefined];
+      const who = (e: IndexEvent) => [e.type, 'filename' in e ? e.filename : 'version' in e ? e.version : undefined, 'user' in e ? e.user : undefined, 'address' in e ? e.address : undefined];
       const expected = [
         ['upload', 'acc_audit-1.0-py3-none-any.whl', 'ann', '127.0.0.1'],
         ['upload', 'acc_audit-2.0-py3-none-any.whl', byToken, '127.0.0.1'],

@@ -10,8 +10,8 @@
  *   token as the password (user `__token__`, as PyPI does, or the token's own user).
  *   Wrong credentials: 401; failed attempts are throttled per address and user (429).
  * - A role or token that does not allow the action: 403. Whether an upload may go to a
- *   given project (owners, maintainers, token scopes) is decided by `mayUpload` once the
- *   project is known.
+ *   given project (owners, maintainers, token scopes) is decided once the project is known,
+ *   by the rule in upload-policy.ts that auto-publish applies too.
  * - API tokens never open the control API, not even an admin's: they are what tools and CI
  *   keep in files (`pyrepo configure` writes them there), and a token that leaks from a
  *   config file must not be able to delete releases or manage users. PyPI's tokens cannot
@@ -31,6 +31,7 @@ import { Forbidden, TooManyAttempts, Unauthorized } from '../errors.js';
 import type { Actor } from '../services/catalog.js';
 import { actorName, Identities, type Identity } from '../services/identities.js';
 import { LoginThrottle } from '../services/login-throttle.js';
+import { checkUpload } from '../services/upload-policy.js';
 
 type Action = AuthAction | 'admin' | 'open';
 
@@ -40,10 +41,8 @@ declare module 'fastify' {
     identity?: Identity;
   }
   interface FastifyInstance {
-    /** Throws 403 unless the caller may upload to `project` (normalized); records the first uploader as owner. */
+    /** Throws 403 unless the caller may upload to (or remove from) `project` (normalized). */
     mayUpload(req: FastifyRequest, project: string): void;
-    /** After a successful upload: the first (authenticated) uploader of a project owns it. */
-    claimProject(req: FastifyRequest, project: string): void;
     /** Who is making this request, as the records of changes name them (user null when nobody signed in). */
     actorOf(req: FastifyRequest): Actor;
     identities: Identities;
@@ -139,25 +138,9 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     }
   });
 
-  app.decorate('mayUpload', (req: FastifyRequest, project: string) => {
-    const who = req.identity;
-    if (!who) return; // uploads are open to everyone: the settings say so
-    if (who.token?.projects && !who.token.projects.includes(project)) {
-      throw new Forbidden(`The given token isn't allowed to upload to project '${project}'.`);
-    }
-    if (who.role === 'admin') return;
-    const owners = app.index.catalog.owners(project);
-    if (owners.length > 0 && !owners.some((o) => o.user === who.user)) {
-      throw new Forbidden(`The user '${who.user}' isn't allowed to upload to project '${project}'.`);
-    }
-  });
+  app.decorate('mayUpload', (req: FastifyRequest, project: string) => checkUpload(app.index.catalog, req.identity, project));
 
   app.decorate('actorOf', (req: FastifyRequest): Actor => ({ user: req.identity ? actorName(req.identity) : null, address: req.ip }));
-
-  app.decorate('claimProject', (req: FastifyRequest, project: string) => {
-    const who = req.identity;
-    if (who && app.index.catalog.owners(project).length === 0) app.index.catalog.addOwner(project, who.user, 'owner');
-  });
 }
 
 export default fp(authPlugin, { name: 'pyrepo-auth', dependencies: ['pyrepo-index'] });

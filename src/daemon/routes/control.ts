@@ -101,6 +101,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       problems: await app.folderProblems(),
       access: describeAccess({ authenticate: opts.authenticate }),
       authenticate: opts.authenticate,
+      watchedFolders: app.watches.folders(),
     };
   });
 

@@ -1,6 +1,7 @@
 /**
  * The legacy upload API (twine, poetry, flit, pdm, uv) at `/`, `/legacy/` and `/legacy`,
- * never redirected. The file is hashed as it arrives; up to 4 MiB it is held in memory,
+ * never redirected. It reads the form; the publisher (services/publisher.ts) does the rest,
+ * as it does for watched build folders. The file is hashed as it arrives; up to 4 MiB it is held in memory,
  * larger files stream to a hidden temporary file in the packages folder. Nothing becomes
  * visible until it is verified, written, fsynced and renamed into place.
  * pypiserver's `:action=remove_pkg` is served too.
@@ -28,7 +29,8 @@ import {
   UploadStalled,
   UploadTooLarge,
 } from '../errors.js';
-import { FileConflictError, NotOnIndexError, type ReceivedUpload } from '../services/index-service.js';
+import { NotOnIndexError } from '../services/index-service.js';
+import { FileConflictError, type ReceivedUpload } from '../services/publisher.js';
 import { IN_MEMORY_LIMIT, MultiHasher, type Digests } from '../services/hashing.js';
 import type { TempFile } from '../services/storage.js';
 import { boundaryOf, watchUploadBody } from './upload-body.js';
@@ -228,10 +230,14 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     };
     const project = normalizeName(claims.name);
     req.change = { action: 'upload', project, version: claims.version, files: [file.filename] };
-    app.mayUpload(req, project);
     try {
-      const outcome = await app.index.acceptUpload(file, claims, app.actorOf(req));
-      app.claimProject(req, project);
+      // The path every file takes onto the index (a watched build folder's too): checks, ownership, storage, catalog, events.
+      const outcome = await app.index.publisher.publish(file, {
+        claims,
+        ...(req.identity ? { identity: req.identity } : {}),
+        by: app.actorOf(req),
+        origin: { source: 'upload' },
+      });
       // Says which of the three it was, so that clients (pyrepo publish) need not parse the text.
       reply.code(200).type('text/plain; charset=utf-8').header('x-pyrepo-upload', outcome.status);
       // Warnings (a file boards cannot install) never refuse an upload; they are said in the body.

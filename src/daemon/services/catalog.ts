@@ -28,16 +28,16 @@ export interface FileRecord {
   /** sha256 of the core metadata file, for wheels (PEP 658); null for sdists. */
   metadataSha256: string | null;
   uploadTime: string;
-  /** How the file arrived: through the upload API, found in the packages folder, or null when a catalog of schema 1 did not say. */
+  /** How the file arrived: through the upload API, from a watched build folder, found in the packages folder, or null when a catalog of schema 1 did not say. */
   source: FileSource | null;
   /** Who uploaded it ({@link actorName}); null for files found in the folder and for anonymous uploads. */
   uploadedBy: string | null;
-  /** The address it was uploaded from; null for files found in the folder. */
+  /** The address it was uploaded from (for a watched build folder, that folder); null for files found in the folder. */
   uploadedFrom: string | null;
 }
 
-/** How a file came onto the index. */
-export type FileSource = 'upload' | 'folder';
+/** How a file came onto the index: the upload API, a watched build folder (`pyrepo watch`), the packages folder. */
+export type FileSource = 'upload' | 'watch' | 'folder';
 
 /** Who made a change, as recorded: the user (null when nobody signed in) and the client's address. */
 export interface Actor {
@@ -54,7 +54,7 @@ export interface ActivityRecord {
   filename: string | null;
   user: string | null;
   address: string | null;
-  /** The yank reason. */
+  /** The yank reason; for an upload that replaced a file of the same name, that it did. */
   reason: string | null;
 }
 
@@ -382,20 +382,23 @@ export class Catalog {
     return this.stmt.counts!.get() as { projects: number; files: number };
   }
 
-  /** Adds or replaces a file and its core metadata; creates the project on first sight. */
-  putFile(file: FileRecord, displayName: string, metadataBytes: Buffer): void {
-    this.putFiles([{ file, displayName, metadataBytes }]);
+  /**
+   * Adds or replaces a file and its core metadata; creates the project on first sight. An
+   * upload (API or watched folder) is journaled, with `note` (that it replaced a file) as its reason.
+   */
+  putFile(file: FileRecord, displayName: string, metadataBytes: Buffer, note?: string): void {
+    this.putFiles([{ file, displayName, metadataBytes, ...(note !== undefined ? { note } : {}) }]);
   }
 
   /** putFile for many files in one transaction (indexing a folder writes hundreds at a time). */
-  putFiles(entries: { file: FileRecord; displayName: string; metadataBytes: Buffer }[]): void {
+  putFiles(entries: { file: FileRecord; displayName: string; metadataBytes: Buffer; note?: string }[]): void {
     this.transaction(() => {
-      for (const { file, displayName, metadataBytes } of entries) {
+      for (const { file, displayName, metadataBytes, note } of entries) {
         this.stmt.insertProject!.run(file.project, displayName);
         this.stmt.upsertFile!.run(file);
         this.stmt.upsertMetadata!.run(file.filename, metadataBytes);
-        if (file.source === 'upload') {
-          this.addActivity({ time: file.uploadTime, action: 'upload', project: file.project, version: file.version, filename: file.filename, user: file.uploadedBy, address: file.uploadedFrom, reason: null });
+        if (file.source === 'upload' || file.source === 'watch') {
+          this.addActivity({ time: file.uploadTime, action: 'upload', project: file.project, version: file.version, filename: file.filename, user: file.uploadedBy, address: file.uploadedFrom, reason: note ?? null });
         }
       }
       this.bump();

@@ -91,6 +91,15 @@ export class Identities {
   }
 
   /**
+   * A user as they are now (their current role), without a password: for what the daemon
+   * does on a user's behalf later (a watched build folder publishes as the user who
+   * registered it). Undefined when the user no longer exists.
+   */
+  identityOf(user: string): Identity | undefined {
+    return this.has(user) ? { user, role: this.roleOf(user) } : undefined;
+  }
+
+  /**
    * Reads the files again if they changed (looked at once a second at most, unless
    * forced); true when they had. Misses force a look: a user or token added a moment ago
    * (`pyrepo user add`, then at once `twine upload`) must count.

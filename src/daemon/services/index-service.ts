@@ -1,22 +1,17 @@
 /**
  * The index: the one place that changes the catalog and the packages folder together,
- * keeps rendered pages in step, and publishes events. Routes and the folder watcher
- * call it; it never touches HTTP.
+ * keeps rendered pages in step, and publishes events. Routes, the folder watcher and
+ * watched build folders call it; files enter through its publisher (publisher.ts). It
+ * never touches HTTP.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProjectDetail, ProjectSummary } from '../../shared/api.js';
-import { legacySdistName } from '../../shared/distfiles.js';
-import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { normalizeName } from '../../shared/names.js';
-import { compareVersions, isPrerelease, normalizeVersion, releaseKey } from '../../shared/versions.js';
-import { boardIncompatibility, boardLayoutOf } from './board-files.js';
+import { compareVersions, isPrerelease, releaseKey } from '../../shared/versions.js';
 import { stampOf, type Actor, type Catalog, type FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
-import { hashBytes, hashFile, IN_MEMORY_LIMIT, type Digests } from './hashing.js';
-import { fileRecordOf, inspectDistribution } from './inspect.js';
+import { Publisher } from './publisher.js';
 import { ALL_PROJECTS, PageCache, type Page } from './page-cache.js';
 import {
   renderProjectHtml,
@@ -26,50 +21,8 @@ import {
   renderRootJson,
   type ProjectView,
 } from './pages.js';
-import type { FoundFile, PackageStorage, TempFile } from './storage.js';
+import type { FoundFile, PackageStorage } from './storage.js';
 import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
-
-/** What the uploader told us besides the file (the legacy upload form). */
-export interface UploadClaims {
-  name: string;
-  version: string;
-  filetype: string;
-}
-
-/** An upload received in full and hashed: in memory when small, else in a temporary file. */
-export type ReceivedUpload = {
-  filename: string;
-  digests: Digests & { size: number };
-} & ({ bytes: Buffer; temp?: undefined } | { temp: TempFile; bytes?: undefined });
-
-export type UploadOutcome = {
-  status: 'created' | 'replaced' | 'identical';
-  file: FileRecord;
-  /** Things the uploader should know, such as a file MicroPython boards cannot install. */
-  warnings: string[];
-};
-
-/** Catalog writes are grouped this many to a transaction while a folder is indexed. */
-const BATCH_SIZE = 500;
-
-interface FolderEntry {
-  file: FileRecord;
-  displayName: string;
-  metadataBytes: Buffer;
-  /** Publish an upload event (a file that is new to the index). */
-  announce: boolean;
-}
-
-/** Thrown for an upload that conflicts with a file already on the index. */
-export class FileConflictError extends Error {
-  override readonly name = 'FileConflictError';
-  constructor(
-    readonly filename: string,
-    readonly existingSha256: string,
-  ) {
-    super(`File already exists: ${filename}`);
-  }
-}
 
 /** Thrown when a project, release or file is not on the index. */
 export class NotOnIndexError extends Error {
@@ -89,16 +42,13 @@ export class IndexService {
   readonly storage: PackageStorage;
   private readonly events: EventBus;
   private readonly log: FastifyBaseLogger;
-  private readonly overwrite: boolean;
   private readonly pages = new PageCache();
   /** Serializes changes per filename so concurrent uploads of one file cannot interleave. */
   private readonly locks = new Map<string, Promise<unknown>>();
-  /** Folder files that could not be indexed, by relpath → `size:mtime`, so they are reported once. */
-  private readonly rejected = new Map<string, string>();
   /** Latest version per project, computed on demand (PEP 440 ordering is not SQL's). */
   private readonly latest = new Map<string, string | null>();
-  /** While a reconcile runs, indexed files are written to the catalog in batches. */
-  private batch: FolderEntry[] | null = null;
+  /** The one way files enter the index: uploads, watched build folders, the packages folder. */
+  readonly publisher: Publisher;
   /** True while the first reconcile with the folder runs. */
   indexing = false;
   /** Relpaths being deleted through the API right now (the watcher leaves them alone). */
@@ -109,7 +59,15 @@ export class IndexService {
     this.storage = opts.storage;
     this.events = opts.events;
     this.log = opts.log;
-    this.overwrite = opts.overwrite;
+    this.publisher = new Publisher({
+      catalog: this.catalog,
+      storage: this.storage,
+      events: this.events,
+      log: this.log,
+      overwrite: opts.overwrite,
+      lock: (filename, fn) => this.withLock(filename, fn),
+      changed: (project) => this.changed(project),
+    });
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -267,168 +225,14 @@ export class IndexService {
     this.events.publish({ type: 'download', project: file.project, filename: file.filename });
   }
 
-  // ---- uploads -------------------------------------------------------------------
-
-  /**
-   * Takes a complete, hashed upload and makes it part of the index, or throws (Dist*Error
-   * for bad content, FileConflictError for a different file of the same name). Nothing is
-   * written for a refused upload, and no temporary file is left either way.
-   */
-  async acceptUpload(upload: ReceivedUpload, claims: UploadClaims, by: Actor): Promise<UploadOutcome> {
-    const { filename, digests } = upload;
-    let temp: TempFile | undefined;
-    try {
-      const inspected = await inspectDistribution(upload.bytes ?? upload.temp.path, filename, digests.size);
-      temp = upload.temp;
-      const meta = inspected.contents.metadata;
-      const boardProblem = boardIncompatibility(filename, boardLayoutOf(inspected.dist.kind, inspected.contents.members));
-      const warnings = [legacySdistName(inspected.dist), boardProblem].filter((w): w is string => typeof w === 'string');
-      if (claims.filetype !== inspected.dist.packagetype) {
-        throw new DistMismatchError(
-          `The filetype '${claims.filetype}' does not match '${filename}': use 'bdist_wheel' for .whl files and 'sdist' for .tar.gz and .zip files.`,
-        );
-      }
-      if (normalizeName(claims.name) !== inspected.dist.project) {
-        throw new DistMismatchError(`The form says the project is '${claims.name}', but the file is for '${meta.name}'.`);
-      }
-      if (normalizeVersion(claims.version) !== inspected.version) {
-        throw new DistMismatchError(`The form says the version is '${claims.version}', but the file is version '${meta.version}'.`);
-      }
-      return await this.withLock(filename, async () => {
-        const existing = await this.existingFile(filename);
-        if (existing && existing.sha256 === digests.sha256) {
-          const file = this.catalog.file(filename);
-          if (file) return { status: 'identical', file, warnings } as UploadOutcome;
-        }
-        if (existing && !this.overwrite) throw new FileConflictError(filename, existing.sha256);
-        // Durable before visible: fsync the data, rename into place, then the catalog row.
-        temp ??= this.storage.writeTemp(upload.bytes as Buffer);
-        const mtimeMs = await this.storage.seal(temp);
-        const relpath = await this.storage.commit(temp, filename);
-        const record = fileRecordOf(inspected, digests, { relpath, mtimeMs }, new Date().toISOString(), {
-          source: 'upload',
-          uploadedBy: by.user,
-          uploadedFrom: by.address,
-        });
-        this.catalog.putFile(record, meta.name, inspected.contents.metadataBytes);
-        if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
-        this.changed(record.project);
-        this.events.publish({
-          type: 'upload',
-          project: record.project,
-          version: record.version,
-          filename,
-          size: record.size,
-          source: 'upload',
-          user: by.user,
-          address: by.address,
-          ...(warnings.length > 0 ? { warnings } : {}),
-        });
-        return { status: existing ? 'replaced' : 'created', file: record, warnings } as UploadOutcome;
-      });
-    } finally {
-      const left = temp ?? upload.temp;
-      if (left) await this.storage.discard(left);
-    }
-  }
-
-  /**
-   * The file a new upload of `filename` would replace: the catalog's, or one in the
-   * folder's top level that is not indexed yet (it is indexed now, so it gets served).
-   */
-  private async existingFile(filename: string): Promise<{ sha256: string; relpath: string } | undefined> {
-    const known = this.catalog.file(filename);
-    if (known) return known;
-    if (!this.storage.hasTopLevel(filename)) return undefined;
-    const path = this.storage.pathOf(filename);
-    await this.indexFolderFileLocked(filename, 'folder');
-    return this.catalog.file(filename) ?? { sha256: (await hashFile(path)).sha256, relpath: filename };
-  }
-
   // ---- the folder ----------------------------------------------------------------
 
   /**
-   * Indexes one file found in the packages folder (at start or by the watcher).
-   * Files that are not valid distributions are logged once and left alone.
+   * Indexes one file found in the packages folder (at start or by the watcher), through
+   * the publisher. Files that are not valid distributions are logged once and left alone.
    */
   indexFolderFile(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
-    return this.withLock(basename(relpath), () => this.indexFolderFileLocked(relpath, source));
-  }
-
-  private async indexFolderFileLocked(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
-    const path = this.storage.pathOf(relpath);
-    const found = { relpath, filename: basename(relpath) };
-    let st;
-    try {
-      st = await stat(path);
-    } catch {
-      return false;
-    }
-    const mtimeMs = Math.trunc(st.mtimeMs);
-    const known = this.catalog.file(found.filename);
-    if (known && known.relpath === found.relpath && known.size === st.size && known.mtimeMs === mtimeMs) return false;
-    if (known && known.relpath !== found.relpath) {
-      const stillThere = await stat(this.storage.pathOf(known.relpath)).then(
-        () => true,
-        () => false,
-      );
-      if (stillThere) {
-        this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `'${found.relpath}' has the same filename as '${known.relpath}'; serving only the latter.`);
-        return false;
-      }
-    }
-    // Small files (nearly all) are read once and hashed and inspected in memory.
-    const bytes = st.size <= IN_MEMORY_LIMIT ? await readFile(path) : undefined;
-    const digests = bytes ? hashBytes(bytes) : await hashFile(path);
-    if (known && known.sha256 === digests.sha256 && known.relpath === found.relpath) {
-      this.catalog.touch(found.filename, mtimeMs);
-      return false;
-    }
-    let inspected;
-    try {
-      inspected = await inspectDistribution(bytes ?? path, found.filename, digests.size);
-    } catch (err) {
-      if (err instanceof DistFilenameError || err instanceof DistContentError || err instanceof DistMismatchError) {
-        this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `Not serving '${found.relpath}': ${err.message}`);
-        return false;
-      }
-      throw err;
-    }
-    this.rejected.delete(found.relpath);
-    const uploadTime = known?.uploadTime ?? new Date(st.mtimeMs).toISOString();
-    // Nobody uploaded it: it was put into the folder (or replaced there) by hand.
-    const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime, { source: 'folder', uploadedBy: null, uploadedFrom: null });
-    const entry = { file: record, displayName: inspected.contents.metadata.name, metadataBytes: inspected.contents.metadataBytes, announce: source === 'folder' || !known };
-    if (this.batch) {
-      this.batch.push(entry);
-      if (this.batch.length >= BATCH_SIZE) this.flushBatch();
-    } else {
-      this.commitFolderFiles([entry]);
-    }
-    return true;
-  }
-
-  private commitFolderFiles(entries: FolderEntry[]): void {
-    this.catalog.putFiles(entries);
-    for (const { file, announce } of entries) {
-      this.changed(file.project);
-      if (announce) {
-        this.events.publish({ type: 'upload', project: file.project, version: file.version, filename: file.filename, size: file.size, source: 'folder', user: null, address: null });
-      }
-    }
-  }
-
-  private flushBatch(): void {
-    if (!this.batch || this.batch.length === 0) return;
-    const entries = this.batch;
-    this.batch = [];
-    this.commitFolderFiles(entries);
-  }
-
-  private rejectOnce(relpath: string, stamp: string, message: string): void {
-    if (this.rejected.get(relpath) === stamp) return;
-    this.rejected.set(relpath, stamp);
-    this.log.warn(message);
+    return this.publisher.adopt(relpath, source);
   }
 
   /** A file, or a whole subfolder, disappeared from the folder: forget what it held. */
@@ -436,7 +240,7 @@ export class IndexService {
     if (this.deleting.has(relpath)) return;
     const known = this.catalog.fileByPath(relpath);
     const gone = known ? [known.filename] : this.catalog.filesUnder(relpath);
-    this.rejected.delete(relpath);
+    this.publisher.forget(relpath);
     for (const filename of gone) {
       const removed = this.catalog.removeFile(filename);
       if (!removed) continue;
@@ -452,7 +256,7 @@ export class IndexService {
    */
   async reconcile(concurrency = 8): Promise<{ indexed: number; removed: number; unchanged: number }> {
     this.indexing = true;
-    this.batch = [];
+    this.publisher.beginBatch();
     try {
       // What is left in `known` after the scan is gone from the folder.
       const known = this.catalog.fileStamps();
@@ -479,8 +283,7 @@ export class IndexService {
       await Promise.all(Array.from({ length: concurrency }, worker));
       return { indexed, removed, unchanged: found.length - todo.length };
     } finally {
-      this.flushBatch();
-      this.batch = null;
+      this.publisher.endBatch();
       this.indexing = false;
     }
   }

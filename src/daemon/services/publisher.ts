@@ -1,0 +1,352 @@
+/**
+ * The one way a distribution enters the index. An HTTP upload and a build from a watched
+ * folder come through {@link Publisher.publish}; a file put into the packages folder by
+ * hand (seen by the folder watcher or the reconcile at start) through
+ * {@link Publisher.adopt}. Both apply the same validation (the filename's grammar, the
+ * whole archive read and every member checked, the metadata agreeing with the filename),
+ * write the same catalog entry and announce the same upload event; publish() adds the
+ * ownership rules of the user it publishes as, and writes the file durably before it
+ * becomes visible.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, stat, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { legacySdistName, parseDistFilename } from '../../shared/distfiles.js';
+import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
+import { normalizeName } from '../../shared/names.js';
+import { normalizeVersion } from '../../shared/versions.js';
+import { boardIncompatibility, boardLayoutOf } from './board-files.js';
+import type { Actor, Catalog, FileRecord } from './catalog.js';
+import type { EventBus } from './events.js';
+import { hashBytes, hashFile, IN_MEMORY_LIMIT, MultiHasher, type Digests } from './hashing.js';
+import type { Identity } from './identities.js';
+import { fileRecordOf, inspectDistribution, type Inspected } from './inspect.js';
+import type { PackageStorage, TempFile } from './storage.js';
+import { checkUpload, claimProject } from './upload-policy.js';
+
+/** What the uploader told us besides the file (the legacy upload form). */
+export interface UploadClaims {
+  name: string;
+  version: string;
+  filetype: string;
+}
+
+/** An upload received in full and hashed: in memory when small, else in a temporary file. */
+export type ReceivedUpload = {
+  filename: string;
+  digests: Digests & { size: number };
+} & ({ bytes: Buffer; temp?: undefined } | { temp: TempFile; bytes?: undefined });
+
+/** How a file came to be published. */
+export type PublishOrigin = { source: 'upload' } | { source: 'watch'; /** The watched folder. */ watch: string };
+
+/** Everything publish() needs to know besides the file. */
+export interface PublishRequest {
+  /** What an upload form claims; a watched build has none (the file speaks for itself). */
+  claims?: UploadClaims;
+  /** Whose ownership rules apply; undefined when nobody signed in (uploads open to everyone). */
+  identity?: Identity;
+  /** Who is recorded as the uploader, and from where (a client's address, or the watched folder). */
+  by: Actor;
+  origin: PublishOrigin;
+  /** May replace a file of the same name with other content (`pyrepo watch --replace`); the overwrite setting allows it for everyone. */
+  replace?: boolean;
+}
+
+export type UploadOutcome = {
+  status: 'created' | 'replaced' | 'identical';
+  file: FileRecord;
+  /** Things the uploader should know, such as a file MicroPython boards cannot install. */
+  warnings: string[];
+};
+
+/** Thrown for an upload that conflicts with a file already on the index. */
+export class FileConflictError extends Error {
+  override readonly name = 'FileConflictError';
+  constructor(
+    readonly filename: string,
+    readonly existingSha256: string,
+  ) {
+    super(`File already exists: ${filename}`);
+  }
+}
+
+/** Catalog writes are grouped this many to a transaction while a folder is indexed. */
+const BATCH_SIZE = 500;
+
+interface FolderEntry {
+  file: FileRecord;
+  displayName: string;
+  metadataBytes: Buffer;
+  /** Publish an upload event (a file that is new to the index). */
+  announce: boolean;
+}
+
+export interface PublisherOptions {
+  catalog: Catalog;
+  storage: PackageStorage;
+  events: EventBus;
+  log: FastifyBaseLogger;
+  /** The overwrite setting: any upload may replace a file of the same name. */
+  overwrite: boolean;
+  /** Serializes changes per filename (the index's lock, shared with deletions). */
+  lock: <T>(filename: string, fn: () => Promise<T>) => Promise<T>;
+  /** Tells the index that a project's pages must be rendered again. */
+  changed: (project: string) => void;
+}
+
+/**
+ * Reads a file from outside the packages folder (a watched build folder) the way an upload
+ * arrives: hashed as it is read, in memory when small, else copied into a temporary file in
+ * the packages folder. The source is only read.
+ */
+export async function receiveFile(storage: PackageStorage, path: string): Promise<ReceivedUpload> {
+  const filename = basename(path);
+  const { size } = await stat(path);
+  if (size <= IN_MEMORY_LIMIT) {
+    const bytes = await readFile(path);
+    return { filename, digests: hashBytes(bytes), bytes };
+  }
+  const temp = await storage.createTemp();
+  const hasher = new MultiHasher();
+  try {
+    const handle = temp.handle as FileHandle;
+    for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+      hasher.update(chunk);
+      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
+    }
+  } catch (err) {
+    await storage.discard(temp);
+    throw err;
+  }
+  return { filename, digests: { ...hasher.digest(), size: hasher.size }, temp };
+}
+
+export class Publisher {
+  private readonly catalog: Catalog;
+  private readonly storage: PackageStorage;
+  private readonly events: EventBus;
+  private readonly log: FastifyBaseLogger;
+  private readonly overwrite: boolean;
+  private readonly lock: PublisherOptions['lock'];
+  private readonly changed: PublisherOptions['changed'];
+  /** Folder files that could not be indexed, by relpath → `size:mtime`, so they are reported once. */
+  private readonly rejected = new Map<string, string>();
+  /** While a reconcile runs, adopted files are written to the catalog in batches. */
+  private batch: FolderEntry[] | null = null;
+
+  constructor(opts: PublisherOptions) {
+    this.catalog = opts.catalog;
+    this.storage = opts.storage;
+    this.events = opts.events;
+    this.log = opts.log;
+    this.overwrite = opts.overwrite;
+    this.lock = opts.lock;
+    this.changed = opts.changed;
+  }
+
+  // ---- from outside: HTTP uploads and watched build folders ------------------------
+
+  /**
+   * Takes a complete, hashed file and makes it part of the index, or throws: a Dist*Error
+   * for bad content, FileConflictError for a different file of the same name, Forbidden
+   * when the user it is published as may not upload to its project. Nothing is written for
+   * a refused file, and no temporary file is left either way.
+   */
+  async publish(upload: ReceivedUpload, request: PublishRequest): Promise<UploadOutcome> {
+    const { filename, digests } = upload;
+    const { claims, identity } = request;
+    let temp: TempFile | undefined;
+    try {
+      parseDistFilename(filename);
+      // An upload form names its project: refuse one the user may not upload to before reading the file.
+      if (claims) checkUpload(this.catalog, identity, normalizeName(claims.name));
+      const inspected = await inspectDistribution(upload.bytes ?? upload.temp.path, filename, digests.size);
+      temp = upload.temp;
+      if (claims) checkClaims(claims, inspected);
+      else checkUpload(this.catalog, identity, inspected.dist.project);
+      const project = inspected.dist.project;
+      const outcome = await this.lock(filename, async () => {
+        const existing = await this.existingFile(filename);
+        if (existing && existing.sha256 === digests.sha256) {
+          const file = this.catalog.file(filename);
+          if (file) return { status: 'identical', file, warnings: warningsOf(inspected) } as UploadOutcome;
+        }
+        if (existing && !this.overwrite && !request.replace) throw new FileConflictError(filename, existing.sha256);
+        // Durable before visible: fsync the data, rename into place, then the catalog row.
+        temp ??= this.storage.writeTemp(upload.bytes as Buffer);
+        const mtimeMs = await this.storage.seal(temp);
+        const relpath = await this.storage.commit(temp, filename);
+        const record = fileRecordOf(inspected, digests, { relpath, mtimeMs }, new Date().toISOString(), {
+          source: request.origin.source,
+          uploadedBy: request.by.user,
+          uploadedFrom: request.by.address,
+        });
+        const note = existing ? `replaced a file of the same name (sha256 ${existing.sha256})` : undefined;
+        this.catalog.putFile(record, inspected.contents.metadata.name, inspected.contents.metadataBytes, note);
+        if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
+        this.changed(project);
+        const warnings = warningsOf(inspected);
+        const origin = request.origin;
+        this.events.publish({
+          type: 'upload',
+          project,
+          version: record.version,
+          filename,
+          size: record.size,
+          source: origin.source,
+          ...(origin.source === 'watch' ? { watch: origin.watch } : {}),
+          ...(existing ? { replaced: true } : {}),
+          user: request.by.user,
+          address: origin.source === 'watch' ? null : request.by.address,
+          ...(warnings.length > 0 ? { warnings } : {}),
+        });
+        return { status: existing ? 'replaced' : 'created', file: record, warnings } as UploadOutcome;
+      });
+      claimProject(this.catalog, identity, project);
+      return outcome;
+    } finally {
+      const left = temp ?? upload.temp;
+      if (left) await this.storage.discard(left);
+    }
+  }
+
+  /**
+   * The file a new upload of `filename` would replace: the catalog's, or one in the
+   * folder's top level that is not indexed yet (it is indexed now, so it gets served).
+   */
+  private async existingFile(filename: string): Promise<{ sha256: string; relpath: string } | undefined> {
+    const known = this.catalog.file(filename);
+    if (known) return known;
+    if (!this.storage.hasTopLevel(filename)) return undefined;
+    const path = this.storage.pathOf(filename);
+    await this.adoptLocked(filename, 'folder');
+    return this.catalog.file(filename) ?? { sha256: (await hashFile(path)).sha256, relpath: filename };
+  }
+
+  // ---- already in the packages folder ----------------------------------------------
+
+  /**
+   * Indexes one file found in the packages folder (at start or by the watcher).
+   * Files that are not valid distributions are logged once and left alone.
+   */
+  adopt(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
+    return this.lock(basename(relpath), () => this.adoptLocked(relpath, source));
+  }
+
+  private async adoptLocked(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
+    const path = this.storage.pathOf(relpath);
+    const found = { relpath, filename: basename(relpath) };
+    let st;
+    try {
+      st = await stat(path);
+    } catch {
+      return false;
+    }
+    const mtimeMs = Math.trunc(st.mtimeMs);
+    const known = this.catalog.file(found.filename);
+    if (known && known.relpath === found.relpath && known.size === st.size && known.mtimeMs === mtimeMs) return false;
+    if (known && known.relpath !== found.relpath) {
+      const stillThere = await stat(this.storage.pathOf(known.relpath)).then(
+        () => true,
+        () => false,
+      );
+      if (stillThere) {
+        this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `'${found.relpath}' has the same filename as '${known.relpath}'; serving only the latter.`);
+        return false;
+      }
+    }
+    // Small files (nearly all) are read once and hashed and inspected in memory.
+    const bytes = st.size <= IN_MEMORY_LIMIT ? await readFile(path) : undefined;
+    const digests = bytes ? hashBytes(bytes) : await hashFile(path);
+    if (known && known.sha256 === digests.sha256 && known.relpath === found.relpath) {
+      this.catalog.touch(found.filename, mtimeMs);
+      return false;
+    }
+    let inspected;
+    try {
+      inspected = await inspectDistribution(bytes ?? path, found.filename, digests.size);
+    } catch (err) {
+      if (err instanceof DistFilenameError || err instanceof DistContentError || err instanceof DistMismatchError) {
+        this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `Not serving '${found.relpath}': ${err.message}`);
+        return false;
+      }
+      throw err;
+    }
+    this.rejected.delete(found.relpath);
+    const uploadTime = known?.uploadTime ?? new Date(st.mtimeMs).toISOString();
+    // Nobody uploaded it: it was put into the folder (or replaced there) by hand.
+    const record = fileRecordOf(inspected, digests, { relpath: found.relpath, mtimeMs }, uploadTime, { source: 'folder', uploadedBy: null, uploadedFrom: null });
+    const entry = { file: record, displayName: inspected.contents.metadata.name, metadataBytes: inspected.contents.metadataBytes, announce: source === 'folder' || !known };
+    if (this.batch) {
+      this.batch.push(entry);
+      if (this.batch.length >= BATCH_SIZE) this.flushBatch();
+    } else {
+      this.commitFolderFiles([entry]);
+    }
+    return true;
+  }
+
+  private commitFolderFiles(entries: FolderEntry[]): void {
+    this.catalog.putFiles(entries);
+    for (const { file, announce } of entries) {
+      this.changed(file.project);
+      if (announce) {
+        this.events.publish({ type: 'upload', project: file.project, version: file.version, filename: file.filename, size: file.size, source: 'folder', user: null, address: null });
+      }
+    }
+  }
+
+  /** From now until {@link endBatch}, adopted files are written to the catalog many to a transaction (a reconcile). */
+  beginBatch(): void {
+    this.batch = [];
+  }
+
+  /** Writes what the batch holds and goes back to one transaction per file. */
+  endBatch(): void {
+    this.flushBatch();
+    this.batch = null;
+  }
+
+  private flushBatch(): void {
+    if (!this.batch || this.batch.length === 0) return;
+    const entries = this.batch;
+    this.batch = [];
+    this.commitFolderFiles(entries);
+  }
+
+  private rejectOnce(relpath: string, stamp: string, message: string): void {
+    if (this.rejected.get(relpath) === stamp) return;
+    this.rejected.set(relpath, stamp);
+    this.log.warn(message);
+  }
+
+  /** A path left the packages folder: a file put back there later is judged afresh. */
+  forget(relpath: string): void {
+    this.rejected.delete(relpath);
+  }
+}
+
+/** Refuses a file whose upload form claims another filetype, project or version than the file has. */
+function checkClaims(claims: UploadClaims, inspected: Inspected): void {
+  const { filename } = inspected.dist;
+  const meta = inspected.contents.metadata;
+  if (claims.filetype !== inspected.dist.packagetype) {
+    throw new DistMismatchError(
+      `The filetype '${claims.filetype}' does not match '${filename}': use 'bdist_wheel' for .whl files and 'sdist' for .tar.gz and .zip files.`,
+    );
+  }
+  if (normalizeName(claims.name) !== inspected.dist.project) {
+    throw new DistMismatchError(`The form says the project is '${claims.name}', but the file is for '${meta.name}'.`);
+  }
+  if (normalizeVersion(claims.version) !== inspected.version) {
+    throw new DistMismatchError(`The form says the version is '${claims.version}', but the file is version '${meta.version}'.`);
+  }
+}
+
+/** What an uploader should know about an accepted file: a legacy sdist name, a file boards cannot install. */
+function warningsOf(inspected: Inspected): string[] {
+  const boardProblem = boardIncompatibility(inspected.dist.filename, boardLayoutOf(inspected.dist.kind, inspected.contents.members));
+  return [legacySdistName(inspected.dist), boardProblem].filter((w): w is string => typeof w === 'string');
+}
