@@ -34,6 +34,8 @@ export interface BuildAppOptions {
   logStream?: DestinationStream;
   /** How long an upload body may stop arriving before it is refused (default 60 s; tests shorten it). */
   uploadIdleTimeoutMs?: number;
+  /** How many events `/-/events` keeps for reconnecting clients, and how long downloads are gathered into one event (tests change them). */
+  events?: { ringSize?: number; downloadBatchMs?: number };
 }
 
 declare module 'fastify' {
@@ -145,6 +147,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     catalogFile: layout.catalogFile,
     packagesDir: settings.packagesDir,
     overwrite: settings.overwrite,
+    ...opts.events,
   });
   await app.register(watcherPlugin, { watch: settings.watch });
   await app.register(boardsPlugin, { cacheDir: layout.boardCacheDir });

@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ProjectDetail, ProjectSummary } from '../../shared/api.js';
+import type { ProjectDetail, ProjectList, ProjectSummary } from '../../shared/api.js';
 import { legacySdistName } from '../../shared/distfiles.js';
 import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
@@ -14,7 +14,9 @@ import { normalizeName } from '../../shared/names.js';
 import { compareVersions, isPrerelease, normalizeVersion, releaseKey } from '../../shared/versions.js';
 import { boardIncompatibility, boardLayoutOf } from './board-files.js';
 import { stampOf, type Actor, type Catalog, type FileRecord } from './catalog.js';
+import { DownloadBatch } from './download-batch.js';
 import type { EventBus } from './events.js';
+import type { DownloadClient } from './installer.js';
 import { hashBytes, hashFile, IN_MEMORY_LIMIT, type Digests } from './hashing.js';
 import { fileRecordOf, inspectDistribution } from './inspect.js';
 import { ALL_PROJECTS, PageCache, type Page } from './page-cache.js';
@@ -82,6 +84,8 @@ export interface IndexServiceOptions {
   events: EventBus;
   log: FastifyBaseLogger;
   overwrite: boolean;
+  /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
+  downloadBatchMs?: number;
 }
 
 export class IndexService {
@@ -103,6 +107,8 @@ export class IndexService {
   indexing = false;
   /** Relpaths being deleted through the API right now (the watcher leaves them alone). */
   private readonly deleting = new Set<string>();
+  /** Downloads counted since the last `downloads` event. */
+  private readonly downloadBatch: DownloadBatch;
 
   constructor(opts: IndexServiceOptions) {
     this.catalog = opts.catalog;
@@ -110,6 +116,7 @@ export class IndexService {
     this.events = opts.events;
     this.log = opts.log;
     this.overwrite = opts.overwrite;
+    this.downloadBatch = new DownloadBatch((files) => this.events.publish({ type: 'downloads', files }), opts.downloadBatchMs);
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -211,15 +218,26 @@ export class IndexService {
     });
   }
 
-  /** Summaries of every project, for the control API. */
+  /** Summaries of every project. */
   projectSummaries(): ProjectSummary[] {
     return this.catalog.projectSummaries().map((p) => ({ ...p, latestVersion: this.latestVersion(p.name) }));
   }
 
-  /** One project with releases, files and download counts, for the control API. */
+  /**
+   * Every project with its counts, for the control API, as of the event id it names: the
+   * downloads gathered for the next event are published first, so that the answer counts
+   * exactly the events up to that id.
+   */
+  projectList(): ProjectList {
+    this.downloadBatch.flush();
+    return { projects: this.projectSummaries(), lastEventId: String(this.events.lastId) };
+  }
+
+  /** One project with releases, files and download counts, for the control API (as of the event id it names, as projectList). */
   projectDetail(project: string): ProjectDetail | undefined {
     const view = this.view(project);
     if (!view) return undefined;
+    this.downloadBatch.flush();
     const downloads = this.catalog.downloadsOf(project);
     const releases = this.newestFirst(view).map((key) => {
       const files = view.files.filter((f) => f.releaseKey === key);
@@ -257,14 +275,21 @@ export class IndexService {
       latestVersion: this.latestVersion(project),
       downloads: releases.reduce((n, r) => n + r.downloads, 0),
       downloadsByDay: this.catalog.downloadsByDay(project),
+      downloadsByInstaller: this.catalog.downloadsByInstaller(project),
       releases,
+      lastEventId: String(this.events.lastId),
     };
   }
 
-  /** Counts a download and tells the event stream. */
-  recordDownload(file: FileRecord): void {
-    this.catalog.countDownload(file.filename);
-    this.events.publish({ type: 'download', project: file.project, filename: file.filename });
+  /** Counts a download (by installer and CI) and tells the event stream with the next `downloads` event. */
+  recordDownload(file: FileRecord, client: DownloadClient): void {
+    this.catalog.countDownload(file, client.installer, client.ci);
+    this.downloadBatch.add(file, client);
+  }
+
+  /** Publishes the downloads gathered for the next event now (before a page that shows counts is served, at shutdown). */
+  flushDownloadEvents(): void {
+    this.downloadBatch.flush();
   }
 
   // ---- uploads -------------------------------------------------------------------
