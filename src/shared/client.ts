@@ -290,7 +290,11 @@ export class DaemonClient {
         local.abort();
       }, idleMs);
     };
-    const signal = AbortSignal.any([options.signal, local.signal]);
+    // One controller for both ways of ending (a signal made by AbortSignal.any of another
+    // may never reach fetch: the stream's connection would stay open on the daemon).
+    const stop = () => local.abort();
+    options.signal.addEventListener('abort', stop, { once: true });
+    const signal = local.signal;
     const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache' };
     if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
     const silence = () => new DaemonRequestError(`The event stream of ${this.baseUrl} went silent for ${Math.round(idleMs / 1000)} s.`, 0, 'PYREPO_CLIENT_TIMEOUT');
@@ -330,6 +334,7 @@ export class DaemonClient {
       if (!options.signal.aborted) throw new DaemonRequestError(`The daemon at ${this.baseUrl} closed the event stream.`, 0, 'PYREPO_CLIENT_STREAM_ENDED');
     } finally {
       clearTimeout(idle);
+      options.signal.removeEventListener('abort', stop);
     }
   }
 
@@ -359,7 +364,7 @@ export class DaemonClient {
       method,
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
+      ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
     };
     try {
       if (this.options.tlsCertificate) {
