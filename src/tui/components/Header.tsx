@@ -53,8 +53,7 @@ export const Header = memo(function Header({ live, now, width, readonly }: Heade
     live.connection.state === 'reconnecting'
       ? { text: live.connection.reason, tone: 'warn' as const }
       : {
-          // Watched folders come with auto-publish: shown once the daemon reports them.
-          text: h ? `access  ${accessText(h.authenticate)}${h.watchedFolders?.length ? `   watching  ${h.watchedFolders.join(', ')}` : ''}` : 'Waiting for the daemon…',
+          text: h ? `access  ${accessText(h.authenticate)}` : 'Waiting for the daemon…',
           tone: undefined,
         };
   return (

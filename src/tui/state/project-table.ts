@@ -5,7 +5,7 @@
  * a screenful does.
  */
 import { compareVersions } from '../../shared/versions.js';
-import type { ProjectView } from './model.js';
+import type { ProjectSummary } from '../../shared/api.js';
 
 export const SORT_COLUMNS = ['name', 'latest', 'versions', 'files', 'downloads', 'trend', 'uploaded', 'uploader'] as const;
 export type SortColumn = (typeof SORT_COLUMNS)[number];
@@ -39,15 +39,15 @@ export function parseFilter(filter: string): ParsedFilter | undefined {
   return text === '' ? undefined : { text, invert };
 }
 
-export function matchesFilter(p: ProjectView, filter: ParsedFilter | undefined): boolean {
+export function matchesFilter(p: ProjectSummary, filter: ParsedFilter | undefined): boolean {
   if (!filter) return true;
   const hit = p.name.includes(filter.text) || p.displayName.toLowerCase().includes(filter.text);
   return hit !== filter.invert;
 }
 
-const sum = (values: readonly number[] | undefined): number => (values ? values.reduce((a, b) => a + b, 0) : -1);
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
-function compare(a: ProjectView, b: ProjectView, column: SortColumn): number {
+function compare(a: ProjectSummary, b: ProjectSummary, column: SortColumn): number {
   switch (column) {
     case 'name':
       return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -65,14 +65,14 @@ function compare(a: ProjectView, b: ProjectView, column: SortColumn): number {
     case 'uploaded':
       return (a.lastUpload ?? '').localeCompare(b.lastUpload ?? '');
     case 'uploader':
-      return (a.lastUploader ?? '').localeCompare(b.lastUploader ?? '');
+      return (a.lastUploadedBy ?? '').localeCompare(b.lastUploadedBy ?? '');
   }
 }
 
 /** The rows of the list: filtered, then sorted (ties by name, A→Z). */
-export function tableRows(projects: Iterable<ProjectView>, filter: string, sort: Sort): ProjectView[] {
+export function tableRows(projects: Iterable<ProjectSummary>, filter: string, sort: Sort): ProjectSummary[] {
   const parsed = parseFilter(filter);
-  const rows: ProjectView[] = [];
+  const rows: ProjectSummary[] = [];
   for (const p of projects) if (matchesFilter(p, parsed)) rows.push(p);
   const sign = sort.descending ? -1 : 1;
   return rows.sort((a, b) => sign * compare(a, b, sort.column) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
