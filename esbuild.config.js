@@ -3,6 +3,25 @@
 // loads in a fraction of that, which is what lets the daemon answer within 1 s.
 // `tsc` still type-checks everything; this only decides how the output is laid out.
 import { build } from 'esbuild';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const textCache = resolve(root, 'src/tui/text-cache');
+
+// Ink measures and tokenizes every text of the screen again on each frame; the dashboard
+// gives it the same functions remembered across frames (src/tui/text-cache/). Only the
+// shims themselves import the real packages.
+const REMEMBERED = { 'string-width': 'string-width.ts', 'slice-ansi': 'slice-ansi.ts', '@alcalzone/ansi-tokenize': 'ansi-tokenize.ts' };
+const rememberedText = {
+  name: 'remembered-text-measurements',
+  setup(b) {
+    b.onResolve({ filter: /^(string-width|slice-ansi|@alcalzone\/ansi-tokenize)$/ }, (args) => {
+      if (args.importer.startsWith(textCache)) return undefined;
+      return { path: resolve(textCache, REMEMBERED[args.path]) };
+    });
+  },
+};
 
 await build({
   entryPoints: ['src/cli/index.ts', 'src/daemon/main.ts'],
@@ -21,4 +40,5 @@ await build({
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __pyrepoRequire } from 'node:module'; const require = __pyrepoRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [rememberedText],
 });
