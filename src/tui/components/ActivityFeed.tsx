@@ -39,11 +39,12 @@ export function describeItem(item: FeedItem): { verb: string; text: string; tone
       return { verb: 'download', text: `${n > 1 ? `${formatCount(n)}× ` : ''}${e.filename}${e.installers.length > 0 ? ` (${installersText(e.installers)})` : ''}` };
     }
     case 'downloads': {
+      // A batch of many files: how many, by whom, and the busiest file.
       const top = [...e.files].sort((a, b) => b.downloads - a.downloads)[0];
       const installers = e.files.reduce<InstallerCount[]>((acc, f) => addInstallers(acc, f.installers), []);
       return {
-        verb: 'download',
-        text: `${formatCount(item.count)}× ${e.files.length} files (${installersText(installers)}), most ${top ? `${top.filename} ${formatCount(top.downloads)}×` : ''}`,
+        verb: 'downloads',
+        text: `${formatCount(item.count)} of ${formatCount(e.files.length)} files (${installersText(installers)})${top ? `; most ${top.filename} ${formatCount(top.downloads)}×` : ''}`,
       };
     }
     case 'yank':
@@ -79,7 +80,7 @@ export const ActivityFeed = memo(function ActivityFeed({ feed, anchor, offset, w
             <Text key={item.seq} wrap="truncate-end">
               <Text dimColor>{clockTime(item.event.time)} </Text>
               <Text color={d.tone ? theme.color(d.tone) : undefined} bold>
-                {d.verb.padEnd(9)}
+                {`${d.verb.padEnd(8)} `}
               </Text>
               {d.text}
             </Text>

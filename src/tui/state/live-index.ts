@@ -22,10 +22,10 @@ import type { LiveEvent } from './model.js';
 export const FEED_LENGTH = 200;
 /** Downloads of one file this close together share a feed line. */
 export const DOWNLOAD_MERGE_MS = 10_000;
-/** How many of the newest feed lines a download may join. */
-const MERGE_DEPTH = 8;
+/** How many of the newest feed lines a download may join (every file busy within DOWNLOAD_MERGE_MS keeps one line). */
+const MERGE_DEPTH = 40;
 /** A batch of downloads of more files than this is one feed line, not one per file. */
-export const FEED_FILES_PER_BATCH = 3;
+export const FEED_FILES_PER_BATCH = 8;
 /** How many of the newest events are kept to be applied again to a snapshot that predates them. */
 export const RECENT_EVENTS = 128;
 
