@@ -14,6 +14,8 @@
  *      same interleaved way), after a warm-up of 200 uploads: the rate is the steady state
  *      of a running daemon, not of code the JIT has not compiled yet (the first hundred
  *      uploads of a fresh process run at about three quarters of the speed)
+ *   8. the dashboard (test/bench/dashboard.ts): first full frame with N projects, keypress to
+ *      frame, CPU under 1,000 downloads a second, and /packages/ download throughput
  *   and diagnostics that explain failures: the start-up floor (Node + module loading), and
  *   the N-project daemon again with `serve --no-watch` (load, uploads, memory).
  *
@@ -34,6 +36,7 @@ import { ensureDataset, FILES_PER_PROJECT, removeUploadLeftovers, type Dataset }
 import { freePort, indexedLogLine, launchDaemon, listeningLoggedMs, stopDaemon, waitForIndexed, waitForQuiet, type Daemon, type LogLevel } from './daemon.js';
 import { startNginx, stopNginx } from './nginx.js';
 import { installExitHandlers, killAllSync, memoryOf, onExitCleanup, sleep, useRegistry, which } from './procs.js';
+import { dashboardRows, runDashboardBench, type DashboardResults } from './dashboard.js';
 import { fmt, formatTable, type Row } from './report.js';
 import { makeUploads, uploadSequentially, type UploadResult } from './upload.js';
 import { HTML_ACCEPT, PIP_ACCEPT, runWrk, type WrkResult } from './wrk.js';
@@ -154,6 +157,7 @@ interface Results {
   diagnostics: { startup?: StartupFloor; noWatch?: ServingRun };
   /** Both sizes served at once, loads alternated: the fair comparison for the flatness targets. */
   flatness?: Flatness;
+  dashboard?: DashboardResults;
   errors: string[];
   rows?: Row[];
 }
@@ -738,11 +742,14 @@ async function main(): Promise<number> {
       log(`Flatness: ${fmt.int(CONFIG.smallProjects)} and ${fmt.int(CONFIG.projects)} projects served at once, loads alternated`);
       results.flatness = await flatnessPhase(env, large, small, largeData, smallData);
     });
+    await phase('dashboard', async () => {
+      results.dashboard = await runDashboardBench({ projects: CONFIG.projects, log });
+    });
   } finally {
     killAllSync();
   }
 
-  const rows = rowsOf(results);
+  const rows = [...rowsOf(results), ...(results.dashboard ? dashboardRows(results.dashboard) : [])];
   results.rows = rows;
   results.finishedAt = new Date().toISOString();
   results.totalSeconds = (performance.now() - started) / 1000;
