@@ -10,14 +10,16 @@ const root = dirname(fileURLToPath(import.meta.url));
 const textCache = resolve(root, 'src/tui/text-cache');
 
 // Ink measures and tokenizes every text of the screen again on each frame; the dashboard
-// gives it the same functions remembered across frames (src/tui/text-cache/). Only the
-// shims themselves import the real packages.
+// gives it the same functions remembered across frames (src/tui/text-cache/). Only Ink and
+// the helpers it draws with get them, by ESM import (other packages, such as the prompts'
+// CommonJS dependencies, keep their own versions); the shims import the real packages.
 const REMEMBERED = { 'string-width': 'string-width.ts', 'slice-ansi': 'slice-ansi.ts', '@alcalzone/ansi-tokenize': 'ansi-tokenize.ts' };
+const INK_AND_HELPERS = /[\\/]node_modules[\\/](ink|widest-line|cli-truncate|slice-ansi|wrap-ansi|log-update)[\\/](?!node_modules)/;
 const rememberedText = {
   name: 'remembered-text-measurements',
   setup(b) {
     b.onResolve({ filter: /^(string-width|slice-ansi|@alcalzone\/ansi-tokenize)$/ }, (args) => {
-      if (args.importer.startsWith(textCache)) return undefined;
+      if (args.kind !== 'import-statement' || !INK_AND_HELPERS.test(args.importer)) return undefined;
       return { path: resolve(textCache, REMEMBERED[args.path]) };
     });
   },
