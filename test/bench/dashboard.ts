@@ -229,6 +229,8 @@ export async function runDashboardBench(opts: { projects: number; log: (line: st
   await runCli(['start', '--port', '0', '--authenticate', 'none', '--packages-dir', ds.dir], env);
   let proxy: TimingProxy | undefined;
   let screen: Screen | undefined;
+  /** The state file and what it said before it named the proxy (put back before stopping). */
+  let restoreState: (() => void) | undefined;
   try {
     let status = JSON.parse(await runCli(['status', '--json'], env)) as { url: string; indexing?: boolean; dataDir: string; pid: number; files?: number };
     const deadline = performance.now() + 300_000;
@@ -242,6 +244,8 @@ export async function runDashboardBench(opts: { projects: number; log: (line: st
     const daemonUrl = state.url;
     proxy = new TimingProxy(Number(new URL(daemonUrl).port));
     await proxy.listen();
+    const original = readFileSync(stateFile, 'utf8');
+    restoreState = () => writeFileSync(stateFile, original, { mode: 0o600 });
     writeFileSync(stateFile, JSON.stringify({ ...state, url: `http://127.0.0.1:${proxy.port}` }), { mode: 0o600 });
 
     // 1. The first full frame.
@@ -337,6 +341,8 @@ export async function runDashboardBench(opts: { projects: number; log: (line: st
     } catch {
       // gone
     }
+    // `pyrepo stop` finds the daemon by its state file: with the proxy gone, it would take it for stopped.
+    restoreState?.();
     proxy?.close();
     await runCli(['stop'], env).catch((err: unknown) => results.errors.push(`stop: ${(err as Error).message}`));
   }
