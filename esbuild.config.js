@@ -3,6 +3,27 @@
 // loads in a fraction of that, which is what lets the daemon answer within 1 s.
 // `tsc` still type-checks everything; this only decides how the output is laid out.
 import { build } from 'esbuild';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const textCache = resolve(root, 'src/tui/text-cache');
+
+// Ink measures and tokenizes every text of the screen again on each frame; the dashboard
+// gives it the same functions remembered across frames (src/tui/text-cache/). Only Ink and
+// the helpers it draws with get them, by ESM import (other packages, such as the prompts'
+// CommonJS dependencies, keep their own versions); the shims import the real packages.
+const REMEMBERED = { 'string-width': 'string-width.ts', 'slice-ansi': 'slice-ansi.ts', '@alcalzone/ansi-tokenize': 'ansi-tokenize.ts' };
+const INK_AND_HELPERS = /[\\/]node_modules[\\/](ink|widest-line|cli-truncate|slice-ansi|wrap-ansi|log-update)[\\/](?!node_modules)/;
+const rememberedText = {
+  name: 'remembered-text-measurements',
+  setup(b) {
+    b.onResolve({ filter: /^(string-width|slice-ansi|@alcalzone\/ansi-tokenize)$/ }, (args) => {
+      if (args.kind !== 'import-statement' || !INK_AND_HELPERS.test(args.importer)) return undefined;
+      return { path: resolve(textCache, REMEMBERED[args.path]) };
+    });
+  },
+};
 
 await build({
   entryPoints: ['src/cli/index.ts', 'src/daemon/main.ts'],
@@ -21,4 +42,5 @@ await build({
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __pyrepoRequire } from 'node:module'; const require = __pyrepoRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [rememberedText],
 });

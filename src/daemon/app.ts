@@ -38,6 +38,8 @@ export interface BuildAppOptions {
   uploadIdleTimeoutMs?: number;
   /** How long a file in a watched build folder must hold still before it is read (default 250 ms). */
   watchSettleMs?: number;
+  /** How many events `/-/events` keeps for reconnecting clients, and how long downloads are gathered into one event (tests change them). */
+  events?: { ringSize?: number; downloadBatchMs?: number };
 }
 
 declare module 'fastify' {
@@ -149,6 +151,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     catalogFile: layout.catalogFile,
     packagesDir: settings.packagesDir,
     overwrite: settings.overwrite,
+    ...opts.events,
   });
   await app.register(watcherPlugin, { watch: settings.watch });
   await app.register(boardsPlugin, { cacheDir: layout.boardCacheDir });

@@ -105,6 +105,38 @@ export const HealthSchema = Type.Object({
 });
 export type Health = Static<typeof HealthSchema>;
 
+/**
+ * The installers downloads are counted by, told apart by their User-Agent: pip's JSON user
+ * agent names the installer (pip, uv; pipenv installs with pip), poetry (1.7 and later) and
+ * pdm send their own; `mip` and `upip` are MicroPython boards (by the route they ask); `other`
+ * is anything else (curl, browsers, poetry before 1.7, which sends python-requests').
+ */
+export const INSTALLERS = ['pip', 'uv', 'poetry', 'pdm', 'mip', 'upip', 'other'] as const;
+export const InstallerSchema = Type.Union([
+  Type.Literal('pip'),
+  Type.Literal('uv'),
+  Type.Literal('poetry'),
+  Type.Literal('pdm'),
+  Type.Literal('mip'),
+  Type.Literal('upip'),
+  Type.Literal('other'),
+]);
+export type Installer = (typeof INSTALLERS)[number];
+
+/** Downloads by one installer, and how many of them said they ran in CI (pip's and uv's user agents tell). */
+export const InstallerCountSchema = Type.Object({ installer: InstallerSchema, downloads: Type.Integer(), ci: Type.Integer() });
+export type InstallerCount = Static<typeof InstallerCountSchema>;
+
+/**
+ * The position in `/-/events` an answer reflects: every event up to this id (and none after
+ * it) is counted in it. A client that applies only events with a greater id, and resumes the
+ * stream from it (`Last-Event-ID`), neither misses nor double-counts anything.
+ */
+const lastEventId = Type.String({ description: 'id of the newest event this answer reflects' });
+
+/** How many days `downloads30d` covers. */
+export const RECENT_DAYS = 30;
+
 export const ProjectSummarySchema = Type.Object({
   name: Type.String({ description: 'normalized name' }),
   displayName: Type.String(),
@@ -112,11 +144,15 @@ export const ProjectSummarySchema = Type.Object({
   versions: Type.Integer(),
   files: Type.Integer(),
   downloads: Type.Integer(),
+  /** Downloads of each of the last 30 UTC days, oldest first, today last. */
+  downloads30d: Type.Array(Type.Integer(), { minItems: RECENT_DAYS, maxItems: RECENT_DAYS }),
   lastUpload: Type.Union([Type.String(), Type.Null()]),
+  /** Who uploaded the newest file (as {@link FileInfoSchema} `uploadedBy`); null for anonymous uploads and files found in the packages folder. */
+  lastUploadedBy: Type.Union([Type.String(), Type.Null()]),
 });
 export type ProjectSummary = Static<typeof ProjectSummarySchema>;
 
-export const ProjectListSchema = Type.Object({ projects: Type.Array(ProjectSummarySchema) });
+export const ProjectListSchema = Type.Object({ projects: Type.Array(ProjectSummarySchema), lastEventId });
 export type ProjectList = Static<typeof ProjectListSchema>;
 
 export const FileInfoSchema = Type.Object({
@@ -169,7 +205,13 @@ export const ProjectDetailSchema = Type.Object({
   downloads: Type.Integer(),
   /** Downloads per UTC day (`YYYY-MM-DD`), oldest first. */
   downloadsByDay: Type.Array(Type.Object({ day: Type.String(), downloads: Type.Integer() })),
+  /**
+   * Downloads by installer, most first. Downloads counted before pyrepo recorded installers
+   * are in `downloads` but in no installer.
+   */
+  downloadsByInstaller: Type.Array(InstallerCountSchema),
   releases: Type.Array(ReleaseInfoSchema, { description: 'newest first' }),
+  lastEventId,
 });
 export type ProjectDetail = Static<typeof ProjectDetailSchema>;
 
@@ -295,7 +337,35 @@ const who = {
   address: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 };
 
-/** Events on `/-/events`; the SSE `event:` field is the `type`. */
+/** The downloads of one file in a `downloads` event. */
+export const FileDownloadsSchema = Type.Object({
+  project: Type.String(),
+  filename: Type.String(),
+  downloads: Type.Integer({ minimum: 1 }),
+  /** The same downloads by installer, most first. */
+  installers: Type.Array(InstallerCountSchema),
+});
+export type FileDownloads = Static<typeof FileDownloadsSchema>;
+
+/** Why `/-/events` cannot replay what a client missed (see {@link IndexEventSchema} `resync`). */
+export const ResyncReasonSchema = Type.Union([
+  /** The id is from before this daemon started: a restart, perhaps with other data. */
+  Type.Literal('restarted'),
+  /** The events after it are no longer kept. */
+  Type.Literal('expired'),
+  /** Not an id this daemon gave. */
+  Type.Literal('unknown'),
+]);
+
+/**
+ * Events on `/-/events`; the SSE `event:` field is the `type`, and the `id:` field an
+ * increasing number (increasing across restarts too). Downloads come batched: one
+ * `downloads` event every quarter second at most, with the counts of each file downloaded
+ * since the last one. A client that reconnects with `Last-Event-ID` gets the events it
+ * missed, or, when the daemon no longer has them (or restarted since), one `resync` event:
+ * it takes a fresh snapshot of the control API, whose answers say the `lastEventId` they
+ * reflect.
+ */
 export const IndexEventSchema = Type.Union([
   Type.Object({
     type: Type.Literal('upload'),
@@ -346,7 +416,7 @@ export const IndexEventSchema = Type.Union([
     /** What happened, in words. */
     detail: Type.String(),
   }),
-  Type.Object({ type: Type.Literal('download'), ...eventBase, filename: Type.String() }),
+  Type.Object({ type: Type.Literal('downloads'), time: eventBase.time, files: Type.Array(FileDownloadsSchema, { minItems: 1 }) }),
   Type.Object({ type: Type.Literal('delete'), ...eventBase, filename: Type.String(), ...who }),
   Type.Object({
     type: Type.Literal('yank'),
@@ -356,6 +426,7 @@ export const IndexEventSchema = Type.Union([
     ...who,
   }),
   Type.Object({ type: Type.Literal('unyank'), ...eventBase, version: Type.String(), ...who }),
+  Type.Object({ type: Type.Literal('resync'), time: eventBase.time, reason: ResyncReasonSchema }),
 ]);
 export type IndexEvent = Static<typeof IndexEventSchema>;
 

@@ -13,6 +13,7 @@ import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import {
   ActivityListSchema,
   ApiErrorSchema,
+  ControlRoutes,
   DeleteResultSchema,
   HealthSchema,
   INSTANCE_HEADER,
@@ -47,12 +48,14 @@ import {
   type WatchRequest,
   type YankResult,
 } from './api.js';
+import { SseParser } from './sse.js';
 
 /**
  * A control API call that failed; `status` is 0 when the daemon could not be reached
  * (`code` PYREPO_CLIENT_UNREACHABLE: nothing listens; PYREPO_CLIENT_TIMEOUT: no answer in
  * time; PYREPO_CLIENT_TLS: the certificate was refused; PYREPO_CLIENT_FAILED: anything else).
- * PYREPO_CLIENT_HEALTH_WITHHELD (status 200): see {@link DaemonClient.health}.
+ * PYREPO_CLIENT_HEALTH_WITHHELD (status 200): see {@link DaemonClient.health}. The event stream adds
+ * PYREPO_CLIENT_STREAM_ENDED: the daemon closed it (see {@link DaemonClient.events}).
  */
 export class DaemonRequestError extends Error {
   override readonly name = 'DaemonRequestError';
@@ -99,6 +102,22 @@ export function daemonClientFor(state: DaemonState, given: Omit<DaemonClientOpti
     throw new DaemonRequestError(`Cannot read the daemon's TLS certificate ${state.tlsCert}: ${(err as Error).message}`, 0, 'PYREPO_CLIENT_TLS');
   }
   return new DaemonClient(state.url, { ...options, tlsCertificate: pem });
+}
+
+/** Options of {@link DaemonClient.events}. */
+export interface EventStreamOptions {
+  /** Aborting it ends the stream (events() then resolves). */
+  signal: AbortSignal;
+  /** Sent as `Last-Event-ID`: the daemon replays the events after it, or sends one `resync` event. */
+  lastEventId?: string;
+  /** Called once the daemon accepted the stream. */
+  onOpen?: () => void;
+  /** Each event, with its `id:` (every event of a daemon that numbers them has one). */
+  onEvent: (event: IndexEvent, id: string | undefined) => void;
+  /** An event that does not match the schema (a newer daemon's), with its `event:` type. */
+  onUnknown?: (type: string, data: unknown, id: string | undefined) => void;
+  /** How long a silent stream is trusted; the daemon sends a heartbeat every 15 s. Default: 40,000. */
+  idleMs?: number;
 }
 
 /** Connection errors that mean nothing accepts connections at that address. */
@@ -280,33 +299,68 @@ export class DaemonClient {
   }
 
   /**
-   * Streams `/-/events` until `signal` aborts or the daemon closes the stream;
-   * calls `onEvent` for each event that matches the schema.
+   * Follows `/-/events` until `signal` aborts (resolves), or the stream cannot be opened,
+   * breaks off, goes silent past the daemon's heartbeat or is closed by the daemon (rejects
+   * with a DaemonRequestError saying which), so that a caller can reconnect, passing the
+   * last id it saw as `lastEventId`.
    */
-  async events(onEvent: (event: IndexEvent) => void, signal: AbortSignal): Promise<void> {
-    const res = await this.fetch('GET', '/-/events', undefined, signal, false);
-    if (!res.ok || !res.body) throw await this.failure(res);
-    const decoder = new TextDecoder();
-    let buffer = '';
+  async events(options: EventStreamOptions): Promise<void> {
+    const idleMs = options.idleMs ?? 40_000;
+    const local = new AbortController();
+    let silent = false;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        silent = true;
+        local.abort();
+      }, idleMs);
+    };
+    // One controller for both ways of ending (a signal made by AbortSignal.any of another
+    // may never reach fetch: the stream's connection would stay open on the daemon).
+    const stop = () => local.abort();
+    options.signal.addEventListener('abort', stop, { once: true });
+    const signal = local.signal;
+    const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache' };
+    if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
+    const silence = () => new DaemonRequestError(`The event stream of ${this.baseUrl} went silent for ${Math.round(idleMs / 1000)} s.`, 0, 'PYREPO_CLIENT_TIMEOUT');
     try {
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = block
-            .split('\n')
-            .filter((l) => l.startsWith('data:'))
-            .map((l) => l.slice(5).trimStart())
-            .join('\n');
-          if (!data) continue;
-          const parsed: unknown = JSON.parse(data);
-          if (Value.Check(IndexEventSchema, parsed)) onEvent(parsed);
-        }
+      arm();
+      let res: Response;
+      try {
+        res = await this.fetch('GET', ControlRoutes.events, undefined, signal, false, headers);
+      } catch (err) {
+        if (options.signal.aborted) return;
+        throw silent ? silence() : err;
       }
-    } catch (err) {
-      if (!signal.aborted) throw err;
+      if (!res.ok || !res.body) throw await this.failure(res);
+      options.onOpen?.();
+      const parser = new SseParser();
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          arm();
+          for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
+            let data: unknown;
+            try {
+              data = JSON.parse(message.data);
+            } catch {
+              data = message.data;
+            }
+            if (Value.Check(IndexEventSchema, data)) options.onEvent(data, message.id);
+            else options.onUnknown?.(message.event, data, message.id);
+          }
+        }
+      } catch (err) {
+        if (options.signal.aborted) return;
+        if (silent) throw silence();
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        throw new DaemonRequestError(`The event stream of ${this.baseUrl} broke off: ${cause?.code ?? cause?.message ?? (err as Error).message}.`, 0, 'PYREPO_CLIENT_FAILED');
+      }
+      if (!options.signal.aborted) throw new DaemonRequestError(`The daemon at ${this.baseUrl} closed the event stream.`, 0, 'PYREPO_CLIENT_STREAM_ENDED');
+    } finally {
+      clearTimeout(idle);
+      options.signal.removeEventListener('abort', stop);
     }
   }
 
@@ -324,8 +378,8 @@ export class DaemonClient {
     return json;
   }
 
-  private async fetch(method: string, path: string, body?: unknown, signal?: AbortSignal, timeout = true): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async fetch(method: string, path: string, body?: unknown, signal?: AbortSignal, timeout = true, extraHeaders: Record<string, string> = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.options.authorization) headers.authorization = this.options.authorization;
     if (this.options.instance && path === '/-/health') headers[INSTANCE_HEADER] = this.options.instance;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -336,7 +390,7 @@ export class DaemonClient {
       method,
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
+      ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
     };
     try {
       if (this.options.tlsCertificate) {

@@ -98,6 +98,8 @@ export interface SpawnOptions {
   capture?: boolean;
   marker: string;
   cwd?: string;
+  /** The environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts a process in its own process group and tracks it until it exits. */
@@ -114,7 +116,7 @@ export function spawnManaged(name: string, command: string, args: string[], opts
   }
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { detached: true, stdio, cwd: opts.cwd, env: process.env });
+    child = spawn(command, args, { detached: true, stdio, cwd: opts.cwd, env: opts.env ?? process.env });
   } finally {
     for (const fd of fds) closeSync(fd);
   }

@@ -17,6 +17,8 @@
  *   8. auto-publish (`pyrepo watch`, test/bench/watch.ts): from the end of a build to the
  *      version being installable (in place, by rename, with a build report), and the CPU of
  *      fifty idle watched folders against none
+ *   9. the dashboard (test/bench/dashboard.ts): first full frame with N projects, keypress to
+ *      frame, CPU under 1,000 downloads a second, and /packages/ download throughput
  *   and diagnostics that explain failures: the start-up floor (Node + module loading), and
  *   the N-project daemon again with `serve --no-watch` (load, uploads, memory).
  *
@@ -26,8 +28,8 @@
  * 127.0.0.1; every process started is ended on exit, signals and errors.
  * Results: a table on stdout, JSON in .bench/results.json, daemon logs in .bench/logs/.
  * BENCH_STRICT=1 makes a failed target fail the command (exit 1); BENCH_REPEAT=n (1-5) runs
- * each measured load n times and keeps the best; BENCH_ONLY=watch runs only section 8
- * (BENCH_ONLY=serving only sections 1-7).
+ * each measured load n times and keeps the best; BENCH_ONLY=watch runs only section 8,
+ * BENCH_ONLY=dashboard only section 9 (BENCH_ONLY=serving only sections 1-7; a comma-separated list runs several).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,15 +40,16 @@ import { ensureDataset, FILES_PER_PROJECT, removeUploadLeftovers, type Dataset }
 import { freePort, indexedLogLine, launchDaemon, listeningLoggedMs, stopDaemon, waitForIndexed, waitForQuiet, type Daemon, type LogLevel } from './daemon.js';
 import { startNginx, stopNginx } from './nginx.js';
 import { installExitHandlers, killAllSync, memoryOf, onExitCleanup, sleep, useRegistry, which } from './procs.js';
+import { dashboardRows, runDashboardBench, type DashboardResults } from './dashboard.js';
 import { fmt, formatTable, type Row } from './report.js';
 import { makeUploads, uploadSequentially, type UploadResult } from './upload.js';
 import { benchWatch, type WatchBenchResult } from './watch.js';
 import { HTML_ACCEPT, PIP_ACCEPT, runWrk, type WrkResult } from './wrk.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** Sections to run: `serving` (1-7) and `watch` (8); all when BENCH_ONLY is not set. */
+/** Sections to run: `serving` (1-7), `watch` (8) and `dashboard` (9); all when BENCH_ONLY is not set. */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-const runs = (section: 'serving' | 'watch') => ONLY.length === 0 || ONLY.includes(section);
+const runs = (section: 'serving' | 'watch' | 'dashboard') => ONLY.length === 0 || ONLY.includes(section);
 const STRICT = process.env.BENCH_STRICT === '1';
 /** Run each measured load this many times and keep the best (less skew from other work on the machine). */
 const REPEAT = Math.min(Math.max(Math.trunc(Number(process.env.BENCH_REPEAT ?? 1)) || 1, 1), 5);
@@ -168,6 +171,8 @@ interface Results {
   flatness?: Flatness;
   /** Auto-publish: build-to-installable latencies and the idle cost of watched folders. */
   watch?: WatchBenchResult;
+  /** The dashboard: first frame, keypress to frame, CPU under a download storm, download throughput. */
+  dashboard?: DashboardResults;
   errors: string[];
   rows?: Row[];
 }
@@ -760,6 +765,11 @@ async function main(): Promise<number> {
         });
       });
     }
+    if (runs('dashboard')) {
+      await phase('dashboard', async () => {
+        results.dashboard = await runDashboardBench({ projects: CONFIG.projects, log });
+      });
+    }
   } finally {
     killAllSync();
   }
@@ -807,7 +817,7 @@ async function main(): Promise<number> {
     });
   }
 
-  const rows = rowsOf(results);
+  const rows = [...rowsOf(results), ...(results.dashboard ? dashboardRows(results.dashboard) : [])];
   results.rows = rows;
   results.finishedAt = new Date().toISOString();
   results.totalSeconds = (performance.now() - started) / 1000;

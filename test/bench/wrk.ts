@@ -38,6 +38,8 @@ export interface WrkOptions {
   connections: number;
   /** Folder for the Lua script and the path list. */
   workDir: string;
+  /** More request headers (a User-Agent, say). */
+  headers?: Record<string, string>;
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -82,9 +84,19 @@ export function parseWrk(text: string): Omit<WrkResult, 'label' | 'url' | 'loada
  * `init` (wrk.format with the Accept header) and `request` picks one at random, so the
  * single wrk thread spends its time on the network, not in Lua string building.
  */
-function writeScript(workDir: string, label: string, paths: string[], accept: string): string {
+function writeScript(workDir: string, label: string, paths: string[], accept: string, extra: Record<string, string> = {}): string {
   for (const p of paths) if (!/^\/[\x21-\x7e]*$/.test(p)) throw new Error(`Unsafe path for the wrk script: ${JSON.stringify(p)}`);
-  if (!/^[\x20-\x7e]*$/.test(accept) || /["\\]/.test(accept)) throw new Error(`Unsafe Accept header: ${accept}`);
+  const headers = { Accept: accept, ...extra };
+  for (const [k, v] of Object.entries(headers)) {
+    if (!/^[A-Za-z-]+$/.test(k) || !/^[\x20-\x7e]*$/.test(v)) throw new Error(`Unsafe header for the wrk script: ${k}: ${v}`);
+  }
+  // A Lua long string ([==[ … ]==]) holds any printable text, quotes and backslashes included.
+  const lua = Object.entries(headers)
+    .map(([k, v]) => {
+      if (v.includes(']==]')) throw new Error(`Unsafe header for the wrk script: ${k}: ${v}`);
+      return `["${k}"] = [==[${v}]==]`;
+    })
+    .join(', ');
   const slug = label.replace(/[^a-z0-9]+/gi, '-');
   const listFile = join(workDir, `${slug}.paths`);
   if (/["\\\n]/.test(listFile)) throw new Error(`Unsafe folder for the wrk script: ${workDir}`);
@@ -98,7 +110,7 @@ init = function(args)
   local seed = os.time()
   for i = 1, #tostring(args) do seed = seed + string.byte(tostring(args), i) end
   math.randomseed(seed)
-  local headers = { ["Accept"] = "${accept}" }
+  local headers = { ${lua} }
   for path in io.lines("${listFile}") do
     if #path > 0 then reqs[#reqs + 1] = wrk.format("GET", path, headers) end
   end
@@ -113,7 +125,7 @@ end
 
 /** Runs one wrk load; never more than one at a time. */
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
-  const script = writeScript(o.workDir, o.label, o.paths, o.accept);
+  const script = writeScript(o.workDir, o.label, o.paths, o.accept, o.headers);
   const url = `${o.baseUrl}${o.paths[0] ?? '/'}`;
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--timeout', '5s', '--latency', '-s', script, url];
   const loadavgBefore = loadavg();

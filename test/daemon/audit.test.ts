@@ -127,7 +127,7 @@ describe('who did what', () => {
     expect(del.statusCode, del.body).toBe(200);
     unsubscribe();
 
-    const mine = events.filter((e) => e.type !== 'download');
+    const mine = events.filter((e) => e.type !== 'downloads');
     for (const e of mine) expect(Value.Check(IndexEventSchema, e), JSON.stringify(e)).toBe(true);
     expect(mine.map((e) => [e.type, 'user' in e ? e.user : undefined, 'address' in e ? e.address : undefined])).toEqual([
       ['upload', 'ann', '10.1.2.3'],

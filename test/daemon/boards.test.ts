@@ -16,7 +16,7 @@ import { actionOf } from '../../src/daemon/plugins/auth.js';
 import { sdistBoardLayout, wheelBoardLayout } from '../../src/daemon/services/board-files.js';
 import { boardRequirement } from '../../src/daemon/services/requirements.js';
 import { ShortHashes } from '../../src/daemon/services/short-hashes.js';
-import type { IndexEvent } from '../../src/shared/api.js';
+import type { IndexEvent, ProjectDetail } from '../../src/shared/api.js';
 import { formFieldsFor, makeApp, postFile, upload, type TestApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait.js';
 import { buildWheel, wheelFilename, type DistSpec } from '../helpers/dists.js';
@@ -327,7 +327,7 @@ describe('boards: the upip and mip routes', () => {
     });
   });
 
-  it('counts a upip tarball and a mip package JSON as downloads of the file they come from', async () => {
+  it('counts a upip tarball and a mip package JSON as downloads of the file they come from, by upip and mip', async () => {
     const before = await t.app.inject({ url: '/-/api/projects/tinypkg' });
     const count = (res: LightMyRequestResponse, filename: string) =>
       (res.json() as { releases: { files: { filename: string; downloads: number }[] }[] }).releases.flatMap((r) => r.files).find((f) => f.filename === filename)?.downloads ?? 0;
@@ -336,6 +336,11 @@ describe('boards: the upip and mip routes', () => {
     await t.app.inject({ method: 'HEAD', url: '/upip/tinypkg/1.1.tar.gz', headers: UPIP_HEADERS });
     const after = await t.app.inject({ url: '/-/api/projects/tinypkg' });
     expect(count(after, 'tinypkg-1.1.tar.gz') - count(before, 'tinypkg-1.1.tar.gz')).toBe(2);
+    const installers = (res: LightMyRequestResponse) =>
+      Object.fromEntries((res.json() as ProjectDetail).downloadsByInstaller.map((c) => [c.installer, c.downloads]));
+    const [was, now] = [installers(before), installers(after)];
+    expect((now.upip ?? 0) - (was.upip ?? 0)).toBe(1);
+    expect((now.mip ?? 0) - (was.mip ?? 0)).toBe(1);
   });
 });
 

@@ -1,8 +1,12 @@
 /**
- * A catalog of schema 1, made by the daemon before it recorded uploaders
- * (test/fixtures/catalog-schema1: two releases, an sdist, a yank with its reason, an owner,
- * three downloads), opens and is upgraded in place: nothing it held is lost, what it never
- * recorded says so (source null: "not recorded"), and new changes record who made them.
+ * Catalogs of older schemas open and are upgraded in place: nothing they held is lost,
+ * what they never recorded says so, and new changes record it from then on.
+ *
+ * - test/fixtures/catalog-schema1, made by the daemon before it recorded uploaders: two
+ *   releases, an sdist, a yank with its reason, an owner, three downloads ("not recorded").
+ * - test/fixtures/catalog-schema2, made by the daemon before it counted downloads by
+ *   installer: two-pkg 1.0 (wheel, sdist) and 2.0 (wheel, yanked "bad wheel"), all uploaded
+ *   by admin; 11 downloads, 6 on 2026-03-01 and 5 on 2026-03-02 (their installers unknown).
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,12 +14,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ProjectDetail } from '../../src/shared/api.js';
+import type { ProjectDetail, ProjectList } from '../../src/shared/api.js';
 import { Catalog } from '../../src/daemon/services/catalog.js';
 import { uploaderText } from '../../src/cli/commands/info.js';
 import { makeApp, upload, type TestApp } from '../helpers/app.js';
 
-const FIXTURE = resolve(fileURLToPath(new URL('../fixtures/catalog-schema1', import.meta.url)));
+const FIXTURES = resolve(fileURLToPath(new URL('../fixtures', import.meta.url)));
 
 let root: string | undefined;
 let t: TestApp | undefined;
@@ -26,12 +30,13 @@ afterEach(async () => {
   root = undefined;
 });
 
-function copyFixture(): { dataDir: string; packagesDir: string; catalogFile: string } {
+function copyFixture(schema = 1): { dataDir: string; packagesDir: string; catalogFile: string } {
+  const fixture = join(FIXTURES, `catalog-schema${schema}`);
   root = mkdtempSync(join(tmpdir(), 'pyrepo-migration-'));
   const dataDir = join(root, 'data');
   const packagesDir = join(root, 'packages');
-  cpSync(join(FIXTURE, 'catalog.sqlite'), join(dataDir, 'catalog.sqlite'));
-  cpSync(join(FIXTURE, 'packages'), packagesDir, { recursive: true });
+  cpSync(join(fixture, 'catalog.sqlite'), join(dataDir, 'catalog.sqlite'));
+  cpSync(join(fixture, 'packages'), packagesDir, { recursive: true });
   return { dataDir, packagesDir, catalogFile: join(dataDir, 'catalog.sqlite') };
 }
 
@@ -49,7 +54,7 @@ describe('a catalog of schema 1', () => {
     const { dataDir, packagesDir, catalogFile } = copyFixture();
     expect(schemaOf(catalogFile)).toBe('1');
     t = await makeApp({ dataDir, packagesDir, authenticate: ['upload'] });
-    expect(t.app.index.catalog.schemaVersion).toBe(2);
+    expect(t.app.index.catalog.schemaVersion).toBe(3);
 
     const before = (await t.app.inject({ url: '/-/api/projects/old-pkg' })).json() as ProjectDetail;
     expect(before.releases.map((r) => [r.version, r.yanked, r.yankedReason, r.yankedBy, r.files.length])).toEqual([
@@ -76,10 +81,10 @@ describe('a catalog of schema 1', () => {
     t = undefined;
 
     // Upgraded once: opening it again changes nothing.
-    expect(schemaOf(catalogFile)).toBe('2');
+    expect(schemaOf(catalogFile)).toBe('3');
     const again = new Catalog(catalogFile);
     try {
-      expect(again.schemaVersion).toBe(2);
+      expect(again.schemaVersion).toBe(3);
       expect(again.releaseState('old-pkg', '1').yankedBy).toBe('admin');
     } finally {
       again.close();
@@ -93,5 +98,60 @@ describe('a catalog of schema 1', () => {
     db.close();
     expect(() => new Catalog(catalogFile)).toThrow(/written by a newer pyrepo \(schema 99\)/);
     expect(schemaOf(catalogFile)).toBe('99');
+  });
+});
+
+describe('a catalog of schema 2', () => {
+  it('keeps its downloads by file and day (in no installer), and counts new ones by installer and CI', async () => {
+    const { dataDir, packagesDir, catalogFile } = copyFixture(2);
+    expect(schemaOf(catalogFile)).toBe('2');
+    t = await makeApp({ dataDir, packagesDir, authenticate: ['upload'] });
+    expect(t.app.index.catalog.schemaVersion).toBe(3);
+
+    const before = (await t.app.inject({ url: '/-/api/projects/two-pkg' })).json() as ProjectDetail;
+    expect(before.downloads).toBe(11);
+    expect(before.downloadsByDay).toEqual([
+      { day: '2026-03-01', downloads: 6 },
+      { day: '2026-03-02', downloads: 5 },
+    ]);
+    expect(before.downloadsByInstaller).toEqual([]);
+    expect(before.releases.map((r) => [r.version, r.yanked, r.yankedReason, r.yankedBy, r.downloads])).toEqual([
+      ['2.0', true, 'bad wheel', 'admin', 3],
+      ['1.0', false, null, null, 8],
+    ]);
+    expect(before.releases.flatMap((r) => r.files.map((f) => [f.filename, f.downloads, f.uploadedBy]))).toEqual([
+      ['two_pkg-2.0-py3-none-any.whl', 3, 'admin'],
+      ['two_pkg-1.0-py3-none-any.whl', 7, 'admin'],
+      ['two_pkg-1.0.tar.gz', 1, 'admin'],
+    ]);
+    const list = (await t.app.inject({ url: '/-/api/projects' })).json() as ProjectList;
+    expect(list.projects).toMatchObject([{ name: 'two-pkg', downloads: 11, lastUploadedBy: 'admin', files: 3, versions: 2 }]);
+
+    const pip = 'pip/23.2.1 {"ci":true,"installer":{"name":"pip","version":"23.2.1"},"python":"3.11.7"}';
+    for (const ua of [pip, pip, 'pdm/2.2.1 CPython/3.11.2']) {
+      const res = await t.app.inject({ url: '/packages/two_pkg-1.0.tar.gz', headers: { 'user-agent': ua } });
+      expect(res.statusCode).toBe(200);
+    }
+    t.app.index.catalog.flushDownloads();
+    const after = (await t.app.inject({ url: '/-/api/projects/two-pkg' })).json() as ProjectDetail;
+    expect(after.downloads).toBe(14);
+    expect(after.downloadsByInstaller).toEqual([
+      { installer: 'pip', downloads: 2, ci: 2 },
+      { installer: 'pdm', downloads: 1, ci: 0 },
+    ]);
+    await t.close({ keepFiles: true });
+    t = undefined;
+
+    expect(schemaOf(catalogFile)).toBe('3');
+    const db = new Database(catalogFile, { readonly: true });
+    try {
+      expect(db.prepare('SELECT installer, ci, SUM(count) AS n FROM downloads GROUP BY installer, ci ORDER BY installer').all()).toEqual([
+        { installer: 'pdm', ci: 0, n: 1 },
+        { installer: 'pip', ci: 1, n: 2 },
+        { installer: 'unrecorded', ci: 0, n: 11 },
+      ]);
+    } finally {
+      db.close();
+    }
   });
 });

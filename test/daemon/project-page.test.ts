@@ -244,7 +244,7 @@ describe('renderProjectPage', () => {
   });
   const render = (f: FileInfo) => {
     const release = { version: '1.0', yanked: false, yankedReason: null, yankedBy: null, yankedFrom: null, summary: null, downloads: 0, files: [f] };
-    const detail: ProjectDetail = { name: 'demo', displayName: 'demo', latestVersion: '1.0', downloads: 0, downloadsByDay: [], releases: [release] };
+    const detail: ProjectDetail = { name: 'demo', displayName: 'demo', latestVersion: '1.0', downloads: 0, downloadsByDay: [], downloadsByInstaller: [], releases: [release], lastEventId: '1' };
     const metadata = parseCoreMetadata(metadataText({ name: 'demo', version: '1.0' }));
     return renderProjectPage({ baseUrl: 'http://127.0.0.1:1', detail, release, pinned: false, metadata, descriptionHtml: '', today: '2026-01-02' });
   };

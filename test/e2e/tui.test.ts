@@ -2,17 +2,23 @@
  * `pyrepo tui` as a person meets it: the built CLI on a real pseudo-terminal (80×24),
  * its screen read through a headless xterm, against a real daemon and the real twine
  * and pip. An upload appears live, the list is filtered to it, a release is yanked with
- * keys (and pip then skips it unless pinned), the daemon is killed and restarted on
- * another port and the dashboard resumes, the terminal follows a resize, and quitting
- * (q, or SIGTERM) leaves the terminal as it was: main screen, visible cursor, cooked input.
+ * keys (and pip then skips it unless pinned), the connection breaks and the dashboard
+ * resumes with Last-Event-ID (what was missed shown and counted once, no new snapshot),
+ * the daemon is killed and restarted on another port and the dashboard takes a fresh
+ * snapshot, the terminal follows a resize, and quitting (q, or SIGTERM) leaves the
+ * terminal as it was: main screen, visible cursor, cooked input.
+ *
+ * The dashboard reaches the first daemon through a TCP proxy in the test (its state file
+ * names the proxy): the proxy sees every request, and breaks the connections at will.
  *
  * Ink draws nothing while CI is set, and the test command sets CI=true: the dashboard
  * gets CI=false, as a terminal would have.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, runningBaseUrl, waitFor } from '../helpers/daemon.js';
+import { adminAuthOf, CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, runningBaseUrl, waitFor } from '../helpers/daemon.js';
 import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON, requireTools } from '../helpers/keyring-session.js';
 import { PtyScreen } from '../helpers/pty-screen.js';
@@ -27,6 +33,7 @@ let env: NodeJS.ProcessEnv;
 /** The running daemon's base URL. */
 let url: string;
 const screens: PtyScreen[] = [];
+const proxies: Proxy[] = [];
 
 /**
  * `pyrepo start` in the test's own home, as a user runs it (a restart finds the same data
@@ -36,6 +43,84 @@ async function start(): Promise<string> {
   const r = await runCli(['start', '--port', '0', '--authenticate', 'none'], { cwd: root, env });
   expect(r.code, r.output).toBe(0);
   return runningBaseUrl({ cwd: root, env });
+}
+
+/**
+ * A TCP proxy to the daemon that records the request lines going through it, and can
+ * break every connection and refuse new ones (accepting and closing them at once, so that
+ * the CLI sees a daemon that does not answer rather than one that is gone).
+ */
+class Proxy {
+  readonly requests: string[] = [];
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+  private refusing = false;
+  port = 0;
+
+  constructor(private readonly target: number) {}
+
+  async listen(): Promise<void> {
+    this.server = createServer((client) => {
+      if (this.refusing) {
+        client.destroy();
+        return;
+      }
+      const upstream = createConnection(this.target, '127.0.0.1');
+      for (const sock of [client, upstream]) {
+        this.sockets.add(sock);
+        sock.on('close', () => this.sockets.delete(sock));
+        sock.on('error', () => undefined);
+      }
+      client.on('data', (b: Buffer) => {
+        for (const m of b.toString('latin1').matchAll(/^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP\/1\.1$/gm)) this.requests.push(`${m[1]} ${m[2]}`);
+      });
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server?.address() as { port: number }).port;
+  }
+
+  /** Breaks every connection and refuses new ones until resume(). */
+  breakAll(): void {
+    this.refusing = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  resume(): void {
+    this.refusing = false;
+  }
+
+  snapshots(): number {
+    return this.requests.filter((r) => r === 'GET /-/api/projects').length;
+  }
+
+  close(): void {
+    this.breakAll();
+    this.server?.close();
+  }
+}
+
+async function status(): Promise<{ dataDir: string; packagesDir: string; logFile: string }> {
+  const r = await runCli(['status', '--json'], { cwd: root, env });
+  return JSON.parse(r.stdout) as { dataDir: string; packagesDir: string; logFile: string };
+}
+
+/** The running daemon's state file names the proxy: the CLI (and the dashboard) go through it. */
+async function routeThroughProxy(): Promise<Proxy> {
+  const proxy = new Proxy(Number(new URL(url).port));
+  await proxy.listen();
+  proxies.push(proxy);
+  const stateFile = join((await status()).dataDir, 'daemon.json');
+  const state = JSON.parse(await readFile(stateFile, 'utf8')) as { url: string };
+  await writeFile(stateFile, JSON.stringify({ ...state, url: `http://127.0.0.1:${proxy.port}` }), { mode: 0o600 });
+  return proxy;
+}
+
+/** Requests for the whole project list (a snapshot) in the daemon's access log. */
+async function snapshotsLogged(logFile: string): Promise<number> {
+  return (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes('"url":"/-/api/projects"')).length;
 }
 
 /** kill -9 of the daemon, and wait until it is gone. */
@@ -87,12 +172,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of screens) s.kill();
+  for (const p of proxies) p.close();
   if (root) await runCli(['stop'], { cwd: root, env });
   await removeTemp(root);
 });
 
 describe.skipIf(MISSING.length > 0)('pyrepo tui on a terminal', () => {
-  it('shows an upload live, filters to it, yanks it with keys, resumes after the daemon is killed and restarted, and restores the terminal on q', async () => {
+  it('shows an upload live, filters to it, yanks it with keys, resumes a broken stream without loss or repeats, takes a new snapshot after the daemon is killed and restarted, and restores the terminal on q', async () => {
+    const proxy = await routeThroughProxy();
     const s = openDashboard();
     await s.waitForText('● live', 30_000);
     await s.waitForText('No projects yet');
@@ -130,23 +217,51 @@ describe.skipIf(MISSING.length > 0)('pyrepo tui on a terminal', () => {
     // pip skips the yanked release, unless it is pinned.
     expect(await pipInstall('latest', 'tui-live-pkg')).toEqual(['tui_live_pkg-1.0.dist-info']);
     expect(await pipInstall('pinned', 'tui-live-pkg==2.0')).toEqual(['tui_live_pkg-2.0.dist-info']);
-    await s.waitForText('download tui_live_pkg-1.0-py3-none-any.whl');
+    await s.waitForText('download tui_live_pkg-1.0-py3-none-any.whl (pip)');
+    await s.waitFor('the two downloads counted', (t) => /^› tui-live-pkg +\S+ +2 +4 +2 /m.test(t));
 
-    // The daemon dies; the dashboard says so and keeps trying; a new daemon (on another port) is found.
+    // The connection breaks (the daemon keeps running); downloads happen meanwhile.
+    const snapshots = proxy.snapshots();
+    const streams = proxy.requests.filter((r) => r === 'GET /-/events').length;
+    proxy.breakAll();
+    await s.waitForText('○ reconnecting');
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${url}/packages/tui_live_pkg-1.0.tar.gz`, { headers: { 'user-agent': 'curl/8.5.0' } });
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+    }
+    // Reading the list straight from the daemon publishes the gathered downloads now: they are in the events missed.
+    expect((await fetch(`${url}/-/api/projects`, { headers: { authorization: adminAuthOf(root) } })).status).toBe(200);
+    proxy.resume();
+    screen = await s.waitFor('the missed downloads, counted', (t) => t.includes('● live') && /^› tui-live-pkg +\S+ +2 +4 +5 /m.test(t), 30_000);
+    // Shown once, as one line of three; resumed with Last-Event-ID, without a new snapshot.
+    expect(screen.split('\n').filter((l) => l.includes('tui_live_pkg-1.0.tar.gz'))).toEqual([expect.stringMatching(/ download 3× tui_live_pkg-1\.0\.tar\.gz \(other\)$/)]);
+    expect(proxy.requests.filter((r) => r === 'GET /-/events').length).toBeGreaterThan(streams);
+    expect(proxy.snapshots()).toBe(snapshots);
+
+    // The daemon dies; a file is put into its packages folder meanwhile; the dashboard says so and keeps trying; a new daemon (on another port) is found.
     const oldUrl = url;
+    const { packagesDir, logFile } = await status();
     await crashDaemon();
+    const loggedBefore = await snapshotsLogged(logFile);
+    await writeDists(join(root, 'dropped'), { name: 'tui-live-dropped', version: '0.1' }).then(async (d) => {
+      await writeFile(join(packagesDir, 'tui_live_dropped-0.1-py3-none-any.whl'), await readFile(d.wheel));
+    });
     screen = await s.waitForText('The pyrepo daemon is not running.');
     expect(screen).toMatch(/○ reconnecting/);
     expect(screen).toMatch(/^› tui-live-pkg/m);
     url = await start();
     expect(url).not.toBe(oldUrl);
     await s.waitFor('live again on the new port', (t) => t.includes('● live') && t.includes(url), 30_000);
-    // Still filtered, still showing the yank; and following events from the new daemon.
-    screen = await s.waitFor('the project after the restart', (t) => /^[› ] tui-live-pkg +(2\.0|1\.0) +2 +4 /m.test(t) && t.includes('Projects  1 of 2'));
+    // Still filtered, still showing the yank; the new daemon said resync, and the dashboard
+    // took a fresh snapshot (with the file put in while it was down); following events from it.
+    screen = await s.waitFor('the projects after the restart', (t) => /^[› ] tui-live-pkg +(2\.0|1\.0) +2 +4 +5 /m.test(t) && /^[› ] tui-live-dropped +0\.1 /m.test(t) && t.includes('Projects  2 of 3'));
+    expect(await snapshotsLogged(logFile)).toBeGreaterThan(loggedBefore);
     const res = await fetch(`${url}/packages/tui_live_pkg-1.0.tar.gz`);
     expect(res.status).toBe(200);
     await res.arrayBuffer();
-    await s.waitForText('download tui_live_pkg-1.0.tar.gz');
+    // It joins the line of the three before it (the same file within 10 s), or starts its own.
+    await s.waitFor('the download after the restart', (t) => /download (4× )?tui_live_pkg-1\.0\.tar\.gz \(other\)/.test(t));
 
     // Follows a resize: the footer (still saying what the last action did) moves to the new last line.
     s.resize(100, 30);

@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { blake2b } from '@noble/hashes/blake2b';
-import { buildApp } from '../../src/daemon/app.js';
+import { buildApp, type BuildAppOptions } from '../../src/daemon/app.js';
 import { accessFiles, writeAccessFile } from '../../src/shared/access-file.js';
 import { hashPassword } from '../../src/shared/htpasswd.js';
 import type { DaemonSettings } from '../../src/shared/settings.js';
@@ -70,6 +70,8 @@ export interface MakeAppOptions {
   autoAdmin?: boolean;
   /** Where the log goes (default: nowhere); set `logLevel` and `accessLog` in the settings to get lines. */
   logStream?: Writable;
+  /** The event stream's ring size and download batching (BuildAppOptions.events). */
+  events?: BuildAppOptions['events'];
 }
 
 /**
@@ -86,7 +88,7 @@ export async function makeApp(overrides: Partial<DaemonSettings> = {}, options: 
   const files = accessFiles(settings.dataDir);
   await writeFile(files.htpasswd, `admin:${adminHash}\n`);
   writeAccessFile(files.access, { version: 1, roles: { admin: 'admin' }, tokens: [] });
-  const app = await buildApp({ settings, logStream: options.logStream ?? nullStream() });
+  const app = await buildApp({ settings, logStream: options.logStream ?? nullStream(), ...(options.events ? { events: options.events } : {}) });
   const adminAuth = basic('admin', TEST_ADMIN_PASSWORD);
   if (options.autoAdmin !== false) {
     const inject = app.inject.bind(app) as (o: InjectOptions | string) => Promise<LightMyRequestResponse>;

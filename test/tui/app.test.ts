@@ -4,7 +4,8 @@
  * for a fixed time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { detail, FakeDaemon, project, T0 } from './helpers/fake-daemon.js';
+import type { WatchInfo } from '../../src/shared/api.js';
+import { detail, downloads, FakeDaemon, project, T0 } from './helpers/fake-daemon.js';
 import { KEYS, renderDashboard } from './helpers/render-dashboard.js';
 import { until, waitForFrame, waitForText } from './helpers/wait.js';
 
@@ -45,9 +46,10 @@ describe('the dashboard', () => {
     expect(lines[0]).toMatch(/^pyrepo 0\.1\.0 {2}http:\/\/127\.0\.0\.1:9999 {2}● live {2}up 1 h( \d+ min)? {2}3 projects/);
     expect(lines[1]).toBe('access  anyone: index, downloads · credentials: uploads, control API');
     expect(frame).toContain(' Projects  3  by project ▲');
-    expect(selectedRow(frame)).toMatch(/^› alpha +2\.0 +2 +2 +12 —/);
+    // No downloads in 30 days: a blank trend.
+    expect(selectedRow(frame)).toMatch(/^› alpha +2\.0 +2 +2 +12 {12,}\S/);
     expect(frame).toMatch(/ alpha 2\.0 {3}1 Releases {2}2 Files {2}3 Downloads {2}4 Install/);
-    expect(frame).toContain('Waiting for uploads, downloads, yanks and deletions…');
+    expect(frame).toContain('Waiting for uploads, downloads, yanks, deletions and auto-publishes…');
     expect(lines[23]).toMatch(/^\/ filter {2}> sort {2}r reverse {2}enter detail/);
   });
 
@@ -89,7 +91,8 @@ describe('the dashboard', () => {
     // Sorted by downloads, the order follows the counts as they change.
     d.press('r');
     await waitForText(d, 'by dls ▼');
-    for (let i = 0; i < 50; i++) daemon.emit({ type: 'download', time: T0, project: 'beta', filename: 'beta-0.3-py3-none-any.whl' });
+    (daemon.projects[1] as { downloads: number }).downloads = 53;
+    for (let i = 0; i < 50; i++) daemon.emit(downloads('beta', ['beta-0.3-py3-none-any.whl']));
     await waitForFrame(d, (f) => /^[› ] beta +0\.3 +1 +2 +53 /m.test(f.split('\n')[4] ?? ''), 'beta on top with 53 downloads');
   });
 
@@ -99,12 +102,82 @@ describe('the dashboard', () => {
     // What the daemon's next snapshot will say (the events come first).
     daemon.projects.push(project('delta', { latestVersion: '0.1', files: 1 }));
     (daemon.projects[2] as { downloads: number }).downloads = 45;
-    daemon.emit({ type: 'upload', time: T0, project: 'delta', version: '0.1', filename: 'delta-0.1.tar.gz', size: 2048, source: 'upload' }, '1');
-    for (let i = 0; i < 5; i++) daemon.emit({ type: 'download', time: T0, project: 'gamma', filename: 'gamma-1.1-py3-none-any.whl' }, String(i + 2));
-    const f = await waitForText(d, 'download 5× gamma-1.1-py3-none-any.whl');
-    expect(f).toContain('upload   delta 0.1  delta-0.1.tar.gz 2 KiB');
+    daemon.emit({ type: 'upload', time: T0, project: 'delta', version: '0.1', filename: 'delta-0.1.tar.gz', size: 2048, source: 'upload', user: 'ann', address: '10.0.0.2' });
+    for (let i = 0; i < 5; i++) daemon.emit(downloads('gamma', ['gamma-1.1-py3-none-any.whl'], 1, i < 2 ? 'uv' : 'pip'));
+    const f = await waitForText(d, 'download 5× gamma-1.1-py3-none-any.whl (pip 3, uv 2)');
+    expect(f).toContain('upload   delta 0.1  delta-0.1.tar.gz 2 KiB by ann');
     expect(f).toMatch(/^ {2}delta +0\.1 /m);
     expect(f).toMatch(/^ {2}gamma +1\.1 +1 +2 +45 /m);
+  });
+
+  it('shows the watched folders in the header, a missing one as a problem, and auto-publish refusals with their fix in the feed', async () => {
+    const daemon = daemonWithProjects();
+    const watch = (dir: string, state: WatchInfo['state']): WatchInfo => ({
+      id: dir,
+      dir,
+      project: 'alpha',
+      user: 'admin',
+      replace: false,
+      poll: false,
+      mode: 'events',
+      modeReason: null,
+      state,
+      stateDetail: state === 'missing' ? 'The folder is gone.' : null,
+      report: `${dir}/build-report.json`,
+      createdAt: T0,
+      lastPublish: null,
+      refusals: [],
+      pending: [],
+    });
+    daemon.watchList = [watch('/home/ann/alpha/dist', 'watching')];
+    const { d } = start(daemon);
+    const first = await waitForText(d, 'auto-publish  alpha/dist');
+    expect(first).not.toContain('watched folder');
+    // The folder goes: the event says so, and the snapshot it asks for shows the problem.
+    daemon.watchList = [watch('/home/ann/alpha/dist', 'missing')];
+    daemon.emit({ type: 'watch', time: T0, project: 'alpha', watch: '/home/ann/alpha/dist', state: 'missing', detail: 'alpha/dist is missing; watching for it to come back.' });
+    const missing = await waitForText(d, '! watched folder alpha/dist is missing');
+    expect(missing).toContain('watch    alpha/dist is missing; watching for it to come back.');
+    daemon.emit({
+      type: 'refused',
+      time: T0,
+      project: 'alpha',
+      version: '2.0',
+      filename: 'alpha-2.0.tar.gz',
+      source: 'watch',
+      watch: '/home/ann/alpha/dist',
+      reason: 'A different file named alpha-2.0.tar.gz is on the index.',
+      fix: 'Bump the version.',
+      user: 'admin',
+      address: null,
+    });
+    await waitForText(d, 'refused  alpha-2.0.tar.gz: Bump the version.');
+  });
+
+  it('shows the 30-day trend and the last uploader in the list, and downloads by installer with the CI share in the detail', async () => {
+    const daemon = daemonWithProjects();
+    const today = new Date().toISOString().slice(0, 10);
+    daemon.projects[0] = project('alpha', { latestVersion: '2.0', versions: 2, downloads: 12, downloads30d: [...Array<number>(27).fill(0), 4, 0, 8], lastUploadedBy: 'ann' });
+    daemon.details.set(
+      'alpha',
+      detail('alpha', ['2.0', '1.0'], {
+        downloads: 12,
+        downloadsByDay: [{ day: today, downloads: 12 }],
+        downloadsByInstaller: [
+          { installer: 'pip', downloads: 8, ci: 2 },
+          { installer: 'uv', downloads: 3, ci: 3 },
+        ],
+      }),
+    );
+    const { d } = start(daemon);
+    const list = await waitForText(d, '› 2.0');
+    expect(selectedRow(list)).toMatch(/^› alpha +2\.0 +2 +2 +12 ▁{7}▅▁█ +\S+ ago ann/);
+    d.press(`${KEYS.enter}3`);
+    const f = await waitForText(d, 'by installer  (45% from CI)');
+    expect(f).toContain('12 downloads in all; 12 in the last 30 days');
+    expect(f).toMatch(/ pip +8 +73% +25% from CI/);
+    expect(f).toMatch(/ uv +3 +27% +100% from CI/);
+    expect(f).toContain('1 counted before pyrepo recorded installers');
   });
 
   it('yanks with keys: enter, y, a reason, enter; the status line says what the daemon did', async () => {

@@ -1,12 +1,13 @@
 /**
  * The connection against a fake daemon: the snapshot after the stream opens, batches of
- * events, reconnecting with backoff and Last-Event-ID (and saying so), snapshots that
- * events ask for, the selected project's detail, and admin actions and their refusals.
+ * events, reconnecting with backoff and Last-Event-ID (and saying so), resuming without a
+ * snapshot, a resync that takes one, snapshots that events ask for, the selected
+ * project's detail, and admin actions and their refusals.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LiveConnection } from '../../src/tui/live/connection.js';
 import { LiveStore } from '../../src/tui/live/store.js';
-import { detail, FakeDaemon, project, T0 } from './helpers/fake-daemon.js';
+import { detail, downloads, FakeDaemon, project, T0 } from './helpers/fake-daemon.js';
 import { until } from './helpers/wait.js';
 
 const running: LiveConnection[] = [];
@@ -25,7 +26,7 @@ function connectTo(daemon: FakeDaemon, flushMs = 20) {
   return { store, conn, state: () => store.getState() };
 }
 
-const download = (project: string, filename: string) => ({ type: 'download', time: T0, project, filename });
+const download = (project: string, filename: string) => downloads(project, [filename]);
 
 describe('LiveConnection', () => {
   it('opens the stream, then takes the snapshot, then is live; events arrive in batches', async () => {
@@ -38,14 +39,14 @@ describe('LiveConnection', () => {
     expect(daemon.lastEventIds).toEqual([undefined]);
     let emits = 0;
     store.subscribe(() => emits++);
-    for (let i = 0; i < 500; i++) daemon.emit(download('alpha', 'alpha-1.0.tar.gz'), String(i + 1));
+    for (let i = 0; i < 500; i++) daemon.emit(download('alpha', 'alpha-1.0.tar.gz'));
     await until('the batch', () => state().projects.get('alpha')?.downloads === 501);
     // 500 events, one flush (whatever else re-renders, it is not one frame per event).
     expect(emits).toBeLessThanOrEqual(3);
     expect(state().lastEventId).toBe('500');
   });
 
-  it('reconnects with growing waits while the daemon is away, says why, and resumes with Last-Event-ID and a fresh snapshot', async () => {
+  it('reconnects with growing waits while the daemon is away, says why, and resumes with Last-Event-ID without a new snapshot', async () => {
     const daemon = new FakeDaemon();
     daemon.projects = [project('alpha')];
     const { state } = connectTo(daemon);
@@ -65,11 +66,37 @@ describe('LiveConnection', () => {
     expect(c).toMatchObject({ state: 'reconnecting', reason: 'The pyrepo daemon is not running.' });
     expect(attempts.slice(0, 3)).toEqual([1, 2, 3]);
     daemon.down = undefined;
-    daemon.projects = [project('alpha'), project('beta')];
     await until('live again', () => state().connection.state === 'live');
     expect(daemon.lastEventIds).toEqual([undefined, '41']);
-    expect(daemon.snapshots).toBeGreaterThan(before);
-    expect([...state().projects.keys()].sort()).toEqual(['alpha', 'beta']);
+    // The daemon replays what was missed: counted once, no snapshot needed.
+    daemon.emit(download('alpha', 'a.whl'), '42');
+    daemon.emit(download('alpha', 'a.whl'), '43');
+    await until('the replay', () => state().lastEventId === '43');
+    expect(state().projects.get('alpha')?.downloads).toBe(3);
+    expect(daemon.snapshots).toBe(before);
+  });
+
+  it('takes a snapshot when the daemon answers a resumption with resync, and resumes from its position after', async () => {
+    const daemon = new FakeDaemon();
+    daemon.projects = [project('alpha', { downloads: 1 })];
+    const { state } = connectTo(daemon);
+    await until('live', () => state().connection.state === 'live');
+    daemon.emit(download('alpha', 'a.whl'), '7');
+    await until('the event', () => state().projects.get('alpha')?.downloads === 2);
+    const before = daemon.snapshots;
+    // Another run of the daemon, with other numbers and other data.
+    daemon.breakStream();
+    await until('reconnected', () => daemon.lastEventIds.length === 2 && daemon.streamOpen);
+    daemon.projects = [project('alpha', { downloads: 30 }), project('beta')];
+    daemon.eventId = 5000;
+    daemon.emit({ type: 'resync', time: T0, reason: 'restarted' }, '5000');
+    await until('the new snapshot', () => state().projects.has('beta'));
+    expect(daemon.snapshots).toBe(before + 1);
+    expect(state().projects.get('alpha')?.downloads).toBe(30);
+    expect(state().lastEventId).toBe('5000');
+    daemon.breakStream();
+    await until('reconnected again', () => daemon.lastEventIds.length === 3);
+    expect(daemon.lastEventIds[2]).toBe('5000');
   });
 
   it('R retries at once while the daemon is away', async () => {
@@ -91,7 +118,7 @@ describe('LiveConnection', () => {
     const { state } = connectTo(daemon);
     await until('live', () => state().connection.state === 'live');
     daemon.projects = [project('alpha', { latestVersion: '2.0', versions: 2, files: 3 })];
-    daemon.emit({ type: 'upload', time: T0, project: 'alpha', version: '2.0', filename: 'alpha-2.0.tar.gz', size: 9, source: 'upload' });
+    daemon.emit({ type: 'upload', time: T0, project: 'alpha', version: '2.0', filename: 'alpha-2.0.tar.gz', size: 9, source: 'upload', user: null, address: null });
     await until('the new latest version', () => state().projects.get('alpha')?.latestVersion === '2.0');
     expect(state().stale).toBe(false);
   });

@@ -31,7 +31,8 @@ describe('formatters', () => {
 
   it('sparklines scale from zero to the largest value and pad on the left', () => {
     expect(sparkline([0, 1, 2, 4, 8], 5)).toBe('▁▂▃▅█');
-    expect(sparkline([0, 0], 4)).toBe('  ▁▁');
+    expect(sparkline([0, 3], 4)).toBe('  ▁█');
+    expect(sparkline([0, 0], 4)).toBe('    ');
     expect(sparkline([1, 2, 3, 4], 2)).toBe('▆█');
     expect(sparkline(undefined, 4)).toBe('—');
   });

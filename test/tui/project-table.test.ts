@@ -4,8 +4,8 @@ import { columnsFor, GAP, moveSort, parseFilter, scrollOffset, SORT_COLUMNS, tab
 import { project } from './helpers/fake-daemon.js';
 
 const rows = [
-  project('requests-extra', { displayName: 'Requests_Extra', latestVersion: '1.10', versions: 3, files: 6, downloads: 5, lastUpload: '2026-11-20T00:00:00Z', downloads30d: [1, 1], lastUploader: 'bob' }),
-  project('alpha', { latestVersion: '1.9', versions: 1, files: 2, downloads: 50, lastUpload: '2026-11-21T00:00:00Z', downloads30d: [9, 9], lastUploader: 'ann' }),
+  project('requests-extra', { displayName: 'Requests_Extra', latestVersion: '1.10', versions: 3, files: 6, downloads: 5, lastUpload: '2026-11-20T00:00:00Z', downloads30d: [1, 1], lastUploadedBy: 'bob' }),
+  project('alpha', { latestVersion: '1.9', versions: 1, files: 2, downloads: 50, lastUpload: '2026-11-21T00:00:00Z', downloads30d: [9, 9], lastUploadedBy: 'ann' }),
   project('beta', { latestVersion: '2.0rc1', versions: 2, files: 2, downloads: 5, lastUpload: null }),
   project('gamma', { latestVersion: null, versions: 1, files: 1, downloads: 0, lastUpload: '2026-11-22T00:00:00Z' }),
 ];

@@ -1,6 +1,6 @@
 /** `pyrepo info <project>`: releases, files, hashes and downloads of one project. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import type { FileInfo } from '../../shared/api.js';
+import type { FileInfo, ProjectDetail } from '../../shared/api.js';
 import { formatBytes } from '../../shared/format.js';
 import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
@@ -13,6 +13,17 @@ export function uploaderText(f: Pick<FileInfo, 'source' | 'uploadedBy' | 'upload
   if (f.source === 'folder') return 'found in the packages folder';
   if (f.source === null) return 'not recorded';
   return `${f.uploadedBy ?? 'anonymous'}${f.uploadedFrom ? ` from ${f.uploadedFrom}` : ''}`;
+}
+
+/**
+ * Downloads by installer in words, with the share from CI: `pip 8 (2 from CI), uv 3 (all
+ * from CI), pdm 1`, and the downloads counted before installers were recorded.
+ */
+export function installersText(d: Pick<ProjectDetail, 'downloads' | 'downloadsByInstaller'>): string {
+  const parts = d.downloadsByInstaller.map((c) => `${c.installer} ${c.downloads}${c.ci === 0 ? '' : c.ci === c.downloads ? ' (all from CI)' : ` (${c.ci} from CI)`}`);
+  const unrecorded = d.downloads - d.downloadsByInstaller.reduce((a, c) => a + c.downloads, 0);
+  if (unrecorded > 0) parts.push(`${unrecorded} not recorded`);
+  return parts.join(', ');
 }
 
 interface InfoFlags {
@@ -36,6 +47,7 @@ export const infoCommand: CommandModule<object, InfoFlags> = {
     const c = colors();
     say(`${c.bold(detail.displayName)} ${detail.latestVersion ? `(latest ${detail.latestVersion})` : '(only yanked or pre-releases)'}`);
     say(`  ${state.url}/simple/${detail.name}/   ${detail.downloads} download${detail.downloads === 1 ? '' : 's'}`);
+    if (detail.downloads > 0) say(c.dim(`  by installer: ${installersText(detail)}`));
     for (const release of detail.releases) {
       const yankedBy = release.yankedBy ? ` by ${release.yankedBy}` : '';
       const yank = release.yanked ? c.yellow(` yanked${yankedBy}${release.yankedReason ? `: ${release.yankedReason}` : ''}`) : '';

@@ -19,10 +19,12 @@ export const listCommand: CommandModule<object, ListFlags> = {
       .example('$0 list --json', 'The same for scripts') as unknown as Argv<ListFlags>,
   handler: async (argv: ArgumentsCamelCase<ListFlags>) => {
     const { client, state } = await connectToDaemon(resolvePaths());
-    const { projects } = await client.listProjects().catch((err: unknown) => {
+    const list = await client.listProjects().catch((err: unknown) => {
       throw asAbort(err);
     });
-    if (argv.json) return printJson({ projects });
+    // The control API's answer as it is (ProjectListSchema).
+    if (argv.json) return printJson(list);
+    const { projects } = list;
     if (projects.length === 0) {
       say(`The index at ${state.url}/simple/ has no projects yet; \`pyrepo publish\` uploads some.`);
       return;

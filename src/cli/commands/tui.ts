@@ -2,7 +2,6 @@
  * `pyrepo tui`: the live dashboard of the index on a terminal; a one-shot summary
  * (or JSON) when the output is not a terminal.
  */
-import { readFileSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import type { ProjectSummary } from '../../shared/api.js';
 import { formatDuration } from '../../shared/format.js';
@@ -96,17 +95,6 @@ export const tuiCommand: CommandModule<object, TuiFlags> = {
     // React picks its build when it loads: the production one renders several times faster.
     process.env.NODE_ENV ??= 'production';
     const { runDashboard, clientLink } = await import('../../tui/index.js');
-    const linkOf = (a: RunningDaemonAccess) => {
-      let tlsCertificate: string | undefined;
-      if (a.state.tlsCert) {
-        try {
-          tlsCertificate = readFileSync(a.state.tlsCert, 'utf8');
-        } catch (err) {
-          throw new Error(`Cannot read the daemon's TLS certificate ${a.state.tlsCert}: ${(err as Error).message}`);
-        }
-      }
-      return clientLink(a.client, { ...(a.authorization ? { authorization: a.authorization } : {}), ...(tlsCertificate ? { tlsCertificate } : {}) });
-    };
     // The first connection is the one just made; later ones find the daemon again (a restart may move its port).
     let first: RunningDaemonAccess | undefined = access;
     await runDashboard({
@@ -114,7 +102,7 @@ export const tuiCommand: CommandModule<object, TuiFlags> = {
       connect: async () => {
         const a = first ?? (await connectToDaemon(paths));
         first = undefined;
-        return linkOf(a);
+        return clientLink(a.client);
       },
     });
   },

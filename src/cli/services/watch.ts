@@ -139,14 +139,43 @@ export function followLine(event: IndexEvent): string | undefined {
   }
 }
 
-/** Streams the publishes, refusals and state changes of watched folders until `signal` aborts. */
+/** Waits between attempts to reach the daemon again; the last one repeats. */
+const FOLLOW_BACKOFF_MS = [500, 1000, 2000, 4000] as const;
+
+/**
+ * Streams the publishes, refusals and state changes of watched folders until `signal`
+ * aborts. A broken stream (the daemon restarted) is resumed with `Last-Event-ID`, so that
+ * nothing published meanwhile is missed; `show` hears once that it is reconnecting.
+ */
 export async function followWatches(client: DaemonClient, show: (line: string) => void, signal: AbortSignal): Promise<void> {
-  try {
-    await client.events((event) => {
-      const line = followLine(event);
-      if (line) show(line);
-    }, signal);
-  } catch (err) {
-    if (!signal.aborted) throw asAbort(err);
+  let lastEventId: string | undefined;
+  let attempt = 0;
+  while (!signal.aborted) {
+    try {
+      await client.events({
+        signal,
+        ...(lastEventId !== undefined ? { lastEventId } : {}),
+        onOpen: () => {
+          if (attempt > 0) show('Connected again.');
+          attempt = 0;
+        },
+        onEvent: (event, id) => {
+          if (id !== undefined) lastEventId = id;
+          const line = followLine(event);
+          if (line) show(line);
+        },
+      });
+      if (signal.aborted) return;
+      throw new Error('the daemon ended the stream');
+    } catch (err) {
+      if (signal.aborted) return;
+      if (attempt === 0) show(`Lost the daemon (${err instanceof Error ? err.message : String(err)}); reconnecting…`);
+      const wait = FOLLOW_BACKOFF_MS[Math.min(attempt, FOLLOW_BACKOFF_MS.length - 1)];
+      attempt += 1;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The index's services as one fastify plugin: the catalog (closed on shutdown, with
  * download counts flushed every second), the packages folder, the event bus and the
- * index service, decorated onto the instance for routes to use.
+ * index service, decorated onto the instance for routes to use. The last event id is kept
+ * in the catalog with the counts, so that the next run's ids start above it whatever the
+ * clock says.
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
@@ -34,21 +36,43 @@ export interface IndexPluginOptions {
   catalogFile: string;
   packagesDir: string;
   overwrite: boolean;
+  /** Events kept for reconnecting clients (EventBusOptions.ringSize). */
+  ringSize?: number;
+  /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
+  downloadBatchMs?: number;
 }
+
+/** The catalog's meta key of the newest event id. */
+const LAST_EVENT_ID = 'last-event-id';
 
 async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Promise<void> {
   const storage = new PackageStorage(opts.packagesDir);
   const removed = await storage.prepare();
   if (removed.length > 0) app.log.info(`Removed ${removed.length} unfinished upload(s) left by an earlier stop.`);
   const catalog = new Catalog(opts.catalogFile);
-  const events = new EventBus();
-  const index = new IndexService({ catalog, storage, events, log: app.log, overwrite: opts.overwrite });
+  const events = new EventBus({ previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0, ...(opts.ringSize ? { ringSize: opts.ringSize } : {}) });
+  const index = new IndexService({
+    catalog,
+    storage,
+    events,
+    log: app.log,
+    overwrite: opts.overwrite,
+    ...(opts.downloadBatchMs !== undefined ? { downloadBatchMs: opts.downloadBatchMs } : {}),
+  });
+  // Saved at the first tick even before any event: the position a snapshot reports then is this run's start.
+  let savedEventId = -1;
+  const saveEventId = () => {
+    if (events.lastId === savedEventId) return;
+    catalog.setMetaValue(LAST_EVENT_ID, String(events.lastId));
+    savedEventId = events.lastId;
+  };
   app.decorate('index', index);
   app.decorate('events', events);
   app.decorateRequest('change', undefined);
   const flush = setInterval(() => {
     try {
       catalog.flushDownloads();
+      saveEventId();
     } catch (err) {
       app.log.error({ err }, 'Could not write download counts');
     }
@@ -56,6 +80,8 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   flush.unref();
   app.addHook('onClose', async () => {
     clearInterval(flush);
+    index.flushDownloadEvents();
+    saveEventId();
     catalog.close();
     await storage.close();
   });

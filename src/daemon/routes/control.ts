@@ -105,9 +105,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     };
   });
 
-  api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, () => ({
-    projects: index.projectSummaries(),
-  }));
+  api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, () => index.projectList());
 
   api.get(ControlRoutes.project, { schema: { params: ProjectParamsSchema, response: { 200: ProjectDetailSchema } } }, (req) => {
     const detail = index.projectDetail(normalizeName(req.params.project));

@@ -1,10 +1,21 @@
-/** `GET /-/events`: Server-Sent Events of uploads, downloads, deletions and yanks. */
+/**
+ * `GET /-/events`: Server-Sent Events of uploads, downloads (batched), deletions and yanks,
+ * each with an increasing `id:`. A client that comes back with `Last-Event-ID` gets the
+ * events it missed from the bus's ring, or one `resync` event (with the current position as
+ * its id) when they are gone or the id is from before this daemon started.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { ControlRoutes } from '../../shared/api.js';
+import { ControlRoutes, type IndexEvent } from '../../shared/api.js';
 
 /** A comment line every 15 s keeps proxies and idle timeouts from closing the stream. */
 const HEARTBEAT_MS = 15_000;
+/** How long a browser's EventSource waits before reconnecting (the dashboard has its own backoff). */
+const RETRY_MS = 1000;
+
+function frame(event: IndexEvent, id: number): string {
+  return `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
 
 export default async function eventRoutes(app: FastifyInstance): Promise<void> {
   const open = new Set<ServerResponse>();
@@ -18,10 +29,18 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    res.write(': pyrepo events\n\n');
+    // What was missed and what comes next, written in the same tick: nothing falls between.
+    let head = `: pyrepo events\nretry: ${RETRY_MS}\n\n`;
+    const lastEventId = req.headers['last-event-id'];
+    if (typeof lastEventId === 'string' && lastEventId.trim() !== '') {
+      const replay = app.events.since(lastEventId.trim());
+      if ('events' in replay) for (const e of replay.events) head += frame(e.event, e.id);
+      else head += frame({ type: 'resync', time: new Date().toISOString(), reason: replay.resync }, app.events.lastId);
+    }
+    res.write(head);
     open.add(res);
-    const unsubscribe = app.events.subscribe((event) => {
-      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    const unsubscribe = app.events.subscribe((event, id) => {
+      res.write(frame(event, id));
     });
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     heartbeat.unref();

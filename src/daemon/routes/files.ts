@@ -12,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import send from '@fastify/send';
 import { NotFound } from '../errors.js';
+import { downloadClientOf } from '../services/installer.js';
 import { decideRange, noneMatch, rangeStillValid, type RangeDecision } from './byte-range.js';
 import { ALL_PROJECTS, type Page } from '../services/page-cache.js';
 import { renderPackagesListing, type ListedFile } from '../services/pages.js';
@@ -123,7 +124,7 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
     }
     validators(reply.code(result.statusCode).headers(result.headers));
     reply.header('content-type', fileContentType(filename));
-    if (isDownload(req.method, result.statusCode, range)) index.recordDownload(file);
+    if (isDownload(req.method, result.statusCode, range)) index.recordDownload(file, downloadClientOf(req.headers['user-agent']));
     return reply.send(result.stream);
   });
 }

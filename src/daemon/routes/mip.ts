@@ -22,6 +22,8 @@ import { boardBaseUrl, JSON_TYPE, notFoundForBoard, sendToBoard } from './board-
 const MPY = /^(py|[0-9]{1,3})$/;
 const PREFIX = /^[0-9a-f]{8,64}$/;
 const NO_CACHE: [string, string][] = [['Cache-Control', 'no-cache']];
+/** Downloads through these routes are mip's (or `mpremote mip`'s, which sends urllib's User-Agent). */
+const MIP = { installer: 'mip', ci: false } as const;
 
 export default async function mipRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
   app.get<{ Params: { mpy: string; project: string; file: string } }>('/mip/package/:mpy/:project/:file', async (req, reply) => {
@@ -31,7 +33,7 @@ export default async function mipRoutes(app: FastifyInstance, opts: { publicUrl?
     const answer = await app.boards.mipPackage(normalizeName(project), file.slice(0, -'.json'.length));
     if (!answer.ok) return notFoundForBoard(reply, answer.message);
     // mip fetches this once per install of the package (then only its files): count it as a download.
-    if (req.method === 'GET') app.index.recordDownload(answer.value.file);
+    if (req.method === 'GET') app.index.recordDownload(answer.value.file, MIP);
     return sendToBoard(reply, 200, JSON_TYPE, answer.value.body, NO_CACHE);
   });
 
@@ -47,7 +49,7 @@ export default async function mipRoutes(app: FastifyInstance, opts: { publicUrl?
     const [name, version] = at === -1 ? [req.params.spec, 'latest'] : [req.params.spec.slice(0, at), req.params.spec.slice(at + 1)];
     const answer = await app.boards.mipUrlPackage(normalizeName(name), version, boardBaseUrl(req, opts.publicUrl));
     if (!answer.ok) return notFoundForBoard(reply, answer.message);
-    if (req.method === 'GET') app.index.recordDownload(answer.value.file);
+    if (req.method === 'GET') app.index.recordDownload(answer.value.file, MIP);
     return sendToBoard(reply, 200, JSON_TYPE, answer.value.body, NO_CACHE);
   });
 }

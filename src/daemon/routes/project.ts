@@ -22,7 +22,7 @@ let description: Promise<Description> | undefined;
 export default async function projectRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
   const pages = new SerialPages(() => app.index.catalog.serial);
   const unsubscribe = app.events.subscribe((event) => {
-    if (event.type === 'download') pages.forget(event.project);
+    if (event.type === 'downloads') for (const f of event.files) pages.forget(f.project);
   });
   app.addHook('onClose', async () => unsubscribe());
 
@@ -55,6 +55,8 @@ export default async function projectRoutes(app: FastifyInstance, opts: { public
     const baseUrl = baseUrlOf(req, opts.publicUrl);
     // Downloads "in the last 30 days" move with the date: a new day is a new rendering.
     const variant = `${baseUrl}|${version ?? ''}|${new Date().toISOString().slice(0, 10)}`;
+    // Downloads still gathered for their event drop the pages they change now (the event does it).
+    app.index.flushDownloadEvents();
     const page = pages.get(project, variant, () => render(project, version, baseUrl, renderDescription));
     if (!page) {
       // Not in memory and nothing to render: an equivalent version (`1.0.0` for `1.0`), or not here at all.

@@ -7,6 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
+import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '../../shared/api.js';
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
 
 /** One distribution file as the catalog knows it. */
@@ -95,7 +96,8 @@ interface FileRow {
 /**
  * 1: the first catalog. 2: who uploaded each file and from where (files.source,
  * uploaded_by, uploaded_from), who yanked a release (releases.yanked_by, yanked_from),
- * and the activity journal.
+ * and the activity journal. 3: downloads by installer and CI (downloads.installer, ci);
+ * the counts of older catalogs keep their files and days under the installer `unrecorded`.
  */
 const SCHEMA_VERSION = CATALOG_SCHEMA_VERSION;
 
@@ -108,7 +110,23 @@ ALTER TABLE files ADD COLUMN uploaded_from TEXT;
 ALTER TABLE releases ADD COLUMN yanked_by TEXT;
 ALTER TABLE releases ADD COLUMN yanked_from TEXT;
 `,
+  3: `
+ALTER TABLE downloads RENAME TO downloads_v2;
+CREATE TABLE downloads (
+  filename TEXT NOT NULL REFERENCES files (filename) ON DELETE CASCADE,
+  day TEXT NOT NULL,
+  installer TEXT NOT NULL,
+  ci INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (filename, day, installer, ci)
+);
+INSERT INTO downloads (filename, day, installer, ci, count) SELECT filename, day, 'unrecorded', 0, count FROM downloads_v2;
+DROP TABLE downloads_v2;
+`,
 };
+
+/** The installer that downloads counted before schema 3 are kept under (in no API answer's installers). */
+const UNRECORDED = 'unrecorded';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -159,9 +177,12 @@ CREATE TABLE IF NOT EXISTS owners (
 CREATE TABLE IF NOT EXISTS downloads (
   filename TEXT NOT NULL REFERENCES files (filename) ON DELETE CASCADE,
   day TEXT NOT NULL,
+  installer TEXT NOT NULL,
+  ci INTEGER NOT NULL,
   count INTEGER NOT NULL,
-  PRIMARY KEY (filename, day)
+  PRIMARY KEY (filename, day, installer, ci)
 );
+CREATE INDEX IF NOT EXISTS downloads_by_day ON downloads (day);
 CREATE TABLE IF NOT EXISTS activity (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   time TEXT NOT NULL,
@@ -210,6 +231,42 @@ function toRecord(row: FileRow): FileRecord {
   };
 }
 
+/** Downloads counted in memory and not written yet, of one file, day, installer and CI flag. */
+interface PendingDownloads {
+  filename: string;
+  project: string;
+  day: string;
+  installer: Installer;
+  ci: boolean;
+  count: number;
+}
+
+/** One project of the project list, with its counts. */
+export interface ProjectSummaryRecord {
+  name: string;
+  displayName: string;
+  files: number;
+  versions: number;
+  lastUpload: string | null;
+  lastUploadedBy: string | null;
+  downloads: number;
+  /** Downloads of each of the last RECENT_DAYS UTC days, oldest first. */
+  downloads30d: number[];
+}
+
+const KNOWN_INSTALLERS: ReadonlySet<string> = new Set(INSTALLERS);
+
+/** The UTC day (`YYYY-MM-DD`) of a time. */
+export function utcDay(t: Date): string {
+  return t.toISOString().slice(0, 10);
+}
+
+/** The last `n` UTC days up to `today`, oldest first. */
+function lastDays(today: Date, n: number): string[] {
+  const end = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
+  return Array.from({ length: n }, (_, i) => new Date(end - (n - 1 - i) * 86_400_000).toISOString().slice(0, 10));
+}
+
 /** How a file's size and mtime are compared with the folder's. */
 export function stampOf(size: number, mtimeMs: number): string {
   return `${size}:${mtimeMs}`;
@@ -219,8 +276,8 @@ export function stampOf(size: number, mtimeMs: number): string {
 export class Catalog {
   private readonly db: DB;
   private readonly stmt: Record<string, Statement>;
-  /** Pending download counts, flushed in one transaction (see flushDownloads). */
-  private pendingDownloads = new Map<string, number>();
+  /** Download counts not written yet, by file, day, installer and CI; flushed in one transaction (see flushDownloads). */
+  private pendingDownloads = new Map<string, PendingDownloads>();
   /** Incremented on every change; exposed as `_last-serial` and used in ETags. */
   serial: number;
 
@@ -280,16 +337,24 @@ export class Catalog {
       setYank: s(`INSERT INTO releases (project, release_key, yanked, yanked_reason, yanked_by, yanked_from) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
           yanked_by = excluded.yanked_by, yanked_from = excluded.yanked_from`),
-      addDownloads: s(`INSERT INTO downloads (filename, day, count) VALUES (?, ?, ?)
-        ON CONFLICT (filename, day) DO UPDATE SET count = count + excluded.count`),
+      addDownloads: s(`INSERT INTO downloads (filename, day, installer, ci, count) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (filename, day, installer, ci) DO UPDATE SET count = count + excluded.count`),
       downloadsOfProject: s(`SELECT d.filename AS filename, SUM(d.count) AS total FROM downloads d
         JOIN files f ON f.filename = d.filename WHERE f.project = ? GROUP BY d.filename`),
       downloadsByDay: s(`SELECT d.day AS day, SUM(d.count) AS total FROM downloads d
         JOIN files f ON f.filename = d.filename WHERE f.project = ? GROUP BY d.day ORDER BY d.day`),
+      downloadsByInstaller: s(`SELECT d.installer AS installer, SUM(d.count) AS total, SUM(CASE WHEN d.ci THEN d.count ELSE 0 END) AS ci
+        FROM downloads d JOIN files f ON f.filename = d.filename WHERE f.project = ? GROUP BY d.installer`),
+      // The uploader is the newest file's: SQLite takes a bare column from the row MAX() picked.
       projectSummaries: s(`SELECT p.name AS name, p.display_name AS display_name,
           COUNT(f.filename) AS files, COUNT(DISTINCT f.release_key) AS versions, MAX(f.upload_time) AS last_upload,
-          COALESCE((SELECT SUM(d.count) FROM downloads d JOIN files f2 ON f2.filename = d.filename WHERE f2.project = p.name), 0) AS downloads
+          f.uploaded_by AS last_uploaded_by
         FROM projects p LEFT JOIN files f ON f.project = p.name GROUP BY p.name ORDER BY p.name`),
+      downloadsByProject: s(`SELECT f.project, SUM(d.count) FROM downloads d JOIN files f ON f.filename = d.filename GROUP BY f.project`),
+      recentDownloadsByProject: s(`SELECT f.project, d.day, SUM(d.count) FROM downloads d JOIN files f ON f.filename = d.filename
+        WHERE d.day >= ? GROUP BY f.project, d.day`),
+      meta: s('SELECT value FROM meta WHERE key = ?'),
+      setMeta: s('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       counts: s('SELECT (SELECT COUNT(*) FROM projects) AS projects, (SELECT COUNT(*) FROM files) AS files'),
       setSerial: s("UPDATE meta SET value = ? WHERE key = 'serial'"),
       ownersOf: s('SELECT user, role FROM owners WHERE project = ? ORDER BY role DESC, user'),
@@ -418,7 +483,7 @@ export class Catalog {
     return this.transaction(() => {
       const file = this.file(filename);
       if (!file) return undefined;
-      this.pendingDownloads.delete(filename);
+      for (const [key, p] of this.pendingDownloads) if (p.filename === filename) this.pendingDownloads.delete(key);
       this.stmt.deleteFile!.run(filename);
       this.stmt.deleteProjectIfEmpty!.run(file.project, file.project);
       if (by) this.addActivity({ action: 'delete', project: file.project, version: file.version, filename, user: by.user, address: by.address, reason: null });
@@ -462,43 +527,91 @@ export class Catalog {
     return this.stmt.activity!.all({ project: opts.project ?? null, limit: opts.limit }) as ActivityRecord[];
   }
 
-  /** Counts one download in memory; `flushDownloads` writes the counts in one transaction. */
-  countDownload(filename: string): void {
-    this.pendingDownloads.set(filename, (this.pendingDownloads.get(filename) ?? 0) + 1);
+  /**
+   * Counts one download in memory, under the UTC day it happened; `flushDownloads` writes
+   * the counts in one transaction. Every reading method includes the counts not written yet.
+   */
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now = new Date()): void {
+    const day = utcDay(now);
+    const key = `${file.filename}\0${day}\0${installer}\0${ci ? 1 : 0}`;
+    const pending = this.pendingDownloads.get(key);
+    if (pending) pending.count += 1;
+    else this.pendingDownloads.set(key, { filename: file.filename, project: file.project, day, installer, ci, count: 1 });
   }
 
-  /** Writes pending download counts under today's UTC date. */
-  flushDownloads(now = new Date()): void {
+  /** Writes the pending download counts. */
+  flushDownloads(): void {
     if (this.pendingDownloads.size === 0) return;
-    const day = now.toISOString().slice(0, 10);
     const pending = this.pendingDownloads;
     this.pendingDownloads = new Map();
     this.transaction(() => {
-      for (const [filename, count] of pending) {
-        if (this.stmt.fileByName!.get(filename)) this.stmt.addDownloads!.run(filename, day, count);
+      for (const p of pending.values()) {
+        if (this.stmt.fileByName!.get(p.filename)) this.stmt.addDownloads!.run(p.filename, p.day, p.installer, p.ci ? 1 : 0, p.count);
       }
     });
   }
 
-  /** Downloads per file of a project, including counts not flushed yet. */
+  private pendingOf(project: string): PendingDownloads[] {
+    const out: PendingDownloads[] = [];
+    for (const p of this.pendingDownloads.values()) if (p.project === project) out.push(p);
+    return out;
+  }
+
+  /** Downloads per file of a project. */
   downloadsOf(project: string): Map<string, number> {
     const rows = this.stmt.downloadsOfProject!.all(project) as { filename: string; total: number }[];
     const map = new Map(rows.map((r) => [r.filename, r.total]));
-    for (const [filename, n] of this.pendingDownloads) {
-      if (map.has(filename) || this.file(filename)?.project === project) map.set(filename, (map.get(filename) ?? 0) + n);
-    }
+    for (const p of this.pendingOf(project)) map.set(p.filename, (map.get(p.filename) ?? 0) + p.count);
     return map;
   }
 
+  /** Downloads per UTC day of a project, oldest first. */
   downloadsByDay(project: string): { day: string; downloads: number }[] {
-    return (this.stmt.downloadsByDay!.all(project) as { day: string; total: number }[]).map((r) => ({
-      day: r.day,
-      downloads: r.total,
-    }));
+    const days = new Map((this.stmt.downloadsByDay!.all(project) as { day: string; total: number }[]).map((r) => [r.day, r.total]));
+    for (const p of this.pendingOf(project)) days.set(p.day, (days.get(p.day) ?? 0) + p.count);
+    return [...days].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, downloads]) => ({ day, downloads }));
   }
 
-  /** Every project with counts, for the control API. */
-  projectSummaries(): { name: string; displayName: string; files: number; versions: number; lastUpload: string | null; downloads: number }[] {
+  /** Downloads of a project by installer, most first (those counted before installers were recorded left out). */
+  downloadsByInstaller(project: string): InstallerCount[] {
+    const counts = new Map<Installer, InstallerCount>();
+    const add = (installer: string, downloads: number, ci: number) => {
+      if (!KNOWN_INSTALLERS.has(installer)) return;
+      const c = counts.get(installer as Installer) ?? { installer: installer as Installer, downloads: 0, ci: 0 };
+      c.downloads += downloads;
+      c.ci += ci;
+      counts.set(c.installer, c);
+    };
+    for (const r of this.stmt.downloadsByInstaller!.all(project) as { installer: string; total: number; ci: number }[]) {
+      if (r.installer !== UNRECORDED) add(r.installer, r.total, r.ci);
+    }
+    for (const p of this.pendingOf(project)) add(p.installer, p.count, p.ci ? p.count : 0);
+    return [...counts.values()].sort((a, b) => b.downloads - a.downloads || INSTALLERS.indexOf(a.installer) - INSTALLERS.indexOf(b.installer));
+  }
+
+  /**
+   * Every project with its counts, for the control API: total downloads and the last 30
+   * days' (UTC, up to `today`), counts not written yet included. Three queries whatever
+   * the number of projects.
+   */
+  projectSummaries(today = new Date()): ProjectSummaryRecord[] {
+    const days = lastDays(today, RECENT_DAYS);
+    const dayIndex = new Map(days.map((d, i) => [d, i]));
+    const totals = new Map(this.stmt.downloadsByProject!.raw().all() as [string, number][]);
+    const recent = new Map<string, number[]>();
+    const addRecent = (project: string, day: string, n: number) => {
+      const i = dayIndex.get(day);
+      if (i === undefined) return;
+      let series = recent.get(project);
+      if (!series) recent.set(project, (series = new Array<number>(RECENT_DAYS).fill(0)));
+      series[i] = (series[i] as number) + n;
+    };
+    for (const [project, day, n] of this.stmt.recentDownloadsByProject!.raw().all(days[0]) as [string, string, number][]) addRecent(project, day, n);
+    for (const p of this.pendingDownloads.values()) {
+      totals.set(p.project, (totals.get(p.project) ?? 0) + p.count);
+      addRecent(p.project, p.day, p.count);
+    }
+    const none = new Array<number>(RECENT_DAYS).fill(0);
     return (
       this.stmt.projectSummaries!.all() as {
         name: string;
@@ -506,7 +619,7 @@ export class Catalog {
         files: number;
         versions: number;
         last_upload: string | null;
-        downloads: number;
+        last_uploaded_by: string | null;
       }[]
     ).map((r) => ({
       name: r.name,
@@ -514,8 +627,19 @@ export class Catalog {
       files: r.files,
       versions: r.versions,
       lastUpload: r.last_upload,
-      downloads: r.downloads,
+      lastUploadedBy: r.last_uploaded_by,
+      downloads: totals.get(r.name) ?? 0,
+      downloads30d: recent.get(r.name) ?? [...none],
     }));
+  }
+
+  /** A value the daemon keeps in the catalog between runs (such as the last event id). */
+  metaValue(key: string): string | undefined {
+    return (this.stmt.meta!.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMetaValue(key: string, value: string): void {
+    this.stmt.setMeta!.run(key, value);
   }
 
   close(): void {

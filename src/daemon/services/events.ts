@@ -1,24 +1,80 @@
-/** The in-process bus behind `/-/events`: the index publishes, SSE streams subscribe. */
+/**
+ * The in-process bus behind `/-/events`: the index publishes, SSE streams subscribe.
+ *
+ * Every event gets an id, one more than the last. The first id of a run is above every id
+ * an earlier run gave (it starts from the time, in microseconds, or from the last id the
+ * catalog kept, whichever is larger), so a client that comes back with an id from before a
+ * restart is recognised as such and never told that it missed nothing. The newest events
+ * are kept in a bounded ring, from which a reconnecting client gets what it missed.
+ */
 import { EventEmitter } from 'node:events';
-import type { IndexEvent } from '../../shared/api.js';
+import type { IndexEvent, ResyncReasonSchema } from '../../shared/api.js';
+import type { Static } from '@sinclair/typebox';
 
 type WithoutTime<E> = E extends IndexEvent ? Omit<E, 'time'> : never;
 
+/** An event with the id it was published under. */
+export interface NumberedEvent {
+  id: number;
+  event: IndexEvent;
+}
+
+export type Replay = { events: NumberedEvent[] } | { resync: Static<typeof ResyncReasonSchema> };
+
+export interface EventBusOptions {
+  /** The last id an earlier run gave, if known: this run's ids start above it. */
+  previousId?: number;
+  /** How many of the newest events are kept for reconnecting clients. Default: 4,096. */
+  ringSize?: number;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
 export class EventBus {
   private readonly emitter = new EventEmitter();
+  private readonly ring: (NumberedEvent | undefined)[];
+  /**
+   * The position before this run's first event: ids up to it are an earlier run's. A client
+   * told this position (a snapshot taken before any event) resumes from it like from an event.
+   */
+  readonly startId: number;
+  private last: number;
 
-  constructor() {
+  constructor(options: EventBusOptions = {}) {
     // One listener per open dashboard or `pyrepo logs -f`; there is no leak to warn about.
     this.emitter.setMaxListeners(0);
+    this.ring = new Array<NumberedEvent | undefined>(Math.max(1, options.ringSize ?? 4096));
+    this.startId = Math.max((options.now ?? Date.now)() * 1000, (options.previousId ?? 0) + 1);
+    this.last = this.startId;
   }
 
-  publish(event: WithoutTime<IndexEvent>): void {
-    this.emitter.emit('event', { ...event, time: new Date().toISOString() } as IndexEvent);
+  /** The id of the newest event (`startId` before the first). */
+  get lastId(): number {
+    return this.last;
   }
 
-  subscribe(listener: (event: IndexEvent) => void): () => void {
+  publish(event: WithoutTime<IndexEvent>): NumberedEvent {
+    const numbered = { id: ++this.last, event: { ...event, time: new Date().toISOString() } as IndexEvent };
+    this.ring[numbered.id % this.ring.length] = numbered;
+    this.emitter.emit('event', numbered.event, numbered.id);
+    return numbered;
+  }
+
+  subscribe(listener: (event: IndexEvent, id: number) => void): () => void {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
+  }
+
+  /** The events after `lastEventId` (a client's `Last-Event-ID`), or why they cannot be had. */
+  since(lastEventId: string): Replay {
+    if (!/^\d{1,16}$/.test(lastEventId)) return { resync: 'unknown' };
+    const after = Number(lastEventId);
+    if (after < this.startId) return { resync: 'restarted' };
+    if (after > this.last) return { resync: 'unknown' };
+    if (this.last - after > this.ring.length) return { resync: 'expired' };
+    const events: NumberedEvent[] = [];
+    for (let id = after + 1; id <= this.last; id++) events.push(this.ring[id % this.ring.length] as NumberedEvent);
+    return { events };
   }
 
   get subscribers(): number {

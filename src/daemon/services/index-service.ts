@@ -5,12 +5,14 @@
  * never touches HTTP.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { ProjectDetail, ProjectSummary } from '../../shared/api.js';
+import type { ProjectDetail, ProjectList, ProjectSummary } from '../../shared/api.js';
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { normalizeName } from '../../shared/names.js';
 import { compareVersions, isPrerelease, releaseKey } from '../../shared/versions.js';
 import { stampOf, type Actor, type Catalog, type FileRecord } from './catalog.js';
+import { DownloadBatch } from './download-batch.js';
 import type { EventBus } from './events.js';
+import type { DownloadClient } from './installer.js';
 import { Publisher } from './publisher.js';
 import { ALL_PROJECTS, PageCache, type Page } from './page-cache.js';
 import {
@@ -35,6 +37,8 @@ export interface IndexServiceOptions {
   events: EventBus;
   log: FastifyBaseLogger;
   overwrite: boolean;
+  /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
+  downloadBatchMs?: number;
 }
 
 export class IndexService {
@@ -53,6 +57,8 @@ export class IndexService {
   indexing = false;
   /** Relpaths being deleted through the API right now (the watcher leaves them alone). */
   private readonly deleting = new Set<string>();
+  /** Downloads counted since the last `downloads` event. */
+  private readonly downloadBatch: DownloadBatch;
 
   constructor(opts: IndexServiceOptions) {
     this.catalog = opts.catalog;
@@ -68,6 +74,7 @@ export class IndexService {
       lock: (filename, fn) => this.withLock(filename, fn),
       changed: (project) => this.changed(project),
     });
+    this.downloadBatch = new DownloadBatch((files) => this.events.publish({ type: 'downloads', files }), opts.downloadBatchMs);
   }
 
   private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -169,15 +176,26 @@ export class IndexService {
     });
   }
 
-  /** Summaries of every project, for the control API. */
+  /** Summaries of every project. */
   projectSummaries(): ProjectSummary[] {
     return this.catalog.projectSummaries().map((p) => ({ ...p, latestVersion: this.latestVersion(p.name) }));
   }
 
-  /** One project with releases, files and download counts, for the control API. */
+  /**
+   * Every project with its counts, for the control API, as of the event id it names: the
+   * downloads gathered for the next event are published first, so that the answer counts
+   * exactly the events up to that id.
+   */
+  projectList(): ProjectList {
+    this.downloadBatch.flush();
+    return { projects: this.projectSummaries(), lastEventId: String(this.events.lastId) };
+  }
+
+  /** One project with releases, files and download counts, for the control API (as of the event id it names, as projectList). */
   projectDetail(project: string): ProjectDetail | undefined {
     const view = this.view(project);
     if (!view) return undefined;
+    this.downloadBatch.flush();
     const downloads = this.catalog.downloadsOf(project);
     const releases = this.newestFirst(view).map((key) => {
       const files = view.files.filter((f) => f.releaseKey === key);
@@ -215,14 +233,21 @@ export class IndexService {
       latestVersion: this.latestVersion(project),
       downloads: releases.reduce((n, r) => n + r.downloads, 0),
       downloadsByDay: this.catalog.downloadsByDay(project),
+      downloadsByInstaller: this.catalog.downloadsByInstaller(project),
       releases,
+      lastEventId: String(this.events.lastId),
     };
   }
 
-  /** Counts a download and tells the event stream. */
-  recordDownload(file: FileRecord): void {
-    this.catalog.countDownload(file.filename);
-    this.events.publish({ type: 'download', project: file.project, filename: file.filename });
+  /** Counts a download (by installer and CI) and tells the event stream with the next `downloads` event. */
+  recordDownload(file: FileRecord, client: DownloadClient): void {
+    this.catalog.countDownload(file, client.installer, client.ci);
+    this.downloadBatch.add(file, client);
+  }
+
+  /** Publishes the downloads gathered for the next event now (before a page that shows counts is served, at shutdown). */
+  flushDownloadEvents(): void {
+    this.downloadBatch.flush();
   }
 
   // ---- the folder ----------------------------------------------------------------

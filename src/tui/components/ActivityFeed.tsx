@@ -2,7 +2,8 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { formatBytes } from '../../shared/format.js';
-import type { FeedItem } from '../state/live-index.js';
+import type { InstallerCount } from '../../shared/api.js';
+import { addInstallers, type FeedItem } from '../state/live-index.js';
 import { clockTime, formatCount } from '../state/format.js';
 import { useTheme, type Tone } from '../theme.js';
 
@@ -16,18 +17,35 @@ interface ActivityFeedProps {
   focused: boolean;
 }
 
+/** How an upload arrived, when not through the upload API. */
+const HOW: Readonly<Record<string, string>> = { folder: ' (packages folder)', watch: ' (auto-published)' };
+
+/** Who downloaded, short: `pip`, or `pip 3, uv 1`. */
+export function installersText(installers: readonly InstallerCount[]): string {
+  if (installers.length === 1) return (installers[0] as InstallerCount).installer;
+  return installers.map((c) => `${c.installer} ${formatCount(c.downloads)}`).join(', ');
+}
+
 /** One feed line's verb, text and tone. */
 export function describeItem(item: FeedItem): { verb: string; text: string; tone?: Tone } {
   const e = item.event;
   switch (e.type) {
     case 'upload': {
-      const how = e.source === 'folder' ? ' (packages folder)' : e.source === 'watch' ? ' (auto-published)' : '';
-      const who = e.uploader ? ` by ${e.uploader}` : '';
-      return { verb: 'upload', text: `${e.project} ${e.version}  ${e.filename} ${formatBytes(e.size)}${how}${who}`, tone: 'ok' };
+      const who = e.user ? ` by ${e.user}` : '';
+      return { verb: 'upload', text: `${e.project} ${e.version}  ${e.filename} ${formatBytes(e.size)}${HOW[e.source] ?? ''}${who}`, tone: 'ok' };
     }
     case 'download': {
       const n = item.count;
-      return { verb: 'download', text: `${n > 1 ? `${formatCount(n)}× ` : ''}${e.filename}${e.installer ? ` (${e.installer})` : ''}` };
+      return { verb: 'download', text: `${n > 1 ? `${formatCount(n)}× ` : ''}${e.filename}${e.installers.length > 0 ? ` (${installersText(e.installers)})` : ''}` };
+    }
+    case 'downloads': {
+      // A batch of many files: how many, by whom, and the busiest file.
+      const top = [...e.files].sort((a, b) => b.downloads - a.downloads)[0];
+      const installers = e.files.reduce<InstallerCount[]>((acc, f) => addInstallers(acc, f.installers), []);
+      return {
+        verb: 'downloads',
+        text: `${formatCount(item.count)} of ${formatCount(e.files.length)} files (${installersText(installers)})${top ? `; most ${top.filename} ${formatCount(top.downloads)}×` : ''}`,
+      };
     }
     case 'yank':
       return { verb: 'yank', text: `${e.project} ${e.version}${e.reason ? `: ${e.reason}` : ''}`, tone: 'warn' };
@@ -35,6 +53,11 @@ export function describeItem(item: FeedItem): { verb: string; text: string; tone
       return { verb: 'unyank', text: `${e.project} ${e.version}`, tone: 'accent' };
     case 'delete':
       return { verb: 'delete', text: e.filename, tone: 'error' };
+    case 'refused':
+      // The fix first: at 80 columns the reason is what gets cut.
+      return { verb: 'refused', text: `${e.filename}: ${e.fix ?? e.reason}${e.fix ? ` (${e.reason})` : ''}`, tone: 'error' };
+    case 'watch':
+      return { verb: 'watch', text: e.detail, tone: e.state === 'watching' ? 'accent' : 'warn' };
     case 'other':
       return { verb: e.name, text: `${e.project} ${e.summary}`.trim() };
   }
@@ -53,7 +76,7 @@ export const ActivityFeed = memo(function ActivityFeed({ feed, anchor, offset, w
       </Text>
       {lines.length === 0 ? (
         <Text wrap="truncate-end" dimColor>
-          Waiting for uploads, downloads, yanks and deletions…
+          Waiting for uploads, downloads, yanks, deletions and auto-publishes…
         </Text>
       ) : (
         lines.map((item) => {
@@ -62,7 +85,7 @@ export const ActivityFeed = memo(function ActivityFeed({ feed, anchor, offset, w
             <Text key={item.seq} wrap="truncate-end">
               <Text dimColor>{clockTime(item.event.time)} </Text>
               <Text color={d.tone ? theme.color(d.tone) : undefined} bold>
-                {d.verb.padEnd(9)}
+                {`${d.verb.padEnd(8)} `}
               </Text>
               {d.text}
             </Text>

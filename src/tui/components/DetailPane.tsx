@@ -3,8 +3,8 @@ import { Box, Text } from 'ink';
 import { memo, type ReactNode } from 'react';
 import { formatBytes } from '../../shared/format.js';
 import type { DetailState } from '../state/live-index.js';
+import type { ProjectDetail, ReleaseInfo } from '../../shared/api.js';
 import { ago, dailySeries, fit, formatCount, NONE, percent, sparkline } from '../state/format.js';
-import { INSTALLERS, type DetailView, type ReleaseView } from '../state/model.js';
 import { scrollOffset } from '../state/project-table.js';
 import { DETAIL_TABS, type DetailTab } from '../state/view.js';
 import { useTheme, type Tone } from '../theme.js';
@@ -35,11 +35,19 @@ interface Line {
 }
 
 /** When a release was uploaded: its first file's upload time. */
-function releaseTime(r: ReleaseView): string | undefined {
+function releaseTime(r: ReleaseInfo): string | undefined {
   return r.files.map((f) => f.uploadTime).sort()[0];
 }
 
-function releaseLines(d: DetailView, width: number, now: number): { header: string; lines: Line[] } {
+/** Who uploaded a release: its first file's uploader, `folder` for files found in the packages folder. */
+function releaseUploader(r: ReleaseInfo): string {
+  const first = [...r.files].sort((a, b) => (a.uploadTime < b.uploadTime ? -1 : 1))[0];
+  if (!first) return NONE;
+  if (first.source === 'folder') return 'folder';
+  return first.uploadedBy ?? NONE;
+}
+
+function releaseLines(d: ProjectDetail, width: number, now: number): { header: string; lines: Line[] } {
   const fixed = [
     { title: 'version', width: 12 },
     { title: 'python', width: 9 },
@@ -61,7 +69,7 @@ function releaseLines(d: DetailView, width: number, now: number): { header: stri
         r.yanked ? `yanked${r.yankedReason ? `: ${r.yankedReason}` : ''}` : '',
         r.files.find((f) => f.requiresPython)?.requiresPython ?? '',
         ago(releaseTime(r), now),
-        r.uploader ?? r.files.find((f) => f.uploader)?.uploader ?? NONE,
+        releaseUploader(r),
         String(r.files.length),
         formatCount(r.downloads),
       ]),
@@ -69,7 +77,7 @@ function releaseLines(d: DetailView, width: number, now: number): { header: stri
   };
 }
 
-function fileLines(d: DetailView, width: number, now: number): { header: string; lines: Line[] } {
+function fileLines(d: ProjectDetail, width: number, now: number): { header: string; lines: Line[] } {
   const fixed = [
     { title: 'size', width: 9, right: true },
     { title: 'sha256', width: 13 },
@@ -91,20 +99,28 @@ function fileLines(d: DetailView, width: number, now: number): { header: string;
   };
 }
 
-function downloadLines(d: DetailView, now: number): Line[] {
+function downloadLines(d: ProjectDetail, now: number): Line[] {
   const today = new Date(now).toISOString().slice(0, 10);
   const month = dailySeries(d.downloadsByDay, 30, today);
   const monthTotal = month.reduce((a, b) => a + b, 0);
-  const inst = d.installers;
-  const counted = inst ? Object.values(inst.byInstaller).reduce((a, b) => a + (b ?? 0), 0) : 0;
-  const byInstaller = INSTALLERS.map((i) => `${i} ${inst ? percent(inst.byInstaller[i] ?? 0, counted) : NONE}`).join('  ');
+  const counted = d.downloadsByInstaller.reduce((a, c) => a + c.downloads, 0);
+  const ci = d.downloadsByInstaller.reduce((a, c) => a + c.ci, 0);
+  const installers: Line[] = d.downloadsByInstaller.map((c) => ({
+    text: `  ${fit(c.installer, 7)}${fit(formatCount(c.downloads), 7, 'right')}  ${fit(percent(c.downloads, counted), 4, 'right')}${c.ci > 0 ? `   ${percent(c.ci, c.downloads)} from CI` : ''}`,
+  }));
+  const unrecorded = d.downloads - counted;
   const max = Math.max(1, ...d.downloadsByDay.map((x) => x.downloads));
   const days = [...d.downloadsByDay].reverse().map((x) => ({
     text: `${x.day}  ${fit('█'.repeat(Math.max(1, Math.round((x.downloads / max) * 20))), 20)} ${formatCount(x.downloads)}`,
   }));
   return [
     { text: `${formatCount(d.downloads)} download${d.downloads === 1 ? '' : 's'} in all; ${formatCount(monthTotal)} in the last 30 days ${sparkline(month, 30)}` },
-    { text: `by installer  ${byInstaller}  CI ${inst?.ci !== undefined ? percent(inst.ci, counted) : NONE}`, dim: !inst },
+    {
+      text: counted > 0 ? `by installer${ci > 0 ? `  (${percent(ci, counted)} from CI)` : ''}` : 'by installer  none counted yet',
+      dim: counted === 0,
+    },
+    ...installers,
+    ...(unrecorded > 0 ? [{ text: `  ${formatCount(unrecorded)} counted before pyrepo recorded installers`, dim: true }] : []),
     { text: '' },
     ...(days.length > 0 ? days : [{ text: 'No downloads yet.', dim: true }]),
   ];

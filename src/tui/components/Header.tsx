@@ -5,9 +5,33 @@ import { formatDuration } from '../../shared/format.js';
 import type { LiveIndexState } from '../state/live-index.js';
 import { useTheme } from '../theme.js';
 
-/** Lines the header takes (a third one lists problems). */
+/** Lines the header takes (one more for watched folders, one more for problems). */
 export function headerHeight(live: LiveIndexState): number {
-  return live.health && live.health.problems.length > 0 ? 3 : 2;
+  return 2 + (watchesText(live) ? 1 : 0) + (problemsOf(live).length > 0 ? 1 : 0);
+}
+
+/** A watched folder by its last two parts (`demo/dist`): the project is what tells them apart. */
+function shortDir(dir: string): string {
+  return dir.split(/[\\/]+/).filter(Boolean).slice(-2).join('/');
+}
+
+/** The daemon's problems, and watched folders that are missing or failed. */
+export function problemsOf(live: LiveIndexState): string[] {
+  const watchProblems = (live.watches ?? [])
+    .filter((w) => w.state !== 'watching')
+    .map((w) => `watched folder ${shortDir(w.dir)} ${w.state === 'missing' ? 'is missing' : `failed${w.stateDetail ? `: ${w.stateDetail}` : ''}`}`);
+  return [...(live.health?.problems ?? []), ...watchProblems];
+}
+
+/** Auto-publish, short: `auto-publish  demo/dist, tools/dist (polling)`; empty without watched folders. */
+export function watchesText(live: LiveIndexState): string {
+  const watches = live.watches;
+  if (watches !== undefined) {
+    if (watches.length === 0) return '';
+    return `auto-publish  ${watches.map((w) => `${shortDir(w.dir)}${w.mode === 'polling' ? ' (polling)' : ''}`).join(', ')}`;
+  }
+  const folders = live.health?.watchedFolders ?? [];
+  return folders.length > 0 ? `auto-publish  ${folders.map(shortDir).join(', ')}` : '';
 }
 
 interface HeaderProps {
@@ -47,14 +71,15 @@ export const Header = memo(function Header({ live, now, width, readonly }: Heade
   const theme = useTheme();
   const h = live.health;
   const conn = connectionText(live, now);
+  const problems = problemsOf(live);
+  const watches = watchesText(live);
   const uptime = h && live.healthAt !== undefined && live.connection.state === 'live' ? uptimeText(h.uptimeSeconds + Math.max(0, now - live.healthAt) / 1000) : undefined;
   const counts = h ? `${live.projects.size} project${live.projects.size === 1 ? '' : 's'}  ${h.files} file${h.files === 1 ? '' : 's'}` : '';
   const second =
     live.connection.state === 'reconnecting'
       ? { text: live.connection.reason, tone: 'warn' as const }
       : {
-          // Watched folders come with auto-publish: shown once the daemon reports them.
-          text: h ? `access  ${accessText(h.authenticate)}${h.watchedFolders?.length ? `   watching  ${h.watchedFolders.join(', ')}` : ''}` : 'Waiting for the daemon…',
+          text: h ? `access  ${accessText(h.authenticate)}` : 'Waiting for the daemon…',
           tone: undefined,
         };
   return (
@@ -73,9 +98,14 @@ export const Header = memo(function Header({ live, now, width, readonly }: Heade
       <Text wrap="truncate-end" color={second.tone ? theme.color(second.tone) : undefined} dimColor={!second.tone}>
         {second.text}
       </Text>
-      {h && h.problems.length > 0 ? (
+      {watches ? (
+        <Text wrap="truncate-end" dimColor>
+          {watches}
+        </Text>
+      ) : null}
+      {problems.length > 0 ? (
         <Text wrap="truncate-end" color={theme.color('error')} bold>
-          {`! ${h.problems.join(' · ')}`}
+          {`! ${problems.join(' · ')}`}
         </Text>
       ) : null}
     </Box>

@@ -2,14 +2,14 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { ago, fit, formatCount, NONE, sparkline } from '../state/format.js';
-import type { ProjectView } from '../state/model.js';
+import type { ProjectSummary } from '../../shared/api.js';
 import { columnsFor, GAP, type Sort, type TableColumn } from '../state/project-table.js';
 import { useTheme } from '../theme.js';
 
 interface ProjectListProps {
   /** The list's order (filtered and sorted); only the rows on screen are looked up and rendered. */
   names: readonly string[];
-  projects: ReadonlyMap<string, ProjectView>;
+  projects: ReadonlyMap<string, ProjectSummary>;
   cursor: number;
   offset: number;
   width: number;
@@ -21,7 +21,7 @@ interface ProjectListProps {
   now: number;
 }
 
-function cell(p: ProjectView, c: TableColumn, now: number): string {
+function cell(p: ProjectSummary, c: TableColumn, now: number): string {
   switch (c.id) {
     case 'name':
       return p.displayName;
@@ -34,15 +34,15 @@ function cell(p: ProjectView, c: TableColumn, now: number): string {
     case 'downloads':
       return formatCount(p.downloads);
     case 'trend':
-      return p.downloads30d ? sparkline(p.downloads30d, c.width) : NONE;
+      return sparkline(p.downloads30d, c.width);
     case 'uploaded':
       return ago(p.lastUpload, now);
     case 'uploader':
-      return p.lastUploader ?? NONE;
+      return p.lastUploadedBy ?? NONE;
   }
 }
 
-export function rowText(p: ProjectView, columns: readonly TableColumn[], now: number): string {
+export function rowText(p: ProjectSummary, columns: readonly TableColumn[], now: number): string {
   return columns.map((c) => fit(cell(p, c, now), c.width, c.align)).join(' '.repeat(GAP));
 }
 
@@ -67,7 +67,7 @@ export const ProjectList = memo(function ProjectList(props: ProjectListProps) {
   const visible = names
     .slice(offset, offset + Math.max(0, height - 2))
     .map((name) => projects.get(name))
-    .filter((p): p is ProjectView => p !== undefined);
+    .filter((p): p is ProjectSummary => p !== undefined);
   const arrow = sort.descending ? '▼' : '▲';
   const header = columns.map((c) => fit(c.id === sort.column ? `${c.title}${arrow}` : c.title, c.width, c.align)).join(' '.repeat(GAP));
   const count = names.length === total ? `${total}` : `${names.length} of ${total}`;

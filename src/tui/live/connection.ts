@@ -1,15 +1,17 @@
 /**
- * Keeps the dashboard connected: finds the daemon, opens `/-/events` (resuming with
- * `Last-Event-ID`), takes a snapshot once the stream is open (so nothing that happens
- * meanwhile is missed), and when the stream breaks, tries again with growing waits,
- * saying so in the header, and takes a fresh snapshot once back. It also takes a new
- * snapshot when events say the list changed in ways only the daemon can settle,
- * follows the selected project's detail, and carries out admin actions.
+ * Keeps the dashboard connected: finds the daemon, opens `/-/events`, and takes a snapshot
+ * once the stream is open (so nothing that happens meanwhile is missed). When the stream
+ * breaks it tries again with growing waits, saying so in the header, and resumes with
+ * `Last-Event-ID`: the daemon replays what was missed, and no snapshot is needed, unless
+ * the daemon answers `resync` (it restarted, or the events are gone), which takes one. It
+ * also takes a new snapshot when events say the list changed in ways only the daemon can
+ * settle, follows the selected project's detail, and carries out admin actions.
  */
-import { readLiveEvent } from '../state/model.js';
+import type { IndexEvent } from '../../shared/api.js';
+import { resumeFrom } from '../state/live-index.js';
+import { unknownEvent } from '../state/model.js';
 import type { AdminAction } from '../state/view.js';
 import type { Connect, DaemonLink } from './link.js';
-import type { SseMessage } from './sse.js';
 import type { LiveStore } from './store.js';
 
 export interface ConnectionOptions {
@@ -19,7 +21,7 @@ export interface ConnectionOptions {
   resnapshotMs?: number;
   /** How long a selection must stay before its detail is fetched (scrolling fetches nothing). Default: 80. */
   detailDelayMs?: number;
-  /** How long a silent event stream is trusted (see followEvents). */
+  /** How long a silent event stream is trusted (see DaemonClient.events). */
   idleMs?: number;
   /**
    * A fresh snapshot this often while nothing else asks for one: health problems (a
@@ -147,17 +149,20 @@ export class LiveConnection {
         this.link = link;
         let opened!: () => void;
         const open = new Promise<void>((resolve) => (opened = resolve));
-        const stream = link.follow({
-          lastEventId: this.store.getState().lastEventId,
+        const resume = resumeFrom(this.store.getState());
+        const stream = link.api.events({
+          ...(resume !== undefined ? { lastEventId: resume } : {}),
           signal: streamAbort.signal,
           onOpen: opened,
-          onMessage: (m) => this.onMessage(m),
+          onEvent: (event, id) => this.onEvent(event, id),
+          onUnknown: (type, data, id) => this.store.enqueue(unknownEvent(type, data, id)),
           ...(this.options.idleMs !== undefined ? { idleMs: this.options.idleMs } : {}),
         });
         stream.catch(() => undefined);
         await Promise.race([open, stream]);
         if (this.stopped) return;
-        await this.snapshot();
+        // Resuming, the daemon replays what was missed (or says resync, which takes a snapshot).
+        if (resume === undefined) await this.snapshot();
         attempt = 0;
         this.store.dispatch({ type: 'connection', connection: { state: 'live', since: Date.now() } });
         void this.loadDetail();
@@ -185,15 +190,14 @@ export class LiveConnection {
     });
   }
 
-  private onMessage(message: SseMessage): void {
-    let data: unknown;
-    try {
-      data = JSON.parse(message.data);
-    } catch {
+  private onEvent(event: IndexEvent, id: string | undefined): void {
+    if (event.type === 'resync') {
+      this.store.dispatch({ type: 'resync', id });
+      this.snapshot().catch(() => undefined);
+      void this.loadDetail();
       return;
     }
-    const event = readLiveEvent(data, message.id);
-    if (event) this.store.enqueue(event);
+    this.store.enqueue(id !== undefined ? { ...event, id } : event);
   }
 
   /** Health and the project list, once at a time (a request meanwhile runs once more after). */
@@ -209,9 +213,17 @@ export class LiveConnection {
         do {
           this.snapshotAgain = false;
           this.store.dispatch({ type: 'sync-start' });
-          const [health, list] = await Promise.all([link.api.health(), link.api.listProjects()]);
+          const [health, list, watches] = await Promise.all([link.api.health(), link.api.listProjects(), link.api.watches?.().catch(() => undefined)]);
           this.lastSnapshotAt = Date.now();
-          this.store.dispatch({ type: 'snapshot', health, projects: list.projects, url: link.url, at: this.lastSnapshotAt });
+          this.store.dispatch({
+            type: 'snapshot',
+            health,
+            projects: list.projects,
+            lastEventId: list.lastEventId,
+            ...(watches ? { watches: watches.watches } : {}),
+            url: link.url,
+            at: this.lastSnapshotAt,
+          });
         } while (this.snapshotAgain && !this.stopped);
       } catch (err) {
         this.store.dispatch({ type: 'sync-failed' });
@@ -228,7 +240,7 @@ export class LiveConnection {
     if (this.stopped) return;
     const s = this.store.getState();
     if (s.connection.state !== 'live') return;
-    if (s.stale && !s.syncing && !this.snapshotRun && !this.snapshotTimer) {
+    if (s.stale && !this.snapshotRun && !this.snapshotTimer) {
       const wait = Math.max(0, this.lastSnapshotAt + this.resnapshotMs - Date.now());
       this.snapshotTimer = setTimeout(() => {
         this.snapshotTimer = undefined;

@@ -52,13 +52,15 @@ const BARS = '▁▂▃▄▅▆▇█';
 
 /**
  * The last `width` values as block characters, scaled from zero to the largest; zero is
- * the lowest bar, so a quiet day still shows. Fewer values are padded on the left.
+ * the lowest bar, so a quiet day among busy ones still shows. Nothing at all is blank, so
+ * that the projects with downloads stand out. Fewer values are padded on the left.
  */
 export function sparkline(values: readonly number[] | undefined, width: number): string {
   if (!values || width <= 0) return NONE;
   const tail = values.slice(-width);
   const max = Math.max(0, ...tail);
-  const bars = tail.map((v) => (max === 0 ? BARS[0] : BARS[Math.min(BARS.length - 1, Math.round((v / max) * (BARS.length - 1)))]) as string);
+  if (max === 0) return ' '.repeat(width);
+  const bars = tail.map((v) => BARS[Math.min(BARS.length - 1, Math.round((v / max) * (BARS.length - 1)))] as string);
   return ' '.repeat(Math.max(0, width - bars.length)) + bars.join('');
 }
 

@@ -5,7 +5,7 @@
  * a screenful does.
  */
 import { compareVersions } from '../../shared/versions.js';
-import type { ProjectView } from './model.js';
+import type { ProjectSummary } from '../../shared/api.js';
 
 export const SORT_COLUMNS = ['name', 'latest', 'versions', 'files', 'downloads', 'trend', 'uploaded', 'uploader'] as const;
 export type SortColumn = (typeof SORT_COLUMNS)[number];
@@ -39,43 +39,61 @@ export function parseFilter(filter: string): ParsedFilter | undefined {
   return text === '' ? undefined : { text, invert };
 }
 
-export function matchesFilter(p: ProjectView, filter: ParsedFilter | undefined): boolean {
+export function matchesFilter(p: ProjectSummary, filter: ParsedFilter | undefined): boolean {
   if (!filter) return true;
   const hit = p.name.includes(filter.text) || p.displayName.toLowerCase().includes(filter.text);
   return hit !== filter.invert;
 }
 
-const sum = (values: readonly number[] | undefined): number => (values ? values.reduce((a, b) => a + b, 0) : -1);
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
 
-function compare(a: ProjectView, b: ProjectView, column: SortColumn): number {
+/**
+ * What a row sorts by in `column`, computed once per row rather than once per comparison:
+ * a number, or text. Versions are ranked by sorting the distinct ones (PEP 440 comparisons
+ * parse both versions each time; 10,000 rows make ~140,000 comparisons).
+ */
+function sortKeys(rows: readonly ProjectSummary[], column: SortColumn): (number | string)[] {
   switch (column) {
     case 'name':
-      return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    case 'latest':
-      if (a.latestVersion === null || b.latestVersion === null) return a.latestVersion === b.latestVersion ? 0 : a.latestVersion === null ? -1 : 1;
-      return compareVersions(a.latestVersion, b.latestVersion);
+      return rows.map((p) => p.name);
+    case 'latest': {
+      const distinct = [...new Set(rows.map((p) => p.latestVersion).filter((v): v is string => v !== null))].sort(compareVersions);
+      const rank = new Map(distinct.map((v, i) => [v, i]));
+      return rows.map((p) => (p.latestVersion === null ? -1 : (rank.get(p.latestVersion) as number)));
+    }
     case 'versions':
-      return a.versions - b.versions;
+      return rows.map((p) => p.versions);
     case 'files':
-      return a.files - b.files;
+      return rows.map((p) => p.files);
     case 'downloads':
-      return a.downloads - b.downloads;
+      return rows.map((p) => p.downloads);
     case 'trend':
-      return sum(a.downloads30d) - sum(b.downloads30d);
+      return rows.map((p) => sum(p.downloads30d));
     case 'uploaded':
-      return (a.lastUpload ?? '').localeCompare(b.lastUpload ?? '');
+      return rows.map((p) => p.lastUpload ?? '');
     case 'uploader':
-      return (a.lastUploader ?? '').localeCompare(b.lastUploader ?? '');
+      return rows.map((p) => p.lastUploadedBy ?? '');
   }
 }
 
 /** The rows of the list: filtered, then sorted (ties by name, A→Z). */
-export function tableRows(projects: Iterable<ProjectView>, filter: string, sort: Sort): ProjectView[] {
+export function tableRows(projects: Iterable<ProjectSummary>, filter: string, sort: Sort): ProjectSummary[] {
   const parsed = parseFilter(filter);
-  const rows: ProjectView[] = [];
+  const rows: ProjectSummary[] = [];
   for (const p of projects) if (matchesFilter(p, parsed)) rows.push(p);
+  const keys = sortKeys(rows, sort.column);
   const sign = sort.descending ? -1 : 1;
-  return rows.sort((a, b) => sign * compare(a, b, sort.column) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const order = rows.map((_, i) => i);
+  order.sort((i, j) => {
+    const a = keys[i] as number | string;
+    const b = keys[j] as number | string;
+    const byColumn = typeof a === 'number' ? a - (b as number) : a < b ? -1 : a > b ? 1 : 0;
+    if (byColumn !== 0) return sign * byColumn;
+    const na = (rows[i] as ProjectSummary).name;
+    const nb = (rows[j] as ProjectSummary).name;
+    return na < nb ? -1 : na > nb ? 1 : 0;
+  });
+  return order.map((i) => rows[i] as ProjectSummary);
 }
 
 /** The first row on screen so that `cursor` is visible, moving as little as possible from `offset`. */

@@ -6,7 +6,7 @@
  * snapshot, a yank), an effect for the app to carry out.
  */
 import { bindingFor, type KeyPress } from '../keymap.js';
-import type { DetailView } from './model.js';
+import type { ProjectDetail } from '../../shared/api.js';
 import { DEFAULT_SORT, moveSort, scrollOffset, type Sort } from './project-table.js';
 
 export const PANES = ['projects', 'detail', 'feed'] as const;
@@ -70,7 +70,7 @@ export type DetailTarget =
   | { kind: 'file'; version: string; filename: string };
 
 /** The rows of a detail tab that the cursor moves over (tabs of plain text have none). */
-export function detailTargets(detail: DetailView | undefined, tab: DetailTab): DetailTarget[] {
+export function detailTargets(detail: ProjectDetail | undefined, tab: DetailTab): DetailTarget[] {
   if (!detail) return [];
   if (tab === 'releases') return detail.releases.map((r) => ({ kind: 'release', version: r.version, yanked: r.yanked, files: r.files.length }));
   if (tab === 'files') return detail.releases.flatMap((r) => r.files.map((f) => ({ kind: 'file' as const, version: r.version, filename: f.filename })));
@@ -84,7 +84,7 @@ export interface ViewContext {
   /** Rows the list shows at once. */
   listHeight: number;
   /** The selected project's detail, when it has arrived. */
-  detail?: DetailView;
+  detail?: ProjectDetail;
   detailHeight: number;
   feedLength: number;
   feedHeight: number;

@@ -1,17 +1,17 @@
 /**
  * An in-memory daemon for the dashboard's tests: the control API calls it makes, an
  * event stream the test drives (emit, break, refuse), and a record of what was asked
- * (Last-Event-ID values, yanks, deletions).
+ * (Last-Event-ID values, yanks, deletions). Events are numbered as the daemon numbers
+ * them, and its answers say the newest id they reflect: set the data the way the events
+ * say, as the daemon would have it.
  */
-import type { DeleteResult, YankResult } from '../../../src/shared/api.js';
-import { DaemonRequestError } from '../../../src/shared/client.js';
-import type { FollowOptions } from '../../../src/tui/live/event-stream.js';
+import { RECENT_DAYS, type DeleteResult, type FileDownloads, type Health, type IndexEvent, type Installer, type ProjectDetail, type ProjectList, type ProjectSummary, type WatchInfo, type WatchList, type YankResult } from '../../../src/shared/api.js';
+import { DaemonRequestError, type EventStreamOptions } from '../../../src/shared/client.js';
 import type { Connect, DaemonApi, DaemonLink } from '../../../src/tui/live/link.js';
-import type { DetailView, HealthView, ProjectView } from '../../../src/tui/state/model.js';
 
 export const T0 = '2026-11-22T10:00:00.000Z';
 
-export function health(overrides: Partial<HealthView> = {}): HealthView {
+export function health(overrides: Partial<Health> = {}): Health {
   return {
     status: 'ok',
     version: '0.1.0',
@@ -30,12 +30,29 @@ export function health(overrides: Partial<HealthView> = {}): HealthView {
   };
 }
 
-export function project(name: string, overrides: Partial<ProjectView> = {}): ProjectView {
-  return { name, displayName: name, latestVersion: '1.0', versions: 1, files: 2, downloads: 0, lastUpload: T0, ...overrides };
+export function project(name: string, overrides: Partial<ProjectSummary> = {}): ProjectSummary {
+  return {
+    name,
+    displayName: name,
+    latestVersion: '1.0',
+    versions: 1,
+    files: 2,
+    downloads: 0,
+    downloads30d: new Array<number>(RECENT_DAYS).fill(0),
+    lastUpload: T0,
+    lastUploadedBy: null,
+    ...overrides,
+  };
+}
+
+/** A `downloads` event of files of one project, `n` downloads each, all by one installer (today, as the daemon sends them). */
+export function downloads(project: string, filenames: string[], n = 1, installer: Installer = 'pip', ci = 0, time = new Date().toISOString()): IndexEvent {
+  const files: FileDownloads[] = filenames.map((filename) => ({ project, filename, downloads: n, installers: [{ installer, downloads: n, ci }] }));
+  return { type: 'downloads', time, files };
 }
 
 /** A detail with one file per release (a wheel), newest release first. */
-export function detail(name: string, versions: string[], overrides: Partial<DetailView> = {}): DetailView {
+export function detail(name: string, versions: string[], overrides: Partial<ProjectDetail> = {}): ProjectDetail {
   const mod = name.replace(/-/g, '_');
   return {
     name,
@@ -43,6 +60,8 @@ export function detail(name: string, versions: string[], overrides: Partial<Deta
     latestVersion: versions[0] ?? null,
     downloads: 0,
     downloadsByDay: [],
+    downloadsByInstaller: [],
+    lastEventId: '0',
     releases: versions.map((version) => ({
       version,
       yanked: false,
@@ -72,15 +91,19 @@ export function detail(name: string, versions: string[], overrides: Partial<Deta
 }
 
 interface OpenStream {
-  options: FollowOptions;
+  options: EventStreamOptions;
   end: (err?: Error) => void;
 }
 
 export class FakeDaemon implements DaemonApi {
   url = 'http://127.0.0.1:9999';
   healthValue = health();
-  projects: ProjectView[] = [];
-  details = new Map<string, DetailView>();
+  projects: ProjectSummary[] = [];
+  details = new Map<string, ProjectDetail>();
+  /** The watched build folders `watches()` answers. */
+  watchList: WatchInfo[] = [];
+  /** The newest event id given (the answers reflect every event up to it). */
+  eventId = 0;
   /** When set, connect() fails with this message (the daemon is not running). */
   down: string | undefined;
   /** When set, admin calls fail with this refusal. */
@@ -97,17 +120,25 @@ export class FakeDaemon implements DaemonApi {
   };
 
   link(): DaemonLink {
-    return { url: this.url, api: this, follow: (options) => this.follow(options) };
+    return { url: this.url, api: this };
   }
 
   get streamOpen(): boolean {
     return this.stream !== undefined;
   }
 
-  /** Sends an event on the open stream (its JSON as the daemon writes it). */
-  emit(event: object, id?: string): void {
+  /** Sends an event on the open stream, numbered after the last one unless `id` says otherwise; returns its id. */
+  emit(event: IndexEvent, id = String(this.eventId + 1)): string {
     if (!this.stream) throw new Error('no stream is open');
-    this.stream.options.onMessage({ event: (event as { type: string }).type, data: JSON.stringify(event), ...(id !== undefined ? { id } : {}) });
+    if (/^\d+$/.test(id)) this.eventId = Math.max(this.eventId, Number(id));
+    this.stream.options.onEvent(structuredClone(event), id);
+    return id;
+  }
+
+  /** Sends an event of a type the client does not know. */
+  emitUnknown(type: string, data: unknown, id?: string): void {
+    if (!this.stream) throw new Error('no stream is open');
+    this.stream.options.onUnknown?.(type, data, id);
   }
 
   /** Ends the open stream as a daemon that went away does. */
@@ -117,7 +148,7 @@ export class FakeDaemon implements DaemonApi {
     s?.end(new Error(message));
   }
 
-  private follow(options: FollowOptions): Promise<void> {
+  events(options: EventStreamOptions): Promise<void> {
     this.lastEventIds.push(options.lastEventId);
     return new Promise<void>((resolve, reject) => {
       const stream: OpenStream = {
@@ -134,19 +165,23 @@ export class FakeDaemon implements DaemonApi {
     });
   }
 
-  async health(): Promise<HealthView> {
+  async health(): Promise<Health> {
     this.snapshots += 1;
     return { ...this.healthValue, projects: this.projects.length };
   }
 
-  async listProjects(): Promise<{ projects: ProjectView[] }> {
-    return { projects: this.projects.map((p) => ({ ...p })) };
+  async watches(): Promise<WatchList> {
+    return { watches: structuredClone(this.watchList) };
   }
 
-  async project(name: string): Promise<DetailView> {
+  async listProjects(): Promise<ProjectList> {
+    return { projects: structuredClone(this.projects), lastEventId: String(this.eventId) };
+  }
+
+  async project(name: string): Promise<ProjectDetail> {
     const d = this.details.get(name);
     if (!d) throw new DaemonRequestError(`No project named '${name}'.`, 404, 'PYREPO_NOT_FOUND');
-    return structuredClone(d);
+    return { ...structuredClone(d), lastEventId: String(this.eventId) };
   }
 
   private admin(call: string): void {

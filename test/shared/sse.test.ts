@@ -1,6 +1,6 @@
 /** The event-stream parser: however the bytes are cut, the same messages and ids. */
 import { describe, expect, it } from 'vitest';
-import { SseParser } from '../../src/tui/live/sse.js';
+import { SseParser } from '../../src/shared/sse.js';
 
 const STREAM =
   ': pyrepo events\n\n' +

@@ -1,9 +1,10 @@
 /**
  * A Server-Sent Events parser (the WHATWG event-stream format): text in, messages out,
- * with the `id:` each message carries, which the dashboard sends back as `Last-Event-ID`
- * when it reconnects.
+ * with the `id:` each message carries, which a client sends back as `Last-Event-ID`
+ * when it reconnects (see DaemonClient.events).
  */
 
+/** One message of an event stream. */
 export interface SseMessage {
   /** The `event:` field; `message` when absent. */
   event: string;
@@ -12,6 +13,7 @@ export interface SseMessage {
   id?: string;
 }
 
+/** Turns event-stream text, however it is cut into chunks, into messages. */
 export class SseParser {
   private buffer = '';
   private data: string[] = [];

@@ -1,7 +1,8 @@
 /**
- * followEvents against a real local server (HTTP, and HTTPS with a self-signed certificate
- * trusted as the daemon's own): what it sends (credentials, Last-Event-ID), what it hands
- * on (messages with their ids), and how each way of failing reads.
+ * DaemonClient.events against a real local server (HTTP, and HTTPS with a self-signed
+ * certificate trusted as the daemon's own): what it sends (credentials, Last-Event-ID),
+ * what it hands on (events with their ids, unknown ones apart), and how each way of
+ * failing reads.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { followEvents, StreamError } from '../../src/tui/live/event-stream.js';
-import type { SseMessage } from '../../src/tui/live/sse.js';
+import type { IndexEvent } from '../../src/shared/api.js';
+import { DaemonClient, DaemonRequestError, type EventStreamOptions } from '../../src/shared/client.js';
 import { requireTools } from '../helpers/keyring-session.js';
 
 const NO_OPENSSL = requireTools('event stream over TLS', [['openssl', ['version']]]).length > 0;
@@ -43,33 +44,39 @@ function sse(body: string, seen: IncomingMessage[], hold = false): Handler {
   };
 }
 
-async function follow(baseUrl: string, extra: Partial<Parameters<typeof followEvents>[1]> = {}, target: { authorization?: string; tlsCertificate?: string } = {}) {
-  const messages: SseMessage[] = [];
+async function follow(baseUrl: string, extra: Partial<EventStreamOptions> = {}, target: { authorization?: string; tlsCertificate?: string } = {}) {
+  const events: { event: IndexEvent; id: string | undefined }[] = [];
+  const unknown: { type: string; data: unknown; id: string | undefined }[] = [];
   let opened = 0;
-  const error = await followEvents(
-    { baseUrl, ...target },
-    { signal: new AbortController().signal, onOpen: () => opened++, onMessage: (m) => messages.push(m), ...extra },
-  ).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  return { messages, opened, error };
+  const error = await new DaemonClient(baseUrl, target)
+    .events({
+      signal: new AbortController().signal,
+      onOpen: () => opened++,
+      onEvent: (event, id) => events.push({ event, id }),
+      onUnknown: (type, data, id) => unknown.push({ type, data, id }),
+      ...extra,
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  return { events, unknown, opened, error };
 }
 
-describe('followEvents', () => {
-  it('sends the credentials and Last-Event-ID, hands on messages with their ids, and reports the end of the stream', async () => {
+const YANK = { type: 'yank', time: '2026-01-01T00:00:00.000Z', project: 'p', version: '1.0', reason: null };
+
+describe('DaemonClient.events', () => {
+  it('sends the credentials and Last-Event-ID, hands on events with their ids (unknown ones apart), and reports the end of the stream', async () => {
     const seen: IncomingMessage[] = [];
-    const port = await listen(createHttp(), sse(': hi\n\nid: 7\nevent: download\ndata: {"type":"download"}\n\nid: 8\ndata: {}\n\n', seen));
+    const port = await listen(createHttp(), sse(`: hi\n\nid: 7\nevent: yank\ndata: ${JSON.stringify(YANK)}\n\nid: 8\nevent: future\ndata: {"type":"future"}\n\n`, seen));
     const r = await follow(`http://127.0.0.1:${port}/`, { lastEventId: '6' }, { authorization: 'Basic abc' });
     expect(seen[0]?.url).toBe('/-/events');
     expect(seen[0]?.headers).toMatchObject({ authorization: 'Basic abc', 'last-event-id': '6', accept: 'text/event-stream' });
     expect(r.opened).toBe(1);
-    expect(r.messages).toEqual([
-      { event: 'download', data: '{"type":"download"}', id: '7' },
-      { event: 'message', data: '{}', id: '8' },
-    ]);
-    expect(r.error).toBeInstanceOf(StreamError);
-    expect((r.error as Error).message).toBe('The daemon closed the event stream.');
+    expect(r.events).toEqual([{ event: YANK, id: '7' }]);
+    expect(r.unknown).toEqual([{ type: 'future', data: { type: 'future' }, id: '8' }]);
+    expect(r.error).toBeInstanceOf(DaemonRequestError);
+    expect(r.error).toMatchObject({ code: 'PYREPO_CLIENT_STREAM_ENDED', message: `The daemon at http://127.0.0.1:${port} closed the event stream.` });
   });
 
   it('sends no Last-Event-ID on a first connection', async () => {
@@ -86,26 +93,27 @@ describe('followEvents', () => {
     });
     const r = await follow(`http://127.0.0.1:${port}`);
     expect(r.opened).toBe(0);
-    expect(r.error).toMatchObject({ status: 401, message: 'The daemon refused the event stream (401): The control API needs the admin identity.' });
+    expect(r.error).toMatchObject({ status: 401, code: 'PYREPO_AUTH', message: 'The control API needs the admin identity.' });
   });
 
   it('gives up on a stream that goes silent, and on an address where nothing listens', async () => {
     const port = await listen(createHttp(), sse(': open\n\n', [], true));
     const silent = await follow(`http://127.0.0.1:${port}`, { idleMs: 1000 });
-    expect((silent.error as Error).message).toBe('The event stream went silent for 1 s.');
+    expect(silent.error).toMatchObject({ code: 'PYREPO_CLIENT_TIMEOUT', message: `The event stream of http://127.0.0.1:${port} went silent for 1 s.` });
     const server = createHttp();
     const free = await listen(server, () => undefined);
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
     servers.splice(servers.indexOf(server), 1);
     const nobody = await follow(`http://127.0.0.1:${free}`);
-    expect((nobody.error as Error).message).toMatch(/^Cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\.$/);
+    expect(nobody.error).toMatchObject({ code: 'PYREPO_CLIENT_UNREACHABLE' });
+    expect((nobody.error as Error).message).toMatch(/could not connect \(ECONNREFUSED\)/);
   });
 
   it('stops quietly when aborted', async () => {
     const port = await listen(createHttp(), sse(': open\n\n', [], true));
     const abort = new AbortController();
-    const done = followEvents({ baseUrl: `http://127.0.0.1:${port}` }, { signal: abort.signal, onOpen: () => abort.abort(), onMessage: () => undefined });
+    const done = new DaemonClient(`http://127.0.0.1:${port}`).events({ signal: abort.signal, onOpen: () => abort.abort(), onEvent: () => undefined });
     await expect(done).resolves.toBeUndefined();
   });
 
@@ -116,12 +124,12 @@ describe('followEvents', () => {
       const cert = join(dir, 'cert.pem');
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=board.lan'], { stdio: 'pipe' });
       const pem = readFileSync(cert, 'utf8');
-      const port = await listen(createHttps({ key: readFileSync(key), cert: pem }), sse('id: 1\ndata: {}\n\n', []));
+      const port = await listen(createHttps({ key: readFileSync(key), cert: pem }), sse(`id: 1\ndata: ${JSON.stringify(YANK)}\n\n`, []));
       const trusted = await follow(`https://127.0.0.1:${port}`, {}, { tlsCertificate: pem });
-      expect(trusted.messages).toEqual([{ event: 'message', data: '{}', id: '1' }]);
+      expect(trusted.events).toEqual([{ event: YANK, id: '1' }]);
       const untrusted = await follow(`https://127.0.0.1:${port}`);
       expect(untrusted.opened).toBe(0);
-      expect((untrusted.error as Error).message).toMatch(/^Cannot reach https:\/\/127\.0\.0\.1:\d+: /);
+      expect(untrusted.error).toMatchObject({ code: 'PYREPO_CLIENT_TLS' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
