@@ -28,7 +28,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 export async function main(args: string[]): Promise<void> {
   try {
-    await buildParser(args).parseAsync();
+    await (await buildParser(args)).parseAsync();
   } catch (err) {
     process.exitCode = printError(err, args.includes('--debug'));
   }

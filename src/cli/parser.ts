@@ -1,64 +1,72 @@
 /** The yargs parser with every command; a fresh one per call, so tests never share state. */
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { PYREPO_VERSION } from '../shared/version.js';
-import { backupCommand } from './commands/backup.js';
-import { boardCommand } from './commands/board.js';
-import { configCommand } from './commands/config.js';
-import { configureCommand } from './commands/configure.js';
-import { doctorCommand } from './commands/doctor.js';
-import { infoCommand } from './commands/info.js';
-import { initCommand } from './commands/init.js';
-import { listCommand } from './commands/list.js';
-import { logsCommand } from './commands/logs.js';
-import { ownerCommand } from './commands/owner.js';
-import { publishCommand } from './commands/publish.js';
-import { removeCommand } from './commands/remove.js';
-import { restartCommand } from './commands/restart.js';
-import { restoreCommand } from './commands/restore.js';
-import { serveCommand } from './commands/serve.js';
-import { serviceCommand } from './commands/service.js';
-import { startCommand } from './commands/start.js';
-import { statusCommand } from './commands/status.js';
-import { stopCommand } from './commands/stop.js';
-import { tokenCommand } from './commands/token.js';
-import { tuiCommand } from './commands/tui.js';
-import { unconfigureCommand } from './commands/unconfigure.js';
-import { userCommand } from './commands/user.js';
-import { watchCommand } from './commands/watch.js';
-import { unyankCommand, yankCommand } from './commands/yank.js';
+import { COMMAND_HEADS, type CommandName } from './command-heads.js';
 import { usageError } from './usage-errors.js';
 
-/** Builds a fresh parser (tests make one per case). */
-export function buildParser(args: string[]) {
-  return yargs(args)
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own flags
+type AnyCommand = CommandModule<any, any>;
+
+/** Each command's module, loaded only when that command runs (the bundle makes each its own chunk). */
+const LOADERS: Record<CommandName, () => Promise<AnyCommand>> = {
+  init: async () => (await import('./commands/init.js')).initCommand,
+  start: async () => (await import('./commands/start.js')).startCommand,
+  stop: async () => (await import('./commands/stop.js')).stopCommand,
+  restart: async () => (await import('./commands/restart.js')).restartCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  logs: async () => (await import('./commands/logs.js')).logsCommand,
+  publish: async () => (await import('./commands/publish.js')).publishCommand,
+  watch: async () => (await import('./commands/watch.js')).watchCommand,
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
+  config: async () => (await import('./commands/config.js')).configCommand,
+  service: async () => (await import('./commands/service.js')).serviceCommand,
+  list: async () => (await import('./commands/list.js')).listCommand,
+  info: async () => (await import('./commands/info.js')).infoCommand,
+  remove: async () => (await import('./commands/remove.js')).removeCommand,
+  yank: async () => (await import('./commands/yank.js')).yankCommand,
+  unyank: async () => (await import('./commands/yank.js')).unyankCommand,
+  configure: async () => (await import('./commands/configure.js')).configureCommand,
+  unconfigure: async () => (await import('./commands/unconfigure.js')).unconfigureCommand,
+  user: async () => (await import('./commands/user.js')).userCommand,
+  token: async () => (await import('./commands/token.js')).tokenCommand,
+  owner: async () => (await import('./commands/owner.js')).ownerCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  board: async () => (await import('./commands/board.js')).boardCommand,
+  backup: async () => (await import('./commands/backup.js')).backupCommand,
+  restore: async () => (await import('./commands/restore.js')).restoreCommand,
+  tui: async () => (await import('./commands/tui.js')).tuiCommand,
+};
+
+const NAMES = Object.keys(COMMAND_HEADS) as CommandName[];
+
+/**
+ * The commands whose code the arguments need: the one they name (by name or alias), or all
+ * of them for shell completion (which asks about any). Help, `--version` and an unknown
+ * word need none: the heads list them.
+ */
+function commandsNamedIn(args: readonly string[]): CommandName[] {
+  if (args.includes('--get-yargs-completions')) return NAMES;
+  const word = args.find((a) => !a.startsWith('-'));
+  if (word === undefined) return [];
+  const named = NAMES.find((n) => {
+    const head: { command: string; aliases?: readonly string[] } = COMMAND_HEADS[n];
+    return head.command.split(' ')[0] === word || head.aliases?.includes(word);
+  });
+  return named ? [named] : [];
+}
+
+/** Builds a fresh parser (tests make one per case), with the code of the commands `args` name loaded. */
+export async function buildParser(args: string[]) {
+  const needed = commandsNamedIn(args);
+  const loaded = new Map(await Promise.all(needed.map(async (n) => [n, await LOADERS[n]()] as const)));
+  const parser = yargs(args)
     .scriptName('pyrepo')
-    .usage('$0 <command> [options]\n\nYour own Python package index, in one command.')
-    .command(initCommand)
-    .command(startCommand)
-    .command(stopCommand)
-    .command(restartCommand)
-    .command(statusCommand)
-    .command(logsCommand)
-    .command(publishCommand)
-    .command(watchCommand)
-    .command(serveCommand)
-    .command(configCommand)
-    .command(serviceCommand)
-    .command(listCommand)
-    .command(infoCommand)
-    .command(removeCommand)
-    .command(yankCommand)
-    .command(unyankCommand)
-    .command(configureCommand)
-    .command(unconfigureCommand)
-    .command(userCommand)
-    .command(tokenCommand)
-    .command(ownerCommand)
-    .command(doctorCommand)
-    .command(boardCommand)
-    .command(backupCommand)
-    .command(restoreCommand)
-    .command(tuiCommand)
+    .usage('$0 <command> [options]\n\nYour own Python package index, in one command.');
+  for (const name of NAMES) {
+    const head = COMMAND_HEADS[name];
+    parser.command(loaded.get(name) ?? { ...head, handler: () => undefined });
+  }
+  return parser
     .option('debug', { type: 'boolean', describe: 'Show stack traces of errors', global: true })
     .demandCommand(1, 'Say which command to run; `pyrepo --help` lists them.')
     .strict()

@@ -4,11 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, rmSync } from 'node:fs';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Agent as HttpsAgent } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { Value } from '@sinclair/typebox/value';
-import type { Agent, fetch as UndiciFetch } from 'undici';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import {
   ActivityListSchema,
@@ -48,6 +46,7 @@ import {
   type WatchRequest,
   type YankResult,
 } from './api.js';
+import { pinnedAgent, sendRequest, type HttpReply } from './http-request.js';
 import { SseParser } from './sse.js';
 
 /**
@@ -128,25 +127,12 @@ export class DaemonClient {
   readonly baseUrl: string;
   private readonly options: DaemonClientOptions;
 
-  /**
-   * undici's fetch with an agent that trusts `tlsCertificate` (the global fetch cannot be
-   * given one). Loaded on first use only: importing undici instantiates its WebAssembly
-   * HTTP parser, tens of megabytes that a daemon without TLS must not carry.
-   */
-  private pinned?: Promise<{ fetch: typeof UndiciFetch; dispatcher: Agent }>;
+  /** The https agent that trusts `tlsCertificate`, made on first use. */
+  private pinned?: HttpsAgent;
 
   constructor(baseUrl: string, options: DaemonClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.options = options;
-  }
-
-  private pinnedFetch(ca: string): Promise<{ fetch: typeof UndiciFetch; dispatcher: Agent }> {
-    this.pinned ??= import('undici').then((m) => {
-      // undici is CommonJS: bundled, its exports arrive as `default`.
-      const u = ('default' in m ? m.default : m) as typeof m;
-      return { fetch: u.fetch, dispatcher: new u.Agent({ connect: { ca, checkServerIdentity: () => undefined } }) };
-    });
-    return this.pinned;
   }
 
   /**
@@ -170,7 +156,7 @@ export class DaemonClient {
   /** The HTTP status the daemon answers `GET path` with (any path, not only the control API). */
   async statusOf(path: string): Promise<number> {
     const res = await this.fetch('GET', path);
-    await res.arrayBuffer();
+    await res.bytes();
     return res.status;
   }
 
@@ -242,13 +228,13 @@ export class DaemonClient {
    */
   async catalogSnapshot(dest: string, timeoutMs = 10 * 60_000): Promise<{ sha256: string; size: number }> {
     const res = await this.fetch('GET', '/-/api/catalog-snapshot', undefined, AbortSignal.timeout(timeoutMs), false);
-    if (!res.ok || !res.body) throw await this.failure(res);
-    const expected = res.headers.get(SNAPSHOT_SHA256_HEADER);
+    if (!res.ok) throw await this.failure(res);
+    const expected = res.header(SNAPSHOT_SHA256_HEADER);
     const hash = createHash('sha256');
     let size = 0;
     try {
       await pipeline(
-        Readable.fromWeb(res.body as WebReadableStream),
+        res.body,
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
             hash.update(chunk);
@@ -326,19 +312,19 @@ export class DaemonClient {
     const silence = () => new DaemonRequestError(`The event stream of ${this.baseUrl} went silent for ${Math.round(idleMs / 1000)} s.`, 0, 'PYREPO_CLIENT_TIMEOUT');
     try {
       arm();
-      let res: Response;
+      let res: HttpReply;
       try {
         res = await this.fetch('GET', ControlRoutes.events, undefined, signal, false, headers);
       } catch (err) {
         if (options.signal.aborted) return;
         throw silent ? silence() : err;
       }
-      if (!res.ok || !res.body) throw await this.failure(res);
+      if (!res.ok) throw await this.failure(res);
       options.onOpen?.();
       const parser = new SseParser();
       const decoder = new TextDecoder();
       try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
           arm();
           for (const message of parser.push(decoder.decode(chunk, { stream: true }))) {
             let data: unknown;
@@ -354,8 +340,7 @@ export class DaemonClient {
       } catch (err) {
         if (options.signal.aborted) return;
         if (silent) throw silence();
-        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        throw new DaemonRequestError(`The event stream of ${this.baseUrl} broke off: ${cause?.code ?? cause?.message ?? (err as Error).message}.`, 0, 'PYREPO_CLIENT_FAILED');
+        throw new DaemonRequestError(`The event stream of ${this.baseUrl} broke off: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, 0, 'PYREPO_CLIENT_FAILED');
       }
       if (!options.signal.aborted) throw new DaemonRequestError(`The daemon at ${this.baseUrl} closed the event stream.`, 0, 'PYREPO_CLIENT_STREAM_ENDED');
     } finally {
@@ -378,7 +363,7 @@ export class DaemonClient {
     return json;
   }
 
-  private async fetch(method: string, path: string, body?: unknown, signal?: AbortSignal, timeout = true, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  private async fetch(method: string, path: string, body?: unknown, signal?: AbortSignal, timeout = true, extraHeaders: Record<string, string> = {}): Promise<HttpReply> {
     const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (this.options.authorization) headers.authorization = this.options.authorization;
     if (this.options.instance && path === '/-/health') headers[INSTANCE_HEADER] = this.options.instance;
@@ -386,37 +371,32 @@ export class DaemonClient {
     const signals = [signal, timeout ? AbortSignal.timeout(this.options.timeoutMs ?? 10_000) : undefined].filter(
       (s): s is AbortSignal => s !== undefined,
     );
-    const init = {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
-    };
+    if (this.options.tlsCertificate) this.pinned ??= pinnedAgent(this.options.tlsCertificate);
     try {
-      if (this.options.tlsCertificate) {
-        const pinned = await this.pinnedFetch(this.options.tlsCertificate);
-        return (await pinned.fetch(this.baseUrl + path, { ...init, dispatcher: pinned.dispatcher })) as unknown as Response;
-      }
-      return await fetch(this.baseUrl + path, init);
+      return await sendRequest(this.baseUrl + path, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
+        ...(this.pinned ? { agent: this.pinned } : {}),
+      });
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') {
         throw new DaemonRequestError(`${method} ${this.baseUrl}${path} got no answer within ${this.options.timeoutMs ?? 10_000} ms.`, 0, 'PYREPO_CLIENT_TIMEOUT');
       }
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      if (cause?.startsWith('ERR_TLS') || cause?.includes('CERT') || cause === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
-        throw new DaemonRequestError(`${method} ${this.baseUrl}${path}: the TLS connection failed (${cause}).`, 0, 'PYREPO_CLIENT_TLS');
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== undefined && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'))) {
+        throw new DaemonRequestError(`${method} ${this.baseUrl}${path}: the TLS connection failed (${code}).`, 0, 'PYREPO_CLIENT_TLS');
       }
-      // fetch refuses "bad ports" (6000, 6667, …) before connecting: no pyrepo daemon can be there.
-      const badPort = (err as { cause?: { message?: string } }).cause?.message === 'bad port';
-      if ((cause !== undefined && CONNECT_FAILURES.has(cause)) || badPort) {
-        throw new DaemonRequestError(`${method} ${this.baseUrl}${path} could not connect (${cause ?? 'a port fetch refuses'}).`, 0, 'PYREPO_CLIENT_UNREACHABLE');
+      if (code !== undefined && CONNECT_FAILURES.has(code)) {
+        throw new DaemonRequestError(`${method} ${this.baseUrl}${path} could not connect (${code}).`, 0, 'PYREPO_CLIENT_UNREACHABLE');
       }
       // Anything else is not proof that nothing listens there (callers clean up state on that proof).
-      throw new DaemonRequestError(`${method} ${this.baseUrl}${path} failed: ${cause ?? (err as Error).message}.`, 0, 'PYREPO_CLIENT_FAILED');
+      throw new DaemonRequestError(`${method} ${this.baseUrl}${path} failed: ${code ?? (err as Error).message}.`, 0, 'PYREPO_CLIENT_FAILED');
     }
   }
 
-  private async failure(res: Response): Promise<DaemonRequestError> {
+  private async failure(res: HttpReply): Promise<DaemonRequestError> {
     const text = await res.text().catch(() => '');
     let parsed: unknown;
     try {

@@ -170,7 +170,7 @@ describe('start lock', () => {
 describe('parser', () => {
   const parse = async (args: string[]) => {
     try {
-      await buildParser(args).exitProcess(false).parseAsync();
+      await (await buildParser(args)).exitProcess(false).parseAsync();
       return undefined;
     } catch (err) {
       return err as AbortError;
@@ -219,9 +219,7 @@ describe('parser', () => {
   it('daemon flags are grouped by whether they are saved', async () => {
     const help = async (args: string[]) =>
       new Promise<string>((resolve) => {
-        void buildParser(args)
-          .exitProcess(false)
-          .parse(args, {}, (_err, _argv, output) => resolve(output));
+        void buildParser(args).then((parser) => parser.exitProcess(false).parse(args, {}, (_err, _argv, output) => resolve(output)));
       });
     for (const command of ['start', 'restart', 'init']) expect(await help([command, '--help']), command).toContain('Settings (saved in the settings file');
     const serve = await help(['serve', '--help']);
@@ -237,9 +235,7 @@ describe('parser', () => {
       // The parse callback receives the help text instead of printing it.
       const help = await new Promise<string>((resolve) => {
         const args = [...command.split(' '), '--help'];
-        void buildParser(args)
-          .exitProcess(false)
-          .parse(args, {}, (_err, _argv, output) => resolve(output));
+        void buildParser(args).then((parser) => parser.exitProcess(false).parse(args, {}, (_err, _argv, output) => resolve(output)));
       });
       expect(help, command).toContain('Examples:');
     }

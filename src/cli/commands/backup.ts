@@ -7,6 +7,7 @@ import { withJson } from '../options.js';
 import { colors, note, printJson, say } from '../output.js';
 import { backupTo } from '../services/backup.js';
 import { PACKAGES_PREFIX, plural, SETTINGS_NAME, type BackupManifest } from '../services/backup-format.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface BackupFlags {
   dir: string;
@@ -27,8 +28,7 @@ export function describeContents(m: BackupManifest): string[] {
 }
 
 export const backupCommand: CommandModule<object, BackupFlags> = {
-  command: 'backup <dir>',
-  describe: 'Copy the whole index (owners, yanks, uploaders, downloads, users, tokens, settings, files) into a new folder',
+  ...COMMAND_HEADS.backup,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('dir', { type: 'string', describe: 'A new or empty folder, outside the data and packages folders', demandOption: true })

@@ -7,6 +7,7 @@ import { colors, printJson, say } from '../output.js';
 import { askYesNo } from '../prompt.js';
 import { gatherBoardGuide } from '../services/board.js';
 import { restartAndReport } from './restart.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface BoardFlags {
   project?: string;
@@ -35,9 +36,7 @@ function printGuide(g: BoardOutput): void {
 }
 
 export const boardCommand: CommandModule<object, BoardFlags> = {
-  command: 'board [project]',
-  aliases: ['micropython'],
-  describe: 'Show what to type on a MicroPython board to install from this index (mip, upip, mpremote)',
+  ...COMMAND_HEADS.board,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('project', { type: 'string', describe: 'Project to put in the lines (default: PACKAGE)' })

@@ -11,6 +11,7 @@ import { settingsDrift } from '../services/daemon-restart.js';
 import { describeValue, undoCommands, type SettingChange } from '../services/daemon-settings.js';
 import { getSetting, listSettings, setSettings, unsetSettings } from '../services/settings-edit.js';
 import { loadSettings } from '../services/settings-store.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface ListFlags {
   json: boolean;
@@ -124,8 +125,7 @@ const unsetCommand: CommandModule<object, { names: string[] }> = {
 };
 
 export const configCommand: CommandModule<object, ListFlags> = {
-  command: 'config',
-  describe: 'Show and change the saved settings (`config` alone lists them)',
+  ...COMMAND_HEADS.config,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .command(listCommand)

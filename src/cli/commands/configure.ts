@@ -18,6 +18,7 @@ import { discardTokens, prepareClientTokens, retireTokens, TOKEN_NAMES, TOKEN_US
 import { findTool } from '../services/python-tools.js';
 import { loadSettings } from '../services/settings-store.js';
 import { installationUsers } from '../services/users.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 export type TargetFlags = Partial<Record<Target, boolean>> & { dryRun: boolean };
 
@@ -138,8 +139,7 @@ export function printOutcomes(outcomes: FileOutcome[]): void {
 }
 
 export const configureCommand: CommandModule<object, ConfigureFlags> = {
-  command: 'configure',
-  describe: 'Point pip, twine, flit, poetry, pdm and uv at this index',
+  ...COMMAND_HEADS.configure,
   builder: (yargs: Argv) =>
     withTargetOptions(yargs)
       .option('primary', { type: 'boolean', describe: "pip: make this the index-url (PyPI is no longer used) instead of an extra-index-url", default: false })

@@ -4,6 +4,7 @@ import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { colors, printJson, say } from '../output.js';
 import { runChecks, type DoctorProgress, type Verdict } from '../services/doctor.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 /**
  * On a terminal: one line, rewritten in place, naming the checks still running; cleared
@@ -24,8 +25,7 @@ interface DoctorFlags {
 }
 
 export const doctorCommand: CommandModule<object, DoctorFlags> = {
-  command: 'doctor',
-  describe: 'Check the daemon, port, folders, secrets, client files and Python tools',
+  ...COMMAND_HEADS.doctor,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .epilog('Exit status 1 when a check fails; warnings do not fail.')

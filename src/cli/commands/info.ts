@@ -7,6 +7,7 @@ import { withJson } from '../options.js';
 import { colors, formatTable, printJson, say } from '../output.js';
 import { connectToDaemon } from '../services/daemon-access.js';
 import { findProject } from '../services/project-lookup.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 /** Who uploaded a file and from where, in words (the control API's `source`, `uploadedBy`, `uploadedFrom`). */
 export function uploaderText(f: Pick<FileInfo, 'source' | 'uploadedBy' | 'uploadedFrom'>): string {
@@ -32,9 +33,7 @@ interface InfoFlags {
 }
 
 export const infoCommand: CommandModule<object, InfoFlags> = {
-  command: 'info <project>',
-  aliases: ['show'],
-  describe: "Show a project's releases and files",
+  ...COMMAND_HEADS.info,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('project', { type: 'string', describe: 'Project name (any spelling: My_Pkg finds my-pkg)', demandOption: true })

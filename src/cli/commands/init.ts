@@ -12,6 +12,7 @@ import { loadSettings } from '../services/settings-store.js';
 import { setUp } from '../services/setup.js';
 import { configureAndReport } from './configure.js';
 import { reportSaved, reportStart } from './start.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface InitFlags extends DaemonFlags {
   adminUser?: string;
@@ -37,8 +38,7 @@ async function askSettings(current: StoredSettings, patch: Partial<StoredSetting
 }
 
 export const initCommand: CommandModule<object, InitFlags> = {
-  command: 'init',
-  describe: 'Set up pyrepo: data folder, settings and an admin identity',
+  ...COMMAND_HEADS.init,
   builder: (yargs: Argv) =>
     withDaemonOptions(yargs)
       .option('admin-user', { type: 'string', describe: 'Name of the admin identity', defaultDescription: 'admin' })

@@ -4,15 +4,14 @@ import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { colors, formatTable, printJson, say } from '../output.js';
 import { asAbort, connectToDaemon } from '../services/daemon-access.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface ListFlags {
   json: boolean;
 }
 
 export const listCommand: CommandModule<object, ListFlags> = {
-  command: 'list',
-  aliases: ['ls'],
-  describe: 'List the projects on the index',
+  ...COMMAND_HEADS.list,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .example('$0 list', 'Projects, latest versions, files and downloads')

@@ -4,6 +4,7 @@ import { daemonLogFile, resolvePaths } from '../../shared/paths.js';
 import { UsageError } from '../errors.js';
 import { note, say } from '../output.js';
 import { followLog, formatLogLine, lastLines } from '../services/daemon-log.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface LogsFlags {
   lines: number;
@@ -12,8 +13,7 @@ interface LogsFlags {
 }
 
 export const logsCommand: CommandModule<object, LogsFlags> = {
-  command: 'logs',
-  describe: "Show the background daemon's log",
+  ...COMMAND_HEADS.logs,
   builder: (yargs: Argv) =>
     yargs
       .option('lines', { alias: 'n', type: 'number', describe: 'How many of the last lines to show', default: 50 })

@@ -5,6 +5,7 @@ import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { formatTable, printJson, say } from '../output.js';
 import { asAbort, connectToDaemon } from '../services/daemon-access.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface OwnerFlags {
   project: string;
@@ -79,8 +80,7 @@ const listCommand: CommandModule<object, OwnerFlags> = {
 };
 
 export const ownerCommand: CommandModule = {
-  command: 'owner',
-  describe: 'Manage who may upload to a project: add, remove, list',
+  ...COMMAND_HEADS.owner,
   builder: (yargs: Argv) =>
     yargs
       .command(addCommand)

@@ -7,6 +7,7 @@ import { withJson } from '../options.js';
 import { colors, note, printJson, say } from '../output.js';
 import { progressView, summaryTable } from '../publish-view.js';
 import { collectDistFiles, prepareFiles, resolveTarget, runBuild, uploadFiles, type PublishTarget } from '../services/publish.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface PublishFlags {
   paths?: string[];
@@ -58,8 +59,7 @@ function failure(results: readonly PublishedFile[], target: PublishTarget): Abor
 }
 
 export const publishCommand: CommandModule<object, PublishFlags> = {
-  command: 'publish [paths..]',
-  describe: 'Upload wheels and sdists (default ./dist) to the index',
+  ...COMMAND_HEADS.publish,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('paths', { type: 'string', array: true, describe: 'Wheels, sdists, or folders holding them', defaultDescription: './dist' })

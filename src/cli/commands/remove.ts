@@ -10,6 +10,7 @@ import { parseReleaseSpec } from '../release-spec.js';
 import { releaseKey } from '../../shared/versions.js';
 import { asAbort, connectToDaemon } from '../services/daemon-access.js';
 import { findProject } from '../services/project-lookup.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface RemoveFlags {
   spec: string;
@@ -33,9 +34,7 @@ function selectFiles(detail: ProjectDetail, version: string | undefined, filenam
 }
 
 export const removeCommand: CommandModule<object, RemoveFlags> = {
-  command: 'remove <spec> [filename]',
-  aliases: ['rm'],
-  describe: 'Delete a project, a release or one file from the index',
+  ...COMMAND_HEADS.remove,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('spec', { type: 'string', describe: '<project> or <project>==<version>', demandOption: true })

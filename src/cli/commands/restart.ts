@@ -7,12 +7,12 @@ import { restartWithFlags } from '../services/daemon-restart.js';
 import type { DaemonFlags } from '../services/daemon-settings.js';
 import { reportSaved, reportStart } from './start.js';
 import { parseTimeout, stopWithNotice, withStopOptions, type StopFlags } from './stop.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 type RestartFlags = DaemonFlags & StopFlags;
 
 export const restartCommand: CommandModule<object, RestartFlags> = {
-  command: 'restart',
-  describe: 'Stop the background package index and start it again',
+  ...COMMAND_HEADS.restart,
   builder: (yargs: Argv) =>
     withStopOptions(withDaemonOptions(yargs, 'saved'))
       .epilog(

@@ -6,6 +6,7 @@ import { colors, note, printJson, say } from '../output.js';
 import { plural } from '../services/backup-format.js';
 import { restoreFrom } from '../services/restore.js';
 import { describeContents } from './backup.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface RestoreFlags {
   dir: string;
@@ -14,8 +15,7 @@ interface RestoreFlags {
 }
 
 export const restoreCommand: CommandModule<object, RestoreFlags> = {
-  command: 'restore <dir>',
-  describe: 'Bring back a backup made by `pyrepo backup` (the daemon must be stopped)',
+  ...COMMAND_HEADS.restore,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('dir', { type: 'string', describe: 'A folder `pyrepo backup` made', demandOption: true })

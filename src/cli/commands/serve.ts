@@ -7,10 +7,10 @@ import { say } from '../output.js';
 import { resolveDaemonSettings, type DaemonFlags } from '../services/daemon-settings.js';
 import { ensureAdminUser } from '../services/admin-identity.js';
 import { loadSettings } from '../services/settings-store.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 export const serveCommand: CommandModule<object, DaemonFlags> = {
-  command: 'serve',
-  describe: 'Run the package index in the foreground (Ctrl-C stops it)',
+  ...COMMAND_HEADS.serve,
   builder: (yargs: Argv) =>
     withDaemonOptions(yargs, 'this-run')
       .option('data-dir', { type: 'string', requiresArg: true, describe: 'Folder for the catalog and daemon state', defaultDescription: "pyrepo's data folder" })

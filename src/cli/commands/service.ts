@@ -6,6 +6,7 @@ import { withJson } from '../options.js';
 import { colors, printJson, say } from '../output.js';
 import { defaultServiceHost, installService, serviceStatus, uninstallService, type InstallResult } from '../services/service-manager.js';
 import { LAUNCHD_LABEL, SYSTEMD_UNIT } from '../services/service-unit.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface InstallFlags {
   force: boolean;
@@ -124,8 +125,7 @@ const statusCommand: CommandModule<object, StatusFlags> = {
 };
 
 export const serviceCommand: CommandModule = {
-  command: 'service',
-  describe: 'Run the package index at login: install, uninstall or check the system service',
+  ...COMMAND_HEADS.service,
   builder: (yargs: Argv) =>
     yargs
       .command(installCommand)

@@ -7,6 +7,7 @@ import { colors, note, say } from '../output.js';
 import type { StartResult } from '../services/daemon-control.js';
 import { startWithFlags } from '../services/daemon-restart.js';
 import { describeValue, undoCommands, type DaemonFlags, type SettingChange } from '../services/daemon-settings.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 /** Prints the outcome of a start (shared with `restart` and `init`). */
 export function reportStart(result: StartResult): void {
@@ -40,8 +41,7 @@ export function reportDrift(drift: readonly SettingChange[]): void {
 }
 
 export const startCommand: CommandModule<object, DaemonFlags> = {
-  command: 'start',
-  describe: 'Start the package index in the background',
+  ...COMMAND_HEADS.start,
   builder: (yargs: Argv) =>
     withDaemonOptions(yargs, 'saved')
       .epilog(

@@ -12,6 +12,7 @@ import { probeDaemon } from '../services/daemon-control.js';
 import { settingsDrift } from '../services/daemon-restart.js';
 import { describeValue } from '../services/daemon-settings.js';
 import { loadSettings } from '../services/settings-store.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface StatusFlags {
   json: boolean;
@@ -93,8 +94,7 @@ function printStatus(s: StatusOutput): void {
 }
 
 export const statusCommand: CommandModule<object, StatusFlags> = {
-  command: 'status',
-  describe: 'Show whether the package index runs, and where',
+  ...COMMAND_HEADS.status,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .epilog(`Exit status: 0 running, ${EXIT_NOT_RUNNING} not running, 1 running with problems.`)

@@ -4,6 +4,7 @@ import { resolvePaths } from '../../shared/paths.js';
 import { UsageError } from '../errors.js';
 import { colors, note, say } from '../output.js';
 import { stopDaemon, WAITS, type StopResult } from '../services/daemon-control.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 export interface StopFlags {
   /** Seconds, as typed (read by {@link parseTimeout}, so that `--timeout x` is named as typed). */
@@ -39,8 +40,7 @@ export async function stopWithNotice(dataDir: string, given: string | number): P
 }
 
 export const stopCommand: CommandModule<object, StopFlags> = {
-  command: 'stop',
-  describe: 'Stop the background package index',
+  ...COMMAND_HEADS.stop,
   builder: (yargs: Argv) =>
     withStopOptions(yargs)
       .epilog('Already stopped is not an error.')

@@ -4,6 +4,7 @@ import { resolvePaths } from '../../shared/paths.js';
 import { withJson } from '../options.js';
 import { colors, formatTable, note, printJson, say } from '../output.js';
 import { createToken, installationUsers, listTokens, parseExpiry, revokeToken } from '../services/users.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 const files = () => installationUsers(resolvePaths());
 
@@ -99,8 +100,7 @@ const revokeCommand: CommandModule<object, { id: string }> = {
 };
 
 export const tokenCommand: CommandModule = {
-  command: 'token',
-  describe: 'Manage API tokens: create, list, revoke',
+  ...COMMAND_HEADS.token,
   builder: (yargs: Argv) =>
     yargs
       .command(createCommand)

@@ -16,6 +16,7 @@ import { startDaemon } from '../services/daemon-control.js';
 import { resolveDaemonSettings } from '../services/daemon-settings.js';
 import { loadSettings } from '../services/settings-store.js';
 import { reportStart } from './start.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface TuiFlags {
   readonly: boolean;
@@ -63,9 +64,7 @@ function printSummary(access: RunningDaemonAccess, projects: ProjectSummary[]): 
 }
 
 export const tuiCommand: CommandModule<object, TuiFlags> = {
-  command: 'tui',
-  aliases: ['dashboard'],
-  describe: 'A live dashboard of the index: projects, releases, files, downloads and activity',
+  ...COMMAND_HEADS.tui,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .option('readonly', { type: 'boolean', default: false, describe: 'Turn off yank, unyank and delete' })

@@ -9,10 +9,10 @@ import { readManifest } from '../services/client-manifest.js';
 import { recordedSecrets } from '../services/client-tokens.js';
 import { installationUsers } from '../services/users.js';
 import { chosenTargets, printDiffs, printOutcomes, withTargetOptions, type TargetFlags } from './configure.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 export const unconfigureCommand: CommandModule<object, TargetFlags> = {
-  command: 'unconfigure',
-  describe: 'Undo `pyrepo configure`: every file back as it was, its API tokens revoked',
+  ...COMMAND_HEADS.unconfigure,
   builder: (yargs: Argv) =>
     withTargetOptions(yargs)
       .epilog('A file still as pyrepo left it is restored byte for byte; one you edited since keeps your edits and loses only pyrepo\'s entries.')

@@ -9,6 +9,7 @@ import { askNewPassword, canAsk, readFirstLineOfStdin } from '../prompt.js';
 import { changeAdminPassword, generatePassword } from '../services/admin-identity.js';
 import { removeUserEverywhere, type UserRemoval } from '../services/user-removal.js';
 import { addUser, checkPassword, importUsers, installationUsers, listUsers, setUserPassword, setUserRole } from '../services/users.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 const ROLES = RoleSchema.anyOf.map((s) => s.const) as Role[];
 const ROLE_HELP = 'admin: everything, including the control API; uploader: upload to projects they own or maintain, and read; reader: read only';
@@ -211,8 +212,7 @@ const importCommand: CommandModule<object, ImportFlags> = {
 };
 
 export const userCommand: CommandModule = {
-  command: 'user',
-  describe: 'Manage users: add, remove, passwd, role, list, import',
+  ...COMMAND_HEADS.user,
   builder: (yargs: Argv) =>
     yargs
       .command(addCommand)

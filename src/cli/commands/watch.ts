@@ -12,6 +12,7 @@ import { withJson } from '../options.js';
 import { colors, formatTable, note, printJson, say } from '../output.js';
 import { connectToDaemon } from '../services/daemon-access.js';
 import { followWatches, listWatches, registerWatch, removeWatch, resolveWatchTarget, settleWatch } from '../services/watch.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface WatchFlags {
   dir?: string;
@@ -111,8 +112,7 @@ const removeCommand: CommandModule<object, RemoveFlags> = {
 };
 
 export const watchCommand: CommandModule<object, WatchFlags> = {
-  command: 'watch [dir]',
-  describe: 'Publish the builds of a folder as they finish (the daemon watches it, also after this terminal closes)',
+  ...COMMAND_HEADS.watch,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .command(listCommand)

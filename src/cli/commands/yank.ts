@@ -7,6 +7,7 @@ import { printJson, say } from '../output.js';
 import { parseReleaseSpec } from '../release-spec.js';
 import { connectToDaemon } from '../services/daemon-access.js';
 import { aboutProject } from '../services/project-lookup.js';
+import { COMMAND_HEADS } from '../command-heads.js';
 
 interface YankFlags {
   spec: string;
@@ -15,8 +16,7 @@ interface YankFlags {
 }
 
 export const yankCommand: CommandModule<object, YankFlags> = {
-  command: 'yank <spec>',
-  describe: 'Mark a release as yanked: installers skip it unless it is pinned with ==',
+  ...COMMAND_HEADS.yank,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('spec', { type: 'string', describe: '<project>==<version>', demandOption: true })
@@ -33,8 +33,7 @@ export const yankCommand: CommandModule<object, YankFlags> = {
 };
 
 export const unyankCommand: CommandModule<object, YankFlags> = {
-  command: 'unyank <spec>',
-  describe: 'Undo a yank',
+  ...COMMAND_HEADS.unyank,
   builder: (yargs: Argv) =>
     withJson(yargs)
       .positional('spec', { type: 'string', describe: '<project>==<version>', demandOption: true })

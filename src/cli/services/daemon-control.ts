@@ -8,7 +8,6 @@
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import { Value } from '@sinclair/typebox/value';
 import { DaemonStateSchema, type DaemonState, type Health } from '../../shared/api.js';
 import { daemonClientFor } from '../../shared/client.js';
@@ -178,6 +177,8 @@ export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths, 
     // The daemon writes to the log file itself, through an inherited descriptor: its output
     // must not pass through this process, which exits long before the daemon does.
     // (execa's types accept only literal descriptor numbers, hence the cast.)
+    // Loaded here: `status` and `stop` use this module too, and need no child processes.
+    const { execa } = await import('execa');
     const fd = openSync(logFile, 'a', 0o600) as 3;
     const spawnDaemon = () =>
       execa(process.execPath, [daemonEntry(), '--settings', JSON.stringify(settings)], {

@@ -1,37 +1,48 @@
 /**
- * The settings file (settings.json in the config folder), read and written through
- * `conf` with the one schema in src/shared/settings.ts. Reading never creates the file:
- * before `pyrepo init` every setting has its default.
+ * The settings file (settings.json in the config folder), read and written with the one
+ * schema in src/shared/settings.ts. Reading never creates the file: before `pyrepo init`
+ * every setting has its default.
+ *
+ * Not `conf`: it validates with ajv and ajv-formats, half a megabyte of code compiled on
+ * every command that reads a setting (a tenth of a second of `pyrepo status`), to check
+ * what the TypeBox schema checks anyway. A JSON file written atomically is all it did here.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Conf from 'conf';
 import { Value } from '@sinclair/typebox/value';
+import { writeFileAtomic } from '../../shared/atomic-file.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import { StoredSettingsSchema, type StoredSettings } from '../../shared/settings.js';
 import { AbortError } from '../errors.js';
 
-const CONFIG_NAME = 'settings';
-
 /** Where the settings file lives. */
 export function settingsFile(paths: PyrepoPaths): string {
-  return join(paths.configDir, `${CONFIG_NAME}.json`);
+  return join(paths.configDir, 'settings.json');
 }
 
-function open(paths: PyrepoPaths): Conf<StoredSettings> {
+/** The first thing the schema refuses in `settings`, as `name: problem`; undefined when it is valid. */
+function problemOf(settings: unknown): string | undefined {
+  if (Value.Check(StoredSettingsSchema, settings)) return undefined;
+  const first = [...Value.Errors(StoredSettingsSchema, settings)][0];
+  return `${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}`;
+}
+
+/** What the file says, with defaults for the rest; the file itself is never changed here. */
+function readStored(paths: PyrepoPaths): StoredSettings {
+  const file = settingsFile(paths);
+  const fail = (hint: string) => new AbortError(`The settings file ${file} cannot be used: ${hint}.`, 'Fix it, or delete it and run `pyrepo init` again.');
+  let parsed: unknown;
   try {
-    return new Conf<StoredSettings>({
-      cwd: paths.configDir,
-      configName: CONFIG_NAME,
-      schema: StoredSettingsSchema.properties as never,
-      // Never replace a file the user can fix: a broken one is reported instead.
-      clearInvalidConfig: false,
-    });
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    const message = (err as Error).message.replace(/^Config schema violation: /, '');
-    const hint = (err as Error).name === 'SyntaxError' ? 'it is not valid JSON' : message.replace(/`/g, "'");
-    throw new AbortError(`The settings file ${settingsFile(paths)} cannot be used: ${hint}.`, 'Fix it, or delete it and run `pyrepo init` again.');
+    if (err instanceof SyntaxError) throw fail('it is not valid JSON');
+    throw fail((err as Error).message);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fail('it is not a JSON object');
+  const settings = { ...defaultSettings(), ...(parsed as Partial<StoredSettings>) };
+  const problem = problemOf(settings);
+  if (problem) throw fail(problem);
+  return settings;
 }
 
 /** Every setting at its default. */
@@ -43,7 +54,7 @@ export function defaultSettings(): StoredSettings {
 export function loadSettings(paths: PyrepoPaths): StoredSettings {
   const defaults = defaultSettings();
   if (!existsSync(settingsFile(paths))) return defaults;
-  return { ...defaults, ...open(paths).store };
+  return readStored(paths);
 }
 
 /** Whether `pyrepo init` has written a settings file. */
@@ -51,10 +62,9 @@ export function hasSettings(paths: PyrepoPaths): boolean {
   return existsSync(settingsFile(paths));
 }
 
-/** Writes the given settings into the file (atomically, through conf); returns the result. */
+/** Writes the given settings into the file (atomically); returns the result. */
 export function saveSettings(paths: PyrepoPaths, patch: Partial<StoredSettings>): StoredSettings {
-  const conf = open(paths);
-  return write(conf, { ...defaultSettings(), ...conf.store, ...patch });
+  return write(paths, { ...loadSettings(paths), ...patch });
 }
 
 /**
@@ -62,15 +72,15 @@ export function saveSettings(paths: PyrepoPaths, patch: Partial<StoredSettings>)
  * optional setting goes back to "not set". Returns what was written.
  */
 export function replaceSettings(paths: PyrepoPaths, settings: StoredSettings): StoredSettings {
-  return write(open(paths), { ...settings });
+  if (hasSettings(paths)) readStored(paths); // a broken file is reported, never replaced
+  return write(paths, { ...settings });
 }
 
-function write(conf: Conf<StoredSettings>, next: StoredSettings): StoredSettings {
+function write(paths: PyrepoPaths, next: StoredSettings): StoredSettings {
   for (const key of Object.keys(next) as (keyof StoredSettings)[]) if (next[key] === undefined) delete next[key];
-  if (!Value.Check(StoredSettingsSchema, next)) {
-    const first = [...Value.Errors(StoredSettingsSchema, next)][0];
-    throw new AbortError(`Invalid setting ${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}.`);
-  }
-  conf.store = next;
+  const problem = problemOf(next);
+  if (problem) throw new AbortError(`Invalid setting ${problem}.`);
+  // Tab-indented, as the files written before looked.
+  writeFileAtomic(settingsFile(paths), `${JSON.stringify(next, undefined, '\t')}\n`);
   return next;
 }
