@@ -13,8 +13,10 @@ const textCache = resolve(root, 'src/tui/text-cache');
 // gives it the same functions remembered across frames (src/tui/text-cache/). Only Ink and
 // the helpers it draws with get them, by ESM import (other packages, such as the prompts'
 // CommonJS dependencies, keep their own versions); the shims import the real packages.
+// yargs and its cliui get the string-width shim too: it loads the real one only for a text
+// that is not plain ASCII, which keeps its costly set-up out of every command's start.
 const REMEMBERED = { 'string-width': 'string-width.ts', 'slice-ansi': 'slice-ansi.ts', '@alcalzone/ansi-tokenize': 'ansi-tokenize.ts' };
-const INK_AND_HELPERS = /[\\/]node_modules[\\/](ink|widest-line|cli-truncate|slice-ansi|wrap-ansi|log-update)[\\/](?!node_modules)/;
+const INK_AND_HELPERS = /[\\/]node_modules[\\/](ink|widest-line|cli-truncate|slice-ansi|wrap-ansi|log-update|yargs|cliui)[\\/](?!node_modules)/;
 const rememberedText = {
   name: 'remembered-text-measurements',
   setup(b) {

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 /** The `pyrepo` command: parses arguments, runs one command, prints every error in one place. */
-import { hideBin } from 'yargs/helpers';
+import { PYREPO_VERSION } from '../shared/version.js';
 import { AbortError } from './errors.js';
 import { colors } from './output.js';
-import { buildParser } from './parser.js';
 
 function printError(err: unknown, debug: boolean): number {
   const { red } = colors(process.stderr);
@@ -27,11 +26,17 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 export async function main(args: string[]): Promise<void> {
+  // Scripts ask for the version often; answering it needs no parser (yargs is most of the start-up).
+  if (args.length === 1 && args[0] === '--version') {
+    process.stdout.write(`${PYREPO_VERSION}\n`);
+    return;
+  }
   try {
+    const { buildParser } = await import('./parser.js');
     await (await buildParser(args)).parseAsync();
   } catch (err) {
     process.exitCode = printError(err, args.includes('--debug'));
   }
 }
 
-await main(hideBin(process.argv));
+await main(process.argv.slice(2));

@@ -9,7 +9,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Errors } from '@sinclair/typebox/errors';
+import { Check } from '@sinclair/typebox/value';
 import { writeFileAtomic } from './atomic-file.js';
 
 /** What a user may do: admin everything; uploader upload (to projects they own or maintain) and read; reader read. */
@@ -68,8 +69,8 @@ export function readAccessFile(path: string): AccessFile {
   } catch {
     throw new AccessFileError(`${path} is not valid JSON; fix it or restore it from a backup.`);
   }
-  if (!Value.Check(AccessFileSchema, data)) {
-    const first = [...Value.Errors(AccessFileSchema, data)][0];
+  if (!Check(AccessFileSchema, data)) {
+    const first = [...Errors(AccessFileSchema, data)][0];
     throw new AccessFileError(`${path} is not a pyrepo access file (${first ? `${first.path}: ${first.message}` : 'unexpected shape'}).`);
   }
   return data;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, rmSync } from 'node:fs';
 import type { Agent as HttpsAgent } from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { Value } from '@sinclair/typebox/value';
+import { Check } from '@sinclair/typebox/value';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import {
   ActivityListSchema,
@@ -144,7 +144,7 @@ export class DaemonClient {
    */
   async health(): Promise<Health> {
     const body = await this.call('GET', '/-/health', Type.Union([HealthSchema, PublicHealthSchema]));
-    if (Value.Check(HealthSchema, body)) return body;
+    if (Check(HealthSchema, body)) return body;
     throw new DaemonRequestError(`The daemon at ${this.baseUrl} is up but tells only its admin or its own CLI more.`, 200, 'PYREPO_CLIENT_HEALTH_WITHHELD');
   }
 
@@ -333,7 +333,7 @@ export class DaemonClient {
             } catch {
               data = message.data;
             }
-            if (Value.Check(IndexEventSchema, data)) options.onEvent(data, message.id);
+            if (Check(IndexEventSchema, data)) options.onEvent(data, message.id);
             else options.onUnknown?.(message.event, data, message.id);
           }
         }
@@ -353,7 +353,7 @@ export class DaemonClient {
     const res = await this.fetch(method, path, body);
     if (!res.ok) throw await this.failure(res);
     const json: unknown = await res.json();
-    if (!Value.Check(schema, json)) {
+    if (!Check(schema, json)) {
       throw new DaemonRequestError(
         `The daemon at ${this.baseUrl} answered ${method} ${path} with an unexpected body; is it a different pyrepo version?`,
         res.status,
@@ -404,7 +404,7 @@ export class DaemonClient {
     } catch {
       parsed = undefined;
     }
-    if (Value.Check(ApiErrorSchema, parsed)) return new DaemonRequestError(parsed.message, res.status, parsed.code);
+    if (Check(ApiErrorSchema, parsed)) return new DaemonRequestError(parsed.message, res.status, parsed.code);
     return new DaemonRequestError(text.trim() || `HTTP ${res.status} ${res.statusText}`, res.status, 'PYREPO_CLIENT_HTTP');
   }
 }

@@ -19,6 +19,7 @@
  *      fifty idle watched folders against none
  *   9. the dashboard (test/bench/dashboard.ts): first full frame with N projects, keypress to
  *      frame, CPU under 1,000 downloads a second, and /packages/ download throughput
+ *  10. the CLI's start-up (test/bench/cli.ts): `pyrepo --version` and `pyrepo status`, whole process
  *   and diagnostics that explain failures: the start-up floor (Node + module loading), and
  *   the N-project daemon again with `serve --no-watch` (load, uploads, memory).
  *
@@ -29,7 +30,7 @@
  * Results: a table on stdout, JSON in .bench/results.json, daemon logs in .bench/logs/.
  * BENCH_STRICT=1 makes a failed target fail the command (exit 1); BENCH_REPEAT=n (1-5) runs
  * each measured load n times and keeps the best; BENCH_ONLY=watch runs only section 8,
- * BENCH_ONLY=dashboard only section 9 (BENCH_ONLY=serving only sections 1-7; a comma-separated list runs several).
+ * BENCH_ONLY=dashboard only section 9, BENCH_ONLY=cli only section 10 (BENCH_ONLY=serving only sections 1-7; a comma-separated list runs several).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,12 +45,13 @@ import { dashboardRows, runDashboardBench, type DashboardResults } from './dashb
 import { fmt, formatTable, type Row } from './report.js';
 import { makeUploads, uploadSequentially, type UploadResult } from './upload.js';
 import { benchWatch, type WatchBenchResult } from './watch.js';
+import { benchCli, cliRows, type CliBenchResult } from './cli.js';
 import { HTML_ACCEPT, PIP_ACCEPT, runWrk, type WrkResult } from './wrk.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Sections to run: `serving` (1-7), `watch` (8) and `dashboard` (9); all when BENCH_ONLY is not set. */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-const runs = (section: 'serving' | 'watch' | 'dashboard') => ONLY.length === 0 || ONLY.includes(section);
+const runs = (section: 'serving' | 'watch' | 'dashboard' | 'cli') => ONLY.length === 0 || ONLY.includes(section);
 const STRICT = process.env.BENCH_STRICT === '1';
 /** Run each measured load this many times and keep the best (less skew from other work on the machine). */
 const REPEAT = Math.min(Math.max(Math.trunc(Number(process.env.BENCH_REPEAT ?? 1)) || 1, 1), 5);
@@ -173,6 +175,8 @@ interface Results {
   watch?: WatchBenchResult;
   /** The dashboard: first frame, keypress to frame, CPU under a download storm, download throughput. */
   dashboard?: DashboardResults;
+  /** The CLI's start-up: `pyrepo --version` and `pyrepo status`, whole process. */
+  cli?: CliBenchResult;
   errors: string[];
   rows?: Row[];
 }
@@ -770,6 +774,7 @@ async function main(): Promise<number> {
         results.dashboard = await runDashboardBench({ projects: CONFIG.projects, log });
       });
     }
+    if (runs('cli')) await phase('CLI start-up', async () => void (results.cli = await benchCli(CLI, { runs: QUICK ? 11 : 21, log })));
   } finally {
     killAllSync();
   }
@@ -817,7 +822,7 @@ async function main(): Promise<number> {
     });
   }
 
-  const rows = [...rowsOf(results), ...(results.dashboard ? dashboardRows(results.dashboard) : [])];
+  const rows = [...rowsOf(results), ...(results.dashboard ? dashboardRows(results.dashboard) : []), ...(results.cli ? cliRows(results.cli) : [])];
   results.rows = rows;
   results.finishedAt = new Date().toISOString();
   results.totalSeconds = (performance.now() - started) / 1000;

@@ -18,7 +18,8 @@ import { mkdir, open, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Errors } from '@sinclair/typebox/errors';
+import { Check } from '@sinclair/typebox/value';
 import { AbortError } from '../errors.js';
 
 export const MANIFEST_NAME = 'manifest.json';
@@ -80,12 +81,12 @@ export function readManifest(path: string): BackupManifest {
   } catch {
     throw new AbortError(`${path} is not valid JSON: the backup is damaged.`);
   }
-  if (!Value.Check(BackupManifestSchema, data)) {
+  if (!Check(BackupManifestSchema, data)) {
     const versioned = data as { format?: unknown; formatVersion?: unknown };
     if (versioned?.format === 'pyrepo-backup' && typeof versioned.formatVersion === 'number' && versioned.formatVersion > 1) {
       throw new AbortError(`${path} is a backup format ${versioned.formatVersion}, made by a newer pyrepo.`, 'Restore it with that pyrepo version or newer.');
     }
-    const first = [...Value.Errors(BackupManifestSchema, data)][0];
+    const first = [...Errors(BackupManifestSchema, data)][0];
     throw new AbortError(`${path} is not a pyrepo backup manifest (${first ? `${first.path || '/'}: ${first.message}` : 'unexpected shape'}).`);
   }
   return data;

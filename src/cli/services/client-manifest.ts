@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Check } from '@sinclair/typebox/value';
 import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { AbortError } from '../errors.js';
 
@@ -92,7 +92,7 @@ export function readManifest(configDir: string): Manifest {
   } catch {
     data = undefined;
   }
-  if (!Value.Check(ManifestSchema, data)) {
+  if (!Check(ManifestSchema, data)) {
     throw new AbortError(`${file} is damaged, so pyrepo cannot tell what it changed.`, 'Restore it from a backup, or remove it (then undo pyrepo\'s entries by hand).');
   }
   return data;

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Value } from '@sinclair/typebox/value';
+import { Check } from '@sinclair/typebox/value';
 import { DaemonStateSchema, type DaemonState, type Health } from '../../shared/api.js';
 import { daemonClientFor } from '../../shared/client.js';
 import { daemonLogFile, dataLayout, type PyrepoPaths } from '../../shared/paths.js';
@@ -50,7 +50,7 @@ function readState(stateFile: string): DaemonState | 'invalid' | undefined {
   }
   try {
     const state: unknown = JSON.parse(text);
-    return Value.Check(DaemonStateSchema, state) ? state : 'invalid';
+    return Check(DaemonStateSchema, state) ? state : 'invalid';
   } catch {
     return 'invalid';
   }

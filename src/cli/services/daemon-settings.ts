@@ -7,7 +7,8 @@
  */
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
+import { Errors } from '@sinclair/typebox/errors';
+import { Check, Create } from '@sinclair/typebox/value';
 import type { DaemonState } from '../../shared/api.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import { anonymousLanUploadProblem, listenProblem, loadTlsFiles, SettingsProblem } from '../../shared/settings-checks.js';
@@ -283,8 +284,8 @@ export function settingsFromFlags(flags: DaemonFlags): Partial<StoredSettings> {
 export function mergeSettings(stored: StoredSettings, patch: Partial<StoredSettings>, names: 'flags' | 'config' = 'flags'): StoredSettings {
   const next: Record<string, unknown> = { ...stored, ...patch };
   for (const key of Object.keys(next)) if (next[key] === undefined) delete next[key];
-  if (!Value.Check(StoredSettingsSchema, next)) {
-    const first = [...Value.Errors(StoredSettingsSchema, next)][0];
+  if (!Check(StoredSettingsSchema, next)) {
+    const first = [...Errors(StoredSettingsSchema, next)][0];
     throw badValue(`Invalid setting ${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}.`);
   }
   const settings = next as StoredSettings;
@@ -320,8 +321,8 @@ export function daemonSettingsOf(stored: StoredSettings, paths: PyrepoPaths, dat
     ...(stored.tlsKey ? { tlsKey: stored.tlsKey } : {}),
     ...(stored.htpasswdFile ? { htpasswdFile: stored.htpasswdFile } : {}),
   };
-  if (!Value.Check(DaemonSettingsSchema, settings)) {
-    const first = [...Value.Errors(DaemonSettingsSchema, settings)][0];
+  if (!Check(DaemonSettingsSchema, settings)) {
+    const first = [...Errors(DaemonSettingsSchema, settings)][0];
     throw new AbortError(`Invalid setting ${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}.`);
   }
   return settings;
@@ -334,7 +335,7 @@ export function resolveDaemonSettings(flags: DaemonFlags, stored: StoredSettings
 
 /** The settings a running daemon reported in its state file, when it did (daemons before 0.2 did not). */
 export function runningSettings(state: DaemonState): DaemonSettings | undefined {
-  return state.settings !== undefined && Value.Check(DaemonSettingsSchema, state.settings) ? state.settings : undefined;
+  return state.settings !== undefined && Check(DaemonSettingsSchema, state.settings) ? state.settings : undefined;
 }
 
 /** One setting that differs between two sets of settings, as text. */
@@ -372,7 +373,7 @@ export function shellWord(text: string): string {
  * for values that were the defaults, `set` for the others.
  */
 export function undoCommands(changes: readonly SettingChange[]): string[] {
-  const defaults: Record<string, unknown> = Value.Create(StoredSettingsSchema);
+  const defaults: Record<string, unknown> = Create(StoredSettingsSchema);
   const unset: string[] = [];
   const set: string[] = [];
   for (const c of changes) {

@@ -21,7 +21,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Check } from '@sinclair/typebox/value';
 import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { CATALOG_SCHEMA_VERSION, CatalogFile, type CatalogFileEntry } from '../../shared/catalog-file.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
@@ -154,7 +154,7 @@ function recoverInterrupted(journalFile: string): boolean {
   } catch {
     journal = undefined;
   }
-  if (!Value.Check(JournalSchema, journal)) {
+  if (!Check(JournalSchema, journal)) {
     throw new AbortError(`${journalFile} is left by an interrupted restore, and is damaged.`, 'Look at the data folder yourself; remove the file once the index is as it should be.');
   }
   rollBack(journal);

@@ -4,7 +4,7 @@
  * as its flag is. `lan` stands for listening on every address; `admin-user` is shown but
  * chosen by `pyrepo init`.
  */
-import { Value } from '@sinclair/typebox/value';
+import { Create } from '@sinclair/typebox/value';
 import { isLoopback } from '../../shared/access-policy.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import { loadTlsFiles, SettingsProblem } from '../../shared/settings-checks.js';
@@ -41,7 +41,7 @@ export interface SettingRow {
   description: string;
 }
 
-const defaults = (): Record<string, unknown> => Value.Create(StoredSettingsSchema) as Record<string, unknown>;
+const defaults = (): Record<string, unknown> => Create(StoredSettingsSchema) as Record<string, unknown>;
 
 function unknownSetting(name: string): UsageError {
   const names = [...SETTINGS.map((s) => s.name), LAN, ADMIN_USER];

@@ -9,7 +9,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Value } from '@sinclair/typebox/value';
+import { Errors } from '@sinclair/typebox/errors';
+import { Check, Create } from '@sinclair/typebox/value';
 import { writeFileAtomic } from '../../shared/atomic-file.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import { StoredSettingsSchema, type StoredSettings } from '../../shared/settings.js';
@@ -22,8 +23,8 @@ export function settingsFile(paths: PyrepoPaths): string {
 
 /** The first thing the schema refuses in `settings`, as `name: problem`; undefined when it is valid. */
 function problemOf(settings: unknown): string | undefined {
-  if (Value.Check(StoredSettingsSchema, settings)) return undefined;
-  const first = [...Value.Errors(StoredSettingsSchema, settings)][0];
+  if (Check(StoredSettingsSchema, settings)) return undefined;
+  const first = [...Errors(StoredSettingsSchema, settings)][0];
   return `${first?.path.slice(1) ?? ''}: ${first?.message ?? 'unknown problem'}`;
 }
 
@@ -47,7 +48,7 @@ function readStored(paths: PyrepoPaths): StoredSettings {
 
 /** Every setting at its default. */
 export function defaultSettings(): StoredSettings {
-  return Value.Create(StoredSettingsSchema);
+  return Create(StoredSettingsSchema);
 }
 
 /** The settings in effect: the file's, with defaults for what it does not say. */
