@@ -13,7 +13,7 @@
  *   reading method includes the counts not written yet.
  */
 import type { InstallerCount, Installer } from '../../shared/api.js';
-import type { ActivityRecord, Actor, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
 
 /** `addFile` refused: a file of that name is already on the index (and `replace` was not asked). */
 export class FileExistsError extends Error {
@@ -62,8 +62,9 @@ export interface CatalogStore {
   /**
    * Adds files (creating their projects on first sight) in one transaction and one change per
    * project. With `replace: false`, a name already taken fails the whole call with FileExistsError.
+   * Uploads are journaled unless `journal: false` (a copy of another catalog brings its journal).
    */
-  addFiles(entries: NewFile[], opts: { replace: boolean }): Promise<void>;
+  addFiles(entries: NewFile[], opts: { replace: boolean; journal?: boolean }): Promise<void>;
   /** Records a new mtime for a file whose content is unchanged. Not a change readers see. */
   touch(filename: string, mtimeMs: number): Promise<void>;
   /** Removes a file (and its project with its last file); journaled with `by` when given. */
@@ -72,6 +73,8 @@ export interface CatalogStore {
 
   releaseStates(project: string): Promise<Map<string, ReleaseState>>;
   setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>): Promise<void>;
+  /** Sets a release's yank state as it is, with who made it (a copy of another catalog; not journaled). */
+  putReleaseState(project: string, releaseKey: string, state: ReleaseState): Promise<void>;
   addActivity(entry: Omit<ActivityRecord, 'time'> & { time?: string }): Promise<void>;
   activity(opts: { project?: string; limit: number }): Promise<ActivityRecord[]>;
 
@@ -83,6 +86,10 @@ export interface CatalogStore {
   downloadsByDay(project: string): Promise<{ day: string; downloads: number }[]>;
   downloadsByInstaller(project: string): Promise<InstallerCount[]>;
   projectSummaries(today?: Date): Promise<ProjectSummaryRecord[]>;
+  /** Every written download count (pending ones written first), for a copy of the catalog. */
+  downloadRows(): Promise<DownloadRow[]>;
+  /** Adds download counts as they are; those of files not in the catalog are dropped. */
+  addDownloadRows(rows: DownloadRow[]): Promise<void>;
 
   owners(project: string): Promise<{ user: string; role: Role }[]>;
   addOwner(project: string, user: string, role: Role): Promise<void>;

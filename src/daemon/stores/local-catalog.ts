@@ -5,7 +5,7 @@
  * process made since it opened the catalog (kept in memory, bounded).
  */
 import type { Installer } from '../../shared/api.js';
-import { Catalog, type ActivityRecord, type Actor, type FileRecord } from '../services/catalog.js';
+import { Catalog, type ActivityRecord, type Actor, type DownloadRow, type FileRecord, type ReleaseState } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
 
 /** Changes remembered for changesSince; older ones are answered from the oldest kept. */
@@ -63,7 +63,7 @@ export class LocalCatalog implements CatalogStore {
     return this.catalog.activity(opts);
   }
 
-  async addFiles(entries: NewFile[], opts: { replace: boolean }): Promise<void> {
+  async addFiles(entries: NewFile[], opts: { replace: boolean; journal?: boolean }): Promise<void> {
     if (entries.length === 0) return;
     this.catalog.transaction(() => {
       if (!opts.replace) {
@@ -72,7 +72,7 @@ export class LocalCatalog implements CatalogStore {
           if (taken) throw new FileExistsError(taken.filename, taken.sha256);
         }
       }
-      this.catalog.putFiles(entries);
+      this.catalog.putFiles(entries, opts.journal ?? true);
     });
     for (const project of new Set(entries.map((e) => e.file.project))) this.changed(project);
   }
@@ -89,6 +89,11 @@ export class LocalCatalog implements CatalogStore {
 
   async setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>) {
     this.catalog.setYanked(project, releaseKey, yanked, reason, activity);
+    this.changed(project);
+  }
+
+  async putReleaseState(project: string, releaseKey: string, state: ReleaseState) {
+    this.catalog.setYanked(project, releaseKey, state.yanked, state.reason, state.yanked ? { action: 'yank', project, version: null, filename: null, user: state.yankedBy ?? null, address: state.yankedFrom ?? null, reason: state.reason } : undefined, false);
     this.changed(project);
   }
 
@@ -113,6 +118,12 @@ export class LocalCatalog implements CatalogStore {
   }
   async projectSummaries(today?: Date) {
     return this.catalog.projectSummaries(today);
+  }
+  async downloadRows() {
+    return this.catalog.downloadRows();
+  }
+  async addDownloadRows(rows: DownloadRow[]) {
+    this.catalog.addDownloadRows(rows);
   }
 
   async owners(project: string) {

@@ -9,7 +9,7 @@
 import pg from 'pg';
 import type { InstallerCount, Installer } from '../../shared/api.js';
 import { RECENT_DAYS } from '../../shared/api.js';
-import type { ActivityRecord, Actor, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
 import { lastDays, perDay, perFile, perInstaller, summaries, UNRECORDED_INSTALLER } from './download-figures.js';
 import { PendingDownloads } from './pending-downloads.js';
@@ -282,7 +282,7 @@ export class PgCatalog implements CatalogStore {
 
   // ---- writing -------------------------------------------------------------------
 
-  async addFiles(entries: NewFile[], opts: { replace: boolean }): Promise<void> {
+  async addFiles(entries: NewFile[], opts: { replace: boolean; journal?: boolean }): Promise<void> {
     if (entries.length === 0) return;
     const conflict = opts.replace
       ? `ON CONFLICT (filename) DO UPDATE SET relpath = excluded.relpath, project = excluded.project, version = excluded.version,
@@ -300,7 +300,7 @@ export class PgCatalog implements CatalogStore {
           await c.query('INSERT INTO projects (name, display_name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [file.project, displayName]);
           await c.query(`INSERT INTO files (${FILE_COLUMNS}) VALUES (${placeholders}) ${conflict}`, fileValues(file));
           await c.query('INSERT INTO core_metadata (filename, bytes) VALUES ($1, $2) ON CONFLICT (filename) DO UPDATE SET bytes = excluded.bytes', [file.filename, metadataBytes]);
-          if (file.source === 'upload' || file.source === 'watch') {
+          if ((opts.journal ?? true) && (file.source === 'upload' || file.source === 'watch')) {
             await this.journal(c, { time: file.uploadTime, action: 'upload', project: file.project, version: file.version, filename: file.filename, user: file.uploadedBy, address: file.uploadedFrom, reason: note ?? null });
           }
           projects.add(file.project);
@@ -349,13 +349,22 @@ export class PgCatalog implements CatalogStore {
   }
 
   async setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>): Promise<void> {
+    const state = { yanked, reason: yanked ? reason : null, yankedBy: yanked ? (activity?.user ?? null) : null, yankedFrom: yanked ? (activity?.address ?? null) : null };
+    await this.writeRelease(project, releaseKey, state, activity);
+  }
+
+  async putReleaseState(project: string, releaseKey: string, state: ReleaseState): Promise<void> {
+    await this.writeRelease(project, releaseKey, state);
+  }
+
+  private async writeRelease(project: string, releaseKey: string, state: ReleaseState, activity?: Omit<ActivityRecord, 'time'>): Promise<void> {
     let serial = 0;
     await this.transaction(async (c) => {
       await c.query(
         `INSERT INTO releases (project, release_key, yanked, yanked_reason, yanked_by, yanked_from) VALUES ($1, $2, $3, $4, $5, $6)
           ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
             yanked_by = excluded.yanked_by, yanked_from = excluded.yanked_from`,
-        [project, releaseKey, yanked, yanked ? reason : null, yanked ? (activity?.user ?? null) : null, yanked ? (activity?.address ?? null) : null],
+        [project, releaseKey, state.yanked, state.reason, state.yankedBy ?? null, state.yankedFrom ?? null],
       );
       if (activity) await this.journal(c, activity);
       serial = await this.change(c, project);
@@ -391,15 +400,7 @@ export class PgCatalog implements CatalogStore {
     if (this.pending.size === 0) return;
     const batch = this.pending.take();
     try {
-      // Counts of files deleted meanwhile are dropped by the join, as the embedded catalog does.
-      await this.pool.query(
-        `INSERT INTO downloads (filename, day, installer, ci, count)
-          SELECT b.filename, b.day, b.installer, b.ci, b.count
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::bigint[]) AS b (filename, day, installer, ci, count)
-          JOIN files f ON f.filename = b.filename
-          ON CONFLICT (filename, day, installer, ci) DO UPDATE SET count = downloads.count + excluded.count`,
-        [batch.map((b) => b.filename), batch.map((b) => b.day), batch.map((b) => b.installer), batch.map((b) => b.ci), batch.map((b) => b.count)],
-      );
+      await this.addDownloadRows(batch);
     } catch (err) {
       this.pending.restore(batch);
       throw err;
@@ -451,6 +452,24 @@ export class PgCatalog implements CatalogStore {
       }),
     ]);
     return summaries(projects.rows, totals.rows, recent.rows, this.pending.all(), days);
+  }
+
+  async downloadRows(): Promise<DownloadRow[]> {
+    await this.flushDownloads();
+    return (await this.pool.query<DownloadRow>('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day')).rows;
+  }
+
+  /** One upsert for all rows; counts of files deleted meanwhile are dropped by the join, as the embedded catalog does. */
+  async addDownloadRows(rows: DownloadRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.pool.query(
+      `INSERT INTO downloads (filename, day, installer, ci, count)
+        SELECT b.filename, b.day, b.installer, b.ci, b.count
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::bigint[]) AS b (filename, day, installer, ci, count)
+        JOIN files f ON f.filename = b.filename
+        ON CONFLICT (filename, day, installer, ci) DO UPDATE SET count = downloads.count + excluded.count`,
+      [rows.map((b) => b.filename), rows.map((b) => b.day), rows.map((b) => b.installer), rows.map((b) => b.ci), rows.map((b) => b.count)],
+    );
   }
 
   // ---- owners and meta -----------------------------------------------------------
