@@ -241,6 +241,16 @@ interface PendingDownloads {
   count: number;
 }
 
+/** One written download count: of a file, on a UTC day, by an installer, from CI or not. */
+export interface DownloadRow {
+  filename: string;
+  day: string;
+  /** An installer name, or `unrecorded` for counts from before installers were recorded. */
+  installer: string;
+  ci: boolean;
+  count: number;
+}
+
 /** One project of the project list, with its counts. */
 export interface ProjectSummaryRecord {
   name: string;
@@ -455,14 +465,17 @@ export class Catalog {
     this.putFiles([{ file, displayName, metadataBytes, ...(note !== undefined ? { note } : {}) }]);
   }
 
-  /** putFile for many files in one transaction (indexing a folder writes hundreds at a time). */
-  putFiles(entries: { file: FileRecord; displayName: string; metadataBytes: Buffer; note?: string }[]): void {
+  /**
+   * putFile for many files in one transaction (indexing a folder writes hundreds at a time).
+   * `journal: false` leaves uploads out of the journal (a copy of another catalog brings its own).
+   */
+  putFiles(entries: { file: FileRecord; displayName: string; metadataBytes: Buffer; note?: string }[], journal = true): void {
     this.transaction(() => {
       for (const { file, displayName, metadataBytes, note } of entries) {
         this.stmt.insertProject!.run(file.project, displayName);
         this.stmt.upsertFile!.run(file);
         this.stmt.upsertMetadata!.run(file.filename, metadataBytes);
-        if (file.source === 'upload' || file.source === 'watch') {
+        if (journal && (file.source === 'upload' || file.source === 'watch')) {
           this.addActivity({ time: file.uploadTime, action: 'upload', project: file.project, version: file.version, filename: file.filename, user: file.uploadedBy, address: file.uploadedFrom, reason: note ?? null });
         }
       }
@@ -508,11 +521,14 @@ export class Catalog {
     return new Map(rows.map((r) => [r.release_key, releaseStateOf(r)]));
   }
 
-  /** Yanks or unyanks a release; `activity` (who did it) is journaled in the same transaction. */
-  setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>): void {
+  /**
+   * Yanks or unyanks a release; `activity` (who did it) is journaled in the same transaction,
+   * unless `journal` is false (a copy of another catalog brings its journal).
+   */
+  setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>, journal = true): void {
     this.transaction(() => {
       this.stmt.setYank!.run(project, releaseKey, yanked ? 1 : 0, yanked ? reason : null, yanked ? (activity?.user ?? null) : null, yanked ? (activity?.address ?? null) : null);
-      if (activity) this.addActivity(activity);
+      if (activity && journal) this.addActivity(activity);
       this.bump();
     });
   }
@@ -555,6 +571,21 @@ export class Catalog {
     const out: PendingDownloads[] = [];
     for (const p of this.pendingDownloads.values()) if (p.project === project) out.push(p);
     return out;
+  }
+
+  /** Every written download count, with its file, day, installer and CI flag (a copy of the catalog reads them). */
+  downloadRows(): DownloadRow[] {
+    this.flushDownloads();
+    return (this.db.prepare('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day').all() as (Omit<DownloadRow, 'ci'> & { ci: number })[]).map(
+      (r) => ({ ...r, ci: r.ci === 1 }),
+    );
+  }
+
+  /** Adds download counts as they are (a copy of another catalog writes them); counts of unknown files are dropped. */
+  addDownloadRows(rows: DownloadRow[]): void {
+    this.transaction(() => {
+      for (const r of rows) if (this.stmt.fileByName!.get(r.filename)) this.stmt.addDownloads!.run(r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count);
+    });
   }
 
   /** Downloads per file of a project. */

@@ -1,0 +1,58 @@
+/**
+ * Where distribution files' bytes live, behind one asynchronous interface: the packages
+ * folder (one daemon, the default) or an S3-compatible bucket (daemons sharing an index).
+ *
+ * The contract every adapter keeps (test/daemon/blob-store-contract.test.ts checks it):
+ * - A file is written to a temporary place first (`createTemp` or `writeTemp`), made durable
+ *   (`seal`), then published under its key (`commit`): readers see the whole file or none.
+ * - `open` streams a key's bytes, or a byte range of them, exactly as they were written.
+ * - Deleting a key that is gone is not an error.
+ */
+import type { Readable } from 'node:stream';
+import type { TempFile } from '../services/storage.js';
+
+export type { TempFile } from '../services/storage.js';
+
+/** An inclusive byte range, as HTTP's Range header names one. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobInfo {
+  size: number;
+  mtimeMs: number;
+}
+
+export interface BlobStore {
+  /** Creates what the store needs (a folder, a check that the bucket answers); removes temporary files left by a crash. */
+  prepare(): Promise<string[]>;
+  /** A new temporary file, for an upload streamed to disk. */
+  createTemp(): Promise<TempFile>;
+  /** A small upload held in memory, written to a new temporary file. */
+  writeTemp(bytes: Buffer): TempFile;
+  /** Makes a finished temporary file durable; returns its mtime. */
+  seal(temp: TempFile): Promise<number>;
+  /**
+   * Publishes a sealed temporary file as the file `filename` with content `sha256`; returns
+   * the key it is stored under (the catalog's relpath). The temporary file is gone afterwards.
+   */
+  commit(temp: TempFile, filename: string, sha256: string): Promise<string>;
+  /** Removes a temporary file that was not committed. */
+  discard(temp: TempFile): Promise<void>;
+  /** The bytes of a key, or of a range of it. Rejects with code ENOENT when the key is not there. */
+  open(key: string, range?: ByteRange): Promise<Readable>;
+  /** Size and modification time of a key, or undefined when it is not there. */
+  stat(key: string): Promise<BlobInfo | undefined>;
+  /** Deletes a key; a key already gone is not an error. */
+  remove(key: string): Promise<void>;
+  /** Lets go of what the store holds open. */
+  close(): Promise<void>;
+}
+
+/** The error `open` rejects with when a key is not there (the same code as the file system's). */
+export function notFound(key: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`No stored file '${key}'.`);
+  err.code = 'ENOENT';
+  return err;
+}
