@@ -34,6 +34,7 @@ const LOADERS: Record<CommandName, () => Promise<AnyCommand>> = {
   board: async () => (await import('./commands/board.js')).boardCommand,
   backup: async () => (await import('./commands/backup.js')).backupCommand,
   restore: async () => (await import('./commands/restore.js')).restoreCommand,
+  migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
   tui: async () => (await import('./commands/tui.js')).tuiCommand,
 };
 

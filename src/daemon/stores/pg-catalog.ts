@@ -12,6 +12,8 @@ import { RECENT_DAYS } from '../../shared/api.js';
 import type { ActivityRecord, Actor, DownloadRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
 import { lastDays, perDay, perFile, perInstaller, summaries, UNRECORDED_INSTALLER } from './download-figures.js';
+import type { AccessFile } from '../../shared/access-file.js';
+import type { IdentityDocument } from './identity-document.js';
 import { PendingDownloads } from './pending-downloads.js';
 import { CHANGES_CHANNEL, PG_SCHEMA, PG_SCHEMA_VERSION, SCHEMA_LOCK_KEY } from './pg-schema.js';
 
@@ -488,6 +490,21 @@ export class PgCatalog implements CatalogStore {
 
   async ownershipsOf(user: string): Promise<{ project: string; role: Role }[]> {
     return (await this.pool.query<{ project: string; role: Role }>('SELECT project, role FROM owners WHERE "user" = $1 ORDER BY project COLLATE "C"', [user])).rows;
+  }
+
+  /** The users and access of the shared index, or undefined when none were stored yet. */
+  async identityDocument(): Promise<IdentityDocument | undefined> {
+    const row = (await this.pool.query<{ htpasswd: string; access: AccessFile }>('SELECT htpasswd, access FROM identity WHERE id = 1')).rows[0];
+    return row && { htpasswd: row.htpasswd, access: row.access };
+  }
+
+  /** Stores the users and access of the shared index, replacing what was there. */
+  async putIdentityDocument(doc: IdentityDocument): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO identity (id, htpasswd, access, version) VALUES (1, $1, $2, 1)
+        ON CONFLICT (id) DO UPDATE SET htpasswd = excluded.htpasswd, access = excluded.access, version = identity.version + 1`,
+      [doc.htpasswd, JSON.stringify(doc.access)],
+    );
   }
 
   async metaValue(key: string): Promise<string | undefined> {

@@ -81,6 +81,14 @@ CREATE TABLE IF NOT EXISTS activity (
   reason TEXT
 );
 CREATE INDEX IF NOT EXISTS activity_by_project ON activity (project, id);
+-- Users (htpasswd lines) and access (roles, API tokens) as the files of a data folder hold
+-- them, in one row: edits are rare and whole, and the same parsing and checks apply.
+CREATE TABLE IF NOT EXISTS identity (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  htpasswd TEXT NOT NULL,
+  access JSONB NOT NULL,
+  version BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS changes (
   serial BIGSERIAL PRIMARY KEY,
   project TEXT NOT NULL,

@@ -79,7 +79,9 @@ export class S3Blobs implements BlobStore {
       // The SDK warns on every Node below 22 that future releases will need it; the version
       // pyrepo pins runs on Node 20, which pyrepo supports, so the warning would only alarm.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      this.sdk = await import('@aws-sdk/client-s3');
+      // A CommonJS package: bundled, its import has only a default export (module.exports).
+      const mod = (await import('@aws-sdk/client-s3')) as Partial<typeof S3Sdk> & { default?: typeof S3Sdk };
+      this.sdk = (mod.S3Client ? mod : mod.default) as typeof S3Sdk;
       // What the environment given says is passed on as it is (for a daemon, it is the SDK's own
       // process.env); anything else (~/.aws files, roles) the SDK finds by itself.
       const env = this.env;
