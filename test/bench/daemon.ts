@@ -39,6 +39,11 @@ export interface DaemonOptions {
   logDir: string;
   /** More `serve` flags, e.g. `--no-watch`. */
   extraArgs?: string[];
+  /**
+   * Also time the first 200 on this path (`/simple/`: what pip asks first), polled alone from
+   * the spawn; `/-/health` is then polled once that answered.
+   */
+  firstPagePath?: string;
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
@@ -133,6 +138,8 @@ export async function fetchHealth(url: string, timeoutMs = 1000): Promise<Health
 export interface Waited {
   /** Milliseconds from the spawn. */
   ms: number;
+  /** Milliseconds from the spawn to the first 200 on DaemonOptions.firstPagePath, when given. */
+  firstPageMs?: number;
   health: Health;
   /** The slowest /-/health poll (answer or time-out), in ms: how responsive the daemon stayed. */
   slowestPollMs: number;
@@ -149,6 +156,23 @@ export async function waitForHealth(d: Daemon, timeoutMs: number, pollMs = 25): 
     slowestPollMs = Math.max(slowestPollMs, performance.now() - t);
     if (health) return { ms: performance.now() - d.spawnedAt, health, slowestPollMs };
     if (performance.now() > deadline) throw new Error(`The daemon ${d.label} did not answer /-/health within ${timeoutMs / 1000} s.\n${daemonOutput(d)}`);
+    await sleep(pollMs);
+  }
+}
+
+/** Polls `path` (as a browser asks for it) until it answers 200; milliseconds from the spawn. */
+export async function waitForFirst200(d: Daemon, path: string, timeoutMs: number, pollMs = 10): Promise<number> {
+  const deadline = d.spawnedAt + timeoutMs;
+  for (;;) {
+    if (d.proc.exit) throw new DaemonExited(d, `The daemon ${d.label} exited (code ${d.proc.exit.code}, signal ${d.proc.exit.signal}) before answering ${path}.\n${daemonOutput(d)}`);
+    try {
+      const res = await fetch(`${d.url}${path}`, { headers: { accept: 'text/html' }, signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return performance.now() - d.spawnedAt;
+    } catch {
+      // Not listening yet.
+    }
+    if (performance.now() > deadline) throw new Error(`The daemon ${d.label} did not answer ${path} with 200 within ${timeoutMs / 1000} s.\n${daemonOutput(d)}`);
     await sleep(pollMs);
   }
 }
@@ -224,7 +248,9 @@ export async function launchDaemon(o: DaemonOptions, healthTimeoutMs: number): P
   for (let attempt = 0; ; attempt++) {
     const d = spawnDaemon(o, await freePort(), attempt);
     try {
-      return { daemon: d, ready: await waitForHealth(d, healthTimeoutMs) };
+      const firstPageMs = o.firstPagePath === undefined ? undefined : await waitForFirst200(d, o.firstPagePath, healthTimeoutMs);
+      const ready = await waitForHealth(d, healthTimeoutMs);
+      return { daemon: d, ready: firstPageMs === undefined ? ready : { ...ready, firstPageMs } };
     } catch (err) {
       await stopDaemon(d);
       if (err instanceof DaemonExited && attempt < 2 && /already in use/.test(readFileSync(d.stderrFile, 'utf8'))) continue;

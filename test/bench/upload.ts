@@ -108,32 +108,44 @@ function post(agent: Agent, url: URL, f: UploadFile, timeoutMs: number): Promise
 }
 
 /** Uploads `files` one after another, stopping early after `maxMs`. */
-export async function uploadSequentially(baseUrl: string, files: UploadFile[], maxMs: number): Promise<UploadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+export function uploadSequentially(baseUrl: string, files: UploadFile[], maxMs: number): Promise<UploadResult> {
+  return uploadConcurrently(baseUrl, files, maxMs, 1);
+}
+
+/**
+ * Uploads `files` over `connections` keep-alive connections at once (each sends its next
+ * file when the last is answered), stopping early after `maxMs`.
+ */
+export async function uploadConcurrently(baseUrl: string, files: UploadFile[], maxMs: number, connections: number): Promise<UploadResult> {
   const url = new URL('/legacy/', baseUrl);
   const times: number[] = [];
   let failures = 0;
   let firstFailure: string | undefined;
+  let next = 0;
   const started = performance.now();
-  try {
-    for (const f of files) {
-      if (performance.now() - started > maxMs) break;
-      const t = performance.now();
-      try {
-        const res = await post(agent, url, f, 10_000);
-        if (res.status !== 200) {
+  const connection = async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      while (next < files.length && performance.now() - started <= maxMs) {
+        const f = files[next++] as UploadFile;
+        const t = performance.now();
+        try {
+          const res = await post(agent, url, f, 10_000);
+          if (res.status !== 200) {
+            failures += 1;
+            firstFailure ??= `${f.filename}: HTTP ${res.status} ${res.body.trim().slice(0, 300)}`;
+          }
+        } catch (err) {
           failures += 1;
-          firstFailure ??= `${f.filename}: HTTP ${res.status} ${res.body.trim().slice(0, 300)}`;
+          firstFailure ??= `${f.filename}: ${(err as Error).message}`;
         }
-      } catch (err) {
-        failures += 1;
-        firstFailure ??= `${f.filename}: ${(err as Error).message}`;
+        times.push(performance.now() - t);
       }
-      times.push(performance.now() - t);
+    } finally {
+      agent.destroy();
     }
-  } finally {
-    agent.destroy();
-  }
+  };
+  await Promise.all(Array.from({ length: connections }, connection));
   const seconds = (performance.now() - started) / 1000;
   const sorted = [...times].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeApp, upload, type TestApp } from '../helpers/app.js';
 import { buildSdist, buildWheel, metadataText, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
 import { waitFor } from '../helpers/wait.js';
+import { READ_AT_ONCE_BYTES } from '../../src/daemon/routes/send-file.js';
 
 const SPEC: DistSpec = {
   name: 'files_demo',
@@ -206,9 +207,52 @@ describe('ranges and validators (RFC 9110 §13, §14)', () => {
     }
   });
 
+  it('answers If-Modified-Since with 304 unless If-None-Match is sent or no-cache asked, and If-Unmodified-Since before the file with 412', async () => {
+    const modified = (await get(url)).headers['last-modified'] as string;
+    const later = new Date(Date.parse(modified) + 60_000).toUTCString();
+    const earlier = new Date(Date.parse(modified) - 60_000).toUTCString();
+    expect((await get(url, { 'if-modified-since': modified })).statusCode).toBe(304);
+    expect((await get(url, { 'if-modified-since': later })).statusCode).toBe(304);
+    expect((await get(url, { 'if-modified-since': earlier })).statusCode).toBe(200);
+    // RFC 9110 §13.1.3: If-None-Match decides alone.
+    expect((await get(url, { 'if-modified-since': later, 'if-none-match': '"other"' })).statusCode).toBe(200);
+    expect((await get(url, { 'if-modified-since': later, 'cache-control': 'no-cache' })).statusCode).toBe(200);
+    expect((await get(url, { 'if-modified-since': 'not a date' })).statusCode).toBe(200);
+    const refused = await get(url, { 'if-unmodified-since': earlier });
+    expect(refused.statusCode).toBe(412);
+    expect(refused.body).toMatch(/If-Unmodified-Since/);
+    expect((await get(url, { 'if-unmodified-since': modified })).statusCode).toBe(200);
+  });
+
   it('answers If-Match with another tag 412, and with its own tag the file', async () => {
     expect((await get(url, { 'if-match': '"nope"' })).statusCode).toBe(412);
     expect((await get(url, { 'if-match': `"${sha256(WHEEL)}"` })).statusCode).toBe(200);
+  });
+});
+
+describe('a file larger than what is read at once (streamed)', () => {
+  // Random bytes do not compress: the wheel is larger than READ_AT_ONCE_BYTES.
+  const big: DistSpec = { name: 'big_demo', version: '1.0', modules: { 'big_demo/data.py': `DATA = '${randomBytes(400 * 1024).toString('base64')}'\n` } };
+  const bytes = buildWheel(big);
+  const url = `/packages/${wheelFilename(big)}`;
+
+  beforeAll(async () => {
+    expect(bytes.length).toBeGreaterThan(READ_AT_ONCE_BYTES);
+    expect((await upload(t.app, big, 'wheel')).res.statusCode).toBe(200);
+  });
+
+  it('is sent whole, ranged and as HEAD exactly', async () => {
+    const whole = await get(url);
+    expect(whole.statusCode).toBe(200);
+    expect(whole.headers['content-length']).toBe(String(bytes.length));
+    expect(whole.rawPayload.equals(bytes)).toBe(true);
+    const part = await get(url, { range: `bytes=1000-${READ_AT_ONCE_BYTES + 5000}` });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 1000-${READ_AT_ONCE_BYTES + 5000}/${bytes.length}`);
+    expect(part.rawPayload.equals(bytes.subarray(1000, READ_AT_ONCE_BYTES + 5001))).toBe(true);
+    const head = await get(url, {}, 'HEAD');
+    expect(head.headers['content-length']).toBe(String(bytes.length));
+    expect(head.rawPayload.length).toBe(0);
   });
 });
 

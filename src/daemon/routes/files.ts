@@ -4,13 +4,12 @@
  * `/packages/` the list of every file as pypiserver shows it.
  *
  * Files carry a strong ETag, their sha256 (their bytes never change under their name), so
- * If-None-Match, If-Match and If-Range compare exactly. Ranges are decided by RFC 9110
- * (byte-range.ts) and handed to @fastify/send as one plain range or none; HEAD answers
- * like GET. No content-encoding is ever applied, since ranged bytes must be the raw archive.
+ * If-None-Match, If-Match and If-Range compare exactly, from the catalog, before the disk
+ * is touched. Ranges are decided by RFC 9110 (byte-range.ts) and the bytes sent by
+ * send-file.ts; HEAD answers like GET. No content-encoding is ever applied, since ranged
+ * bytes must be the raw archive.
  */
-import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import send from '@fastify/send';
+import type { FastifyInstance } from 'fastify';
 import { NotFound } from '../errors.js';
 import { downloadClientOf } from '../services/installer.js';
 import { decideRange, noneMatch, rangeStillValid, type RangeDecision } from './byte-range.js';
@@ -18,6 +17,7 @@ import { ALL_PROJECTS, type Page } from '../services/page-cache.js';
 import { renderPackagesListing, type ListedFile } from '../services/pages.js';
 import { SerialPages } from '../services/serial-pages.js';
 import { IMMUTABLE, REVALIDATE, sendPage } from './respond.js';
+import { sendFile } from './send-file.js';
 
 const METADATA_SUFFIX = '.metadata';
 
@@ -46,8 +46,7 @@ function listedFiles(app: FastifyInstance): ListedFile[] {
   return out;
 }
 
-/** Conditional and range headers answered here; send sees none of them but a plain range. */
-const DECIDED_HEADERS = new Set(['range', 'if-range', 'if-match', 'if-none-match']);
+const WHOLE: RangeDecision = { kind: 'whole' };
 
 export default async function fileRoutes(app: FastifyInstance): Promise<void> {
   app.get('/packages', (_req, reply) => reply.code(301).header('location', '/packages/').send());
@@ -72,59 +71,31 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
       return sendPage(req, reply, page, 'text/plain; charset=utf-8', { cacheControl: IMMUTABLE });
     }
 
-    const file = index.catalog.file(filename);
+    const file = index.catalog.servedFile(filename);
     if (!file) throw new NotFound(`No file named '${filename}' on this index.`);
     const etag = `"${file.sha256}"`;
-    const lastModified = new Date(file.mtimeMs).toUTCString();
-    const validators = (r: FastifyReply) => r.header('etag', etag).header('cache-control', IMMUTABLE);
+    reply.header('etag', etag).header('cache-control', IMMUTABLE);
 
     const ifMatch = req.headers['if-match'];
     if (ifMatch !== undefined && ifMatch.trim() !== '*' && !ifMatch.split(',').some((t) => t.trim() === etag)) {
-      return validators(reply.code(412)).type('text/plain; charset=utf-8').send(`${filename} is not the version If-Match names.\n`);
+      return reply.code(412).type('text/plain; charset=utf-8').send(`${filename} is not the version If-Match names.\n`);
     }
     const ifNoneMatch = req.headers['if-none-match'];
-    if (ifNoneMatch !== undefined && noneMatch(ifNoneMatch, etag)) return validators(reply.code(304)).send();
+    if (ifNoneMatch !== undefined && noneMatch(ifNoneMatch, etag)) return reply.code(304).send();
 
     const ifRange = req.headers['if-range'];
-    const fresh = rangeStillValid(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified);
-    const range = fresh ? decideRange(req.headers.range, file.size) : ({ kind: 'whole' } as const);
-    if (range.kind === 'unsatisfiable') {
-      reply.code(416).header('content-range', `bytes */${file.size}`).header('accept-ranges', 'bytes');
-      return reply.type('text/plain; charset=utf-8').send(`No byte of the range '${req.headers.range ?? ''}' is in ${filename} (${file.size} bytes).\n`);
-    }
-    const headers: Record<string, string | string[] | undefined> = {};
-    for (const [k, v] of Object.entries(req.raw.headers)) if (!DECIDED_HEADERS.has(k)) headers[k] = v;
-    // If-Modified-Since is ignored when If-None-Match was sent (RFC 9110 §13.1.3).
-    if (ifNoneMatch !== undefined) delete headers['if-modified-since'];
-    if (range.kind === 'part') headers.range = `bytes=${range.first}-${range.last}`;
-    const decided = { method: req.raw.method, headers } as unknown as IncomingMessage;
-
-    const result = await send(decided, `/${file.relpath.split('/').map(encodeURIComponent).join('/')}`, {
-      root: index.storage.dir,
-      dotfiles: 'deny',
-      index: false,
-      extensions: false,
-      cacheControl: false,
-      contentType: false,
-      acceptRanges: true,
-      etag: false,
-      lastModified: true,
+    const sent = sendFile(req, reply, index.storage.pathOf(file.relpath), {
+      contentType: fileContentType(filename),
+      rangeOf: (size, lastModified) =>
+        rangeStillValid(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified) ? decideRange(req.headers.range, size) : WHOLE,
     });
-    if (result.type !== 'file') {
-      if (result.type === 'error' && result.statusCode !== 404) {
-        if (result.statusCode < 500) {
-          reply.code(result.statusCode).headers(result.headers);
-          return reply.type('text/plain; charset=utf-8').send(`${result.metadata.error.message}\n`);
-        }
-        throw result.metadata.error;
-      }
+    if ('missing' in sent) {
       // The catalog still lists a file that left the folder: forget it now.
       index.forgetFolderPath(file.relpath);
+      reply.removeHeader('etag').removeHeader('cache-control');
       throw new NotFound(`No file named '${filename}' on this index.`);
     }
-    validators(reply.code(result.statusCode).headers(result.headers));
-    reply.header('content-type', fileContentType(filename));
-    if (isDownload(req.method, result.statusCode, range)) index.recordDownload(file, downloadClientOf(req.headers['user-agent']));
-    return reply.send(result.stream);
+    if (isDownload(req.method, sent.status, sent.range)) index.recordDownload(file, downloadClientOf(req.headers['user-agent']));
+    return reply;
   });
 }

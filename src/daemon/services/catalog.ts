@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
 import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '../../shared/api.js';
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
+import { DownloadWriter, WRITTEN_BATCH_KEY, writeDownloadBatch, type DownloadRow } from './download-writer.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -35,6 +36,18 @@ export interface FileRecord {
   uploadedBy: string | null;
   /** The address it was uploaded from (for a watched build folder, that folder); null for files found in the folder. */
   uploadedFrom: string | null;
+}
+
+/**
+ * What serving a file's bytes needs, kept in memory for every file (about 200 bytes each):
+ * a download then reads no catalog page (at 60,000 files the table is ten times the page
+ * cache, so a lookup by filename cost a few reads from the OS and a row of 18 columns).
+ */
+export interface ServedFile {
+  filename: string;
+  relpath: string;
+  project: string;
+  sha256: string;
 }
 
 /** How a file came onto the index: the upload API, a watched build folder (`pyrepo watch`), the packages folder. */
@@ -242,13 +255,20 @@ interface PendingDownloads {
 }
 
 /** One written download count: of a file, on a UTC day, by an installer, from CI or not. */
-export interface DownloadRow {
+export interface DownloadCountRow {
   filename: string;
   day: string;
   /** An installer name, or `unrecorded` for counts from before installers were recorded. */
   installer: string;
   ci: boolean;
   count: number;
+}
+
+/** Rows of download counts per transaction of the writer: a few milliseconds each. */
+const BATCH_ROWS = 500;
+
+function rowOf(p: PendingDownloads): DownloadRow {
+  return [p.filename, p.day, p.installer, p.ci ? 1 : 0, p.count];
 }
 
 /** One project of the project list, with its counts. */
@@ -286,10 +306,20 @@ export function stampOf(size: number, mtimeMs: number): string {
 export class Catalog {
   private readonly db: DB;
   private readonly stmt: Record<string, Statement>;
-  /** Download counts not written yet, by file, day, installer and CI; flushed in one transaction (see flushDownloads). */
+  /** Download counts not handed to the writer yet, by file, day, installer and CI (see flushDownloads). */
   private pendingDownloads = new Map<string, PendingDownloads>();
+  /** Batches handed to the writer and not known to be written yet, by batch id (see download-writer.ts). */
+  private readonly unwrittenBatches = new Map<number, PendingDownloads[]>();
+  private nextBatchId = 1;
+  private writer: DownloadWriter | undefined;
+  /** Why the writer failed; the catalog then writes the batches itself at the next flush. */
+  private writeFailure: string | undefined;
   /** Incremented on every change; exposed as `_last-serial` and used in ETags. */
   serial: number;
+  /** Every file's ServedFile by filename, loaded at the first download and kept in step by every change. */
+  private served: Map<string, ServedFile> | undefined;
+  /** One string per project name, shared by the ServedFile records of its files. */
+  private readonly projectNames = new Map<string, string>();
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -322,6 +352,7 @@ export class Catalog {
       fileByPath: s('SELECT * FROM files WHERE relpath = ?'),
       filesOfProject: s('SELECT * FROM files WHERE project = ?'),
       allFileStamps: s('SELECT relpath, size, mtime_ms FROM files'),
+      allServed: s('SELECT filename, relpath, project, sha256 FROM files'),
       filesUnder: s('SELECT filename FROM files WHERE substr(relpath, 1, ?) = ?'),
       project: s('SELECT name, display_name FROM projects WHERE name = ?'),
       projects: s('SELECT name, display_name FROM projects ORDER BY name'),
@@ -347,8 +378,6 @@ export class Catalog {
       setYank: s(`INSERT INTO releases (project, release_key, yanked, yanked_reason, yanked_by, yanked_from) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
           yanked_by = excluded.yanked_by, yanked_from = excluded.yanked_from`),
-      addDownloads: s(`INSERT INTO downloads (filename, day, installer, ci, count) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (filename, day, installer, ci) DO UPDATE SET count = count + excluded.count`),
       downloadsOfProject: s(`SELECT d.filename AS filename, SUM(d.count) AS total FROM downloads d
         JOIN files f ON f.filename = d.filename WHERE f.project = ? GROUP BY d.filename`),
       downloadsByDay: s(`SELECT d.day AS day, SUM(d.count) AS total FROM downloads d
@@ -376,6 +405,7 @@ export class Catalog {
       activity: s(`SELECT time, action, project, version, filename, user, address, reason FROM activity
         WHERE (@project IS NULL OR project = @project) ORDER BY id DESC LIMIT @limit`),
     };
+    this.nextBatchId = this.writtenBatch() + 1;
   }
 
   /**
@@ -412,6 +442,25 @@ export class Catalog {
   file(filename: string): FileRecord | undefined {
     const row = this.stmt.fileByName!.get(filename) as FileRow | undefined;
     return row && toRecord(row);
+  }
+
+  /** What serving the file's bytes needs, from memory (see {@link ServedFile}). */
+  servedFile(filename: string): ServedFile | undefined {
+    if (!this.served) {
+      this.served = new Map();
+      for (const [name, relpath, project, sha256] of this.stmt.allServed!.raw().iterate() as Iterable<[string, string, string, string]>) {
+        this.remember(name, relpath, project, sha256);
+      }
+    }
+    return this.served.get(filename);
+  }
+
+  private remember(filename: string, relpath: string, project: string, sha256: string): void {
+    if (!this.served) return;
+    let name = this.projectNames.get(project);
+    if (name === undefined) this.projectNames.set(project, (name = project));
+    // In a flat folder (nearly always) the relpath is the filename: one string for both.
+    this.served.set(filename, { filename, relpath: relpath === filename ? filename : relpath, project: name, sha256 });
   }
 
   fileByPath(relpath: string): FileRecord | undefined {
@@ -481,6 +530,7 @@ export class Catalog {
       }
       this.bump();
     });
+    for (const { file } of entries) this.remember(file.filename, file.relpath, file.project, file.sha256);
   }
 
   /** Records a new mtime for a file whose content is unchanged (same hash). */
@@ -493,16 +543,19 @@ export class Catalog {
    * A deletion made through the API is journaled with who made it (`by`).
    */
   removeFile(filename: string, by?: Actor): FileRecord | undefined {
-    return this.transaction(() => {
+    const removed = this.transaction(() => {
       const file = this.file(filename);
       if (!file) return undefined;
       for (const [key, p] of this.pendingDownloads) if (p.filename === filename) this.pendingDownloads.delete(key);
+      for (const [id, batch] of this.unwrittenBatches) this.unwrittenBatches.set(id, batch.filter((p) => p.filename !== filename));
       this.stmt.deleteFile!.run(filename);
       this.stmt.deleteProjectIfEmpty!.run(file.project, file.project);
       if (by) this.addActivity({ action: 'delete', project: file.project, version: file.version, filename, user: by.user, address: by.address, reason: null });
       this.bump();
       return file;
     });
+    if (removed) this.served?.delete(filename);
+    return removed;
   }
 
   /** The raw METADATA (wheel) or PKG-INFO (sdist) bytes of a file. */
@@ -544,8 +597,8 @@ export class Catalog {
   }
 
   /**
-   * Counts one download in memory, under the UTC day it happened; `flushDownloads` writes
-   * the counts in one transaction. Every reading method includes the counts not written yet.
+   * Counts one download in memory, under the UTC day it happened; `flushDownloads` has
+   * the counts written. Every reading method includes the counts not written yet.
    */
   countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now = new Date()): void {
     const day = utcDay(now);
@@ -555,34 +608,99 @@ export class Catalog {
     else this.pendingDownloads.set(key, { filename: file.filename, project: file.project, day, installer, ci, count: 1 });
   }
 
-  /** Writes the pending download counts. */
+  /**
+   * Hands the pending download counts to the writer thread, in batches small enough for
+   * short transactions (the daemon's own writes wait for them). After a failure of the
+   * writer the catalog writes the batches itself, and throws if that fails too (they are
+   * kept and tried again at the next flush).
+   */
   flushDownloads(): void {
-    if (this.pendingDownloads.size === 0) return;
-    const pending = this.pendingDownloads;
+    const rows = [...this.pendingDownloads.values()];
     this.pendingDownloads = new Map();
-    this.transaction(() => {
-      for (const p of pending.values()) {
-        if (this.stmt.fileByName!.get(p.filename)) this.stmt.addDownloads!.run(p.filename, p.day, p.installer, p.ci ? 1 : 0, p.count);
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+      const batch = rows.slice(i, i + BATCH_ROWS);
+      const id = this.nextBatchId++;
+      this.unwrittenBatches.set(id, batch);
+      if (this.writeFailure === undefined) this.writerOf().post(id, batch.map(rowOf));
+    }
+    if (this.writeFailure !== undefined) {
+      const failure = this.writeFailure;
+      this.writeFailure = undefined;
+      try {
+        this.writeDownloadsNow();
+      } catch (err) {
+        this.writeFailure = failure;
+        throw new Error(`Could not write download counts (${failure}; then ${(err as Error).message}).`);
       }
-    });
+    }
   }
 
-  private pendingOf(project: string): PendingDownloads[] {
-    const out: PendingDownloads[] = [];
-    for (const p of this.pendingDownloads.values()) if (p.project === project) out.push(p);
+  private writerOf(): DownloadWriter {
+    this.writer ??= new DownloadWriter(
+      this.db.name,
+      (id) => {
+        for (const batch of this.unwrittenBatches.keys()) if (batch <= id) this.unwrittenBatches.delete(batch);
+      },
+      (_id, message) => {
+        // Batches must be written in order: stop the worker, write them here from the next flush on.
+        this.writer?.stop();
+        this.writer = undefined;
+        this.writeFailure = message;
+      },
+    );
+    return this.writer;
+  }
+
+  /** Writes, on this thread, every count not written yet (at close, before a copy, after a failure of the writer). */
+  private writeDownloadsNow(): void {
+    this.flushPendingIntoBatches();
+    for (const [id, batch] of [...this.unwrittenBatches].sort(([a], [b]) => a - b)) {
+      writeDownloadBatch(this.db, id, batch.map(rowOf));
+      this.unwrittenBatches.delete(id);
+    }
+  }
+
+  private flushPendingIntoBatches(): void {
+    const rows = [...this.pendingDownloads.values()];
+    this.pendingDownloads = new Map();
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) this.unwrittenBatches.set(this.nextBatchId++, rows.slice(i, i + BATCH_ROWS));
+  }
+
+  /** The id of the last batch of counts written into the database. */
+  private writtenBatch(): number {
+    return Number(this.metaValue(WRITTEN_BATCH_KEY) ?? 0) || 0;
+  }
+
+  /**
+   * Counts not in the database as read by the same read transaction: those pending and
+   * the batches written after it began. Call within {@link readCounts}.
+   */
+  private unwrittenCounts(): PendingDownloads[] {
+    const written = this.writtenBatch();
+    const out = [...this.pendingDownloads.values()];
+    for (const [id, batch] of this.unwrittenBatches) if (id > written) out.push(...batch);
     return out;
   }
 
+  /** Runs `fn` in one read transaction: the counts it reads and {@link unwrittenCounts} agree. */
+  private readCounts<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  private pendingOf(project: string): PendingDownloads[] {
+    return this.unwrittenCounts().filter((p) => p.project === project);
+  }
+
   /** Every written download count, with its file, day, installer and CI flag (a copy of the catalog reads them). */
-  downloadRows(): DownloadRow[] {
+  downloadRows(): DownloadCountRow[] {
     this.flushDownloads();
-    return (this.db.prepare('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day').all() as (Omit<DownloadRow, 'ci'> & { ci: number })[]).map(
+    return (this.db.prepare('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day').all() as (Omit<DownloadCountRow, 'ci'> & { ci: number })[]).map(
       (r) => ({ ...r, ci: r.ci === 1 }),
     );
   }
 
   /** Adds download counts as they are (a copy of another catalog writes them); counts of unknown files are dropped. */
-  addDownloadRows(rows: DownloadRow[]): void {
+  addDownloadRows(rows: DownloadCountRow[]): void {
     this.transaction(() => {
       for (const r of rows) if (this.stmt.fileByName!.get(r.filename)) this.stmt.addDownloads!.run(r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count);
     });
@@ -590,6 +708,10 @@ export class Catalog {
 
   /** Downloads per file of a project. */
   downloadsOf(project: string): Map<string, number> {
+    return this.readCounts(() => this.downloadsOfNow(project));
+  }
+
+  private downloadsOfNow(project: string): Map<string, number> {
     const rows = this.stmt.downloadsOfProject!.all(project) as { filename: string; total: number }[];
     const map = new Map(rows.map((r) => [r.filename, r.total]));
     for (const p of this.pendingOf(project)) map.set(p.filename, (map.get(p.filename) ?? 0) + p.count);
@@ -598,6 +720,10 @@ export class Catalog {
 
   /** Downloads per UTC day of a project, oldest first. */
   downloadsByDay(project: string): { day: string; downloads: number }[] {
+    return this.readCounts(() => this.downloadsByDayNow(project));
+  }
+
+  private downloadsByDayNow(project: string): { day: string; downloads: number }[] {
     const days = new Map((this.stmt.downloadsByDay!.all(project) as { day: string; total: number }[]).map((r) => [r.day, r.total]));
     for (const p of this.pendingOf(project)) days.set(p.day, (days.get(p.day) ?? 0) + p.count);
     return [...days].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, downloads]) => ({ day, downloads }));
@@ -605,6 +731,10 @@ export class Catalog {
 
   /** Downloads of a project by installer, most first (those counted before installers were recorded left out). */
   downloadsByInstaller(project: string): InstallerCount[] {
+    return this.readCounts(() => this.downloadsByInstallerNow(project));
+  }
+
+  private downloadsByInstallerNow(project: string): InstallerCount[] {
     const counts = new Map<Installer, InstallerCount>();
     const add = (installer: string, downloads: number, ci: number) => {
       if (!KNOWN_INSTALLERS.has(installer)) return;
@@ -626,6 +756,10 @@ export class Catalog {
    * the number of projects.
    */
   projectSummaries(today = new Date()): ProjectSummaryRecord[] {
+    return this.readCounts(() => this.projectSummariesNow(today));
+  }
+
+  private projectSummariesNow(today: Date): ProjectSummaryRecord[] {
     const days = lastDays(today, RECENT_DAYS);
     const dayIndex = new Map(days.map((d, i) => [d, i]));
     const totals = new Map(this.stmt.downloadsByProject!.raw().all() as [string, number][]);
@@ -638,7 +772,7 @@ export class Catalog {
       series[i] = (series[i] as number) + n;
     };
     for (const [project, day, n] of this.stmt.recentDownloadsByProject!.raw().all(days[0]) as [string, string, number][]) addRecent(project, day, n);
-    for (const p of this.pendingDownloads.values()) {
+    for (const p of this.unwrittenCounts()) {
       totals.set(p.project, (totals.get(p.project) ?? 0) + p.count);
       addRecent(p.project, p.day, p.count);
     }
@@ -673,8 +807,11 @@ export class Catalog {
     this.stmt.setMeta!.run(key, value);
   }
 
+  /** Writes every count not written yet and closes the database. */
   close(): void {
-    this.flushDownloads();
+    this.writer?.stop();
+    this.writer = undefined;
+    this.writeDownloadsNow();
     this.db.close();
   }
 
@@ -703,7 +840,7 @@ export class Catalog {
    * sees the writes this connection makes meanwhile), download counts flushed first.
    */
   async snapshot(path: string): Promise<void> {
-    this.flushDownloads();
+    this.writeDownloadsNow();
     await this.db.backup(path);
   }
 }

@@ -240,7 +240,7 @@ export class IndexService {
   }
 
   /** Counts a download (by installer and CI) and tells the event stream with the next `downloads` event. */
-  recordDownload(file: FileRecord, client: DownloadClient): void {
+  recordDownload(file: Pick<FileRecord, 'filename' | 'project'>, client: DownloadClient): void {
     this.catalog.countDownload(file, client.installer, client.ci);
     this.downloadBatch.add(file, client);
   }

@@ -13,7 +13,7 @@
  *   reading method includes the counts not written yet.
  */
 import type { InstallerCount, Installer } from '../../shared/api.js';
-import type { ActivityRecord, Actor, DownloadRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
 
 /** `addFile` refused: a file of that name is already on the index (and `replace` was not asked). */
 export class FileExistsError extends Error {
@@ -87,9 +87,9 @@ export interface CatalogStore {
   downloadsByInstaller(project: string): Promise<InstallerCount[]>;
   projectSummaries(today?: Date): Promise<ProjectSummaryRecord[]>;
   /** Every written download count (pending ones written first), for a copy of the catalog. */
-  downloadRows(): Promise<DownloadRow[]>;
+  downloadRows(): Promise<DownloadCountRow[]>;
   /** Adds download counts as they are; those of files not in the catalog are dropped. */
-  addDownloadRows(rows: DownloadRow[]): Promise<void>;
+  addDownloadRows(rows: DownloadCountRow[]): Promise<void>;
 
   owners(project: string): Promise<{ user: string; role: Role }[]>;
   addOwner(project: string, user: string, role: Role): Promise<void>;

@@ -5,7 +5,7 @@
  * process made since it opened the catalog (kept in memory, bounded).
  */
 import type { Installer } from '../../shared/api.js';
-import { Catalog, type ActivityRecord, type Actor, type DownloadRow, type FileRecord, type ReleaseState } from '../services/catalog.js';
+import { Catalog, type ActivityRecord, type Actor, type DownloadCountRow, type FileRecord, type ReleaseState } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
 
 /** Changes remembered for changesSince; older ones are answered from the oldest kept. */
@@ -122,7 +122,7 @@ export class LocalCatalog implements CatalogStore {
   async downloadRows() {
     return this.catalog.downloadRows();
   }
-  async addDownloadRows(rows: DownloadRow[]) {
+  async addDownloadRows(rows: DownloadCountRow[]) {
     this.catalog.addDownloadRows(rows);
   }
 

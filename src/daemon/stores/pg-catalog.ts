@@ -9,7 +9,7 @@
 import pg from 'pg';
 import type { InstallerCount, Installer } from '../../shared/api.js';
 import { RECENT_DAYS } from '../../shared/api.js';
-import type { ActivityRecord, Actor, DownloadRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
 import { lastDays, perDay, perFile, perInstaller, summaries, UNRECORDED_INSTALLER } from './download-figures.js';
 import type { AccessFile } from '../../shared/access-file.js';
@@ -456,13 +456,13 @@ export class PgCatalog implements CatalogStore {
     return summaries(projects.rows, totals.rows, recent.rows, this.pending.all(), days);
   }
 
-  async downloadRows(): Promise<DownloadRow[]> {
+  async downloadRows(): Promise<DownloadCountRow[]> {
     await this.flushDownloads();
-    return (await this.pool.query<DownloadRow>('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day')).rows;
+    return (await this.pool.query<DownloadCountRow>('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day')).rows;
   }
 
   /** One upsert for all rows; counts of files deleted meanwhile are dropped by the join, as the embedded catalog does. */
-  async addDownloadRows(rows: DownloadRow[]): Promise<void> {
+  async addDownloadRows(rows: DownloadCountRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.pool.query(
       `INSERT INTO downloads (filename, day, installer, ci, count)
