@@ -693,7 +693,7 @@ export class Catalog {
 
   /** Every written download count, with its file, day, installer and CI flag (a copy of the catalog reads them). */
   downloadRows(): DownloadCountRow[] {
-    this.flushDownloads();
+    this.writeDownloadsNow();
     return (this.db.prepare('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day').all() as (Omit<DownloadCountRow, 'ci'> & { ci: number })[]).map(
       (r) => ({ ...r, ci: r.ci === 1 }),
     );
