@@ -12,6 +12,7 @@ import { isValidProjectName, normalizeName } from '../../shared/names.js';
 import { NotAcceptable, NotFound } from '../errors.js';
 import { contentTypeOf, negotiateSimple, type SimpleFormat } from '../services/negotiate.js';
 import { sendPage } from './respond.js';
+import { sendUpstreamProject } from './upstream.js';
 
 type Query = { format?: string };
 
@@ -64,7 +65,11 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
     if (normalized !== project) return redirect(reply, `/simple/${encodeURIComponent(normalized)}/${queryString(req)}`);
     const format = formatOf(req);
     const page = app.index.simpleProject(normalized, format);
-    if (!page) throw new NotFound(`No project named '${project}' on this index.`);
+    if (!page) {
+      const notHere = `No project named '${project}' on this index.`;
+      if (app.upstream) return sendUpstreamProject(app.upstream, req, reply, normalized, format, notHere);
+      throw new NotFound(notHere);
+    }
     return sendPage(req, reply, page, contentTypeOf(format), { vary: true });
   });
 }
