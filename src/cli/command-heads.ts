@@ -37,6 +37,7 @@ export const COMMAND_HEADS = {
   board: { command: 'board [project]', aliases: ['micropython'], describe: 'Show what to type on a MicroPython board to install from this index (mip, upip, mpremote)' },
   backup: { command: 'backup <dir>', describe: 'Copy the whole index (owners, yanks, uploaders, downloads, users, tokens, settings, files) into a new folder' },
   restore: { command: 'restore <dir>', describe: 'Bring back a backup made by `pyrepo backup` (the daemon must be stopped)' },
+  cache: { command: 'cache', describe: 'Show, prune or purge the cache of projects served from the upstream index' },
   tui: { command: 'tui', aliases: ['dashboard'], describe: 'A live dashboard of the index: projects, releases, files, downloads and activity' },
 } as const satisfies Record<string, CommandHead>;
 

@@ -34,6 +34,7 @@ const LOADERS: Record<CommandName, () => Promise<AnyCommand>> = {
   board: async () => (await import('./commands/board.js')).boardCommand,
   backup: async () => (await import('./commands/backup.js')).backupCommand,
   restore: async () => (await import('./commands/restore.js')).restoreCommand,
+  cache: async () => (await import('./commands/cache.js')).cacheCommand,
   tui: async () => (await import('./commands/tui.js')).tuiCommand,
 };
 
