@@ -242,6 +242,24 @@ describe.skipIf(CLIENTS.length > 0)('pyrepo start with a fake upstream: cooldown
     expect(files.filter((f) => f.startsWith('tampered'))).toEqual([]);
   }, TIMEOUT);
 
+  it('configure makes pyrepo the only index of pip, uv and pdm; doctor flags a file that asks PyPI beside it', async () => {
+    const configure = await runCli(['configure', '--pip', '--uv', '--pdm', '--no-keychain'], opts);
+    expect(configure.code, configure.output).toBe(0);
+    expect(configure.stdout).toContain("It serves PyPI's projects through its upstream, so it is the tools' only index");
+    const xdg = join(home, 'xdg', 'config');
+    expect(await readFile(join(xdg, 'pip', 'pip.conf'), 'utf8')).toMatch(new RegExp(`^index-url = ${base}/simple/$`, 'm'));
+    expect(await readFile(join(xdg, 'uv', 'uv.toml'), 'utf8')).toContain('default = true');
+    expect(await readFile(join(xdg, 'pdm', 'config.toml'), 'utf8')).toContain(`[pypi]\nurl = "${base}/simple/"`);
+    // The pip pyrepo configured installs through it alone.
+    const pip = await run(PIP_PYTHON, ['-m', 'pip', 'install', '--no-cache-dir', '--target', join(home, 'configured-target'), 'cool'], { ...opts, env: { ...opts.env, PIP_CONFIG_FILE: join(xdg, 'pip', 'pip.conf') }, timeoutMs: TIMEOUT });
+    expect(pip.code, describeRun(pip)).toBe(0);
+    const doctor = async () => JSON.parse((await runCli(['doctor', '--json'], { ...opts, timeoutMs: 120_000 })).stdout) as { checks: { check: string; verdict: string; detail: string }[] };
+    expect((await doctor()).checks.filter((c) => c.check.endsWith(' index'))).toEqual([]);
+    await writeFile(join(xdg, 'uv', 'uv.toml'), `extra-index-url = ["${base}/simple/"]\n`);
+    const flagged = (await doctor()).checks.find((c) => c.check === 'uv index');
+    expect(flagged).toMatchObject({ verdict: 'warn', detail: expect.stringContaining('asks PyPI beside pyrepo') });
+  }, TIMEOUT);
+
   it('eviction keeps the cache under its cap; `pyrepo cache` and `status` report it', async () => {
     for (const n of ['fill-a', 'fill-b', 'fill-c', 'fill-d']) {
       const { r } = await pipInstall(base, n, [n]);
