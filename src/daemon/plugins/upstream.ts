@@ -32,6 +32,8 @@ async function upstreamPlugin(app: FastifyInstance, opts: UpstreamPluginOptions)
     dir: opts.dir,
     catalog: app.index.catalog,
     log: app.log,
+    // Read at request time: the watcher plugin, registered later, decorates initialIndexing.
+    indexing: () => (app.index.indexing ? app.initialIndexing : undefined),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
   await proxy.open();

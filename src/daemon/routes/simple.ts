@@ -64,12 +64,13 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
     const normalized = normalizeName(project);
     if (normalized !== project) return redirect(reply, `/simple/${encodeURIComponent(normalized)}/${queryString(req)}`);
     const format = formatOf(req);
-    const page = app.index.simpleProject(normalized, format);
-    if (!page) {
-      const notHere = `No project named '${project}' on this index.`;
-      if (app.upstream) return sendUpstreamProject(app.upstream, req, reply, normalized, format, notHere);
-      throw new NotFound(notHere);
+    // With an upstream, a name that is not local (by the catalog, as of its serial) goes there
+    // without the catalog lookup a local miss costs; a local name never does.
+    if (app.upstream && app.upstream.decide(normalized).kind !== 'local') {
+      return sendUpstreamProject(app.upstream, req, reply, normalized, format, `No project named '${project}' on this index.`);
     }
+    const page = app.index.simpleProject(normalized, format);
+    if (!page) throw new NotFound(`No project named '${project}' on this index.`);
     return sendPage(req, reply, page, contentTypeOf(format), { vary: true });
   });
 }

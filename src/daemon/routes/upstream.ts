@@ -17,7 +17,7 @@ import { isValidProjectName, normalizeName } from '../../shared/names.js';
 import { BadRequest, NotFound, UpstreamRefused } from '../errors.js';
 import { downloadClientOf } from '../services/installer.js';
 import { contentTypeOf, type SimpleFormat } from '../services/negotiate.js';
-import type { NotServed, UpstreamProxy } from '../services/upstream/proxy.js';
+import type { NotServed, PageAnswer, UpstreamProxy } from '../services/upstream/proxy.js';
 import { decideRange, noneMatch, rangeStillValid } from './byte-range.js';
 import { IMMUTABLE, sendPage } from './respond.js';
 
@@ -46,15 +46,21 @@ function notServed(reply: FastifyReply, answer: NotServed, localMessage: string)
 }
 
 /** `/simple/<project>/` for a project that is not on this index. */
-export async function sendUpstreamProject(
+export function sendUpstreamProject(
   upstream: UpstreamProxy,
   req: FastifyRequest,
   reply: FastifyReply,
   project: string,
   format: SimpleFormat,
   localMessage: string,
-): Promise<FastifyReply> {
-  const answer = await upstream.projectPage(project, format);
+): FastifyReply | Promise<FastifyReply> {
+  const answer = upstream.projectPage(project, format);
+  // A cached page is sent at once, as a local one is; only a fetch is waited for.
+  if ('then' in answer) return answer.then((a) => sendAnswer(req, reply, a, format, localMessage));
+  return sendAnswer(req, reply, answer, format, localMessage);
+}
+
+function sendAnswer(req: FastifyRequest, reply: FastifyReply, answer: PageAnswer, format: SimpleFormat, localMessage: string): FastifyReply {
   if (answer.kind !== 'page') return notServed(reply, answer, localMessage);
   // RFC 7234's "revalidation failed", which pip and curl -v show as they are.
   if (answer.warning) reply.header('warning', `111 pyrepo "${headerText(answer.warning)}"`);

@@ -75,6 +75,11 @@ export interface UpstreamProxyOptions {
   dir: string;
   catalog: Catalog;
   log: FastifyBaseLogger;
+  /**
+   * While the first scan of the packages folder runs, the catalog may not know every local
+   * name yet: this gives the promise of its end then, and upstream is asked only after it.
+   */
+  indexing?: () => Promise<void> | undefined;
   /** The clock (tests move it). */
   now?: () => number;
   timeoutMs?: number;
@@ -163,10 +168,22 @@ export class UpstreamProxy {
   // ---- pages ---------------------------------------------------------------------
 
   /** The page of the upstream project `project` (normalized) in `format`, or why there is none. */
-  async projectPage(project: string, format: SimpleFormat): Promise<PageAnswer> {
+  /**
+   * The page of the upstream project `project` (normalized) in `format`, or why there is none.
+   * Answered without waiting (no promise) when the page is cached: a cached upstream page
+   * costs what a local one does.
+   */
+  projectPage(project: string, format: SimpleFormat): PageAnswer | Promise<PageAnswer> {
     const decision = this.decide(project);
     if (decision.kind !== 'upstream') return decision;
-    const found = await this.entryFor(project);
+    const indexing = this.opts.indexing?.();
+    if (indexing) return indexing.then(() => this.projectPage(project, format));
+    const cached = this.cachedEntry(project);
+    if (cached !== undefined) return this.pageAnswer(cached, format);
+    return this.fetchEntry(project).then((found) => this.pageAnswer(found, format));
+  }
+
+  private pageAnswer(found: Entry | NotServed, format: SimpleFormat): PageAnswer {
     if (!('project' in found)) return found;
     const page = this.render(found, format);
     return found.failure ? { kind: 'page', page, warning: `upstream failed (${found.failure.reason}); this page was fetched ${new Date(found.fetchedAt).toISOString()}` } : { kind: 'page', page };
@@ -187,6 +204,11 @@ export class UpstreamProxy {
 
   /** The cached page (refreshed in the background when due), or one fetched now. */
   private async entryFor(project: string): Promise<Entry | NotServed> {
+    return this.cachedEntry(project) ?? this.fetchEntry(project);
+  }
+
+  /** The cached page (its refresh started in the background when due), a remembered 404, or undefined: fetch it. */
+  private cachedEntry(project: string): Entry | NotServed | undefined {
     const now = this.now();
     let entry = this.entries.get(project);
     if (!entry) {
@@ -202,6 +224,11 @@ export class UpstreamProxy {
     }
     const missingUntil = this.notFound.get(project);
     if (missingUntil !== undefined && missingUntil > now) return this.missing(project);
+    return undefined;
+  }
+
+  /** Fetches a page nobody has cached; every request for it meanwhile waits for this one fetch. */
+  private async fetchEntry(project: string): Promise<Entry | NotServed> {
     this.counters.misses += 1;
     try {
       return (await this.refresh(project)) ?? this.missing(project);
@@ -283,6 +310,7 @@ export class UpstreamProxy {
 
   /** The upstream file `filename` from the cache, fetched first when it is not there yet; or why not. */
   async file(filename: string): Promise<FileAnswer> {
+    await this.opts.indexing?.();
     let project: string;
     try {
       project = parseDistFilename(filename).project;
@@ -334,6 +362,7 @@ export class UpstreamProxy {
 
   /** PEP 658 core metadata of the upstream file `filename`: kept once fetched, checked against the page's hash. */
   async metadata(filename: string): Promise<MetadataAnswer> {
+    await this.opts.indexing?.();
     let project: string;
     try {
       project = parseDistFilename(filename).project;
