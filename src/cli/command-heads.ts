@@ -38,6 +38,7 @@ export const COMMAND_HEADS = {
   backup: { command: 'backup <dir>', describe: 'Copy the whole index (owners, yanks, uploaders, downloads, users, tokens, settings, files) into a new folder' },
   restore: { command: 'restore <dir>', describe: 'Bring back a backup made by `pyrepo backup` (the daemon must be stopped)' },
   migrate: { command: 'migrate', describe: 'Copy this index into a shared one on PostgreSQL and S3, or a shared one into this installation' },
+  cache: { command: 'cache', describe: 'Show, prune or purge the cache of projects served from the upstream index' },
   tui: { command: 'tui', aliases: ['dashboard'], describe: 'A live dashboard of the index: projects, releases, files, downloads and activity' },
 } as const satisfies Record<string, CommandHead>;
 

@@ -1,5 +1,6 @@
 /** Schemas of what commands print with `--json`, so scripts (and tests) can rely on them. */
 import { Type, type Static } from '@sinclair/typebox';
+import { UpstreamStatusSchema } from '../shared/api.js';
 
 /** `pyrepo status --json`. */
 export const StatusOutputSchema = Type.Object({
@@ -18,6 +19,8 @@ export const StatusOutputSchema = Type.Object({
   /** What is open to anyone and what needs credentials. */
   access: Type.Optional(Type.String()),
   problems: Type.Array(Type.String()),
+  /** The upstream proxy's cache (absent without an upstream). */
+  upstream: Type.Optional(UpstreamStatusSchema),
   dataDir: Type.String(),
   packagesDir: Type.String(),
   logFile: Type.String(),

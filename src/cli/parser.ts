@@ -35,6 +35,7 @@ const LOADERS: Record<CommandName, () => Promise<AnyCommand>> = {
   backup: async () => (await import('./commands/backup.js')).backupCommand,
   restore: async () => (await import('./commands/restore.js')).restoreCommand,
   migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
+  cache: async () => (await import('./commands/cache.js')).cacheCommand,
   tui: async () => (await import('./commands/tui.js')).tuiCommand,
 };
 

@@ -10,11 +10,13 @@ import { formatBytes } from '../shared/format.js';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
 import { loadTlsFiles, SettingsProblem } from '../shared/settings-checks.js';
+import { upstreamConfigOf } from '../shared/upstream-config.js';
 import authPlugin from './plugins/auth.js';
 import boardsPlugin from './plugins/boards.js';
 import folderHealthPlugin from './plugins/folder-health.js';
 import indexPlugin from './plugins/index.js';
 import watcherPlugin from './plugins/watcher.js';
+import upstreamPlugin from './plugins/upstream.js';
 import watchesPlugin from './plugins/watches.js';
 import controlRoutes from './routes/control.js';
 import eventRoutes from './routes/events.js';
@@ -24,6 +26,7 @@ import mipRoutes from './routes/mip.js';
 import projectRoutes from './routes/project.js';
 import pypiJsonRoutes from './routes/pypi-json.js';
 import simpleRoutes from './routes/simple.js';
+import upstreamControlRoutes from './routes/upstream.js';
 import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js';
 import upipRoutes from './routes/upip.js';
 import watchRoutes from './routes/watches.js';
@@ -40,6 +43,8 @@ export interface BuildAppOptions {
   watchSettleMs?: number;
   /** How many events `/-/events` keeps for reconnecting clients, and how long downloads are gathered into one event (tests change them). */
   events?: { ringSize?: number; downloadBatchMs?: number };
+  /** How long the upstream may take to connect, answer or send the next bytes (default 5 s; tests shorten it). */
+  upstreamTimeoutMs?: number;
 }
 
 declare module 'fastify' {
@@ -153,6 +158,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     overwrite: settings.overwrite,
     ...opts.events,
   });
+  await app.register(upstreamPlugin, {
+    config: upstreamConfigOf(settings),
+    dir: layout.upstreamDir,
+    ...(opts.upstreamTimeoutMs !== undefined ? { timeoutMs: opts.upstreamTimeoutMs } : {}),
+  });
   await app.register(watcherPlugin, { watch: settings.watch });
   await app.register(boardsPlugin, { cacheDir: layout.boardCacheDir });
   await app.register(authPlugin, {
@@ -243,6 +253,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     instance: app.instance,
   });
   await app.register(watchRoutes);
+  await app.register(upstreamControlRoutes);
   await app.register(eventRoutes);
   return app;
 }

@@ -46,5 +46,7 @@ export const NotFound = createError('PYREPO_NOT_FOUND', '%s', 404);
 /** Sent with `WWW-Authenticate: Basic`: pip asks for (or looks up) credentials only after a 401. */
 export const Unauthorized = createError('PYREPO_UNAUTHORIZED', '%s', 401);
 export const Forbidden = createError('PYREPO_FORBIDDEN', '%s', 403);
+/** An upstream name the allow or deny list refuses (the reason says which). */
+export const UpstreamRefused = createError('PYREPO_UPSTREAM_REFUSED', '%s', 403);
 export const TooManyAttempts = createError('PYREPO_TOO_MANY_ATTEMPTS', 'Too many failed logins; try again in %s s.', 429);
 export const NotAcceptable = createError('PYREPO_NOT_ACCEPTABLE', '%s', 406);

@@ -22,6 +22,10 @@ export const ControlRoutes = {
   catalogSnapshot: '/-/api/catalog-snapshot',
   watches: '/-/api/watches',
   watch: '/-/api/watches/:id',
+  upstream: '/-/api/upstream',
+  upstreamPrune: '/-/api/upstream/prune',
+  upstreamCache: '/-/api/upstream/cache',
+  upstreamProjectCache: '/-/api/upstream/cache/:project',
   events: '/-/events',
 } as const;
 
@@ -67,6 +71,54 @@ export const DaemonStateSchema = Type.Object({
 export type DaemonState = Static<typeof DaemonStateSchema>;
 
 /**
+ * The installers downloads are counted by, told apart by their User-Agent: pip's JSON user
+ * agent names the installer (pip, uv; pipenv installs with pip), poetry (1.7 and later) and
+ * pdm send their own; `mip` and `upip` are MicroPython boards (by the route they ask); `other`
+ * is anything else (curl, browsers, poetry before 1.7, which sends python-requests').
+ */
+export const INSTALLERS = ['pip', 'uv', 'poetry', 'pdm', 'mip', 'upip', 'other'] as const;
+export const InstallerSchema = Type.Union([
+  Type.Literal('pip'),
+  Type.Literal('uv'),
+  Type.Literal('poetry'),
+  Type.Literal('pdm'),
+  Type.Literal('mip'),
+  Type.Literal('upip'),
+  Type.Literal('other'),
+]);
+export type Installer = (typeof INSTALLERS)[number];
+
+/** Downloads by one installer, and how many of them said they ran in CI (pip's and uv's user agents tell). */
+export const InstallerCountSchema = Type.Object({ installer: InstallerSchema, downloads: Type.Integer(), ci: Type.Integer() });
+export type InstallerCount = Static<typeof InstallerCountSchema>;
+
+/**
+ * `GET /-/api/upstream`: the upstream proxy's cache (also in `/-/health` as `upstream`). Hits
+ * are pages, files and core metadata answered from the cache; misses waited for upstream.
+ */
+export const UpstreamStatusSchema = Type.Object({
+  url: Type.String({ description: 'the upstream simple index' }),
+  files: Type.Integer({ description: 'files kept' }),
+  bytes: Type.Integer({ description: 'their size' }),
+  capBytes: Type.Integer({ description: 'the size cap (0: none)' }),
+  maxAgeSeconds: Type.Integer({ description: 'files not downloaded for this long are pruned (0: never)' }),
+  projects: Type.Integer({ description: 'project pages kept' }),
+  hits: Type.Integer(),
+  misses: Type.Integer(),
+  /** hits / (hits + misses) since the daemon started; null before the first request. */
+  hitRate: Type.Union([Type.Number(), Type.Null()]),
+  /** Requests to upstream that failed since the daemon started. */
+  failures: Type.Integer(),
+  /** Downloads of cached files, by installer. */
+  downloads: Type.Array(InstallerCountSchema),
+});
+export type UpstreamStatus = Static<typeof UpstreamStatusSchema>;
+
+/** What `pyrepo cache prune | purge` removed. */
+export const CacheRemovalSchema = Type.Object({ files: Type.Integer(), bytes: Type.Integer() });
+export type CacheRemoval = Static<typeof CacheRemovalSchema>;
+
+/**
  * `GET /-/health` as anyone gets it from a daemon whose reads need credentials: that it
  * is up, and nothing else.
  */
@@ -102,30 +154,11 @@ export const HealthSchema = Type.Object({
    * `GET /-/api/watches`. Absent from daemons without auto-publish.
    */
   watchedFolders: Type.Optional(Type.Array(Type.String())),
+  /** The upstream proxy's cache (`GET /-/api/upstream`); absent when no upstream is set. */
+  upstream: Type.Optional(UpstreamStatusSchema),
 });
 export type Health = Static<typeof HealthSchema>;
 
-/**
- * The installers downloads are counted by, told apart by their User-Agent: pip's JSON user
- * agent names the installer (pip, uv; pipenv installs with pip), poetry (1.7 and later) and
- * pdm send their own; `mip` and `upip` are MicroPython boards (by the route they ask); `other`
- * is anything else (curl, browsers, poetry before 1.7, which sends python-requests').
- */
-export const INSTALLERS = ['pip', 'uv', 'poetry', 'pdm', 'mip', 'upip', 'other'] as const;
-export const InstallerSchema = Type.Union([
-  Type.Literal('pip'),
-  Type.Literal('uv'),
-  Type.Literal('poetry'),
-  Type.Literal('pdm'),
-  Type.Literal('mip'),
-  Type.Literal('upip'),
-  Type.Literal('other'),
-]);
-export type Installer = (typeof INSTALLERS)[number];
-
-/** Downloads by one installer, and how many of them said they ran in CI (pip's and uv's user agents tell). */
-export const InstallerCountSchema = Type.Object({ installer: InstallerSchema, downloads: Type.Integer(), ci: Type.Integer() });
-export type InstallerCount = Static<typeof InstallerCountSchema>;
 
 /**
  * The position in `/-/events` an answer reflects: every event up to this id (and none after

@@ -11,6 +11,7 @@ import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import {
   ActivityListSchema,
   ApiErrorSchema,
+  CacheRemovalSchema,
   ControlRoutes,
   DeleteResultSchema,
   HealthSchema,
@@ -23,12 +24,14 @@ import {
   ProjectListSchema,
   PublicHealthSchema,
   SNAPSHOT_SHA256_HEADER,
+  UpstreamStatusSchema,
   WatchListSchema,
   WatchRegistrationSchema,
   WatchRemovalSchema,
   YankResultSchema,
   type ActivityList,
   type ActivityQuery,
+  type CacheRemoval,
   type DaemonState,
   type DeleteResult,
   type Health,
@@ -40,6 +43,7 @@ import {
   type ProjectDetail,
   type ProjectList,
   type PublicHealth,
+  type UpstreamStatus,
   type WatchList,
   type WatchRegistration,
   type WatchRemoval,
@@ -273,6 +277,21 @@ export class DaemonClient {
   /** Stops watching a folder (by the `id` the list gives); what it published stays. */
   removeWatch(id: string): Promise<WatchRemoval> {
     return this.call('DELETE', `/-/api/watches/${enc(id)}`, WatchRemovalSchema);
+  }
+
+  /** The upstream proxy's cache: size, cap, hit rate, downloads (404 when no upstream is set). */
+  upstream(): Promise<UpstreamStatus> {
+    return this.call('GET', '/-/api/upstream', UpstreamStatusSchema);
+  }
+
+  /** Applies the upstream cache's age limit and size cap now. */
+  pruneUpstreamCache(): Promise<CacheRemoval> {
+    return this.call('POST', '/-/api/upstream/prune', CacheRemovalSchema);
+  }
+
+  /** Forgets what was cached from upstream: of one project, or everything. */
+  purgeUpstreamCache(project?: string): Promise<CacheRemoval> {
+    return this.call('DELETE', project === undefined ? '/-/api/upstream/cache' : `/-/api/upstream/cache/${enc(project)}`, CacheRemovalSchema);
   }
 
   /** Uploads, deletions, yanks and unyanks made through the API, newest first. */

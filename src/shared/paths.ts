@@ -38,6 +38,8 @@ export interface DataLayout {
   stateFile: string;
   /** What MicroPython boards are served (module files, upip tarballs), derived from the distributions; safe to delete. */
   boardCacheDir: string;
+  /** The upstream proxy's cache: its pages, files and core metadata (safe to delete; `pyrepo cache purge` does it). */
+  upstreamDir: string;
   /** Present only while `pyrepo restore` moves files into place (or after it was cut off there): the daemon will not start. */
   restoreJournal: string;
 }
@@ -51,6 +53,7 @@ export function dataLayout(dataDir: string): DataLayout {
     catalogFile: join(dir, 'catalog.sqlite'),
     stateFile: join(dir, 'daemon.json'),
     boardCacheDir: join(dir, 'board-cache'),
+    upstreamDir: join(dir, 'upstream'),
     restoreJournal: join(dir, '.restore-journal.json'),
   };
 }

@@ -46,9 +46,41 @@ const shared = {
   htpasswdFile: Type.Optional(Type.String({ minLength: 1, description: 'An adopted htpasswd file (pypiserver, Apache), read in place besides pyrepo\'s own users.' })),
 };
 
+/** PyPI's simple API: what `upstream` means when it is switched on without a URL. */
+export const PYPI_SIMPLE_URL = 'https://pypi.org/simple/';
+/** How long an upstream page is used before it is revalidated: 10 minutes. */
+export const DEFAULT_UPSTREAM_TTL_SECONDS = 600;
+/** The upstream file cache's size cap: 5 GiB (proxpi's default). */
+export const DEFAULT_UPSTREAM_CACHE_BYTES = 5 * 1024 ** 3;
+/** Upstream files not downloaded for this long are pruned: 90 days. */
+export const DEFAULT_UPSTREAM_CACHE_MAX_AGE_SECONDS = 90 * 86_400;
+
+/**
+ * The upstream proxy's settings (off while `upstream` is not set). Names are patterns
+ * matched against normalized project names, `*` for any run of characters.
+ */
+const upstreamSettings = {
+  upstream: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+', description: 'Simple index that projects not on this index come from (PyPI: https://pypi.org/simple/); not set: none.' })),
+  private: Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description: 'Name patterns that are never looked up upstream, like acme-* (names on this index, or that were, never are either).',
+  }),
+  upstreamAllow: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Only these upstream names are served (empty: all but the denied).' }),
+  upstreamDeny: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Upstream names that are refused.' }),
+  upstreamMinAge: Type.Integer({ minimum: 0, default: 0, description: 'Upstream files younger than this many seconds (by upload time) are hidden: a cooldown.' }),
+  upstreamTtl: Type.Integer({ minimum: 0, default: DEFAULT_UPSTREAM_TTL_SECONDS, description: 'Seconds an upstream page is used before it is revalidated.' }),
+  upstreamCacheSize: Type.Integer({ minimum: 0, default: DEFAULT_UPSTREAM_CACHE_BYTES, description: 'Size cap of the upstream file cache, in bytes (least recently used files go first).' }),
+  upstreamCacheMaxAge: Type.Integer({ minimum: 0, default: DEFAULT_UPSTREAM_CACHE_MAX_AGE_SECONDS, description: 'Seconds after its last download that an upstream file is pruned (0: never).' }),
+  upstreamFileHosts: Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description: "Hosts besides the upstream's own that its file links may point at (files.pythonhosted.org is implied for PyPI).",
+  }),
+};
+
 /** Schema of the settings file. */
 export const StoredSettingsSchema = Type.Object({
   ...shared,
+  ...upstreamSettings,
   packagesDir: Type.Optional(Type.String({ minLength: 1, description: 'Folder holding the distribution files (default: <data folder>/packages).' })),
   adminUser: Type.String({ minLength: 1, pattern: '^[^:\\s]+$', default: DEFAULT_ADMIN_USER, description: 'Name of the admin identity.' }),
 });
@@ -59,6 +91,8 @@ export type StoredSettings = Static<typeof StoredSettingsSchema>;
 /** Schema of the settings the daemon runs with. */
 export const DaemonSettingsSchema = Type.Object({
   ...shared,
+  // Optional here: a daemon started without them (or by an older CLI) has no upstream.
+  ...Type.Partial(Type.Object(upstreamSettings)).properties,
   dataDir: Type.String({ description: 'Folder for the catalog and daemon state.' }),
   packagesDir: Type.String({ description: 'Folder holding the distribution files.' }),
 });

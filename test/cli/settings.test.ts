@@ -12,8 +12,10 @@ import {
   changedSettings,
   checkBeforeStart,
   describeValue,
+  formatDuration,
   formatSize,
   mergeSettings,
+  parseDuration,
   parseSetting,
   parseSize,
   resolveDaemonSettings,
@@ -26,7 +28,8 @@ import { getSetting, listSettings, setSettings, unsetSettings } from '../../src/
 import { describeAccess, isLoopback } from '../../src/shared/access-policy.js';
 import { defaultSettings, hasSettings, loadSettings, saveSettings, settingsFile } from '../../src/cli/services/settings-store.js';
 import { resolvePaths, type PyrepoPaths } from '../../src/shared/paths.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, type AuthAction } from '../../src/shared/settings.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PORT, PYPI_SIMPLE_URL, type AuthAction } from '../../src/shared/settings.js';
+import { upstreamConfigOf } from '../../src/shared/upstream-config.js';
 import { makeTlsPair } from '../helpers/tls.js';
 
 let root: string;
@@ -126,6 +129,55 @@ describe('daemon settings', () => {
     expect(parseSize('1.5 GiB')).toBe(1.5 * 1024 ** 3);
     expect(parseSize('10')).toBe(10);
     expect(() => parseSize('0')).toThrow(/at least one byte/);
+  });
+});
+
+describe('upstream settings', () => {
+  it('are off by default; on (or pypi) means PyPI, a URL is kept, off switches it off again', () => {
+    expect(defaultSettings().upstream).toBeUndefined();
+    expect(upstreamConfigOf(resolveDaemonSettings({}, defaultSettings(), paths))).toBeUndefined();
+    expect(settingsFromFlags({ upstream: 'on' })).toEqual({ upstream: PYPI_SIMPLE_URL });
+    expect(settingsFromFlags({ upstream: 'PyPI' })).toEqual({ upstream: PYPI_SIMPLE_URL });
+    expect(settingsFromFlags({ upstream: 'http://127.0.0.1:9000/simple' })).toEqual({ upstream: 'http://127.0.0.1:9000/simple' });
+    expect(settingsFromFlags({ upstream: 'off' })).toEqual({ upstream: undefined });
+    expect(() => settingsFromFlags({ upstream: 'ftp://mirror/simple/' })).toThrow(/--upstream 'ftp:\/\/mirror\/simple\/' is not an http\(s\) URL/);
+  });
+
+  it('reads name patterns (normalized), durations, sizes and hosts, and refuses what they are not', () => {
+    expect(settingsFromFlags({ private: 'Acme_*, internal.tools', upstreamDeny: 'evil-pkg', upstreamMinAge: '3d', upstreamTtl: '90s', upstreamCacheSize: '200MB', upstreamCacheMaxAge: '0', upstreamFileHosts: 'Files.Example.org,127.0.0.1:9001' })).toEqual({
+      private: ['acme-*', 'internal-tools'],
+      upstreamDeny: ['evil-pkg'],
+      upstreamMinAge: 3 * 86_400,
+      upstreamTtl: 90,
+      upstreamCacheSize: 200 * 1024 * 1024,
+      upstreamCacheMaxAge: 0,
+      upstreamFileHosts: ['files.example.org', '127.0.0.1:9001'],
+    });
+    expect(settingsFromFlags({ private: 'none' })).toEqual({ private: [] });
+    expect(() => settingsFromFlags({ private: 'acme/*' })).toThrow(/'acme\/\*' is not a project name pattern/);
+    expect(() => settingsFromFlags({ upstreamMinAge: 'three days' })).toThrow(/--upstream-min-age 'three days' is not a duration/);
+    expect(() => settingsFromFlags({ upstreamFileHosts: 'https://files.example.org/' })).toThrow(/is not a host name/);
+    expect(formatDuration(3 * 86_400)).toBe('3d');
+    expect(formatDuration(600)).toBe('10m');
+    expect(formatDuration(90)).toBe('90s');
+    expect(parseDuration('1.5h', 'x')).toBe(5400);
+  });
+
+  it('resolve into what the daemon uses: the hosts that may be fetched, times in milliseconds', () => {
+    const stored = mergeSettings(defaultSettings(), settingsFromFlags({ upstream: 'on', upstreamMinAge: '1h' }));
+    const pypi = upstreamConfigOf(resolveDaemonSettings({}, stored, paths));
+    expect(pypi).toMatchObject({ url: 'https://pypi.org/simple/', hosts: ['pypi.org', 'files.pythonhosted.org'], minAgeMs: 3_600_000, ttlMs: 600_000 });
+    const local = upstreamConfigOf(resolveDaemonSettings({ upstream: 'http://127.0.0.1:9000/simple', upstreamFileHosts: '127.0.0.1:9001' }, defaultSettings(), paths));
+    expect(local).toMatchObject({ url: 'http://127.0.0.1:9000/simple/', hosts: ['127.0.0.1:9000', '127.0.0.1:9001'] });
+  });
+
+  it('pyrepo config sets and unsets them by name', () => {
+    setSettings(paths, ['upstream', 'on', 'private', 'acme-*']);
+    expect(getSetting(paths, 'upstream')).toBe(PYPI_SIMPLE_URL);
+    expect(getSetting(paths, 'private')).toBe('acme-*');
+    unsetSettings(paths, ['upstream', 'private']);
+    expect(loadSettings(paths)).toMatchObject({ private: [] });
+    expect(loadSettings(paths).upstream).toBeUndefined();
   });
 });
 

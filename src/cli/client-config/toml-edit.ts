@@ -45,8 +45,8 @@ export function tomlString(value: string): string {
 }
 
 /** A table as text: header line and `key = "value"` lines. */
-export function tomlTable(header: string, values: [string, string][]): string[] {
-  return [header, ...values.map(([k, v]) => `${k} = ${tomlString(v)}`)];
+export function tomlTable(header: string, values: [string, string | boolean][]): string[] {
+  return [header, ...values.map(([k, v]) => `${k} = ${typeof v === 'boolean' ? String(v) : tomlString(v)}`)];
 }
 
 function eolOf(text: string): string {
@@ -154,7 +154,7 @@ export function verifyToml(text: string, check: (doc: Record<string, unknown>) =
 /** A table pyrepo owns in a TOML file: `[header]`, or with `arrayName` the `[[header]]` entry with that name. */
 export interface OwnedTable {
   header: string;
-  values: [string, string][];
+  values: [string, string | boolean][];
   /** For arrays of tables: the entry's `name` (which is also among `values`). */
   arrayName?: string;
   /** For messages: "poetry's repository 'pyrepo'". */

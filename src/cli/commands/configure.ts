@@ -85,6 +85,8 @@ interface IndexTarget {
   foreign?: string;
   /** What needs credentials there. */
   authenticate: AuthAction[];
+  /** It serves PyPI's projects through an upstream: it can be the tools' only index. */
+  upstream: boolean;
 }
 
 function sameFolder(a: string, b: string): boolean {
@@ -106,10 +108,12 @@ function sameFolder(a: string, b: string): boolean {
 async function resolveIndex(paths: PyrepoPaths, flag: string | undefined, probe: DaemonProbe): Promise<IndexTarget> {
   const settings = loadSettings(paths);
   const own: AuthAction[] = probe.kind === 'running' ? probe.health.authenticate : settings.authenticate;
+  // The running daemon's upstream, else the saved one (it is used from the next start).
+  const ownUpstream = probe.kind === 'running' ? probe.health.upstream !== undefined || settings.upstream !== undefined : settings.upstream !== undefined;
   const baseUrl = baseUrlFor(paths, flag, probe);
-  if (flag === undefined) return { baseUrl, local: true, authenticate: own };
+  if (flag === undefined) return { baseUrl, local: true, authenticate: own, upstream: ownUpstream };
   const known = [baseUrlFor(paths, undefined, probe), ...(probe.kind !== 'stopped' ? [probe.state.url] : [])];
-  if (known.includes(baseUrl)) return { baseUrl, local: true, authenticate: own };
+  if (known.includes(baseUrl)) return { baseUrl, local: true, authenticate: own, upstream: ownUpstream };
   let health: Health | undefined;
   try {
     const client = probe.kind !== 'stopped' ? daemonClientFor({ ...probe.state, url: baseUrl }, { timeoutMs: 3000 }) : new DaemonClient(baseUrl, { timeoutMs: 3000 });
@@ -117,9 +121,9 @@ async function resolveIndex(paths: PyrepoPaths, flag: string | undefined, probe:
   } catch {
     health = undefined;
   }
-  if (health && sameFolder(health.dataDir, paths.dataDir)) return { baseUrl, local: true, authenticate: health.authenticate };
+  if (health && sameFolder(health.dataDir, paths.dataDir)) return { baseUrl, local: true, authenticate: health.authenticate, upstream: health.upstream !== undefined };
   const foreign = health ? `it is another pyrepo (its data folder is ${health.dataDir}, this one's is ${paths.dataDir})` : `${baseUrl}/-/health did not answer as this installation's daemon`;
-  return { baseUrl, local: false, foreign, authenticate: health?.authenticate ?? [] };
+  return { baseUrl, local: false, foreign, authenticate: health?.authenticate ?? [], upstream: health?.upstream !== undefined };
 }
 
 const VERB: Record<FileOutcome['status'], string> = {
@@ -209,6 +213,7 @@ export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlag
       baseUrl,
       name: argv.name,
       primary: argv.primary,
+      onlyIndex: index.upstream,
       targets,
       readsNeedCredentials,
       ...(poetryVersion !== undefined ? { poetryVersion } : {}),
@@ -242,6 +247,7 @@ export async function configureAndReport(paths: PyrepoPaths, argv: ConfigureFlag
   }
   const revoked = await retireTokens(ctx, tokens.retire);
   say(`Configured ${targets.join(', ')} for ${baseUrl}/simple/ (uploads: ${baseUrl}/legacy/):`);
+  if (index.upstream) say("It serves PyPI's projects through its upstream, so it is the tools' only index: none asks PyPI beside it.");
   printOutcomes(outcomes);
   for (const t of Object.values(tokens.tokens)) {
     say(t.fresh ? `Made API token ${t.id} ('${TOKEN_NAMES[t.purpose]}') for the tools; the admin password stays out of their files.` : `Reused API token ${t.id} ('${TOKEN_NAMES[t.purpose]}').`);

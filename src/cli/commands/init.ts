@@ -34,7 +34,20 @@ async function askSettings(current: StoredSettings, patch: Partial<StoredSetting
     const dir = await askText('Packages folder (an existing pypiserver folder works)', current.packagesDir ?? defaultPackagesDir);
     if (dir.trim() !== (current.packagesDir ?? defaultPackagesDir)) answers.packagesDir = dir.trim();
   }
-  return settingsFromFlags({ port: answers.port, ...(answers.packagesDir ? { packagesDir: answers.packagesDir } : {}) });
+  const flags: DaemonFlags = { port: answers.port, ...(answers.packagesDir ? { packagesDir: answers.packagesDir } : {}) };
+  // Asked only while nothing says it: off unless the user turns it on.
+  if (!('upstream' in patch) && current.upstream === undefined) {
+    const upstream = await askYesNo('Serve public projects (not on this index) from PyPI through it, so that it can be your only index? Names on this index are never looked up there.', false);
+    if (upstream) {
+      flags.upstream = 'on';
+      if (patch.private === undefined) {
+        flags.private = await askText('Private name patterns, never looked up upstream, comma-separated (like acme-*; empty: none)', current.private.join(','), (v) =>
+          /^[A-Za-z0-9._*,\s-]*$/.test(v) ? true : 'Letters, digits, ., _, - and * only; several separated by commas.',
+        );
+      }
+    }
+  }
+  return settingsFromFlags(flags);
 }
 
 export const initCommand: CommandModule<object, InitFlags> = {

@@ -12,6 +12,7 @@ import { probeDaemon } from '../services/daemon-control.js';
 import { settingsDrift } from '../services/daemon-restart.js';
 import { describeValue } from '../services/daemon-settings.js';
 import { loadSettings } from '../services/settings-store.js';
+import { cacheSummary } from '../services/upstream-cache.js';
 import { COMMAND_HEADS } from '../command-heads.js';
 
 interface StatusFlags {
@@ -61,6 +62,7 @@ export async function gatherStatus(): Promise<StatusOutput> {
     indexing: health.indexing,
     access: health.access,
     problems: health.problems,
+    ...(health.upstream ? { upstream: health.upstream } : {}),
   };
 }
 
@@ -81,6 +83,7 @@ function printStatus(s: StatusOutput): void {
     ['uptime', s.uptimeSeconds === undefined ? undefined : formatDuration(s.uptimeSeconds)],
     ['version', s.version],
     ['projects', s.projects === undefined ? undefined : `${s.projects} (${s.files} files)${s.indexing ? ', still indexing the folder' : ''}`],
+    ['upstream', s.upstream ? `${s.upstream.url}; cache ${cacheSummary(s.upstream)}` : undefined],
     ['data', s.dataDir],
     ['packages', s.packagesDir],
     ['log', s.logFile],

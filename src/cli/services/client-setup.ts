@@ -56,6 +56,12 @@ export interface ConfigureRequest {
   name: string;
   /** pip: `index-url` instead of `extra-index-url`. */
   primary: boolean;
+  /**
+   * The index serves PyPI's projects through its upstream: make it the only index of every
+   * tool (pip's index-url, uv's default index, pdm's main index, poetry's default source), so
+   * that none asks PyPI beside it.
+   */
+  onlyIndex?: boolean;
   targets: Target[];
   /** The keychain to store secrets in, or undefined to write them into the tools' files (0600). */
   keychain?: SecretStore;
@@ -252,7 +258,7 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
         // Configured before for another URL (the port or the credentials changed): that entry goes first.
         const moved = previous?.kind === 'pip' && previous.url !== url;
         const base = moved ? unconfigurePip(before ?? '', previous.url, previous) : (before ?? '');
-        const configured = configurePip(base, { url, primary: request.primary });
+        const configured = configurePip(base, { url, primary: request.primary || request.onlyIndex === true });
         // What the first configure found stays the truth (a later --primary can still add a replaced index-url).
         const kept = previous?.kind === 'pip' && !moved ? previous : undefined;
         const replaced = kept?.replacedIndexUrl ?? configured.replacedIndexUrl;
@@ -283,7 +289,7 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
       secret(target, `poetry-repository-${name}`);
       plan.notes.push(
         `poetry: publish with \`poetry publish -r ${name}\`; to install from the index in a project, add to its pyproject.toml:\n` +
-          poetrySourceSnippet(indexUrl, name, request.primary, request.poetryVersion).replace(/^/gm, '    '),
+          poetrySourceSnippet(indexUrl, name, request.primary || request.onlyIndex === true, request.poetryVersion).replace(/^/gm, '    '),
       );
     } else if (target === 'pdm') {
       // pdm 2.2 publishes only with a user name and password from config.toml (or PDM_PUBLISH_*):
@@ -295,7 +301,9 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
           target,
           files.pdm,
           [
-            { header: `pypi.${name}`, values: [['url', indexUrl], ...tomlCredentials(read, true)], what: `a pdm index '${name}'` },
+            request.onlyIndex
+              ? { header: 'pypi', values: [['url', indexUrl], ...tomlCredentials(read, true)], what: "pdm's main index" }
+              : { header: `pypi.${name}`, values: [['url', indexUrl], ...tomlCredentials(read, true)], what: `a pdm index '${name}'` },
             { header: `repository.${name}`, values: [['url', uploadUrl], ...tomlCredentials(upload, true)], what: `a pdm repository '${name}'` },
           ],
           owned(files.pdm),
@@ -305,7 +313,21 @@ export function planConfigure(request: ConfigureRequest, manifest: Manifest, fil
       plan.notes.push(`pdm: publish with \`pdm publish -r ${name}\`.`);
     } else {
       plan.files.push(
-        tomlChange(target, files.uv, [{ header: 'index', arrayName: name, values: [['name', name], ['url', indexUrl], ['publish-url', uploadUrl]], what: `a uv index named '${name}'` }], owned(files.uv), false),
+        tomlChange(
+          target,
+          files.uv,
+          [
+            {
+              header: 'index',
+              arrayName: name,
+              // `default = true`: this index replaces PyPI as uv's default.
+              values: [['name', name], ['url', indexUrl], ['publish-url', uploadUrl], ...(request.onlyIndex ? [['default', true] as [string, boolean]] : [])],
+              what: `a uv index named '${name}'`,
+            },
+          ],
+          owned(files.uv),
+          false,
+        ),
       );
       plan.notes.push(`uv: publish with \`uv publish --index ${name} --username __token__\` and a token as the password (uv asks, or reads UV_PUBLISH_PASSWORD); uv keeps no passwords in uv.toml.`);
     }

@@ -12,7 +12,8 @@ import { Check, Create } from '@sinclair/typebox/value';
 import type { DaemonState } from '../../shared/api.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import { anonymousLanUploadProblem, listenProblem, loadTlsFiles, SettingsProblem } from '../../shared/settings-checks.js';
-import { DaemonSettingsSchema, StoredSettingsSchema, type AuthAction, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
+import { normalizeName } from '../../shared/names.js';
+import { DaemonSettingsSchema, PYPI_SIMPLE_URL, StoredSettingsSchema, type AuthAction, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
 import { AbortError, UsageError } from '../errors.js';
 
 /** Exit status of a start that cannot happen (as when the daemon itself refuses). */
@@ -36,6 +37,15 @@ export interface DaemonFlags {
   tlsCert?: string;
   tlsKey?: string;
   htpasswd?: string;
+  upstream?: string;
+  private?: string;
+  upstreamAllow?: string;
+  upstreamDeny?: string;
+  upstreamMinAge?: string;
+  upstreamTtl?: string;
+  upstreamCacheSize?: string;
+  upstreamCacheMaxAge?: string;
+  upstreamFileHosts?: string;
 }
 
 /** Keys of the settings file that a daemon setting has (all but the admin's name). */
@@ -136,6 +146,58 @@ function parsePath(text: string, label: string): string {
 
 const asText = (value: unknown) => (value === undefined ? '' : String(value));
 
+const DURATION_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** Parses durations like `3d`, `12h`, `10m`, `90s` or plain seconds; `0` is none. */
+export function parseDuration(text: string, label: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$/i.exec(text);
+  if (!m) throw badValue(`${label} '${text}' is not a duration.`, `Write it like 3d, 12h, 10m or 90s (0: none). Example: ${label} 3d`);
+  return Math.round(Number(m[1]) * (DURATION_UNITS[(m[2] ?? '').toLowerCase()] as number));
+}
+
+/** A duration as parseDuration() reads it back, in the largest unit that divides it (3d, 10m, 0). */
+export function formatDuration(seconds: number): string {
+  if (seconds === 0) return '0';
+  for (const [unit, size] of [['w', 604_800], ['d', 86_400], ['h', 3600], ['m', 60]] as const) if (seconds % size === 0) return `${seconds / size}${unit}`;
+  return `${seconds}s`;
+}
+
+/** `upstream`: an http(s) URL, or on/true/pypi for PyPI's simple API; off/false/none switches it off. */
+function parseUpstream(text: string, label: string): string | undefined {
+  const word = text.trim().toLowerCase();
+  if ([...TRUE, 'pypi'].includes(word)) return PYPI_SIMPLE_URL;
+  if ([...FALSE, 'none', ''].includes(word)) return undefined;
+  if (!/^https?:\/\/[^/\s]+/.test(text.trim())) {
+    throw badValue(`${label} '${text}' is not an http(s) URL.`, `Example: ${label} https://pypi.org/simple/ (or ${label} on for PyPI, off for none)`);
+  }
+  try {
+    new URL(text.trim());
+  } catch {
+    throw badValue(`${label} '${text}' is not a URL.`);
+  }
+  return text.trim();
+}
+
+/** Name patterns: comma- or space-separated, letters, digits, `.`, `_`, `-` and `*`, kept normalized. */
+function parseNamePatterns(text: string, label: string): string[] {
+  const words = text.split(/[\s,]+/).filter(Boolean);
+  if (words.length === 1 && words[0]?.toLowerCase() === 'none') return [];
+  const bad = words.filter((w) => !/^[A-Za-z0-9._*-]+$/.test(w));
+  if (bad.length > 0) throw badValue(`${label}: '${bad.join("', '")}' is not a project name pattern (letters, digits, ., _, - and * only).`, `Example: ${label} 'acme-*,internal-tools'`);
+  return [...new Set(words.map(normalizeName))];
+}
+
+/** Host names (with a port if not the scheme's), comma- or space-separated. */
+function parseHosts(text: string, label: string): string[] {
+  const words = text.split(/[\s,]+/).filter(Boolean);
+  if (words.length === 1 && words[0]?.toLowerCase() === 'none') return [];
+  const bad = words.filter((w) => !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(w));
+  if (bad.length > 0) throw badValue(`${label}: '${bad.join("', '")}' is not a host name (like files.example.org or 127.0.0.1:9000).`);
+  return [...new Set(words.map((w) => w.toLowerCase()))];
+}
+
+const asList = (value: unknown) => (Array.isArray(value) ? value.join(',') : '');
+
 /** Every daemon setting, in the order help and `config list` show them. */
 export const SETTINGS: readonly SettingSpec[] = [
   {
@@ -233,6 +295,77 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   { name: 'tls-cert', key: 'tlsCert', flag: 'tlsCert', kind: 'text', describe: 'PEM certificate: serve HTTPS (with --tls-key)', parse: parsePath, format: asText },
   { name: 'tls-key', key: 'tlsKey', flag: 'tlsKey', kind: 'text', describe: 'PEM private key for --tls-cert', parse: parsePath, format: asText },
+  {
+    name: 'upstream',
+    key: 'upstream',
+    flag: 'upstream',
+    kind: 'text',
+    describe: 'Serve projects not on this index from this simple index (on: PyPI; off: none)',
+    defaultText: 'off',
+    parse: parseUpstream,
+    format: asText,
+  },
+  {
+    name: 'private',
+    key: 'private',
+    flag: 'private',
+    kind: 'text',
+    describe: 'Name patterns never looked up upstream, e.g. acme-* (names on the index never are)',
+    parse: parseNamePatterns,
+    format: asList,
+  },
+  { name: 'upstream-allow', key: 'upstreamAllow', flag: 'upstreamAllow', kind: 'text', describe: 'Serve only these upstream names (patterns)', defaultText: 'all', parse: parseNamePatterns, format: asList },
+  { name: 'upstream-deny', key: 'upstreamDeny', flag: 'upstreamDeny', kind: 'text', describe: 'Refuse these upstream names (patterns)', parse: parseNamePatterns, format: asList },
+  {
+    name: 'upstream-min-age',
+    key: 'upstreamMinAge',
+    flag: 'upstreamMinAge',
+    kind: 'text',
+    describe: 'Hide upstream files younger than this (upload time), e.g. 3d',
+    defaultText: '0',
+    parse: parseDuration,
+    format: (value) => (typeof value === 'number' ? formatDuration(value) : ''),
+  },
+  {
+    name: 'upstream-ttl',
+    key: 'upstreamTtl',
+    flag: 'upstreamTtl',
+    kind: 'text',
+    describe: 'How long an upstream page is used before it is revalidated',
+    defaultText: '10m',
+    parse: parseDuration,
+    format: (value) => (typeof value === 'number' ? formatDuration(value) : ''),
+  },
+  {
+    name: 'upstream-cache-size',
+    key: 'upstreamCacheSize',
+    flag: 'upstreamCacheSize',
+    kind: 'text',
+    describe: 'Size cap of the upstream file cache, e.g. 5GB',
+    defaultText: '5GB',
+    parse: (text, label) => (text.trim() === '0' ? 0 : parseSize(text, label)),
+    format: (value) => (typeof value === 'number' ? formatSize(value) : ''),
+  },
+  {
+    name: 'upstream-cache-max-age',
+    key: 'upstreamCacheMaxAge',
+    flag: 'upstreamCacheMaxAge',
+    kind: 'text',
+    describe: 'Prune upstream files not downloaded for this long (0: never)',
+    defaultText: '90d',
+    parse: parseDuration,
+    format: (value) => (typeof value === 'number' ? formatDuration(value) : ''),
+  },
+  {
+    name: 'upstream-file-hosts',
+    key: 'upstreamFileHosts',
+    flag: 'upstreamFileHosts',
+    kind: 'text',
+    describe: "Hosts besides the upstream's own its file links may point at",
+    defaultText: 'files.pythonhosted.org for PyPI',
+    parse: parseHosts,
+    format: asList,
+  },
 ];
 
 /** The setting called `name` (as the flag spells it), if there is one. */
@@ -320,6 +453,15 @@ export function daemonSettingsOf(stored: StoredSettings, paths: PyrepoPaths, dat
     ...(stored.tlsCert ? { tlsCert: stored.tlsCert } : {}),
     ...(stored.tlsKey ? { tlsKey: stored.tlsKey } : {}),
     ...(stored.htpasswdFile ? { htpasswdFile: stored.htpasswdFile } : {}),
+    ...(stored.upstream ? { upstream: stored.upstream } : {}),
+    private: stored.private,
+    upstreamAllow: stored.upstreamAllow,
+    upstreamDeny: stored.upstreamDeny,
+    upstreamMinAge: stored.upstreamMinAge,
+    upstreamTtl: stored.upstreamTtl,
+    upstreamCacheSize: stored.upstreamCacheSize,
+    upstreamCacheMaxAge: stored.upstreamCacheMaxAge,
+    upstreamFileHosts: stored.upstreamFileHosts,
   };
   if (!Check(DaemonSettingsSchema, settings)) {
     const first = [...Errors(DaemonSettingsSchema, settings)][0];

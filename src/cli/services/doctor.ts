@@ -19,6 +19,7 @@ import type { StoredSettings } from '../../shared/settings.js';
 import type { TokenRecord } from '../../shared/access-file.js';
 import { parseIni, iniGet, IniSyntaxError } from '../client-config/ini.js';
 import { clientFiles } from '../client-config/locations.js';
+import { mixingWarning, pdmMixesWithPypi, uvMixesWithPypi } from '../client-config/index-mixing.js';
 import { DEPENDENCY_CONFUSION, pipEntryFor, pipMixesWithPypi } from '../client-config/pip-edit.js';
 import { readToml, tomlValue } from '../client-config/toml-edit.js';
 import { AbortError } from '../errors.js';
@@ -176,6 +177,33 @@ async function checkPip(file: string, indexUrl: string | undefined, readsNeedCre
     const why = err instanceof IniSyntaxError ? err.message : (err as Error).message;
     return [result('pip.conf', 'fail', `pip cannot read ${file}: ${why}`, `fix ${file}`)];
   }
+}
+
+/**
+ * uv and pdm files that ask PyPI beside this index (pip's is checkPip's): every project is
+ * then looked up on both, the dependency-confusion hole. With an upstream pyrepo serves
+ * PyPI's projects itself, and `pyrepo configure` makes it their only index.
+ */
+function checkIndexMixing(files: { uv: string; pdm: string }, indexUrl: string | undefined, hasUpstream: boolean): CheckResult[] {
+  if (!indexUrl) return [];
+  const out: CheckResult[] = [];
+  for (const [tool, file, mixes] of [
+    ['uv', files.uv, uvMixesWithPypi],
+    ['pdm', files.pdm, pdmMixesWithPypi],
+  ] as const) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      if (mixes(text, indexUrl)) out.push(result(`${tool} index`, 'warn', `${file}: ${mixingWarning(tool, hasUpstream)}`, hasUpstream ? `pyrepo configure --${tool}` : `pyrepo config set upstream on, pyrepo restart, then pyrepo configure --${tool}`));
+    } catch {
+      // A file that cannot be read is reported by the configured-files check.
+    }
+  }
+  return out;
 }
 
 /**
@@ -346,5 +374,7 @@ export async function runChecks(paths: PyrepoPaths, onProgress?: DoctorProgress)
     track('pip.conf', checkPip(files.pip, base && `${base}/simple/`, readsNeedCredentials)),
   ]);
   const configured = checkConfiguredFiles(paths, settings, base);
-  return [...out, checkDaemon(probe), port, await data, await packages, ...(await secrets), pypirc, ...pip, ...configured, ...(await python), ...(await tools)];
+  const hasUpstream = probe.kind === 'running' ? probe.health.upstream !== undefined : settings.upstream !== undefined;
+  const mixing = checkIndexMixing(files, base && `${base}/simple/`, hasUpstream);
+  return [...out, checkDaemon(probe), port, await data, await packages, ...(await secrets), pypirc, ...pip, ...mixing, ...configured, ...(await python), ...(await tools)];
 }

@@ -102,6 +102,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       access: describeAccess({ authenticate: opts.authenticate }),
       authenticate: opts.authenticate,
       watchedFolders: app.watches.folders(),
+      ...(app.upstream ? { upstream: app.upstream.status() } : {}),
     };
   });
 

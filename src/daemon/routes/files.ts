@@ -18,6 +18,7 @@ import { renderPackagesListing, type ListedFile } from '../services/pages.js';
 import { SerialPages } from '../services/serial-pages.js';
 import { IMMUTABLE, REVALIDATE, sendPage } from './respond.js';
 import { sendFile } from './send-file.js';
+import { sendUpstreamFile } from './upstream.js';
 
 const METADATA_SUFFIX = '.metadata';
 
@@ -65,14 +66,20 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
     if (filename.endsWith(METADATA_SUFFIX)) {
       const dist = index.catalog.file(filename.slice(0, -METADATA_SUFFIX.length));
       const bytes = dist?.metadataSha256 ? index.catalog.metadataBytes(dist.filename) : undefined;
-      if (!dist || !bytes) throw new NotFound(`No file named '${filename}' on this index.`);
+      if (!dist || !bytes) {
+        if (app.upstream && !dist) return sendUpstreamFile(app.upstream, req, reply, filename, `No file named '${filename}' on this index.`);
+        throw new NotFound(`No file named '${filename}' on this index.`);
+      }
       // The sha256 advertised in the index covers exactly these bytes, so it is a strong validator.
       const page = { body: bytes, etag: `"${dist.metadataSha256}"` };
       return sendPage(req, reply, page, 'text/plain; charset=utf-8', { cacheControl: IMMUTABLE });
     }
 
     const file = index.catalog.servedFile(filename);
-    if (!file) throw new NotFound(`No file named '${filename}' on this index.`);
+    if (!file) {
+      if (app.upstream) return sendUpstreamFile(app.upstream, req, reply, filename, `No file named '${filename}' on this index.`);
+      throw new NotFound(`No file named '${filename}' on this index.`);
+    }
     const etag = `"${file.sha256}"`;
     reply.header('etag', etag).header('cache-control', IMMUTABLE);
 

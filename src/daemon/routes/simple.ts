@@ -12,6 +12,7 @@ import { isValidProjectName, normalizeName } from '../../shared/names.js';
 import { NotAcceptable, NotFound } from '../errors.js';
 import { contentTypeOf, negotiateSimple, type SimpleFormat } from '../services/negotiate.js';
 import { sendPage } from './respond.js';
+import { sendUpstreamProject } from './upstream.js';
 
 type Query = { format?: string };
 
@@ -63,6 +64,11 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
     const normalized = normalizeName(project);
     if (normalized !== project) return redirect(reply, `/simple/${encodeURIComponent(normalized)}/${queryString(req)}`);
     const format = formatOf(req);
+    // With an upstream, a name that is not local (by the catalog, as of its serial) goes there
+    // without the catalog lookup a local miss costs; a local name never does.
+    if (app.upstream && app.upstream.decide(normalized).kind !== 'local') {
+      return sendUpstreamProject(app.upstream, req, reply, normalized, format, `No project named '${project}' on this index.`);
+    }
     const page = app.index.simpleProject(normalized, format);
     if (!page) throw new NotFound(`No project named '${project}' on this index.`);
     return sendPage(req, reply, page, contentTypeOf(format), { vary: true });

@@ -208,6 +208,15 @@ CREATE TABLE IF NOT EXISTS activity (
   reason TEXT
 );
 CREATE INDEX IF NOT EXISTS activity_by_project ON activity (project, id);
+-- Every project name that was ever on the index, kept when its last file goes: the upstream
+-- proxy never looks such a name up (name-policy.ts). The trigger records new projects however
+-- they come; the INSERT fills the table once for catalogs made before it existed.
+CREATE TABLE IF NOT EXISTS names_ever_local (name TEXT PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS remember_local_name AFTER INSERT ON projects
+  BEGIN INSERT OR IGNORE INTO names_ever_local (name) VALUES (NEW.name); END;
+INSERT OR IGNORE INTO names_ever_local (name)
+  SELECT name FROM projects WHERE NOT EXISTS (SELECT 1 FROM names_ever_local)
+  UNION SELECT project FROM activity WHERE NOT EXISTS (SELECT 1 FROM names_ever_local);
 `;
 
 interface ReleaseRow {
@@ -392,6 +401,7 @@ export class Catalog {
       downloadsByProject: s(`SELECT f.project, SUM(d.count) FROM downloads d JOIN files f ON f.filename = d.filename GROUP BY f.project`),
       recentDownloadsByProject: s(`SELECT f.project, d.day, SUM(d.count) FROM downloads d JOIN files f ON f.filename = d.filename
         WHERE d.day >= ? GROUP BY f.project, d.day`),
+      wasEverLocal: s('SELECT 1 FROM names_ever_local WHERE name = ?'),
       meta: s('SELECT value FROM meta WHERE key = ?'),
       setMeta: s('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       counts: s('SELECT (SELECT COUNT(*) FROM projects) AS projects, (SELECT COUNT(*) FROM files) AS files'),
@@ -796,6 +806,11 @@ export class Catalog {
       downloads: totals.get(r.name) ?? 0,
       downloads30d: recent.get(r.name) ?? [...none],
     }));
+  }
+
+  /** Whether a project of this (normalized) name is on the index or ever was: deleted names are remembered. */
+  wasEverLocal(name: string): boolean {
+    return this.stmt.wasEverLocal!.get(name) !== undefined;
   }
 
   /** A value the daemon keeps in the catalog between runs (such as the last event id). */

@@ -1,7 +1,7 @@
 /** The top lines: the daemon (version, URL, connection, uptime, counts), who may do what, and problems. */
 import { Box, Text } from 'ink';
 import { memo } from 'react';
-import { formatDuration } from '../../shared/format.js';
+import { formatBytes, formatDuration } from '../../shared/format.js';
 import type { LiveIndexState } from '../state/live-index.js';
 import { useTheme } from '../theme.js';
 
@@ -62,6 +62,13 @@ export function accessText(authenticate: readonly string[]): string {
   return `${open.length > 0 ? `anyone: ${open.join(', ')} · ` : ''}credentials: ${closed.join(', ')}`;
 }
 
+/** The upstream cache, short: `upstream cache 12.5 MiB, 93% hits`; empty without an upstream. */
+export function upstreamText(live: LiveIndexState): string {
+  const u = live.health?.upstream;
+  if (!u) return '';
+  return `upstream cache ${formatBytes(u.bytes)}${u.hitRate === null ? '' : `, ${Math.round(u.hitRate * 100)}% hits`}`;
+}
+
 /** Uptime to the minute (seconds only in the first minute), so the header does not tick every second. */
 function uptimeText(seconds: number): string {
   return formatDuration(seconds < 60 ? seconds : Math.floor(seconds / 60) * 60);
@@ -74,7 +81,8 @@ export const Header = memo(function Header({ live, now, width, readonly }: Heade
   const problems = problemsOf(live);
   const watches = watchesText(live);
   const uptime = h && live.healthAt !== undefined && live.connection.state === 'live' ? uptimeText(h.uptimeSeconds + Math.max(0, now - live.healthAt) / 1000) : undefined;
-  const counts = h ? `${live.projects.size} project${live.projects.size === 1 ? '' : 's'}  ${h.files} file${h.files === 1 ? '' : 's'}` : '';
+  const upstream = upstreamText(live);
+  const counts = h ? `${live.projects.size} project${live.projects.size === 1 ? '' : 's'}  ${h.files} file${h.files === 1 ? '' : 's'}${upstream ? `  ${upstream}` : ''}` : '';
   const second =
     live.connection.state === 'reconnecting'
       ? { text: live.connection.reason, tone: 'warn' as const }
