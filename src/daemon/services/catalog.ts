@@ -711,9 +711,9 @@ export class Catalog {
 
   /** Adds download counts as they are (a copy of another catalog writes them); counts of unknown files are dropped. */
   addDownloadRows(rows: DownloadCountRow[]): void {
-    this.transaction(() => {
-      for (const r of rows) if (this.stmt.fileByName!.get(r.filename)) this.stmt.addDownloads!.run(r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count);
-    });
+    // As one more batch, after every batch before it: the writer thread skips what is written.
+    this.writeDownloadsNow();
+    writeDownloadBatch(this.db, this.nextBatchId++, rows.map((r) => [r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count]));
   }
 
   /** Downloads per file of a project. */
