@@ -42,19 +42,23 @@ describe('questions on a terminal', () => {
       [
         ['Port for the index', '0\r'],
         ['Packages folder', `\u0015${folder}\r`],
+        ['Serve public projects', '\r'],
         ['Start the index now?', '\r'],
         ['Point your Python tools', 'n\r'],
       ],
       opts,
     );
-    expect(r.answered, r.output).toBe(4);
+    expect(r.answered, r.output).toBe(5);
     expect(r.exit, r.output).toBe(0);
     expect(r.output).toContain('Port for the index (8645)');
     expect(r.output).toMatch(/Packages folder \(an existing pypiserver folder works\)\s*\(.*data\/packages\)/);
     expect(r.output).toContain(`packages folder: ${folder}`);
+    // The upstream proxy is offered, off unless asked for; Enter keeps it off.
+    expect(r.output).toMatch(/Serve public projects[\s\S]*\(y\/N\)/);
     expect(r.output).toMatch(/pyrepo \S+ is running at http:\/\/127\.0\.0\.1:\d+\/simple\//);
     const settings = JSON.parse(readFileSync(join(root, 'pyrepo-home', 'config', 'settings.json'), 'utf8')) as { port: number; packagesDir: string };
     expect(settings).toMatchObject({ port: 0, packagesDir: folder });
+    expect(settings).not.toHaveProperty('upstream');
     // "No" to configuring: no client file was written.
     expect(existsSync(join(root, 'home', '.pypirc'))).toBe(false);
     expect(r.output).toContain('Point pip, twine, poetry, pdm and uv at it with `pyrepo configure`');
