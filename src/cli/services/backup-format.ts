@@ -13,7 +13,7 @@
  * copied are named in `missing`, never silently left out.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { mkdir, open, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -114,10 +114,22 @@ export async function digestOf(path: string): Promise<Digest> {
  */
 export async function copyHashed(src: string, dest: string, opts: { mode?: number; mtimeMs?: number } = {}): Promise<Digest> {
   await mkdir(dirname(dest), { recursive: true });
+  // Both files are opened before any stream runs: a stream opens its file in the background,
+  // so a missing source could otherwise fail the copy while `dest` was still being created,
+  // leaving it behind after the caller had removed it.
+  const input = await open(src, 'r');
+  let output;
+  try {
+    output = await open(dest, 'wx', opts.mode ?? 0o644);
+  } catch (err) {
+    await input.close();
+    throw err;
+  }
   const hash = createHash('sha256');
   let size = 0;
+  // Each stream closes its handle, on error too; `flush` syncs the copy to disk before that.
   await pipeline(
-    createReadStream(src),
+    input.createReadStream(),
     async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         hash.update(chunk);
@@ -125,14 +137,8 @@ export async function copyHashed(src: string, dest: string, opts: { mode?: numbe
         yield chunk;
       }
     },
-    createWriteStream(dest, { flags: 'wx', mode: opts.mode ?? 0o644 }),
+    output.createWriteStream({ flush: true }),
   );
-  const handle = await open(dest, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
   // Half a millisecond more: seconds as a double lose the last digit, and the daemon compares whole milliseconds.
   if (opts.mtimeMs !== undefined) await utimes(dest, Date.now() / 1000, (opts.mtimeMs + 0.5) / 1000);
   return { sha256: hash.digest('hex'), size };
