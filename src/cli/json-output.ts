@@ -1,6 +1,6 @@
 /** Schemas of what commands print with `--json`, so scripts (and tests) can rely on them. */
 import { Type, type Static } from '@sinclair/typebox';
-import { UpstreamStatusSchema } from '../shared/api.js';
+import { SharedStatusSchema, UpstreamStatusSchema } from '../shared/api.js';
 
 /** `pyrepo status --json`. */
 export const StatusOutputSchema = Type.Object({
@@ -21,6 +21,8 @@ export const StatusOutputSchema = Type.Object({
   problems: Type.Array(Type.String()),
   /** The upstream proxy's cache (absent without an upstream). */
   upstream: Type.Optional(UpstreamStatusSchema),
+  /** The shared mode: the catalog, the bucket, the connection and the daemons sharing them (absent on a daemon of its own). */
+  shared: Type.Optional(SharedStatusSchema),
   dataDir: Type.String(),
   packagesDir: Type.String(),
   logFile: Type.String(),

@@ -3,10 +3,12 @@
  * Tests drive it with app.inject(); `pyrepo serve` and the background daemon listen.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
 import { formatBytes } from '../shared/format.js';
+import { PYREPO_VERSION } from '../shared/version.js';
 import type { DaemonSettings } from '../shared/settings.js';
 import { dataLayout } from '../shared/paths.js';
 import { loadTlsFiles, SettingsProblem } from '../shared/settings-checks.js';
@@ -31,7 +33,7 @@ import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js'
 import upipRoutes from './routes/upip.js';
 import watchRoutes from './routes/watches.js';
 import { clientErrorHandler } from './client-errors.js';
-import { BadRequest, UploadCutOff, UploadTooLarge } from './errors.js';
+import { AppSettingsError, BadRequest, CATALOG_RETRY_AFTER_S, UploadCutOff, UploadTooLarge } from './errors.js';
 
 export interface BuildAppOptions {
   settings: DaemonSettings;
@@ -94,10 +96,7 @@ function translate(err: FastifyError, settings: DaemonSettings, req: FastifyRequ
   }
 }
 
-/** A settings problem found while building the app (a TLS file that cannot be read). */
-export class AppSettingsError extends Error {
-  override readonly name = 'AppSettingsError';
-}
+export { AppSettingsError };
 
 /** The certificate and key for HTTPS, when both are set, checked as the CLI checks them. */
 function readTls(settings: DaemonSettings): { cert: Buffer; key: Buffer } | undefined {
@@ -156,6 +155,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     catalogFile: layout.catalogFile,
     packagesDir: settings.packagesDir,
     overwrite: settings.overwrite,
+    ...(settings.catalog && settings.storage ? { shared: { catalog: settings.catalog, storage: settings.storage, spoolDir: layout.spoolDir } } : {}),
     ...opts.events,
   });
   await app.register(upstreamPlugin, {
@@ -184,6 +184,20 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     files: [{ label: 'catalog', path: layout.catalogFile, fix: 'restart pyrepo to rebuild it from the packages folder' }],
   });
 
+  if (app.shared) {
+    const shared = app.shared;
+    const startedAt = new Date().toISOString();
+    app.addHook('onListen', (done) => {
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : settings.port;
+      // What the other daemons' `status` lists: an address they can reach this one at.
+      const host = settings.host === '0.0.0.0' || settings.host === '::' ? hostname() : settings.host;
+      const url = settings.publicUrl ?? `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      shared.announce({ instance: app.instance, url, host: hostname(), pid: process.pid, version: PYREPO_VERSION, startedAt });
+      done();
+    });
+  }
+
   if (settings.accessLog) {
     app.addHook('onResponse', (req, reply, done) => {
       // Who (the user, or a token's user, id and name: never a password or secret) and, for
@@ -211,7 +225,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     let status = err.statusCode ?? 500;
     if (status < 400) status = 500;
     let message = err.message;
-    if (status >= 500) {
+    if (err.code === 'PYREPO_CATALOG_UNAVAILABLE') {
+      reply.header('retry-after', String(CATALOG_RETRY_AFTER_S));
+    } else if (status >= 500) {
       req.log.error({ err: error }, 'Request failed');
       message = 'Internal server error; the daemon log has the details.';
       err = Object.assign(err, { code: 'PYREPO_INTERNAL' });

@@ -50,3 +50,19 @@ export const Forbidden = createError('PYREPO_FORBIDDEN', '%s', 403);
 export const UpstreamRefused = createError('PYREPO_UPSTREAM_REFUSED', '%s', 403);
 export const TooManyAttempts = createError('PYREPO_TOO_MANY_ATTEMPTS', 'Too many failed logins; try again in %s s.', 429);
 export const NotAcceptable = createError('PYREPO_NOT_ACCEPTABLE', '%s', 406);
+/**
+ * The shared catalog (PostgreSQL) cannot be reached: reads go on from this daemon's copy,
+ * changes wait. Sent with Retry-After; its message is shown, unlike other 5xx.
+ */
+export const CatalogUnavailable = createError(
+  'PYREPO_CATALOG_UNAVAILABLE',
+  'The shared catalog cannot be reached right now, so nothing was changed; downloads and pages still work. Try again in a few seconds.',
+  503,
+);
+/** How long a client should wait before retrying a change the shared catalog could not take (seconds). */
+export const CATALOG_RETRY_AFTER_S = 5;
+
+/** A settings problem found while building the app (a TLS file that cannot be read, a shared catalog that cannot be used). */
+export class AppSettingsError extends Error {
+  override readonly name = 'AppSettingsError';
+}

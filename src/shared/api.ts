@@ -130,6 +130,22 @@ export type PublicHealth = Static<typeof PublicHealthSchema>;
  * admin (credentials sent with the request), to the daemon's own CLI (the state file's
  * instance id), and to anyone when reads are open; otherwise {@link PublicHealthSchema}.
  */
+/** The shared mode's state in `/-/health` and `pyrepo status`. */
+export const SharedStatusSchema = Type.Object({
+  /** The PostgreSQL catalog (its password hidden) and the bucket. */
+  catalog: Type.String(),
+  storage: Type.String(),
+  /** False while PostgreSQL cannot be reached: reads go on from this daemon's copy, changes answer 503. */
+  connected: Type.Boolean(),
+  /** Since when it cannot be reached (ISO 8601), when it cannot. */
+  lostSince: Type.Optional(Type.String()),
+  /** The daemons sharing the catalog that sent a heartbeat lately, this one included (empty while PostgreSQL is away). */
+  daemons: Type.Array(
+    Type.Object({ url: Type.String(), host: Type.String(), pid: Type.Integer(), version: Type.String(), startedAt: Type.String(), seenAt: Type.String(), self: Type.Boolean() }),
+  ),
+});
+export type SharedStatus = Static<typeof SharedStatusSchema>;
+
 export const HealthSchema = Type.Object({
   status: Type.Literal('ok'),
   version: Type.String({ description: 'pyrepo version' }),
@@ -156,6 +172,8 @@ export const HealthSchema = Type.Object({
   watchedFolders: Type.Optional(Type.Array(Type.String())),
   /** The upstream proxy's cache (`GET /-/api/upstream`); absent when no upstream is set. */
   upstream: Type.Optional(UpstreamStatusSchema),
+  /** The shared mode (PostgreSQL + S3); absent for a daemon on its own data folder. */
+  shared: Type.Optional(SharedStatusSchema),
 });
 export type Health = Static<typeof HealthSchema>;
 

@@ -40,6 +40,8 @@ export interface DataLayout {
   boardCacheDir: string;
   /** The upstream proxy's cache: its pages, files and core metadata (safe to delete; `pyrepo cache purge` does it). */
   upstreamDir: string;
+  /** The shared mode's uploads on their way to the bucket (emptied at start). */
+  spoolDir: string;
   /** Present only while `pyrepo restore` moves files into place (or after it was cut off there): the daemon will not start. */
   restoreJournal: string;
 }
@@ -54,6 +56,7 @@ export function dataLayout(dataDir: string): DataLayout {
     stateFile: join(dir, 'daemon.json'),
     boardCacheDir: join(dir, 'board-cache'),
     upstreamDir: join(dir, 'upstream'),
+    spoolDir: join(dir, 'spool'),
     restoreJournal: join(dir, '.restore-journal.json'),
   };
 }

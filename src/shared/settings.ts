@@ -44,6 +44,9 @@ const shared = {
   tlsCert: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate for HTTPS.' })),
   tlsKey: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key for HTTPS.' })),
   htpasswdFile: Type.Optional(Type.String({ minLength: 1, description: 'An adopted htpasswd file (pypiserver, Apache), read in place besides pyrepo\'s own users.' })),
+  // The shared mode (both or neither): several daemons on one PostgreSQL catalog and one bucket.
+  catalog: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL catalog shared with other daemons (postgres://…; the password from PGPASSWORD or ~/.pgpass); not set: the data folder\'s own.' })),
+  storage: Type.Optional(Type.String({ pattern: '^s3://', description: 'S3-compatible bucket for the files of a shared catalog (s3://bucket/prefix; endpoint and credentials from the AWS environment).' })),
 };
 
 /** PyPI's simple API: what `upstream` means when it is switched on without a URL. */

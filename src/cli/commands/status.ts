@@ -63,7 +63,22 @@ export async function gatherStatus(): Promise<StatusOutput> {
     access: health.access,
     problems: health.problems,
     ...(health.upstream ? { upstream: health.upstream } : {}),
+    ...(health.shared ? { shared: health.shared } : {}),
+    // A lost shared catalog is a problem to see, though the index still serves.
+    ...(health.shared && !health.shared.connected
+      ? { problems: [...health.problems, `The shared catalog has not answered since ${health.shared.lostSince ?? 'a moment ago'}: pages and downloads are served from this daemon's copy, uploads and other changes answer 503 until it is back.`] }
+      : {}),
   };
+}
+
+/** `catalog` and `storage` rows, and one row per daemon sharing them. */
+function sharedRows(shared: NonNullable<StatusOutput['shared']>): [string, string][] {
+  const others = shared.daemons.filter((d) => !d.self);
+  return [
+    ['catalog', `${shared.catalog} (${shared.connected ? 'connected' : 'not answering'})`],
+    ['storage', shared.storage],
+    ['daemons', `${shared.daemons.length} sharing it${others.length > 0 ? `: this one and ${others.map((d) => `${d.url} (${d.host}, pid ${d.pid})`).join(', ')}` : ''}`],
+  ];
 }
 
 function printStatus(s: StatusOutput): void {
@@ -84,6 +99,7 @@ function printStatus(s: StatusOutput): void {
     ['version', s.version],
     ['projects', s.projects === undefined ? undefined : `${s.projects} (${s.files} files)${s.indexing ? ', still indexing the folder' : ''}`],
     ['upstream', s.upstream ? `${s.upstream.url}; cache ${cacheSummary(s.upstream)}` : undefined],
+    ...(s.shared ? sharedRows(s.shared) : []),
     ['data', s.dataDir],
     ['packages', s.packagesDir],
     ['log', s.logFile],

@@ -46,6 +46,8 @@ export interface DaemonFlags {
   upstreamCacheSize?: string;
   upstreamCacheMaxAge?: string;
   upstreamFileHosts?: string;
+  catalog?: string;
+  storage?: string;
 }
 
 /** Keys of the settings file that a daemon setting has (all but the admin's name). */
@@ -178,6 +180,33 @@ function parseUpstream(text: string, label: string): string | undefined {
   return text.trim();
 }
 
+/** `catalog`: a postgres:// URL (off/none: the data folder's own catalog). */
+function parseCatalogUrl(text: string, label: string): string | undefined {
+  const value = text.trim();
+  if ([...FALSE, 'none', ''].includes(value.toLowerCase())) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^postgres(ql)?:$/.test(url.protocol) || !url.hostname) {
+    throw badValue(`${label} '${value.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@')}' is not a PostgreSQL URL.`, `Example: ${label} postgres://pyrepo@db.example.org:5432/pyrepo (the password from PGPASSWORD or ~/.pgpass)`);
+  }
+  return value;
+}
+
+/** `storage`: s3://bucket[/prefix] (off/none: the packages folder). */
+function parseStorageUrl(text: string, label: string): string | undefined {
+  const value = text.trim();
+  if ([...FALSE, 'none', ''].includes(value.toLowerCase())) return undefined;
+  const m = /^s3:\/\/([^/?#]+)(\/[^?#]*)?$/.exec(value);
+  if (!m || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(m[1] as string)) {
+    throw badValue(`${label} '${value}' is not an S3 location.`, `Example: ${label} s3://my-bucket/pyrepo (a bucket name: 3-63 lowercase letters, digits, dots and hyphens)`);
+  }
+  return value;
+}
+
 /** Name patterns: comma- or space-separated, letters, digits, `.`, `_`, `-` and `*`, kept normalized. */
 function parseNamePatterns(text: string, label: string): string[] {
   const words = text.split(/[\s,]+/).filter(Boolean);
@@ -295,6 +324,26 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   { name: 'tls-cert', key: 'tlsCert', flag: 'tlsCert', kind: 'text', describe: 'PEM certificate: serve HTTPS (with --tls-key)', parse: parsePath, format: asText },
   { name: 'tls-key', key: 'tlsKey', flag: 'tlsKey', kind: 'text', describe: 'PEM private key for --tls-cert', parse: parsePath, format: asText },
+  {
+    name: 'catalog',
+    key: 'catalog',
+    flag: 'catalog',
+    kind: 'text',
+    describe: 'Share the index with other daemons: their PostgreSQL catalog (postgres://…, with --storage)',
+    defaultText: 'the data folder',
+    parse: parseCatalogUrl,
+    format: asText,
+  },
+  {
+    name: 'storage',
+    key: 'storage',
+    flag: 'storage',
+    kind: 'text',
+    describe: 'The shared index\'s files: an S3-compatible bucket (s3://bucket/prefix, with --catalog)',
+    defaultText: 'the packages folder',
+    parse: parseStorageUrl,
+    format: asText,
+  },
   {
     name: 'upstream',
     key: 'upstream',
@@ -427,6 +476,11 @@ export function mergeSettings(stored: StoredSettings, patch: Partial<StoredSetti
       ? badValue('HTTPS needs both --tls-cert and --tls-key.')
       : badValue('HTTPS needs both tls-cert and tls-key.', 'Set them together: `pyrepo config set tls-cert CERT.pem tls-key KEY.pem` (or unset both).');
   }
+  if ((settings.catalog === undefined) !== (settings.storage === undefined)) {
+    throw names === 'flags'
+      ? badValue('The shared mode needs both --catalog postgres://… and --storage s3://bucket/prefix.')
+      : badValue('The shared mode needs both catalog and storage.', 'Set them together: `pyrepo config set catalog postgres://… storage s3://bucket/prefix` (or unset both).');
+  }
   // Flags meet this check where the daemon would refuse to start (checkBeforeStart, or
   // the daemon itself for `serve`); a setting to save is refused at once.
   const lan = names === 'config' ? anonymousLanUploadProblem(settings) : undefined;
@@ -454,6 +508,8 @@ export function daemonSettingsOf(stored: StoredSettings, paths: PyrepoPaths, dat
     ...(stored.tlsKey ? { tlsKey: stored.tlsKey } : {}),
     ...(stored.htpasswdFile ? { htpasswdFile: stored.htpasswdFile } : {}),
     ...(stored.upstream ? { upstream: stored.upstream } : {}),
+    ...(stored.catalog ? { catalog: stored.catalog } : {}),
+    ...(stored.storage ? { storage: stored.storage } : {}),
     private: stored.private,
     upstreamAllow: stored.upstreamAllow,
     upstreamDeny: stored.upstreamDeny,

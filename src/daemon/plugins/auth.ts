@@ -26,6 +26,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessFiles } from '../../shared/access-file.js';
+import { sharedIdentityFiles } from '../services/shared-identity.js';
 import type { AuthAction } from '../../shared/settings.js';
 import { Forbidden, TooManyAttempts, Unauthorized } from '../errors.js';
 import type { Actor } from '../services/catalog.js';
@@ -87,9 +88,11 @@ export function parseBasic(header: string): { user: string; password: string } |
 
 async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
   const files = accessFiles(opts.dataDir);
+  // In the shared mode, the users and tokens made on the other daemons too (shared-identity.ts keeps those files).
+  const shared = app.shared ? sharedIdentityFiles(opts.dataDir) : undefined;
   const identities = new Identities({
-    htpasswdFiles: [files.htpasswd, ...(opts.htpasswdFile ? [opts.htpasswdFile] : [])],
-    accessFile: files.access,
+    htpasswdFiles: [files.htpasswd, ...(shared ? [shared.htpasswd] : []), ...(opts.htpasswdFile ? [opts.htpasswdFile] : [])],
+    accessFiles: [files.access, ...(shared ? [shared.access] : [])],
     warn: (message) => app.log.warn(message),
   });
   const throttle = new LoginThrottle();

@@ -11,11 +11,17 @@ import { Catalog } from '../services/catalog.js';
 import { EventBus } from '../services/events.js';
 import { IndexService } from '../services/index-service.js';
 import { PackageStorage } from '../services/storage.js';
+import { SharedIndex } from '../services/shared-index.js';
+import { SharedIdentity } from '../services/shared-identity.js';
+import { dirname } from 'node:path';
+import { AppSettingsError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     index: IndexService;
     events: EventBus;
+    /** The shared catalog and bucket, in the shared mode. */
+    shared: SharedIndex | undefined;
   }
   interface FastifyRequest {
     /** What this request changes on the index, for its access-log line (set by the routes that change something). */
@@ -40,6 +46,8 @@ export interface IndexPluginOptions {
   ringSize?: number;
   /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
   downloadBatchMs?: number;
+  /** The shared mode: the PostgreSQL catalog and the bucket this daemon shares with others. */
+  shared?: { catalog: string; storage: string; spoolDir: string };
 }
 
 /** The catalog's meta key of the newest event id. */
@@ -49,6 +57,11 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   const storage = new PackageStorage(opts.packagesDir);
   const removed = await storage.prepare();
   if (removed.length > 0) app.log.info(`Removed ${removed.length} unfinished upload(s) left by an earlier stop.`);
+  const shared = opts.shared
+    ? await SharedIndex.open({ catalogUrl: opts.shared.catalog, storageUrl: opts.shared.storage, spoolDir: opts.shared.spoolDir, log: app.log }).catch((err: unknown) => {
+        throw new AppSettingsError((err as Error).message);
+      })
+    : undefined;
   const catalog = new Catalog(opts.catalogFile);
   const events = new EventBus({ previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0, ...(opts.ringSize ? { ringSize: opts.ringSize } : {}) });
   const index = new IndexService({
@@ -57,6 +70,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     events,
     log: app.log,
     overwrite: opts.overwrite,
+    ...(shared ? { primary: shared } : {}),
     ...(opts.downloadBatchMs !== undefined ? { downloadBatchMs: opts.downloadBatchMs } : {}),
   });
   // Saved at the first tick even before any event: the position a snapshot reports then is this run's start.
@@ -68,6 +82,14 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   };
   app.decorate('index', index);
   app.decorate('events', events);
+  app.decorate('shared', shared);
+  let identity: SharedIdentity | undefined;
+  if (shared) {
+    // Before the first request: a token made on another daemon works here from the start.
+    identity = new SharedIdentity(shared.catalog, catalog, dirname(opts.catalogFile), app.log);
+    shared.onIdentityChange = () => void identity?.sync();
+    await identity.start();
+  }
   app.decorateRequest('change', undefined);
   const flush = setInterval(() => {
     try {
@@ -82,6 +104,8 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     clearInterval(flush);
     index.flushDownloadEvents();
     saveEventId();
+    await identity?.stop();
+    await shared?.close(app.instance);
     catalog.close();
     await storage.close();
   });

@@ -47,6 +47,25 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
   };
 
   app.addHook('onReady', async () => {
+    const shared = app.shared;
+    if (shared) {
+      // The shared mode: the packages folder is this daemon's copy of the bucket, kept by
+      // following the shared catalog (in the background, like the reconcile below).
+      index.indexing = true;
+      void (async () => {
+        try {
+          const started = Date.now();
+          await shared.attach({ catalog: index.catalog, storage: index.storage, events: app.events, changed: (project) => index.changed(project) });
+          app.log.info(`Caught up with the shared catalog ${shared.where.catalog} in ${Date.now() - started} ms.`);
+        } catch (err) {
+          app.log.error({ err }, 'Catching up with the shared catalog failed; it is tried again at its next change');
+        } finally {
+          index.indexing = false;
+          resolveIndexing();
+        }
+      })();
+      return;
+    }
     // In the background: health answers at once from the catalog as it is. The watcher
     // starts first, so a file that arrives during the scan is caught by one or the other.
     index.indexing = true;

@@ -103,6 +103,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       authenticate: opts.authenticate,
       watchedFolders: app.watches.folders(),
       ...(app.upstream ? { upstream: app.upstream.status() } : {}),
+      ...(app.shared ? { shared: await app.shared.status(app.instance) } : {}),
     };
   });
 
@@ -129,14 +130,10 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     return { project, deleted };
   });
 
-  const yankRoute = (req: FastifyRequest, params: Static<typeof ReleaseParamsSchema>, yanked: boolean, reason: string | null): YankResult => {
+  const yankRoute = async (req: FastifyRequest, params: Static<typeof ReleaseParamsSchema>, yanked: boolean, reason: string | null): Promise<YankResult> => {
     req.change = { action: yanked ? 'yank' : 'unyank', project: normalizeName(params.project), version: params.version };
-    try {
-      const r = index.setYanked(params.project, params.version, yanked, reason, app.actorOf(req));
-      return { ...r, yanked, yankedReason: reason };
-    } catch (err) {
-      return notFound(err);
-    }
+    const r = await index.setYanked(params.project, params.version, yanked, reason, app.actorOf(req)).catch(notFound);
+    return { ...r, yanked, yankedReason: reason };
   };
 
   api.post(ControlRoutes.yank, { schema: { params: ReleaseParamsSchema, body: YankRequestSchema, response: { 200: YankResultSchema } } }, (req) =>
@@ -191,10 +188,10 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   api.get(ControlRoutes.owners, { schema: { params: ProjectParamsSchema, response: { 200: OwnerListSchema } } }, (req) => ownersOf(projectName(req.params.project)));
 
-  api.put(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, body: OwnerRequestSchema, response: { 200: OwnerListSchema } } }, (req) => {
+  api.put(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, body: OwnerRequestSchema, response: { 200: OwnerListSchema } } }, async (req) => {
     const project = projectName(req.params.project);
     if (!app.identities.has(req.params.user)) throw new NotFound(`There is no user '${req.params.user}'; add them first (pyrepo user add).`);
-    index.catalog.addOwner(project, req.params.user, req.body.role);
+    await index.addOwner(project, req.params.user, req.body.role);
     return ownersOf(project);
   });
 
@@ -204,29 +201,28 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     projects: index.catalog.ownershipsOf(req.params.user),
   }));
 
-  api.delete(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipRemovalSchema } } }, (req) => {
+  api.delete(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipRemovalSchema } } }, async (req) => {
     const { user } = req.params;
     const catalog = index.catalog;
-    return catalog.transaction(() => {
-      const removed = [];
-      const kept = [];
-      for (const p of catalog.ownershipsOf(user)) {
-        const others = catalog.owners(p.project).filter((o) => o.user !== user);
-        // Without them the project would have no owner (or nobody at all, open to be claimed).
-        if (others.length === 0 || (p.role === 'owner' && !others.some((o) => o.role === 'owner'))) {
-          kept.push(p);
-        } else {
-          catalog.removeOwner(p.project, user);
-          removed.push(p);
-        }
+    const removed = [];
+    const kept = [];
+    // One ownership at a time, each decided on what the owners are when it is removed.
+    for (const p of catalog.ownershipsOf(user)) {
+      const others = catalog.owners(p.project).filter((o) => o.user !== user);
+      // Without them the project would have no owner (or nobody at all, open to be claimed).
+      if (others.length === 0 || (p.role === 'owner' && !others.some((o) => o.role === 'owner'))) {
+        kept.push(p);
+      } else {
+        await index.removeOwner(p.project, user);
+        removed.push(p);
       }
-      return { user, removed, kept };
-    });
+    }
+    return { user, removed, kept };
   });
 
-  api.delete(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, response: { 200: OwnerListSchema } } }, (req) => {
+  api.delete(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, response: { 200: OwnerListSchema } } }, async (req) => {
     const project = projectName(req.params.project);
-    if (!index.catalog.removeOwner(project, req.params.user)) throw new NotFound(`'${req.params.user}' is not an owner or maintainer of ${project}.`);
+    if (!(await index.removeOwner(project, req.params.user))) throw new NotFound(`'${req.params.user}' is not an owner or maintainer of ${project}.`);
     return ownersOf(project);
   });
 }

@@ -62,7 +62,11 @@ function stamp(path: string): string {
 export interface IdentitiesOptions {
   /** pyrepo's own htpasswd file first, then an adopted one (read in place, never written); the first entry of a user counts. */
   htpasswdFiles: string[];
-  accessFile: string;
+  /**
+   * pyrepo's own access file first, then (in the shared mode) the shared index's: a user's
+   * role from the first that names it, the tokens of all of them.
+   */
+  accessFiles: string[];
   /** Told about problems in the files (bad lines, a damaged access file), once per change. */
   warn: (message: string) => void;
 }
@@ -108,7 +112,7 @@ export class Identities {
     const now = Date.now();
     if (!force && now - this.checkedAt < RELOAD_CHECK_MS) return false;
     this.checkedAt = now;
-    const stamps = [...this.opts.htpasswdFiles, this.opts.accessFile].map(stamp).join('|');
+    const stamps = [...this.opts.htpasswdFiles, ...this.opts.accessFiles].map(stamp).join('|');
     if (stamps === this.stamps) return false;
     this.stamps = stamps;
     this.verified.clear();
@@ -123,7 +127,13 @@ export class Identities {
       }
     }
     try {
-      this.access = readAccessFile(this.opts.accessFile);
+      const all = this.opts.accessFiles.map((file) => readAccessFile(file));
+      const access: AccessFile = { version: 1, roles: {}, tokens: [] };
+      for (const a of all) {
+        for (const [user, role] of Object.entries(a.roles)) access.roles[user] ??= role;
+        for (const t of a.tokens) if (!access.tokens.some((x) => x.id === t.id)) access.tokens.push(t);
+      }
+      this.access = access;
     } catch (err) {
       // Keep the last good version rather than lock everybody out over a typo.
       this.opts.warn(`${(err as Error).message} The previous access rules stay in force.`);

@@ -25,6 +25,8 @@ import {
 } from './pages.js';
 import type { FoundFile, PackageStorage } from './storage.js';
 import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
+import type { Role } from '../stores/catalog-store.js';
+import type { IndexPrimary } from './shared-index.js';
 
 /** Thrown when a project, release or file is not on the index. */
 export class NotOnIndexError extends Error {
@@ -39,6 +41,8 @@ export interface IndexServiceOptions {
   overwrite: boolean;
   /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
   downloadBatchMs?: number;
+  /** The shared catalog (shared mode): changes are made there first, then to this daemon's copy. */
+  primary?: IndexPrimary;
 }
 
 export class IndexService {
@@ -59,12 +63,15 @@ export class IndexService {
   private readonly deleting = new Set<string>();
   /** Downloads counted since the last `downloads` event. */
   private readonly downloadBatch: DownloadBatch;
+  /** The shared catalog in the shared mode; undefined for a daemon on its own. */
+  readonly primary: IndexPrimary | undefined;
 
   constructor(opts: IndexServiceOptions) {
     this.catalog = opts.catalog;
     this.storage = opts.storage;
     this.events = opts.events;
     this.log = opts.log;
+    this.primary = opts.primary;
     this.publisher = new Publisher({
       catalog: this.catalog,
       storage: this.storage,
@@ -73,6 +80,7 @@ export class IndexService {
       overwrite: opts.overwrite,
       lock: (filename, fn) => this.withLock(filename, fn),
       changed: (project) => this.changed(project),
+      primary: opts.primary,
     });
     this.downloadBatch = new DownloadBatch((files) => this.events.publish({ type: 'downloads', files }), opts.downloadBatchMs);
   }
@@ -89,7 +97,8 @@ export class IndexService {
     }
   }
 
-  private changed(project: string): void {
+  /** A project's pages must be rendered again. */
+  changed(project: string): void {
     this.pages.invalidate(project);
     this.latest.delete(project);
   }
@@ -327,6 +336,7 @@ export class IndexService {
       this.deleting.add(file.relpath);
       let removed;
       try {
+        await this.primary?.removeFile(filename, by);
         await this.storage.remove(file.relpath);
         removed = this.catalog.removeFile(filename, by);
       } finally {
@@ -352,12 +362,12 @@ export class IndexService {
   }
 
   /** Yanks (or unyanks) every file of a release (PEP 592), recording who did it (`by`). */
-  setYanked(project: string, version: string, yanked: boolean, reason: string | null, by: Actor): { project: string; version: string } {
+  async setYanked(project: string, version: string, yanked: boolean, reason: string | null, by: Actor): Promise<{ project: string; version: string }> {
     const name = normalizeName(project);
     const key = releaseKey(version);
     const file = this.catalog.filesOf(name).find((f) => f.releaseKey === key);
     if (!file) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
-    this.catalog.setYanked(name, key, yanked, reason, {
+    const activity = {
       action: yanked ? 'yank' : 'unyank',
       project: name,
       version: file.version,
@@ -365,12 +375,28 @@ export class IndexService {
       user: by.user,
       address: by.address,
       reason: yanked ? reason : null,
-    });
+    } as const;
+    await this.primary?.setYanked(name, key, yanked, reason, activity);
+    this.catalog.setYanked(name, key, yanked, reason, activity);
     this.changed(name);
     const who = { user: by.user, address: by.address };
     this.events.publish(
       yanked ? { type: 'yank', project: name, version: file.version, reason, ...who } : { type: 'unyank', project: name, version: file.version, ...who },
     );
     return { project: name, version: file.version };
+  }
+
+  // ---- owners --------------------------------------------------------------------
+
+  /** Makes `user` an owner or maintainer of a project (in the shared catalog first, in the shared mode). */
+  async addOwner(project: string, user: string, role: Role): Promise<void> {
+    await this.primary?.addOwner(project, user, role);
+    this.catalog.addOwner(project, user, role);
+  }
+
+  /** Takes `user` off a project's owners and maintainers; false when they were not one. */
+  async removeOwner(project: string, user: string): Promise<boolean> {
+    const shared = await this.primary?.removeOwner(project, user);
+    return this.catalog.removeOwner(project, user) || shared === true;
   }
 }

@@ -24,6 +24,8 @@ import type { Identity } from './identities.js';
 import { fileRecordOf, inspectDistribution, type Inspected } from './inspect.js';
 import type { PackageStorage, TempFile } from './storage.js';
 import { checkUpload, claimProject } from './upload-policy.js';
+import { FileExistsError } from '../stores/catalog-store.js';
+import type { IndexPrimary } from './shared-index.js';
 
 /** What the uploader told us besides the file (the legacy upload form). */
 export interface UploadClaims {
@@ -94,6 +96,8 @@ export interface PublisherOptions {
   lock: <T>(filename: string, fn: () => Promise<T>) => Promise<T>;
   /** Tells the index that a project's pages must be rendered again. */
   changed: (project: string) => void;
+  /** The shared catalog, in the shared mode: every upload is decided there first. */
+  primary?: IndexPrimary | undefined;
 }
 
 /**
@@ -131,6 +135,7 @@ export class Publisher {
   private readonly overwrite: boolean;
   private readonly lock: PublisherOptions['lock'];
   private readonly changed: PublisherOptions['changed'];
+  private readonly primary: IndexPrimary | undefined;
   /** Folder files that could not be indexed, by relpath → `size:mtime`, so they are reported once. */
   private readonly rejected = new Map<string, string>();
   /** While a reconcile runs, adopted files are written to the catalog in batches. */
@@ -144,6 +149,7 @@ export class Publisher {
     this.overwrite = opts.overwrite;
     this.lock = opts.lock;
     this.changed = opts.changed;
+    this.primary = opts.primary;
   }
 
   // ---- from outside: HTTP uploads and watched build folders ------------------------
@@ -173,18 +179,25 @@ export class Publisher {
           const file = this.catalog.file(filename);
           if (file) return { status: 'identical', file, warnings: warningsOf(inspected) } as UploadOutcome;
         }
-        if (existing && !this.overwrite && !request.replace) throw new FileConflictError(filename, existing.sha256);
+        const replace = this.overwrite || request.replace === true;
+        if (existing && !replace) throw new FileConflictError(filename, existing.sha256);
         // Durable before visible: fsync the data, rename into place, then the catalog row.
         temp ??= this.storage.writeTemp(upload.bytes as Buffer);
         const mtimeMs = await this.storage.seal(temp);
-        const relpath = await this.storage.commit(temp, filename);
-        const record = fileRecordOf(inspected, digests, { relpath, mtimeMs }, new Date().toISOString(), {
+        const record = fileRecordOf(inspected, digests, { relpath: filename, mtimeMs }, new Date().toISOString(), {
           source: request.origin.source,
           uploadedBy: request.by.user,
           uploadedFrom: request.by.address,
         });
         const note = existing ? `replaced a file of the same name (sha256 ${existing.sha256})` : undefined;
-        this.catalog.putFile(record, inspected.contents.metadata.name, inspected.contents.metadataBytes, note);
+        const metadataBytes = inspected.contents.metadataBytes;
+        if (this.primary) {
+          // Shared mode: the shared catalog decides, before this daemon's copy shows anything.
+          const lost = await this.publishShared(temp.path, record, inspected.contents.metadata.name, metadataBytes, replace, note);
+          if (lost) return { status: 'identical', file: lost, warnings: warningsOf(inspected) } as UploadOutcome;
+        }
+        record.relpath = await this.storage.commit(temp, filename);
+        this.catalog.putFile(record, inspected.contents.metadata.name, metadataBytes, note);
         if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
         this.changed(project);
         const warnings = warningsOf(inspected);
@@ -205,10 +218,29 @@ export class Publisher {
         return { status: existing ? 'replaced' : 'created', file: record, warnings } as UploadOutcome;
       });
       claimProject(this.catalog, identity, project);
+      if (identity && this.primary) await this.primary.claimOwner(project, identity.user);
       return outcome;
     } finally {
       const left = temp ?? upload.temp;
       if (left) await this.storage.discard(left);
+    }
+  }
+
+  /**
+   * Writes an upload to the shared catalog. Another daemon may have taken the name first:
+   * with the same content that is the file this upload is (returned, after this daemon's
+   * copy caught up), with other content a conflict.
+   */
+  private async publishShared(path: string, record: FileRecord, displayName: string, metadataBytes: Buffer, replace: boolean, note: string | undefined): Promise<FileRecord | undefined> {
+    const primary = this.primary as IndexPrimary;
+    try {
+      await primary.publish(path, record, displayName, metadataBytes, { replace, ...(note ? { note } : {}) });
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof FileExistsError)) throw err;
+      await primary.refresh(record.project);
+      if (err.existingSha256 !== record.sha256) throw new FileConflictError(record.filename, err.existingSha256);
+      return this.catalog.file(record.filename) ?? record;
     }
   }
 

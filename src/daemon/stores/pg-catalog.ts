@@ -15,7 +15,7 @@ import { lastDays, perDay, perFile, perInstaller, summaries, UNRECORDED_INSTALLE
 import type { AccessFile } from '../../shared/access-file.js';
 import type { IdentityDocument } from './identity-document.js';
 import { PendingDownloads } from './pending-downloads.js';
-import { CHANGES_CHANNEL, PG_SCHEMA, PG_SCHEMA_VERSION, SCHEMA_LOCK_KEY } from './pg-schema.js';
+import { CHANGES_CHANNEL, IDENTITY_CHANGE, PG_SCHEMA, PG_SCHEMA_VERSION, SCHEMA_LOCK_KEY } from './pg-schema.js';
 
 const INT8_OID = 20;
 /** BIGINT columns (sizes, counts, serials) as numbers: every one stays far below 2^53. */
@@ -79,6 +79,17 @@ function fileValues(f: FileRecord): unknown[] {
 }
 
 const UNIQUE_VIOLATION = '23505';
+
+/** A daemon serving the shared catalog, as its heartbeat records it. */
+export interface SharedDaemon {
+  /** The random id of the daemon's run. */
+  instance: string;
+  url: string;
+  host: string;
+  pid: number;
+  version: string;
+  startedAt: string;
+}
 
 export interface PgCatalogOptions {
   /** `postgres://…`; user, password and TLS as libpq reads them (PGPASSWORD, ~/.pgpass, sslmode). */
@@ -480,12 +491,44 @@ export class PgCatalog implements CatalogStore {
     return (await this.pool.query<{ user: string; role: Role }>('SELECT "user", role FROM owners WHERE project = $1 ORDER BY role DESC, "user" COLLATE "C"', [project])).rows;
   }
 
+  // Owner changes are numbered like file changes: the other daemons check uploads against them.
   async addOwner(project: string, user: string, role: Role): Promise<void> {
-    await this.pool.query('INSERT INTO owners (project, "user", role) VALUES ($1, $2, $3) ON CONFLICT (project, "user") DO UPDATE SET role = excluded.role', [project, user, role]);
+    await this.numbered(project, (c) =>
+      c.query('INSERT INTO owners (project, "user", role) VALUES ($1, $2, $3) ON CONFLICT (project, "user") DO UPDATE SET role = excluded.role', [project, user, role]),
+    );
+  }
+
+  /** Makes `user` the owner of a project that has none (its first upload); false when it had one. */
+  async claimOwner(project: string, user: string): Promise<boolean> {
+    let claimed = false;
+    await this.numbered(project, async (c) => {
+      const r = await c.query(
+        `INSERT INTO owners (project, "user", role) SELECT $1, $2, 'owner' WHERE NOT EXISTS (SELECT 1 FROM owners WHERE project = $1) ON CONFLICT DO NOTHING`,
+        [project, user],
+      );
+      claimed = (r.rowCount ?? 0) > 0;
+      return claimed;
+    });
+    return claimed;
   }
 
   async removeOwner(project: string, user: string): Promise<boolean> {
-    return ((await this.pool.query('DELETE FROM owners WHERE project = $1 AND "user" = $2', [project, user])).rowCount ?? 0) > 0;
+    let removed = false;
+    await this.numbered(project, async (c) => {
+      removed = ((await c.query('DELETE FROM owners WHERE project = $1 AND "user" = $2', [project, user])).rowCount ?? 0) > 0;
+      return removed;
+    });
+    return removed;
+  }
+
+  /** Runs `fn` in a transaction and numbers it as a change to `project` unless it returns false. */
+  private async numbered(project: string, fn: (c: pg.PoolClient) => Promise<unknown>): Promise<void> {
+    let serial = 0;
+    await this.transaction(async (c) => {
+      if ((await fn(c)) === false) return;
+      serial = await this.change(c, project);
+    });
+    this.madeChange(serial);
   }
 
   async ownershipsOf(user: string): Promise<{ project: string; role: Role }[]> {
@@ -500,15 +543,68 @@ export class PgCatalog implements CatalogStore {
 
   /** Stores the users and access of the shared index, replacing what was there. */
   async putIdentityDocument(doc: IdentityDocument): Promise<void> {
+    await this.updateIdentityDocument(() => doc);
+  }
+
+  /**
+   * Changes the users and access of the shared index as `edit` says, given what is stored
+   * (undefined when nothing is), under a row lock: two daemons editing at once apply their
+   * edits one after the other, neither losing the other's. A change the others are told of.
+   */
+  async updateIdentityDocument(edit: (current: IdentityDocument | undefined) => IdentityDocument | undefined): Promise<void> {
+    await this.numbered(IDENTITY_CHANGE, async (c) => {
+      // Two first writers would both see no row: the advisory lock orders them.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY + 1]);
+      const row = (await c.query<{ htpasswd: string; access: AccessFile }>('SELECT htpasswd, access FROM identity WHERE id = 1 FOR UPDATE')).rows[0];
+      const next = edit(row && { htpasswd: row.htpasswd, access: row.access });
+      if (!next) return false;
+      await c.query(
+        `INSERT INTO identity (id, htpasswd, access, version) VALUES (1, $1, $2, 1)
+          ON CONFLICT (id) DO UPDATE SET htpasswd = excluded.htpasswd, access = excluded.access, version = identity.version + 1`,
+        [next.htpasswd, JSON.stringify(next.access)],
+      );
+      return true;
+    });
+  }
+
+  // ---- daemons sharing the catalog -----------------------------------------------
+
+  /** Records that a daemon is alive (every few seconds). */
+  async beat(d: SharedDaemon): Promise<void> {
     await this.pool.query(
-      `INSERT INTO identity (id, htpasswd, access, version) VALUES (1, $1, $2, 1)
-        ON CONFLICT (id) DO UPDATE SET htpasswd = excluded.htpasswd, access = excluded.access, version = identity.version + 1`,
-      [doc.htpasswd, JSON.stringify(doc.access)],
+      `INSERT INTO daemons (instance, url, host, pid, version, started_at, seen_at) VALUES ($1, $2, $3, $4, $5, $6, now())
+        ON CONFLICT (instance) DO UPDATE SET url = excluded.url, seen_at = now()`,
+      [d.instance, d.url, d.host, d.pid, d.version, d.startedAt],
     );
+  }
+
+  /** The daemons seen within `withinMs`, and forgets those not seen for a day. */
+  async daemons(withinMs: number): Promise<(SharedDaemon & { seenAt: string })[]> {
+    await this.pool.query("DELETE FROM daemons WHERE seen_at < now() - interval '1 day'");
+    const rows = await this.pool.query<{ instance: string; url: string; host: string; pid: number; version: string; started_at: Date; seen_at: Date }>(
+      'SELECT * FROM daemons WHERE seen_at > now() - make_interval(secs => $1) ORDER BY started_at',
+      [withinMs / 1000],
+    );
+    return rows.rows.map((r) => ({ instance: r.instance, url: r.url, host: r.host, pid: r.pid, version: r.version, startedAt: r.started_at.toISOString(), seenAt: r.seen_at.toISOString() }));
+  }
+
+  /** A daemon that stops says so at once. */
+  async leave(instance: string): Promise<void> {
+    await this.pool.query('DELETE FROM daemons WHERE instance = $1', [instance]);
   }
 
   async metaValue(key: string): Promise<string | undefined> {
     return (await this.pool.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value;
+  }
+
+  /** Sets a meta value unless one is there (the first of several daemons wins). */
+  async setMetaValueIfMissing(key: string, value: string): Promise<void> {
+    await this.pool.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+  }
+
+  /** The newest serial in the database now (not only the newest this daemon heard of). */
+  lastSerialNow(): Promise<number> {
+    return this.lastSerial();
   }
 
   async setMetaValue(key: string, value: string): Promise<void> {

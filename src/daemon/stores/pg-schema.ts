@@ -14,6 +14,12 @@ export const CHANGES_CHANNEL = 'pyrepo_changes';
 /** The advisory lock key taken while the schema is made (any constant both sides agree on). */
 export const SCHEMA_LOCK_KEY = 0x7079_7265; // "pyre"
 
+/**
+ * The `changes` row of an edit to the users and access document, which is not a project's:
+ * project names are normalized (letters, digits, hyphens), so this one cannot be taken.
+ */
+export const IDENTITY_CHANGE = ':identity';
+
 export const PG_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (
@@ -88,6 +94,16 @@ CREATE TABLE IF NOT EXISTS identity (
   htpasswd TEXT NOT NULL,
   access JSONB NOT NULL,
   version BIGINT NOT NULL
+);
+-- Each daemon's heartbeat: \`status\` lists the daemons seen lately.
+CREATE TABLE IF NOT EXISTS daemons (
+  instance TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  started_at TIMESTAMPTZ NOT NULL,
+  seen_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE IF NOT EXISTS changes (
   serial BIGSERIAL PRIMARY KEY,

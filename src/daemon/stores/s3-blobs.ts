@@ -142,14 +142,23 @@ export class S3Blobs implements BlobStore {
   }
 
   async commit(temp: TempFile, _filename: string, sha256: string): Promise<string> {
-    const { client, sdk } = await this.s3();
-    const key = this.keyOf(sha256);
-    const { size } = await stat(temp.path);
-    await client.send(
-      new sdk.PutObjectCommand({ Bucket: this.location.bucket, Key: key, Body: createReadStream(temp.path), ContentLength: size, ContentType: 'application/octet-stream' }),
-    );
+    const key = await this.putFile(temp.path, sha256);
     await rm(temp.path, { force: true });
     temp.committed = true;
+    return key;
+  }
+
+  /**
+   * Stores the content of a durable file that stays where it is (an upload the daemon also
+   * keeps in its own folder); returns its key.
+   */
+  async putFile(path: string, sha256: string): Promise<string> {
+    const { client, sdk } = await this.s3();
+    const key = this.keyOf(sha256);
+    const { size } = await stat(path);
+    await client.send(
+      new sdk.PutObjectCommand({ Bucket: this.location.bucket, Key: key, Body: createReadStream(path), ContentLength: size, ContentType: 'application/octet-stream' }),
+    );
     return key;
   }
 

@@ -1,0 +1,414 @@
+/**
+ * The shared mode: several daemons on one PostgreSQL catalog and one S3-compatible bucket.
+ *
+ * Each daemon keeps a copy of the index in its own data folder (its SQLite catalog and a
+ * folder of the files), the way a devpi replica follows its primary, and serves every read
+ * from that copy, as fast as a daemon on its own. PostgreSQL decides every change:
+ * - A change is written there first (the file's bytes to the bucket under their sha256
+ *   before the row commits), then applied to the copy. A name taken by another daemon's
+ *   upload loses by the unique constraint, not by a conditional write to the bucket.
+ * - Every change is numbered; NOTIFY carries the number and each daemon reads the changes
+ *   after the last one it applied (also after a lost connection or a restart), fetches the
+ *   files it lacks (checked against their sha256) and brings the touched projects in line.
+ * - While PostgreSQL cannot be reached, reads go on from the copy and changes answer 503
+ *   with Retry-After (CatalogUnavailable); the connection is made again with backoff.
+ */
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { FastifyBaseLogger } from 'fastify';
+import type { SharedStatus } from '../../shared/api.js';
+import type { FileRecord, Actor, ActivityRecord, ReleaseState } from './catalog.js';
+import type { EventBus } from './events.js';
+import { CatalogUnavailable } from '../errors.js';
+import type { Role } from '../stores/catalog-store.js';
+import { hashFile } from './hashing.js';
+import { PgCatalog, type SharedDaemon } from '../stores/pg-catalog.js';
+import { IDENTITY_CHANGE } from '../stores/pg-schema.js';
+import { parseS3Url, S3Blobs } from '../stores/s3-blobs.js';
+import type { PackageStorage } from './storage.js';
+import type { Catalog } from './catalog.js';
+
+/** What the index service needs from the shared catalog for its changes (see IndexService, Publisher). */
+export interface IndexPrimary {
+  /**
+   * Stores a durable file's bytes and then its row. Throws FileExistsError when the name is
+   * taken (and `replace` was not asked), CatalogUnavailable when PostgreSQL cannot be reached.
+   */
+  publish(path: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void>;
+  /** Makes `user` the owner of a project that has none. */
+  claimOwner(project: string, user: string): Promise<void>;
+  removeFile(filename: string, by: Actor): Promise<void>;
+  setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity: Omit<ActivityRecord, 'time'>): Promise<void>;
+  addOwner(project: string, user: string, role: Role): Promise<void>;
+  removeOwner(project: string, user: string): Promise<boolean>;
+  /** Brings this daemon's copy of a project in line with the shared catalog now. */
+  refresh(project: string): Promise<void>;
+}
+
+/** The parts of the index the follower keeps in step. */
+export interface LocalIndex {
+  catalog: Catalog;
+  storage: PackageStorage;
+  events: EventBus;
+  /** A project's pages must be rendered again. */
+  changed(project: string): void;
+}
+
+export interface SharedIndexOptions {
+  /** `postgres://…` */
+  catalogUrl: string;
+  /** `s3://bucket/prefix` */
+  storageUrl: string;
+  /** A folder of the data folder for uploads on their way to the bucket. */
+  spoolDir: string;
+  log: FastifyBaseLogger;
+}
+
+/** The catalog meta key of the last shared serial this daemon's copy has applied, and of the shared catalog it came from. */
+const APPLIED_SERIAL = 'shared-applied-serial';
+const SHARED_ID = 'shared-catalog-id';
+
+/** A heartbeat every this many ms; a daemon not heard of for three is no longer listed. */
+export const HEARTBEAT_MS = 5_000;
+
+/** Errors that mean PostgreSQL is not there (as opposed to a query it refused). */
+function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (typeof e.code === 'string' && (/^(08|57P)/.test(e.code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code))) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended/i.test(e.message ?? '');
+}
+
+/** A PostgreSQL URL with its password hidden, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@');
+}
+
+export class SharedIndex implements IndexPrimary {
+  private local: LocalIndex | undefined;
+  private following = Promise.resolve();
+  private followAgain = false;
+  private stopFollowing: (() => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  /** When PostgreSQL was found unreachable, or undefined while it answers. */
+  lostSince: Date | undefined;
+  /** Identity changes are handed to whoever keeps the users in step (shared-identity.ts). */
+  onIdentityChange: (() => void) | undefined;
+
+  private constructor(
+    readonly catalog: PgCatalog,
+    readonly blobs: S3Blobs,
+    private readonly log: FastifyBaseLogger,
+    /** The URLs with no password in them. */
+    readonly where: { catalog: string; storage: string },
+  ) {}
+
+  /** Connects to PostgreSQL and the bucket; throws with a message a person can act on. */
+  static async open(opts: SharedIndexOptions): Promise<SharedIndex> {
+    const location = parseS3Url(opts.storageUrl);
+    const where = { catalog: redactUrl(opts.catalogUrl), storage: opts.storageUrl };
+    // The connection callback may fire before the index below exists.
+    const made: { shared?: SharedIndex } = {};
+    let catalog: PgCatalog;
+    try {
+      catalog = await PgCatalog.open({
+        url: opts.catalogUrl,
+        onConnection: (state, err) => made.shared?.connection(state, err),
+      });
+    } catch (err) {
+      throw new Error(`Cannot use the shared catalog ${where.catalog}: ${(err as Error).message}`);
+    }
+    const blobs = new S3Blobs(location, opts.spoolDir);
+    try {
+      await blobs.prepare();
+    } catch (err) {
+      await catalog.close().catch(() => undefined);
+      throw err;
+    }
+    made.shared = new SharedIndex(catalog, blobs, opts.log, where);
+    return made.shared;
+  }
+
+  private connection(state: 'lost' | 'back', err?: Error): void {
+    if (state === 'lost') {
+      this.lostSince ??= new Date();
+      this.log.warn(`Lost the shared catalog ${this.where.catalog}${err ? ` (${err.message})` : ''}; serving from this daemon's copy, changes wait until it is back.`);
+    } else {
+      this.lostSince = undefined;
+      this.log.info(`The shared catalog ${this.where.catalog} is back; catching up.`);
+      this.follow();
+    }
+  }
+
+  /** Runs a change against PostgreSQL; a lost connection becomes CatalogUnavailable (503). */
+  private async write<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      if (this.lostSince) this.connection('back');
+      return result;
+    } catch (err) {
+      if (!isConnectionError(err)) throw err;
+      if (!this.lostSince) this.connection('lost', err as Error);
+      throw new CatalogUnavailable();
+    }
+  }
+
+  // ---- changes, PostgreSQL first ---------------------------------------------------
+
+  async publish(path: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void> {
+    // The bytes are in the bucket before the row names them: a row never points at nothing.
+    let key: string;
+    try {
+      key = await this.blobs.putFile(path, file.sha256);
+    } catch (err) {
+      this.log.error({ err }, `Could not store '${file.filename}' in ${this.where.storage}`);
+      throw new CatalogUnavailable();
+    }
+    await this.write(() =>
+      this.catalog.addFiles([{ file: { ...file, relpath: key }, displayName, metadataBytes, ...(opts.note ? { note: opts.note } : {}) }], { replace: opts.replace }),
+    );
+  }
+
+  async claimOwner(project: string, user: string): Promise<void> {
+    await this.write(() => this.catalog.claimOwner(project, user));
+  }
+
+  async removeFile(filename: string, by: Actor): Promise<void> {
+    await this.write(() => this.catalog.removeFile(filename, by));
+  }
+
+  async setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity: Omit<ActivityRecord, 'time'>): Promise<void> {
+    await this.write(() => this.catalog.setYanked(project, releaseKey, yanked, reason, activity));
+  }
+
+  async addOwner(project: string, user: string, role: Role): Promise<void> {
+    await this.write(() => this.catalog.addOwner(project, user, role));
+  }
+
+  removeOwner(project: string, user: string): Promise<boolean> {
+    return this.write(() => this.catalog.removeOwner(project, user));
+  }
+
+  // ---- following the others --------------------------------------------------------
+
+  /**
+   * Starts keeping `local` in step: catches up with what changed since it last ran (all of
+   * it when its copy came from another shared catalog), then follows each change.
+   */
+  async attach(local: LocalIndex): Promise<void> {
+    this.local = local;
+    const id = await this.sharedId();
+    if (local.catalog.metaValue(SHARED_ID) !== id) {
+      // A copy of another index (or of the folder, before the shared mode): start over.
+      local.catalog.setMetaValue(APPLIED_SERIAL, '0');
+      local.catalog.setMetaValue(SHARED_ID, id);
+    }
+    this.stopFollowing = this.catalog.onForeignChange(() => this.follow());
+    this.follow();
+    await this.following;
+  }
+
+  /** Tells the other daemons, every few seconds, that this one serves at `daemon.url`. */
+  announce(daemon: SharedDaemon): void {
+    const beat = () => {
+      this.catalog.beat(daemon).then(
+        () => {
+          if (this.lostSince) this.connection('back');
+        },
+        (err: unknown) => {
+          if (isConnectionError(err) && !this.lostSince) this.connection('lost', err as Error);
+        },
+      );
+    };
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(beat, HEARTBEAT_MS);
+    this.heartbeat.unref();
+    beat();
+  }
+
+  /** The shared catalog's id, made by the first daemon that asks. */
+  private async sharedId(): Promise<string> {
+    let id = await this.catalog.metaValue('id');
+    if (!id) {
+      await this.catalog.setMetaValueIfMissing('id', createHash('sha256').update(`${Date.now()}:${Math.random()}`).digest('hex').slice(0, 32));
+      id = (await this.catalog.metaValue('id')) as string;
+    }
+    return id;
+  }
+
+  /** Catches up, one run at a time; a change heard during a run makes one more run. */
+  private follow(): void {
+    if (this.followAgain) return;
+    this.followAgain = true;
+    this.following = this.following.then(async () => {
+      this.followAgain = false;
+      try {
+        await this.catchUp();
+      } catch (err) {
+        if (isConnectionError(err)) {
+          if (!this.lostSince) this.connection('lost', err as Error);
+          // The listener's reconnect calls follow() again; so does this timer, in case only queries fail.
+          clearTimeout(this.retry);
+          this.retry = setTimeout(() => this.follow(), 2_000);
+          this.retry.unref();
+        } else {
+          this.log.error({ err }, 'Could not apply the shared catalog’s changes');
+        }
+      }
+    });
+  }
+
+  private async catchUp(): Promise<void> {
+    const local = this.local;
+    if (!local) return;
+    const applied = Number(local.catalog.metaValue(APPLIED_SERIAL) ?? 0);
+    let projects: string[];
+    let last: number;
+    if (applied === 0) {
+      // A first copy: every project there is, and every one this copy had.
+      last = await this.catalog.lastSerialNow();
+      const names = new Set((await this.catalog.projects()).map((p) => p.name));
+      for (const p of local.catalog.projects()) names.add(p.name);
+      projects = [...names];
+      this.onIdentityChange?.();
+    } else {
+      const changes = await this.catalog.changesSince(applied);
+      if (changes.length === 0) return;
+      last = (changes[changes.length - 1] as { serial: number }).serial;
+      projects = [...new Set(changes.map((c) => c.project))];
+    }
+    for (const project of projects) {
+      if (project === IDENTITY_CHANGE) this.onIdentityChange?.();
+      else await this.syncProject(project);
+    }
+    local.catalog.setMetaValue(APPLIED_SERIAL, String(last));
+  }
+
+  async refresh(project: string): Promise<void> {
+    await this.syncProject(project);
+  }
+
+  /** Makes this daemon's copy of one project what the shared catalog says, telling the event stream what changed. */
+  private async syncProject(project: string): Promise<void> {
+    const local = this.local;
+    if (!local) return;
+    const [remoteFiles, remoteStates, remoteOwners, record] = await Promise.all([
+      this.catalog.filesOf(project),
+      this.catalog.releaseStates(project),
+      this.catalog.owners(project),
+      this.catalog.project(project),
+    ]);
+    const { catalog, storage, events } = local;
+    const mine = new Map(catalog.filesOf(project).map((f) => [f.filename, f]));
+    const added: { file: FileRecord; displayName: string; metadataBytes: Buffer }[] = [];
+    const isNew = new Set<string>();
+    for (const remote of remoteFiles) {
+      const have = mine.get(remote.filename);
+      mine.delete(remote.filename);
+      if (have && have.sha256 === remote.sha256) continue;
+      const { relpath, mtimeMs } = await this.fetch(remote, storage);
+      const metadataBytes = (await this.catalog.metadataBytes(remote.filename)) ?? Buffer.alloc(0);
+      added.push({ file: { ...remote, relpath, mtimeMs }, displayName: record?.displayName ?? project, metadataBytes });
+      if (!have) isNew.add(remote.filename);
+    }
+    if (added.length > 0) catalog.putFiles(added);
+    for (const gone of mine.values()) {
+      catalog.removeFile(gone.filename);
+      await storage.remove(gone.relpath);
+    }
+    const localStates = catalog.releaseStates(project);
+    const yanks: { key: string; state: ReleaseState }[] = [];
+    for (const key of new Set([...remoteStates.keys(), ...localStates.keys()])) {
+      const want = remoteStates.get(key) ?? { yanked: false, reason: null };
+      const have = localStates.get(key) ?? { yanked: false, reason: null };
+      if (want.yanked === have.yanked && want.reason === have.reason) continue;
+      catalog.setYanked(project, key, want.yanked, want.reason, { action: want.yanked ? 'yank' : 'unyank', project, version: null, filename: null, user: want.yankedBy ?? null, address: want.yankedFrom ?? null, reason: want.reason }, false);
+      yanks.push({ key, state: want });
+    }
+    const ownersHere = catalog.owners(project);
+    const same = ownersHere.length === remoteOwners.length && ownersHere.every((o) => remoteOwners.some((r) => r.user === o.user && r.role === o.role));
+    if (!same) {
+      for (const o of ownersHere) catalog.removeOwner(project, o.user);
+      for (const o of remoteOwners) catalog.addOwner(project, o.user, o.role);
+    }
+    if (added.length === 0 && mine.size === 0 && yanks.length === 0) return;
+    local.changed(project);
+    for (const { file } of added) {
+      if (!isNew.has(file.filename)) continue;
+      events.publish({ type: 'upload', project, version: file.version, filename: file.filename, size: file.size, source: file.source ?? 'upload', user: file.uploadedBy, address: file.uploadedFrom });
+    }
+    for (const gone of mine.values()) events.publish({ type: 'delete', project, filename: gone.filename, user: null, address: null });
+    for (const { key, state } of yanks) {
+      const version = remoteFiles.find((f) => f.releaseKey === key)?.version ?? key;
+      events.publish(state.yanked ? { type: 'yank', project, version, reason: state.reason, user: state.yankedBy ?? null, address: state.yankedFrom ?? null } : { type: 'unyank', project, version, user: null, address: null });
+    }
+  }
+
+  /**
+   * This daemon's copy of a file of the shared catalog: the one in its folder when that has
+   * the same content, else fetched from the bucket, checked against its sha256 and size, made
+   * durable and put in place whole.
+   */
+  private async fetch(remote: FileRecord, storage: PackageStorage): Promise<{ relpath: string; mtimeMs: number }> {
+    const path = storage.pathOf(remote.filename);
+    const st = await stat(path).catch(() => undefined);
+    if (st && st.size === remote.size && (await hashFile(path)).sha256 === remote.sha256) {
+      return { relpath: remote.filename, mtimeMs: Math.trunc(st.mtimeMs) };
+    }
+    const temp = await storage.createTemp();
+    try {
+      const hash = createHash('sha256');
+      let size = 0;
+      const handle = temp.handle as FileHandle;
+      for await (const chunk of (await this.blobs.open(remote.relpath)) as Readable as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        size += chunk.length;
+        for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
+      }
+      const sha256 = hash.digest('hex');
+      if (sha256 !== remote.sha256 || size !== remote.size) {
+        throw new Error(`The stored bytes of '${remote.filename}' do not match the catalog (sha256 ${sha256}, ${size} bytes; expected ${remote.sha256}, ${remote.size} bytes).`);
+      }
+      const mtimeMs = await storage.seal(temp);
+      const relpath = await storage.commit(temp, remote.filename);
+      return { relpath, mtimeMs };
+    } finally {
+      await storage.discard(temp);
+    }
+  }
+
+  /** The daemons sharing the catalog, heard of lately (this one included). */
+  daemons(): Promise<(SharedDaemon & { seenAt: string })[]> {
+    return this.catalog.daemons(HEARTBEAT_MS * 3);
+  }
+
+  /** The shared mode's state for `/-/health`: the daemons are left out while PostgreSQL does not answer. */
+  async status(instance: string): Promise<SharedStatus> {
+    const daemons = this.lostSince ? [] : await this.daemons().catch(() => []);
+    return {
+      catalog: this.where.catalog,
+      storage: this.where.storage,
+      connected: !this.lostSince,
+      ...(this.lostSince ? { lostSince: this.lostSince.toISOString() } : {}),
+      daemons: daemons.map(({ instance: id, ...d }) => ({ ...d, self: id === instance })),
+    };
+  }
+
+  /** Waits for the catch-up in progress, if any (tests and shutdown). */
+  settled(): Promise<void> {
+    return this.following;
+  }
+
+  async close(instance?: string): Promise<void> {
+    clearInterval(this.heartbeat);
+    clearTimeout(this.retry);
+    this.stopFollowing?.();
+    await this.following.catch(() => undefined);
+    if (instance) await this.catalog.leave(instance).catch(() => undefined);
+    await this.catalog.close().catch(() => undefined);
+    await this.blobs.close();
+  }
+}
+

@@ -1,0 +1,173 @@
+/**
+ * The shared mode end to end: three real daemons (`pyrepo serve --catalog … --storage …`)
+ * on one throwaway PostgreSQL cluster and one s3rver bucket. An upload to one is
+ * installable with pip from the others; concurrent conflicting uploads spread over the
+ * three leave exactly one winner that every daemon serves; a user and token made on one
+ * daemon's machine work on another at once, and a revoked one stops; a yank on one shows
+ * on all; `status` lists the three; with PostgreSQL stopped, pages and downloads go on and
+ * changes answer 503 with Retry-After, and once it is back the daemons recover by themselves.
+ */
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessFiles, newToken, readAccessFile, writeAccessFile } from '../../src/shared/access-file.js';
+import { hashPassword } from '../../src/shared/htpasswd.js';
+import { isolatedEnv, run, startDaemon, uploadBody, waitFor, type RunningTestDaemon } from '../helpers/daemon.js';
+import { buildSdist, buildWheel, sdistFilename, wheelFilename } from '../helpers/dists.js';
+import { DEBIAN_PYTHON } from '../helpers/python.js';
+import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { startS3, type S3Server } from '../helpers/s3.js';
+
+const SIMPLE_JSON = 'application/vnd.pypi.simple.v1+json';
+
+interface SimpleFile {
+  filename: string;
+  hashes: { sha256: string };
+  yanked?: boolean | string;
+}
+
+async function upload(url: string, auth: string, file: { name: string; version: string; filename: string; data: Buffer }): Promise<{ status: number; text: string; retryAfter: string | null }> {
+  const filetype = file.filename.endsWith('.whl') ? 'bdist_wheel' : 'sdist';
+  const { body, contentType } = uploadBody({ name: file.name, version: file.version, filetype }, file.filename, file.data);
+  const res = await fetch(`${url}/legacy/`, { method: 'POST', headers: { 'content-type': contentType, authorization: auth }, body, signal: AbortSignal.timeout(30_000) });
+  return { status: res.status, text: await res.text(), retryAfter: res.headers.get('retry-after') };
+}
+
+async function filesOn(d: RunningTestDaemon, project: string): Promise<SimpleFile[]> {
+  const res = await fetch(`${d.url}/simple/${project}/`, { headers: { accept: SIMPLE_JSON }, signal: AbortSignal.timeout(10_000) });
+  if (res.status === 404) return [];
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { files: SimpleFile[] }).files;
+}
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('three daemons sharing one PostgreSQL catalog and one bucket', () => {
+  let cluster: PostgresCluster;
+  let s3: S3Server;
+  let daemons: RunningTestDaemon[] = [];
+
+  beforeAll(async () => {
+    [cluster, s3] = await Promise.all([startPostgres(), startS3()]);
+    const args = ['--catalog', cluster.url, '--storage', `s3://${s3.bucket}/team`, '--authenticate', 'upload'];
+    // One first (it makes the schema), then two more at once.
+    daemons = [await startDaemon({ args, env: s3.env })];
+    daemons.push(...(await Promise.all([startDaemon({ args, env: s3.env }), startDaemon({ args, env: s3.env })])));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    await cluster?.destroy();
+    await s3?.close();
+  });
+
+  it('serves an upload to one daemon from the others within a second, and pip installs it from them', async () => {
+    const [a, b, c] = daemons as [RunningTestDaemon, RunningTestDaemon, RunningTestDaemon];
+    const spec = { name: 'team-lib', version: '1.0' };
+    const wheel = buildWheel(spec);
+    const r = await upload(a.url, a.adminAuth, { ...spec, filename: wheelFilename(spec), data: wheel });
+    expect(r.status, r.text).toBe(200);
+    const uploaded = Date.now();
+    for (const d of [b, c]) {
+      await waitFor(`team-lib on ${d.url}`, async () => (await filesOn(d, 'team-lib')).some((f) => f.hashes.sha256 === sha256(wheel)), 10_000);
+    }
+    // The issue's bound: visible everywhere within 1 s (generous on a loaded machine: the bench measures the p99).
+    expect(Date.now() - uploaded).toBeLessThan(5_000);
+    const dest = join(b.root, 'dl');
+    const pip = await run(DEBIAN_PYTHON, ['-m', 'pip', 'download', '--no-deps', '--no-cache-dir', '--disable-pip-version-check', '-d', dest, '-i', `${c.url}/simple/`, 'team-lib==1.0'], {
+      cwd: b.root,
+      env: isolatedEnv(b.root),
+      timeoutMs: 120_000,
+    });
+    expect(pip.code, pip.output).toBe(0);
+    expect(sha256(readFileSync(join(dest, wheelFilename(spec))))).toBe(sha256(wheel));
+  });
+
+  it('lets exactly one of 50 concurrent conflicting uploads over three daemons win, and every daemon serves the winner', async () => {
+    const spec = { name: 'race-lib', version: '1.0' };
+    const filename = sdistFilename(spec);
+    const bodies = Array.from({ length: 50 }, (_, i) => buildSdist({ ...spec, summary: `attempt ${i}` }));
+    const results = await Promise.all(bodies.map((data, i) => {
+      const d = daemons[i % 3] as RunningTestDaemon;
+      return upload(d.url, d.adminAuth, { ...spec, filename, data });
+    }));
+    const won = results.flatMap((r, i) => (r.status === 200 ? [i] : []));
+    expect(won, results.map((r) => `${r.status} ${r.text.trim()}`).join('\n')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 409)).toHaveLength(49);
+    const winner = sha256(bodies[won[0] as number] as Buffer);
+    for (const d of daemons) {
+      await waitFor(`the winner on ${d.url}`, async () => (await filesOn(d, 'race-lib')).map((f) => f.hashes.sha256).join() === winner, 10_000);
+      const res = await fetch(`${d.url}/packages/${filename}`);
+      expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(winner);
+    }
+  });
+
+  it('accepts a user and token made on one machine on another at once, and refuses them there once revoked', async () => {
+    const [a, , c] = daemons as [RunningTestDaemon, RunningTestDaemon, RunningTestDaemon];
+    // What `pyrepo user add` and `pyrepo token create` write in A's data folder.
+    const files = accessFiles(a.dataDir);
+    mkdirSync(a.dataDir, { recursive: true });
+    appendFileSync(files.htpasswd, `ann:${await hashPassword('ann-password-1')}\n`);
+    const { token, record } = newToken({ user: 'ann', name: 'ci', readOnly: false });
+    const access = readAccessFile(files.access);
+    writeAccessFile(files.access, { ...access, roles: { ...access.roles, ann: 'uploader' }, tokens: [...access.tokens, record] });
+    const spec = { name: 'ann-lib', version: '1.0' };
+    const data = buildWheel(spec);
+    let r = await upload(c.url, basic('__token__', token), { ...spec, filename: wheelFilename(spec), data });
+    await waitFor('the token made on A to work on C', async () => {
+      if (r.status === 200) return true;
+      r = await upload(c.url, basic('__token__', token), { ...spec, filename: wheelFilename(spec), data });
+      return r.status === 200;
+    }, 10_000);
+    // Revoked on A: refused on C.
+    writeAccessFile(files.access, { ...readAccessFile(files.access), tokens: readAccessFile(files.access).tokens.filter((t) => t.id !== record.id) });
+    const spec2 = { name: 'ann-lib', version: '2.0' };
+    await waitFor('the revoked token to be refused on C', async () => (await upload(c.url, basic('__token__', token), { ...spec2, filename: wheelFilename(spec2), data: buildWheel(spec2) })).status === 401, 10_000);
+    // C's own admin is still C's: A's admin of the same name did not replace it.
+    const own = await fetch(`${c.url}/-/health`, { headers: { authorization: c.adminAuth } });
+    expect(((await own.json()) as { pid?: number }).pid).toBe(c.pid);
+  });
+
+  it('shows a yank made on one daemon on the others, and status lists the three daemons', async () => {
+    const [a, b] = daemons as [RunningTestDaemon, RunningTestDaemon];
+    const res = await fetch(`${b.url}/-/api/projects/team-lib/releases/1.0/yank`, {
+      method: 'POST',
+      headers: { authorization: b.adminAuth, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'broken build' }),
+    });
+    expect(res.status, await res.text()).toBe(200);
+    await waitFor('the yank on A', async () => (await filesOn(a, 'team-lib'))[0]?.yanked === 'broken build', 10_000);
+    const health = (await (await fetch(`${a.url}/-/health`, { headers: { authorization: a.adminAuth } })).json()) as {
+      shared?: { connected: boolean; daemons: { url: string; self: boolean }[]; catalog: string };
+    };
+    expect(health.shared?.connected).toBe(true);
+    expect(health.shared?.daemons.map((d) => d.url).sort()).toEqual(daemons.map((d) => d.url).sort());
+    expect(health.shared?.daemons.filter((d) => d.self).map((d) => d.url)).toEqual([a.url]);
+  });
+
+  it('keeps serving while PostgreSQL is down, answers changes with 503 and Retry-After, and recovers by itself', async () => {
+    const [a, b] = daemons as [RunningTestDaemon, RunningTestDaemon];
+    await cluster.stop();
+    try {
+      const spec = { name: 'late-lib', version: '1.0' };
+      const data = buildWheel(spec);
+      const r = await upload(a.url, a.adminAuth, { ...spec, filename: wheelFilename(spec), data });
+      expect(r.status, r.text).toBe(503);
+      expect(r.retryAfter).toMatch(/^\d+$/);
+      expect(r.text).toContain('shared catalog cannot be reached');
+      // Reads go on from the daemon's copy.
+      expect((await filesOn(b, 'team-lib')).length).toBe(1);
+      expect((await fetch(`${b.url}/packages/${wheelFilename({ name: 'team-lib', version: '1.0' })}`)).status).toBe(200);
+      const health = (await (await fetch(`${a.url}/-/health`, { headers: { authorization: a.adminAuth } })).json()) as { shared?: { connected: boolean } };
+      expect(health.shared?.connected).toBe(false);
+    } finally {
+      await cluster.start();
+    }
+    const spec = { name: 'late-lib', version: '1.0' };
+    const data = buildWheel(spec);
+    await waitFor('uploads to work again', async () => (await upload(a.url, a.adminAuth, { ...spec, filename: wheelFilename(spec), data })).status === 200, 30_000);
+    await waitFor('B to catch up after the restart', async () => (await filesOn(b, 'late-lib')).length === 1, 30_000);
+  });
+});
