@@ -39,6 +39,8 @@ export interface DaemonOptions {
   logDir: string;
   /** More `serve` flags, e.g. `--no-watch`. */
   extraArgs?: string[];
+  /** More environment (the shared mode's AWS variables). */
+  env?: NodeJS.ProcessEnv;
   /**
    * Also time the first 200 on this path (`/simple/`: what pip asks first), polled alone from
    * the spawn; `/-/health` is then polled once that answered.
@@ -114,7 +116,7 @@ function spawnDaemon(o: DaemonOptions, port: number, attempt: number): Daemon {
   ];
   const spawnedAtEpoch = Date.now();
   const spawnedAt = performance.now();
-  const proc = spawnManaged(`daemon ${o.label}`, process.execPath, args, { stdoutFile, stderrFile, marker: o.dataDir });
+  const proc = spawnManaged(`daemon ${o.label}`, process.execPath, args, { stdoutFile, stderrFile, marker: o.dataDir, ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
   return { label: o.label, proc, port, url: `http://127.0.0.1:${port}`, spawnedAt, spawnedAtEpoch, stdoutFile, stderrFile, dataDir: o.dataDir, packagesDir: o.packagesDir, logLevel: o.logLevel };
 }
 

@@ -34,7 +34,8 @@
  * Results: a table on stdout, JSON in .bench/results.json, daemon logs in .bench/logs/.
  * BENCH_STRICT=1 makes a failed target fail the command (exit 1); BENCH_REPEAT=n (1-5) runs
  * each measured load n times and keeps the best; BENCH_ONLY=watch runs only section 8,
- * BENCH_ONLY=dashboard only section 9, BENCH_ONLY=upstream only the upstream proxy (test/bench/upstream.ts)
+ * BENCH_ONLY=dashboard only section 9, BENCH_ONLY=upstream only the upstream proxy (test/bench/upstream.ts),
+ * BENCH_ONLY=shared only the shared mode on PostgreSQL + S3 (test/bench/shared.ts)
  * (BENCH_ONLY=serving only sections 1-7; a comma-separated list runs several).
  */
 import { spawnSync } from 'node:child_process';
@@ -51,13 +52,14 @@ import { fmt, formatTable, type Row } from './report.js';
 import { makeUploads, uploadConcurrently, uploadSequentially, type UploadResult } from './upload.js';
 import { benchWatch, type WatchBenchResult } from './watch.js';
 import { runUpstreamBench, upstreamRows, type UpstreamBenchResult } from './upstream.js';
+import { runSharedBench, sharedRows, type SharedBenchResult } from './shared.js';
 import { HTML_ACCEPT, PIP_ACCEPT, runWrk, type WrkResult } from './wrk.js';
 import { PIP_USER_AGENT } from './downloads.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Sections to run: `serving` (1-7), `watch` (8) and `dashboard` (9); all when BENCH_ONLY is not set. */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-const runs = (section: 'serving' | 'watch' | 'dashboard' | 'upstream') => ONLY.length === 0 || ONLY.includes(section);
+const runs = (section: 'serving' | 'watch' | 'dashboard' | 'upstream' | 'shared') => ONLY.length === 0 || ONLY.includes(section);
 const STRICT = process.env.BENCH_STRICT === '1';
 /** Run each measured load this many times and keep the best (less skew from other work on the machine). */
 const REPEAT = Math.min(Math.max(Math.trunc(Number(process.env.BENCH_REPEAT ?? 1)) || 1, 1), 5);
@@ -215,6 +217,7 @@ interface Results {
   /** The dashboard: first frame, keypress to frame, CPU under a download storm, download throughput. */
   dashboard?: DashboardResults;
   upstream?: UpstreamBenchResult;
+  shared?: SharedBenchResult;
   errors: string[];
   rows?: Row[];
 }
@@ -928,6 +931,7 @@ async function main(): Promise<number> {
       });
     }
     if (runs('upstream')) await phase('upstream proxy', async () => void (results.upstream = await runUpstreamBench({ cli: CLI, runDir, logDir, quick: QUICK, log })));
+    if (runs('shared')) await phase('shared mode', async () => void (results.shared = await runSharedBench({ cli: CLI, runDir, logDir, quick: QUICK, log })));
   } finally {
     killAllSync();
   }
@@ -990,7 +994,7 @@ async function main(): Promise<number> {
     });
   }
 
-  const rows = [...rowsOf(results), ...(results.dashboard ? dashboardRows(results.dashboard) : []), ...(results.upstream ? upstreamRows(results.upstream) : [])];
+  const rows = [...rowsOf(results), ...(results.dashboard ? dashboardRows(results.dashboard) : []), ...(results.upstream ? upstreamRows(results.upstream) : []), ...(results.shared ? sharedRows(results.shared) : [])];
   results.rows = rows;
   results.finishedAt = new Date().toISOString();
   results.totalSeconds = (performance.now() - started) / 1000;

@@ -14,7 +14,7 @@ afterEach(async () => {
 async function health(app: TestApp['app']) {
   const res = await app.inject('/-/health');
   const body: unknown = res.json();
-  expect(Value.Check(HealthSchema, body)).toBe(true);
+  expect(Value.Check(HealthSchema, body), JSON.stringify(body)).toBe(true);
   return body as { problems: string[] };
 }
 
