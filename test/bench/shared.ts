@@ -83,7 +83,7 @@ export async function runSharedBench(o: SharedBenchOptions): Promise<SharedBench
     const files = makeUploads(count, Date.now() % 100_000);
     const uploads = await uploadConcurrently(first.url, files, 120_000, 8);
     if (uploads.failures > 0) throw new Error(`uploads into the shared mode failed: ${uploads.firstFailure ?? ''}`);
-    o.log(`Shared mode: ${uploads.uploaded} uploads in ${uploads.seconds.toFixed(1)} s (${fmt.rps(uploads.perSecond)}/s) with 8 connections`);
+    o.log(`Shared mode: ${uploads.uploaded} uploads in ${uploads.seconds.toFixed(1)} s (${fmt.rps(uploads.perSecond)}) with 8 connections`);
     const own8 = await uploadConcurrently(own.url, files, 120_000, 8);
     if (own8.failures > 0) throw new Error(`uploads into the daemon on its own folder failed: ${own8.firstFailure ?? ''}`);
 
@@ -135,7 +135,7 @@ export function sharedRows(r: SharedBenchResult): Row[] {
       id: 'S1',
       what: 'shared mode: uploads into PostgreSQL + S3 (s3rver), 8 connections',
       target: `>= ${UPLOADS_PER_S}/s`,
-      measured: `${fmt.rps(r.uploads.perSecond)}/s (p99 ${fmt.lat(r.uploads.p99Ms)})`,
+      measured: `${fmt.rps(r.uploads.perSecond)} (p99 ${fmt.lat(r.uploads.p99Ms)})`,
       pass: r.uploads.perSecond >= UPLOADS_PER_S,
     },
     {

@@ -217,8 +217,8 @@ export class Publisher {
         });
         return { status: existing ? 'replaced' : 'created', file: record, warnings } as UploadOutcome;
       });
-      claimProject(this.catalog, identity, project);
-      if (identity && this.primary) await this.primary.claimOwner(project, identity.user);
+      // In the shared mode the shared catalog decides who was first (this copy may lag).
+      if (claimProject(this.catalog, identity, project) && this.primary) await this.primary.claimOwner(project, (identity as Identity).user);
       return outcome;
     } finally {
       const left = temp ?? upload.temp;

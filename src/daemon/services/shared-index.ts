@@ -172,7 +172,8 @@ export class SharedIndex implements IndexPrimary {
   }
 
   async claimOwner(project: string, user: string): Promise<void> {
-    await this.write(() => this.catalog.claimOwner(project, user));
+    // Another daemon's uploader may have been first: then this copy takes its owners.
+    if (!(await this.write(() => this.catalog.claimOwner(project, user)))) await this.refresh(project);
   }
 
   async removeFile(filename: string, by: Actor): Promise<void> {

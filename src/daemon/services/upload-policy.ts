@@ -28,7 +28,9 @@ export function checkUpload(catalog: Catalog, who: Identity | undefined, project
   }
 }
 
-/** After a successful upload: the first (signed-in) uploader of a project owns it. */
-export function claimProject(catalog: Catalog, who: Identity | undefined, project: string): void {
-  if (who && catalog.owners(project).length === 0) catalog.addOwner(project, who.user, 'owner');
+/** After a successful upload: the first (signed-in) uploader of a project owns it. True when this one did. */
+export function claimProject(catalog: Catalog, who: Identity | undefined, project: string): boolean {
+  if (!who || catalog.owners(project).length > 0) return false;
+  catalog.addOwner(project, who.user, 'owner');
+  return true;
 }
