@@ -107,12 +107,16 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     };
   });
 
-  api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, () => index.projectList());
+  // In the shared mode, downloads are every daemon's (PostgreSQL's counts), the rest this daemon's copy.
+  api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, async () => {
+    const list = index.projectList();
+    return app.shared ? app.shared.withSharedDownloads(list) : list;
+  });
 
-  api.get(ControlRoutes.project, { schema: { params: ProjectParamsSchema, response: { 200: ProjectDetailSchema } } }, (req) => {
+  api.get(ControlRoutes.project, { schema: { params: ProjectParamsSchema, response: { 200: ProjectDetailSchema } } }, async (req) => {
     const detail = index.projectDetail(normalizeName(req.params.project));
     if (!detail) throw new NotFound(`No project named '${req.params.project}' on this index.`);
-    return detail;
+    return app.shared ? app.shared.detailWithSharedDownloads(detail) : detail;
   });
 
   api.delete(ControlRoutes.release, { schema: { params: ReleaseParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {

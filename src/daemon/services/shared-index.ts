@@ -18,7 +18,7 @@ import { stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import type { SharedStatus } from '../../shared/api.js';
+import type { Installer, ProjectDetail, ProjectList, SharedStatus } from '../../shared/api.js';
 import type { FileRecord, Actor, ActivityRecord, ReleaseState } from './catalog.js';
 import type { EventBus } from './events.js';
 import { CatalogUnavailable } from '../errors.js';
@@ -45,6 +45,8 @@ export interface IndexPrimary {
   removeOwner(project: string, user: string): Promise<boolean>;
   /** Brings this daemon's copy of a project in line with the shared catalog now. */
   refresh(project: string): Promise<void>;
+  /** Counts a download in the shared catalog too (in memory; written every second). */
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean): void;
 }
 
 /** The parts of the index the follower keeps in step. */
@@ -92,6 +94,7 @@ export class SharedIndex implements IndexPrimary {
   private stopFollowing: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private flusher: NodeJS.Timeout | undefined;
   /** When PostgreSQL was found unreachable, or undefined while it answers. */
   lostSince: Date | undefined;
   /** Identity changes are handed to whoever keeps the users in step (shared-identity.ts). */
@@ -190,6 +193,43 @@ export class SharedIndex implements IndexPrimary {
 
   removeOwner(project: string, user: string): Promise<boolean> {
     return this.write(() => this.catalog.removeOwner(project, user));
+  }
+
+  // ---- downloads, counted by every daemon ------------------------------------------
+
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean): void {
+    this.catalog.countDownload(file, installer, ci);
+    if (this.flusher) return;
+    // One batched write a second at most, whatever the rate of downloads.
+    this.flusher = setTimeout(() => {
+      this.flusher = undefined;
+      this.catalog.flushDownloads().catch((err: unknown) => {
+        if (isConnectionError(err)) {
+          if (!this.lostSince) this.connection('lost', err as Error);
+        } else this.log.error({ err }, 'Could not write download counts to the shared catalog');
+      });
+    }, 1_000);
+    this.flusher.unref();
+  }
+
+  /** The project list with every daemon's downloads (this daemon's copy counts only its own). */
+  async withSharedDownloads(list: ProjectList): Promise<ProjectList> {
+    const all = new Map((await this.catalog.projectSummaries()).map((p) => [p.name, p]));
+    return { ...list, projects: list.projects.map((p) => ({ ...p, downloads: all.get(p.name)?.downloads ?? p.downloads, downloads30d: all.get(p.name)?.downloads30d ?? p.downloads30d })) };
+  }
+
+  /** A project's detail with every daemon's downloads. */
+  async detailWithSharedDownloads(detail: ProjectDetail): Promise<ProjectDetail> {
+    const [perFile, byDay, byInstaller] = await Promise.all([
+      this.catalog.downloadsOf(detail.name),
+      this.catalog.downloadsByDay(detail.name),
+      this.catalog.downloadsByInstaller(detail.name),
+    ]);
+    const releases = detail.releases.map((r) => {
+      const files = r.files.map((f) => ({ ...f, downloads: perFile.get(f.filename) ?? 0 }));
+      return { ...r, files, downloads: files.reduce((n, f) => n + f.downloads, 0) };
+    });
+    return { ...detail, releases, downloads: releases.reduce((n, r) => n + r.downloads, 0), downloadsByDay: byDay, downloadsByInstaller: byInstaller };
   }
 
   // ---- following the others --------------------------------------------------------
@@ -405,6 +445,7 @@ export class SharedIndex implements IndexPrimary {
   async close(instance?: string): Promise<void> {
     clearInterval(this.heartbeat);
     clearTimeout(this.retry);
+    clearTimeout(this.flusher);
     this.stopFollowing?.();
     await this.following.catch(() => undefined);
     if (instance) await this.catalog.leave(instance).catch(() => undefined);
