@@ -18,24 +18,25 @@ ENV npm_config_nodedir=/usr/local npm_config_audit=false npm_config_fund=false n
 WORKDIR /src
 # Dependencies first, as their own layer: a change to the sources does not install them again.
 COPY package.json package-lock.json ./
-RUN npm ci
+# npm's download cache outlives the layer, so a changed lock file fetches only what changed.
+RUN --mount=type=cache,target=/root/.npm npm ci
 COPY tsconfig.json tsconfig.build.json esbuild.config.js ./
 COPY src ./src
 RUN npm run build
-# Production dependencies only, without compiling better-sqlite3 a second time; its build
-# leftovers (objects, the SQLite sources) are not needed to run.
+# Production dependencies only, without compiling better-sqlite3 a second time; what its
+# compilation needed or left (the SQLite sources, objects, a test extension) is not needed to run.
 RUN npm prune --omit=dev \
- && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
-           node_modules/better-sqlite3/build/Release/obj.target node_modules/better-sqlite3/build/Release/.deps \
- && npm cache clean --force
+ && cd node_modules/better-sqlite3 \
+ && rm -rf deps src build/Release/obj build/Release/obj.target build/Release/.deps build/Release/*.a build/Release/test_extension.node
 
 # --- runtime: Node, the production node_modules and dist/ ---
 FROM ${NODE_IMAGE}
 # PYREPO_HOME puts settings, data and logs in the volume; there is no OS keychain in a
 # container, so the admin password is kept in config/secrets.json (0600) there too.
 ENV NODE_ENV=production PYREPO_HOME=/var/lib/pyrepo PYREPO_KEYCHAIN=off
-RUN groupadd --system --gid 10001 pyrepo \
- && useradd --system --uid 10001 --gid pyrepo --home-dir /var/lib/pyrepo --no-create-home --shell /usr/sbin/nologin pyrepo \
+# A fixed uid and gid (10001), so that a folder mounted at /var/lib/pyrepo can be given to it.
+RUN groupadd --gid 10001 pyrepo \
+ && useradd --uid 10001 --gid pyrepo --home-dir /var/lib/pyrepo --no-create-home --shell /usr/sbin/nologin pyrepo \
  && mkdir -p /var/lib/pyrepo \
  && chown pyrepo:pyrepo /var/lib/pyrepo
 WORKDIR /opt/pyrepo
