@@ -1,16 +1,18 @@
 # pyrepo as an OCI image: `pyrepo serve` in the foreground, its data folder a volume.
 #
-#   docker build -t pyrepo .            (or: podman build -t pyrepo .)
+#   docker build -t pyrepo .            (podman: podman build --format docker -t pyrepo .,
+#                                        as the OCI format has no HEALTHCHECK)
 #   docker run -d -p 127.0.0.1:8645:8645 -v pyrepo:/var/lib/pyrepo --name pyrepo pyrepo
 #
 # Where no container registry is reachable, scripts/container-base.sh makes a stand-in for
 # the base image from Debian's mirror and the npm registry; pass it as NODE_IMAGE.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# --- build: the same commands CI runs (npm ci, npm run build), then production deps only ---
+# --- build: a clean install from the lock file and the build npm test runs, then production deps only ---
 FROM ${NODE_IMAGE} AS build
 # better-sqlite3 compiles itself when no prebuilt binary can be fetched (a new Node, an
-# unusual platform, a network without GitHub): give it a compiler and the Node headers.
+# unusual platform, a network without GitHub): give it a compiler, and node-gyp the Node
+# headers that the base image has in /usr/local/include/node (instead of downloading them).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
