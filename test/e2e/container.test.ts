@@ -97,7 +97,7 @@ describe.skipIf(!OPT_IN)('the container image (podman)', () => {
   }, 2_400_000);
 
   afterAll(async () => {
-    for (const name of containers) await podman(['rm', '--force', '--time', '0', name]);
+    for (const name of containers) await podman(['rm', '--force', '--volumes', '--time', '0', name]);
     await podman(['volume', 'rm', '--force', volume]);
     await removeTemp(root);
   });
