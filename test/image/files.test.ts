@@ -6,13 +6,11 @@
  * start-up order.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../helpers/daemon.js';
 
-// js-yaml comes with eslint; the project has no YAML parser of its own to declare.
-const yaml = createRequire(import.meta.url)('js-yaml') as { load(text: string): unknown };
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 
@@ -128,7 +126,7 @@ interface Service {
 }
 
 describe('compose.yaml', () => {
-  const compose = yaml.load(read('compose.yaml')) as { services: Record<string, Service> };
+  const compose = parseYaml(read('compose.yaml'), { merge: true }) as { services: Record<string, Service> };
   const services = compose.services;
   const daemons = Object.entries(services).filter(([, s]) => s.build !== undefined);
 
