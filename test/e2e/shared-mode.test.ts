@@ -147,6 +147,55 @@ describe('three daemons sharing one PostgreSQL catalog and one bucket', () => {
     expect(health.shared?.daemons.filter((d) => d.self).map((d) => d.url)).toEqual([a.url]);
   });
 
+  it('counts the downloads made on every daemon, and shows them all from any', async () => {
+    const [a, b, c] = daemons as [RunningTestDaemon, RunningTestDaemon, RunningTestDaemon];
+    const file = wheelFilename({ name: 'team-lib', version: '1.0' });
+    const pip = { 'user-agent': 'pip/24.0 {"installer":{"name":"pip","version":"24.0"}}' };
+    const downloadsOnA = async () => ((await (await fetch(`${a.url}/-/api/projects/team-lib`, { headers: { authorization: a.adminAuth } })).json()) as { downloads: number }).downloads;
+    // pip's download from C in the first test counts too.
+    await waitFor('the first download counted', async () => (await downloadsOnA()) >= 1, 10_000);
+    const before = await downloadsOnA();
+    for (const d of [b, c, c]) expect((await fetch(`${d.url}/packages/${file}`, { headers: pip })).status).toBe(200);
+    await waitFor('three more downloads counted on A', async () => (await downloadsOnA()) === before + 3, 10_000);
+    const list = (await (await fetch(`${a.url}/-/api/projects`, { headers: { authorization: a.adminAuth } })).json()) as { projects: { name: string; downloads: number }[] };
+    expect(list.projects.find((p) => p.name === 'team-lib')?.downloads).toBe(before + 3);
+  });
+
+  it('loses nothing acknowledged and shows nothing half-written when a daemon is killed during uploads', async () => {
+    const [a] = daemons as [RunningTestDaemon];
+    const args = ['--catalog', cluster.url, '--storage', `s3://${s3.bucket}/team`, '--authenticate', 'upload'];
+    const victim = await startDaemon({ args, env: s3.env });
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: 'kill-lib', version: `1.${i}` }));
+    const acknowledged: string[] = [];
+    let killed = false;
+    const uploading = (async () => {
+      for (const spec of specs) {
+        if (killed) return;
+        const r = await upload(victim.url, victim.adminAuth, { ...spec, filename: wheelFilename(spec), data: buildWheel(spec) }).catch(() => undefined);
+        if (r?.status === 200) acknowledged.push(wheelFilename(spec));
+      }
+    })();
+    await waitFor('some uploads acknowledged', () => acknowledged.length >= 8, 30_000);
+    killed = true;
+    await victim.kill9();
+    await uploading;
+    // Everything acknowledged is on the other daemons, and everything they list downloads whole.
+    await waitFor('every acknowledged upload on A', async () => {
+      const listed = new Set((await filesOn(a, 'kill-lib')).map((f) => f.filename));
+      return acknowledged.every((f) => listed.has(f));
+    }, 15_000);
+    for (const f of await filesOn(a, 'kill-lib')) {
+      const res = await fetch(`${a.url}/packages/${f.filename}`);
+      expect(res.status, f.filename).toBe(200);
+      expect(sha256(Buffer.from(await res.arrayBuffer())), f.filename).toBe(f.hashes.sha256);
+    }
+    // The killed daemon is no longer listed once its heartbeat is old (within three beats).
+    await waitFor('the killed daemon to leave the list', async () => {
+      const h = (await (await fetch(`${a.url}/-/health`, { headers: { authorization: a.adminAuth } })).json()) as { shared?: { daemons: { url: string }[] } };
+      return h.shared?.daemons.every((d) => d.url !== victim.url) === true;
+    }, 30_000);
+  });
+
   it('keeps serving while PostgreSQL is down, answers changes with 503 and Retry-After, and recovers by itself', async () => {
     const [a, b] = daemons as [RunningTestDaemon, RunningTestDaemon];
     await cluster.stop();
