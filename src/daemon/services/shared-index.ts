@@ -72,6 +72,14 @@ export interface SharedIndexOptions {
 const APPLIED_SERIAL = 'shared-applied-serial';
 const SHARED_ID = 'shared-catalog-id';
 
+/**
+ * A stored content no file row names is deleted once it is this old: an upload puts its
+ * bytes before its row commits, so a younger one may be an upload in progress.
+ */
+export const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+/** How often a daemon looks for orphans (the first look a minute after it starts). */
+const COLLECT_EVERY_MS = 6 * 60 * 60 * 1000;
+
 /** A heartbeat every this many ms; a daemon not heard of for three is no longer listed. */
 export const HEARTBEAT_MS = 5_000;
 
@@ -95,6 +103,7 @@ export class SharedIndex implements IndexPrimary {
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private flusher: NodeJS.Timeout | undefined;
+  private collector: NodeJS.Timeout | undefined;
   /** When PostgreSQL was found unreachable, or undefined while it answers. */
   lostSince: Date | undefined;
   /** Identity changes are handed to whoever keeps the users in step (shared-identity.ts). */
@@ -247,6 +256,7 @@ export class SharedIndex implements IndexPrimary {
       local.catalog.setMetaValue(SHARED_ID, id);
     }
     this.stopFollowing = this.catalog.onForeignChange(() => this.follow());
+    this.scheduleCollection();
     this.follow();
     await this.following;
   }
@@ -267,6 +277,35 @@ export class SharedIndex implements IndexPrimary {
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
     this.heartbeat.unref();
     beat();
+  }
+
+  /**
+   * Deletes the stored contents that no file names any more and that are older than
+   * `graceMs` (an upload that lost a race, a file deleted or replaced); one daemon at a time.
+   * Resolves with how many were deleted, or undefined when another daemon is collecting.
+   */
+  collectOrphans(graceMs = ORPHAN_GRACE_MS): Promise<number | undefined> {
+    return this.catalog.asCollector(async (referenced) => {
+      const before = Date.now() - graceMs;
+      let removed = 0;
+      for await (const blob of this.blobs.list()) {
+        if (referenced.has(blob.key) || blob.mtimeMs > before) continue;
+        await this.blobs.remove(blob.key);
+        removed += 1;
+      }
+      if (removed > 0) this.log.info(`Deleted ${removed} stored file(s) that no catalog entry names any more from ${this.where.storage}.`);
+      return removed;
+    });
+  }
+
+  private scheduleCollection(): void {
+    const collect = () => {
+      this.collectOrphans().catch((err: unknown) => this.log.warn(`Could not collect orphaned files in ${this.where.storage}: ${(err as Error).message}`));
+      this.collector = setTimeout(collect, COLLECT_EVERY_MS);
+      this.collector.unref();
+    };
+    this.collector = setTimeout(collect, 60_000);
+    this.collector.unref();
   }
 
   /** The shared catalog's id, made by the first daemon that asks. */
@@ -446,6 +485,7 @@ export class SharedIndex implements IndexPrimary {
     clearInterval(this.heartbeat);
     clearTimeout(this.retry);
     clearTimeout(this.flusher);
+    clearTimeout(this.collector);
     this.stopFollowing?.();
     await this.following.catch(() => undefined);
     if (instance) await this.catalog.leave(instance).catch(() => undefined);

@@ -79,6 +79,8 @@ function fileValues(f: FileRecord): unknown[] {
 }
 
 const UNIQUE_VIOLATION = '23505';
+/** The advisory lock of the daemon collecting orphaned blobs. */
+const COLLECTOR_LOCK_KEY = SCHEMA_LOCK_KEY + 2;
 
 /** A daemon serving the shared catalog, as its heartbeat records it. */
 export interface SharedDaemon {
@@ -565,6 +567,25 @@ export class PgCatalog implements CatalogStore {
       );
       return true;
     });
+  }
+
+  /**
+   * Runs `fn` with the keys every file row names, unless another daemon is running it right
+   * now (then undefined): one daemon at a time collects the bucket's orphans.
+   */
+  async asCollector<T>(fn: (referenced: Set<string>) => Promise<T>): Promise<T | undefined> {
+    const c = await this.pool.connect();
+    try {
+      if (!(await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [COLLECTOR_LOCK_KEY])).rows[0]?.ok) return undefined;
+      try {
+        const rows = await c.query<{ relpath: string }>('SELECT relpath FROM files');
+        return await fn(new Set(rows.rows.map((r) => r.relpath)));
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [COLLECTOR_LOCK_KEY]);
+      }
+    } finally {
+      c.release();
+    }
   }
 
   // ---- daemons sharing the catalog -----------------------------------------------
