@@ -8,7 +8,7 @@
  * changes answer 503 with Retry-After, and once it is back the daemons recover by themselves.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessFiles, newToken, readAccessFile, writeAccessFile } from '../../src/shared/access-file.js';
@@ -84,6 +84,50 @@ describe('three daemons sharing one PostgreSQL catalog and one bucket', () => {
     expect(pip.code, pip.output).toBe(0);
     expect(sha256(readFileSync(join(dest, wheelFilename(spec))))).toBe(sha256(wheel));
   });
+
+  it('takes a twine upload on one daemon that poetry then locks from another', async () => {
+    const [a, , c] = daemons as [RunningTestDaemon, RunningTestDaemon, RunningTestDaemon];
+    const env = isolatedEnv(c.root);
+    const dist = join(c.root, 'twine-dist');
+    mkdirSync(dist, { recursive: true });
+    const spec = { name: 'twine-lib', version: '2.0' };
+    writeFileSync(join(dist, wheelFilename(spec)), buildWheel(spec));
+    const [user, password] = Buffer.from(c.adminAuth.replace(/^Basic /, ''), 'base64').toString('utf8').split(/:(.*)/s) as [string, string];
+    const twine = await run(DEBIAN_PYTHON, ['-m', 'twine', 'upload', '--non-interactive', '--repository-url', `${c.url}/legacy/`, '-u', user, '-p', password, join(dist, wheelFilename(spec))], {
+      cwd: c.root,
+      env,
+      timeoutMs: 120_000,
+    });
+    expect(twine.code, twine.output).toBe(0);
+    const project = join(a.root, 'consumer');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(
+      join(project, 'pyproject.toml'),
+      [
+        '[tool.poetry]',
+        'name = "consumer"',
+        'version = "0.1.0"',
+        'description = "Uses twine-lib"',
+        'authors = ["Test <test@example.invalid>"]',
+        '',
+        '[tool.poetry.dependencies]',
+        'python = "^3.8"',
+        'twine-lib = "*"',
+        '',
+        '[[tool.poetry.source]]',
+        'name = "team"',
+        `url = "${a.url}/simple/"`,
+        'default = true',
+        '',
+      ].join('\n'),
+    );
+    await waitFor('twine-lib on A', async () => (await filesOn(a, 'twine-lib')).length === 1, 10_000);
+    const lock = await run('poetry', ['lock', '--no-interaction'], { cwd: project, env: isolatedEnv(a.root), timeoutMs: 200_000 });
+    expect(lock.code, lock.output).toBe(0);
+    const lockText = readFileSync(join(project, 'poetry.lock'), 'utf8');
+    expect(lockText).toContain('name = "twine-lib"');
+    expect(lockText).toContain(a.url);
+  }, 300_000);
 
   it('lets exactly one of 50 concurrent conflicting uploads over three daemons win, and every daemon serves the winner', async () => {
     const spec = { name: 'race-lib', version: '1.0' };
