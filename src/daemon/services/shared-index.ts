@@ -367,7 +367,8 @@ export class SharedIndex implements IndexPrimary {
   }
 
   async refresh(project: string): Promise<void> {
-    await this.syncProject(project);
+    // Part of a change (an upload that lost a race): PostgreSQL away is a 503 here too.
+    await this.write(() => this.syncProject(project));
   }
 
   /** Makes this daemon's copy of one project what the shared catalog says, telling the event stream what changed. */
