@@ -80,6 +80,9 @@ export const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 /** How often a daemon looks for orphans (the first look a minute after it starts). */
 const COLLECT_EVERY_MS = 6 * 60 * 60 * 1000;
 
+/** How long the bucket may take to answer at start (fastify gives a plugin 10 s). */
+const BUCKET_CHECK_MS = 7_000;
+
 /** A heartbeat every this many ms; a daemon not heard of for three is no longer listed. */
 export const HEARTBEAT_MS = 5_000;
 
@@ -134,7 +137,12 @@ export class SharedIndex implements IndexPrimary {
     }
     const blobs = new S3Blobs(location, opts.spoolDir);
     try {
-      await blobs.prepare();
+      // Within the daemon's start-up budget, with a message that names what did not answer.
+      let timer: NodeJS.Timeout | undefined;
+      const silent = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`The bucket '${location.bucket}' did not answer within ${BUCKET_CHECK_MS / 1000} s: check AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and that the store is up.`)), BUCKET_CHECK_MS);
+      });
+      await Promise.race([blobs.prepare(), silent]).finally(() => clearTimeout(timer));
     } catch (err) {
       await catalog.close().catch(() => undefined);
       throw err;
