@@ -77,7 +77,12 @@ function sharedRows(shared: NonNullable<StatusOutput['shared']>): [string, strin
   return [
     ['catalog', `${shared.catalog} (${shared.connected ? 'connected' : 'not answering'})`],
     ['storage', shared.storage],
-    ['daemons', `${shared.daemons.length} sharing it${others.length > 0 ? `: this one and ${others.map((d) => `${d.url} (${d.host}, pid ${d.pid})`).join(', ')}` : ''}`],
+    [
+      'daemons',
+      shared.connected
+        ? `${shared.daemons.length} sharing it${others.length > 0 ? `: this one and ${others.map((d) => `${d.url} (${d.host}, pid ${d.pid})`).join(', ')}` : ''}`
+        : 'not known while the catalog does not answer',
+    ],
   ];
 }
 
