@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuthOf, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, runningBaseUrl, type RunOptions, type RunResult } from '../helpers/daemon.js';
+import { adminAuthOf, ensureBuilt, waitFor, isolatedEnv, makeTempRoot, removeTemp, run, runCli, runningBaseUrl, type RunOptions, type RunResult } from '../helpers/daemon.js';
 import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON as PY, requireTools } from '../helpers/keyring-session.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -91,13 +91,28 @@ describe.skipIf(CLIENTS.length > 0)('pyrepo migrate', () => {
     const again = JSON.parse((await cli(['migrate', '--to', cluster.url, '--storage', storage, '--json'])).stdout) as Record<string, number>;
     expect(again).toMatchObject({ files: 2, copied: 0, activity: 0, downloadRows: 0 });
 
-    // The installation loses its index; the shared one brings it back.
+    // The installation loses its index ...
     const where = JSON.parse((await runCli(['status', '--json'], opts)).stdout) as { dataDir: string; packagesDir: string };
-    for (const f of ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm']) rmSync(join(where.dataDir, f), { force: true });
-    rmSync(where.packagesDir, { recursive: true, force: true });
+    const wipe = () => {
+      for (const f of ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm']) rmSync(join(where.dataDir, f), { force: true });
+      rmSync(where.packagesDir, { recursive: true, force: true });
+    };
+    wipe();
+    // ... and a daemon serving the shared one answers as before: pages, files, yanks, owners and
+    // downloads all come from PostgreSQL and the bucket (its journal is its own: left out).
+    await cli(['start', '--port', '0', '--catalog', cluster.url, '--storage', storage]);
+    const { activity: _journal, ...served } = before as Record<string, unknown>;
+    await waitFor('the shared index caught up', async () => {
+      const { activity: _a, ...now } = (await answers()) as Record<string, unknown>;
+      expect(now).toEqual(served);
+      return true;
+    }, 15_000);
+    await cli(['stop']);
+    // Then the shared one brings it back into the installation.
+    wipe();
     const back = await cli(['migrate', '--from', cluster.url, '--storage', storage]);
     expect(back.stdout).toContain('2 files copied now');
-    await cli(['start', '--port', '0']);
+    await cli(['start', '--port', '0', '--catalog', 'none', '--storage', 'none']);
     expect(await answers()).toEqual(before);
 
     const url = await runningBaseUrl(opts);
