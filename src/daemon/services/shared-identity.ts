@@ -77,6 +77,7 @@ const EMPTY: IdentityDocument = { htpasswd: '', access: { version: 1, roles: {},
 export class SharedIdentity {
   private timer: NodeJS.Timeout | undefined;
   private running = Promise.resolve();
+  private failing = false;
   private readonly files: { htpasswd: string; access: string };
 
   constructor(
@@ -98,7 +99,17 @@ export class SharedIdentity {
   /** Brings both sides in line, one run at a time (also when told that the shared document changed). */
   sync(): Promise<void> {
     this.running = this.running.then(() =>
-      this.syncOnce().catch((err: unknown) => this.log.warn(`Could not bring users and tokens in line with the shared catalog: ${(err as Error).message}`)),
+      this.syncOnce().then(
+        () => {
+          if (this.failing) this.log.info('Users and tokens are in line with the shared catalog again.');
+          this.failing = false;
+        },
+        (err: unknown) => {
+          // Once per outage, not once a second.
+          if (!this.failing) this.log.warn(`Could not bring users and tokens in line with the shared catalog: ${(err as Error).message}; trying again every second.`);
+          this.failing = true;
+        },
+      ),
     );
     return this.running;
   }
