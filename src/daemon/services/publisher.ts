@@ -183,7 +183,8 @@ export class Publisher {
         if (existing && !replace) throw new FileConflictError(filename, existing.sha256);
         // Durable before visible: fsync the data, rename into place, then the catalog row.
         temp ??= this.storage.writeTemp(upload.bytes as Buffer);
-        const mtimeMs = await this.storage.seal(temp);
+        // In the shared mode the bucket takes the (complete) file while it is flushed here.
+        const [mtimeMs, key] = await Promise.all([this.storage.seal(temp), this.primary?.store(temp.path, digests.sha256)]);
         const record = fileRecordOf(inspected, digests, { relpath: filename, mtimeMs }, new Date().toISOString(), {
           source: request.origin.source,
           uploadedBy: request.by.user,
@@ -193,7 +194,7 @@ export class Publisher {
         const metadataBytes = inspected.contents.metadataBytes;
         if (this.primary) {
           // Shared mode: the shared catalog decides, before this daemon's copy shows anything.
-          const lost = await this.publishShared(temp.path, record, inspected.contents.metadata.name, metadataBytes, replace, note);
+          const lost = await this.publishShared(key as string, record, inspected.contents.metadata.name, metadataBytes, replace, note);
           if (lost) return { status: 'identical', file: lost, warnings: warningsOf(inspected) } as UploadOutcome;
         }
         record.relpath = await this.storage.commit(temp, filename);
@@ -231,10 +232,10 @@ export class Publisher {
    * with the same content that is the file this upload is (returned, after this daemon's
    * copy caught up), with other content a conflict.
    */
-  private async publishShared(path: string, record: FileRecord, displayName: string, metadataBytes: Buffer, replace: boolean, note: string | undefined): Promise<FileRecord | undefined> {
+  private async publishShared(key: string, record: FileRecord, displayName: string, metadataBytes: Buffer, replace: boolean, note: string | undefined): Promise<FileRecord | undefined> {
     const primary = this.primary as IndexPrimary;
     try {
-      await primary.publish(path, record, displayName, metadataBytes, { replace, ...(note ? { note } : {}) });
+      await primary.addFile(key, record, displayName, metadataBytes, { replace, ...(note ? { note } : {}) });
       return undefined;
     } catch (err) {
       if (!(err instanceof FileExistsError)) throw err;

@@ -32,11 +32,13 @@ import type { Catalog } from './catalog.js';
 
 /** What the index service needs from the shared catalog for its changes (see IndexService, Publisher). */
 export interface IndexPrimary {
+  /** Stores a complete file's bytes under their sha256; returns the key. CatalogUnavailable when the bucket fails. */
+  store(path: string, sha256: string): Promise<string>;
   /**
-   * Stores a durable file's bytes and then its row. Throws FileExistsError when the name is
-   * taken (and `replace` was not asked), CatalogUnavailable when PostgreSQL cannot be reached.
+   * Adds the row of a file whose bytes `store` put under `key`. Throws FileExistsError when
+   * the name is taken (and `replace` was not asked), CatalogUnavailable when PostgreSQL cannot be reached.
    */
-  publish(path: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void>;
+  addFile(key: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void>;
   /** Makes `user` the owner of a project that has none. */
   claimOwner(project: string, user: string): Promise<void>;
   removeFile(filename: string, by: Actor): Promise<void>;
@@ -177,15 +179,21 @@ export class SharedIndex implements IndexPrimary {
 
   // ---- changes, PostgreSQL first ---------------------------------------------------
 
-  async publish(path: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void> {
-    // The bytes are in the bucket before the row names them: a row never points at nothing.
-    let key: string;
+  async store(path: string, sha256: string): Promise<string> {
     try {
-      key = await this.blobs.putFile(path, file.sha256);
+      return await this.blobs.putFile(path, sha256);
     } catch (err) {
-      this.log.error({ err }, `Could not store '${file.filename}' in ${this.where.storage}`);
+      this.log.error({ err }, `Could not store a file in ${this.where.storage}`);
       throw new CatalogUnavailable();
     }
+  }
+
+  /** Both steps of an upload, one after the other: the bytes are in the bucket before a row names them. */
+  async publish(path: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void> {
+    await this.addFile(await this.store(path, file.sha256), file, displayName, metadataBytes, opts);
+  }
+
+  async addFile(key: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void> {
     await this.write(() =>
       this.catalog.addFiles([{ file: { ...file, relpath: key }, displayName, metadataBytes, ...(opts.note ? { note: opts.note } : {}) }], { replace: opts.replace }),
     );
