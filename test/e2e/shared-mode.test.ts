@@ -265,8 +265,10 @@ describe('three daemons sharing one PostgreSQL catalog and one bucket', () => {
       // Reads go on from each daemon's copy.
       const early = await waitFor('an early upload on B', async () => (await filesOn(b, 'restart-lib'))[0], 10_000);
       expect((await fetch(`${b.url}/packages/${early.filename}`)).status).toBe(200);
-      const health = (await (await fetch(`${a.url}/-/health`, { headers: { authorization: a.adminAuth } })).json()) as { shared?: { connected: boolean } };
+      const health = (await (await fetch(`${a.url}/-/health`, { headers: { authorization: a.adminAuth } })).json()) as { shared?: { connected: boolean }; problems: string[] };
       expect(health.shared?.connected).toBe(false);
+      // A problem there, which `status` and the dashboard's header show.
+      expect(health.problems.join('\n')).toMatch(/The shared catalog .* has not answered since .*uploads and other changes answer 503/);
     } finally {
       await cluster.start();
     }

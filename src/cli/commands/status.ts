@@ -64,10 +64,6 @@ export async function gatherStatus(): Promise<StatusOutput> {
     problems: health.problems,
     ...(health.upstream ? { upstream: health.upstream } : {}),
     ...(health.shared ? { shared: health.shared } : {}),
-    // A lost shared catalog is a problem to see, though the index still serves.
-    ...(health.shared && !health.shared.connected
-      ? { problems: [...health.problems, `The shared catalog has not answered since ${health.shared.lostSince ?? 'a moment ago'}: pages and downloads are served from this daemon's copy, uploads and other changes answer 503 until it is back.`] }
-      : {}),
   };
 }
 

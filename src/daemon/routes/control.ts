@@ -98,7 +98,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       dataDir: opts.dataDir,
       packagesDir: opts.packagesDir,
       indexing: index.indexing,
-      problems: await app.folderProblems(),
+      problems: [...(await app.folderProblems()), ...(app.shared?.problems() ?? [])],
       access: describeAccess({ authenticate: opts.authenticate }),
       authenticate: opts.authenticate,
       watchedFolders: app.watches.folders(),

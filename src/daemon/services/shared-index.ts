@@ -481,6 +481,14 @@ export class SharedIndex implements IndexPrimary {
     return this.catalog.daemons(HEARTBEAT_MS * 3);
   }
 
+  /** What `/-/health` (and so `status` and the dashboard) lists as a problem: a shared catalog that does not answer. */
+  problems(): string[] {
+    if (!this.lostSince) return [];
+    return [
+      `The shared catalog ${this.where.catalog} has not answered since ${this.lostSince.toISOString()}: pages and downloads are served from this daemon's copy; uploads and other changes answer 503 until it is back.`,
+    ];
+  }
+
   /** The shared mode's state for `/-/health`: the daemons are left out while PostgreSQL does not answer. */
   async status(instance: string): Promise<SharedStatus> {
     const daemons = this.lostSince ? [] : await this.daemons().catch(() => []);
