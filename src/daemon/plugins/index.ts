@@ -47,8 +47,8 @@ const LAST_EVENT_ID = 'last-event-id';
 
 async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Promise<void> {
   const storage = new PackageStorage(opts.packagesDir);
-  const removed = await storage.prepare();
-  if (removed.length > 0) app.log.info(`Removed ${removed.length} unfinished upload(s) left by an earlier stop.`);
+  // Not listed here: the first reconcile removes unfinished uploads of an earlier run.
+  await storage.create();
   const catalog = new Catalog(opts.catalogFile);
   const events = new EventBus({ previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0, ...(opts.ringSize ? { ringSize: opts.ringSize } : {}) });
   const index = new IndexService({

@@ -273,6 +273,9 @@ export interface DownloadCountRow {
   count: number;
 }
 
+/** Rows of file stamps read between two turns of the event loop (a few milliseconds). */
+const STAMPS_PER_SLICE = 2000;
+
 /** Rows of download counts per transaction of the writer: a few milliseconds each. */
 const BATCH_ROWS = 500;
 
@@ -360,7 +363,7 @@ export class Catalog {
       fileByName: s('SELECT * FROM files WHERE filename = ?'),
       fileByPath: s('SELECT * FROM files WHERE relpath = ?'),
       filesOfProject: s('SELECT * FROM files WHERE project = ?'),
-      allFileStamps: s('SELECT relpath, size, mtime_ms FROM files'),
+      fileStampsAfter: s('SELECT relpath, size, mtime_ms FROM files WHERE relpath > ? ORDER BY relpath LIMIT ?'),
       allServed: s('SELECT filename, relpath, project, sha256 FROM files'),
       filesUnder: s('SELECT filename FROM files WHERE substr(relpath, 1, ?) = ?'),
       project: s('SELECT name, display_name FROM projects WHERE name = ?'),
@@ -484,14 +487,22 @@ export class Catalog {
 
   /**
    * `size:mtime` of every file by relpath, for reconciling with the folder. Built from raw
-   * rows: at 60,000 files, row objects would cost tens of megabytes for a moment.
+   * rows (at 60,000 files, row objects would cost tens of megabytes for a moment), read in
+   * relpath order a slice at a time with a turn of the event loop between slices: in one
+   * query the event loop stopped for tens of milliseconds (hundreds on a busy machine), and
+   * the first requests after a restart waited for it. A file added or removed between two
+   * slices is one the folder scan, which comes after, sees as it is.
    */
-  fileStamps(): Map<string, string> {
+  async fileStamps(): Promise<Map<string, string>> {
     const stamps = new Map<string, string>();
-    for (const [relpath, size, mtime] of this.stmt.allFileStamps!.raw().iterate() as Iterable<[string, number, number]>) {
-      stamps.set(relpath, stampOf(size, mtime));
+    let after = '';
+    for (;;) {
+      const rows = this.stmt.fileStampsAfter!.raw().all(after, STAMPS_PER_SLICE) as [string, number, number][];
+      for (const [relpath, size, mtime] of rows) stamps.set(relpath, stampOf(size, mtime));
+      if (rows.length < STAMPS_PER_SLICE) return stamps;
+      after = (rows[rows.length - 1] as [string, number, number])[0];
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return stamps;
   }
 
   /** Filenames of the files inside a subfolder (relpath prefix `dir/`). */

@@ -279,13 +279,13 @@ export class IndexService {
    * Brings the catalog in line with the folder: new and changed files are indexed,
    * vanished ones forgotten. Reads keep being served from the catalog meanwhile.
    */
-  async reconcile(concurrency = 8): Promise<{ indexed: number; removed: number; unchanged: number }> {
+  async reconcile(concurrency = 8, beforeReading?: (dir: string) => void): Promise<{ indexed: number; removed: number; unchanged: number; leftovers: number }> {
     this.indexing = true;
     this.publisher.beginBatch();
     try {
       // What is left in `known` after the scan is gone from the folder.
-      const known = this.catalog.fileStamps();
-      const found = await this.storage.scan();
+      const known = await this.catalog.fileStamps();
+      const { files: found, leftovers } = await this.storage.scan(beforeReading ? { beforeReading } : {});
       const todo: FoundFile[] = [];
       for (const f of found) {
         if (known.get(f.relpath) !== stampOf(f.size, f.mtimeMs)) todo.push(f);
@@ -306,7 +306,7 @@ export class IndexService {
         }
       };
       await Promise.all(Array.from({ length: concurrency }, worker));
-      return { indexed, removed, unchanged: found.length - todo.length };
+      return { indexed, removed, unchanged: found.length - todo.length, leftovers: leftovers.length };
     } finally {
       this.publisher.endBatch();
       this.indexing = false;
