@@ -14,16 +14,32 @@
  * - After a full collection the old generation may grow by a fifth before the next one.
  */
 import { setFlagsFromString } from 'node:v8';
+import type { Worker } from 'node:worker_threads';
 
 /** How much the old generation may grow after a full collection before the next, in percent. */
 const OLD_GENERATION_GROWTH_PERCENT = 20;
 
 let applied = false;
 
-/** Applies the daemon's heap sizing to this process (once). */
-export function keepHeapSmall(): void {
-  if (applied) return;
-  applied = true;
+function apply(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
   setFlagsFromString(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
 }
+
+/** Applies the daemon's heap sizing to this process. */
+export function keepHeapSmall(): void {
+  applied = true;
+  apply();
+}
+
+/**
+ * Node sets V8's flags back to their start-up values while a worker thread starts (the
+ * young generation then grew to 32 MB again at the first download counts): applies the
+ * daemon's sizing again once `worker` runs, if the daemon asked for it.
+ */
+export function keepHeapSmallAfter(worker: Worker): void {
+  if (applied) worker.once('online', apply);
+}
+
+/** The worker's own young generation, in MB: it writes batches of a few hundred rows. */
+export const WORKER_YOUNG_GENERATION_MB = 4;

@@ -11,6 +11,8 @@ import { Catalog } from '../services/catalog.js';
 import { EventBus } from '../services/events.js';
 import { IndexService } from '../services/index-service.js';
 import { PackageStorage } from '../services/storage.js';
+import { PageFile } from '../services/page-file.js';
+import { dirname, join } from 'node:path';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -50,6 +52,8 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   // Not listed here: the first reconcile removes unfinished uploads of an earlier run.
   await storage.create();
   const catalog = new Catalog(opts.catalogFile);
+  // Rendered pages live in a file next to the catalog (unlinked once open), not in memory.
+  const pageFile = new PageFile(join(dirname(opts.catalogFile), '.pages.tmp'));
   const events = new EventBus({ previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0, ...(opts.ringSize ? { ringSize: opts.ringSize } : {}) });
   const index = new IndexService({
     catalog,
@@ -57,6 +61,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     events,
     log: app.log,
     overwrite: opts.overwrite,
+    pageFile,
     ...(opts.downloadBatchMs !== undefined ? { downloadBatchMs: opts.downloadBatchMs } : {}),
   });
   // Saved at the first tick even before any event: the position a snapshot reports then is this run's start.
@@ -83,6 +88,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     index.flushDownloadEvents();
     saveEventId();
     catalog.close();
+    pageFile.close();
     await storage.close();
   });
 }

@@ -10,6 +10,7 @@ import type { Database as DB, Statement } from 'better-sqlite3';
 import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '../../shared/api.js';
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
 import { DownloadWriter, WRITTEN_BATCH_KEY, writeDownloadBatch, type DownloadRow } from './download-writer.js';
+import { ServedFiles, type ServedFile } from './served-files.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -38,17 +39,7 @@ export interface FileRecord {
   uploadedFrom: string | null;
 }
 
-/**
- * What serving a file's bytes needs, kept in memory for every file (about 200 bytes each):
- * a download then reads no catalog page (at 60,000 files the table is ten times the page
- * cache, so a lookup by filename cost a few reads from the OS and a row of 18 columns).
- */
-export interface ServedFile {
-  filename: string;
-  relpath: string;
-  project: string;
-  sha256: string;
-}
+export type { ServedFile } from './served-files.js';
 
 /** How a file came onto the index: the upload API, a watched build folder (`pyrepo watch`), the packages folder. */
 export type FileSource = 'upload' | 'watch' | 'folder';
@@ -328,10 +319,12 @@ export class Catalog {
   private writeFailure: string | undefined;
   /** Incremented on every change; exposed as `_last-serial` and used in ETags. */
   serial: number;
-  /** Every file's ServedFile by filename, loaded at the first download and kept in step by every change. */
-  private served: Map<string, ServedFile> | undefined;
-  /** One string per project name, shared by the ServedFile records of its files. */
-  private readonly projectNames = new Map<string, string>();
+  /**
+   * What serving each file needs, loaded at the first download and kept in step by every
+   * change: a download then reads no catalog page (at 60,000 files the table is ten times
+   * the page cache, so a lookup by filename cost a few reads from the OS and a row of 18 columns).
+   */
+  private served: ServedFiles | undefined;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -460,20 +453,12 @@ export class Catalog {
   /** What serving the file's bytes needs, from memory (see {@link ServedFile}). */
   servedFile(filename: string): ServedFile | undefined {
     if (!this.served) {
-      this.served = new Map();
+      this.served = new ServedFiles();
       for (const [name, relpath, project, sha256] of this.stmt.allServed!.raw().iterate() as Iterable<[string, string, string, string]>) {
-        this.remember(name, relpath, project, sha256);
+        this.served.set(name, relpath, project, sha256);
       }
     }
     return this.served.get(filename);
-  }
-
-  private remember(filename: string, relpath: string, project: string, sha256: string): void {
-    if (!this.served) return;
-    let name = this.projectNames.get(project);
-    if (name === undefined) this.projectNames.set(project, (name = project));
-    // In a flat folder (nearly always) the relpath is the filename: one string for both.
-    this.served.set(filename, { filename, relpath: relpath === filename ? filename : relpath, project: name, sha256 });
   }
 
   fileByPath(relpath: string): FileRecord | undefined {
@@ -551,7 +536,7 @@ export class Catalog {
       }
       this.bump();
     });
-    for (const { file } of entries) this.remember(file.filename, file.relpath, file.project, file.sha256);
+    for (const { file } of entries) this.served?.set(file.filename, file.relpath, file.project, file.sha256);
   }
 
   /** Records a new mtime for a file whose content is unchanged (same hash). */

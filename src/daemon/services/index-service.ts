@@ -24,6 +24,7 @@ import {
   type ProjectView,
 } from './pages.js';
 import type { FoundFile, PackageStorage } from './storage.js';
+import type { PageFile } from './page-file.js';
 import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
 
 /** Thrown when a project, release or file is not on the index. */
@@ -39,6 +40,8 @@ export interface IndexServiceOptions {
   overwrite: boolean;
   /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
   downloadBatchMs?: number;
+  /** Where rendered pages are kept (default: in memory). */
+  pageFile?: PageFile;
 }
 
 export class IndexService {
@@ -46,7 +49,7 @@ export class IndexService {
   readonly storage: PackageStorage;
   private readonly events: EventBus;
   private readonly log: FastifyBaseLogger;
-  private readonly pages = new PageCache();
+  private readonly pages: PageCache;
   /** Serializes changes per filename so concurrent uploads of one file cannot interleave. */
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Latest version per project, computed on demand (PEP 440 ordering is not SQL's). */
@@ -65,6 +68,7 @@ export class IndexService {
     this.storage = opts.storage;
     this.events = opts.events;
     this.log = opts.log;
+    this.pages = new PageCache(opts.pageFile);
     this.publisher = new Publisher({
       catalog: this.catalog,
       storage: this.storage,
