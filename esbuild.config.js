@@ -41,7 +41,9 @@ const result = await build({
   sourcemap: true,
   // Native addons: they stay packages, loaded from node_modules with their binaries.
   // react-devtools-core: Ink imports it only when DEV=true, for React DevTools; it is not installed.
-  external: ['better-sqlite3', '@napi-rs/keyring', 'react-devtools-core'],
+  // fastify's schema compilers (ajv, fast-json-stringify): a megabyte the daemon parsed at
+  // every start for routes it compiles at their first use (src/daemon/lazy-compilers.ts).
+  external: ['better-sqlite3', '@napi-rs/keyring', 'react-devtools-core', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __pyrepoRequire } from 'node:module'; const require = __pyrepoRequire(import.meta.url);" },
   logLevel: 'warning',
