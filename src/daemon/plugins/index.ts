@@ -5,6 +5,7 @@
  * in the catalog with the counts, so that the next run's ids start above it whatever the
  * clock says.
  */
+import { dirname, join } from 'node:path';
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { Catalog } from '../services/catalog.js';
@@ -12,7 +13,6 @@ import { EventBus } from '../services/events.js';
 import { IndexService } from '../services/index-service.js';
 import { PackageStorage } from '../services/storage.js';
 import { PageFile } from '../services/page-file.js';
-import { dirname, join } from 'node:path';
 
 declare module 'fastify' {
   interface FastifyInstance {
