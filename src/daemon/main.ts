@@ -17,7 +17,7 @@ import { anonymousLanUploadProblem, listenProblem } from '../shared/settings-che
 import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
 import { PYREPO_VERSION } from '../shared/version.js';
 import { AppSettingsError, buildApp } from './app.js';
-import { keepHeapSmall } from './heap-limits.js';
+import { keepHeapSmall } from '../shared/heap-limits.js';
 
 /** A start failure the user can fix (port taken, folder not writable). */
 export class DaemonStartError extends Error {

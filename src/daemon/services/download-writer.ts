@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Database as DB } from 'better-sqlite3';
-import { keepHeapSmallAfter, WORKER_YOUNG_GENERATION_MB } from '../heap-limits.js';
+import { keepHeapSmallAfter, WORKER_YOUNG_GENERATION_MB } from '../../shared/heap-limits.js';
 
 /** One row of a batch: filename, UTC day, installer, CI (1 or 0), count. */
 export type DownloadRow = [filename: string, day: string, installer: string, ci: 0 | 1, count: number];

@@ -1,9 +1,10 @@
 /**
  * Keeps the daemon's JavaScript heap near what it holds, instead of V8's defaults for a
- * program with gigabytes to spare.
+ * program with gigabytes to spare. The daemon applies it when it starts; `pyrepo serve`,
+ * which runs the daemon in its own process, before it loads anything.
  *
- * Measured at 60,000 files, the daemon holds about 30 MB at start and 80 MB once every
- * page is rendered, yet its resident size passed 260 MB: V8 grew the young generation
+ * Measured at 60,000 files, the daemon held about 30 MB at start and 80 MB once every
+ * page was rendered, yet its resident size passed 260 MB: V8 grew the young generation
  * to 32 MB (16 MB semi-spaces) during the first scan's burst of short-lived objects, and let
  * the old generation run to three or four times the live size between full collections.
  * Both settings are read by V8 each time it resizes, so they take effect when set at run
