@@ -3,6 +3,7 @@
 // loads in a fraction of that, which is what lets the daemon answer within 1 s.
 // `tsc` still type-checks everything; this only decides how the output is laid out.
 import { build } from 'esbuild';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,7 +28,7 @@ const rememberedText = {
   },
 };
 
-await build({
+const result = await build({
   entryPoints: ['src/cli/index.ts', 'src/daemon/main.ts'],
   outdir: 'dist',
   outbase: 'src',
@@ -40,9 +41,24 @@ await build({
   sourcemap: true,
   // Native addons: they stay packages, loaded from node_modules with their binaries.
   // react-devtools-core: Ink imports it only when DEV=true, for React DevTools; it is not installed.
-  external: ['better-sqlite3', '@napi-rs/keyring', 'react-devtools-core'],
+  // fastify's schema compilers (ajv, fast-json-stringify): a megabyte the daemon parsed at
+  // every start for routes it compiles at their first use (src/daemon/lazy-compilers.ts).
+  external: ['better-sqlite3', '@napi-rs/keyring', 'react-devtools-core', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __pyrepoRequire } from 'node:module'; const require = __pyrepoRequire(import.meta.url);" },
   logLevel: 'warning',
   plugins: [rememberedText],
+  metafile: true,
 });
+
+// V8 keeps each script's source in memory, and one character above Latin-1 makes it keep the
+// whole file two bytes per character: the daemon's bundle, over 2 MB, then held twice that
+// for a few arrows and accents in comments (and a regular expression or two) that esbuild
+// leaves as they are. Written as \u escapes they mean the same everywhere they can occur.
+for (const output of Object.keys(result.metafile.outputs)) {
+  if (!output.endsWith('.js')) continue;
+  const file = resolve(output);
+  const text = readFileSync(file, 'utf8');
+  if (!/[\u0080-\uffff]/.test(text)) continue;
+  writeFileSync(file, text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}

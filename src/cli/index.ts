@@ -31,6 +31,9 @@ export async function main(args: string[]): Promise<void> {
     process.stdout.write(`${PYREPO_VERSION}\n`);
     return;
   }
+  // `serve` becomes the daemon: its heap sizing from the start, before the young generation
+  // grows while the command's modules load (4 MB semi-spaces it would keep).
+  if (args.find((a) => !a.startsWith('-')) === 'serve') (await import('../shared/heap-limits.js')).keepHeapSmall();
   try {
     const { buildParser } = await import('./parser.js');
     await (await buildParser(args)).parseAsync();

@@ -33,6 +33,7 @@ import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js'
 import upipRoutes from './routes/upip.js';
 import watchRoutes from './routes/watches.js';
 import { clientErrorHandler } from './client-errors.js';
+import { lazySerializerBuilder, lazyValidatorBuilder } from './lazy-compilers.js';
 import { AppSettingsError, BadRequest, CATALOG_RETRY_AFTER_S, UploadCutOff, UploadTooLarge } from './errors.js';
 
 export interface BuildAppOptions {
@@ -47,6 +48,8 @@ export interface BuildAppOptions {
   events?: { ringSize?: number; downloadBatchMs?: number };
   /** How long the upstream may take to connect, answer or send the next bytes (default 5 s; tests shorten it). */
   upstreamTimeoutMs?: number;
+  /** Compare the packages folder with the catalog once listening, not at ready (main.ts, which listens). */
+  indexAfterListen?: boolean;
 }
 
 declare module 'fastify' {
@@ -129,6 +132,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    // The control API's schemas are compiled at their first use, not before the first answer.
+    schemaController: { compilersFactory: { buildValidator: lazyValidatorBuilder(), buildSerializer: lazySerializerBuilder() } },
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   app.decorate('instance', randomBytes(16).toString('hex'));
@@ -163,7 +168,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     dir: layout.upstreamDir,
     ...(opts.upstreamTimeoutMs !== undefined ? { timeoutMs: opts.upstreamTimeoutMs } : {}),
   });
-  await app.register(watcherPlugin, { watch: settings.watch });
+  await app.register(watcherPlugin, { watch: settings.watch, afterListen: opts.indexAfterListen ?? false });
   await app.register(boardsPlugin, { cacheDir: layout.boardCacheDir });
   await app.register(authPlugin, {
     dataDir: layout.dataDir,

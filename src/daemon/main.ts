@@ -17,6 +17,7 @@ import { anonymousLanUploadProblem, listenProblem } from '../shared/settings-che
 import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
 import { PYREPO_VERSION } from '../shared/version.js';
 import { AppSettingsError, buildApp } from './app.js';
+import { keepHeapSmall } from '../shared/heap-limits.js';
 
 /** A start failure the user can fix (port taken, folder not writable). */
 export class DaemonStartError extends Error {
@@ -66,6 +67,7 @@ async function liveDaemonOf(stateFile: string): Promise<DaemonState | undefined>
 
 /** Starts the daemon and resolves once it is listening. */
 export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon> {
+  keepHeapSmall();
   const layout = dataLayout(settings.dataDir);
   const other = await liveDaemonOf(layout.stateFile);
   if (other) {
@@ -90,7 +92,7 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
   }
   let app;
   try {
-    app = await buildApp({ settings });
+    app = await buildApp({ settings, indexAfterListen: true });
   } catch (err) {
     if (err instanceof AppSettingsError) throw new DaemonStartError(err.message);
     throw err;

@@ -1,8 +1,9 @@
 /**
  * The packages folder's durability: a commit resolves only after a folder fsync that
- * began after its rename, and commits made at once share fsyncs (group commit).
+ * began after its rename, and commits made at once share fsyncs (group commit); the first
+ * scan removes what an earlier run left unfinished, never an upload of this run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -52,5 +53,30 @@ describe('PackageStorage.commit', () => {
     await storage.commit(temp, 'demo-9.0.tar.gz');
     expect(syncs.length).toBe(before + 1);
     await storage.close();
+  });
+});
+
+describe('PackageStorage.scan', () => {
+  it("lists distributions in subfolders too, and removes an earlier run's unfinished uploads but not this run's", async () => {
+    root = mkdtempSync(join(tmpdir(), 'pyrepo-storage-'));
+    const storage = new PackageStorage(root);
+    await storage.create();
+    mkdirSync(join(root, 'sub'));
+    writeFileSync(join(root, 'demo-1.0.tar.gz'), 'sdist');
+    writeFileSync(join(root, 'sub', 'demo-1.0-py3-none-any.whl'), 'wheel');
+    writeFileSync(join(root, 'notes.txt'), 'not a distribution');
+    writeFileSync(join(root, '.pyrepo-upload-1234-deadbeefdeadbeef-1.part'), 'half an upload of an earlier run');
+    const inFlight = storage.writeTemp(Buffer.from('an upload of this run, not sealed yet'));
+    const seen: string[] = [];
+    const { files, leftovers } = await storage.scan({ beforeReading: (dir) => seen.push(dir) });
+    expect(files.map((f) => [f.relpath, f.filename, f.size]).sort()).toEqual([
+      ['demo-1.0.tar.gz', 'demo-1.0.tar.gz', 5],
+      ['sub/demo-1.0-py3-none-any.whl', 'demo-1.0-py3-none-any.whl', 5],
+    ]);
+    expect(leftovers).toEqual(['.pyrepo-upload-1234-deadbeefdeadbeef-1.part']);
+    expect(seen).toEqual([root, join(root, 'sub')]);
+    expect(existsSync(inFlight.path)).toBe(true);
+    expect(readdirSync(root).filter((n) => n.startsWith('.pyrepo-upload-'))).toHaveLength(1);
+    await storage.discard(inFlight);
   });
 });

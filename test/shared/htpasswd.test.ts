@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashPassword, hashScheme, isValidUserName, parseHtpasswd, removeHtpasswdUser, setHtpasswdUser, verifyPassword } from '../../src/shared/htpasswd.js';
+import { hashPassword, hashScheme, isValidUserName, parseHtpasswd, removeHtpasswdUser, setHtpasswdUser, verifyPassword, verifyPasswordAside } from '../../src/shared/htpasswd.js';
 
 /** `htpasswd -nb <flags> user password` from apache2-utils (installed by .ci/run). */
 function htpasswd(flags: string[], user: string, password: string): string {
@@ -31,6 +31,9 @@ describe('verifying what htpasswd writes', () => {
       expect(await verifyPassword(pw, hash)).toBe(true);
       expect(await verifyPassword(`${pw}x`.slice(scheme === 'crypt' ? 1 : 0), hash)).toBe(false);
       expect(await verifyPassword('', hash)).toBe(false);
+      // The same answers on a thread of its own (bcrypt) or here (the others).
+      expect(await verifyPasswordAside(pw, hash)).toBe(true);
+      expect(await verifyPasswordAside(`${pw}x`.slice(scheme === 'crypt' ? 1 : 0), hash)).toBe(false);
     });
   }
 

@@ -26,10 +26,13 @@ export const serveCommand: CommandModule<object, DaemonFlags> = {
     const paths = resolvePaths();
     const stored = loadSettings(paths);
     const settings = resolveDaemonSettings(argv, stored, paths);
-    // Uploads need the admin identity by default: make sure the daemon will know it.
-    await ensureAdminUser(paths, settings.dataDir, stored.adminUser);
-    // The CLI enters the daemon only through its entry file.
-    const { runDaemon, stopOnSignals, DaemonStartError } = await import('../../daemon/main.js');
+    // Uploads need the admin identity by default: make sure the daemon will know it, its
+    // bcrypt check on another thread while this one loads the daemon (its entry file: the
+    // CLI enters the daemon only through it).
+    const [, { runDaemon, stopOnSignals, DaemonStartError }] = await Promise.all([
+      ensureAdminUser(paths, settings.dataDir, stored.adminUser, { aside: true }),
+      import('../../daemon/main.js'),
+    ]);
     try {
       const daemon = await runDaemon(settings);
       say(

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { AccessFileError, accessFiles, readAccessFile, writeAccessFile } from '../../shared/access-file.js';
 import { writeFileAtomic } from '../../shared/atomic-file.js';
-import { hashPassword, parseHtpasswd, setHtpasswdUser, verifyPassword } from '../../shared/htpasswd.js';
+import { hashPassword, parseHtpasswd, setHtpasswdUser, verifyPassword, verifyPasswordAside } from '../../shared/htpasswd.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import { LazySecretStore, SecretStoreError, type SecretStore } from '../../shared/secrets.js';
 import { AbortError } from '../errors.js';
@@ -69,14 +69,22 @@ export function basicAuthorization(credentials: AdminCredentials): string {
  * Makes sure the daemon knows the admin: a bcrypt hash of the stored password in pyrepo's
  * htpasswd file and the admin role in the access file (the password itself stays in the
  * keychain or the 0600 file). Creates the password if there is none yet. Idempotent.
+ * With `aside`, the bcrypt check runs on a thread of its own (for a caller that loads the
+ * daemon meanwhile).
  */
-export async function ensureAdminUser(paths: PyrepoPaths, dataDir: string, username: string): Promise<AdminCredentials & { created: boolean }> {
+export async function ensureAdminUser(
+  paths: PyrepoPaths,
+  dataDir: string,
+  username: string,
+  opts: { aside?: boolean } = {},
+): Promise<AdminCredentials & { created: boolean }> {
   const admin = await ensureAdminCredentials(secretStore(paths), username);
   const files = accessFiles(dataDir);
   mkdirSync(dataDir, { recursive: true });
   const text = existsSync(files.htpasswd) ? readFileSync(files.htpasswd, 'utf8') : '';
   const entry = parseHtpasswd(text).entries.find((e) => e.user === username);
-  if (!entry || !(await verifyPassword(admin.password, entry.hash))) {
+  const verify = opts.aside ? verifyPasswordAside : verifyPassword;
+  if (!entry || !(await verify(admin.password, entry.hash))) {
     writeFileAtomic(files.htpasswd, setHtpasswdUser(text, username, await hashPassword(admin.password)), { mode: 0o600 });
   }
   try {

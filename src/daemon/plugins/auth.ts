@@ -105,14 +105,8 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     return new Unauthorized(message);
   };
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const action = actionOf(req.method, req.url);
-    const header = req.headers.authorization;
-    // Health is open; credentials sent with it are checked, so that an admin gets the whole answer.
-    if (action === 'open' && (header === undefined || header === '')) return;
-    // What is open is open to everyone: credentials sent anyway (twine always sends some)
-    // are not looked at, as pypiserver does.
-    if (action !== 'open' && !needed.has(action)) return;
+  /** Checks the credentials a request to `action` needs, setting req.identity; throws when they are missing or wrong. */
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply, action: Action, header: string | undefined): Promise<void> => {
     if (header === undefined || header === '') {
       throw challenge(reply, action === 'admin' ? 'The control API needs the admin identity.' : `Authentication required to ${action}.`);
     }
@@ -139,6 +133,19 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
       if (who.role === 'reader') throw new Forbidden(`The user '${who.user}' may only read (role reader).`);
       if (who.token?.readOnly) throw new Forbidden(`The token ${who.token.id} is read-only.`);
     }
+  };
+
+  // A callback hook, not an async one: most requests (every download and page of an index
+  // open for reading) need no credentials and pass without a promise and its extra turn.
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    const action = actionOf(req.method, req.url);
+    const header = req.headers.authorization;
+    // Health is open; credentials sent with it are checked, so that an admin gets the whole answer.
+    if (action === 'open' && (header === undefined || header === '')) return done();
+    // What is open is open to everyone: credentials sent anyway (twine always sends some)
+    // are not looked at, as pypiserver does.
+    if (action !== 'open' && !needed.has(action)) return done();
+    authenticate(req, reply, action, header).then(() => done(), done);
   });
 
   app.decorate('mayUpload', (req: FastifyRequest, project: string) => checkUpload(app.index.catalog, req.identity, project));

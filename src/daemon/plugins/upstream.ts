@@ -5,7 +5,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import type { UpstreamConfig } from '../../shared/upstream-config.js';
-import { UpstreamProxy } from '../services/upstream/proxy.js';
+import type { UpstreamProxy } from '../services/upstream/proxy.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,6 +27,9 @@ async function upstreamPlugin(app: FastifyInstance, opts: UpstreamPluginOptions)
     app.decorate('upstream', undefined);
     return;
   }
+  // Loaded only when an upstream is set: its HTTP client (undici) is a third of the daemon's
+  // code, and a daemon without an upstream (the default) never runs it.
+  const { UpstreamProxy } = await import('../services/upstream/proxy.js');
   const proxy = new UpstreamProxy({
     config: opts.config,
     dir: opts.dir,

@@ -18,6 +18,13 @@ declare module 'fastify' {
 export interface WatcherPluginOptions {
   /** Watch the folder for files added or removed while running. */
   watch: boolean;
+  /**
+   * Start the first reconcile once the server listens rather than once it is ready: the
+   * catalog as it is then answers the first requests while the folder is compared with it
+   * (reading the catalog's 60,000 stamps alone takes a noticeable moment). Without a
+   * listen (app.inject()) it starts at ready.
+   */
+  afterListen?: boolean;
 }
 
 async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): Promise<void> {
@@ -43,15 +50,14 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
       gone: (relpath) => index.forgetFolderPath(relpath),
       error: (err, relpath) => app.log.error({ err }, `Watching '${relpath || '.'}' in the packages folder failed`),
     });
-    return watcher.start();
+    return watcher;
   };
 
-  app.addHook('onReady', async () => {
+  const indexInBackground = () => {
     const shared = app.shared;
     if (shared) {
       // The shared mode: the packages folder is this daemon's copy of the bucket, kept by
       // following the shared catalog (in the background, like the reconcile below).
-      index.indexing = true;
       void (async () => {
         try {
           const started = Date.now();
@@ -66,15 +72,16 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
       })();
       return;
     }
-    // In the background: health answers at once from the catalog as it is. The watcher
-    // starts first, so a file that arrives during the scan is caught by one or the other.
-    index.indexing = true;
+    // In the background: health answers at once from the catalog as it is.
     void (async () => {
       try {
-        if (opts.watch) await startWatching();
+        // The scan lists each folder once: the watcher starts on each just before, so a file
+        // that arrives meanwhile is caught by one or the other.
+        const watching = opts.watch ? startWatching() : undefined;
         if (closing) return;
         const started = Date.now();
-        const r = await index.reconcile();
+        const r = await index.reconcile(undefined, watching && ((dir) => watching.watchFolder(dir)));
+        if (r.leftovers > 0) app.log.info(`Removed ${r.leftovers} unfinished upload(s) left by an earlier stop.`);
         app.log.info(
           `Packages folder indexed in ${Date.now() - started} ms: ${r.indexed} new or changed, ${r.removed} gone, ${r.unchanged} unchanged.`,
         );
@@ -85,7 +92,13 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
         resolveIndexing();
       }
     })();
+  };
+
+  app.addHook('onReady', async () => {
+    index.indexing = true;
+    if (!opts.afterListen) indexInBackground();
   });
+  if (opts.afterListen) app.addHook('onListen', async () => indexInBackground());
 
   app.addHook('preClose', async () => {
     closing = true;

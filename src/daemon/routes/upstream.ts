@@ -11,7 +11,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import send from '@fastify/send';
 import { CacheRemovalSchema, ControlRoutes, ProjectParamsSchema, UpstreamStatusSchema } from '../../shared/api.js';
 import { isValidProjectName, normalizeName } from '../../shared/names.js';
 import { BadRequest, NotFound, UpstreamRefused } from '../errors.js';
@@ -112,6 +111,8 @@ export async function sendUpstreamFile(upstream: UpstreamProxy, req: FastifyRequ
     if (ifNoneMatch !== undefined) delete headers['if-modified-since'];
     if (range.kind === 'part') headers.range = `bytes=${range.first}-${range.last}`;
     const decided = { method: req.raw.method, headers } as unknown as IncomingMessage;
+    // Loaded with the first cached upstream file: a daemon without an upstream never sends one.
+    const { default: send } = await import('@fastify/send');
     const result = await send(decided, `/${encodeURIComponent(filename)}`, {
       root: upstream.filesDir,
       dotfiles: 'deny',

@@ -10,6 +10,7 @@ import type { Database as DB, Statement } from 'better-sqlite3';
 import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '../../shared/api.js';
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
 import { DownloadWriter, WRITTEN_BATCH_KEY, writeDownloadBatch, type DownloadRow } from './download-writer.js';
+import { ServedFiles, type ServedFile } from './served-files.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -38,17 +39,7 @@ export interface FileRecord {
   uploadedFrom: string | null;
 }
 
-/**
- * What serving a file's bytes needs, kept in memory for every file (about 200 bytes each):
- * a download then reads no catalog page (at 60,000 files the table is ten times the page
- * cache, so a lookup by filename cost a few reads from the OS and a row of 18 columns).
- */
-export interface ServedFile {
-  filename: string;
-  relpath: string;
-  project: string;
-  sha256: string;
-}
+export type { ServedFile } from './served-files.js';
 
 /** How a file came onto the index: the upload API, a watched build folder (`pyrepo watch`), the packages folder. */
 export type FileSource = 'upload' | 'watch' | 'folder';
@@ -273,6 +264,9 @@ export interface DownloadCountRow {
   count: number;
 }
 
+/** Rows of file stamps read between two turns of the event loop (a few milliseconds). */
+const STAMPS_PER_SLICE = 2000;
+
 /** Rows of download counts per transaction of the writer: a few milliseconds each. */
 const BATCH_ROWS = 500;
 
@@ -325,10 +319,12 @@ export class Catalog {
   private writeFailure: string | undefined;
   /** Incremented on every change; exposed as `_last-serial` and used in ETags. */
   serial: number;
-  /** Every file's ServedFile by filename, loaded at the first download and kept in step by every change. */
-  private served: Map<string, ServedFile> | undefined;
-  /** One string per project name, shared by the ServedFile records of its files. */
-  private readonly projectNames = new Map<string, string>();
+  /**
+   * What serving each file needs, loaded at the first download and kept in step by every
+   * change: a download then reads no catalog page (at 60,000 files the table is ten times
+   * the page cache, so a lookup by filename cost a few reads from the OS and a row of 18 columns).
+   */
+  private served: ServedFiles | undefined;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -360,7 +356,7 @@ export class Catalog {
       fileByName: s('SELECT * FROM files WHERE filename = ?'),
       fileByPath: s('SELECT * FROM files WHERE relpath = ?'),
       filesOfProject: s('SELECT * FROM files WHERE project = ?'),
-      allFileStamps: s('SELECT relpath, size, mtime_ms FROM files'),
+      fileStampsAfter: s('SELECT relpath, size, mtime_ms FROM files WHERE relpath > ? ORDER BY relpath LIMIT ?'),
       allServed: s('SELECT filename, relpath, project, sha256 FROM files'),
       filesUnder: s('SELECT filename FROM files WHERE substr(relpath, 1, ?) = ?'),
       project: s('SELECT name, display_name FROM projects WHERE name = ?'),
@@ -457,20 +453,12 @@ export class Catalog {
   /** What serving the file's bytes needs, from memory (see {@link ServedFile}). */
   servedFile(filename: string): ServedFile | undefined {
     if (!this.served) {
-      this.served = new Map();
+      this.served = new ServedFiles();
       for (const [name, relpath, project, sha256] of this.stmt.allServed!.raw().iterate() as Iterable<[string, string, string, string]>) {
-        this.remember(name, relpath, project, sha256);
+        this.served.set(name, relpath, project, sha256);
       }
     }
     return this.served.get(filename);
-  }
-
-  private remember(filename: string, relpath: string, project: string, sha256: string): void {
-    if (!this.served) return;
-    let name = this.projectNames.get(project);
-    if (name === undefined) this.projectNames.set(project, (name = project));
-    // In a flat folder (nearly always) the relpath is the filename: one string for both.
-    this.served.set(filename, { filename, relpath: relpath === filename ? filename : relpath, project: name, sha256 });
   }
 
   fileByPath(relpath: string): FileRecord | undefined {
@@ -484,14 +472,22 @@ export class Catalog {
 
   /**
    * `size:mtime` of every file by relpath, for reconciling with the folder. Built from raw
-   * rows: at 60,000 files, row objects would cost tens of megabytes for a moment.
+   * rows (at 60,000 files, row objects would cost tens of megabytes for a moment), read in
+   * relpath order a slice at a time with a turn of the event loop between slices: in one
+   * query the event loop stopped for tens of milliseconds (hundreds on a busy machine), and
+   * the first requests after a restart waited for it. A file added or removed between two
+   * slices is one the folder scan, which comes after, sees as it is.
    */
-  fileStamps(): Map<string, string> {
+  async fileStamps(): Promise<Map<string, string>> {
     const stamps = new Map<string, string>();
-    for (const [relpath, size, mtime] of this.stmt.allFileStamps!.raw().iterate() as Iterable<[string, number, number]>) {
-      stamps.set(relpath, stampOf(size, mtime));
+    let after = '';
+    for (;;) {
+      const rows = this.stmt.fileStampsAfter!.raw().all(after, STAMPS_PER_SLICE) as [string, number, number][];
+      for (const [relpath, size, mtime] of rows) stamps.set(relpath, stampOf(size, mtime));
+      if (rows.length < STAMPS_PER_SLICE) return stamps;
+      after = (rows[rows.length - 1] as [string, number, number])[0];
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return stamps;
   }
 
   /** Filenames of the files inside a subfolder (relpath prefix `dir/`). */
@@ -540,7 +536,7 @@ export class Catalog {
       }
       this.bump();
     });
-    for (const { file } of entries) this.remember(file.filename, file.relpath, file.project, file.sha256);
+    for (const { file } of entries) this.served?.set(file.filename, file.relpath, file.project, file.sha256);
   }
 
   /** Records a new mtime for a file whose content is unchanged (same hash). */

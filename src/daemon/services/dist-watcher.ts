@@ -31,7 +31,7 @@
 import { statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { hasDistExtension } from '../../shared/distfiles.js';
 
 /** What `python -m build --report` (build ≥ 1.5.1) says one artifact is. */
@@ -233,7 +233,10 @@ export class DistWatcher {
   }
 
   /** Starts filesystem events (or polling); resolves once they are in place. */
-  private startEvents(): Promise<void> {
+  private async startEvents(): Promise<void> {
+    // chokidar is loaded by the first watched folder: most daemons watch none.
+    const { watch: chokidarWatch } = await import('chokidar');
+    if (this.closed) return;
     const fsw = chokidarWatch(this.dir, {
       depth: 0,
       ignoreInitial: true,

@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Database as DB } from 'better-sqlite3';
+import { keepHeapSmallAfter, WORKER_YOUNG_GENERATION_MB } from '../../shared/heap-limits.js';
 
 /** One row of a batch: filename, UTC day, installer, CI (1 or 0), count. */
 export type DownloadRow = [filename: string, day: string, installer: string, ci: 0 | 1, count: number];
@@ -49,7 +50,8 @@ const db = new Database(workerData.file, { timeout: 10000 });
 db.pragma('synchronous = NORMAL');
 // The batch checks that each file still exists (in its transaction); the foreign-key check would look it up twice.
 db.pragma('foreign_keys = OFF');
-db.pragma('cache_size = -8000');
+// 2 MB: batches touch few pages, and what the cache misses the OS page cache holds.
+db.pragma('cache_size = -2000');
 const writeDownloadBatch = ${writeDownloadBatch.toString()};
 parentPort.on('message', ({ id, rows }) => {
   try {
@@ -74,7 +76,8 @@ export class DownloadWriter {
   post(id: number, rows: DownloadRow[]): void {
     if (!this.worker) {
       const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, sqlite } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, sqlite }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+      keepHeapSmallAfter(worker);
       worker.on('message', (reply: WorkerReply) => ('written' in reply ? this.onWritten(reply.written) : this.onFailed(reply.failed, reply.message)));
       worker.on('error', (err) => this.onFailed(-1, err.message));
       // Never the reason the process stays alive: the catalog writes what is left when it closes.

@@ -39,8 +39,12 @@ export class FolderWatcher {
     await this.watchTree(this.root, false);
   }
 
-  /** Watches `dir` and the folders below it; with `announce`, reports the files found. */
-  private async watchTree(dir: string, announce: boolean): Promise<void> {
+  /**
+   * Watches one folder, not the folders below it: for a caller that lists the tree anyway
+   * (the first scan of the packages folder) and calls this for each folder before listing
+   * it, so that one listing serves both.
+   */
+  watchFolder(dir: string): void {
     if (this.closed || this.watchers.has(dir)) return;
     try {
       const watcher = watch(dir, { persistent: false }, (_event, name) => {
@@ -48,6 +52,17 @@ export class FolderWatcher {
       });
       watcher.on('error', (err) => this.handlers.error(err, this.rel(dir)));
       this.watchers.set(dir, watcher);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.handlers.error(err, this.rel(dir));
+    }
+  }
+
+  /** Watches `dir` and the folders below it; with `announce`, reports the files found. */
+  private async watchTree(dir: string, announce: boolean): Promise<void> {
+    if (this.closed || this.watchers.has(dir)) return;
+    try {
+      this.watchFolder(dir);
+      if (!this.watchers.has(dir)) return;
       const entries = await readdir(dir, { withFileTypes: true });
       for (const entry of entries) {
         if (entry.name.startsWith('.')) continue;

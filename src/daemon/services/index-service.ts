@@ -24,6 +24,7 @@ import {
   type ProjectView,
 } from './pages.js';
 import type { FoundFile, PackageStorage } from './storage.js';
+import type { PageFile } from './page-file.js';
 import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
 import type { Role } from '../stores/catalog-store.js';
 import type { IndexPrimary } from './shared-index.js';
@@ -43,6 +44,8 @@ export interface IndexServiceOptions {
   downloadBatchMs?: number;
   /** The shared catalog (shared mode): changes are made there first, then to this daemon's copy. */
   primary?: IndexPrimary;
+  /** Where rendered pages are kept (default: in memory). */
+  pageFile?: PageFile;
 }
 
 export class IndexService {
@@ -50,7 +53,7 @@ export class IndexService {
   readonly storage: PackageStorage;
   private readonly events: EventBus;
   private readonly log: FastifyBaseLogger;
-  private readonly pages = new PageCache();
+  private readonly pages: PageCache;
   /** Serializes changes per filename so concurrent uploads of one file cannot interleave. */
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Latest version per project, computed on demand (PEP 440 ordering is not SQL's). */
@@ -72,6 +75,7 @@ export class IndexService {
     this.events = opts.events;
     this.log = opts.log;
     this.primary = opts.primary;
+    this.pages = new PageCache(opts.pageFile);
     this.publisher = new Publisher({
       catalog: this.catalog,
       storage: this.storage,
@@ -289,13 +293,13 @@ export class IndexService {
    * Brings the catalog in line with the folder: new and changed files are indexed,
    * vanished ones forgotten. Reads keep being served from the catalog meanwhile.
    */
-  async reconcile(concurrency = 8): Promise<{ indexed: number; removed: number; unchanged: number }> {
+  async reconcile(concurrency = 8, beforeReading?: (dir: string) => void): Promise<{ indexed: number; removed: number; unchanged: number; leftovers: number }> {
     this.indexing = true;
     this.publisher.beginBatch();
     try {
       // What is left in `known` after the scan is gone from the folder.
-      const known = this.catalog.fileStamps();
-      const found = await this.storage.scan();
+      const known = await this.catalog.fileStamps();
+      const { files: found, leftovers } = await this.storage.scan(beforeReading ? { beforeReading } : {});
       const todo: FoundFile[] = [];
       for (const f of found) {
         if (known.get(f.relpath) !== stampOf(f.size, f.mtimeMs)) todo.push(f);
@@ -316,7 +320,7 @@ export class IndexService {
         }
       };
       await Promise.all(Array.from({ length: concurrency }, worker));
-      return { indexed, removed, unchanged: found.length - todo.length };
+      return { indexed, removed, unchanged: found.length - todo.length, leftovers: leftovers.length };
     } finally {
       this.publisher.endBatch();
       this.indexing = false;

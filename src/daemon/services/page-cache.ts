@@ -1,8 +1,11 @@
 /**
- * Rendered pages kept in memory until the project they show changes. Each page has a
- * strong ETag from its bytes, so an unchanged page costs a Map lookup (or a 304).
+ * Rendered pages kept until the project they show changes. Each page has a strong ETag
+ * from its bytes, so an unchanged page costs a Map lookup (or a 304). With a
+ * {@link PageFile}, the bytes of small pages (project pages: nearly all of them) are kept
+ * there rather than in memory, and read back for each answer.
  */
 import { createHash } from 'node:crypto';
+import type { PageFile, PageSpan } from './page-file.js';
 
 /** A rendered response body. */
 export interface Page {
@@ -10,11 +13,22 @@ export interface Page {
   etag: string;
 }
 
+/** A page whose bytes are in the page file. */
+interface FiledPage {
+  span: PageSpan;
+  etag: string;
+}
+
+type StoredPage = Page | FiledPage;
+
 /** Key under which pages that list every project are kept. */
 export const ALL_PROJECTS = '\u0000all';
 
 /** Renderings kept per project: formats times the few base URLs a server is reached by. */
 const MAX_VARIANTS = 32;
+
+/** Pages up to this size go to the page file; larger ones (the few lists of every project) stay in memory, read as they are served. */
+const FILED_PAGE_MAX_BYTES = 64 * 1024;
 
 export function makePage(text: string): Page {
   const body = Buffer.from(text, 'utf8');
@@ -23,13 +37,15 @@ export function makePage(text: string): Page {
 }
 
 export class PageCache {
-  private readonly pages = new Map<string, Map<string, Page>>();
+  private readonly pages = new Map<string, Map<string, StoredPage>>();
+
+  constructor(private readonly file?: PageFile) {}
 
   /** The cached page `variant` of `project`, rendering it on first use. */
   get(project: string, variant: string, render: () => string | undefined): Page | undefined {
     let variants = this.pages.get(project);
     const hit = variants?.get(variant);
-    if (hit) return hit;
+    if (hit) return 'body' in hit ? hit : { body: (this.file as PageFile).read(hit.span), etag: hit.etag };
     const text = render();
     if (text === undefined) return undefined;
     const page = makePage(text);
@@ -38,19 +54,44 @@ export class PageCache {
       this.pages.set(project, variants);
     } else if (variants.size >= MAX_VARIANTS) {
       // Variants keyed by Host header (absolute URLs) must not grow without bound.
+      if (this.release(variants)) return page;
       variants.clear();
     }
-    variants.set(variant, page);
+    variants.set(variant, this.filed(page) ?? page);
     return page;
+  }
+
+  /** The page written to the page file, if it goes there; a page the file cannot take (a full disk) stays in memory. */
+  private filed(page: Page): FiledPage | undefined {
+    if (!this.file || page.body.length > FILED_PAGE_MAX_BYTES) return undefined;
+    try {
+      return { span: this.file.write(page.body), etag: page.etag };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Forgets the pages of a project and the pages that list every project. */
   invalidate(project: string): void {
-    this.pages.delete(project);
-    this.pages.delete(ALL_PROJECTS);
+    for (const key of [project, ALL_PROJECTS]) {
+      const variants = this.pages.get(key);
+      if (!variants) continue;
+      this.pages.delete(key);
+      if (this.release(variants)) return;
+    }
   }
 
   clear(): void {
     this.pages.clear();
+    this.file?.empty();
+  }
+
+  /** Gives back the file space of `variants`; when the file is mostly stale, forgets every page (true). */
+  private release(variants: Map<string, StoredPage>): boolean {
+    if (!this.file) return false;
+    let emptyFile = false;
+    for (const stored of variants.values()) if ('span' in stored && this.file.release(stored.span)) emptyFile = true;
+    if (emptyFile) this.clear();
+    return emptyFile;
   }
 }

@@ -4,8 +4,8 @@
  * fsynced, then renamed into place, so a crash leaves either no file or a whole one.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, existsSync, fstatSync, fsync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { hasDistExtension } from '../../shared/distfiles.js';
 
@@ -23,12 +23,21 @@ export interface TempFile {
   committed?: boolean;
 }
 
+/** Files stat'ed between two turns of the event loop while the folder is scanned (about a millisecond). */
+const STATS_PER_TURN = 500;
+
 /** A distribution file found in the folder. */
 export interface FoundFile {
   relpath: string;
   filename: string;
   size: number;
   mtimeMs: number;
+}
+
+/** What a scan of the folder found, and the unfinished uploads of earlier runs it removed. */
+export interface ScanResult {
+  files: FoundFile[];
+  leftovers: string[];
 }
 
 export class PackageStorage {
@@ -42,9 +51,14 @@ export class PackageStorage {
 
   constructor(readonly dir: string) {}
 
+  /** Creates the folder if needed; the first {@link scan} removes what a crash left. */
+  async create(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+  }
+
   /** Creates the folder if needed and removes temporary files left by a crash. */
   async prepare(): Promise<string[]> {
-    await mkdir(this.dir, { recursive: true });
+    await this.create();
     const removed: string[] = [];
     for (const name of await readdir(this.dir)) {
       if (name.startsWith(TEMP_PREFIX)) {
@@ -188,10 +202,25 @@ export class PackageStorage {
     await rm(temp.path, { force: true });
   }
 
-  /** Every distribution file in the folder and its subfolders (hidden entries skipped). */
-  async scan(): Promise<FoundFile[]> {
-    const found: FoundFile[] = [];
-    const walk = async (dir: string): Promise<void> => {
+  /**
+   * Every distribution file in the folder and its subfolders (hidden entries skipped), and
+   * the unfinished uploads an earlier run left at the top level, which are removed (this
+   * run's own are kept). `beforeReading` is told each folder just before it is listed: a
+   * watcher started there sees any file the listing misses.
+   *
+   * One listing of each folder serves it all (at 60,000 files each listing is tens of
+   * milliseconds and megabytes of names). Sizes and times come from synchronous stats, a
+   * few hundred between turns of the event loop: a stat of a listed file costs a couple of
+   * microseconds, while a trip through the thread pool and a promise per file cost several
+   * times that and left most of the garbage of a start.
+   */
+  async scan(opts: { beforeReading?: (dir: string) => void } = {}): Promise<ScanResult> {
+    const files: FoundFile[] = [];
+    const leftovers: string[] = [];
+    const ownTemps = `${TEMP_PREFIX}${this.tempStem}-`;
+    let sinceTurn = 0;
+    const walk = async (dir: string, top: boolean): Promise<void> => {
+      opts.beforeReading?.(dir);
       let entries;
       try {
         entries = await readdir(dir, { withFileTypes: true });
@@ -199,27 +228,34 @@ export class PackageStorage {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw err;
       }
-      const stats: Promise<void>[] = [];
       for (const entry of entries) {
-        if (entry.name.startsWith('.')) continue;
-        const path = join(dir, entry.name);
+        const name = entry.name;
+        if (name.startsWith('.')) {
+          if (top && name.startsWith(TEMP_PREFIX) && !name.startsWith(ownTemps)) {
+            await rm(join(dir, name), { force: true });
+            leftovers.push(name);
+          }
+          continue;
+        }
+        const path = join(dir, name);
         if (entry.isDirectory()) {
-          await walk(path);
-        } else if (entry.isFile() && hasDistExtension(entry.name)) {
-          stats.push(
-            stat(path).then(
-              (st) => {
-                found.push({ relpath: this.relpathOf(path), filename: entry.name, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
-              },
-              () => undefined,
-            ),
-          );
-          if (stats.length >= 256) await Promise.all(stats.splice(0));
+          await walk(path, false);
+        } else if (entry.isFile() && hasDistExtension(name)) {
+          let st;
+          try {
+            st = statSync(path, { throwIfNoEntry: false });
+          } catch {
+            // Unreadable now (permissions): as if not there, like a file removed meanwhile.
+          }
+          if (st) files.push({ relpath: top ? name : this.relpathOf(path), filename: name, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+          if (++sinceTurn >= STATS_PER_TURN) {
+            sinceTurn = 0;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         }
       }
-      await Promise.all(stats);
     };
-    await walk(this.dir);
-    return found;
+    await walk(this.dir, true);
+    return { files, leftovers };
   }
 }

@@ -1,0 +1,67 @@
+/**
+ * Rendered pages kept in the page file: served byte for byte as rendered, rendered again
+ * only after a change, the file gone from the folder while the daemon runs, and emptied
+ * once it is mostly stale.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PageCache } from '../../src/daemon/services/page-cache.js';
+import { PageFile } from '../../src/daemon/services/page-file.js';
+
+let dir: string | undefined;
+let file: PageFile | undefined;
+afterEach(() => {
+  file?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = file = undefined;
+});
+
+function fileCache(): PageCache {
+  dir = mkdtempSync(join(tmpdir(), 'pyrepo-pages-'));
+  file = new PageFile(join(dir, '.pages.tmp'));
+  return new PageCache(file);
+}
+
+describe('PageCache with a page file', () => {
+  it('serves pages as rendered, renders again only after a change, and leaves no file in the folder', () => {
+    const pages = fileCache();
+    let renders = 0;
+    const render = (text: string) => () => {
+      renders += 1;
+      return text;
+    };
+    const first = pages.get('demo', 'json', render('{"name":"démo"}'));
+    expect(first?.body.toString('utf8')).toBe('{"name":"démo"}');
+    expect(readdirSync(dir as string)).toEqual([]);
+    const again = pages.get('demo', 'json', render('not rendered: cached'));
+    expect(again?.body.toString('utf8')).toBe('{"name":"démo"}');
+    expect(again?.etag).toBe(first?.etag);
+    expect(pages.get('other', 'json', render('{"name":"other"}'))?.body.toString('utf8')).toBe('{"name":"other"}');
+    expect(renders).toBe(2);
+    pages.invalidate('demo');
+    expect(pages.get('demo', 'json', render('{"name":"changed"}'))?.body.toString('utf8')).toBe('{"name":"changed"}');
+    expect(pages.get('other', 'json', render('not rendered: cached'))?.body.toString('utf8')).toBe('{"name":"other"}');
+    expect(renders).toBe(3);
+  });
+
+  it('empties the file once it is mostly stale, and renders pages again', () => {
+    const pages = fileCache();
+    const page = 'p'.repeat(60 * 1024);
+    let renders = 0;
+    // 600 versions of one project's page: 36 MB written, all but the last stale.
+    for (let i = 0; i < 600; i++) {
+      pages.invalidate('demo');
+      expect(pages.get('demo', 'json', () => `${i} ${page}`)?.body.toString().startsWith(`${i} `)).toBe(true);
+      expect(pages.get('other', 'json', () => `other ${(renders += 1)}`)?.body.toString()).toBe(`other ${renders}`);
+    }
+    // Emptied at least once (other rendered again then), and every page still served as rendered.
+    expect((file as PageFile).generation).toBeGreaterThan(0);
+    expect(renders).toBeGreaterThan(1);
+    expect(pages.get('demo', 'json', () => 'not rendered: cached')?.body.toString().startsWith('599 ')).toBe(true);
+    const big = 'x'.repeat(100 * 1024);
+    expect(pages.get('every', 'html', () => big)?.body.toString()).toBe(big);
+    expect(pages.get('every', 'html', () => 'not rendered: cached')?.body.toString()).toBe(big);
+  });
+});
