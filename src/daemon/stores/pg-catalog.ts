@@ -117,6 +117,10 @@ export class PgCatalog implements CatalogStore {
     this.pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 8, types, connectionTimeoutMillis: 5_000 });
     // An idle connection the server drops is replaced on the next query; the error must not crash the daemon.
     this.pool.on('error', () => undefined);
+    // Nor may a connection that breaks while checked out between two queries (PostgreSQL
+    // restarted in the middle of a transaction): the pool listens only to idle ones, and an
+    // 'error' nobody listens to ends the process. The next query on it fails, and says why.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Connects, makes or checks the schema, and starts listening for other daemons' changes. */
