@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError } from '../../src/cli/errors.js';
 import { PublishOutputSchema, type PublishedFile } from '../../src/cli/json-output.js';
 import { summaryTable } from '../../src/cli/publish-view.js';
-import { collectDistFiles, prepareFiles, redactUrl, resolveTarget, runBuild, uploadFiles, type PublishTarget } from '../../src/cli/services/publish.js';
+import { collectDistFiles, prepareFiles, withoutUserInfo, resolveTarget, runBuild, uploadFiles, type PublishTarget } from '../../src/cli/services/publish.js';
 import {
   interpretResponse,
   multipartFrame,
@@ -567,8 +567,8 @@ describe('choosing the target', () => {
   });
 
   it('never shows credentials in a URL', () => {
-    expect(redactUrl('https://user:secret@idx.example/legacy/')).toBe('https://idx.example/legacy/');
-    expect(redactUrl('http://127.0.0.1:1/legacy/')).toBe('http://127.0.0.1:1/legacy/');
+    expect(withoutUserInfo('https://user:secret@idx.example/legacy/')).toBe('https://idx.example/legacy/');
+    expect(withoutUserInfo('http://127.0.0.1:1/legacy/')).toBe('http://127.0.0.1:1/legacy/');
   });
 });
 

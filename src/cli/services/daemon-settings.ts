@@ -13,6 +13,7 @@ import type { DaemonState } from '../../shared/api.js';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import { anonymousLanUploadProblem, listenProblem, loadTlsFiles, SettingsProblem } from '../../shared/settings-checks.js';
 import { normalizeName } from '../../shared/names.js';
+import { redactUrl } from '../../shared/redact-url.js';
 import { DaemonSettingsSchema, PYPI_SIMPLE_URL, StoredSettingsSchema, type AuthAction, type DaemonSettings, type StoredSettings } from '../../shared/settings.js';
 import { AbortError, UsageError } from '../errors.js';
 
@@ -191,7 +192,7 @@ function parseCatalogUrl(text: string, label: string): string | undefined {
     url = undefined;
   }
   if (!url || !/^postgres(ql)?:$/.test(url.protocol) || !url.hostname) {
-    throw badValue(`${label} '${value.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@')}' is not a PostgreSQL URL.`, `Example: ${label} postgres://pyrepo@db.example.org:5432/pyrepo (the password from PGPASSWORD or ~/.pgpass)`);
+    throw badValue(`${label} '${redactUrl(value)}' is not a PostgreSQL URL.`, `Example: ${label} postgres://pyrepo@db.example.org:5432/pyrepo (the password from PGPASSWORD or ~/.pgpass)`);
   }
   return value;
 }

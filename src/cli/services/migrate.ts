@@ -7,6 +7,7 @@
  * The daemon must be stopped: a copy of an index that changes meanwhile would be out of date
  * the moment it ends. A stopped copy resumes when run again.
  */
+import { redactUrl } from '../../shared/redact-url.js';
 import { join } from 'node:path';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import { copyIndex, CopyConflictError, type CopyReport, type IndexStores } from '../../daemon/stores/copy-index.js';
@@ -39,17 +40,6 @@ export interface MigrateReport extends CopyReport {
   tokensCopied: number;
   /** Set when the target's users and tokens were kept because it had its own. */
   usersKept?: string[];
-}
-
-/** A PostgreSQL URL as it may be shown: without its password. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
 }
 
 function checkCatalogUrl(url: string): void {

@@ -141,7 +141,7 @@ export interface TargetOptions {
 }
 
 /** A URL without its user info, for printing. */
-export function redactUrl(url: string): string {
+export function withoutUserInfo(url: string): string {
   try {
     const u = new URL(url);
     if (!u.username && !u.password) return url;
@@ -195,11 +195,11 @@ export async function resolveTarget(opts: TargetOptions): Promise<PublishTarget>
   if (opts.repositoryUrl !== undefined) {
     const url = opts.repositoryUrl;
     if (!isHttpUrl(url)) {
-      throw new AbortError(`--repository-url ${redactUrl(url)} is not an http(s) URL.`, 'Give the full upload URL, e.g. http://127.0.0.1:8645/legacy/', 64);
+      throw new AbortError(`--repository-url ${withoutUserInfo(url)} is not an http(s) URL.`, 'Give the full upload URL, e.g. http://127.0.0.1:8645/legacy/', 64);
     }
     const u = new URL(url);
     const fromUrl = { username: u.username ? decodeURIComponent(u.username) : undefined, password: u.password ? decodeURIComponent(u.password) : undefined };
-    const displayUrl = redactUrl(url);
+    const displayUrl = withoutUserInfo(url);
     u.username = '';
     u.password = '';
     return { url: u.toString(), displayUrl, source: 'url', ...credentials(opts, fromUrl, displayUrl) };
@@ -207,7 +207,7 @@ export async function resolveTarget(opts: TargetOptions): Promise<PublishTarget>
   if (opts.repository !== undefined) {
     const file = opts.configFile !== undefined ? resolve(opts.configFile) : defaultPypircPath(opts.home);
     const repo = pypircRepository(await readPypirc(file, opts.configFile !== undefined), opts.repository);
-    const displayUrl = redactUrl(repo.url);
+    const displayUrl = withoutUserInfo(repo.url);
     return {
       url: repo.url,
       displayUrl,

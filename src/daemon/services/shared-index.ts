@@ -19,6 +19,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Installer, ProjectDetail, ProjectList, SharedStatus } from '../../shared/api.js';
+import { redactUrl } from '../../shared/redact-url.js';
 import type { FileRecord, Actor, ActivityRecord, ReleaseState } from './catalog.js';
 import type { EventBus } from './events.js';
 import { CatalogUnavailable } from '../errors.js';
@@ -95,10 +96,6 @@ function isConnectionError(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended/i.test(e.message ?? '');
 }
 
-/** A PostgreSQL URL with its password hidden, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(\w+:\/\/[^:/@]+):[^@]*@/, '$1:***@');
-}
 
 export class SharedIndex implements IndexPrimary {
   private local: LocalIndex | undefined;
