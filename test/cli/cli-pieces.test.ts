@@ -10,6 +10,7 @@ import { parseReleaseSpec } from '../../src/cli/release-spec.js';
 import { explainingLines, followLog, formatLogLine, lastLines, logSize, rotateIfLarge } from '../../src/cli/services/daemon-log.js';
 import { closestNames, editDistance } from '../../src/cli/suggest.js';
 import { withStartLock } from '../../src/cli/services/start-lock.js';
+import { generatePassword } from '../../src/cli/services/admin-identity.js';
 import { formatBytes, formatDuration } from '../../src/shared/format.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,6 +19,15 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'pyrepo-cli-pieces-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('generated passwords', () => {
+  it('are 32 base64url characters and never start with a dash that a tool would read as a flag', () => {
+    // Without the guard, one password in 64 starts with '-' (2,000 draws miss it with odds of about 1e-14).
+    const passwords = Array.from({ length: 2000 }, generatePassword);
+    for (const p of passwords) expect(p).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{31}$/);
+    expect(new Set(passwords).size).toBe(passwords.length);
+  });
+});
 
 describe('release specs', () => {
   it('splits project==version', () => {

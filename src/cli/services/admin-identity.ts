@@ -32,9 +32,16 @@ function storeFailure(err: unknown): unknown {
   return err;
 }
 
-/** A new random password: 32 characters of base64url (192 bits). */
+/**
+ * A new random password: 32 characters of base64url (192 bits). Never one that starts with
+ * '-': pasted after `twine upload -p` or any other tool's short option it would read as a flag
+ * ("argument -p/--password: expected one argument"), one password in 64 otherwise.
+ */
 export function generatePassword(): string {
-  return randomBytes(24).toString('base64url');
+  for (;;) {
+    const password = randomBytes(24).toString('base64url');
+    if (!password.startsWith('-')) return password;
+  }
 }
 
 /** The admin's credentials, if `pyrepo init` has created them. */
