@@ -3,6 +3,8 @@
  * Tests drive it with app.inject(); `pyrepo serve` and the background daemon listen.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -32,6 +34,9 @@ import upstreamControlRoutes from './routes/upstream.js';
 import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js';
 import upipRoutes from './routes/upip.js';
 import watchRoutes from './routes/watches.js';
+import { READ_AT_ONCE_BYTES } from './routes/send-file.js';
+import { OpenFiles, openFileBudget } from './services/open-files.js';
+import { genReqId, hotPaths } from './hot-paths.js';
 import { clientErrorHandler } from './client-errors.js';
 import { lazySerializerBuilder, lazyValidatorBuilder } from './lazy-compilers.js';
 import { AppSettingsError, BadRequest, CATALOG_RETRY_AFTER_S, UploadCutOff, UploadTooLarge } from './errors.js';
@@ -120,9 +125,21 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // write(2) per request; pino flushes what is left when the process exits.
   const stream = opts.logStream ?? pino.destination({ dest: 1, sync: false });
   const tls = readTls(settings);
-  // With TLS fastify makes an https server; routes and hooks are the same either way.
   const app = Fastify({
-    ...(tls ? { https: tls } : {}),
+    // The server fastify would make (https with TLS, its timeouts), with the hot paths in front:
+    // downloads and project pages in their plain form are answered before fastify routes them
+    // (hot-paths.ts decorates the app with them once the routes exist, before any listen).
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void, o: FastifyServerOptions) => {
+      const listener = (req: IncomingMessage, res: ServerResponse) => {
+        if (!app.hotPaths.handle(req, res)) handler(req, res);
+      };
+      const server = tls ? createHttpsServer(tls, listener) : createHttpServer(listener);
+      server.keepAliveTimeout = o.keepAliveTimeout as number;
+      server.requestTimeout = o.requestTimeout as number;
+      server.setTimeout(o.connectionTimeout as number);
+      return server;
+    },
+    genReqId,
     logger: { level: settings.logLevel, stream },
     // One compact access line per request is logged below instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -255,7 +272,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   const publicUrl = settings.publicUrl ? { publicUrl: settings.publicUrl } : {};
   await app.register(simpleRoutes);
-  await app.register(fileRoutes);
+  const files = new OpenFiles(openFileBudget(), READ_AT_ONCE_BYTES);
+  app.addHook('onClose', async () => files.clear());
+  await app.register(fileRoutes, { files });
   await app.register(pypiJsonRoutes, publicUrl);
   // MicroPython boards: upip at the root and on /pypi/ (told apart from pypiJsonRoutes there), mip under /mip/.
   await app.register(upipRoutes, publicUrl);
@@ -276,5 +295,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(watchRoutes);
   await app.register(upstreamControlRoutes);
   await app.register(eventRoutes);
+  hotPaths(app, { files, authenticate: settings.authenticate, accessLog: settings.accessLog });
   return app;
 }

@@ -18,11 +18,12 @@ import { renderPackagesListing, type ListedFile } from '../services/pages.js';
 import { SerialPages } from '../services/serial-pages.js';
 import { IMMUTABLE, REVALIDATE, sendPage } from './respond.js';
 import { sendFile } from './send-file.js';
+import type { OpenFiles } from '../services/open-files.js';
 import { sendUpstreamFile } from './upstream.js';
 
 const METADATA_SUFFIX = '.metadata';
 
-function fileContentType(filename: string): string {
+export function fileContentType(filename: string): string {
   if (filename.endsWith('.whl') || filename.endsWith('.zip')) return 'application/zip';
   if (filename.endsWith('.tar.gz')) return 'application/gzip';
   return 'application/octet-stream';
@@ -49,7 +50,12 @@ function listedFiles(app: FastifyInstance): ListedFile[] {
 
 const WHOLE: RangeDecision = { kind: 'whole' };
 
-export default async function fileRoutes(app: FastifyInstance): Promise<void> {
+export interface FileRoutesOptions {
+  /** The descriptors kept open between downloads (shared with hot-paths.ts). */
+  files: OpenFiles;
+}
+
+export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions): Promise<void> {
   app.get('/packages', (_req, reply) => reply.code(301).header('location', '/packages/').send());
 
   const listing = new SerialPages(() => app.index.catalog.serial);
@@ -92,6 +98,8 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
 
     const ifRange = req.headers['if-range'];
     const sent = sendFile(req, reply, index.storage.pathOf(file.relpath), {
+      files: opts.files,
+      sha256: file.sha256,
       contentType: fileContentType(filename),
       rangeOf: (size, lastModified) =>
         rangeStillValid(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified) ? decideRange(req.headers.range, size) : WHOLE,

@@ -7,7 +7,8 @@ export const REVALIDATE = 'max-age=0, must-revalidate';
 /** A file's bytes never change under its name. */
 export const IMMUTABLE = 'public, max-age=365000000, immutable';
 
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+/** Whether an If-None-Match header names the page's ETag (weak or strong), or is `*`. */
+export function pageMatches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;
   if (ifNoneMatch.trim() === '*') return true;
   return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
@@ -23,6 +24,6 @@ export function sendPage(
 ): FastifyReply {
   reply.header('etag', page.etag).header('cache-control', opts.cacheControl ?? REVALIDATE);
   if (opts.vary) reply.header('vary', 'Accept');
-  if (matches(req.headers['if-none-match'], page.etag)) return reply.code(304).send();
+  if (pageMatches(req.headers['if-none-match'], page.etag)) return reply.code(304).send();
   return reply.header('content-type', contentType).send(page.body);
 }

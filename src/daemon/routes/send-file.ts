@@ -1,6 +1,6 @@
 /**
- * Sends one distribution file: open, fstat, the date preconditions, the range already
- * decided (byte-range.ts), then the bytes. Small files (nearly every wheel and sdist) are
+ * Sends one distribution file: the file (kept open between downloads, open-files.ts), the
+ * date preconditions, the range already decided (byte-range.ts), then the bytes. Small files (nearly every wheel and sdist) are
  * read in one synchronous read on the event loop and sent as one buffer, as nginx reads
  * them in its worker: on a page-cache-hot file open + fstat + read + close cost a few
  * microseconds each, while each asynchronous fs call is a thread-pool round trip (four of
@@ -10,10 +10,11 @@
  * The caller answers If-Match and If-None-Match from the catalog's ETag before calling:
  * a 304 never touches the disk.
  */
-import { closeSync, createReadStream, fstatSync, openSync, readSync, constants } from 'node:fs';
+import { createReadStream, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RangeDecision } from './byte-range.js';
+import type { OpenFile, OpenFiles } from '../services/open-files.js';
 
 /** Ranges up to this many bytes are read at once and sent as one buffer; larger ones stream. */
 export const READ_AT_ONCE_BYTES = 256 * 1024;
@@ -28,41 +29,24 @@ export class FileChangedError extends Error {
   override readonly name = 'FileChangedError';
 }
 
-/** Opens `path` for reading; undefined when it is not there (or no longer a file). */
-function openFile(path: string): { fd: number; size: number; mtime: Date } | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
-    throw err;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) {
-      closeSync(fd);
-      return undefined;
-    }
-    return { fd, size: st.size, mtime: st.mtime };
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-}
-
-/** Reads `length` bytes at `position`, then closes `fd`. */
-function readAndClose(fd: number, length: number, position: number): Buffer {
+/**
+ * Reads `length` bytes at `position` of an open file, then is done with it. A file that turns
+ * out shorter is not kept open, so that the next request opens it as it is now.
+ */
+export function readWhole(files: OpenFiles, path: string, file: OpenFile, length: number, position: number): Buffer {
   try {
     const buf = Buffer.allocUnsafe(length);
     for (let at = 0; at < length; ) {
-      const n = readSync(fd, buf, at, length - at, position + at);
-      if (n === 0) throw new FileChangedError('The file became shorter while it was read.');
+      const n = readSync(file.fd, buf, at, length - at, position + at);
+      if (n === 0) {
+        files.forget(path);
+        throw new FileChangedError('The file became shorter while it was read.');
+      }
       at += n;
     }
     return buf;
   } finally {
-    closeSync(fd);
+    files.done(file);
   }
 }
 
@@ -70,6 +54,10 @@ function readAndClose(fd: number, length: number, position: number): Buffer {
 const httpSeconds = (value: string | undefined) => (value === undefined ? NaN : Math.floor(Date.parse(value) / 1000));
 
 export interface SendFileOptions {
+  /** The descriptors kept open between downloads. */
+  files: OpenFiles;
+  /** The catalog's sha256 of the file. */
+  sha256: string;
   /** The Content-Type of the file's bytes. */
   contentType: string;
   /** The range to answer for the file's real size and Last-Modified date (If-Range is compared with it). */
@@ -84,10 +72,10 @@ export interface SendFileOptions {
  * file's, so a file replaced by hand and not indexed yet is still sent whole and exact.
  */
 export function sendFile(req: FastifyRequest, reply: FastifyReply, path: string, opts: SendFileOptions): SendOutcome {
-  const opened = openFile(path);
+  const opened = opts.files.acquire(path, opts.sha256);
   if (!opened) return { missing: true };
   const { fd, size, mtime } = opened;
-  let closed = false;
+  let done = false;
   try {
     const lastModified = mtime.toUTCString();
     reply.header('last-modified', lastModified).header('accept-ranges', 'bytes');
@@ -115,18 +103,19 @@ export function sendFile(req: FastifyRequest, reply: FastifyReply, path: string,
     // fastify answers HEAD through the GET route and drops the body; an empty stream (not
     // an empty buffer, which it would measure) keeps the Content-Length set here.
     if (req.method === 'HEAD') body = Readable.from([]);
-    else if (length <= READ_AT_ONCE_BYTES) {
-      closed = true;
-      body = readAndClose(fd, length, first);
+    else if (length <= READ_AT_ONCE_BYTES || opened.kept) {
+      done = true;
+      body = readWhole(opts.files, path, opened, length, first);
     } else {
+      // Only a descriptor the cache does not keep is handed to a stream, which closes it.
       body = createReadStream('', { fd, start: first, end: first + length - 1, autoClose: true, highWaterMark: 256 * 1024 });
-      closed = true;
+      done = true;
     }
     reply.code(status).header('content-type', opts.contentType).header('content-length', String(length));
     if (range.kind === 'part') reply.header('content-range', `bytes ${first}-${range.last}/${size}`);
     reply.send(body);
     return { status, range };
   } finally {
-    if (!closed) closeSync(fd);
+    if (!done) opts.files.done(opened);
   }
 }

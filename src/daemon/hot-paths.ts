@@ -1,0 +1,161 @@
+/**
+ * The two requests installers make most, answered before fastify routes them: a file
+ * download (`GET /packages/<file>`) and a project page (`GET /simple/<project>/`).
+ *
+ * Profiled under load, fastify's request and reply machinery (routing, the hook chain,
+ * the reply object, a child logger per request) cost as much as the download itself; a
+ * Node server answering the same bytes directly is four times faster. So the plain case of
+ * these two requests is answered here, and everything else falls through to fastify's
+ * routes (files.ts, simple.ts), which stay the one definition of what the index answers:
+ * - a method other than GET, a query string, a percent-encoded or non-normalized path;
+ * - reads that need credentials (the auth plugin then decides);
+ * - for files: Range, If-Range and the conditional headers, a `.metadata` file, a file the
+ *   catalog does not list (the upstream, or the 404), one that left the folder, one too large
+ *   for one read;
+ * - for pages: no format the Accept header allows, a name an upstream serves, an unknown one;
+ * - a daemon that is closing (fastify answers 503).
+ *
+ * What is answered here is answered byte for byte as the routes would (headers, bodies and
+ * a 304 for a page's If-None-Match; test/daemon/hot-paths.test.ts compares both for every
+ * case), every download is counted, and the access line is the one app.ts writes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { AuthAction } from '../shared/settings.js';
+import { normalizeName } from '../shared/names.js';
+import { contentTypeOf, negotiateSimple } from './services/negotiate.js';
+import type { OpenFiles } from './services/open-files.js';
+import { downloadClientOf } from './services/installer.js';
+import { fileContentType } from './routes/files.js';
+import { pageMatches, IMMUTABLE, REVALIDATE } from './routes/respond.js';
+import { FileChangedError, READ_AT_ONCE_BYTES, readWhole } from './routes/send-file.js';
+
+const MAX_INT = 2147483647;
+let nextReqId = 0;
+
+/** Request ids as fastify makes them (`req-1`, `req-2`, … in base 36), for both paths' log lines. */
+export function genReqId(): string {
+  nextReqId = (nextReqId + 1) & MAX_INT;
+  return `req-${nextReqId.toString(36)}`;
+}
+
+export interface HotPathOptions {
+  files: OpenFiles;
+  /** Which reads need credentials: those requests go through the auth plugin. */
+  authenticate: readonly AuthAction[];
+  /** Whether each request gets an access line (the `access-log` setting). */
+  accessLog: boolean;
+}
+
+/** Headers that make a file request more than "the whole file": fastify's route answers those. */
+const FILE_CONDITIONS = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'] as const;
+
+export interface HotPaths {
+  /** Answers a request and returns true, or returns false without touching `res`. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** How many requests were answered here (tests check that the plain cases are). */
+  readonly answered: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hotPaths: HotPaths;
+  }
+}
+
+/** Makes the handler serverFactory puts in front of fastify's, and decorates `app` with it. */
+export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
+  const filesOpen = !opts.authenticate.includes('download');
+  const pagesOpen = !opts.authenticate.includes('list');
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
+  const logLine = (req: IncomingMessage, status: number, type: string | undefined, started: number) => {
+    if (!opts.accessLog) return;
+    app.log.info({ reqId: genReqId(), method: req.method, url: req.url, status, type, ms: Math.round(performance.now() - started) }, 'request');
+  };
+
+  const download = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
+    for (const h of FILE_CONDITIONS) if (req.headers[h] !== undefined) return false;
+    const filename = url.slice(url.lastIndexOf('/') + 1);
+    if (filename === '' || filename.endsWith('.metadata')) return false;
+    const index = app.index;
+    const file = index.catalog.servedFile(filename);
+    if (!file) return false;
+    const path = index.storage.pathOf(file.relpath);
+        const opened = opts.files.acquire(path, file.sha256);
+    if (!opened) return false;
+    if (opened.size > READ_AT_ONCE_BYTES) {
+      opts.files.done(opened);
+      return false;
+    }
+    let body: Buffer;
+    try {
+      body = readWhole(opts.files, path, opened, opened.size, 0);
+    } catch (err) {
+      if (err instanceof FileChangedError) return false;
+      throw err;
+    }
+    const type = fileContentType(filename);
+    res.writeHead(200, {
+      etag: `"${file.sha256}"`,
+      'cache-control': IMMUTABLE,
+      'last-modified': opened.mtime.toUTCString(),
+      'accept-ranges': 'bytes',
+      'content-type': type,
+      'content-length': String(body.length),
+    });
+    res.end(body);
+    index.recordDownload(file, downloadClientOf(req.headers['user-agent']));
+    logLine(req, 200, type, started);
+    return true;
+  };
+
+  const page = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
+    const project = url.slice('/simple/'.length, -1);
+    // Only a normalized name is answered here; simple.ts redirects the others.
+    if (project === '' || project.includes('/') || normalizeName(project) !== project) return false;
+    const format = negotiateSimple(req.headers.accept, undefined);
+    if (!format) return false;
+    const index = app.index;
+    // A name that is not local is the upstream's (simple.ts sends it there); a non-normalized one is redirected.
+    if (app.upstream && app.upstream.decide(project).kind !== 'local') return false;
+        const found = index.simpleProject(project, format);
+    if (!found) return false;
+    const type = contentTypeOf(format);
+    if (pageMatches(req.headers['if-none-match'], found.etag)) {
+      res.writeHead(304, { etag: found.etag, 'cache-control': REVALIDATE, vary: 'Accept' });
+      res.end();
+      logLine(req, 304, undefined, started);
+      return true;
+    }
+    res.writeHead(200, { etag: found.etag, 'cache-control': REVALIDATE, vary: 'Accept', 'content-type': type, 'content-length': String(found.body.length) });
+    res.end(found.body);
+    logLine(req, 200, type, started);
+    return true;
+  };
+
+  const answer = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url;
+    if (closing || req.method !== 'GET' || url === undefined || url.includes('?') || url.includes('%')) return false;
+    const started = performance.now();
+    if (filesOpen && url.startsWith('/packages/')) return download(req, res, url, started);
+    if (pagesOpen && url.startsWith('/simple/') && url.endsWith('/')) return page(req, res, url, started);
+    return false;
+  };
+  let answered = 0;
+  const hot: HotPaths = {
+    handle(req, res) {
+      if (!answer(req, res)) return false;
+      answered++;
+      return true;
+    },
+    get answered() {
+      return answered;
+    },
+  };
+  app.decorate('hotPaths', hot);
+  return hot;
+}

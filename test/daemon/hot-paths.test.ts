@@ -1,0 +1,218 @@
+/**
+ * The hot paths (downloads and project pages answered before fastify routes them) answer
+ * exactly as the routes do: every request here goes once over a real socket to the
+ * listening daemon and once through app.inject(), which never reaches the hot paths, and
+ * the two answers must match. The hot-path counter shows which requests took that path.
+ */
+import { request } from 'node:http';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basic, formFieldsFor, makeApp, makeDist, upload, uploadForm, type TestApp } from '../helpers/app.js';
+import { buildWheel, wheelFilename, sdistFilename, type DistSpec } from '../helpers/dists.js';
+import { OpenFiles } from '../../src/daemon/services/open-files.js';
+
+const SPEC: DistSpec = { name: 'Hot_Demo', version: '1.0', modules: { 'hot_demo/__init__.py': '# hot\n'.repeat(100) } };
+const WHEEL = wheelFilename(SPEC);
+const SDIST = sdistFilename(SPEC);
+/** Headers that belong to the connection, not to the answer. */
+const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+function comparable(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !CONNECTION_HEADERS.has(k.toLowerCase())) out[k.toLowerCase()] = String(v);
+  return out;
+}
+
+function overSocket(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: comparable(res.headers), body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const lines: Record<string, unknown>[] = [];
+const logStream = new Writable({
+  write(chunk: Buffer, _enc, done) {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+
+let t: TestApp;
+let port: number;
+
+beforeAll(async () => {
+  t = await makeApp({ logLevel: 'info', accessLog: true }, { logStream });
+  expect((await upload(t.app, SPEC, 'wheel')).res.statusCode).toBe(200);
+  expect((await upload(t.app, SPEC, 'sdist')).res.statusCode).toBe(200);
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  port = (t.app.server.address() as { port: number }).port;
+});
+afterAll(async () => {
+  await t.close();
+});
+
+/** Sends the request both ways; returns the socket's answer and whether the hot path gave it. */
+async function both(path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET'): Promise<{ answer: Answer; hot: boolean }> {
+  const before = t.app.hotPaths.answered;
+  const answer = await overSocket(port, path, headers, method);
+  const hot = t.app.hotPaths.answered > before;
+  const injected = await t.app.inject({ method, url: path, headers });
+  expect({ status: answer.status, headers: answer.headers }).toEqual({ status: injected.statusCode, headers: comparable(injected.headers) });
+  expect(answer.body.equals(injected.rawPayload)).toBe(true);
+  return { answer, hot };
+}
+
+describe('answered on the hot path, as the routes answer', () => {
+  it.each([
+    ['a wheel', `/packages/${WHEEL}`, {}],
+    ['an sdist, asked with gzip (never encoded)', `/packages/${SDIST}`, { 'accept-encoding': 'gzip, br' }],
+    ['a file under a subfolder path', `/packages/hot-demo/${WHEEL}`, {}],
+    ['a page as PEP 691 JSON', '/simple/hot-demo/', { accept: 'application/vnd.pypi.simple.v1+json' }],
+    ['a page as PEP 691 HTML', '/simple/hot-demo/', { accept: 'application/vnd.pypi.simple.v1+html' }],
+    ["a page for pip's Accept", '/simple/hot-demo/', { accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01' }],
+    ['a page with no Accept', '/simple/hot-demo/', {}],
+  ])('%s', async (_what, path, headers) => {
+    const { answer, hot } = await both(path, headers);
+    expect(answer.status).toBe(200);
+    expect(hot).toBe(true);
+  });
+
+  it("a page's revalidation: 304 for its ETag", async () => {
+    const { answer: first } = await both('/simple/hot-demo/', { accept: 'application/vnd.pypi.simple.v1+json' });
+    const etag = first.headers.etag as string;
+    const { answer, hot } = await both('/simple/hot-demo/', { accept: 'application/vnd.pypi.simple.v1+json', 'if-none-match': etag });
+    expect(answer.status).toBe(304);
+    expect(hot).toBe(true);
+  });
+
+  it('counts each download, and writes the access line the routes write', async () => {
+    const count = async () => {
+      const res = await t.app.inject({ url: '/-/api/projects/hot-demo' });
+      return (res.json() as { downloads: number }).downloads;
+    };
+    const before = await count();
+    lines.length = 0;
+    const { hot } = await both(`/packages/${WHEEL}`, { 'user-agent': 'pip/24.0' });
+    expect(hot).toBe(true);
+    // Once over the socket, once injected.
+    expect(await count()).toBe(before + 2);
+    const access = lines.filter((l) => l.msg === 'request' && l.url === `/packages/${WHEEL}`);
+    expect(access).toHaveLength(2);
+    const [fromHot, fromRoute] = access as [Record<string, unknown>, Record<string, unknown>];
+    expect(Object.keys(fromHot)).toEqual(Object.keys(fromRoute));
+    expect({ ...fromHot, time: 0, ms: 0, reqId: '' }).toEqual({ ...fromRoute, time: 0, ms: 0, reqId: '' });
+    expect(fromHot.reqId).toMatch(/^req-[0-9a-z]+$/);
+    expect(fromHot.reqId).not.toBe(fromRoute.reqId);
+  });
+});
+
+describe('left to the routes', () => {
+  it.each([
+    ['a range', `/packages/${WHEEL}`, { range: 'bytes=0-9' }, 206],
+    ['If-None-Match on a file', `/packages/${WHEEL}`, { 'if-none-match': '"nope"' }, 200],
+    ['If-Modified-Since on a file', `/packages/${WHEEL}`, { 'if-modified-since': new Date(Date.now() + 86_400_000).toUTCString() }, 304],
+    ['core metadata', `/packages/${WHEEL}.metadata`, {}, 200],
+    ['a file not on the index', '/packages/nope-1.0-py3-none-any.whl', {}, 404],
+    ['a query string', `/packages/${WHEEL}?x=1`, {}, 200],
+    ['a non-normalized name', '/simple/Hot_Demo/', {}, 301],
+    ['an unknown project', '/simple/not-here/', {}, 404],
+    ['no acceptable format', '/simple/hot-demo/', { accept: 'image/png' }, 406],
+    ['a format in the query', `/simple/hot-demo/?format=${encodeURIComponent('application/vnd.pypi.simple.v1+json')}`, {}, 200],
+  ])('%s', async (_what, path, headers, status) => {
+    const { answer, hot } = await both(path, headers);
+    expect(answer.status).toBe(status);
+    expect(hot).toBe(false);
+  });
+
+  it('HEAD', async () => {
+    const { answer, hot } = await both(`/packages/${WHEEL}`, {}, 'HEAD');
+    expect(answer.status).toBe(200);
+    expect(hot).toBe(false);
+  });
+});
+
+describe('reads that need credentials', () => {
+  it('go through access control: 401 without credentials, the file with them', async () => {
+    const p = await makeApp({ authenticate: ['list', 'download', 'upload'] });
+    try {
+      const dist = makeDist(SPEC, 'wheel');
+      const form = uploadForm(dist.bytes, dist.filename, formFieldsFor(SPEC, dist));
+      expect((await p.app.inject({ method: 'POST', url: '/legacy/', payload: form.payload, headers: { ...form.headers, authorization: p.adminAuth } })).statusCode).toBe(200);
+      await p.app.listen({ host: '127.0.0.1', port: 0 });
+      const privatePort = (p.app.server.address() as { port: number }).port;
+      expect((await overSocket(privatePort, `/packages/${WHEEL}`)).status).toBe(401);
+      expect((await overSocket(privatePort, '/simple/hot-demo/')).status).toBe(401);
+      expect((await overSocket(privatePort, `/packages/${WHEEL}`, { authorization: basic('admin', 'wrong') })).status).toBe(401);
+      expect((await overSocket(privatePort, `/packages/${WHEEL}`, { authorization: p.adminAuth })).status).toBe(200);
+      expect(p.app.hotPaths.answered).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('kept descriptors', () => {
+  const spec: DistSpec = { name: 'kept', version: '1.0' };
+  const name = wheelFilename(spec);
+
+  it('send what the catalog names: new content under a new sha256 at once, and a file gone behind its back after the revalidation time', async () => {
+    const dir = t.root;
+    const path = join(dir, name);
+    const first = buildWheel(spec);
+    writeFileSync(path, first);
+    const files = new OpenFiles(8, 1024 * 1024, 50);
+    const a = files.acquire(path, 'sha-a');
+    expect(a?.kept).toBe(true);
+    expect(files.acquire(path, 'sha-a')).toBe(a);
+
+    // Replaced by a rename, as an overwrite does: the catalog's new sha256 opens the new file at once.
+    const second = buildWheel({ ...spec, summary: 'rebuilt' });
+    writeFileSync(`${path}.new`, second);
+    renameSync(`${path}.new`, path);
+    const b = files.acquire(path, 'sha-b');
+    expect(b).not.toBe(a);
+    expect(b?.size).toBe(second.length);
+
+    // Deleted by hand, the catalog not told: found gone once the revalidation time has passed.
+    rmSync(path);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(files.acquire(path, 'sha-b')).toBeUndefined();
+    expect(files.size).toBe(0);
+    files.clear();
+  });
+
+  it('keep at most their budget, closing the oldest', () => {
+    const files = new OpenFiles(2, 1024 * 1024);
+    const paths = ['x1', 'x2', 'x3'].map((n) => join(t.root, `${n}.whl`));
+    for (const p of paths) writeFileSync(p, 'bytes');
+    for (const p of paths) files.acquire(p, 'sha');
+    expect(files.size).toBe(2);
+    files.clear();
+    expect(files.size).toBe(0);
+  });
+
+  it('are not kept for files larger than one read', () => {
+    const files = new OpenFiles(8, 4);
+    const p = join(t.root, 'large.whl');
+    writeFileSync(p, 'more than four bytes');
+    const f = files.acquire(p, 'sha');
+    expect(f?.kept).toBe(false);
+    if (f) files.done(f);
+    expect(files.size).toBe(0);
+  });
+});
