@@ -1,6 +1,7 @@
 /**
- * The two requests installers make most, answered before fastify routes them: a file
- * download (`GET /packages/<file>`) and a project page (`GET /simple/<project>/`).
+ * The requests installers make most, answered before fastify routes them: a file download
+ * (`GET /packages/<file>`), a project page (`GET /simple/<project>/`) and the list of every
+ * project (`GET /simple/`).
  *
  * Profiled under load, fastify's request and reply machinery (routing, the hook chain,
  * the reply object, a child logger per request) cost as much as the download itself; a
@@ -25,6 +26,7 @@ import type { AuthAction } from '../shared/settings.js';
 import { normalizeName } from '../shared/names.js';
 import { contentTypeOf, negotiateSimple } from './services/negotiate.js';
 import type { OpenFiles } from './services/open-files.js';
+import type { Page } from './services/page-cache.js';
 import { downloadClientOf } from './services/installer.js';
 import { fileContentType } from './routes/files.js';
 import { pageMatches, IMMUTABLE, REVALIDATE } from './routes/respond.js';
@@ -113,18 +115,8 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     return true;
   };
 
-  const page = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
-    const project = url.slice('/simple/'.length, -1);
-    // Only a normalized name is answered here; simple.ts redirects the others.
-    if (project === '' || project.includes('/') || normalizeName(project) !== project) return false;
-    const format = negotiateSimple(req.headers.accept, undefined);
-    if (!format) return false;
-    const index = app.index;
-    // A name that is not local is the upstream's (simple.ts sends it there); a non-normalized one is redirected.
-    if (app.upstream && app.upstream.decide(project).kind !== 'local') return false;
-        const found = index.simpleProject(project, format);
-    if (!found) return false;
-    const type = contentTypeOf(format);
+  /** Sends a negotiated page, or 304 for its ETag, as sendPage (respond.ts) does. */
+  const sendPage = (req: IncomingMessage, res: ServerResponse, found: Page, type: string, started: number): true => {
     if (pageMatches(req.headers['if-none-match'], found.etag)) {
       res.writeHead(304, { etag: found.etag, 'cache-control': REVALIDATE, vary: 'Accept' });
       res.end();
@@ -135,6 +127,19 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     res.end(found.body);
     logLine(req, 200, type, started);
     return true;
+  };
+
+  const page = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
+    const format = negotiateSimple(req.headers.accept, undefined);
+    if (!format) return false;
+    if (url === '/simple/') return sendPage(req, res, app.index.simpleRoot(format), contentTypeOf(format), started);
+    const project = url.slice('/simple/'.length, -1);
+    // Only a normalized name is answered here; simple.ts redirects the others.
+    if (project.includes('/') || normalizeName(project) !== project) return false;
+    // A name that is not local is the upstream's (simple.ts sends it there).
+    if (app.upstream && app.upstream.decide(project).kind !== 'local') return false;
+    const found = app.index.simpleProject(project, format);
+    return found ? sendPage(req, res, found, contentTypeOf(format), started) : false;
   };
 
   const answer = (req: IncomingMessage, res: ServerResponse): boolean => {

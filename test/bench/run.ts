@@ -183,9 +183,16 @@ interface FreshRun {
   statusMs?: number;
   /** `pyrepo --version`, whole process, best of 5. */
   versionMs?: number;
+  /** The same two without NODE_EXTRA_CA_CERTS, when the environment sets it. */
+  statusBareMs?: number;
+  versionBareMs?: number;
 }
 
 interface StartupFloor {
+  /** `node -e 0`: Node's own start, with this environment. */
+  nodeMs: number;
+  /** `node -e 0` without NODE_EXTRA_CA_CERTS, when the environment sets it. */
+  nodeBareMs?: number;
   /** `node dist/cli/index.js --help`: Node start and the CLI's modules. */
   cliHelpMs: number;
   /** `node -e 'await import("dist/daemon/main.js")'`: Node start and the daemon's modules. */
@@ -239,18 +246,23 @@ const simplePath = (project: string) => `/simple/${project}/`;
 
 /** The part of a restart no daemon code can shorten: starting Node and loading modules (best of 3). */
 function startupFloor(): StartupFloor {
-  const best = (args: string[]) => {
+  const best = (args: string[], bare = false) => {
     let ms = Infinity;
     for (let i = 0; i < 3; i++) {
       const t = performance.now();
-      const r = spawnSync(process.execPath, args, { stdio: 'ignore', timeout: 30_000 });
+      const r = spawnSync(process.execPath, args, { stdio: 'ignore', timeout: 30_000, env: envFor({}, bare) });
       if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed (status ${r.status}).`);
       ms = Math.min(ms, performance.now() - t);
     }
     return ms;
   };
   const main = pathToFileURL(join(REPO, 'dist', 'daemon', 'main.js')).href;
-  return { cliHelpMs: best([CLI, '--help']), daemonImportMs: best(['--input-type=module', '-e', `await import(${JSON.stringify(main)});`]) };
+  return {
+    nodeMs: best(['-e', '0']),
+    ...(EXTRA_CA ? { nodeBareMs: best(['-e', '0'], true) } : {}),
+    cliHelpMs: best([CLI, '--help']),
+    daemonImportMs: best(['--input-type=module', '-e', `await import(${JSON.stringify(main)});`]),
+  };
 }
 
 /**
@@ -490,12 +502,26 @@ async function serving(env: Env, o: ServeOptions): Promise<ServingRun> {
   }
 }
 
+/**
+ * NODE_EXTRA_CA_CERTS, when this environment sets it: Node 20 then reads and parses the whole
+ * CA bundle before running any code (about 40 ms here; Node 22 and 24 read it when TLS first
+ * needs it), so every CLI row is also measured without it, to show pyrepo's own part.
+ */
+const EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS;
+
+/** This process's environment with `env` added, and without NODE_EXTRA_CA_CERTS when `bare`. */
+function envFor(env: Record<string, string>, bare: boolean): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env, ...env };
+  if (bare) delete out.NODE_EXTRA_CA_CERTS;
+  return out;
+}
+
 /** Whole-process time of a CLI command, best of `times`; `env` adds to this process's environment. */
-function cliMs(args: string[], env: Record<string, string>, times = 5): number {
+function cliMs(args: string[], env: Record<string, string>, times = 5, bare = false): number {
   let ms = Infinity;
   for (let i = 0; i < times; i++) {
     const t = performance.now();
-    const r = spawnSync(process.execPath, [CLI, ...args], { stdio: 'pipe', timeout: 30_000, env: { ...process.env, ...env } });
+    const r = spawnSync(process.execPath, [CLI, ...args], { stdio: 'pipe', timeout: 30_000, env: envFor(env, bare) });
     if (r.status !== 0) throw new Error(`pyrepo ${args.join(' ')} failed (status ${r.status}): ${String(r.stderr).slice(0, 500)}${String(r.stdout).slice(0, 500)}`);
     ms = Math.min(ms, performance.now() - t);
   }
@@ -525,6 +551,11 @@ async function freshPhase(env: Env, ds: Dataset, dataDir: string, home: string):
       run.statusMs = cliMs(['status'], { PYREPO_HOME: home });
       run.versionMs = cliMs(['--version'], { PYREPO_HOME: home });
       log(`  pyrepo status ${fmt.ms(run.statusMs)}, pyrepo --version ${fmt.ms(run.versionMs)} (whole process, best of 5)`);
+      if (EXTRA_CA) {
+        run.statusBareMs = cliMs(['status'], { PYREPO_HOME: home }, 5, true);
+        run.versionBareMs = cliMs(['--version'], { PYREPO_HOME: home }, 5, true);
+        log(`  without NODE_EXTRA_CA_CERTS: pyrepo status ${fmt.ms(run.statusBareMs)}, pyrepo --version ${fmt.ms(run.versionBareMs)}`);
+      }
     } catch (err) {
       env.results.errors.push(`CLI timing: ${(err as Error).message}`);
     }
@@ -680,6 +711,8 @@ function rowsOf(r: Results): Row[] {
   }
   const floor = r.diagnostics.startup;
   if (floor) {
+    rows.push({ id: '3', what: '  floor: node alone (node -e 0)', target: '', measured: fmt.ms(floor.nodeMs), pass: null });
+    if (floor.nodeBareMs !== undefined) rows.push({ id: '3', what: '  floor: node alone without NODE_EXTRA_CA_CERTS', target: '', measured: fmt.ms(floor.nodeBareMs), pass: null });
     rows.push({ id: '3', what: '  floor: node + CLI modules (--help)', target: '', measured: fmt.ms(floor.cliHelpMs), pass: null });
     rows.push({ id: '3', what: '  floor: node + daemon modules (import main.js)', target: '', measured: fmt.ms(floor.daemonImportMs), pass: null });
   }
@@ -812,6 +845,10 @@ function rowsOf(r: Results): Row[] {
   else missing('10', '`pyrepo status` (whole process, daemon running)', statusTarget);
   if (fresh?.versionMs !== undefined) rows.push({ id: '10', what: '`pyrepo --version` (whole process)', target: versionTarget, measured: fmt.ms(fresh.versionMs), pass: fresh.versionMs < TARGETS.versionMs });
   else missing('10', '`pyrepo --version` (whole process)', versionTarget);
+  if (fresh?.statusBareMs !== undefined && fresh.versionBareMs !== undefined) {
+    rows.push({ id: '10', what: '  the same without NODE_EXTRA_CA_CERTS: status', target: '', measured: fmt.ms(fresh.statusBareMs), pass: null });
+    rows.push({ id: '10', what: '  the same without NODE_EXTRA_CA_CERTS: --version', target: '', measured: fmt.ms(fresh.versionBareMs), pass: null });
+  }
   if (runs('watch')) rows.push(...watchRows(r));
   return rows;
 }
@@ -940,7 +977,7 @@ async function main(): Promise<number> {
     await phase('start-up floor', async () => {
       const floor = startupFloor();
       results.diagnostics.startup = floor;
-      log(`Start-up floor: node + CLI --help ${fmt.ms(floor.cliHelpMs)}, node + daemon modules ${fmt.ms(floor.daemonImportMs)}`);
+      log(`Start-up floor: node ${fmt.ms(floor.nodeMs)}${floor.nodeBareMs !== undefined ? ` (${fmt.ms(floor.nodeBareMs)} without NODE_EXTRA_CA_CERTS)` : ""}, node + CLI --help ${fmt.ms(floor.cliHelpMs)}, node + daemon modules ${fmt.ms(floor.daemonImportMs)}`);
     });
     await phase('first indexing', () => firstIndexing(env, large, largeData));
     await phase('restart, default logging', async () => {

@@ -86,6 +86,8 @@ describe('answered on the hot path, as the routes answer', () => {
     ['a page as PEP 691 HTML', '/simple/hot-demo/', { accept: 'application/vnd.pypi.simple.v1+html' }],
     ["a page for pip's Accept", '/simple/hot-demo/', { accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01' }],
     ['a page with no Accept', '/simple/hot-demo/', {}],
+    ['the list of every project as HTML', '/simple/', { accept: 'text/html' }],
+    ['the list of every project as JSON', '/simple/', { accept: 'application/vnd.pypi.simple.v1+json' }],
   ])('%s', async (_what, path, headers) => {
     const { answer, hot } = await both(path, headers);
     expect(answer.status).toBe(200);

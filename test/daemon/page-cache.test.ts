@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PageCache } from '../../src/daemon/services/page-cache.js';
+import { ALL_PROJECTS, PageCache } from '../../src/daemon/services/page-cache.js';
 import { PageFile } from '../../src/daemon/services/page-file.js';
 
 let dir: string | undefined;
@@ -48,10 +48,10 @@ describe('PageCache with a page file', () => {
 
   it('empties the file once it is mostly stale, and renders pages again', () => {
     const pages = fileCache();
-    const page = 'p'.repeat(60 * 1024);
+    const page = 'p'.repeat(15 * 1024);
     let renders = 0;
-    // 600 versions of one project's page: 36 MB written, all but the last stale.
-    for (let i = 0; i < 600; i++) {
+    // 2,400 versions of one project's page: 36 MB written, all but the last stale.
+    for (let i = 0; i < 2400; i++) {
       pages.invalidate('demo');
       expect(pages.get('demo', 'json', () => `${i} ${page}`)?.body.toString().startsWith(`${i} `)).toBe(true);
       expect(pages.get('other', 'json', () => `other ${(renders += 1)}`)?.body.toString()).toBe(`other ${renders}`);
@@ -59,9 +59,22 @@ describe('PageCache with a page file', () => {
     // Emptied at least once (other rendered again then), and every page still served as rendered.
     expect((file as PageFile).generation).toBeGreaterThan(0);
     expect(renders).toBeGreaterThan(1);
-    expect(pages.get('demo', 'json', () => 'not rendered: cached')?.body.toString().startsWith('599 ')).toBe(true);
+    expect(pages.get('demo', 'json', () => 'not rendered: cached')?.body.toString().startsWith('2399 ')).toBe(true);
     const big = 'x'.repeat(100 * 1024);
     expect(pages.get('every', 'html', () => big)?.body.toString()).toBe(big);
     expect(pages.get('every', 'html', () => 'not rendered: cached')?.body.toString()).toBe(big);
+  });
+
+  it('keeps the lists of every project in memory, however small', () => {
+    const pages = fileCache();
+    const render = (text: string) => () => text;
+    pages.get(ALL_PROJECTS, 'html', render('every project'));
+    pages.get('one', 'html', render('one project'));
+    // A page kept in memory is the same buffer each time; one in the page file is read back anew.
+    const every = pages.get(ALL_PROJECTS, 'html', render('not rendered: cached'));
+    expect(pages.get(ALL_PROJECTS, 'html', render('not rendered: cached'))?.body).toBe(every?.body);
+    const one = pages.get('one', 'html', render('not rendered: cached'));
+    expect(one?.body.toString()).toBe('one project');
+    expect(pages.get('one', 'html', render('not rendered: cached'))?.body).not.toBe(one?.body);
   });
 });
