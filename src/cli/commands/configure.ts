@@ -157,7 +157,7 @@ export const configureCommand: CommandModule<object, ConfigureFlags> = {
       .example('$0 configure --dry-run', 'Show what would change, as a diff')
       .example('$0 configure', 'Configure every tool found')
       .example('$0 configure --pip --primary', 'Make pip use only this index')
-      .example('$0 configure --url http://pkgs.lan:8645 --token pyrepo_…', "Another machine's index, with a token made there") as unknown as Argv<ConfigureFlags>,
+      .example('$0 configure --url http://pkgs.lan:8645 --token pyrepo_...', "Another machine's index, with a token made there") as unknown as Argv<ConfigureFlags>,
   handler: async (argv: ArgumentsCamelCase<ConfigureFlags>) => configureAndReport(resolvePaths(), argv),
 };
 

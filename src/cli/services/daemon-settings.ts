@@ -330,7 +330,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'catalog',
     flag: 'catalog',
     kind: 'text',
-    describe: 'Share the index with other daemons: their PostgreSQL catalog (postgres://…, with --storage)',
+    describe: 'Share the index with other daemons: their PostgreSQL catalog (postgres://..., with --storage)',
     defaultText: 'the data folder',
     parse: parseCatalogUrl,
     format: asText,

@@ -13,7 +13,7 @@ import { EventBus } from '../services/events.js';
 import { IndexService } from '../services/index-service.js';
 import { PackageStorage } from '../services/storage.js';
 import { PageFile } from '../services/page-file.js';
-import { SharedIndex } from '../services/shared-index.js';
+import type { SharedIndex } from '../services/shared-index.js';
 import { SharedIdentity } from '../services/shared-identity.js';
 import { AppSettingsError } from '../errors.js';
 
@@ -64,8 +64,10 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     // Not listed here: the first reconcile removes unfinished uploads of an earlier run.
     await storage.create();
   }
+  // Loaded only in the shared mode: the PostgreSQL and S3 clients cost a daemon on its own
+  // folder 70 ms at every start (pg probes for Cloudflare's runtime by building a fetch Response).
   const shared = opts.shared
-    ? await SharedIndex.open({ catalogUrl: opts.shared.catalog, storageUrl: opts.shared.storage, spoolDir: opts.shared.spoolDir, log: app.log }).catch((err: unknown) => {
+    ? await (await import('../services/shared-index.js')).SharedIndex.open({ catalogUrl: opts.shared.catalog, storageUrl: opts.shared.storage, spoolDir: opts.shared.spoolDir, log: app.log }).catch((err: unknown) => {
         throw new AppSettingsError((err as Error).message);
       })
     : undefined;
