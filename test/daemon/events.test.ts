@@ -145,6 +145,25 @@ describe('event ids', () => {
     expect(BigInt(after.id as string)).toBe(BigInt(list.lastEventId) + 1n);
   });
 
+  it('are kept for replay within a size bound: a load of large download events does not grow the memory, and an id older than what is kept gets "expired"', () => {
+    const bus = new EventBus({ now: () => 1_000, ringChars: 50_000 });
+    const files = Array.from({ length: 100 }, (_, i) => ({ project: 'demo', filename: `demo-${i}.whl`, downloads: 1, installers: [{ installer: 'pip' as const, downloads: 1, ci: 0 }] }));
+    const ids = Array.from({ length: 200 }, () => bus.publish({ type: 'downloads', files }).id);
+    const size = JSON.stringify({ type: 'downloads', files, time: new Date().toISOString() }).length;
+    // As many events as fit the size are replayed, not the 4,096 of the count bound.
+    const fit = Math.floor(50_000 / size);
+    const all = bus.since(String((ids[ids.length - fit] as number) - 1));
+    expect('events' in all && all.events.length).toBe(fit);
+    expect(bus.since(String((ids[ids.length - fit] as number) - 2))).toEqual({ resync: 'expired' });
+    expect(bus.since(String(ids[0]))).toEqual({ resync: 'expired' });
+    const recent = bus.since(String(ids[ids.length - 3]));
+    expect('events' in recent && recent.events.map((e) => e.id)).toEqual(ids.slice(-2));
+    // A single event larger than the bound is still kept until the next one.
+    const big = new EventBus({ now: () => 1_000, ringChars: 10 });
+    const only = big.publish({ type: 'downloads', files }).id;
+    expect(big.since(String(only - 1))).toEqual({ events: [expect.objectContaining({ id: only })] });
+  });
+
   it('start above the last id an earlier run kept, even when the clock went back', () => {
     const bus = new EventBus({ previousId: 5_000_000_000_000_000, now: () => 1_000 });
     expect(bus.startId).toBe(5_000_000_000_000_001);

@@ -5,7 +5,12 @@
  * an earlier run gave (it starts from the time, in microseconds, or from the last id the
  * catalog kept, whichever is larger), so a client that comes back with an id from before a
  * restart is recognised as such and never told that it missed nothing. The newest events
- * are kept in a bounded ring, from which a reconnecting client gets what it missed.
+ * are kept in a ring bounded by count and by size, from which a reconnecting client gets what
+ * it missed; one that missed more is told to take a new snapshot (resync 'expired').
+ *
+ * The size bound matters under load: a `downloads` event lists every file downloaded in its
+ * quarter second, so 4,096 of them held hundreds of megabytes (measured: the heap grew by
+ * 6 MB per 50,000 downloads of random files, without end until the ring wrapped).
  */
 import { EventEmitter } from 'node:events';
 import type { IndexEvent, ResyncReasonSchema } from '../../shared/api.js';
@@ -26,6 +31,8 @@ export interface EventBusOptions {
   previousId?: number;
   /** How many of the newest events are kept for reconnecting clients. Default: 4,096. */
   ringSize?: number;
+  /** How many characters of JSON those events may take together, at most. Default: 2 MB. */
+  ringChars?: number;
   /** The clock (tests). */
   now?: () => number;
 }
@@ -33,6 +40,12 @@ export interface EventBusOptions {
 export class EventBus {
   private readonly emitter = new EventEmitter();
   private readonly ring: (NumberedEvent | undefined)[];
+  /** The JSON length of each event in the ring, by the same slot. */
+  private readonly sizes: number[];
+  private readonly maxChars: number;
+  private chars = 0;
+  /** The id of the oldest event the ring still holds (one past the newest when it is empty). */
+  private oldest: number;
   /**
    * The position before this run's first event: ids up to it are an earlier run's. A client
    * told this position (a snapshot taken before any event) resumes from it like from an event.
@@ -44,8 +57,11 @@ export class EventBus {
     // One listener per open dashboard or `pyrepo logs -f`; there is no leak to warn about.
     this.emitter.setMaxListeners(0);
     this.ring = new Array<NumberedEvent | undefined>(Math.max(1, options.ringSize ?? 4096));
+    this.sizes = new Array<number>(this.ring.length).fill(0);
+    this.maxChars = options.ringChars ?? 2 * 1024 * 1024;
     this.startId = Math.max((options.now ?? Date.now)() * 1000, (options.previousId ?? 0) + 1);
     this.last = this.startId;
+    this.oldest = this.startId + 1;
   }
 
   /** The id of the newest event (`startId` before the first). */
@@ -55,9 +71,23 @@ export class EventBus {
 
   publish(event: WithoutTime<IndexEvent>): NumberedEvent {
     const numbered = { id: ++this.last, event: { ...event, time: new Date().toISOString() } as IndexEvent };
-    this.ring[numbered.id % this.ring.length] = numbered;
+    // The slot's previous event (ring.length ids ago) goes first, then the oldest until the size fits.
+    if (numbered.id - this.oldest >= this.ring.length) this.dropOldest();
+    const slot = numbered.id % this.ring.length;
+    this.ring[slot] = numbered;
+    this.sizes[slot] = JSON.stringify(numbered.event).length;
+    this.chars += this.sizes[slot] as number;
+    while (this.chars > this.maxChars && this.oldest < numbered.id) this.dropOldest();
     this.emitter.emit('event', numbered.event, numbered.id);
     return numbered;
+  }
+
+  private dropOldest(): void {
+    const slot = this.oldest % this.ring.length;
+    this.chars -= this.sizes[slot] as number;
+    this.sizes[slot] = 0;
+    this.ring[slot] = undefined;
+    this.oldest += 1;
   }
 
   subscribe(listener: (event: IndexEvent, id: number) => void): () => void {
@@ -71,7 +101,7 @@ export class EventBus {
     const after = Number(lastEventId);
     if (after < this.startId) return { resync: 'restarted' };
     if (after > this.last) return { resync: 'unknown' };
-    if (this.last - after > this.ring.length) return { resync: 'expired' };
+    if (after + 1 < this.oldest) return { resync: 'expired' };
     const events: NumberedEvent[] = [];
     for (let id = after + 1; id <= this.last; id++) events.push(this.ring[id % this.ring.length] as NumberedEvent);
     return { events };
