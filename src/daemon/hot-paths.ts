@@ -6,7 +6,7 @@
  * Profiled under load, fastify's request and reply machinery (routing, the hook chain,
  * the reply object, a child logger per request) cost as much as the download itself; a
  * Node server answering the same bytes directly is four times faster. So the plain case of
- * these two requests is answered here, and everything else falls through to fastify's
+ * these three requests is answered here, and everything else falls through to fastify's
  * routes (files.ts, simple.ts), which stay the one definition of what the index answers:
  * - a method other than GET, a query string, a percent-encoded or non-normalized path;
  * - reads that need credentials (the auth plugin then decides);
@@ -87,7 +87,7 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     const file = index.catalog.servedFile(filename);
     if (!file) return false;
     const path = index.storage.pathOf(file.relpath);
-        const opened = opts.files.acquire(path, file.sha256);
+    const opened = opts.files.acquire(path, file.sha256);
     if (!opened) return false;
     if (opened.size > READ_AT_ONCE_BYTES) {
       opts.files.done(opened);
@@ -104,7 +104,7 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     res.writeHead(200, {
       etag: `"${file.sha256}"`,
       'cache-control': IMMUTABLE,
-      'last-modified': opened.mtime.toUTCString(),
+      'last-modified': opened.lastModified,
       'accept-ranges': 'bytes',
       'content-type': type,
       'content-length': String(body.length),

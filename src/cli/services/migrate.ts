@@ -7,9 +7,9 @@
  * The daemon must be stopped: a copy of an index that changes meanwhile would be out of date
  * the moment it ends. A stopped copy resumes when run again.
  */
-import { redactUrl } from '../../shared/redact-url.js';
 import { join } from 'node:path';
 import { dataLayout, type PyrepoPaths } from '../../shared/paths.js';
+import { redactUrl } from '../../shared/redact-url.js';
 import { copyIndex, CopyConflictError, type CopyReport, type IndexStores } from '../../daemon/stores/copy-index.js';
 import { FolderBlobs } from '../../daemon/stores/folder-blobs.js';
 import { identityUsers, readLocalIdentity, writeLocalIdentity, type IdentityDocument } from '../../daemon/stores/identity-document.js';

@@ -7,14 +7,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { ControlRoutes, type IndexEvent } from '../../shared/api.js';
+import type { NumberedEvent } from '../services/events.js';
 
 /** A comment line every 15 s keeps proxies and idle timeouts from closing the stream. */
 const HEARTBEAT_MS = 15_000;
 /** How long a browser's EventSource waits before reconnecting (the dashboard has its own backoff). */
 const RETRY_MS = 1000;
 
-function frame(event: IndexEvent, id: number): string {
-  return `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+/** One SSE frame, with the JSON the bus made once for every stream. */
+function frame({ id, event, json }: NumberedEvent): string {
+  return `id: ${id}\nevent: ${event.type}\ndata: ${json}\n\n`;
 }
 
 export default async function eventRoutes(app: FastifyInstance): Promise<void> {
@@ -34,13 +36,16 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
     const lastEventId = req.headers['last-event-id'];
     if (typeof lastEventId === 'string' && lastEventId.trim() !== '') {
       const replay = app.events.since(lastEventId.trim());
-      if ('events' in replay) for (const e of replay.events) head += frame(e.event, e.id);
-      else head += frame({ type: 'resync', time: new Date().toISOString(), reason: replay.resync }, app.events.lastId);
+      if ('events' in replay) for (const e of replay.events) head += frame(e);
+      else {
+        const resync: IndexEvent = { type: 'resync', time: new Date().toISOString(), reason: replay.resync };
+        head += frame({ id: app.events.lastId, event: resync, json: JSON.stringify(resync) });
+      }
     }
     res.write(head);
     open.add(res);
-    const unsubscribe = app.events.subscribe((event, id) => {
-      res.write(frame(event, id));
+    const unsubscribe = app.events.subscribe((event, id, json) => {
+      res.write(frame({ id, event, json }));
     });
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     heartbeat.unref();

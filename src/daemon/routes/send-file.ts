@@ -68,18 +68,17 @@ export interface SendFileOptions {
  * Sends the file at `path`, with the validators already set on `reply` (ETag,
  * Cache-Control). Adds Last-Modified, Accept-Ranges, Content-Length and Content-Range;
  * answers If-Unmodified-Since (412) and, unless If-None-Match was sent (RFC 9110 §13.1.3)
- * or the client asks for no-cache, If-Modified-Since (304). The size is the folder's
- * file's, so a file replaced by hand and not indexed yet is still sent whole and exact.
+ * or the client asks for no-cache, If-Modified-Since (304). Size and dates are those of the
+ * open file, so what is sent is always one whole file, exactly as it is on disk.
  */
 export function sendFile(req: FastifyRequest, reply: FastifyReply, path: string, opts: SendFileOptions): SendOutcome {
   const opened = opts.files.acquire(path, opts.sha256);
   if (!opened) return { missing: true };
-  const { fd, size, mtime } = opened;
+  const { fd, size, lastModified } = opened;
   let done = false;
   try {
-    const lastModified = mtime.toUTCString();
     reply.header('last-modified', lastModified).header('accept-ranges', 'bytes');
-    const modifiedSeconds = Math.floor(mtime.getTime() / 1000);
+    const modifiedSeconds = Math.floor(opened.mtimeMs / 1000);
     if (modifiedSeconds > httpSeconds(req.headers['if-unmodified-since'])) {
       reply.code(412).type('text/plain; charset=utf-8').send(`The file changed after ${req.headers['if-unmodified-since']} (If-Unmodified-Since).\n`);
       return { status: 412, range: WHOLE };

@@ -18,10 +18,11 @@ import type { Static } from '@sinclair/typebox';
 
 type WithoutTime<E> = E extends IndexEvent ? Omit<E, 'time'> : never;
 
-/** An event with the id it was published under. */
+/** An event with the id it was published under, and its JSON text (made once, for every stream). */
 export interface NumberedEvent {
   id: number;
   event: IndexEvent;
+  json: string;
 }
 
 export type Replay = { events: NumberedEvent[] } | { resync: Static<typeof ResyncReasonSchema> };
@@ -40,8 +41,6 @@ export interface EventBusOptions {
 export class EventBus {
   private readonly emitter = new EventEmitter();
   private readonly ring: (NumberedEvent | undefined)[];
-  /** The JSON length of each event in the ring, by the same slot. */
-  private readonly sizes: number[];
   private readonly maxChars: number;
   private chars = 0;
   /** The id of the oldest event the ring still holds (one past the newest when it is empty). */
@@ -57,7 +56,6 @@ export class EventBus {
     // One listener per open dashboard or `pyrepo logs -f`; there is no leak to warn about.
     this.emitter.setMaxListeners(0);
     this.ring = new Array<NumberedEvent | undefined>(Math.max(1, options.ringSize ?? 4096));
-    this.sizes = new Array<number>(this.ring.length).fill(0);
     this.maxChars = options.ringChars ?? 2 * 1024 * 1024;
     this.startId = Math.max((options.now ?? Date.now)() * 1000, (options.previousId ?? 0) + 1);
     this.last = this.startId;
@@ -70,27 +68,26 @@ export class EventBus {
   }
 
   publish(event: WithoutTime<IndexEvent>): NumberedEvent {
-    const numbered = { id: ++this.last, event: { ...event, time: new Date().toISOString() } as IndexEvent };
+    const full = { ...event, time: new Date().toISOString() } as IndexEvent;
+    const numbered: NumberedEvent = { id: ++this.last, event: full, json: JSON.stringify(full) };
     // The slot's previous event (ring.length ids ago) goes first, then the oldest until the size fits.
     if (numbered.id - this.oldest >= this.ring.length) this.dropOldest();
-    const slot = numbered.id % this.ring.length;
-    this.ring[slot] = numbered;
-    this.sizes[slot] = JSON.stringify(numbered.event).length;
-    this.chars += this.sizes[slot] as number;
+    this.ring[numbered.id % this.ring.length] = numbered;
+    this.chars += numbered.json.length;
     while (this.chars > this.maxChars && this.oldest < numbered.id) this.dropOldest();
-    this.emitter.emit('event', numbered.event, numbered.id);
+    this.emitter.emit('event', numbered.event, numbered.id, numbered.json);
     return numbered;
   }
 
   private dropOldest(): void {
     const slot = this.oldest % this.ring.length;
-    this.chars -= this.sizes[slot] as number;
-    this.sizes[slot] = 0;
+    this.chars -= this.ring[slot]?.json.length ?? 0;
     this.ring[slot] = undefined;
     this.oldest += 1;
   }
 
-  subscribe(listener: (event: IndexEvent, id: number) => void): () => void {
+  /** Calls `listener` with each event, its id and its JSON text. */
+  subscribe(listener: (event: IndexEvent, id: number, json: string) => void): () => void {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
   }

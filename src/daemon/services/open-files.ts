@@ -28,7 +28,8 @@ export interface OpenFile {
   fd: number;
   size: number;
   mtimeMs: number;
-  mtime: Date;
+  /** The mtime as an HTTP date (Last-Modified), made once per open. */
+  lastModified: string;
   /** The content the catalog named when it was opened. */
   sha256: string;
   /** When fstat last said the path still names this file (performance.now()). */
@@ -106,7 +107,7 @@ export class OpenFiles {
         return undefined;
       }
       const keep = this.max > 0 && st.size <= this.keepUpTo;
-      const file: OpenFile = { fd, size: st.size, mtimeMs: st.mtimeMs, mtime: st.mtime, sha256, checkedAt: performance.now(), kept: keep };
+      const file: OpenFile = { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified: st.mtime.toUTCString(), sha256, checkedAt: performance.now(), kept: keep };
       if (keep) {
         if (this.open.size >= this.max) this.forget(this.open.keys().next().value as string);
         this.open.set(path, file);

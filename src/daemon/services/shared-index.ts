@@ -96,7 +96,6 @@ function isConnectionError(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended/i.test(e.message ?? '');
 }
 
-
 export class SharedIndex implements IndexPrimary {
   private local: LocalIndex | undefined;
   private following = Promise.resolve();
