@@ -100,6 +100,8 @@ function spawnDaemon(o: DaemonOptions, port: number, attempt: number): Daemon {
   const stdoutFile = join(o.logDir, `${o.label}${attempt ? `-${attempt}` : ''}.stdout.log`);
   const stderrFile = join(o.logDir, `${o.label}${attempt ? `-${attempt}` : ''}.stderr.log`);
   const args = [
+    // BENCH_DAEMON_NODE_ARGS profiles the daemons, e.g. "--cpu-prof --cpu-prof-dir=DIR".
+    ...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     o.cli,
     'serve',
     '--host',

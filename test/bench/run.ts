@@ -37,6 +37,8 @@
  * BENCH_ONLY=dashboard only section 9, BENCH_ONLY=upstream only the upstream proxy (test/bench/upstream.ts),
  * BENCH_ONLY=shared only the shared mode on PostgreSQL + S3 (test/bench/shared.ts)
  * (BENCH_ONLY=serving only sections 1-7; a comma-separated list runs several).
+ * BENCH_DAEMON_NODE_ARGS passes Node options to every daemon it starts, e.g.
+ * "--cpu-prof --cpu-prof-dir=DIR" to profile them.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -190,15 +190,20 @@ export class Publisher {
           uploadedBy: request.by.user,
           uploadedFrom: request.by.address,
         });
+        let serial: number | undefined;
         const note = existing ? `replaced a file of the same name (sha256 ${existing.sha256})` : undefined;
         const metadataBytes = inspected.contents.metadataBytes;
         if (this.primary) {
-          // Shared mode: the shared catalog decides, before this daemon's copy shows anything.
-          const lost = await this.publishShared(key as string, record, inspected.contents.metadata.name, metadataBytes, replace, note);
-          if (lost) return { status: 'identical', file: lost, warnings: warningsOf(inspected) } as UploadOutcome;
+          // Shared mode: the shared catalog decides, before this daemon's copy shows anything,
+          // and the first uploader's claim on a new project goes with the file's row.
+          const claim = identity && this.catalog.owners(project).length === 0 ? identity.user : undefined;
+          const shared = await this.publishShared(key as string, record, inspected.contents.metadata.name, metadataBytes, { replace, note, claim });
+          if ('lost' in shared) return { status: 'identical', file: shared.lost, warnings: warningsOf(inspected) } as UploadOutcome;
+          serial = shared.serial;
         }
         record.relpath = await this.storage.commit(temp, filename);
         this.catalog.putFile(record, inspected.contents.metadata.name, metadataBytes, note);
+        if (serial !== undefined) this.primary?.appliedHere(serial);
         if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
         this.changed(project);
         const warnings = warningsOf(inspected);
@@ -218,7 +223,9 @@ export class Publisher {
         });
         return { status: existing ? 'replaced' : 'created', file: record, warnings } as UploadOutcome;
       });
-      // In the shared mode the shared catalog decides who was first (this copy may lag).
+      // In the shared mode the shared catalog decides who was first (this copy may lag). A new
+      // file's row carried the claim already; what is left here is an identical upload, or a
+      // claim another daemon's uploader had won (claimOwner then brings that owner here).
       if (claimProject(this.catalog, identity, project) && this.primary) await this.primary.claimOwner(project, (identity as Identity).user);
       return outcome;
     } finally {
@@ -232,16 +239,24 @@ export class Publisher {
    * with the same content that is the file this upload is (returned, after this daemon's
    * copy caught up), with other content a conflict.
    */
-  private async publishShared(key: string, record: FileRecord, displayName: string, metadataBytes: Buffer, replace: boolean, note: string | undefined): Promise<FileRecord | undefined> {
+  private async publishShared(
+    key: string,
+    record: FileRecord,
+    displayName: string,
+    metadataBytes: Buffer,
+    opts: { replace: boolean; note: string | undefined; claim: string | undefined },
+  ): Promise<{ serial: number } | { lost: FileRecord }> {
     const primary = this.primary as IndexPrimary;
+    const { replace, note, claim } = opts;
     try {
-      await primary.addFile(key, record, displayName, metadataBytes, { replace, ...(note ? { note } : {}) });
-      return undefined;
+      const { serial, claimed } = await primary.addFile(key, record, displayName, metadataBytes, { replace, ...(note ? { note } : {}), ...(claim ? { claim } : {}) });
+      if (claimed) this.catalog.addOwner(record.project, claim as string, 'owner');
+      return { serial };
     } catch (err) {
       if (!(err instanceof FileExistsError)) throw err;
       await primary.refresh(record.project);
       if (err.existingSha256 !== record.sha256) throw new FileConflictError(record.filename, err.existingSha256);
-      return this.catalog.file(record.filename) ?? record;
+      return { lost: this.catalog.file(record.filename) ?? record };
     }
   }
 

@@ -36,10 +36,15 @@ export interface IndexPrimary {
   /** Stores a complete file's bytes under their sha256; returns the key. CatalogUnavailable when the bucket fails. */
   store(path: string, sha256: string): Promise<string>;
   /**
-   * Adds the row of a file whose bytes `store` put under `key`. Throws FileExistsError when
-   * the name is taken (and `replace` was not asked), CatalogUnavailable when PostgreSQL cannot be reached.
+   * Adds the row of a file whose bytes `store` put under `key`, and makes `claim` the owner of
+   * its project if it has none (the first uploader); returns the change's serial and whether
+   * `claim` became the owner. Throws
+   * FileExistsError when the name is taken (and `replace` was not asked), CatalogUnavailable
+   * when PostgreSQL cannot be reached.
    */
-  addFile(key: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void>;
+  addFile(key: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string; claim?: string }): Promise<{ serial: number; claimed: boolean }>;
+  /** This daemon's copy already holds change `serial` (its own upload): following need not fetch it again. */
+  appliedHere(serial: number): void;
   /** Makes `user` the owner of a project that has none. */
   claimOwner(project: string, user: string): Promise<void>;
   removeFile(filename: string, by: Actor): Promise<void>;
@@ -100,6 +105,13 @@ export class SharedIndex implements IndexPrimary {
   private local: LocalIndex | undefined;
   private following = Promise.resolve();
   private followAgain = false;
+  /**
+   * Serials of this daemon's own uploads, already in its copy: catching up skips them. Without
+   * this, every later change from another daemon (or this one's own NOTIFY arriving before the
+   * upload's answer) made the copy fetch each of its own uploads back from the shared catalog.
+   * A change whose local step failed is not here, so catching up repairs it.
+   */
+  private readonly ownApplied = new Set<number>();
   private stopFollowing: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -189,10 +201,9 @@ export class SharedIndex implements IndexPrimary {
     await this.addFile(await this.store(path, file.sha256), file, displayName, metadataBytes, opts);
   }
 
-  async addFile(key: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string }): Promise<void> {
-    await this.write(() =>
-      this.catalog.addFiles([{ file: { ...file, relpath: key }, displayName, metadataBytes, ...(opts.note ? { note: opts.note } : {}) }], { replace: opts.replace }),
-    );
+  addFile(key: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string; claim?: string }): Promise<{ serial: number; claimed: boolean }> {
+    const { note, ...rest } = opts;
+    return this.write(() => this.catalog.publishFile({ file: { ...file, relpath: key }, displayName, metadataBytes, ...(note ? { note } : {}) }, rest));
   }
 
   async claimOwner(project: string, user: string): Promise<void> {
@@ -369,13 +380,18 @@ export class SharedIndex implements IndexPrimary {
       const changes = await this.catalog.changesSince(applied);
       if (changes.length === 0) return;
       last = (changes[changes.length - 1] as { serial: number }).serial;
-      projects = [...new Set(changes.map((c) => c.project))];
+      projects = [...new Set(changes.filter((c) => !this.ownApplied.has(c.serial)).map((c) => c.project))];
     }
     for (const project of projects) {
       if (project === IDENTITY_CHANGE) this.onIdentityChange?.();
       else await this.syncProject(project);
     }
     local.catalog.setMetaValue(APPLIED_SERIAL, String(last));
+    for (const serial of this.ownApplied) if (serial <= last) this.ownApplied.delete(serial);
+  }
+
+  appliedHere(serial: number): void {
+    this.ownApplied.add(serial);
   }
 
   async refresh(project: string): Promise<void> {
@@ -387,24 +403,18 @@ export class SharedIndex implements IndexPrimary {
   private async syncProject(project: string): Promise<void> {
     const local = this.local;
     if (!local) return;
-    const [remoteFiles, remoteStates, remoteOwners, record] = await Promise.all([
-      this.catalog.filesOf(project),
-      this.catalog.releaseStates(project),
-      this.catalog.owners(project),
-      this.catalog.project(project),
-    ]);
     const { catalog, storage, events } = local;
     const mine = new Map(catalog.filesOf(project).map((f) => [f.filename, f]));
+    const remote = await this.catalog.projectState(project, new Map([...mine.values()].map((f) => [f.filename, f.sha256])));
     const added: { file: FileRecord; displayName: string; metadataBytes: Buffer }[] = [];
     const isNew = new Set<string>();
-    for (const remote of remoteFiles) {
-      const have = mine.get(remote.filename);
-      mine.delete(remote.filename);
-      if (have && have.sha256 === remote.sha256) continue;
-      const { relpath, mtimeMs } = await this.fetch(remote, storage);
-      const metadataBytes = (await this.catalog.metadataBytes(remote.filename)) ?? Buffer.alloc(0);
-      added.push({ file: { ...remote, relpath, mtimeMs }, displayName: record?.displayName ?? project, metadataBytes });
-      if (!have) isNew.add(remote.filename);
+    for (const { file, metadata } of remote.files) {
+      const have = mine.get(file.filename);
+      mine.delete(file.filename);
+      if (have && have.sha256 === file.sha256) continue;
+      const { relpath, mtimeMs } = await this.fetch(file, storage);
+      added.push({ file: { ...file, relpath, mtimeMs }, displayName: remote.displayName ?? project, metadataBytes: metadata ?? Buffer.alloc(0) });
+      if (!have) isNew.add(file.filename);
     }
     if (added.length > 0) catalog.putFiles(added);
     for (const gone of mine.values()) {
@@ -413,18 +423,18 @@ export class SharedIndex implements IndexPrimary {
     }
     const localStates = catalog.releaseStates(project);
     const yanks: { key: string; state: ReleaseState }[] = [];
-    for (const key of new Set([...remoteStates.keys(), ...localStates.keys()])) {
-      const want = remoteStates.get(key) ?? { yanked: false, reason: null };
+    for (const key of new Set([...remote.states.keys(), ...localStates.keys()])) {
+      const want = remote.states.get(key) ?? { yanked: false, reason: null };
       const have = localStates.get(key) ?? { yanked: false, reason: null };
       if (want.yanked === have.yanked && want.reason === have.reason) continue;
       catalog.setYanked(project, key, want.yanked, want.reason, { action: want.yanked ? 'yank' : 'unyank', project, version: null, filename: null, user: want.yankedBy ?? null, address: want.yankedFrom ?? null, reason: want.reason }, false);
       yanks.push({ key, state: want });
     }
     const ownersHere = catalog.owners(project);
-    const same = ownersHere.length === remoteOwners.length && ownersHere.every((o) => remoteOwners.some((r) => r.user === o.user && r.role === o.role));
+    const same = ownersHere.length === remote.owners.length && ownersHere.every((o) => remote.owners.some((r) => r.user === o.user && r.role === o.role));
     if (!same) {
       for (const o of ownersHere) catalog.removeOwner(project, o.user);
-      for (const o of remoteOwners) catalog.addOwner(project, o.user, o.role);
+      for (const o of remote.owners) catalog.addOwner(project, o.user, o.role);
     }
     if (added.length === 0 && mine.size === 0 && yanks.length === 0) return;
     local.changed(project);
@@ -434,7 +444,7 @@ export class SharedIndex implements IndexPrimary {
     }
     for (const gone of mine.values()) events.publish({ type: 'delete', project, filename: gone.filename, user: null, address: null });
     for (const { key, state } of yanks) {
-      const version = remoteFiles.find((f) => f.releaseKey === key)?.version ?? key;
+      const version = remote.files.find((r) => r.file.releaseKey === key)?.file.version ?? key;
       events.publish(state.yanked ? { type: 'yank', project, version, reason: state.reason, user: state.yankedBy ?? null, address: state.yankedFrom ?? null } : { type: 'unyank', project, version, user: null, address: null });
     }
   }

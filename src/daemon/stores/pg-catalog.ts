@@ -48,6 +48,24 @@ interface FileRow {
   uploaded_from: string | null;
 }
 
+interface StateRow {
+  release_key: string;
+  yanked: boolean;
+  yanked_reason: string | null;
+  yanked_by: string | null;
+  yanked_from: string | null;
+}
+
+/** A project as the shared catalog has it (PgCatalog.projectState). */
+export interface ProjectState {
+  /** Undefined when the project is not (or no longer) in the catalog. */
+  displayName: string | undefined;
+  /** Its files; `metadata` is there for those whose content the asking copy lacks. */
+  files: { file: FileRecord; metadata: Buffer | undefined }[];
+  states: Map<string, ReleaseState>;
+  owners: { user: string; role: Role }[];
+}
+
 function toRecord(r: FileRow): FileRecord {
   return {
     filename: r.filename,
@@ -70,6 +88,14 @@ function toRecord(r: FileRow): FileRecord {
     uploadedFrom: r.uploaded_from,
   };
 }
+
+const FILE_PLACEHOLDERS = Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(', ');
+/** How a replacing upload overwrites the row of a file of the same name. */
+const FILE_UPSERT = `ON CONFLICT (filename) DO UPDATE SET relpath = excluded.relpath, project = excluded.project, version = excluded.version,
+  release_key = excluded.release_key, packagetype = excluded.packagetype, python_version = excluded.python_version,
+  size = excluded.size, mtime_ms = excluded.mtime_ms, sha256 = excluded.sha256, md5 = excluded.md5,
+  blake2b_256 = excluded.blake2b_256, requires_python = excluded.requires_python, metadata_sha256 = excluded.metadata_sha256,
+  upload_time = excluded.upload_time, source = excluded.source, uploaded_by = excluded.uploaded_by, uploaded_from = excluded.uploaded_from`;
 
 function fileValues(f: FileRecord): unknown[] {
   return [
@@ -273,12 +299,46 @@ export class PgCatalog implements CatalogStore {
     return (await this.pool.query<{ projects: number; files: number }>('SELECT (SELECT count(*) FROM projects) AS projects, (SELECT count(*) FROM files) AS files')).rows[0]!;
   }
 
+  /**
+   * All a follower needs to bring its copy of a project in line, in one query: the display
+   * name (undefined when the project is gone), the files, with the core metadata of those
+   * whose content differs from `have` (filename to sha256 of the copy's files), release states
+   * and owners. Following one upload took five queries before.
+   */
+  async projectState(project: string, have: Map<string, string>): Promise<ProjectState> {
+    type Row = Partial<FileRow> & { display_name: string | null; owners: { user: string; role: Role }[] | null; states: StateRow[] | null; metadata: Buffer | null };
+    const rows = (
+      await this.pool.query<Row>(
+        `SELECT p.display_name, o.owners, r.states, ${FILE_COLUMNS.replace(/(\w+)/g, 'f.$1')},
+                m.bytes AS metadata
+           FROM (SELECT 1) AS one
+           LEFT JOIN projects p ON p.name = $1
+           CROSS JOIN LATERAL (SELECT json_agg(json_build_object('user', "user", 'role', role)) AS owners FROM owners WHERE project = $1) o
+           CROSS JOIN LATERAL (SELECT json_agg(json_build_object('release_key', release_key, 'yanked', yanked, 'yanked_reason', yanked_reason,
+                                 'yanked_by', yanked_by, 'yanked_from', yanked_from)) AS states FROM releases WHERE project = $1) r
+           LEFT JOIN files f ON f.project = $1
+           LEFT JOIN unnest($2::text[], $3::text[]) AS have (filename, sha256) ON have.filename = f.filename
+           LEFT JOIN core_metadata m ON m.filename = f.filename AND have.sha256 IS DISTINCT FROM f.sha256`,
+        [project, [...have.keys()], [...have.values()]],
+      )
+    ).rows;
+    const first = rows[0];
+    const files: ProjectState['files'] = [];
+    for (const row of rows) if (row.filename) files.push({ file: toRecord(row as FileRow), metadata: row.metadata ?? undefined });
+    return {
+      displayName: first?.display_name ?? undefined,
+      files,
+      states: new Map((first?.states ?? []).map((r) => [r.release_key, { yanked: r.yanked, reason: r.yanked_reason, yankedBy: r.yanked_by, yankedFrom: r.yanked_from }])),
+      owners: first?.owners ?? [],
+    };
+  }
+
   async metadataBytes(filename: string): Promise<Buffer | undefined> {
     return (await this.pool.query<{ bytes: Buffer }>('SELECT bytes FROM core_metadata WHERE filename = $1', [filename])).rows[0]?.bytes;
   }
 
   async releaseStates(project: string): Promise<Map<string, ReleaseState>> {
-    const rows = await this.pool.query<{ release_key: string; yanked: boolean; yanked_reason: string | null; yanked_by: string | null; yanked_from: string | null }>(
+    const rows = await this.pool.query<StateRow>(
       'SELECT release_key, yanked, yanked_reason, yanked_by, yanked_from FROM releases WHERE project = $1',
       [project],
     );
@@ -303,21 +363,13 @@ export class PgCatalog implements CatalogStore {
 
   async addFiles(entries: NewFile[], opts: { replace: boolean; journal?: boolean }): Promise<void> {
     if (entries.length === 0) return;
-    const conflict = opts.replace
-      ? `ON CONFLICT (filename) DO UPDATE SET relpath = excluded.relpath, project = excluded.project, version = excluded.version,
-          release_key = excluded.release_key, packagetype = excluded.packagetype, python_version = excluded.python_version,
-          size = excluded.size, mtime_ms = excluded.mtime_ms, sha256 = excluded.sha256, md5 = excluded.md5,
-          blake2b_256 = excluded.blake2b_256, requires_python = excluded.requires_python, metadata_sha256 = excluded.metadata_sha256,
-          upload_time = excluded.upload_time, source = excluded.source, uploaded_by = excluded.uploaded_by, uploaded_from = excluded.uploaded_from`
-      : '';
-    const placeholders = Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(', ');
     let serial = 0;
     try {
       await this.transaction(async (c) => {
         const projects = new Set<string>();
         for (const { file, displayName, metadataBytes, note } of entries) {
           await c.query('INSERT INTO projects (name, display_name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [file.project, displayName]);
-          await c.query(`INSERT INTO files (${FILE_COLUMNS}) VALUES (${placeholders}) ${conflict}`, fileValues(file));
+          await c.query(`INSERT INTO files (${FILE_COLUMNS}) VALUES (${FILE_PLACEHOLDERS}) ${opts.replace ? FILE_UPSERT : ''}`, fileValues(file));
           await c.query('INSERT INTO core_metadata (filename, bytes) VALUES ($1, $2) ON CONFLICT (filename) DO UPDATE SET bytes = excluded.bytes', [file.filename, metadataBytes]);
           if ((opts.journal ?? true) && (file.source === 'upload' || file.source === 'watch')) {
             await this.journal(c, { time: file.uploadTime, action: 'upload', project: file.project, version: file.version, filename: file.filename, user: file.uploadedBy, address: file.uploadedFrom, reason: note ?? null });
@@ -334,6 +386,45 @@ export class PgCatalog implements CatalogStore {
       throw err;
     }
     this.madeChange(serial);
+  }
+
+  /**
+   * One upload as one statement, so one round trip and one commit: the project, the file, its
+   * metadata, its journal line, the first uploader's ownership (`claim`, taken only when the
+   * project has no owner yet), and its numbered change with the NOTIFY. The same upload as a
+   * transaction of separate statements took ten round trips and two commits (the claim was
+   * its own), and those were most of the daemon's and PostgreSQL's work per upload in the
+   * shared mode. Throws FileExistsError as `addFiles` does; returns the change's serial and
+   * whether `claim` became the project's owner.
+   */
+  async publishFile(entry: NewFile, opts: { replace: boolean; claim?: string }): Promise<{ serial: number; claimed: boolean }> {
+    const { file, displayName, metadataBytes, note } = entry;
+    const journaled = file.source === 'upload' || file.source === 'watch';
+    // $1-$18 are the file's columns in FILE_COLUMNS order: $1 filename, $3 project, $4 version,
+    // $15 upload_time, $17 uploaded_by, $18 uploaded_from.
+    const sql = `WITH
+  p AS (INSERT INTO projects (name, display_name) VALUES ($3, $19) ON CONFLICT (name) DO NOTHING),
+  f AS (INSERT INTO files (${FILE_COLUMNS}) VALUES (${FILE_PLACEHOLDERS}) ${opts.replace ? FILE_UPSERT : ''}),
+  m AS (INSERT INTO core_metadata (filename, bytes) VALUES ($1, $20) ON CONFLICT (filename) DO UPDATE SET bytes = excluded.bytes),
+  j AS (INSERT INTO activity (time, action, project, version, filename, "user", address, reason)
+        SELECT $15, 'upload', $3, $4, $1, $17, $18, $21 WHERE $22::boolean),
+  o AS (INSERT INTO owners (project, "user", role) SELECT $3, $23::text, 'owner'
+        WHERE $23::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM owners WHERE project = $3) ON CONFLICT DO NOTHING RETURNING 1),
+  c AS (INSERT INTO changes (project) VALUES ($3) RETURNING serial)
+SELECT c.serial, pg_notify('${CHANGES_CHANNEL}', c.serial::text), EXISTS (SELECT 1 FROM o) AS claimed FROM c`;
+    let row: { serial: number; claimed: boolean };
+    try {
+      row = (await this.pool.query<{ serial: number; claimed: boolean }>(sql, [...fileValues(file), displayName, metadataBytes, note ?? null, journaled, opts.claim ?? null])).rows[0]!;
+    } catch (err) {
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION && !opts.replace) {
+        const taken = await this.takenBy([entry]);
+        if (taken) throw new FileExistsError(taken.filename, taken.sha256);
+      }
+      throw err;
+    }
+    this.own.add(row.serial);
+    this.madeChange(row.serial);
+    return row;
   }
 
   /** Which of `entries` lost to a file already there (after a unique violation). */

@@ -12,13 +12,17 @@
  * expect) and virtual-hosted style with AWS itself; AWS_S3_FORCE_PATH_STYLE=true|false decides
  * otherwise. The AWS SDK is loaded only here, so a daemon on the packages folder never loads it.
  */
-import { rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { readFile, rm, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { PackageStorage, type TempFile } from '../services/storage.js';
-import { notFound, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
+import { type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
+import { S3Objects, type BucketAddress } from './s3-objects.js';
+
+/** Files up to this size are read into memory to be put; larger ones are streamed. */
+const IN_MEMORY_PUT_BYTES = 8 * 1024 * 1024;
 
 /** Where a `s3://bucket/prefix` setting points. */
 export interface S3Location {
@@ -59,6 +63,9 @@ export class S3Blobs implements BlobStore {
   private readonly spool: PackageStorage;
   private client: S3Client | undefined;
   private sdk: typeof S3Sdk | undefined;
+  /** Where the SDK addressed the bucket (recorded when it is checked): PUT and GET go there directly. */
+  private address: BucketAddress | undefined;
+  private objectRequests: Promise<S3Objects> | undefined;
 
   constructor(
     readonly location: S3Location,
@@ -103,8 +110,31 @@ export class S3Blobs implements BlobStore {
         ...(endpoint ? { endpoint } : {}),
         ...(credentials ? { credentials } : {}),
       });
+      this.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const req = args.request as { protocol?: string; hostname?: string; port?: number; path?: string };
+          if (context.commandName === 'HeadBucketCommand' && req.hostname && req.path !== undefined) {
+            this.address = { protocol: req.protocol === 'https:' ? 'https:' : 'http:', hostname: req.hostname, port: req.port, pathPrefix: req.path.replace(/\/+$/, '') };
+          }
+          return next(args);
+        },
+        { step: 'finalizeRequest', name: 'pyrepoBucketAddress' },
+      );
     }
     return { client: this.client, sdk: this.sdk };
+  }
+
+  /** PUT and GET of objects without the SDK's middleware (s3-objects.ts says why), once the bucket was checked. */
+  private objects(): Promise<S3Objects> {
+    this.objectRequests ??= (async () => {
+      const { client, sdk } = await this.s3();
+      if (!this.address) await client.send(new sdk.HeadBucketCommand({ Bucket: this.location.bucket }));
+      if (!this.address) throw new Error(`Could not tell where the bucket '${this.location.bucket}' is.`);
+      return new S3Objects({ address: this.address, region: await client.config.region(), credentials: client.config.credentials });
+    })();
+    // A failure (the bucket unreachable) is tried again next time.
+    this.objectRequests.catch(() => (this.objectRequests = undefined));
+    return this.objectRequests;
   }
 
   async prepare(): Promise<string[]> {
@@ -153,23 +183,16 @@ export class S3Blobs implements BlobStore {
    * keeps in its own folder); returns its key.
    */
   async putFile(path: string, sha256: string): Promise<string> {
-    const { client, sdk } = await this.s3();
     const key = this.keyOf(sha256);
     const { size } = await stat(path);
-    await client.send(
-      new sdk.PutObjectCommand({ Bucket: this.location.bucket, Key: key, Body: createReadStream(path), ContentLength: size, ContentType: 'application/octet-stream' }),
-    );
+    // Small files (nearly all distributions) are sent from memory, larger ones streamed.
+    const body = size <= IN_MEMORY_PUT_BYTES ? await readFile(path) : { size, open: () => createReadStream(path) };
+    await (await this.objects()).put(key, body, sha256);
     return key;
   }
 
   async open(key: string, range?: ByteRange): Promise<Readable> {
-    const { client, sdk } = await this.s3();
-    try {
-      const got = await client.send(new sdk.GetObjectCommand({ Bucket: this.location.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
-      return got.Body as Readable;
-    } catch (err) {
-      throw isMissing(err) ? notFound(key) : err;
-    }
+    return (await this.objects()).get(key, range);
   }
 
   async stat(key: string): Promise<BlobInfo | undefined> {
@@ -203,6 +226,7 @@ export class S3Blobs implements BlobStore {
 
   async close(): Promise<void> {
     await this.spool.close();
+    (await this.objectRequests?.catch(() => undefined))?.close();
     this.client?.destroy();
   }
 }
