@@ -276,3 +276,64 @@ describe('a catalog shared by two daemons (PostgreSQL)', () => {
     }
   });
 });
+
+describe('one upload in one statement, one project in one query (PostgreSQL)', () => {
+  let one: PgCatalog;
+  let two: PgCatalog;
+  beforeEach(async () => {
+    const url = await freshPgDatabase();
+    one = await PgCatalog.open({ url });
+    two = await PgCatalog.open({ url });
+    return async () => {
+      await one.close();
+      await two.close();
+    };
+  });
+
+  it('publishes a file with its metadata, journal line, change and first owner, as addFiles would', async () => {
+    const heard: number[] = [];
+    two.onForeignChange((s) => heard.push(s));
+    const file = fileOf('single', '1.0');
+    const { serial, claimed } = await one.publishFile(entry(file, 'Single'), { replace: false, claim: 'alice' });
+    expect(claimed).toBe(true);
+    expect(serial).toBe(one.serial);
+    expect(await one.file(file.filename)).toEqual(file);
+    expect(await one.project('single')).toEqual({ name: 'single', displayName: 'Single' });
+    expect((await one.metadataBytes(file.filename))?.toString()).toContain('Name: Single');
+    expect(await one.owners('single')).toEqual([{ user: 'alice', role: 'owner' }]);
+    expect((await one.activity({ project: 'single', limit: 5 })).map((a) => [a.action, a.filename, a.user])).toEqual([['upload', file.filename, 'alice']]);
+    expect(await one.changesSince(serial - 1)).toEqual([{ serial, project: 'single' }]);
+    await waitFor('the other daemon hears the change', () => heard.includes(serial));
+  });
+
+  it('claims a project only while it has no owner, and refuses a taken name with its content', async () => {
+    await one.publishFile(entry(fileOf('claimed', '1.0')), { replace: false, claim: 'alice' });
+    expect((await two.publishFile(entry(fileOf('claimed', '2.0')), { replace: false, claim: 'bob' })).claimed).toBe(false);
+    expect(await one.owners('claimed')).toEqual([{ user: 'alice', role: 'owner' }]);
+    const taken = fileOf('claimed', '1.0', 'whl', { sha256: 'e'.repeat(64) });
+    const refused = await two.publishFile(entry(taken), { replace: false }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(FileExistsError);
+    expect((refused as FileExistsError).existingSha256).toBe(fileOf('claimed', '1.0').sha256);
+    // Asked to replace, it does, and the row is the new one.
+    await two.publishFile(entry(taken), { replace: true });
+    expect((await one.file(taken.filename))?.sha256).toBe('e'.repeat(64));
+  });
+
+  it("gives a follower a project's files, states and owners, with the metadata only of what its copy lacks", async () => {
+    const a = fileOf('state', '1.0');
+    const b = fileOf('state', '2.0');
+    await one.addFiles([entry(a, 'State'), entry(b, 'State')], { replace: false });
+    await one.addOwner('state', 'carol', 'maintainer');
+    await one.setYanked('state', '1.0', true, 'broken', { action: 'yank', project: 'state', version: '1.0', filename: null, user: 'carol', address: null, reason: 'broken' });
+    const state = await two.projectState('state', new Map([[a.filename, a.sha256]]));
+    expect(state.displayName).toBe('State');
+    expect(state.files.map((f) => f.file).sort((x, y) => x.version.localeCompare(y.version))).toEqual([a, b]);
+    expect(state.files.find((f) => f.file.filename === a.filename)?.metadata).toBeUndefined();
+    expect(state.files.find((f) => f.file.filename === b.filename)?.metadata?.toString()).toContain('Name: State');
+    expect(state.owners).toEqual([{ user: 'carol', role: 'maintainer' }]);
+    expect(state.states.get('1.0')).toMatchObject({ yanked: true, reason: 'broken', yankedBy: 'carol' });
+    // A copy whose file has other content gets that file's metadata too; a gone project is empty.
+    expect((await two.projectState('state', new Map([[a.filename, 'f'.repeat(64)]]))).files.every((f) => f.metadata)).toBe(true);
+    expect(await two.projectState('nothing-here', new Map())).toEqual({ displayName: undefined, files: [], states: new Map(), owners: [] });
+  });
+});
