@@ -83,10 +83,9 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     for (const h of FILE_CONDITIONS) if (req.headers[h] !== undefined) return false;
     const filename = url.slice(url.lastIndexOf('/') + 1);
     if (filename === '' || filename.endsWith('.metadata')) return false;
-    const index = app.index;
-    const file = index.catalog.servedFile(filename);
+    const file = app.reader.servedFile(filename);
     if (!file) return false;
-    const path = index.storage.pathOf(file.relpath);
+    const path = app.reader.pathOf(file);
     const opened = opts.files.acquire(path, file.sha256);
     if (!opened) return false;
     if (opened.size > READ_AT_ONCE_BYTES) {
@@ -110,7 +109,7 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
       'content-length': String(body.length),
     });
     res.end(body);
-    index.recordDownload(file, downloadClientOf(req.headers['user-agent']));
+    app.reader.recordDownload(file, downloadClientOf(req.headers['user-agent']));
     logLine(req, 200, type, started);
     return true;
   };
@@ -132,13 +131,13 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
   const page = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
     const format = negotiateSimple(req.headers.accept, undefined);
     if (!format) return false;
-    if (url === '/simple/') return sendPage(req, res, app.index.simpleRoot(format), contentTypeOf(format), started);
+    if (url === '/simple/') return sendPage(req, res, app.reader.simpleRoot(format), contentTypeOf(format), started);
     const project = url.slice('/simple/'.length, -1);
     // Only a normalized name is answered here; simple.ts redirects the others.
     if (project.includes('/') || normalizeName(project) !== project) return false;
     // A name that is not local is the upstream's (simple.ts sends it there).
     if (app.upstream && app.upstream.decide(project).kind !== 'local') return false;
-    const found = app.index.simpleProject(project, format);
+    const found = app.reader.simpleProject(project, format);
     return found ? sendPage(req, res, found, contentTypeOf(format), started) : false;
   };
 

@@ -13,13 +13,20 @@ import { EventBus } from '../services/events.js';
 import { IndexService } from '../services/index-service.js';
 import { PackageStorage } from '../services/storage.js';
 import { PageFile } from '../services/page-file.js';
+import type { IndexReader } from '../services/index-reader.js';
+import type { Publisher } from '../services/publisher.js';
 import type { SharedIndex } from '../services/shared-index.js';
 import { SharedIdentity } from '../services/shared-identity.js';
 import { AppSettingsError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The index put together; routes use its reader and publisher only. */
     index: IndexService;
+    /** Pages, details, files to serve and download counts (services/index-reader.ts). */
+    reader: IndexReader;
+    /** Every change to the index (services/publisher.ts). */
+    publisher: Publisher;
     events: EventBus;
     /** The shared catalog and bucket, in the shared mode. */
     shared: SharedIndex | undefined;
@@ -93,6 +100,8 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     savedEventId = events.lastId;
   };
   app.decorate('index', index);
+  app.decorate('reader', index.reader);
+  app.decorate('publisher', index.publisher);
   app.decorate('events', events);
   app.decorate('shared', shared);
   let identity: SharedIdentity | undefined;
@@ -117,7 +126,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   flush.unref();
   app.addHook('onClose', async () => {
     clearInterval(flush);
-    index.flushDownloadEvents();
+    index.reader.flushDownloadEvents();
     saveEventId();
     await identity?.stop();
     await shared?.close(app.instance);

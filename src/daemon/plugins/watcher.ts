@@ -43,11 +43,11 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
     watcher = new FolderWatcher(index.storage.dir, {
       file: (relpath) => {
         if (!hasDistExtension(relpath)) return;
-        index
-          .indexFolderFile(relpath, 'folder')
+        index.publisher
+          .adopt(relpath, 'folder')
           .catch((err: unknown) => app.log.error({ err }, `Could not index '${relpath}'`));
       },
-      gone: (relpath) => index.forgetFolderPath(relpath),
+      gone: (relpath) => index.publisher.forgetFolderPath(relpath),
       error: (err, relpath) => app.log.error({ err }, `Watching '${relpath || '.'}' in the packages folder failed`),
     });
     return watcher;

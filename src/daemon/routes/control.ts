@@ -38,7 +38,7 @@ import { isValidProjectName, normalizeName } from '../../shared/names.js';
 import type { AuthAction } from '../../shared/settings.js';
 import { PYREPO_VERSION } from '../../shared/version.js';
 import { BadRequest, NotFound } from '../errors.js';
-import { NotOnIndexError } from '../services/index-service.js';
+import { NotOnIndexError } from '../services/publisher.js';
 
 export interface ControlRouteOptions {
   /** What needs credentials (the settings' `authenticate`). */
@@ -82,11 +82,11 @@ function notFound(err: unknown): never {
 
 export default async function controlRoutes(app: FastifyInstance, opts: ControlRouteOptions): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const index = app.index;
+  const { reader, publisher } = app;
 
   api.get(ControlRoutes.health, { schema: { response: { 200: Type.Union([HealthSchema, PublicHealthSchema]) } } }, async (req): Promise<Health | PublicHealth> => {
     if (!seesEverything(req, opts)) return { status: 'ok' };
-    const counts = index.catalog.counts();
+    const counts = reader.counts();
     return {
       status: 'ok',
       version: PYREPO_VERSION,
@@ -97,7 +97,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
       files: counts.files,
       dataDir: opts.dataDir,
       packagesDir: opts.packagesDir,
-      indexing: index.indexing,
+      indexing: reader.indexing,
       problems: [...(await app.folderProblems()), ...(app.shared?.problems() ?? [])],
       access: describeAccess({ authenticate: opts.authenticate }),
       authenticate: opts.authenticate,
@@ -109,12 +109,12 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   // In the shared mode, downloads are every daemon's (PostgreSQL's counts), the rest this daemon's copy.
   api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, async () => {
-    const list = index.projectList();
+    const list = reader.projectList();
     return app.shared ? app.shared.withSharedDownloads(list) : list;
   });
 
   api.get(ControlRoutes.project, { schema: { params: ProjectParamsSchema, response: { 200: ProjectDetailSchema } } }, async (req) => {
-    const detail = index.projectDetail(normalizeName(req.params.project));
+    const detail = reader.projectDetail(normalizeName(req.params.project));
     if (!detail) throw new NotFound(`No project named '${req.params.project}' on this index.`);
     return app.shared ? app.shared.detailWithSharedDownloads(detail) : detail;
   });
@@ -122,7 +122,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   api.delete(ControlRoutes.release, { schema: { params: ReleaseParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
     const project = normalizeName(req.params.project);
     req.change = { action: 'delete', project, version: req.params.version };
-    const deleted = await index.removeRelease(project, req.params.version, app.actorOf(req)).catch(notFound);
+    const deleted = await publisher.removeRelease(project, req.params.version, app.actorOf(req)).catch(notFound);
     req.change.files = deleted;
     return { project, deleted };
   });
@@ -130,13 +130,13 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   api.delete(ControlRoutes.file, { schema: { params: FileParamsSchema, response: { 200: DeleteResultSchema } } }, async (req) => {
     const project = normalizeName(req.params.project);
     req.change = { action: 'delete', project, files: [req.params.filename] };
-    const deleted = await index.removeFile(project, req.params.filename, app.actorOf(req)).catch(notFound);
+    const deleted = await publisher.removeFile(project, req.params.filename, app.actorOf(req)).catch(notFound);
     return { project, deleted };
   });
 
   const yankRoute = async (req: FastifyRequest, params: Static<typeof ReleaseParamsSchema>, yanked: boolean, reason: string | null): Promise<YankResult> => {
     req.change = { action: yanked ? 'yank' : 'unyank', project: normalizeName(params.project), version: params.version };
-    const r = await index.setYanked(params.project, params.version, yanked, reason, app.actorOf(req)).catch(notFound);
+    const r = await publisher.setYanked(params.project, params.version, yanked, reason, app.actorOf(req)).catch(notFound);
     return { ...r, yanked, yankedReason: reason };
   };
 
@@ -151,7 +151,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   api.get(ControlRoutes.catalogSnapshot, async (req, reply) => {
     const path = join(opts.dataDir, `${SNAPSHOT_PREFIX}${randomBytes(6).toString('hex')}.sqlite`);
     try {
-      await index.catalog.snapshot(path);
+      await reader.snapshot(path);
       const sha256 = createHash('sha256');
       for await (const chunk of createReadStream(path)) sha256.update(chunk as Buffer);
       const { size } = await stat(path);
@@ -179,12 +179,12 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   api.get(ControlRoutes.activity, { schema: { querystring: ActivityQuerySchema, response: { 200: ActivityListSchema } } }, (req) => {
     const project = req.query.project === undefined ? undefined : normalizeName(req.query.project);
-    return { entries: index.catalog.activity({ ...(project ? { project } : {}), limit: req.query.limit ?? 100 }) };
+    return { entries: reader.activity({ ...(project ? { project } : {}), limit: req.query.limit ?? 100 }) };
   });
 
   // Owners: a project need not have files yet, so that a name can be given to a team
   // before its first upload; the user must exist, so that a typo does not go unnoticed.
-  const ownersOf = (project: string): OwnerList => ({ project, owners: index.catalog.owners(project) });
+  const ownersOf = (project: string): OwnerList => ({ project, owners: reader.owners(project) });
   const projectName = (name: string): string => {
     if (!isValidProjectName(name)) throw new BadRequest(`'${name}' is not a valid project name.`);
     return normalizeName(name);
@@ -195,29 +195,28 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   api.put(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, body: OwnerRequestSchema, response: { 200: OwnerListSchema } } }, async (req) => {
     const project = projectName(req.params.project);
     if (!app.identities.has(req.params.user)) throw new NotFound(`There is no user '${req.params.user}'; add them first (pyrepo user add).`);
-    await index.addOwner(project, req.params.user, req.body.role);
+    await publisher.addOwner(project, req.params.user, req.body.role);
     return ownersOf(project);
   });
 
   // A user's projects, for `pyrepo user remove`: see OwnershipRemovalSchema for what goes and what stays.
   api.get(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipsSchema } } }, (req) => ({
     user: req.params.user,
-    projects: index.catalog.ownershipsOf(req.params.user),
+    projects: reader.ownershipsOf(req.params.user),
   }));
 
   api.delete(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipRemovalSchema } } }, async (req) => {
     const { user } = req.params;
-    const catalog = index.catalog;
     const removed = [];
     const kept = [];
     // One ownership at a time, each decided on what the owners are when it is removed.
-    for (const p of catalog.ownershipsOf(user)) {
-      const others = catalog.owners(p.project).filter((o) => o.user !== user);
+    for (const p of reader.ownershipsOf(user)) {
+      const others = reader.owners(p.project).filter((o) => o.user !== user);
       // Without them the project would have no owner (or nobody at all, open to be claimed).
       if (others.length === 0 || (p.role === 'owner' && !others.some((o) => o.role === 'owner'))) {
         kept.push(p);
       } else {
-        await index.removeOwner(p.project, user);
+        await publisher.removeOwner(p.project, user);
         removed.push(p);
       }
     }
@@ -226,7 +225,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   api.delete(ControlRoutes.owner, { schema: { params: OwnerParamsSchema, response: { 200: OwnerListSchema } } }, async (req) => {
     const project = projectName(req.params.project);
-    if (!(await index.removeOwner(project, req.params.user))) throw new NotFound(`'${req.params.user}' is not an owner or maintainer of ${project}.`);
+    if (!(await publisher.removeOwner(project, req.params.user))) throw new NotFound(`'${req.params.user}' is not an owner or maintainer of ${project}.`);
     return ownersOf(project);
   });
 }

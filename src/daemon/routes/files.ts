@@ -38,8 +38,8 @@ function isDownload(method: string, status: number, range: RangeDecision): boole
 /** Every file on the index for `/packages/`, oldest version first within each project. */
 function listedFiles(app: FastifyInstance): ListedFile[] {
   const out: ListedFile[] = [];
-  for (const project of app.index.catalog.projects()) {
-    const view = app.index.view(project.name);
+  for (const project of app.reader.projects()) {
+    const view = app.reader.view(project.name);
     if (!view) continue;
     for (const f of view.files) {
       out.push({ relpath: f.relpath, sha256: f.sha256, requiresPython: f.requiresPython, yanked: view.states.get(f.releaseKey) ?? { yanked: false, reason: null } });
@@ -58,7 +58,7 @@ export interface FileRoutesOptions {
 export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions): Promise<void> {
   app.get('/packages', (_req, reply) => reply.code(301).header('location', '/packages/').send());
 
-  const listing = new SerialPages(() => app.index.catalog.serial);
+  const listing = new SerialPages(() => app.reader.serial);
   app.get('/packages/', (req, reply) => {
     const page = listing.get(ALL_PROJECTS, 'packages', () => renderPackagesListing(listedFiles(app))) as Page;
     return sendPage(req, reply, page, 'text/html; charset=utf-8', { cacheControl: REVALIDATE });
@@ -67,11 +67,11 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
   app.get<{ Params: { '*': string } }>('/packages/*', async (req, reply) => {
     const path = req.params['*'];
     const filename = path.slice(path.lastIndexOf('/') + 1);
-    const index = app.index;
+    const { reader, publisher } = app;
 
     if (filename.endsWith(METADATA_SUFFIX)) {
-      const dist = index.catalog.file(filename.slice(0, -METADATA_SUFFIX.length));
-      const bytes = dist?.metadataSha256 ? index.catalog.metadataBytes(dist.filename) : undefined;
+      const dist = reader.file(filename.slice(0, -METADATA_SUFFIX.length));
+      const bytes = dist?.metadataSha256 ? reader.metadataBytes(dist.filename) : undefined;
       if (!dist || !bytes) {
         if (app.upstream && !dist) return sendUpstreamFile(app.upstream, req, reply, filename, `No file named '${filename}' on this index.`);
         throw new NotFound(`No file named '${filename}' on this index.`);
@@ -81,7 +81,7 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
       return sendPage(req, reply, page, 'text/plain; charset=utf-8', { cacheControl: IMMUTABLE });
     }
 
-    const file = index.catalog.servedFile(filename);
+    const file = reader.servedFile(filename);
     if (!file) {
       if (app.upstream) return sendUpstreamFile(app.upstream, req, reply, filename, `No file named '${filename}' on this index.`);
       throw new NotFound(`No file named '${filename}' on this index.`);
@@ -97,7 +97,7 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
     if (ifNoneMatch !== undefined && noneMatch(ifNoneMatch, etag)) return reply.code(304).send();
 
     const ifRange = req.headers['if-range'];
-    const sent = sendFile(req, reply, index.storage.pathOf(file.relpath), {
+    const sent = sendFile(req, reply, reader.pathOf(file), {
       files: opts.files,
       sha256: file.sha256,
       contentType: fileContentType(filename),
@@ -106,11 +106,11 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
     });
     if ('missing' in sent) {
       // The catalog still lists a file that left the folder: forget it now.
-      index.forgetFolderPath(file.relpath);
+      publisher.forgetFolderPath(file.relpath);
       reply.removeHeader('etag').removeHeader('cache-control');
       throw new NotFound(`No file named '${filename}' on this index.`);
     }
-    if (isDownload(req.method, sent.status, sent.range)) index.recordDownload(file, downloadClientOf(req.headers['user-agent']));
+    if (isDownload(req.method, sent.status, sent.range)) reader.recordDownload(file, downloadClientOf(req.headers['user-agent']));
     return reply;
   });
 }

@@ -33,7 +33,7 @@ export default async function mipRoutes(app: FastifyInstance, opts: { publicUrl?
     const answer = await app.boards.mipPackage(normalizeName(project), file.slice(0, -'.json'.length));
     if (!answer.ok) return notFoundForBoard(reply, answer.message);
     // mip fetches this once per install of the package (then only its files): count it as a download.
-    if (req.method === 'GET') app.index.recordDownload(answer.value.file, MIP);
+    if (req.method === 'GET') app.reader.recordDownload(answer.value.file, MIP);
     return sendToBoard(reply, 200, JSON_TYPE, answer.value.body, NO_CACHE);
   });
 
@@ -49,7 +49,7 @@ export default async function mipRoutes(app: FastifyInstance, opts: { publicUrl?
     const [name, version] = at === -1 ? [req.params.spec, 'latest'] : [req.params.spec.slice(0, at), req.params.spec.slice(at + 1)];
     const answer = await app.boards.mipUrlPackage(normalizeName(name), version, boardBaseUrl(req, opts.publicUrl));
     if (!answer.ok) return notFoundForBoard(reply, answer.message);
-    if (req.method === 'GET') app.index.recordDownload(answer.value.file, MIP);
+    if (req.method === 'GET') app.reader.recordDownload(answer.value.file, MIP);
     return sendToBoard(reply, 200, JSON_TYPE, answer.value.body, NO_CACHE);
   });
 }

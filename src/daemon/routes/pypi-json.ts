@@ -12,7 +12,7 @@ export default async function pypiJsonRoutes(app: FastifyInstance, opts: { publi
       const path = `/pypi/${encodeURIComponent(normalized)}/${version !== undefined ? `${encodeURIComponent(version)}/` : ''}${tail}`;
       return reply.code(301).header('location', path).send();
     }
-    const page = app.index.pypiJson(normalized, version, baseUrlOf(req, opts.publicUrl));
+    const page = app.reader.pypiJson(normalized, version, baseUrlOf(req, opts.publicUrl));
     if (!page) {
       throw new NotFound(
         version === undefined ? `No project named '${project}' on this index.` : `Project '${project}' has no release '${version}'.`,

@@ -44,7 +44,7 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
 
   app.get<{ Querystring: Query }>('/simple/', (req, reply) => {
     const format = formatOf(req);
-    return sendPage(req, reply, app.index.simpleRoot(format), contentTypeOf(format), { vary: true });
+    return sendPage(req, reply, app.reader.simpleRoot(format), contentTypeOf(format), { vary: true });
   });
 
   app.get<{ Params: { project: string } }>('/simple/:project', (req, reply) =>
@@ -69,7 +69,7 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
     if (app.upstream && app.upstream.decide(normalized).kind !== 'local') {
       return sendUpstreamProject(app.upstream, req, reply, normalized, format, `No project named '${project}' on this index.`);
     }
-    const page = app.index.simpleProject(normalized, format);
+    const page = app.reader.simpleProject(normalized, format);
     if (!page) throw new NotFound(`No project named '${project}' on this index.`);
     return sendPage(req, reply, page, contentTypeOf(format), { vary: true });
   });

@@ -54,7 +54,7 @@ export default async function upipRoutes(app: FastifyInstance, opts: { publicUrl
     const answer = await app.boards.upipTarball(normalizeName(project), file.slice(0, -TARBALL_SUFFIX.length));
     if (!answer.ok) return notFoundForBoard(reply, answer.message);
     // A tarball is a repacked release: it counts as a download of the file it was made from.
-    if (req.method === 'GET') app.index.recordDownload(answer.value.file, { installer: 'upip', ci: false });
+    if (req.method === 'GET') app.reader.recordDownload(answer.value.file, { installer: 'upip', ci: false });
     return sendToBoard(reply, 200, 'application/gzip', answer.value.bytes);
   });
 }

@@ -29,10 +29,8 @@ import {
   UploadStalled,
   UploadTooLarge,
 } from '../errors.js';
-import { NotOnIndexError } from '../services/index-service.js';
-import { FileConflictError, type ReceivedUpload } from '../services/publisher.js';
+import { FileConflictError, NotOnIndexError, type ReceivedUpload, type TempFile } from '../services/publisher.js';
 import { IN_MEMORY_LIMIT, MultiHasher, type Digests } from '../services/hashing.js';
-import type { TempFile } from '../services/storage.js';
 import { boundaryOf, watchUploadBody } from './upload-body.js';
 
 export interface UploadRouteOptions {
@@ -106,7 +104,8 @@ function verifyDigests(fields: Fields, digests: Digests): void {
 }
 
 export default async function uploadRoutes(app: FastifyInstance, opts: UploadRouteOptions): Promise<void> {
-  const storage = app.index.storage;
+  // Uploads too large to hold in memory are streamed to the publisher's temporary files.
+  const publisher = app.publisher;
 
   /** Reads the `content` part while hashing it: into memory when small, else into a temporary file. */
   async function receive(filename: string, stream: Readable & { truncated?: boolean }): Promise<ReceivedUpload> {
@@ -130,13 +129,13 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
         chunks.push(chunk);
         if (hasher.size > IN_MEMORY_LIMIT) {
           // Too big to hold: spill to a temporary file in the packages folder and stream on.
-          temp = await storage.createTemp();
+          temp = await publisher.createTemp();
           for (const held of chunks.splice(0)) await write(held);
         }
       }
       if (stream.truncated) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
     } catch (err) {
-      if (temp) await storage.discard(temp);
+      if (temp) await publisher.discard(temp);
       const code = (err as { code?: string }).code;
       if (code === 'FST_REQ_FILE_TOO_LARGE') throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
       if (code === 'ERR_STREAM_PREMATURE_CLOSE') throw truncated();
@@ -168,7 +167,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     try {
       const file = await Promise.race([parsing, watch.stalled]);
       if (!watch.closed) {
-        if (file?.temp) await storage.discard(file.temp);
+        if (file?.temp) await publisher.discard(file.temp);
         throw new UploadCutOff(`after ${watch.bytes} bytes, without its closing boundary`);
       }
       return file ? { fields, file } : { fields };
@@ -176,7 +175,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
       // A stalled body is answered now; whatever the parser still holds is dropped when the connection goes.
       if (err instanceof UploadStalled) {
         reply.header('connection', 'close');
-        parsing.then((file) => file?.temp && storage.discard(file.temp)).catch(() => undefined);
+        parsing.then((file) => file?.temp && publisher.discard(file.temp)).catch(() => undefined);
       }
       throw err;
     } finally {
@@ -211,7 +210,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
         file = await receive(part.filename, part.file);
       }
     } catch (err) {
-      if (file?.temp) await storage.discard(file.temp);
+      if (file?.temp) await publisher.discard(file.temp);
       throw err;
     }
     return file;
@@ -232,7 +231,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     req.change = { action: 'upload', project, version: claims.version, files: [file.filename] };
     try {
       // The path every file takes onto the index (a watched build folder's too): checks, ownership, storage, catalog, events.
-      const outcome = await app.index.publisher.publish(file, {
+      const outcome = await app.publisher.publish(file, {
         claims,
         ...(req.identity ? { identity: req.identity } : {}),
         by: app.actorOf(req),
@@ -256,7 +255,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     req.change = { action: 'delete', project, version };
     app.mayUpload(req, project);
     try {
-      req.change.files = await app.index.removeRelease(project, version, app.actorOf(req));
+      req.change.files = await app.publisher.removeRelease(project, version, app.actorOf(req));
     } catch (err) {
       if (err instanceof NotOnIndexError) throw new NotFound(`${name} (${version}) not found`);
       throw err;
@@ -289,7 +288,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
           throw new UnsupportedAction(`Unsupported ':action' field: '${action}'.`);
       }
     } finally {
-      if (file?.temp) await storage.discard(file.temp);
+      if (file?.temp) await publisher.discard(file.temp);
     }
   };
 

@@ -286,7 +286,7 @@ export class BoardIndex {
 
   /** The most preferred installable release (PyPI's "latest" rule), optionally one meeting `accept`. */
   private async preferred(project: string, client: Client, memo: Resolution, accept: (version: string) => boolean = () => true): Promise<BoardRelease | undefined> {
-    for (const key of this.index.releasesByPreference(project)) {
+    for (const key of this.index.reader.releasesByPreference(project)) {
       const version = memo.filesOf(project).find((f) => f.releaseKey === key)?.version ?? key;
       if (!accept(version)) continue;
       const release = await this.release(project, key, client, memo);

@@ -1,12 +1,15 @@
 /**
- * The one way a distribution enters the index. An HTTP upload and a build from a watched
+ * Every change to the index goes through here; routes read through the IndexReader.
+ *
+ * The one way a distribution enters the index: an HTTP upload and a build from a watched
  * folder come through {@link Publisher.publish}; a file put into the packages folder by
  * hand (seen by the folder watcher or the reconcile at start) through
  * {@link Publisher.adopt}. Both apply the same validation (the filename's grammar, the
  * whole archive read and every member checked, the metadata agreeing with the filename),
  * write the same catalog entry and announce the same upload event; publish() adds the
  * ownership rules of the user it publishes as, and writes the file durably before it
- * becomes visible.
+ * becomes visible. Deletions, yanks and owners are changed here too, in the shared catalog
+ * first in the shared mode, and each change tells the reader which project's pages went stale.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat, type FileHandle } from 'node:fs/promises';
@@ -15,7 +18,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { legacySdistName, parseDistFilename } from '../../shared/distfiles.js';
 import { DistContentError, DistFilenameError, DistMismatchError } from '../../shared/errors.js';
 import { normalizeName } from '../../shared/names.js';
-import { normalizeVersion } from '../../shared/versions.js';
+import { normalizeVersion, releaseKey } from '../../shared/versions.js';
 import { boardIncompatibility, boardLayoutOf } from './board-files.js';
 import type { Actor, Catalog, FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
@@ -26,6 +29,10 @@ import type { PackageStorage, TempFile } from './storage.js';
 import { checkUpload, claimProject } from './upload-policy.js';
 import { FileExistsError } from '../stores/catalog-store.js';
 import type { IndexPrimary } from './shared-index.js';
+import type { Role } from '../stores/catalog-store.js';
+
+/** An upload on its way to the index, in a temporary file (createTemp, discard). */
+export type { TempFile } from './storage.js';
 
 /** What the uploader told us besides the file (the legacy upload form). */
 export interface UploadClaims {
@@ -62,6 +69,11 @@ export type UploadOutcome = {
   /** Things the uploader should know, such as a file MicroPython boards cannot install. */
   warnings: string[];
 };
+
+/** Thrown when a project, release or file is not on the index. */
+export class NotOnIndexError extends Error {
+  override readonly name = 'NotOnIndexError';
+}
 
 /** Thrown for an upload that conflicts with a file already on the index. */
 export class FileConflictError extends Error {
@@ -136,6 +148,8 @@ export class Publisher {
   private readonly lock: PublisherOptions['lock'];
   private readonly changed: PublisherOptions['changed'];
   private readonly primary: IndexPrimary | undefined;
+  /** Relpaths being deleted through the API right now (the folder watcher leaves them alone). */
+  private readonly deleting = new Set<string>();
   /** Folder files that could not be indexed, by relpath → `size:mtime`, so they are reported once. */
   private readonly rejected = new Map<string, string>();
   /** While a reconcile runs, adopted files are written to the catalog in batches. */
@@ -153,6 +167,16 @@ export class Publisher {
   }
 
   // ---- from outside: HTTP uploads and watched build folders ------------------------
+
+  /** A new temporary file for an upload too large to hold in memory (published or discarded later). */
+  createTemp(): Promise<TempFile> {
+    return this.storage.createTemp();
+  }
+
+  /** Removes a temporary file that will not be published (a refused or abandoned upload). */
+  discard(temp: TempFile): Promise<void> {
+    return this.storage.discard(temp);
+  }
 
   /**
    * Takes a complete, hashed file and makes it part of the index, or throws: a Dist*Error
@@ -370,9 +394,97 @@ export class Publisher {
     this.log.warn(message);
   }
 
-  /** A path left the packages folder: a file put back there later is judged afresh. */
-  forget(relpath: string): void {
+  /** A file, or a whole subfolder, disappeared from the folder: forget what it held (a file put back later is judged afresh). */
+  forgetFolderPath(relpath: string): void {
+    if (this.deleting.has(relpath)) return;
+    const known = this.catalog.fileByPath(relpath);
+    const gone = known ? [known.filename] : this.catalog.filesUnder(relpath);
     this.rejected.delete(relpath);
+    for (const filename of gone) {
+      const removed = this.catalog.removeFile(filename);
+      if (!removed) continue;
+      this.changed(removed.project);
+      // Taken out of the folder by hand: no user, no address.
+      this.events.publish({ type: 'delete', project: removed.project, filename, user: null, address: null });
+    }
+  }
+
+  // ---- management ----------------------------------------------------------------
+
+  /** Deletes one file of a project, recording who did it (`by`). */
+  async removeFile(project: string, filename: string, by: Actor): Promise<string[]> {
+    const file = this.catalog.file(filename);
+    if (!file || file.project !== normalizeName(project)) {
+      throw new NotOnIndexError(`There is no file '${filename}' in project '${project}'.`);
+    }
+    return this.lock(filename, async () => {
+      // The folder watcher may see the file go before the catalog row does: it leaves the
+      // row to this deletion, which records who made it.
+      this.deleting.add(file.relpath);
+      let removed;
+      try {
+        await this.primary?.removeFile(filename, by);
+        await this.storage.remove(file.relpath);
+        removed = this.catalog.removeFile(filename, by);
+      } finally {
+        this.deleting.delete(file.relpath);
+      }
+      if (removed) {
+        this.changed(file.project);
+        this.events.publish({ type: 'delete', project: file.project, filename, user: by.user, address: by.address });
+      }
+      return [filename];
+    });
+  }
+
+  /** Deletes every file of a release, recording who did it (`by`). */
+  async removeRelease(project: string, version: string, by: Actor): Promise<string[]> {
+    const name = normalizeName(project);
+    const key = releaseKey(version);
+    const files = this.catalog.filesOf(name).filter((f) => f.releaseKey === key);
+    if (files.length === 0) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
+    const deleted: string[] = [];
+    for (const f of files) deleted.push(...(await this.removeFile(name, f.filename, by)));
+    return deleted;
+  }
+
+  /** Yanks (or unyanks) every file of a release (PEP 592), recording who did it (`by`). */
+  async setYanked(project: string, version: string, yanked: boolean, reason: string | null, by: Actor): Promise<{ project: string; version: string }> {
+    const name = normalizeName(project);
+    const key = releaseKey(version);
+    const file = this.catalog.filesOf(name).find((f) => f.releaseKey === key);
+    if (!file) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
+    const activity = {
+      action: yanked ? 'yank' : 'unyank',
+      project: name,
+      version: file.version,
+      filename: null,
+      user: by.user,
+      address: by.address,
+      reason: yanked ? reason : null,
+    } as const;
+    await this.primary?.setYanked(name, key, yanked, reason, activity);
+    this.catalog.setYanked(name, key, yanked, reason, activity);
+    this.changed(name);
+    const who = { user: by.user, address: by.address };
+    this.events.publish(
+      yanked ? { type: 'yank', project: name, version: file.version, reason, ...who } : { type: 'unyank', project: name, version: file.version, ...who },
+    );
+    return { project: name, version: file.version };
+  }
+
+  // ---- owners --------------------------------------------------------------------
+
+  /** Makes `user` an owner or maintainer of a project (in the shared catalog first, in the shared mode). */
+  async addOwner(project: string, user: string, role: Role): Promise<void> {
+    await this.primary?.addOwner(project, user, role);
+    this.catalog.addOwner(project, user, role);
+  }
+
+  /** Takes `user` off a project's owners and maintainers; false when they were not one. */
+  async removeOwner(project: string, user: string): Promise<boolean> {
+    const shared = await this.primary?.removeOwner(project, user);
+    return this.catalog.removeOwner(project, user) || shared === true;
   }
 }
 

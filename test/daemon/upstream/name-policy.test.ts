@@ -72,7 +72,7 @@ describe('the catalog remembers every name that was on the index', () => {
     const catalog = t.app.index.catalog;
     expect(catalog.wasEverLocal('acme-core')).toBe(true);
     expect(catalog.wasEverLocal('requests')).toBe(false);
-    await t.app.index.removeFile('acme-core', filename, { user: 'admin', address: null });
+    await t.app.publisher.removeFile('acme-core', filename, { user: 'admin', address: null });
     expect(catalog.project('acme-core')).toBeUndefined();
     expect(catalog.wasEverLocal('acme-core')).toBe(true);
 

@@ -1,0 +1,279 @@
+/**
+ * The index as routes read it: rendered pages (kept until the catalog changes the project
+ * they show), project details, files to serve, owners and the journal, and the counting of
+ * downloads. The publisher (publisher.ts) makes every change and tells the reader which
+ * project's pages went stale. Nothing here writes to the catalog except download counts.
+ */
+import type { ProjectDetail, ProjectList, ProjectSummary } from '../../shared/api.js';
+import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
+import { compareVersions, isPrerelease, releaseKey } from '../../shared/versions.js';
+import type { ActivityRecord, Catalog, FileRecord, ProjectRecord, ServedFile } from './catalog.js';
+import { DownloadBatch } from './download-batch.js';
+import type { EventBus } from './events.js';
+import type { DownloadClient } from './installer.js';
+import { ALL_PROJECTS, PageCache, type Page } from './page-cache.js';
+import {
+  renderProjectHtml,
+  renderProjectJson,
+  renderPypiJson,
+  renderRootHtml,
+  renderRootJson,
+  type ProjectView,
+} from './pages.js';
+import type { PageFile } from './page-file.js';
+import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
+import type { Role } from '../stores/catalog-store.js';
+import type { IndexPrimary } from './shared-index.js';
+import type { PackageStorage } from './storage.js';
+
+export interface IndexReaderOptions {
+  catalog: Catalog;
+  storage: PackageStorage;
+  events: EventBus;
+  /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
+  downloadBatchMs?: number;
+  /** The shared catalog (shared mode): downloads are counted there too. */
+  primary?: IndexPrimary | undefined;
+  /** Where rendered pages are kept (default: in memory). */
+  pageFile?: PageFile;
+}
+
+export class IndexReader {
+  private readonly catalog: Catalog;
+  private readonly storage: PackageStorage;
+  private readonly events: EventBus;
+  private readonly primary: IndexPrimary | undefined;
+  private readonly pages: PageCache;
+  /** Latest version per project, computed on demand (PEP 440 ordering is not SQL's). */
+  private readonly latest = new Map<string, string | null>();
+  /** Downloads counted since the last `downloads` event. */
+  private readonly downloadBatch: DownloadBatch;
+  /** True while the first reconcile with the packages folder runs (set by the index). */
+  indexing = false;
+
+  constructor(opts: IndexReaderOptions) {
+    this.catalog = opts.catalog;
+    this.storage = opts.storage;
+    this.events = opts.events;
+    this.primary = opts.primary;
+    this.pages = new PageCache(opts.pageFile);
+    this.downloadBatch = new DownloadBatch((files) => this.events.publish({ type: 'downloads', files }), opts.downloadBatchMs);
+  }
+
+  /** A project's pages must be rendered again (the publisher changed it). */
+  changed(project: string): void {
+    this.pages.invalidate(project);
+    this.latest.delete(project);
+  }
+
+  // ---- the catalog as it is ----------------------------------------------------------
+
+  /** The serial of the catalog's last change: pages derived from the catalog are kept by it. */
+  get serial(): number {
+    return this.catalog.serial;
+  }
+
+  counts(): { projects: number; files: number } {
+    return this.catalog.counts();
+  }
+
+  project(name: string): ProjectRecord | undefined {
+    return this.catalog.project(name);
+  }
+
+  projects(): ProjectRecord[] {
+    return this.catalog.projects();
+  }
+
+  file(filename: string): FileRecord | undefined {
+    return this.catalog.file(filename);
+  }
+
+  /** What serving a file needs (its name, project, relpath, size, sha256), by filename. */
+  servedFile(filename: string): ServedFile | undefined {
+    return this.catalog.servedFile(filename);
+  }
+
+  /** Where a file's bytes are, for sending them. */
+  pathOf(file: Pick<FileRecord, 'relpath'>): string {
+    return this.storage.pathOf(file.relpath);
+  }
+
+  metadataBytes(filename: string): Buffer | undefined {
+    return this.catalog.metadataBytes(filename);
+  }
+
+  activity(opts: { project?: string; limit: number }): ActivityRecord[] {
+    return this.catalog.activity(opts);
+  }
+
+  owners(project: string): { user: string; role: Role }[] {
+    return this.catalog.owners(project);
+  }
+
+  ownershipsOf(user: string): { project: string; role: Role }[] {
+    return this.catalog.ownershipsOf(user);
+  }
+
+  /** A consistent copy of the catalog at `path` (a backup). */
+  snapshot(path: string): Promise<void> {
+    return this.catalog.snapshot(path);
+  }
+
+  // ---- pages and details ---------------------------------------------------------------
+
+  /** The project's view for renderers, or undefined when it has no files. */
+  view(project: string): ProjectView | undefined {
+    const record = this.catalog.project(project);
+    if (!record) return undefined;
+    const files = this.catalog.filesOf(project);
+    if (files.length === 0) return undefined;
+    files.sort((a, b) => compareVersions(a.version, b.version) || (a.filename < b.filename ? -1 : 1));
+    return { project: record, files, states: this.catalog.releaseStates(project), serial: this.catalog.serial };
+  }
+
+  simpleRoot(format: SimpleFormat): Page {
+    return this.pages.get(ALL_PROJECTS, format, () =>
+      format === SIMPLE_JSON ? renderRootJson(this.catalog.projects(), this.catalog.serial) : renderRootHtml(this.catalog.projects()),
+    ) as Page;
+  }
+
+  simpleProject(project: string, format: SimpleFormat): Page | undefined {
+    return this.pages.get(project, format, () => {
+      const view = this.view(project);
+      if (!view) return undefined;
+      return format === SIMPLE_JSON ? renderProjectJson(view) : renderProjectHtml(view);
+    });
+  }
+
+  /** Release keys newest first, ordered like PyPI's "latest": not yanked, then final releases, then PEP 440. */
+  private latestOrder(view: ProjectView): string[] {
+    const keys = new Map<string, string>();
+    for (const f of view.files) keys.set(f.releaseKey, f.version);
+    return [...keys.keys()].sort((a, b) => {
+      const ya = view.states.get(a)?.yanked ? 1 : 0;
+      const yb = view.states.get(b)?.yanked ? 1 : 0;
+      if (ya !== yb) return ya - yb;
+      const pa = isPrerelease(keys.get(a) as string) ? 1 : 0;
+      const pb = isPrerelease(keys.get(b) as string) ? 1 : 0;
+      if (pa !== pb) return pa - pb;
+      return compareVersions(keys.get(b) as string, keys.get(a) as string);
+    });
+  }
+
+  /** Newest version first by PEP 440 alone. */
+  private newestFirst(view: ProjectView): string[] {
+    const keys = new Map<string, string>();
+    for (const f of view.files) keys.set(f.releaseKey, f.version);
+    return [...keys.keys()].sort((a, b) => compareVersions(keys.get(b) as string, keys.get(a) as string));
+  }
+
+  /** A project's release keys, most preferred first by PyPI's "latest" rule; empty when it has no files. */
+  releasesByPreference(project: string): string[] {
+    const view = this.view(project);
+    return view ? this.latestOrder(view) : [];
+  }
+
+  /** The latest release's version (PyPI's rule), or null. */
+  latestVersion(project: string): string | null {
+    const cached = this.latest.get(project);
+    if (cached !== undefined) return cached;
+    const view = this.view(project);
+    const key = view && this.latestOrder(view)[0];
+    const version = view?.files.find((f) => f.releaseKey === key)?.version ?? null;
+    this.latest.set(project, version);
+    return version;
+  }
+
+  /** `/pypi/<project>/json` or `/pypi/<project>/<version>/json`; undefined when not found. */
+  pypiJson(project: string, version: string | undefined, baseUrl: string): Page | undefined {
+    const key = version === undefined ? undefined : releaseKey(version);
+    return this.pages.get(project, `pypi|${baseUrl}|${key ?? ''}`, () => {
+      const view = this.view(project);
+      if (!view) return undefined;
+      const order = this.newestFirst(view);
+      const chosen = key ?? this.latestOrder(view)[0];
+      const files = view.files.filter((f) => f.releaseKey === chosen);
+      if (files.length === 0) return undefined;
+      const source = files.find((f) => f.packagetype === 'bdist_wheel') ?? (files[0] as FileRecord);
+      const bytes = this.catalog.metadataBytes(source.filename);
+      const metadata = parseCoreMetadata(bytes ? decodeMetadata(bytes) : '', source.filename);
+      return renderPypiJson({ view, releaseKey: chosen as string, metadata, baseUrl, withReleases: key === undefined, order });
+    });
+  }
+
+  /** Summaries of every project. */
+  projectSummaries(): ProjectSummary[] {
+    return this.catalog.projectSummaries().map((p) => ({ ...p, latestVersion: this.latestVersion(p.name) }));
+  }
+
+  /**
+   * Every project with its counts, for the control API, as of the event id it names: the
+   * downloads gathered for the next event are published first, so that the answer counts
+   * exactly the events up to that id.
+   */
+  projectList(): ProjectList {
+    this.downloadBatch.flush();
+    return { projects: this.projectSummaries(), lastEventId: String(this.events.lastId) };
+  }
+
+  /** One project with releases, files and download counts, for the control API (as of the event id it names, as projectList). */
+  projectDetail(project: string): ProjectDetail | undefined {
+    const view = this.view(project);
+    if (!view) return undefined;
+    this.downloadBatch.flush();
+    const downloads = this.catalog.downloadsOf(project);
+    const releases = this.newestFirst(view).map((key) => {
+      const files = view.files.filter((f) => f.releaseKey === key);
+      const state = view.states.get(key) ?? { yanked: false, reason: null };
+      const source = files.find((f) => f.packagetype === 'bdist_wheel') ?? files[0];
+      const bytes = source && this.catalog.metadataBytes(source.filename);
+      const summary = bytes ? parseCoreMetadata(decodeMetadata(bytes)).summary : null;
+      const fileInfos = files.map((f) => ({
+        filename: f.filename,
+        packagetype: f.packagetype,
+        size: f.size,
+        sha256: f.sha256,
+        uploadTime: f.uploadTime,
+        source: f.source,
+        uploadedBy: f.uploadedBy,
+        uploadedFrom: f.uploadedFrom,
+        requiresPython: f.requiresPython,
+        downloads: downloads.get(f.filename) ?? 0,
+        url: `/packages/${encodeURIComponent(f.filename)}`,
+      }));
+      return {
+        version: files[0]?.version ?? key,
+        yanked: state.yanked,
+        yankedReason: state.reason,
+        yankedBy: state.yankedBy ?? null,
+        yankedFrom: state.yankedFrom ?? null,
+        summary,
+        downloads: fileInfos.reduce((n, f) => n + f.downloads, 0),
+        files: fileInfos,
+      };
+    });
+    return {
+      name: view.project.name,
+      displayName: view.project.displayName,
+      latestVersion: this.latestVersion(project),
+      downloads: releases.reduce((n, r) => n + r.downloads, 0),
+      downloadsByDay: this.catalog.downloadsByDay(project),
+      downloadsByInstaller: this.catalog.downloadsByInstaller(project),
+      releases,
+      lastEventId: String(this.events.lastId),
+    };
+  }
+
+  /** Counts a download (by installer and CI) and tells the event stream with the next `downloads` event. */
+  recordDownload(file: Pick<FileRecord, 'filename' | 'project'>, client: DownloadClient): void {
+    this.catalog.countDownload(file, client.installer, client.ci);
+    this.primary?.countDownload(file, client.installer, client.ci);
+    this.downloadBatch.add(file, client);
+  }
+
+  /** Publishes the downloads gathered for the next event now (before a page that shows counts is served, at shutdown). */
+  flushDownloadEvents(): void {
+    this.downloadBatch.flush();
+  }
+}
