@@ -38,9 +38,8 @@ export interface IndexPrimary {
   /**
    * Adds the row of a file whose bytes `store` put under `key`, and makes `claim` the owner of
    * its project if it has none (the first uploader); returns the change's serial and whether
-   * `claim` became the owner. Throws
-   * FileExistsError when the name is taken (and `replace` was not asked), CatalogUnavailable
-   * when PostgreSQL cannot be reached.
+   * `claim` became the owner. Throws FileExistsError when the name is taken (and `replace`
+   * was not asked), CatalogUnavailable when PostgreSQL cannot be reached.
    */
   addFile(key: string, file: FileRecord, displayName: string, metadataBytes: Buffer, opts: { replace: boolean; note?: string; claim?: string }): Promise<{ serial: number; claimed: boolean }>;
   /** This daemon's copy already holds change `serial` (its own upload): following need not fetch it again. */
