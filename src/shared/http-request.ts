@@ -6,18 +6,20 @@
  * told which certificate to trust without importing undici itself. `node:https` takes
  * the daemon's certificate as `ca` directly.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
 
 /** What {@link sendRequest} sends. */
 export interface HttpRequestInit {
   method: string;
   headers: Record<string, string>;
-  body?: string;
+  /** A stream is sent as it is read; its content-length, if any, is the caller's to set. */
+  body?: string | Buffer | Readable;
   /** Aborting destroys the request and its answer with the signal's reason. */
   signal?: AbortSignal;
-  /** For https: trust this certificate (PEM) whatever name it was made for. */
-  agent?: HttpsAgent;
+  /** The connections to use: e.g. keep-alive ones, or for https one that trusts a certificate (pinnedAgent). */
+  agent?: HttpsAgent | HttpAgent;
 }
 
 /** An answer: status and headers at once, the body to be read once. */
@@ -51,7 +53,8 @@ export function sendRequest(url: string, init: HttpRequestInit): Promise<HttpRep
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
   const target = new URL(url);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const headers = init.body !== undefined ? { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) } : init.headers;
+  const { body } = init;
+  const headers = body !== undefined && !(body instanceof Readable) ? { ...init.headers, 'content-length': String(Buffer.byteLength(body)) } : init.headers;
   return new Promise<HttpReply>((resolve, reject) => {
     const req = send(target, { method: init.method, headers, ...(init.agent ? { agent: init.agent } : {}) });
     const abort = () => req.destroy(signal?.reason as Error);
@@ -67,7 +70,10 @@ export function sendRequest(url: string, init: HttpRequestInit): Promise<HttpRep
       res.once('error', () => undefined);
       resolve(replyOf(res));
     });
-    req.end(init.body);
+    if (body instanceof Readable) {
+      body.once('error', (err) => req.destroy(err));
+      body.pipe(req);
+    } else req.end(body);
   });
 }
 

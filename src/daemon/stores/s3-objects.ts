@@ -17,10 +17,11 @@
  * bytes that are not the content the key names (S3's XAmzContentSHA256Mismatch).
  */
 import { createHash, createHmac, type BinaryLike } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { sendRequest, type HttpReply } from '../../shared/http-request.js';
 import { notFound, type ByteRange } from './blob-store.js';
 
 /** Where the SDK sent a request for the bucket: objects are `<pathPrefix>/<key>` on that host. */
@@ -93,20 +94,19 @@ export class S3Objects {
    */
   async put(key: string, body: Body, sha256: string): Promise<void> {
     const size = Buffer.isBuffer(body) ? body.length : body.size;
-    const res = await this.send('PUT', key, { 'content-length': String(size), 'content-type': 'application/octet-stream' }, sha256, body);
-    res.resume();
+    (await this.send('PUT', key, { 'content-length': String(size), 'content-type': 'application/octet-stream' }, sha256, body)).body.resume();
   }
 
   /** The bytes of `key`, or of a range of them; rejects with code ENOENT when there is no such object. */
   async get(key: string, range?: ByteRange): Promise<Readable> {
-    return this.send('GET', key, range ? { range: `bytes=${range.start}-${range.end}` } : {}, EMPTY_SHA256);
+    return (await this.send('GET', key, range ? { range: `bytes=${range.start}-${range.end}` } : {}, EMPTY_SHA256)).body;
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  private async send(method: 'PUT' | 'GET', key: string, headers: Record<string, string>, payloadSha256: string, body?: Body): Promise<IncomingMessage> {
+  private async send(method: 'PUT' | 'GET', key: string, headers: Record<string, string>, payloadSha256: string, body?: Body): Promise<HttpReply> {
     const { address } = this.o;
     // Each segment escaped once; '/' keeps separating them (the signer escapes the path as S3 expects).
     const path = `${address.pathPrefix}/${key.split('/').map(encodeURIComponent).join('/')}`;
@@ -121,17 +121,18 @@ export class S3Objects {
         query: {},
         headers: { ...headers, host, 'x-amz-content-sha256': payloadSha256 },
       });
-      let res: IncomingMessage;
+      let res: HttpReply;
       try {
-        res = await this.exchange(method, path, signed.headers, body);
+        const sent = body === undefined || Buffer.isBuffer(body) ? body : body.open();
+        res = await sendRequest(`${address.protocol}//${host}${path}`, { method, headers: signed.headers, agent: this.agent, ...(sent ? { body: sent } : {}) });
       } catch (err) {
         if (attempt >= ATTEMPTS) throw err;
         await pause(attempt);
         continue;
       }
-      const status = res.statusCode ?? 0;
+      const { status } = res;
       if (status === 200 || status === 206) return res;
-      const text = await readText(res);
+      const text = await res.text();
       if (status === 404 && method === 'GET') throw notFound(key);
       if (RETRIED_STATUS.has(status) && attempt < ATTEMPTS) {
         await pause(attempt);
@@ -140,31 +141,9 @@ export class S3Objects {
       throw new S3RequestError(status, /<Code>([^<]+)<\/Code>/.exec(text)?.[1], `${method} ${key}`);
     }
   }
-
-  private exchange(method: string, path: string, headers: Record<string, string>, body: Body | undefined): Promise<IncomingMessage> {
-    const { address } = this.o;
-    const request = address.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = request({ method, host: address.hostname, port: address.port, path, headers, agent: this.agent }, resolve);
-      req.on('error', reject);
-      if (body === undefined || Buffer.isBuffer(body)) req.end(body);
-      else {
-        const stream = body.open();
-        stream.on('error', (err) => req.destroy(err));
-        stream.pipe(req);
-      }
-    });
-  }
 }
 
 /** 50 ms, then 200 ms: a store that is briefly busy (503 SlowDown) or a dropped keep-alive connection. */
 function pause(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 50 * 4 ** (attempt - 1)));
-}
-
-async function readText(res: IncomingMessage): Promise<string> {
-  let text = '';
-  res.setEncoding('utf8');
-  for await (const chunk of res as AsyncIterable<string>) if (text.length < 4096) text += chunk;
-  return text;
 }
