@@ -26,7 +26,8 @@ describe('folder health', () => {
 
   it('reports a deleted data folder through its lost catalog, and a deleted packages folder', async () => {
     t = await makeApp();
-    rmSync(t.dataDir, { recursive: true, force: true });
+    // The daemon may still be writing into it (its first indexing): rmSync tries again on ENOTEMPTY.
+    rmSync(t.dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     rmSync(t.packagesDir, { recursive: true, force: true });
     const { problems } = await health(t.app);
     expect(problems).toEqual(
