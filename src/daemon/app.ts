@@ -34,8 +34,6 @@ import upstreamControlRoutes from './routes/upstream.js';
 import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js';
 import upipRoutes from './routes/upip.js';
 import watchRoutes from './routes/watches.js';
-import { READ_AT_ONCE_BYTES } from './routes/send-file.js';
-import { OpenFiles, openFileBudget } from './services/open-files.js';
 import { genReqId, hotPaths } from './hot-paths.js';
 import { clientErrorHandler } from './client-errors.js';
 import { lazySerializerBuilder, lazyValidatorBuilder } from './lazy-compilers.js';
@@ -272,9 +270,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   const publicUrl = settings.publicUrl ? { publicUrl: settings.publicUrl } : {};
   await app.register(simpleRoutes);
-  const files = new OpenFiles(openFileBudget(), READ_AT_ONCE_BYTES);
-  app.addHook('onClose', async () => files.clear());
-  await app.register(fileRoutes, { files });
+  await app.register(fileRoutes);
   await app.register(pypiJsonRoutes, publicUrl);
   // MicroPython boards: upip at the root and on /pypi/ (told apart from pypiJsonRoutes there), mip under /mip/.
   await app.register(upipRoutes, publicUrl);
@@ -295,6 +291,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(watchRoutes);
   await app.register(upstreamControlRoutes);
   await app.register(eventRoutes);
-  hotPaths(app, { files, authenticate: settings.authenticate, accessLog: settings.accessLog });
+  hotPaths(app, { authenticate: settings.authenticate, accessLog: settings.accessLog });
   return app;
 }

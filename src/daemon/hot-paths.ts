@@ -11,9 +11,10 @@
  * - a method other than GET, a query string, a percent-encoded or non-normalized path;
  * - reads that need credentials (the auth plugin then decides);
  * - for files: Range, If-Range and the conditional headers, a `.metadata` file, a file the
- *   catalog does not list (the upstream, or the 404), one that left the folder, one too large
- *   for one read;
- * - for pages: no format the Accept header allows, a name an upstream serves, an unknown one;
+ *   catalog does not list (the upstream, or the 404) or cannot name at once, one that left
+ *   the folder, one too large for one read;
+ * - for pages: no format the Accept header allows, a name an upstream serves, a page not
+ *   rendered yet (the route renders and keeps it), an unknown name;
  * - a daemon that is closing (fastify answers 503).
  *
  * What is answered here is answered byte for byte as the routes would (headers, bodies and
@@ -25,12 +26,12 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthAction } from '../shared/settings.js';
 import { normalizeName } from '../shared/names.js';
 import { contentTypeOf, negotiateSimple } from './services/negotiate.js';
-import type { OpenFiles } from './services/open-files.js';
+import { READ_AT_ONCE_BYTES } from './services/open-files.js';
 import type { Page } from './services/page-cache.js';
 import { downloadClientOf } from './services/installer.js';
 import { fileContentType } from './routes/files.js';
 import { pageMatches, IMMUTABLE, REVALIDATE } from './routes/respond.js';
-import { FileChangedError, READ_AT_ONCE_BYTES, readWhole } from './routes/send-file.js';
+import { FileChangedError, readWhole } from './routes/send-file.js';
 
 const MAX_INT = 2147483647;
 let nextReqId = 0;
@@ -42,7 +43,6 @@ export function genReqId(): string {
 }
 
 export interface HotPathOptions {
-  files: OpenFiles;
   /** Which reads need credentials: those requests go through the auth plugin. */
   authenticate: readonly AuthAction[];
   /** Whether each request gets an access line (the `access-log` setting). */
@@ -83,18 +83,18 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     for (const h of FILE_CONDITIONS) if (req.headers[h] !== undefined) return false;
     const filename = url.slice(url.lastIndexOf('/') + 1);
     if (filename === '' || filename.endsWith('.metadata')) return false;
-    const file = app.reader.servedFile(filename);
+    const file = app.reader.servedFileNow(filename);
     if (!file) return false;
-    const path = app.reader.pathOf(file);
-    const opened = opts.files.acquire(path, file.sha256);
+    const blobs = app.reader.blobs;
+    const opened = blobs.acquire(file.relpath, file.sha256);
     if (!opened) return false;
     if (opened.size > READ_AT_ONCE_BYTES) {
-      opts.files.done(opened);
+      blobs.done(opened);
       return false;
     }
     let body: Buffer;
     try {
-      body = readWhole(opts.files, path, opened, opened.size, 0);
+      body = readWhole(blobs, file.relpath, opened, opened.size, 0);
     } catch (err) {
       if (err instanceof FileChangedError) return false;
       throw err;
@@ -131,13 +131,16 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
   const page = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
     const format = negotiateSimple(req.headers.accept, undefined);
     if (!format) return false;
-    if (url === '/simple/') return sendPage(req, res, app.reader.simpleRoot(format), contentTypeOf(format), started);
+    if (url === '/simple/') {
+      const root = app.reader.simplePageNow(undefined, format);
+      return root ? sendPage(req, res, root, contentTypeOf(format), started) : false;
+    }
     const project = url.slice('/simple/'.length, -1);
     // Only a normalized name is answered here; simple.ts redirects the others.
     if (project.includes('/') || normalizeName(project) !== project) return false;
     // A name that is not local is the upstream's (simple.ts sends it there).
     if (app.upstream && app.upstream.decide(project).kind !== 'local') return false;
-    const found = app.reader.simpleProject(project, format);
+    const found = app.reader.simplePageNow(project, format);
     return found ? sendPage(req, res, found, contentTypeOf(format), started) : false;
   };
 

@@ -91,7 +91,7 @@ describe('the default policy: reads open, uploads need credentials', () => {
     t = await makeApp({ authenticate: ['upload'] });
     const users = await addUsers(t, { alice: 'uploader', bob: 'uploader', rita: 'reader' });
     expect((await up(t.app, { name: 'Owned', version: '1.0' }, users.alice as string)).statusCode).toBe(200);
-    expect(t.app.index.catalog.owners('owned')).toEqual([{ user: 'alice', role: 'owner' }]);
+    expect(await t.app.index.catalog.owners('owned')).toEqual([{ user: 'alice', role: 'owner' }]);
     // Another uploader: 403, with the message twine shows.
     const bob = await up(t.app, { name: 'Owned', version: '1.1' }, users.bob as string);
     expect(bob.statusCode).toBe(403);
@@ -239,8 +239,8 @@ describe("a user's ownerships (for pyrepo user remove)", () => {
         { project: 'reserved', role: 'maintainer' },
       ],
     });
-    expect(t.app.index.catalog.owners('shared')).toEqual([{ user: 'bob', role: 'owner' }]);
-    expect(t.app.index.catalog.owners('helped')).toEqual([{ user: 'carl', role: 'owner' }]);
+    expect(await t.app.index.catalog.owners('shared')).toEqual([{ user: 'bob', role: 'owner' }]);
+    expect(await t.app.index.catalog.owners('helped')).toEqual([{ user: 'carl', role: 'owner' }]);
     // What stays listed stays closed: another uploader cannot claim it.
     expect((await up(t.app, { name: 'alone', version: '1.0' }, users.carl as string)).statusCode).toBe(403);
     // Nothing left to take: the same answer again; an unknown user has none.

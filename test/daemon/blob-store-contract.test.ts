@@ -86,6 +86,7 @@ describe.each(adapters)('blob store contract: $name', (adapter) => {
     await store.seal(temp);
     const key = await store.commit(temp, 'small-1.0.tar.gz', sha256(content));
     expect((await bytesOf(await store.open(key))).toString()).toBe('small file');
+    expect((await store.read(key)).toString()).toBe('small file');
   });
 
   it('discards an unfinished file without a trace, and removes keys (a gone one is no error)', async () => {
@@ -101,6 +102,29 @@ describe.each(adapters)('blob store contract: $name', (adapter) => {
     await store.remove(key);
     expect(await store.stat(key)).toBeUndefined();
     await expect(store.open(key)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(store.read(key)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the packages folder serves from descriptors it keeps open', () => {
+  it('gives the same open file for the same content, a new one for other content, and none for a missing key', async () => {
+    const dir = tempDir();
+    const blobs = FolderBlobs.at(dir);
+    await blobs.prepare();
+    const content = Buffer.from('kept open');
+    const temp = blobs.writeTemp(content);
+    await blobs.seal(temp);
+    const key = await blobs.commit(temp, 'kept-1.0.tar.gz', sha256(content));
+    expect(blobs.pathOf(key)).toBe(join(dir, 'kept-1.0.tar.gz'));
+    const first = blobs.acquire(key, sha256(content));
+    expect(first).toMatchObject({ size: content.length, kept: true });
+    blobs.done(first!);
+    expect(blobs.acquire(key, sha256(content))?.fd).toBe(first?.fd);
+    // Another content under that name (a replaced file) is opened again.
+    expect(blobs.acquire(key, 'f'.repeat(64))).toMatchObject({ sha256: 'f'.repeat(64), size: content.length });
+    blobs.forget(key);
+    expect(blobs.acquire('missing-1.0.tar.gz', sha256(content))).toBeUndefined();
+    await blobs.close();
   });
 });
 

@@ -229,7 +229,7 @@ describe('boards: the upip and mip routes', () => {
       const first = await get(t, '/upip/tinypkg/1.0.tar.gz');
       const second = await get(t, '/upip/tinypkg/1.0.tar.gz');
       expect(second.rawPayload.equals(first.rawPayload)).toBe(true);
-      const wheel = t.app.index.catalog.file('tinypkg-1.0-py3-none-any.whl');
+      const wheel = await t.app.index.catalog.file('tinypkg-1.0-py3-none-any.whl');
       const folder = join(t.dataDir, 'board-cache', 'v1', wheel?.sha256 ?? '');
       expect((await readdir(folder)).filter((n) => n.startsWith('upip-'))).toHaveLength(1);
       expect(existsSync(join(folder, 'manifest.json'))).toBe(true);

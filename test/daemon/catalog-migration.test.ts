@@ -54,7 +54,7 @@ describe('a catalog of schema 1', () => {
     const { dataDir, packagesDir, catalogFile } = copyFixture();
     expect(schemaOf(catalogFile)).toBe('1');
     t = await makeApp({ dataDir, packagesDir, authenticate: ['upload'] });
-    expect(t.app.index.catalog.schemaVersion).toBe(3);
+    expect(t.app.index.catalog.catalog.schemaVersion).toBe(3);
 
     const before = (await t.app.inject({ url: '/-/api/projects/old-pkg' })).json() as ProjectDetail;
     expect(before.releases.map((r) => [r.version, r.yanked, r.yankedReason, r.yankedBy, r.files.length])).toEqual([
@@ -106,7 +106,7 @@ describe('a catalog of schema 2', () => {
     const { dataDir, packagesDir, catalogFile } = copyFixture(2);
     expect(schemaOf(catalogFile)).toBe('2');
     t = await makeApp({ dataDir, packagesDir, authenticate: ['upload'] });
-    expect(t.app.index.catalog.schemaVersion).toBe(3);
+    expect(t.app.index.catalog.catalog.schemaVersion).toBe(3);
 
     const before = (await t.app.inject({ url: '/-/api/projects/two-pkg' })).json() as ProjectDetail;
     expect(before.downloads).toBe(11);

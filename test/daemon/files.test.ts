@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeApp, upload, type TestApp } from '../helpers/app.js';
 import { buildSdist, buildWheel, metadataText, sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
 import { waitFor } from '../helpers/wait.js';
-import { READ_AT_ONCE_BYTES } from '../../src/daemon/routes/send-file.js';
+import { READ_AT_ONCE_BYTES } from '../../src/daemon/services/open-files.js';
 
 const SPEC: DistSpec = {
   name: 'files_demo',

@@ -89,9 +89,22 @@ describe('answered on the hot path, as the routes answer', () => {
     ['the list of every project as HTML', '/simple/', { accept: 'text/html' }],
     ['the list of every project as JSON', '/simple/', { accept: 'application/vnd.pypi.simple.v1+json' }],
   ])('%s', async (_what, path, headers) => {
+    // A page is answered here once rendered (the route renders it and keeps it).
+    if (path.startsWith('/simple/')) await t.app.inject({ url: path, headers });
     const { answer, hot } = await both(path, headers);
     expect(answer.status).toBe(200);
     expect(hot).toBe(true);
+  });
+
+  it('a page not rendered yet goes to the route, which renders and keeps it; the next is answered here', async () => {
+    const headers = { accept: 'application/vnd.pypi.simple.v1+html' };
+    expect((await upload(t.app, { ...SPEC, version: '2.0' }, 'wheel')).res.statusCode).toBe(200);
+    const first = await both('/simple/hot-demo/', headers);
+    expect(first.hot).toBe(false);
+    expect(first.answer.body.toString()).toContain('2.0');
+    const second = await both('/simple/hot-demo/', headers);
+    expect(second.hot).toBe(true);
+    expect(second.answer.body.equals(first.answer.body)).toBe(true);
   });
 
   it("a page's revalidation: 304 for its ETag", async () => {

@@ -25,56 +25,71 @@ function fileCache(): PageCache {
 }
 
 describe('PageCache with a page file', () => {
-  it('serves pages as rendered, renders again only after a change, and leaves no file in the folder', () => {
+  it('serves pages as rendered, renders again only after a change, and leaves no file in the folder', async () => {
     const pages = fileCache();
     let renders = 0;
     const render = (text: string) => () => {
       renders += 1;
       return text;
     };
-    const first = pages.get('demo', 'json', render('{"name":"démo"}'));
+    const first = (await pages.get('demo', 'json', render('{"name":"démo"}')));
     expect(first?.body.toString('utf8')).toBe('{"name":"démo"}');
     expect(readdirSync(dir as string)).toEqual([]);
-    const again = pages.get('demo', 'json', render('not rendered: cached'));
+    const again = (await pages.get('demo', 'json', render('not rendered: cached')));
     expect(again?.body.toString('utf8')).toBe('{"name":"démo"}');
     expect(again?.etag).toBe(first?.etag);
-    expect(pages.get('other', 'json', render('{"name":"other"}'))?.body.toString('utf8')).toBe('{"name":"other"}');
+    expect((await pages.get('other', 'json', render('{"name":"other"}')))?.body.toString('utf8')).toBe('{"name":"other"}');
     expect(renders).toBe(2);
     pages.invalidate('demo');
-    expect(pages.get('demo', 'json', render('{"name":"changed"}'))?.body.toString('utf8')).toBe('{"name":"changed"}');
-    expect(pages.get('other', 'json', render('not rendered: cached'))?.body.toString('utf8')).toBe('{"name":"other"}');
+    expect((await pages.get('demo', 'json', render('{"name":"changed"}')))?.body.toString('utf8')).toBe('{"name":"changed"}');
+    expect((await pages.get('other', 'json', render('not rendered: cached')))?.body.toString('utf8')).toBe('{"name":"other"}');
     expect(renders).toBe(3);
   });
 
-  it('empties the file once it is mostly stale, and renders pages again', () => {
+  it('empties the file once it is mostly stale, and renders pages again', async () => {
     const pages = fileCache();
     const page = 'p'.repeat(15 * 1024);
     let renders = 0;
     // 2,400 versions of one project's page: 36 MB written, all but the last stale.
     for (let i = 0; i < 2400; i++) {
       pages.invalidate('demo');
-      expect(pages.get('demo', 'json', () => `${i} ${page}`)?.body.toString().startsWith(`${i} `)).toBe(true);
-      expect(pages.get('other', 'json', () => `other ${(renders += 1)}`)?.body.toString()).toBe(`other ${renders}`);
+      expect((await pages.get('demo', 'json', () => `${i} ${page}`))?.body.toString().startsWith(`${i} `)).toBe(true);
+      expect((await pages.get('other', 'json', () => `other ${(renders += 1)}`))?.body.toString()).toBe(`other ${renders}`);
     }
     // Emptied at least once (other rendered again then), and every page still served as rendered.
     expect((file as PageFile).generation).toBeGreaterThan(0);
     expect(renders).toBeGreaterThan(1);
-    expect(pages.get('demo', 'json', () => 'not rendered: cached')?.body.toString().startsWith('2399 ')).toBe(true);
+    expect((await pages.get('demo', 'json', () => 'not rendered: cached'))?.body.toString().startsWith('2399 ')).toBe(true);
     const big = 'x'.repeat(100 * 1024);
-    expect(pages.get('every', 'html', () => big)?.body.toString()).toBe(big);
-    expect(pages.get('every', 'html', () => 'not rendered: cached')?.body.toString()).toBe(big);
+    expect((await pages.get('every', 'html', () => big))?.body.toString()).toBe(big);
+    expect((await pages.get('every', 'html', () => 'not rendered: cached'))?.body.toString()).toBe(big);
   });
 
-  it('keeps the lists of every project in memory, however small', () => {
+  it('keeps the lists of every project in memory, however small', async () => {
     const pages = fileCache();
     const render = (text: string) => () => text;
-    pages.get(ALL_PROJECTS, 'html', render('every project'));
-    pages.get('one', 'html', render('one project'));
+    await pages.get(ALL_PROJECTS, 'html', render('every project'));
+    await pages.get('one', 'html', render('one project'));
     // A page kept in memory is the same buffer each time; one in the page file is read back anew.
-    const every = pages.get(ALL_PROJECTS, 'html', render('not rendered: cached'));
-    expect(pages.get(ALL_PROJECTS, 'html', render('not rendered: cached'))?.body).toBe(every?.body);
-    const one = pages.get('one', 'html', render('not rendered: cached'));
+    const every = (await pages.get(ALL_PROJECTS, 'html', render('not rendered: cached')));
+    expect((await pages.get(ALL_PROJECTS, 'html', render('not rendered: cached')))?.body).toBe(every?.body);
+    const one = (await pages.get('one', 'html', render('not rendered: cached')));
     expect(one?.body.toString()).toBe('one project');
-    expect(pages.get('one', 'html', render('not rendered: cached'))?.body).not.toBe(one?.body);
+    expect((await pages.get('one', 'html', render('not rendered: cached')))?.body).not.toBe(one?.body);
+  });
+
+  it('answers a page rendered while its project changed, but does not keep it; peek sees only kept pages', async () => {
+    const pages = new PageCache();
+    expect(pages.peek('demo', 'html')).toBeUndefined();
+    // The catalog is read asynchronously: an upload lands while the page is being rendered.
+    const stale = await pages.get('demo', 'html', async () => {
+      await Promise.resolve();
+      pages.invalidate('demo');
+      return 'before the upload';
+    });
+    expect(stale?.body.toString()).toBe('before the upload');
+    expect(pages.peek('demo', 'html')).toBeUndefined();
+    expect((await pages.get('demo', 'html', () => 'after the upload'))?.body.toString()).toBe('after the upload');
+    expect(pages.peek('demo', 'html')?.body.toString()).toBe('after the upload');
   });
 });

@@ -349,7 +349,7 @@ describe('watched build folders', () => {
     await waitFor('both published', async () => (await onIndex(app, 'owned')).size === 1 && (await onIndex(app, 'fresh-claim')).size === 1);
     const detail = (await app.inject({ url: '/-/api/projects/owned' })).json() as ProjectDetail;
     expect(detail.releases[0]?.files[0]).toMatchObject({ uploadedBy: 'ann', source: 'watch' });
-    expect(app.index.catalog.owners('fresh-claim')).toEqual([{ user: 'ann', role: 'owner' }]);
+    expect(await app.index.catalog.owners('fresh-claim')).toEqual([{ user: 'ann', role: 'owner' }]);
   });
 
   it('shows a folder that disappears as missing and resumes when it comes back; a removed watch stops', async () => {

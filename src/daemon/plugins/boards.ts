@@ -19,7 +19,7 @@ export interface BoardsPluginOptions {
 }
 
 async function boardsPlugin(app: FastifyInstance, opts: BoardsPluginOptions): Promise<void> {
-  const boards = new BoardIndex({ index: app.index, cacheDir: opts.cacheDir, log: app.log });
+  const boards = new BoardIndex({ reader: app.reader, cacheDir: opts.cacheDir, log: app.log });
   app.decorate('boards', boards);
   const unsubscribe = app.events.subscribe((event) => {
     if ((event.type !== 'upload' && event.type !== 'delete') || !boards.concerns(event.filename)) return;

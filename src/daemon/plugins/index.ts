@@ -8,10 +8,11 @@
 import { dirname, join } from 'node:path';
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import { Catalog } from '../services/catalog.js';
 import { EventBus } from '../services/events.js';
 import { IndexService } from '../services/index-service.js';
 import { PackageStorage } from '../services/storage.js';
+import { LocalCatalog } from '../stores/local-catalog.js';
+import { FolderBlobs } from '../stores/folder-blobs.js';
 import { PageFile } from '../services/page-file.js';
 import type { IndexReader } from '../services/index-reader.js';
 import type { Publisher } from '../services/publisher.js';
@@ -78,13 +79,16 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
         throw new AppSettingsError((err as Error).message);
       })
     : undefined;
-  const catalog = new Catalog(opts.catalogFile);
+  const local = LocalCatalog.open(opts.catalogFile);
+  // The embedded catalog underneath: its download counts and event id are written here every second.
+  const catalog = local.catalog;
+  const blobs = new FolderBlobs(storage);
   // Rendered pages live in a file next to the catalog (unlinked once open), not in memory.
   const pageFile = new PageFile(join(dirname(opts.catalogFile), '.pages.tmp'));
   const events = new EventBus({ previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0, ...(opts.ringSize ? { ringSize: opts.ringSize } : {}) });
   const index = new IndexService({
-    catalog,
-    storage,
+    catalog: local,
+    blobs,
     events,
     log: app.log,
     overwrite: opts.overwrite,
@@ -132,7 +136,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     await shared?.close(app.instance);
     catalog.close();
     pageFile.close();
-    await storage.close();
+    await blobs.close();
   });
 }
 

@@ -40,14 +40,16 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
   );
 
   const startWatching = () => {
-    watcher = new FolderWatcher(index.storage.dir, {
+    watcher = new FolderWatcher(index.blobs.storage.dir, {
       file: (relpath) => {
         if (!hasDistExtension(relpath)) return;
         index.publisher
           .adopt(relpath, 'folder')
           .catch((err: unknown) => app.log.error({ err }, `Could not index '${relpath}'`));
       },
-      gone: (relpath) => index.publisher.forgetFolderPath(relpath),
+      gone: (relpath) => {
+        index.publisher.forgetFolderPath(relpath).catch((err: unknown) => app.log.error({ err }, `Could not forget '${relpath}'`));
+      },
       error: (err, relpath) => app.log.error({ err }, `Watching '${relpath || '.'}' in the packages folder failed`),
     });
     return watcher;
@@ -61,7 +63,7 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
       void (async () => {
         try {
           const started = Date.now();
-          await shared.attach({ catalog: index.catalog, storage: index.storage, events: app.events, changed: (project) => index.changed(project) });
+          await shared.attach({ catalog: index.catalog, blobs: index.blobs, events: app.events, changed: (project) => index.changed(project) });
           app.log.info(`Caught up with the shared catalog ${shared.where.catalog} in ${Date.now() - started} ms.`);
         } catch (err) {
           app.log.error({ err }, 'Catching up with the shared catalog failed; it is tried again at its next change');

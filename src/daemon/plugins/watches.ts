@@ -28,7 +28,6 @@ async function watchesPlugin(app: FastifyInstance, opts: WatchesPluginOptions): 
     dataDir: opts.dataDir,
     packagesDir: opts.packagesDir,
     publisher: app.index.publisher,
-    storage: app.index.storage,
     identities: app.identities,
     events: app.events,
     log: app.log,

@@ -86,7 +86,7 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   api.get(ControlRoutes.health, { schema: { response: { 200: Type.Union([HealthSchema, PublicHealthSchema]) } } }, async (req): Promise<Health | PublicHealth> => {
     if (!seesEverything(req, opts)) return { status: 'ok' };
-    const counts = reader.counts();
+    const counts = await reader.counts();
     return {
       status: 'ok',
       version: PYREPO_VERSION,
@@ -109,12 +109,12 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
 
   // In the shared mode, downloads are every daemon's (PostgreSQL's counts), the rest this daemon's copy.
   api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, async () => {
-    const list = reader.projectList();
+    const list = await reader.projectList();
     return app.shared ? app.shared.withSharedDownloads(list) : list;
   });
 
   api.get(ControlRoutes.project, { schema: { params: ProjectParamsSchema, response: { 200: ProjectDetailSchema } } }, async (req) => {
-    const detail = reader.projectDetail(normalizeName(req.params.project));
+    const detail = await reader.projectDetail(normalizeName(req.params.project));
     if (!detail) throw new NotFound(`No project named '${req.params.project}' on this index.`);
     return app.shared ? app.shared.detailWithSharedDownloads(detail) : detail;
   });
@@ -177,14 +177,14 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     await Promise.all(names.filter((n) => n.startsWith(SNAPSHOT_PREFIX)).map((n) => rm(join(opts.dataDir, n), { force: true })));
   });
 
-  api.get(ControlRoutes.activity, { schema: { querystring: ActivityQuerySchema, response: { 200: ActivityListSchema } } }, (req) => {
+  api.get(ControlRoutes.activity, { schema: { querystring: ActivityQuerySchema, response: { 200: ActivityListSchema } } }, async (req) => {
     const project = req.query.project === undefined ? undefined : normalizeName(req.query.project);
-    return { entries: reader.activity({ ...(project ? { project } : {}), limit: req.query.limit ?? 100 }) };
+    return { entries: await reader.activity({ ...(project ? { project } : {}), limit: req.query.limit ?? 100 }) };
   });
 
   // Owners: a project need not have files yet, so that a name can be given to a team
   // before its first upload; the user must exist, so that a typo does not go unnoticed.
-  const ownersOf = (project: string): OwnerList => ({ project, owners: reader.owners(project) });
+  const ownersOf = async (project: string): Promise<OwnerList> => ({ project, owners: await reader.owners(project) });
   const projectName = (name: string): string => {
     if (!isValidProjectName(name)) throw new BadRequest(`'${name}' is not a valid project name.`);
     return normalizeName(name);
@@ -200,9 +200,9 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   });
 
   // A user's projects, for `pyrepo user remove`: see OwnershipRemovalSchema for what goes and what stays.
-  api.get(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipsSchema } } }, (req) => ({
+  api.get(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipsSchema } } }, async (req) => ({
     user: req.params.user,
-    projects: reader.ownershipsOf(req.params.user),
+    projects: await reader.ownershipsOf(req.params.user),
   }));
 
   api.delete(ControlRoutes.userOwnerships, { schema: { params: UserParamsSchema, response: { 200: OwnershipRemovalSchema } } }, async (req) => {
@@ -210,8 +210,8 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     const removed = [];
     const kept = [];
     // One ownership at a time, each decided on what the owners are when it is removed.
-    for (const p of reader.ownershipsOf(user)) {
-      const others = reader.owners(p.project).filter((o) => o.user !== user);
+    for (const p of await reader.ownershipsOf(user)) {
+      const others = (await reader.owners(p.project)).filter((o) => o.user !== user);
       // Without them the project would have no owner (or nobody at all, open to be claimed).
       if (others.length === 0 || (p.role === 'owner' && !others.some((o) => o.role === 'owner'))) {
         kept.push(p);

@@ -18,7 +18,6 @@ import { renderPackagesListing, type ListedFile } from '../services/pages.js';
 import { SerialPages } from '../services/serial-pages.js';
 import { IMMUTABLE, REVALIDATE, sendPage } from './respond.js';
 import { sendFile } from './send-file.js';
-import type { OpenFiles } from '../services/open-files.js';
 import { sendUpstreamFile } from './upstream.js';
 
 const METADATA_SUFFIX = '.metadata';
@@ -36,10 +35,10 @@ function isDownload(method: string, status: number, range: RangeDecision): boole
 }
 
 /** Every file on the index for `/packages/`, oldest version first within each project. */
-function listedFiles(app: FastifyInstance): ListedFile[] {
+async function listedFiles(app: FastifyInstance): Promise<ListedFile[]> {
   const out: ListedFile[] = [];
-  for (const project of app.reader.projects()) {
-    const view = app.reader.view(project.name);
+  const views = await Promise.all((await app.reader.projects()).map((p) => app.reader.view(p.name)));
+  for (const view of views) {
     if (!view) continue;
     for (const f of view.files) {
       out.push({ relpath: f.relpath, sha256: f.sha256, requiresPython: f.requiresPython, yanked: view.states.get(f.releaseKey) ?? { yanked: false, reason: null } });
@@ -50,17 +49,12 @@ function listedFiles(app: FastifyInstance): ListedFile[] {
 
 const WHOLE: RangeDecision = { kind: 'whole' };
 
-export interface FileRoutesOptions {
-  /** The descriptors kept open between downloads (shared with hot-paths.ts). */
-  files: OpenFiles;
-}
-
-export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions): Promise<void> {
+export default async function fileRoutes(app: FastifyInstance): Promise<void> {
   app.get('/packages', (_req, reply) => reply.code(301).header('location', '/packages/').send());
 
   const listing = new SerialPages(() => app.reader.serial);
-  app.get('/packages/', (req, reply) => {
-    const page = listing.get(ALL_PROJECTS, 'packages', () => renderPackagesListing(listedFiles(app))) as Page;
+  app.get('/packages/', async (req, reply) => {
+    const page = (await listing.get(ALL_PROJECTS, 'packages', async () => renderPackagesListing(await listedFiles(app)))) as Page;
     return sendPage(req, reply, page, 'text/html; charset=utf-8', { cacheControl: REVALIDATE });
   });
 
@@ -70,8 +64,8 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
     const { reader, publisher } = app;
 
     if (filename.endsWith(METADATA_SUFFIX)) {
-      const dist = reader.file(filename.slice(0, -METADATA_SUFFIX.length));
-      const bytes = dist?.metadataSha256 ? reader.metadataBytes(dist.filename) : undefined;
+      const dist = await reader.file(filename.slice(0, -METADATA_SUFFIX.length));
+      const bytes = dist?.metadataSha256 ? await reader.metadataBytes(dist.filename) : undefined;
       if (!dist || !bytes) {
         if (app.upstream && !dist) return sendUpstreamFile(app.upstream, req, reply, filename, `No file named '${filename}' on this index.`);
         throw new NotFound(`No file named '${filename}' on this index.`);
@@ -81,7 +75,7 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
       return sendPage(req, reply, page, 'text/plain; charset=utf-8', { cacheControl: IMMUTABLE });
     }
 
-    const file = reader.servedFile(filename);
+    const file = await reader.servedFile(filename);
     if (!file) {
       if (app.upstream) return sendUpstreamFile(app.upstream, req, reply, filename, `No file named '${filename}' on this index.`);
       throw new NotFound(`No file named '${filename}' on this index.`);
@@ -97,8 +91,8 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
     if (ifNoneMatch !== undefined && noneMatch(ifNoneMatch, etag)) return reply.code(304).send();
 
     const ifRange = req.headers['if-range'];
-    const sent = sendFile(req, reply, reader.pathOf(file), {
-      files: opts.files,
+    const sent = sendFile(req, reply, file.relpath, {
+      blobs: reader.blobs,
       sha256: file.sha256,
       contentType: fileContentType(filename),
       rangeOf: (size, lastModified) =>
@@ -106,7 +100,7 @@ export default async function fileRoutes(app: FastifyInstance, opts: FileRoutesO
     });
     if ('missing' in sent) {
       // The catalog still lists a file that left the folder: forget it now.
-      publisher.forgetFolderPath(file.relpath);
+      await publisher.forgetFolderPath(file.relpath);
       reply.removeHeader('etag').removeHeader('cache-control');
       throw new NotFound(`No file named '${filename}' on this index.`);
     }

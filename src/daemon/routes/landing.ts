@@ -87,10 +87,10 @@ function queryOf(req: FastifyRequest): string {
 
 export default async function landingRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
   const pages = new SerialPages(() => app.reader.serial);
-  app.get('/', (req, reply) => {
+  app.get('/', async (req, reply) => {
     const baseUrl = baseUrlOf(req, opts.publicUrl);
     const q = queryOf(req);
-    const page = pages.get(ALL_PROJECTS, `${baseUrl}|${q}`, () => renderLanding(baseUrl, app.reader.projectSummaries(), q)) as Page;
+    const page = (await pages.get(ALL_PROJECTS, `${baseUrl}|${q}`, async () => renderLanding(baseUrl, await app.reader.projectSummaries(), q))) as Page;
     // The policy names the filter script whether or not this page has it (an empty index has none).
     return sendPage(req, setHtmlHeaders(reply, FILTER_SCRIPT), page, 'text/html; charset=utf-8');
   });

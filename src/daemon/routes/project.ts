@@ -31,8 +31,8 @@ export default async function projectRoutes(app: FastifyInstance, opts: { public
     setHtmlHeaders(reply.code(404)).type('text/html; charset=utf-8').send(renderProjectNotFound(root, message));
 
   /** The page of `project`, the latest release or `version`; undefined when either is not on the index. */
-  function render(project: string, version: string | undefined, baseUrl: string, renderDescription: Description['renderDescription']): string | undefined {
-    const detail = app.reader.projectDetail(project);
+  async function render(project: string, version: string | undefined, baseUrl: string, renderDescription: Description['renderDescription']): Promise<string | undefined> {
+    const detail = await app.reader.projectDetail(project);
     if (!detail) return undefined;
     // A version asked for as written on the release only (`1.0.0` for `1.0` is redirected, below).
     const release =
@@ -40,7 +40,7 @@ export default async function projectRoutes(app: FastifyInstance, opts: { public
     if (!release) return undefined;
     // The wheel's metadata when there is one, as the PyPI JSON API takes it.
     const source = release.files.find((f) => f.packagetype === 'bdist_wheel') ?? release.files[0];
-    const bytes = source && app.reader.metadataBytes(source.filename);
+    const bytes = source && (await app.reader.metadataBytes(source.filename));
     const metadata = parseCoreMetadata(bytes ? decodeMetadata(bytes) : '', source?.filename);
     const { html } = renderDescription(metadata.description, metadata.descriptionContentType);
     const today = new Date().toISOString().slice(0, 10);
@@ -57,12 +57,12 @@ export default async function projectRoutes(app: FastifyInstance, opts: { public
     const variant = `${baseUrl}|${version ?? ''}|${new Date().toISOString().slice(0, 10)}`;
     // Downloads still gathered for their event drop the pages they change now (the event does it).
     app.reader.flushDownloadEvents();
-    const page = pages.get(project, variant, () => render(project, version, baseUrl, renderDescription));
+    const page = await pages.get(project, variant, () => render(project, version, baseUrl, renderDescription));
     if (!page) {
       // Not in memory and nothing to render: an equivalent version (`1.0.0` for `1.0`), or not here at all.
-      const same = version === undefined ? undefined : app.reader.projectDetail(project)?.releases.find((r) => releaseKey(r.version) === releaseKey(version));
+      const same = version === undefined ? undefined : (await app.reader.projectDetail(project))?.releases.find((r) => releaseKey(r.version) === releaseKey(version));
       if (same) return redirect(reply, `/project/${encodeURIComponent(project)}/${encodeURIComponent(same.version)}/`);
-      const known = app.reader.project(project);
+      const known = await app.reader.project(project);
       return notFound(
         reply,
         root,

@@ -6,13 +6,13 @@ import { sendPage } from './respond.js';
 import { baseUrlOf } from './base-url.js';
 
 export default async function pypiJsonRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
-  const answer = (req: FastifyRequest, reply: FastifyReply, project: string, version: string | undefined, tail: string) => {
+  const answer = async (req: FastifyRequest, reply: FastifyReply, project: string, version: string | undefined, tail: string) => {
     const normalized = normalizeName(project);
     if (normalized !== project) {
       const path = `/pypi/${encodeURIComponent(normalized)}/${version !== undefined ? `${encodeURIComponent(version)}/` : ''}${tail}`;
       return reply.code(301).header('location', path).send();
     }
-    const page = app.reader.pypiJson(normalized, version, baseUrlOf(req, opts.publicUrl));
+    const page = await app.reader.pypiJson(normalized, version, baseUrlOf(req, opts.publicUrl));
     if (!page) {
       throw new NotFound(
         version === undefined ? `No project named '${project}' on this index.` : `Project '${project}' has no release '${version}'.`,

@@ -1,5 +1,6 @@
 /**
- * Sends one distribution file: the file (kept open between downloads, open-files.ts), the
+ * Sends one distribution file from the blob store on this machine: the file (kept open
+ * between downloads by the store, open-files.ts), the
  * date preconditions, the range already decided (byte-range.ts), then the bytes. Small files (nearly every wheel and sdist) are
  * read in one synchronous read on the event loop and sent as one buffer, as nginx reads
  * them in its worker: on a page-cache-hot file open + fstat + read + close cost a few
@@ -14,10 +15,8 @@ import { createReadStream, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RangeDecision } from './byte-range.js';
-import type { OpenFile, OpenFiles } from '../services/open-files.js';
-
-/** Ranges up to this many bytes are read at once and sent as one buffer; larger ones stream. */
-export const READ_AT_ONCE_BYTES = 256 * 1024;
+import { READ_AT_ONCE_BYTES, type OpenFile } from '../services/open-files.js';
+import type { LocalBlobs } from '../stores/blob-store.js';
 
 /** The status sent and the range it answered, or that the file was not there. */
 export type SendOutcome = { status: number; range: RangeDecision } | { missing: true };
@@ -33,20 +32,20 @@ export class FileChangedError extends Error {
  * Reads `length` bytes at `position` of an open file, then is done with it. A file that turns
  * out shorter is not kept open, so that the next request opens it as it is now.
  */
-export function readWhole(files: OpenFiles, path: string, file: OpenFile, length: number, position: number): Buffer {
+export function readWhole(blobs: LocalBlobs, key: string, file: OpenFile, length: number, position: number): Buffer {
   try {
     const buf = Buffer.allocUnsafe(length);
     for (let at = 0; at < length; ) {
       const n = readSync(file.fd, buf, at, length - at, position + at);
       if (n === 0) {
-        files.forget(path);
+        blobs.forget(key);
         throw new FileChangedError('The file became shorter while it was read.');
       }
       at += n;
     }
     return buf;
   } finally {
-    files.done(file);
+    blobs.done(file);
   }
 }
 
@@ -54,8 +53,8 @@ export function readWhole(files: OpenFiles, path: string, file: OpenFile, length
 const httpSeconds = (value: string | undefined) => (value === undefined ? NaN : Math.floor(Date.parse(value) / 1000));
 
 export interface SendFileOptions {
-  /** The descriptors kept open between downloads. */
-  files: OpenFiles;
+  /** The store on this machine that holds the file. */
+  blobs: LocalBlobs;
   /** The catalog's sha256 of the file. */
   sha256: string;
   /** The Content-Type of the file's bytes. */
@@ -65,14 +64,14 @@ export interface SendFileOptions {
 }
 
 /**
- * Sends the file at `path`, with the validators already set on `reply` (ETag,
+ * Sends the file stored under `key`, with the validators already set on `reply` (ETag,
  * Cache-Control). Adds Last-Modified, Accept-Ranges, Content-Length and Content-Range;
  * answers If-Unmodified-Since (412) and, unless If-None-Match was sent (RFC 9110 §13.1.3)
  * or the client asks for no-cache, If-Modified-Since (304). Size and dates are those of the
  * open file, so what is sent is always one whole file, exactly as it is on disk.
  */
-export function sendFile(req: FastifyRequest, reply: FastifyReply, path: string, opts: SendFileOptions): SendOutcome {
-  const opened = opts.files.acquire(path, opts.sha256);
+export function sendFile(req: FastifyRequest, reply: FastifyReply, key: string, opts: SendFileOptions): SendOutcome {
+  const opened = opts.blobs.acquire(key, opts.sha256);
   if (!opened) return { missing: true };
   const { fd, size, lastModified } = opened;
   let done = false;
@@ -104,7 +103,7 @@ export function sendFile(req: FastifyRequest, reply: FastifyReply, path: string,
     if (req.method === 'HEAD') body = Readable.from([]);
     else if (length <= READ_AT_ONCE_BYTES || opened.kept) {
       done = true;
-      body = readWhole(opts.files, path, opened, length, first);
+      body = readWhole(opts.blobs, key, opened, length, first);
     } else {
       // Only a descriptor the cache does not keep is handed to a stream, which closes it.
       body = createReadStream('', { fd, start: first, end: first + length - 1, autoClose: true, highWaterMark: 256 * 1024 });
@@ -115,6 +114,6 @@ export function sendFile(req: FastifyRequest, reply: FastifyReply, path: string,
     reply.send(body);
     return { status, range };
   } finally {
-    if (!done) opts.files.done(opened);
+    if (!done) opts.blobs.done(opened);
   }
 }

@@ -42,9 +42,9 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
 
   app.get('/simple', (req, reply) => redirect(reply, `/simple/${queryString(req)}`));
 
-  app.get<{ Querystring: Query }>('/simple/', (req, reply) => {
+  app.get<{ Querystring: Query }>('/simple/', async (req, reply) => {
     const format = formatOf(req);
-    return sendPage(req, reply, app.reader.simpleRoot(format), contentTypeOf(format), { vary: true });
+    return sendPage(req, reply, await app.reader.simpleRoot(format), contentTypeOf(format), { vary: true });
   });
 
   app.get<{ Params: { project: string } }>('/simple/:project', (req, reply) =>
@@ -59,7 +59,7 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
   app.get<{ Params: { project: string } }>('/:project', toProject);
   app.get<{ Params: { project: string } }>('/:project/', toProject);
 
-  app.get<{ Params: { project: string }; Querystring: Query }>('/simple/:project/', (req, reply) => {
+  app.get<{ Params: { project: string }; Querystring: Query }>('/simple/:project/', async (req, reply) => {
     const { project } = req.params;
     const normalized = normalizeName(project);
     if (normalized !== project) return redirect(reply, `/simple/${encodeURIComponent(normalized)}/${queryString(req)}`);
@@ -69,7 +69,7 @@ export default async function simpleRoutes(app: FastifyInstance): Promise<void> 
     if (app.upstream && app.upstream.decide(normalized).kind !== 'local') {
       return sendUpstreamProject(app.upstream, req, reply, normalized, format, `No project named '${project}' on this index.`);
     }
-    const page = app.reader.simpleProject(normalized, format);
+    const page = await app.reader.simpleProject(normalized, format);
     if (!page) throw new NotFound(`No project named '${project}' on this index.`);
     return sendPage(req, reply, page, contentTypeOf(format), { vary: true });
   });

@@ -62,7 +62,7 @@ export class BoardCache {
    * Reads every manifest, keeping those `keep` accepts and removing the others' folders,
    * unfinished temporary folders and folders of older formats.
    */
-  async load(keep: (manifest: BoardManifest) => boolean): Promise<BoardManifest[]> {
+  async load(keep: (manifest: BoardManifest) => Promise<boolean>): Promise<BoardManifest[]> {
     await mkdir(this.root, { recursive: true });
     const parent = join(this.root, '..');
     for (const name of await readdir(parent)) {
@@ -78,7 +78,7 @@ export class BoardCache {
           () => undefined,
         );
       }
-      if (manifest && manifest.sourceSha256 === name && keep(manifest)) kept.push(manifest);
+      if (manifest && manifest.sourceSha256 === name && (await keep(manifest))) kept.push(manifest);
       else await rm(path, { recursive: true, force: true });
     }
     return kept;

@@ -26,7 +26,7 @@ import { boardIncompatibility, boardLayoutOf } from './board-files.js';
 import { BoardCache, type BoardManifest } from './board-cache.js';
 import { buildUpipTarball, upipTopFolder } from './board-tarball.js';
 import type { FileRecord } from './catalog.js';
-import type { IndexService } from './index-service.js';
+import type { IndexReader } from './index-reader.js';
 import { boardRequirement, meets } from './requirements.js';
 import { ShortHashes } from './short-hashes.js';
 
@@ -75,15 +75,15 @@ function sourceRank(file: FileRecord): number {
 class Resolution {
   readonly releases = new Map<string, Promise<BoardRelease | undefined>>();
   readonly edges = new Map<string, Promise<Edge[]>>();
-  private readonly files = new Map<string, FileRecord[]>();
+  private readonly files = new Map<string, Promise<FileRecord[]>>();
 
-  constructor(private readonly index: IndexService) {}
+  constructor(private readonly reader: IndexReader) {}
 
   /** A project's files, read from the catalog once per request. */
-  filesOf(project: string): FileRecord[] {
+  filesOf(project: string): Promise<FileRecord[]> {
     let files = this.files.get(project);
     if (!files) {
-      files = this.index.catalog.filesOf(project);
+      files = this.reader.filesOf(project);
       this.files.set(project, files);
     }
     return files;
@@ -91,13 +91,13 @@ class Resolution {
 }
 
 export interface BoardIndexOptions {
-  index: IndexService;
+  reader: IndexReader;
   cacheDir: string;
   log: FastifyBaseLogger;
 }
 
 export class BoardIndex {
-  private readonly index: IndexService;
+  private readonly reader: IndexReader;
   private readonly cache: BoardCache;
   private readonly log: FastifyBaseLogger;
   private readonly manifests = new Map<string, BoardManifest>();
@@ -116,7 +116,7 @@ export class BoardIndex {
   private loadedNow = false;
 
   constructor(opts: BoardIndexOptions) {
-    this.index = opts.index;
+    this.reader = opts.reader;
     this.cache = new BoardCache(opts.cacheDir);
     this.log = opts.log;
   }
@@ -124,7 +124,7 @@ export class BoardIndex {
   /** Loads the board cache (dropping what no longer matches a file of the index); every request waits for it. */
   load(): Promise<void> {
     this.loaded ??= this.cache
-      .load((m) => this.index.catalog.file(m.source)?.sha256 === m.sourceSha256)
+      .load(async (m) => (await this.reader.file(m.source))?.sha256 === m.sourceSha256)
       .then((manifests) => {
         for (const m of manifests) this.remember(m);
       })
@@ -179,7 +179,7 @@ export class BoardIndex {
 
   async fileChanged(filename: string): Promise<void> {
     await this.load();
-    const current = this.index.catalog.file(filename)?.sha256;
+    const current = (await this.reader.file(filename))?.sha256;
     for (const sha of [...(this.bySource.get(filename) ?? [])]) {
       const m = this.manifests.get(sha);
       if (!m || sha === current) continue;
@@ -203,7 +203,7 @@ export class BoardIndex {
 
   private async build(file: FileRecord): Promise<BoardManifest | undefined> {
     const dist = parseDistFilename(file.filename);
-    const path = this.index.storage.pathOf(file.relpath);
+    const path = this.reader.blobs.pathOf(file.relpath);
     const base = { source: file.filename, sourceSha256: file.sha256, project: file.project, version: file.version };
     let manifest: BoardManifest;
     const blobs = new Map<string, Buffer>();
@@ -238,7 +238,7 @@ export class BoardIndex {
       manifest = { ...base, files: [], requires: [], problem: err.message, upip: { problem: err.message } };
     }
     // The file may have been replaced or removed while it was read.
-    if (this.index.catalog.file(file.filename)?.sha256 !== file.sha256) return undefined;
+    if ((await this.reader.file(file.filename))?.sha256 !== file.sha256) return undefined;
     await this.cache.store(manifest, blobs);
     if (!this.manifests.has(manifest.sourceSha256)) this.remember(manifest);
     return manifest;
@@ -258,8 +258,7 @@ export class BoardIndex {
   }
 
   private async findRelease(project: string, key: string, client: Client, memo: Resolution): Promise<BoardRelease | undefined> {
-    const files = memo
-      .filesOf(project)
+    const files = (await memo.filesOf(project))
       .filter((f) => f.releaseKey === key && sourceRank(f) >= 0)
       .sort((a, b) => sourceRank(a) - sourceRank(b) || (a.filename < b.filename ? -1 : 1));
     for (const file of files) {
@@ -273,7 +272,7 @@ export class BoardIndex {
 
   /** Why no release of `project` (or of `key`) can be installed, for the 404 message. */
   private async whyNot(project: string, key: string | undefined): Promise<string> {
-    const files = this.index.catalog.filesOf(project).filter((f) => key === undefined || f.releaseKey === key);
+    const files = (await this.reader.filesOf(project)).filter((f) => key === undefined || f.releaseKey === key);
     const sources = files.filter((f) => sourceRank(f) >= 0);
     if (sources.length === 0) return `${project} has no pure-Python wheel or sdist${key ? ` for ${key}` : ''}: MicroPython boards cannot install its compiled wheels.`;
     for (const f of sources) {
@@ -286,8 +285,9 @@ export class BoardIndex {
 
   /** The most preferred installable release (PyPI's "latest" rule), optionally one meeting `accept`. */
   private async preferred(project: string, client: Client, memo: Resolution, accept: (version: string) => boolean = () => true): Promise<BoardRelease | undefined> {
-    for (const key of this.index.reader.releasesByPreference(project)) {
-      const version = memo.filesOf(project).find((f) => f.releaseKey === key)?.version ?? key;
+    const files = await memo.filesOf(project);
+    for (const key of await this.reader.releasesByPreference(project)) {
+      const version = files.find((f) => f.releaseKey === key)?.version ?? key;
       if (!accept(version)) continue;
       const release = await this.release(project, key, client, memo);
       if (release) return release;
@@ -311,7 +311,7 @@ export class BoardIndex {
     const seen = new Set<string>([release.project]);
     for (const value of release.manifest.requires) {
       const req = boardRequirement(value);
-      if (!req || seen.has(req.project) || !this.index.catalog.project(req.project)) continue;
+      if (!req || seen.has(req.project) || !(await this.reader.project(req.project))) continue;
       seen.add(req.project);
       if (req.specifier === '') {
         const latest = await this.preferred(req.project, client, memo);
@@ -371,13 +371,13 @@ export class BoardIndex {
 
   /** The release a request names: `latest` (the most preferred installable one) or a version. */
   private async requested(project: string, version: string, client: Client, memo: Resolution): Promise<BoardAnswer<BoardRelease>> {
-    if (!this.index.catalog.project(project)) return { ok: false, message: `No project named '${project}' on this index.` };
+    if (!(await this.reader.project(project))) return { ok: false, message: `No project named '${project}' on this index.` };
     if (version === 'latest' || version === '') {
       const release = await this.preferred(project, client, memo);
       return release ? { ok: true, value: release } : { ok: false, message: await this.whyNot(project, undefined) };
     }
     const key = releaseKey(version);
-    if (!memo.filesOf(project).some((f) => f.releaseKey === key)) {
+    if (!(await memo.filesOf(project)).some((f) => f.releaseKey === key)) {
       return { ok: false, message: `Project '${project}' has no release '${version}'.` };
     }
     const release = await this.release(project, key, client, memo);
@@ -388,7 +388,7 @@ export class BoardIndex {
 
   /** A rendered JSON body, kept until the index or the board cache changes. */
   private async page(key: string, render: () => Promise<BoardAnswer<unknown>>): Promise<BoardAnswer<Buffer>> {
-    const at = `${this.index.catalog.serial}:${this.generation}`;
+    const at = `${this.reader.serial}:${this.generation}`;
     if (this.pagesAt !== at || this.pages.size > MAX_PAGES) {
       this.pages.clear();
       this.pagesAt = at;
@@ -399,7 +399,7 @@ export class BoardIndex {
     if (!answer.ok) return answer;
     const body = Buffer.from(JSON.stringify(answer.value), 'utf8');
     // Rendering may have built manifests, which can lengthen short hashes: cache only if nothing moved.
-    if (this.pagesAt === `${this.index.catalog.serial}:${this.generation}`) this.pages.set(key, body);
+    if (this.pagesAt === `${this.reader.serial}:${this.generation}`) this.pages.set(key, body);
     return { ok: true, value: body };
   }
 
@@ -410,18 +410,18 @@ export class BoardIndex {
   async upipJson(project: string, baseUrl: string): Promise<BoardAnswer<Buffer>> {
     await this.load();
     return this.page(`upip|${baseUrl}|${project}`, async () => {
-      const memo = new Resolution(this.index);
+      const memo = new Resolution(this.reader);
       const latest = await this.preferred(project, 'upip', memo);
       if (!latest) {
-        const message = this.index.catalog.project(project) ? await this.whyNot(project, undefined) : `No project named '${project}' on this index.`;
+        const message = (await this.reader.project(project)) ? await this.whyNot(project, undefined) : `No project named '${project}' on this index.`;
         return { ok: false, message };
       }
       const releases: Record<string, { url: string }[]> = {};
-      const keys = [...new Set(memo.filesOf(project).map((f) => f.releaseKey))];
+      const keys = [...new Set((await memo.filesOf(project)).map((f) => f.releaseKey))];
       const found = (await Promise.all(keys.map((k) => this.release(project, k, 'upip', memo)))).filter((r) => r !== undefined);
       found.sort((a, b) => compareVersions(b.version, a.version));
       for (const r of found) releases[r.version] = [{ url: `${baseUrl}${upipTarballPath(r.project, r.version)}` }];
-      return { ok: true, value: { info: { name: this.index.catalog.project(project)?.displayName ?? project, version: latest.version }, releases } };
+      return { ok: true, value: { info: { name: (await this.reader.project(project))?.displayName ?? project, version: latest.version }, releases } };
     });
   }
 
@@ -432,7 +432,7 @@ export class BoardIndex {
    */
   async upipTarball(project: string, version: string, retry = true): Promise<BoardAnswer<{ bytes: Buffer; file: FileRecord }>> {
     await this.load();
-    const memo = new Resolution(this.index);
+    const memo = new Resolution(this.reader);
     const found = await this.requested(project, version, 'upip', memo);
     if (!found.ok) return found;
     const release = found.value;
@@ -463,7 +463,7 @@ export class BoardIndex {
    */
   async mipPackage(project: string, version: string): Promise<BoardAnswer<{ body: Buffer; file: FileRecord }>> {
     await this.load();
-    const memo = new Resolution(this.index);
+    const memo = new Resolution(this.reader);
     const found = await this.requested(project, version, 'mip', memo);
     if (!found.ok) return found;
     const release = found.value;
@@ -489,7 +489,7 @@ export class BoardIndex {
    */
   async mipUrlPackage(project: string, version: string, baseUrl: string): Promise<BoardAnswer<{ body: Buffer; file: FileRecord }>> {
     await this.load();
-    const memo = new Resolution(this.index);
+    const memo = new Resolution(this.reader);
     const found = await this.requested(project, version, 'mip', memo);
     if (!found.ok) return found;
     const release = found.value;

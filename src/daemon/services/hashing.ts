@@ -44,9 +44,14 @@ export function hashBytes(bytes: Buffer): Digests & { size: number } {
 }
 
 /** Hashes a whole file. */
-export async function hashFile(path: string): Promise<Digests & { size: number }> {
+export function hashFile(path: string): Promise<Digests & { size: number }> {
+  return hashStream(createReadStream(path, { highWaterMark: 256 * 1024 }));
+}
+
+/** Hashes every byte a stream gives. */
+export async function hashStream(stream: AsyncIterable<unknown>): Promise<Digests & { size: number }> {
   const hasher = new MultiHasher();
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) hasher.update(chunk as Buffer);
+  for await (const chunk of stream) hasher.update(chunk as Buffer);
   return { ...hasher.digest(), size: hasher.size };
 }
 

@@ -3,11 +3,16 @@
  * they show), project details, files to serve, owners and the journal, and the counting of
  * downloads. The publisher (publisher.ts) makes every change and tells the reader which
  * project's pages went stale. Nothing here writes to the catalog except download counts.
+ *
+ * The catalog is read through the asynchronous CatalogStore and files are served from the
+ * blob store on this machine (in the shared mode, this daemon's copy). The hot paths answer
+ * without waiting from what can be had at once: a rendered page, and a file the embedded
+ * catalog names ({@link IndexReader.servedFileNow}); everything else waits in a route.
  */
 import type { ProjectDetail, ProjectList, ProjectSummary } from '../../shared/api.js';
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { compareVersions, isPrerelease, releaseKey } from '../../shared/versions.js';
-import type { ActivityRecord, Catalog, FileRecord, ProjectRecord, ServedFile } from './catalog.js';
+import type { ActivityRecord, FileRecord, ProjectRecord, ServedFile } from './catalog.js';
 import { DownloadBatch } from './download-batch.js';
 import type { EventBus } from './events.js';
 import type { DownloadClient } from './installer.js';
@@ -22,13 +27,17 @@ import {
 } from './pages.js';
 import type { PageFile } from './page-file.js';
 import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
-import type { Role } from '../stores/catalog-store.js';
+import { readsAtOnce, type CatalogStore, type Role } from '../stores/catalog-store.js';
+import type { LocalBlobs } from '../stores/blob-store.js';
 import type { IndexPrimary } from './shared-index.js';
-import type { PackageStorage } from './storage.js';
 
 export interface IndexReaderOptions {
-  catalog: Catalog;
-  storage: PackageStorage;
+  /** The catalog this daemon serves from (in the shared mode, its copy of the shared one). */
+  catalog: CatalogStore;
+  /** Where the files' bytes are, on this machine. */
+  blobs: LocalBlobs;
+  /** Writes a consistent copy of the catalog to a file (a backup). */
+  snapshot: (path: string) => Promise<void>;
   events: EventBus;
   /** How long downloads are gathered into one event (DOWNLOAD_BATCH_MS). */
   downloadBatchMs?: number;
@@ -39,13 +48,17 @@ export interface IndexReaderOptions {
 }
 
 export class IndexReader {
-  private readonly catalog: Catalog;
-  private readonly storage: PackageStorage;
+  private readonly catalog: CatalogStore;
+  /** The files' bytes: routes send downloads from this store (send-file.ts). */
+  readonly blobs: LocalBlobs;
+  private readonly snapshotTo: (path: string) => Promise<void>;
   private readonly events: EventBus;
   private readonly primary: IndexPrimary | undefined;
   private readonly pages: PageCache;
   /** Latest version per project, computed on demand (PEP 440 ordering is not SQL's). */
   private readonly latest = new Map<string, string | null>();
+  /** Bumped by every change: a latest version computed while one happened is not kept. */
+  private changes = 0;
   /** Downloads counted since the last `downloads` event. */
   private readonly downloadBatch: DownloadBatch;
   /** True while the first reconcile with the packages folder runs (set by the index). */
@@ -53,7 +66,8 @@ export class IndexReader {
 
   constructor(opts: IndexReaderOptions) {
     this.catalog = opts.catalog;
-    this.storage = opts.storage;
+    this.blobs = opts.blobs;
+    this.snapshotTo = opts.snapshot;
     this.events = opts.events;
     this.primary = opts.primary;
     this.pages = new PageCache(opts.pageFile);
@@ -62,6 +76,7 @@ export class IndexReader {
 
   /** A project's pages must be rendered again (the publisher changed it). */
   changed(project: string): void {
+    this.changes += 1;
     this.pages.invalidate(project);
     this.latest.delete(project);
   }
@@ -73,74 +88,83 @@ export class IndexReader {
     return this.catalog.serial;
   }
 
-  counts(): { projects: number; files: number } {
+  counts(): Promise<{ projects: number; files: number }> {
     return this.catalog.counts();
   }
 
-  project(name: string): ProjectRecord | undefined {
+  project(name: string): Promise<ProjectRecord | undefined> {
     return this.catalog.project(name);
   }
 
-  projects(): ProjectRecord[] {
+  projects(): Promise<ProjectRecord[]> {
     return this.catalog.projects();
   }
 
-  file(filename: string): FileRecord | undefined {
+  file(filename: string): Promise<FileRecord | undefined> {
     return this.catalog.file(filename);
   }
 
+  filesOf(project: string): Promise<FileRecord[]> {
+    return this.catalog.filesOf(project);
+  }
+
   /** What serving a file needs (its name, project, relpath, size, sha256), by filename. */
-  servedFile(filename: string): ServedFile | undefined {
+  servedFile(filename: string): Promise<ServedFile | undefined> {
     return this.catalog.servedFile(filename);
   }
 
-  /** Where a file's bytes are, for sending them. */
-  pathOf(file: Pick<FileRecord, 'relpath'>): string {
-    return this.storage.pathOf(file.relpath);
+  /** As {@link servedFile}, at once, when the catalog can answer so (the embedded one); else undefined. */
+  servedFileNow(filename: string): ServedFile | undefined {
+    return readsAtOnce(this.catalog) ? this.catalog.servedFileNow(filename) : undefined;
   }
 
-  metadataBytes(filename: string): Buffer | undefined {
+  metadataBytes(filename: string): Promise<Buffer | undefined> {
     return this.catalog.metadataBytes(filename);
   }
 
-  activity(opts: { project?: string; limit: number }): ActivityRecord[] {
+  activity(opts: { project?: string; limit: number }): Promise<ActivityRecord[]> {
     return this.catalog.activity(opts);
   }
 
-  owners(project: string): { user: string; role: Role }[] {
+  owners(project: string): Promise<{ user: string; role: Role }[]> {
     return this.catalog.owners(project);
   }
 
-  ownershipsOf(user: string): { project: string; role: Role }[] {
+  ownershipsOf(user: string): Promise<{ project: string; role: Role }[]> {
     return this.catalog.ownershipsOf(user);
   }
 
   /** A consistent copy of the catalog at `path` (a backup). */
   snapshot(path: string): Promise<void> {
-    return this.catalog.snapshot(path);
+    return this.snapshotTo(path);
   }
 
   // ---- pages and details ---------------------------------------------------------------
 
   /** The project's view for renderers, or undefined when it has no files. */
-  view(project: string): ProjectView | undefined {
-    const record = this.catalog.project(project);
-    if (!record) return undefined;
-    const files = this.catalog.filesOf(project);
-    if (files.length === 0) return undefined;
+  async view(project: string): Promise<ProjectView | undefined> {
+    const serial = this.catalog.serial;
+    const [record, files, states] = await Promise.all([this.catalog.project(project), this.catalog.filesOf(project), this.catalog.releaseStates(project)]);
+    if (!record || files.length === 0) return undefined;
     files.sort((a, b) => compareVersions(a.version, b.version) || (a.filename < b.filename ? -1 : 1));
-    return { project: record, files, states: this.catalog.releaseStates(project), serial: this.catalog.serial };
+    return { project: record, files, states, serial };
   }
 
-  simpleRoot(format: SimpleFormat): Page {
-    return this.pages.get(ALL_PROJECTS, format, () =>
-      format === SIMPLE_JSON ? renderRootJson(this.catalog.projects(), this.catalog.serial) : renderRootHtml(this.catalog.projects()),
-    ) as Page;
+  /** A rendered page of the simple API (the list of every project without `project`), if it is kept: the hot paths answer only those. */
+  simplePageNow(project: string | undefined, format: SimpleFormat): Page | undefined {
+    return this.pages.peek(project ?? ALL_PROJECTS, format);
   }
 
-  simpleProject(project: string, format: SimpleFormat): Page | undefined {
-    return this.pages.get(project, format, () => {
-      const view = this.view(project);
+  async simpleRoot(format: SimpleFormat): Promise<Page> {
+    return (await this.pages.get(ALL_PROJECTS, format, async () => {
+      const projects = await this.catalog.projects();
+      return format === SIMPLE_JSON ? renderRootJson(projects, this.catalog.serial) : renderRootHtml(projects);
+    })) as Page;
+  }
+
+  simpleProject(project: string, format: SimpleFormat): Promise<Page | undefined> {
+    return this.pages.get(project, format, async () => {
+      const view = await this.view(project);
       if (!view) return undefined;
       return format === SIMPLE_JSON ? renderProjectJson(view) : renderProjectHtml(view);
     });
@@ -169,65 +193,80 @@ export class IndexReader {
   }
 
   /** A project's release keys, most preferred first by PyPI's "latest" rule; empty when it has no files. */
-  releasesByPreference(project: string): string[] {
-    const view = this.view(project);
+  async releasesByPreference(project: string): Promise<string[]> {
+    const view = await this.view(project);
     return view ? this.latestOrder(view) : [];
   }
 
   /** The latest release's version (PyPI's rule), or null. */
-  latestVersion(project: string): string | null {
+  async latestVersion(project: string): Promise<string | null> {
     const cached = this.latest.get(project);
     if (cached !== undefined) return cached;
-    const view = this.view(project);
+    const changes = this.changes;
+    const view = await this.view(project);
     const key = view && this.latestOrder(view)[0];
     const version = view?.files.find((f) => f.releaseKey === key)?.version ?? null;
-    this.latest.set(project, version);
+    if (changes === this.changes) this.latest.set(project, version);
     return version;
   }
 
   /** `/pypi/<project>/json` or `/pypi/<project>/<version>/json`; undefined when not found. */
-  pypiJson(project: string, version: string | undefined, baseUrl: string): Page | undefined {
+  pypiJson(project: string, version: string | undefined, baseUrl: string): Promise<Page | undefined> {
     const key = version === undefined ? undefined : releaseKey(version);
-    return this.pages.get(project, `pypi|${baseUrl}|${key ?? ''}`, () => {
-      const view = this.view(project);
+    return this.pages.get(project, `pypi|${baseUrl}|${key ?? ''}`, async () => {
+      const view = await this.view(project);
       if (!view) return undefined;
       const order = this.newestFirst(view);
       const chosen = key ?? this.latestOrder(view)[0];
       const files = view.files.filter((f) => f.releaseKey === chosen);
       if (files.length === 0) return undefined;
       const source = files.find((f) => f.packagetype === 'bdist_wheel') ?? (files[0] as FileRecord);
-      const bytes = this.catalog.metadataBytes(source.filename);
+      const bytes = await this.catalog.metadataBytes(source.filename);
       const metadata = parseCoreMetadata(bytes ? decodeMetadata(bytes) : '', source.filename);
       return renderPypiJson({ view, releaseKey: chosen as string, metadata, baseUrl, withReleases: key === undefined, order });
     });
   }
 
   /** Summaries of every project. */
-  projectSummaries(): ProjectSummary[] {
-    return this.catalog.projectSummaries().map((p) => ({ ...p, latestVersion: this.latestVersion(p.name) }));
+  async projectSummaries(): Promise<ProjectSummary[]> {
+    const summaries = await this.catalog.projectSummaries();
+    const latest = await Promise.all(summaries.map((p) => this.latestVersion(p.name)));
+    return summaries.map((p, i) => ({ ...p, latestVersion: latest[i] ?? null }));
   }
 
   /**
    * Every project with its counts, for the control API, as of the event id it names: the
    * downloads gathered for the next event are published first, so that the answer counts
-   * exactly the events up to that id.
+   * exactly the events up to that id. (The embedded catalog answers every read in the same
+   * turn of the event loop, so no download is counted between the counts and the id.)
    */
-  projectList(): ProjectList {
+  async projectList(): Promise<ProjectList> {
     this.downloadBatch.flush();
-    return { projects: this.projectSummaries(), lastEventId: String(this.events.lastId) };
+    const projects = await this.projectSummaries();
+    return { projects, lastEventId: String(this.events.lastId) };
   }
 
   /** One project with releases, files and download counts, for the control API (as of the event id it names, as projectList). */
-  projectDetail(project: string): ProjectDetail | undefined {
-    const view = this.view(project);
+  async projectDetail(project: string): Promise<ProjectDetail | undefined> {
+    const view = await this.view(project);
     if (!view) return undefined;
     this.downloadBatch.flush();
-    const downloads = this.catalog.downloadsOf(project);
-    const releases = this.newestFirst(view).map((key) => {
+    const [downloads, downloadsByDay, downloadsByInstaller, latestVersion] = await Promise.all([
+      this.catalog.downloadsOf(project),
+      this.catalog.downloadsByDay(project),
+      this.catalog.downloadsByInstaller(project),
+      this.latestVersion(project),
+    ]);
+    const order = this.newestFirst(view);
+    const sources = order.map((key) => {
+      const files = view.files.filter((f) => f.releaseKey === key);
+      return files.find((f) => f.packagetype === 'bdist_wheel') ?? files[0];
+    });
+    const metadata = await Promise.all(sources.map((f) => (f ? this.catalog.metadataBytes(f.filename) : undefined)));
+    const releases = order.map((key, i) => {
       const files = view.files.filter((f) => f.releaseKey === key);
       const state = view.states.get(key) ?? { yanked: false, reason: null };
-      const source = files.find((f) => f.packagetype === 'bdist_wheel') ?? files[0];
-      const bytes = source && this.catalog.metadataBytes(source.filename);
+      const bytes = metadata[i];
       const summary = bytes ? parseCoreMetadata(decodeMetadata(bytes)).summary : null;
       const fileInfos = files.map((f) => ({
         filename: f.filename,
@@ -256,10 +295,10 @@ export class IndexReader {
     return {
       name: view.project.name,
       displayName: view.project.displayName,
-      latestVersion: this.latestVersion(project),
+      latestVersion,
       downloads: releases.reduce((n, r) => n + r.downloads, 0),
-      downloadsByDay: this.catalog.downloadsByDay(project),
-      downloadsByInstaller: this.catalog.downloadsByInstaller(project),
+      downloadsByDay,
+      downloadsByInstaller,
       releases,
       lastEventId: String(this.events.lastId),
     };

@@ -1,22 +1,26 @@
 /**
  * The index, put together: its reader (index-reader.ts: pages, details, files to serve,
  * download counts) and its publisher (publisher.ts: every change, from uploads, watched
- * build folders, the packages folder and the control API), over one catalog and one packages
- * folder. Routes see only those two; the daemon's plugins (the folder watcher, the shared
- * mode's follower) reach the catalog and the folder through this.
+ * build folders, the packages folder and the control API), over the catalog and the blob
+ * store of this machine: the embedded catalog and the packages folder (in the shared mode,
+ * this daemon's copy of the shared ones). Routes see only the reader and the publisher;
+ * the daemon's plugins (the folder watcher, the shared mode's follower) reach the two
+ * stores through this.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { stampOf, type Catalog } from './catalog.js';
+import { stampOf } from './catalog.js';
 import type { EventBus } from './events.js';
 import { IndexReader } from './index-reader.js';
 import { Publisher } from './publisher.js';
-import type { FoundFile, PackageStorage } from './storage.js';
+import type { FoundFile } from './storage.js';
 import type { PageFile } from './page-file.js';
 import type { IndexPrimary } from './shared-index.js';
+import type { LocalCatalog } from '../stores/local-catalog.js';
+import type { FolderBlobs } from '../stores/folder-blobs.js';
 
 export interface IndexServiceOptions {
-  catalog: Catalog;
-  storage: PackageStorage;
+  catalog: LocalCatalog;
+  blobs: FolderBlobs;
   events: EventBus;
   log: FastifyBaseLogger;
   overwrite: boolean;
@@ -29,8 +33,8 @@ export interface IndexServiceOptions {
 }
 
 export class IndexService {
-  readonly catalog: Catalog;
-  readonly storage: PackageStorage;
+  readonly catalog: LocalCatalog;
+  readonly blobs: FolderBlobs;
   readonly reader: IndexReader;
   /** The one way files enter the index and every change is made. */
   readonly publisher: Publisher;
@@ -40,11 +44,12 @@ export class IndexService {
 
   constructor(opts: IndexServiceOptions) {
     this.catalog = opts.catalog;
-    this.storage = opts.storage;
+    this.blobs = opts.blobs;
     this.log = opts.log;
     this.reader = new IndexReader({
       catalog: opts.catalog,
-      storage: opts.storage,
+      blobs: opts.blobs,
+      snapshot: (path) => opts.catalog.catalog.snapshot(path),
       events: opts.events,
       primary: opts.primary,
       ...(opts.pageFile ? { pageFile: opts.pageFile } : {}),
@@ -52,7 +57,7 @@ export class IndexService {
     });
     this.publisher = new Publisher({
       catalog: opts.catalog,
-      storage: opts.storage,
+      blobs: opts.blobs,
       events: opts.events,
       log: opts.log,
       overwrite: opts.overwrite,
@@ -97,14 +102,14 @@ export class IndexService {
     try {
       // What is left in `known` after the scan is gone from the folder.
       const known = await this.catalog.fileStamps();
-      const { files: found, leftovers } = await this.storage.scan(beforeReading ? { beforeReading } : {});
+      const { files: found, leftovers } = await this.blobs.storage.scan(beforeReading ? { beforeReading } : {});
       const todo: FoundFile[] = [];
       for (const f of found) {
         if (known.get(f.relpath) !== stampOf(f.size, f.mtimeMs)) todo.push(f);
         known.delete(f.relpath);
       }
       const removed = known.size;
-      for (const relpath of known.keys()) this.publisher.forgetFolderPath(relpath);
+      for (const relpath of known.keys()) await this.publisher.forgetFolderPath(relpath);
       let indexed = 0;
       let next = 0;
       const worker = async () => {
@@ -120,7 +125,7 @@ export class IndexService {
       await Promise.all(Array.from({ length: concurrency }, worker));
       return { indexed, removed, unchanged: found.length - todo.length, leftovers: leftovers.length };
     } finally {
-      this.publisher.endBatch();
+      await this.publisher.endBatch();
       this.indexing = false;
     }
   }

@@ -20,6 +20,9 @@
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 
+/** Files up to this many bytes are read at once and sent as one buffer (and their descriptors kept); larger ones stream. */
+export const READ_AT_ONCE_BYTES = 256 * 1024;
+
 /** How long a kept descriptor is used before fstat checks that the path still names its file. */
 export const REVALIDATE_MS = 1000;
 

@@ -45,14 +45,30 @@ export class PageCache {
 
   constructor(private readonly file?: PageFile) {}
 
-  /** The cached page `variant` of `project`, rendering it on first use. */
-  get(project: string, variant: string, render: () => string | undefined): Page | undefined {
-    let variants = this.pages.get(project);
-    const hit = variants?.get(variant);
-    if (hit) return 'body' in hit ? hit : { body: (this.file as PageFile).read(hit.span), etag: hit.etag };
-    const text = render();
+  /** Bumped by every invalidation: a page rendered while one happened may show the old state and is not kept. */
+  private generation = 0;
+
+  /** The cached page `variant` of `project`, if it is rendered (the hot paths answer only those without waiting). */
+  peek(project: string, variant: string): Page | undefined {
+    const hit = this.pages.get(project)?.get(variant);
+    if (!hit) return undefined;
+    return 'body' in hit ? hit : { body: (this.file as PageFile).read(hit.span), etag: hit.etag };
+  }
+
+  /**
+   * The cached page `variant` of `project`, rendering it on first use. The catalog is read
+   * asynchronously: a page whose rendering saw a change happen (an invalidation meanwhile)
+   * is answered but not kept, so a stale page never outlives the change.
+   */
+  async get(project: string, variant: string, render: () => Promise<string | undefined> | string | undefined): Promise<Page | undefined> {
+    const hit = this.peek(project, variant);
+    if (hit) return hit;
+    const generation = this.generation;
+    const text = await render();
     if (text === undefined) return undefined;
     const page = makePage(text);
+    if (generation !== this.generation) return page;
+    let variants = this.pages.get(project);
     if (!variants) {
       variants = new Map();
       this.pages.set(project, variants);
@@ -78,6 +94,7 @@ export class PageCache {
 
   /** Forgets the pages of a project and the pages that list every project. */
   invalidate(project: string): void {
+    this.generation += 1;
     for (const key of [project, ALL_PROJECTS]) {
       const variants = this.pages.get(key);
       if (!variants) continue;
@@ -87,6 +104,7 @@ export class PageCache {
   }
 
   clear(): void {
+    this.generation += 1;
     this.pages.clear();
     this.file?.empty();
   }

@@ -20,16 +20,16 @@ import { DistContentError, DistFilenameError, DistMismatchError } from '../../sh
 import { normalizeName } from '../../shared/names.js';
 import { normalizeVersion, releaseKey } from '../../shared/versions.js';
 import { boardIncompatibility, boardLayoutOf } from './board-files.js';
-import type { Actor, Catalog, FileRecord } from './catalog.js';
+import type { Actor, FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
-import { hashBytes, hashFile, IN_MEMORY_LIMIT, MultiHasher, type Digests } from './hashing.js';
+import { hashBytes, hashStream, IN_MEMORY_LIMIT, MultiHasher, type Digests } from './hashing.js';
 import type { Identity } from './identities.js';
 import { fileRecordOf, inspectDistribution, type Inspected } from './inspect.js';
-import type { PackageStorage, TempFile } from './storage.js';
+import type { TempFile } from './storage.js';
 import { checkUpload, claimProject } from './upload-policy.js';
-import { FileExistsError } from '../stores/catalog-store.js';
+import { FileExistsError, type CatalogStore, type NewFile, type Role } from '../stores/catalog-store.js';
+import type { LocalBlobs } from '../stores/blob-store.js';
 import type { IndexPrimary } from './shared-index.js';
-import type { Role } from '../stores/catalog-store.js';
 
 /** An upload on its way to the index, in a temporary file (createTemp, discard). */
 export type { TempFile } from './storage.js';
@@ -89,17 +89,16 @@ export class FileConflictError extends Error {
 /** Catalog writes are grouped this many to a transaction while a folder is indexed. */
 const BATCH_SIZE = 500;
 
-interface FolderEntry {
-  file: FileRecord;
-  displayName: string;
-  metadataBytes: Buffer;
+interface FolderEntry extends NewFile {
   /** Publish an upload event (a file that is new to the index). */
   announce: boolean;
 }
 
 export interface PublisherOptions {
-  catalog: Catalog;
-  storage: PackageStorage;
+  /** The catalog this daemon changes (in the shared mode, its copy, after the shared one). */
+  catalog: CatalogStore;
+  /** Where the files' bytes go, on this machine (the packages folder). */
+  blobs: LocalBlobs;
   events: EventBus;
   log: FastifyBaseLogger;
   /** The overwrite setting: any upload may replace a file of the same name. */
@@ -112,36 +111,9 @@ export interface PublisherOptions {
   primary?: IndexPrimary | undefined;
 }
 
-/**
- * Reads a file from outside the packages folder (a watched build folder) the way an upload
- * arrives: hashed as it is read, in memory when small, else copied into a temporary file in
- * the packages folder. The source is only read.
- */
-export async function receiveFile(storage: PackageStorage, path: string): Promise<ReceivedUpload> {
-  const filename = basename(path);
-  const { size } = await stat(path);
-  if (size <= IN_MEMORY_LIMIT) {
-    const bytes = await readFile(path);
-    return { filename, digests: hashBytes(bytes), bytes };
-  }
-  const temp = await storage.createTemp();
-  const hasher = new MultiHasher();
-  try {
-    const handle = temp.handle as FileHandle;
-    for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
-      hasher.update(chunk);
-      for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
-    }
-  } catch (err) {
-    await storage.discard(temp);
-    throw err;
-  }
-  return { filename, digests: { ...hasher.digest(), size: hasher.size }, temp };
-}
-
 export class Publisher {
-  private readonly catalog: Catalog;
-  private readonly storage: PackageStorage;
+  private readonly catalog: CatalogStore;
+  private readonly blobs: LocalBlobs;
   private readonly events: EventBus;
   private readonly log: FastifyBaseLogger;
   private readonly overwrite: boolean;
@@ -157,7 +129,7 @@ export class Publisher {
 
   constructor(opts: PublisherOptions) {
     this.catalog = opts.catalog;
-    this.storage = opts.storage;
+    this.blobs = opts.blobs;
     this.events = opts.events;
     this.log = opts.log;
     this.overwrite = opts.overwrite;
@@ -170,12 +142,39 @@ export class Publisher {
 
   /** A new temporary file for an upload too large to hold in memory (published or discarded later). */
   createTemp(): Promise<TempFile> {
-    return this.storage.createTemp();
+    return this.blobs.createTemp();
   }
 
   /** Removes a temporary file that will not be published (a refused or abandoned upload). */
   discard(temp: TempFile): Promise<void> {
-    return this.storage.discard(temp);
+    return this.blobs.discard(temp);
+  }
+
+  /**
+   * Reads a file from outside the index (a watched build folder) the way an upload arrives:
+   * hashed as it is read, in memory when small, else copied into a temporary file of the
+   * blob store. The source is only read.
+   */
+  async receive(path: string): Promise<ReceivedUpload> {
+    const filename = basename(path);
+    const { size } = await stat(path);
+    if (size <= IN_MEMORY_LIMIT) {
+      const bytes = await readFile(path);
+      return { filename, digests: hashBytes(bytes), bytes };
+    }
+    const temp = await this.blobs.createTemp();
+    const hasher = new MultiHasher();
+    try {
+      const handle = temp.handle as FileHandle;
+      for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+        hasher.update(chunk);
+        for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
+      }
+    } catch (err) {
+      await this.blobs.discard(temp);
+      throw err;
+    }
+    return { filename, digests: { ...hasher.digest(), size: hasher.size }, temp };
   }
 
   /**
@@ -191,24 +190,24 @@ export class Publisher {
     try {
       parseDistFilename(filename);
       // An upload form names its project: refuse one the user may not upload to before reading the file.
-      if (claims) checkUpload(this.catalog, identity, normalizeName(claims.name));
+      if (claims) await checkUpload(this.catalog, identity, normalizeName(claims.name));
       const inspected = await inspectDistribution(upload.bytes ?? upload.temp.path, filename, digests.size);
       temp = upload.temp;
       if (claims) checkClaims(claims, inspected);
-      else checkUpload(this.catalog, identity, inspected.dist.project);
+      else await checkUpload(this.catalog, identity, inspected.dist.project);
       const project = inspected.dist.project;
       const outcome = await this.lock(filename, async () => {
         const existing = await this.existingFile(filename);
         if (existing && existing.sha256 === digests.sha256) {
-          const file = this.catalog.file(filename);
+          const file = await this.catalog.file(filename);
           if (file) return { status: 'identical', file, warnings: warningsOf(inspected) } as UploadOutcome;
         }
         const replace = this.overwrite || request.replace === true;
         if (existing && !replace) throw new FileConflictError(filename, existing.sha256);
         // Durable before visible: fsync the data, rename into place, then the catalog row.
-        temp ??= this.storage.writeTemp(upload.bytes as Buffer);
+        temp ??= this.blobs.writeTemp(upload.bytes as Buffer);
         // In the shared mode the bucket takes the (complete) file while it is flushed here.
-        const [mtimeMs, key] = await Promise.all([this.storage.seal(temp), this.primary?.store(temp.path, digests.sha256)]);
+        const [mtimeMs, key] = await Promise.all([this.blobs.seal(temp), this.primary?.store(temp.path, digests.sha256)]);
         const record = fileRecordOf(inspected, digests, { relpath: filename, mtimeMs }, new Date().toISOString(), {
           source: request.origin.source,
           uploadedBy: request.by.user,
@@ -220,15 +219,15 @@ export class Publisher {
         if (this.primary) {
           // Shared mode: the shared catalog decides, before this daemon's copy shows anything,
           // and the first uploader's claim on a new project goes with the file's row.
-          const claim = identity && this.catalog.owners(project).length === 0 ? identity.user : undefined;
+          const claim = identity && (await this.catalog.owners(project)).length === 0 ? identity.user : undefined;
           const shared = await this.publishShared(key as string, record, inspected.contents.metadata.name, metadataBytes, { replace, note, claim });
           if ('lost' in shared) return { status: 'identical', file: shared.lost, warnings: warningsOf(inspected) } as UploadOutcome;
           serial = shared.serial;
         }
-        record.relpath = await this.storage.commit(temp, filename);
-        this.catalog.putFile(record, inspected.contents.metadata.name, metadataBytes, note);
+        record.relpath = await this.blobs.commit(temp, filename, digests.sha256);
+        await this.catalog.addFiles([{ file: record, displayName: inspected.contents.metadata.name, metadataBytes, ...(note ? { note } : {}) }], { replace: true });
         if (serial !== undefined) this.primary?.appliedHere(serial);
-        if (existing && existing.relpath !== record.relpath) await this.storage.remove(existing.relpath);
+        if (existing && existing.relpath !== record.relpath) await this.blobs.remove(existing.relpath);
         this.changed(project);
         const warnings = warningsOf(inspected);
         const origin = request.origin;
@@ -250,11 +249,11 @@ export class Publisher {
       // In the shared mode the shared catalog decides who was first (this copy may lag). A new
       // file's row carried the claim already; what is left here is an identical upload, or a
       // claim another daemon's uploader had won (claimOwner then brings that owner here).
-      if (claimProject(this.catalog, identity, project) && this.primary) await this.primary.claimOwner(project, (identity as Identity).user);
+      if ((await claimProject(this.catalog, identity, project)) && this.primary) await this.primary.claimOwner(project, (identity as Identity).user);
       return outcome;
     } finally {
       const left = temp ?? upload.temp;
-      if (left) await this.storage.discard(left);
+      if (left) await this.blobs.discard(left);
     }
   }
 
@@ -274,13 +273,13 @@ export class Publisher {
     const { replace, note, claim } = opts;
     try {
       const { serial, claimed } = await primary.addFile(key, record, displayName, metadataBytes, { replace, ...(note ? { note } : {}), ...(claim ? { claim } : {}) });
-      if (claimed) this.catalog.addOwner(record.project, claim as string, 'owner');
+      if (claimed) await this.catalog.addOwner(record.project, claim as string, 'owner');
       return { serial };
     } catch (err) {
       if (!(err instanceof FileExistsError)) throw err;
       await primary.refresh(record.project);
       if (err.existingSha256 !== record.sha256) throw new FileConflictError(record.filename, err.existingSha256);
-      return { lost: this.catalog.file(record.filename) ?? record };
+      return { lost: (await this.catalog.file(record.filename)) ?? record };
     }
   }
 
@@ -289,12 +288,15 @@ export class Publisher {
    * folder's top level that is not indexed yet (it is indexed now, so it gets served).
    */
   private async existingFile(filename: string): Promise<{ sha256: string; relpath: string } | undefined> {
-    const known = this.catalog.file(filename);
+    const known = await this.catalog.file(filename);
     if (known) return known;
-    if (!this.storage.hasTopLevel(filename)) return undefined;
-    const path = this.storage.pathOf(filename);
+    if (!(await this.blobs.stat(filename))) return undefined;
     await this.adoptLocked(filename, 'folder');
-    return this.catalog.file(filename) ?? { sha256: (await hashFile(path)).sha256, relpath: filename };
+    const adopted = await this.catalog.file(filename);
+    if (adopted) return adopted;
+    // Not a distribution the index serves (it was logged): its bytes still must not be overwritten silently.
+    const held = await this.blobs.open(filename).then(hashStream, () => undefined);
+    return held && { sha256: held.sha256, relpath: filename };
   }
 
   // ---- already in the packages folder ----------------------------------------------
@@ -308,37 +310,37 @@ export class Publisher {
   }
 
   private async adoptLocked(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
-    const path = this.storage.pathOf(relpath);
     const found = { relpath, filename: basename(relpath) };
-    let st;
-    try {
-      st = await stat(path);
-    } catch {
-      return false;
-    }
-    const mtimeMs = Math.trunc(st.mtimeMs);
-    const known = this.catalog.file(found.filename);
+    const st = await this.blobs.stat(relpath);
+    if (!st) return false;
+    const mtimeMs = st.mtimeMs;
+    const known = await this.catalog.file(found.filename);
     if (known && known.relpath === found.relpath && known.size === st.size && known.mtimeMs === mtimeMs) return false;
     if (known && known.relpath !== found.relpath) {
-      const stillThere = await stat(this.storage.pathOf(known.relpath)).then(
-        () => true,
-        () => false,
-      );
-      if (stillThere) {
+      if (await this.blobs.stat(known.relpath)) {
         this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `'${found.relpath}' has the same filename as '${known.relpath}'; serving only the latter.`);
         return false;
       }
     }
     // Small files (nearly all) are read once and hashed and inspected in memory.
-    const bytes = st.size <= IN_MEMORY_LIMIT ? await readFile(path) : undefined;
-    const digests = bytes ? hashBytes(bytes) : await hashFile(path);
+    let bytes: Buffer | undefined;
+    let digests: Digests & { size: number };
+    try {
+      bytes = st.size <= IN_MEMORY_LIMIT ? await this.blobs.read(relpath) : undefined;
+      digests = bytes ? hashBytes(bytes) : await hashStream(await this.blobs.open(relpath));
+    } catch (err) {
+      // Gone again since it was seen (a build tool's rename, a quick delete): nothing to index.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
     if (known && known.sha256 === digests.sha256 && known.relpath === found.relpath) {
-      this.catalog.touch(found.filename, mtimeMs);
+      await this.catalog.touch(found.filename, mtimeMs);
       return false;
     }
     let inspected;
     try {
-      inspected = await inspectDistribution(bytes ?? path, found.filename, digests.size);
+      // A large archive's members are read in place.
+      inspected = await inspectDistribution(bytes ?? this.blobs.pathOf(relpath), found.filename, digests.size);
     } catch (err) {
       if (err instanceof DistFilenameError || err instanceof DistContentError || err instanceof DistMismatchError) {
         this.rejectOnce(found.relpath, `${st.size}:${mtimeMs}`, `Not serving '${found.relpath}': ${err.message}`);
@@ -353,15 +355,15 @@ export class Publisher {
     const entry = { file: record, displayName: inspected.contents.metadata.name, metadataBytes: inspected.contents.metadataBytes, announce: source === 'folder' || !known };
     if (this.batch) {
       this.batch.push(entry);
-      if (this.batch.length >= BATCH_SIZE) this.flushBatch();
+      if (this.batch.length >= BATCH_SIZE) await this.flushBatch();
     } else {
-      this.commitFolderFiles([entry]);
+      await this.commitFolderFiles([entry]);
     }
     return true;
   }
 
-  private commitFolderFiles(entries: FolderEntry[]): void {
-    this.catalog.putFiles(entries);
+  private async commitFolderFiles(entries: FolderEntry[]): Promise<void> {
+    await this.catalog.addFiles(entries, { replace: true });
     for (const { file, announce } of entries) {
       this.changed(file.project);
       if (announce) {
@@ -376,16 +378,16 @@ export class Publisher {
   }
 
   /** Writes what the batch holds and goes back to one transaction per file. */
-  endBatch(): void {
-    this.flushBatch();
+  async endBatch(): Promise<void> {
+    await this.flushBatch();
     this.batch = null;
   }
 
-  private flushBatch(): void {
+  private async flushBatch(): Promise<void> {
     if (!this.batch || this.batch.length === 0) return;
     const entries = this.batch;
     this.batch = [];
-    this.commitFolderFiles(entries);
+    await this.commitFolderFiles(entries);
   }
 
   private rejectOnce(relpath: string, stamp: string, message: string): void {
@@ -395,13 +397,13 @@ export class Publisher {
   }
 
   /** A file, or a whole subfolder, disappeared from the folder: forget what it held (a file put back later is judged afresh). */
-  forgetFolderPath(relpath: string): void {
+  async forgetFolderPath(relpath: string): Promise<void> {
     if (this.deleting.has(relpath)) return;
-    const known = this.catalog.fileByPath(relpath);
-    const gone = known ? [known.filename] : this.catalog.filesUnder(relpath);
+    const known = await this.catalog.fileByPath(relpath);
+    const gone = known ? [known.filename] : await this.catalog.filesUnder(relpath);
     this.rejected.delete(relpath);
     for (const filename of gone) {
-      const removed = this.catalog.removeFile(filename);
+      const removed = await this.catalog.removeFile(filename);
       if (!removed) continue;
       this.changed(removed.project);
       // Taken out of the folder by hand: no user, no address.
@@ -413,7 +415,7 @@ export class Publisher {
 
   /** Deletes one file of a project, recording who did it (`by`). */
   async removeFile(project: string, filename: string, by: Actor): Promise<string[]> {
-    const file = this.catalog.file(filename);
+    const file = await this.catalog.file(filename);
     if (!file || file.project !== normalizeName(project)) {
       throw new NotOnIndexError(`There is no file '${filename}' in project '${project}'.`);
     }
@@ -424,8 +426,8 @@ export class Publisher {
       let removed;
       try {
         await this.primary?.removeFile(filename, by);
-        await this.storage.remove(file.relpath);
-        removed = this.catalog.removeFile(filename, by);
+        await this.blobs.remove(file.relpath);
+        removed = await this.catalog.removeFile(filename, by);
       } finally {
         this.deleting.delete(file.relpath);
       }
@@ -441,7 +443,7 @@ export class Publisher {
   async removeRelease(project: string, version: string, by: Actor): Promise<string[]> {
     const name = normalizeName(project);
     const key = releaseKey(version);
-    const files = this.catalog.filesOf(name).filter((f) => f.releaseKey === key);
+    const files = (await this.catalog.filesOf(name)).filter((f) => f.releaseKey === key);
     if (files.length === 0) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
     const deleted: string[] = [];
     for (const f of files) deleted.push(...(await this.removeFile(name, f.filename, by)));
@@ -452,7 +454,7 @@ export class Publisher {
   async setYanked(project: string, version: string, yanked: boolean, reason: string | null, by: Actor): Promise<{ project: string; version: string }> {
     const name = normalizeName(project);
     const key = releaseKey(version);
-    const file = this.catalog.filesOf(name).find((f) => f.releaseKey === key);
+    const file = (await this.catalog.filesOf(name)).find((f) => f.releaseKey === key);
     if (!file) throw new NotOnIndexError(`Project '${project}' has no release '${version}'.`);
     const activity = {
       action: yanked ? 'yank' : 'unyank',
@@ -464,7 +466,7 @@ export class Publisher {
       reason: yanked ? reason : null,
     } as const;
     await this.primary?.setYanked(name, key, yanked, reason, activity);
-    this.catalog.setYanked(name, key, yanked, reason, activity);
+    await this.catalog.setYanked(name, key, yanked, reason, activity);
     this.changed(name);
     const who = { user: by.user, address: by.address };
     this.events.publish(
@@ -478,13 +480,13 @@ export class Publisher {
   /** Makes `user` an owner or maintainer of a project (in the shared catalog first, in the shared mode). */
   async addOwner(project: string, user: string, role: Role): Promise<void> {
     await this.primary?.addOwner(project, user, role);
-    this.catalog.addOwner(project, user, role);
+    await this.catalog.addOwner(project, user, role);
   }
 
   /** Takes `user` off a project's owners and maintainers; false when they were not one. */
   async removeOwner(project: string, user: string): Promise<boolean> {
     const shared = await this.primary?.removeOwner(project, user);
-    return this.catalog.removeOwner(project, user) || shared === true;
+    return (await this.catalog.removeOwner(project, user)) || shared === true;
   }
 }
 

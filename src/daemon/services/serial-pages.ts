@@ -15,7 +15,7 @@ export class SerialPages {
   }
 
   /** The page `variant` of `key`, rendered on first use since the last change; undefined when `render` finds nothing. */
-  get(key: string, variant: string, render: () => string | undefined): Page | undefined {
+  get(key: string, variant: string, render: () => Promise<string | undefined> | string | undefined): Promise<Page | undefined> {
     const now = this.serialOf();
     if (now !== this.serial) {
       this.pages.clear();

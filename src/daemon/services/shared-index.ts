@@ -14,7 +14,6 @@
  *   with Retry-After (CatalogUnavailable); the connection is made again with backoff.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
@@ -23,13 +22,12 @@ import { redactUrl } from '../../shared/redact-url.js';
 import type { FileRecord, Actor, ActivityRecord, ReleaseState } from './catalog.js';
 import type { EventBus } from './events.js';
 import { CatalogUnavailable } from '../errors.js';
-import type { Role } from '../stores/catalog-store.js';
-import { hashFile } from './hashing.js';
+import type { CatalogStore, Role } from '../stores/catalog-store.js';
+import type { LocalBlobs } from '../stores/blob-store.js';
+import { hashStream } from './hashing.js';
 import { PgCatalog, type SharedDaemon } from '../stores/pg-catalog.js';
 import { IDENTITY_CHANGE } from '../stores/pg-schema.js';
 import { parseS3Url, S3Blobs } from '../stores/s3-blobs.js';
-import type { PackageStorage } from './storage.js';
-import type { Catalog } from './catalog.js';
 
 /** What the index service needs from the shared catalog for its changes (see IndexService, Publisher). */
 export interface IndexPrimary {
@@ -58,8 +56,8 @@ export interface IndexPrimary {
 
 /** The parts of the index the follower keeps in step. */
 export interface LocalIndex {
-  catalog: Catalog;
-  storage: PackageStorage;
+  catalog: CatalogStore;
+  blobs: LocalBlobs;
   events: EventBus;
   /** A project's pages must be rendered again. */
   changed(project: string): void;
@@ -272,10 +270,10 @@ export class SharedIndex implements IndexPrimary {
   async attach(local: LocalIndex): Promise<void> {
     this.local = local;
     const id = await this.sharedId();
-    if (local.catalog.metaValue(SHARED_ID) !== id) {
+    if ((await local.catalog.metaValue(SHARED_ID)) !== id) {
       // A copy of another index (or of the folder, before the shared mode): start over.
-      local.catalog.setMetaValue(APPLIED_SERIAL, '0');
-      local.catalog.setMetaValue(SHARED_ID, id);
+      await local.catalog.setMetaValue(APPLIED_SERIAL, '0');
+      await local.catalog.setMetaValue(SHARED_ID, id);
     }
     this.stopFollowing = this.catalog.onForeignChange(() => this.follow());
     this.scheduleCollection();
@@ -365,14 +363,14 @@ export class SharedIndex implements IndexPrimary {
   private async catchUp(): Promise<void> {
     const local = this.local;
     if (!local) return;
-    const applied = Number(local.catalog.metaValue(APPLIED_SERIAL) ?? 0);
+    const applied = Number((await local.catalog.metaValue(APPLIED_SERIAL)) ?? 0);
     let projects: string[];
     let last: number;
     if (applied === 0) {
       // A first copy: every project there is, and every one this copy had.
       last = await this.catalog.lastSerialNow();
       const names = new Set((await this.catalog.projects()).map((p) => p.name));
-      for (const p of local.catalog.projects()) names.add(p.name);
+      for (const p of await local.catalog.projects()) names.add(p.name);
       projects = [...names];
       this.onIdentityChange?.();
     } else {
@@ -385,7 +383,7 @@ export class SharedIndex implements IndexPrimary {
       if (project === IDENTITY_CHANGE) this.onIdentityChange?.();
       else await this.syncProject(project);
     }
-    local.catalog.setMetaValue(APPLIED_SERIAL, String(last));
+    await local.catalog.setMetaValue(APPLIED_SERIAL, String(last));
     for (const serial of this.ownApplied) if (serial <= last) this.ownApplied.delete(serial);
   }
 
@@ -402,8 +400,8 @@ export class SharedIndex implements IndexPrimary {
   private async syncProject(project: string): Promise<void> {
     const local = this.local;
     if (!local) return;
-    const { catalog, storage, events } = local;
-    const mine = new Map(catalog.filesOf(project).map((f) => [f.filename, f]));
+    const { catalog, blobs, events } = local;
+    const mine = new Map((await catalog.filesOf(project)).map((f) => [f.filename, f]));
     const remote = await this.catalog.projectState(project, new Map([...mine.values()].map((f) => [f.filename, f.sha256])));
     const added: { file: FileRecord; displayName: string; metadataBytes: Buffer }[] = [];
     const isNew = new Set<string>();
@@ -411,29 +409,29 @@ export class SharedIndex implements IndexPrimary {
       const have = mine.get(file.filename);
       mine.delete(file.filename);
       if (have && have.sha256 === file.sha256) continue;
-      const { relpath, mtimeMs } = await this.fetch(file, storage);
+      const { relpath, mtimeMs } = await this.fetch(file, blobs);
       added.push({ file: { ...file, relpath, mtimeMs }, displayName: remote.displayName ?? project, metadataBytes: metadata ?? Buffer.alloc(0) });
       if (!have) isNew.add(file.filename);
     }
-    if (added.length > 0) catalog.putFiles(added);
+    if (added.length > 0) await catalog.addFiles(added, { replace: true });
     for (const gone of mine.values()) {
-      catalog.removeFile(gone.filename);
-      await storage.remove(gone.relpath);
+      await catalog.removeFile(gone.filename);
+      await blobs.remove(gone.relpath);
     }
-    const localStates = catalog.releaseStates(project);
+    const localStates = await catalog.releaseStates(project);
     const yanks: { key: string; state: ReleaseState }[] = [];
     for (const key of new Set([...remote.states.keys(), ...localStates.keys()])) {
       const want = remote.states.get(key) ?? { yanked: false, reason: null };
       const have = localStates.get(key) ?? { yanked: false, reason: null };
       if (want.yanked === have.yanked && want.reason === have.reason) continue;
-      catalog.setYanked(project, key, want.yanked, want.reason, { action: want.yanked ? 'yank' : 'unyank', project, version: null, filename: null, user: want.yankedBy ?? null, address: want.yankedFrom ?? null, reason: want.reason }, false);
+      await catalog.putReleaseState(project, key, want);
       yanks.push({ key, state: want });
     }
-    const ownersHere = catalog.owners(project);
+    const ownersHere = await catalog.owners(project);
     const same = ownersHere.length === remote.owners.length && ownersHere.every((o) => remote.owners.some((r) => r.user === o.user && r.role === o.role));
     if (!same) {
-      for (const o of ownersHere) catalog.removeOwner(project, o.user);
-      for (const o of remote.owners) catalog.addOwner(project, o.user, o.role);
+      for (const o of ownersHere) await catalog.removeOwner(project, o.user);
+      for (const o of remote.owners) await catalog.addOwner(project, o.user, o.role);
     }
     if (added.length === 0 && mine.size === 0 && yanks.length === 0) return;
     local.changed(project);
@@ -453,13 +451,12 @@ export class SharedIndex implements IndexPrimary {
    * the same content, else fetched from the bucket, checked against its sha256 and size, made
    * durable and put in place whole.
    */
-  private async fetch(remote: FileRecord, storage: PackageStorage): Promise<{ relpath: string; mtimeMs: number }> {
-    const path = storage.pathOf(remote.filename);
-    const st = await stat(path).catch(() => undefined);
-    if (st && st.size === remote.size && (await hashFile(path)).sha256 === remote.sha256) {
-      return { relpath: remote.filename, mtimeMs: Math.trunc(st.mtimeMs) };
+  private async fetch(remote: FileRecord, local: LocalBlobs): Promise<{ relpath: string; mtimeMs: number }> {
+    const st = await local.stat(remote.filename);
+    if (st && st.size === remote.size && (await local.open(remote.filename).then(hashStream, () => undefined))?.sha256 === remote.sha256) {
+      return { relpath: remote.filename, mtimeMs: st.mtimeMs };
     }
-    const temp = await storage.createTemp();
+    const temp = await local.createTemp();
     try {
       const hash = createHash('sha256');
       let size = 0;
@@ -473,11 +470,11 @@ export class SharedIndex implements IndexPrimary {
       if (sha256 !== remote.sha256 || size !== remote.size) {
         throw new Error(`The stored bytes of '${remote.filename}' do not match the catalog (sha256 ${sha256}, ${size} bytes; expected ${remote.sha256}, ${remote.size} bytes).`);
       }
-      const mtimeMs = await storage.seal(temp);
-      const relpath = await storage.commit(temp, remote.filename);
+      const mtimeMs = await local.seal(temp);
+      const relpath = await local.commit(temp, remote.filename, remote.sha256);
       return { relpath, mtimeMs };
     } finally {
-      await storage.discard(temp);
+      await local.discard(temp);
     }
   }
 

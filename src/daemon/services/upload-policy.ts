@@ -10,11 +10,11 @@
  *   then owns it) or to one they own or maintain.
  */
 import { Forbidden } from '../errors.js';
-import type { Catalog } from './catalog.js';
+import type { CatalogStore } from '../stores/catalog-store.js';
 import type { Identity } from './identities.js';
 
 /** Throws 403 unless `who` may upload to `project` (normalized). */
-export function checkUpload(catalog: Catalog, who: Identity | undefined, project: string): void {
+export async function checkUpload(catalog: Pick<CatalogStore, 'owners'>, who: Identity | undefined, project: string): Promise<void> {
   if (!who) return;
   if (who.role === 'reader') throw new Forbidden(`The user '${who.user}' may only read (role reader).`);
   if (who.token?.readOnly) throw new Forbidden(`The token ${who.token.id} is read-only.`);
@@ -22,15 +22,15 @@ export function checkUpload(catalog: Catalog, who: Identity | undefined, project
     throw new Forbidden(`The given token isn't allowed to upload to project '${project}'.`);
   }
   if (who.role === 'admin') return;
-  const owners = catalog.owners(project);
+  const owners = await catalog.owners(project);
   if (owners.length > 0 && !owners.some((o) => o.user === who.user)) {
     throw new Forbidden(`The user '${who.user}' isn't allowed to upload to project '${project}'.`);
   }
 }
 
 /** After a successful upload: the first (signed-in) uploader of a project owns it. True when this one did. */
-export function claimProject(catalog: Catalog, who: Identity | undefined, project: string): boolean {
-  if (!who || catalog.owners(project).length > 0) return false;
-  catalog.addOwner(project, who.user, 'owner');
+export async function claimProject(catalog: Pick<CatalogStore, 'owners' | 'addOwner'>, who: Identity | undefined, project: string): Promise<boolean> {
+  if (!who || (await catalog.owners(project)).length > 0) return false;
+  await catalog.addOwner(project, who.user, 'owner');
   return true;
 }

@@ -31,8 +31,7 @@ import { BadRequest, Forbidden, NotFound } from '../errors.js';
 import { DistWatcher, type CandidateFile, type CandidateResult } from './dist-watcher.js';
 import type { EventBus } from './events.js';
 import type { Identities } from './identities.js';
-import { FileConflictError, receiveFile, type Publisher } from './publisher.js';
-import type { PackageStorage } from './storage.js';
+import { FileConflictError, type Publisher } from './publisher.js';
 
 /** The name of the watch list in the data folder. */
 export const WATCH_FILE = 'watches.json';
@@ -86,7 +85,6 @@ export interface WatchServiceOptions {
   dataDir: string;
   packagesDir: string;
   publisher: Publisher;
-  storage: PackageStorage;
   identities: Identities;
   events: EventBus;
   log: FastifyBaseLogger;
@@ -474,14 +472,14 @@ export class WatchService {
     const stamp = stampOf(file.size, file.mtimeMs);
     let received;
     try {
-      received = await receiveFile(this.opts.storage, file.path);
+      received = await this.opts.publisher.receive(file.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'unsettled';
       this.refuse(w, file.filename, `Cannot read it: ${(err as Error).message}.`, null);
       return 'handled';
     }
     const discard = async () => {
-      if (received.temp) await this.opts.storage.discard(received.temp);
+      if (received.temp) await this.opts.publisher.discard(received.temp);
     };
     // What was read must be what is there now: a writer that went on meanwhile gets another look.
     const after = await stat(file.path).catch(() => undefined);

@@ -9,6 +9,7 @@
  * - Deleting a key that is gone is not an error.
  */
 import type { Readable } from 'node:stream';
+import type { OpenFile } from '../services/open-files.js';
 import type { TempFile } from '../services/storage.js';
 
 export type { TempFile } from '../services/storage.js';
@@ -42,12 +43,35 @@ export interface BlobStore {
   discard(temp: TempFile): Promise<void>;
   /** The bytes of a key, or of a range of it. Rejects with code ENOENT when the key is not there. */
   open(key: string, range?: ByteRange): Promise<Readable>;
+  /** The whole bytes of a (small) key. Rejects with code ENOENT when the key is not there. */
+  read(key: string): Promise<Buffer>;
   /** Size and modification time of a key, or undefined when it is not there. */
   stat(key: string): Promise<BlobInfo | undefined>;
   /** Deletes a key; a key already gone is not an error. */
   remove(key: string): Promise<void>;
   /** Lets go of what the store holds open. */
   close(): Promise<void>;
+}
+
+/**
+ * A blob store whose keys are files on this machine: the packages folder (the default, and
+ * each shared daemon's own copy of the bucket). Downloads are sent from it without waiting:
+ * descriptors are kept open between downloads (open-files.ts) and small files are read on
+ * the event loop, as nginx reads them in its worker.
+ */
+export interface LocalBlobs extends BlobStore {
+  /**
+   * The key's file, open, holding content `sha256` (the catalog's): a kept descriptor when it
+   * is still that file, else a new one. Undefined when nothing is there. Give it back with
+   * {@link LocalBlobs.done}.
+   */
+  acquire(key: string, sha256: string): OpenFile | undefined;
+  /** Done with a file from acquire: closed unless it is kept. */
+  done(file: OpenFile): void;
+  /** Closes the kept descriptor of a key (it could not be read whole): the next acquire opens it as it is now. */
+  forget(key: string): void;
+  /** Where the key's bytes are, for reading a large archive's members in place. */
+  pathOf(key: string): string;
 }
 
 /** The error `open` rejects with when a key is not there (the same code as the file system's). */

@@ -13,7 +13,7 @@
  *   reading method includes the counts not written yet.
  */
 import type { InstallerCount, Installer } from '../../shared/api.js';
-import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState, ServedFile } from '../services/catalog.js';
 
 /** `addFile` refused: a file of that name is already on the index (and `replace` was not asked). */
 export class FileExistsError extends Error {
@@ -49,6 +49,8 @@ export interface CatalogStore {
   readonly serial: number;
 
   file(filename: string): Promise<FileRecord | undefined>;
+  /** What serving a file's bytes needs (its relpath, project and sha256), by filename. */
+  servedFile(filename: string): Promise<ServedFile | undefined>;
   fileByPath(relpath: string): Promise<FileRecord | undefined>;
   filesOf(project: string): Promise<FileRecord[]>;
   /** `size:mtime` of every file by relpath (reconciling with a packages folder). */
@@ -109,4 +111,26 @@ export interface CatalogStore {
 
   /** Writes what is pending and lets go of the database. */
   close(): Promise<void>;
+}
+
+/**
+ * Reads a catalog on this machine answers at once, without waiting (the embedded SQLite
+ * catalog, which is also each shared daemon's copy): the hot paths (hot-paths.ts) answer a
+ * download from them in the same turn, and the upstream proxy decides whether a name is
+ * local before anything else is done with a request. A catalog without them has its
+ * downloads answered by the route, which waits.
+ */
+export interface ImmediateReads {
+  readonly serial: number;
+  /** As {@link CatalogStore.servedFile}, at once. */
+  servedFileNow(filename: string): ServedFile | undefined;
+  /** Whether a project of this (normalized) name is on the index. */
+  hasProjectNow(name: string): boolean;
+  /** Whether a project of this (normalized) name is on the index or ever was: deleted names are remembered. */
+  hadProjectNow(name: string): boolean;
+}
+
+/** Whether `catalog` answers {@link ImmediateReads} at once. */
+export function readsAtOnce(catalog: CatalogStore): catalog is CatalogStore & ImmediateReads {
+  return typeof (catalog as Partial<ImmediateReads>).servedFileNow === 'function';
 }

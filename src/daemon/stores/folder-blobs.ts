@@ -1,15 +1,21 @@
 /**
  * The packages folder as a BlobStore: the default. Keys are the files' relpaths in the
  * folder, so the folder stays what a user (or pypiserver) expects: plain files by name.
+ * Downloads are sent from descriptors kept open between them (open-files.ts).
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { OpenFiles, openFileBudget, READ_AT_ONCE_BYTES, type OpenFile } from '../services/open-files.js';
 import { PackageStorage, type TempFile } from '../services/storage.js';
-import { notFound, type BlobInfo, type BlobStore, type ByteRange } from './blob-store.js';
+import { notFound, type BlobInfo, type ByteRange, type LocalBlobs } from './blob-store.js';
 
-export class FolderBlobs implements BlobStore {
-  constructor(readonly storage: PackageStorage) {}
+export class FolderBlobs implements LocalBlobs {
+  constructor(
+    readonly storage: PackageStorage,
+    /** Descriptors kept open between downloads (by default as many as the process's limit allows). */
+    private readonly files = new OpenFiles(openFileBudget(), READ_AT_ONCE_BYTES),
+  ) {}
 
   static at(dir: string): FolderBlobs {
     return new FolderBlobs(new PackageStorage(dir));
@@ -27,7 +33,8 @@ export class FolderBlobs implements BlobStore {
   seal(temp: TempFile): Promise<number> {
     return this.storage.seal(temp);
   }
-  commit(temp: TempFile, filename: string): Promise<string> {
+  /** Files are kept under their name (the content is the catalog's to name). */
+  commit(temp: TempFile, filename: string, _sha256?: string): Promise<string> {
     return this.storage.commit(temp, filename);
   }
   discard(temp: TempFile): Promise<void> {
@@ -36,8 +43,13 @@ export class FolderBlobs implements BlobStore {
   remove(key: string): Promise<void> {
     return this.storage.remove(key);
   }
-  close(): Promise<void> {
-    return this.storage.close();
+  async close(): Promise<void> {
+    this.files.clear();
+    await this.storage.close();
+  }
+
+  pathOf(key: string): string {
+    return this.storage.pathOf(key);
   }
 
   async stat(key: string): Promise<BlobInfo | undefined> {
@@ -55,5 +67,23 @@ export class FolderBlobs implements BlobStore {
       stream.once('open', () => resolve(stream));
       stream.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? notFound(key) : err));
     });
+  }
+
+  async read(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.storage.pathOf(key));
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? notFound(key) : err;
+    }
+  }
+
+  acquire(key: string, sha256: string): OpenFile | undefined {
+    return this.files.acquire(this.storage.pathOf(key), sha256);
+  }
+  done(file: OpenFile): void {
+    this.files.done(file);
+  }
+  forget(key: string): void {
+    this.files.forget(this.storage.pathOf(key));
   }
 }

@@ -6,12 +6,12 @@
  */
 import type { Installer } from '../../shared/api.js';
 import { Catalog, type ActivityRecord, type Actor, type DownloadCountRow, type FileRecord, type ReleaseState } from '../services/catalog.js';
-import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
+import { FileExistsError, type CatalogChange, type CatalogStore, type ImmediateReads, type NewFile, type Role } from './catalog-store.js';
 
 /** Changes remembered for changesSince; older ones are answered from the oldest kept. */
 const CHANGES_KEPT = 10_000;
 
-export class LocalCatalog implements CatalogStore {
+export class LocalCatalog implements CatalogStore, ImmediateReads {
   private readonly changes: CatalogChange[] = [];
 
   constructor(readonly catalog: Catalog) {}
@@ -31,6 +31,18 @@ export class LocalCatalog implements CatalogStore {
 
   async file(filename: string) {
     return this.catalog.file(filename);
+  }
+  async servedFile(filename: string) {
+    return this.catalog.servedFile(filename);
+  }
+  servedFileNow(filename: string) {
+    return this.catalog.servedFile(filename);
+  }
+  hasProjectNow(name: string) {
+    return this.catalog.project(name) !== undefined;
+  }
+  hadProjectNow(name: string) {
+    return this.catalog.wasEverLocal(name);
   }
   async fileByPath(relpath: string) {
     return this.catalog.fileByPath(relpath);

@@ -9,7 +9,7 @@
 import pg from 'pg';
 import type { InstallerCount, Installer } from '../../shared/api.js';
 import { RECENT_DAYS } from '../../shared/api.js';
-import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState, ServedFile } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
 import { lastDays, perDay, perFile, perInstaller, summaries, UNRECORDED_INSTALLER } from './download-figures.js';
 import type { AccessFile } from '../../shared/access-file.js';
@@ -263,6 +263,11 @@ export class PgCatalog implements CatalogStore {
   async file(filename: string): Promise<FileRecord | undefined> {
     const row = (await this.pool.query<FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE filename = $1`, [filename])).rows[0];
     return row && toRecord(row);
+  }
+
+  async servedFile(filename: string): Promise<ServedFile | undefined> {
+    const row = (await this.pool.query<{ relpath: string; project: string; sha256: string }>('SELECT relpath, project, sha256 FROM files WHERE filename = $1', [filename])).rows[0];
+    return row && { filename, relpath: row.relpath, project: row.project, sha256: row.sha256 };
   }
 
   async fileByPath(relpath: string): Promise<FileRecord | undefined> {

@@ -195,6 +195,12 @@ export class S3Blobs implements BlobStore {
     return (await this.objects()).get(key, range);
   }
 
+  async read(key: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.open(key)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
   async stat(key: string): Promise<BlobInfo | undefined> {
     const { client, sdk } = await this.s3();
     try {

@@ -69,7 +69,7 @@ describe('the catalog remembers every name that was on the index', () => {
   it('after its last file is deleted, and after a restart', async () => {
     t = await makeApp();
     const { filename } = await upload(t.app, { name: 'Acme_Core', version: '1.0' });
-    const catalog = t.app.index.catalog;
+    const catalog = t.app.index.catalog.catalog;
     expect(catalog.wasEverLocal('acme-core')).toBe(true);
     expect(catalog.wasEverLocal('requests')).toBe(false);
     await t.app.publisher.removeFile('acme-core', filename, { user: 'admin', address: null });
@@ -81,7 +81,7 @@ describe('the catalog remembers every name that was on the index', () => {
     await t.close({ keepFiles: true });
     t = await makeApp({ dataDir, packagesDir });
     try {
-      expect(t.app.index.catalog.wasEverLocal('acme-core')).toBe(true);
+      expect(t.app.index.catalog.catalog.wasEverLocal('acme-core')).toBe(true);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

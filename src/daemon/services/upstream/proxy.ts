@@ -20,7 +20,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { CacheRemoval, UpstreamStatus } from '../../../shared/api.js';
 import { parseDistFilename } from '../../../shared/distfiles.js';
 import type { UpstreamConfig } from '../../../shared/upstream-config.js';
-import type { Catalog } from '../catalog.js';
+import type { ImmediateReads } from '../../stores/catalog-store.js';
 import type { DownloadClient } from '../installer.js';
 import { makePage, type Page } from '../page-cache.js';
 import { SIMPLE_JSON, type SimpleFormat } from '../negotiate.js';
@@ -73,7 +73,8 @@ export interface UpstreamProxyOptions {
   config: UpstreamConfig;
   /** `<data>/upstream`: the store and the files. */
   dir: string;
-  catalog: Catalog;
+  /** The names on this index, read at once (a name is decided before a request waits for anything). */
+  catalog: ImmediateReads;
   log: FastifyBaseLogger;
   /**
    * While the first scan of the packages folder runs, the catalog may not know every local
@@ -88,7 +89,7 @@ export interface UpstreamProxyOptions {
 export class UpstreamProxy {
   readonly config: UpstreamConfig;
   private readonly http: UpstreamHttp;
-  private readonly catalog: Catalog;
+  private readonly catalog: ImmediateReads;
   private readonly log: FastifyBaseLogger;
   private readonly now: () => number;
   private store!: UpstreamStore;
@@ -156,8 +157,8 @@ export class UpstreamProxy {
     let decision = this.decisions.get(project);
     if (!decision) {
       decision = decideUpstream(project, this.config, {
-        isLocal: (n) => this.catalog.project(n) !== undefined,
-        wasLocal: (n) => this.catalog.wasEverLocal(n),
+        isLocal: (n) => this.catalog.hasProjectNow(n),
+        wasLocal: (n) => this.catalog.hadProjectNow(n),
       });
       if (this.decisions.size >= 10_000) this.decisions.clear();
       this.decisions.set(project, decision);
