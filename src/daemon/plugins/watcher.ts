@@ -40,7 +40,7 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
   );
 
   const startWatching = () => {
-    watcher = new FolderWatcher(index.blobs.storage.dir, {
+    watcher = new FolderWatcher(index.blobs.dir, {
       file: (relpath) => {
         if (!hasDistExtension(relpath)) return;
         index.publisher

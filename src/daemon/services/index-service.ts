@@ -102,7 +102,7 @@ export class IndexService {
     try {
       // What is left in `known` after the scan is gone from the folder.
       const known = await this.catalog.fileStamps();
-      const { files: found, leftovers } = await this.blobs.storage.scan(beforeReading ? { beforeReading } : {});
+      const { files: found, leftovers } = await this.blobs.scan(beforeReading ? { beforeReading } : {});
       const todo: FoundFile[] = [];
       for (const f of found) {
         if (known.get(f.relpath) !== stampOf(f.size, f.mtimeMs)) todo.push(f);

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { OpenFiles, openFileBudget, READ_AT_ONCE_BYTES, type OpenFile } from '../services/open-files.js';
-import { PackageStorage, type TempFile } from '../services/storage.js';
+import { PackageStorage, type ScanResult, type TempFile } from '../services/storage.js';
 import { notFound, type BlobInfo, type ByteRange, type LocalBlobs } from './blob-store.js';
 
 export class FolderBlobs implements LocalBlobs {
@@ -50,6 +50,16 @@ export class FolderBlobs implements LocalBlobs {
 
   pathOf(key: string): string {
     return this.storage.pathOf(key);
+  }
+
+  /** The folder itself (for watching it). */
+  get dir(): string {
+    return this.storage.dir;
+  }
+
+  /** Every distribution file in the folder, with what was left by a crash (for reconciling the catalog with it). */
+  scan(opts: { beforeReading?: (dir: string) => void } = {}): Promise<ScanResult> {
+    return this.storage.scan(opts);
   }
 
   async stat(key: string): Promise<BlobInfo | undefined> {
