@@ -116,6 +116,8 @@ describe('the packages folder serves from descriptors it keeps open', () => {
     await blobs.seal(temp);
     const key = await blobs.commit(temp, 'kept-1.0.tar.gz', sha256(content));
     expect(blobs.pathOf(key)).toBe(join(dir, 'kept-1.0.tar.gz'));
+    expect(blobs.statNow(key)).toEqual(await blobs.stat(key));
+    expect(blobs.statNow('missing-1.0.tar.gz')).toBeUndefined();
     const first = blobs.acquire(key, sha256(content));
     expect(first).toMatchObject({ size: content.length, kept: true });
     blobs.done(first!);

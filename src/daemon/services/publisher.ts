@@ -290,7 +290,8 @@ export class Publisher {
   private async existingFile(filename: string): Promise<{ sha256: string; relpath: string } | undefined> {
     const known = await this.catalog.file(filename);
     if (known) return known;
-    if (!(await this.blobs.stat(filename))) return undefined;
+    // Asked for every new upload: at once, not behind other uploads' fsyncs in the thread pool.
+    if (!this.blobs.statNow(filename)) return undefined;
     await this.adoptLocked(filename, 'folder');
     const adopted = await this.catalog.file(filename);
     if (adopted) return adopted;

@@ -72,6 +72,11 @@ export interface LocalBlobs extends BlobStore {
   forget(key: string): void;
   /** Where the key's bytes are, for reading a large archive's members in place. */
   pathOf(key: string): string;
+  /**
+   * As {@link BlobStore.stat}, at once: a stat on the event loop costs a few microseconds,
+   * where an asynchronous one waits in the thread pool behind the fsyncs of other uploads.
+   */
+  statNow(key: string): BlobInfo | undefined;
 }
 
 /** The error `open` rejects with when a key is not there (the same code as the file system's). */

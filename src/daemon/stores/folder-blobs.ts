@@ -3,7 +3,7 @@
  * folder, so the folder stays what a user (or pypiserver) expects: plain files by name.
  * Downloads are sent from descriptors kept open between them (open-files.ts).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { OpenFiles, openFileBudget, READ_AT_ONCE_BYTES, type OpenFile } from '../services/open-files.js';
@@ -69,6 +69,11 @@ export class FolderBlobs implements LocalBlobs {
     } catch {
       return undefined;
     }
+  }
+
+  statNow(key: string): BlobInfo | undefined {
+    const st = statSync(this.storage.pathOf(key), { throwIfNoEntry: false });
+    return st?.isFile() ? { size: st.size, mtimeMs: Math.trunc(st.mtimeMs) } : undefined;
   }
 
   open(key: string, range?: ByteRange): Promise<Readable> {

@@ -77,15 +77,19 @@ export class LocalCatalog implements CatalogStore, ImmediateReads {
 
   async addFiles(entries: NewFile[], opts: { replace: boolean; journal?: boolean }): Promise<void> {
     if (entries.length === 0) return;
-    this.catalog.transaction(() => {
-      if (!opts.replace) {
+    const put = () => this.catalog.putFiles(entries, opts.journal ?? true);
+    if (opts.replace) {
+      // putFiles is one transaction already (another around it would add a savepoint to every upload).
+      put();
+    } else {
+      this.catalog.transaction(() => {
         for (const { file } of entries) {
           const taken = this.catalog.file(file.filename) ?? this.catalog.fileByPath(file.relpath);
           if (taken) throw new FileExistsError(taken.filename, taken.sha256);
         }
-      }
-      this.catalog.putFiles(entries, opts.journal ?? true);
-    });
+        put();
+      });
+    }
     for (const project of new Set(entries.map((e) => e.file.project))) this.changed(project);
   }
 
