@@ -321,6 +321,31 @@ describe('one upload in one statement, one project in one query (PostgreSQL)', (
     expect((await one.file(taken.filename))?.sha256).toBe('e'.repeat(64));
   });
 
+  it('lets only one of two uploaders racing on two daemons claim a new project, for an upload and for an identical upload alike', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `race-${i}`);
+    const outcomes = await Promise.all(
+      names.flatMap((name) => [
+        one.publishFile(entry(fileOf(name, '1.0')), { replace: false, claim: 'alice' }).then((r) => r.claimed),
+        two.publishFile(entry(fileOf(name, '2.0')), { replace: false, claim: 'bob' }).then((r) => r.claimed),
+      ]),
+    );
+    for (const [i, name] of names.entries()) {
+      expect(outcomes.slice(2 * i, 2 * i + 2).filter(Boolean), name).toHaveLength(1);
+      expect(await one.owners(name), name).toHaveLength(1);
+    }
+    const claims = await Promise.all(['carol', 'dave'].map((user, i) => [one, two][i]!.claimOwner('unowned', user)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await one.owners('unowned')).toHaveLength(1);
+  });
+
+  it('adds the one-claim rule in place to a catalog made before it', async () => {
+    await one.close();
+    await (cluster as PostgresCluster).psql('ALTER TABLE owners DROP COLUMN claimed;');
+    one = await PgCatalog.open({ url: (cluster as PostgresCluster).url });
+    const claims = await Promise.all(['carol', 'dave'].map((user, i) => [one, two][i]!.claimOwner('upgraded', user)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+
   it("gives a follower a project's files, states and owners, with the metadata only of what its copy lacks", async () => {
     const a = fileOf('state', '1.0');
     const b = fileOf('state', '2.0');

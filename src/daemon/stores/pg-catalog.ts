@@ -413,7 +413,7 @@ export class PgCatalog implements CatalogStore {
   m AS (INSERT INTO core_metadata (filename, bytes) VALUES ($1, $20) ON CONFLICT (filename) DO UPDATE SET bytes = excluded.bytes),
   j AS (INSERT INTO activity (time, action, project, version, filename, "user", address, reason)
         SELECT $15, 'upload', $3, $4, $1, $17, $18, $21 WHERE $22::boolean),
-  o AS (INSERT INTO owners (project, "user", role) SELECT $3, $23::text, 'owner'
+  o AS (INSERT INTO owners (project, "user", role, claimed) SELECT $3, $23::text, 'owner', true
         WHERE $23::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM owners WHERE project = $3) ON CONFLICT DO NOTHING RETURNING 1),
   c AS (INSERT INTO changes (project) VALUES ($3) RETURNING serial)
 SELECT c.serial, pg_notify('${CHANGES_CHANNEL}', c.serial::text), EXISTS (SELECT 1 FROM o) AS claimed FROM c`;
@@ -605,7 +605,7 @@ SELECT c.serial, pg_notify('${CHANGES_CHANNEL}', c.serial::text), EXISTS (SELECT
     let claimed = false;
     await this.numbered(project, async (c) => {
       const r = await c.query(
-        `INSERT INTO owners (project, "user", role) SELECT $1, $2, 'owner' WHERE NOT EXISTS (SELECT 1 FROM owners WHERE project = $1) ON CONFLICT DO NOTHING`,
+        `INSERT INTO owners (project, "user", role, claimed) SELECT $1, $2, 'owner', true WHERE NOT EXISTS (SELECT 1 FROM owners WHERE project = $1) ON CONFLICT DO NOTHING`,
         [project, user],
       );
       claimed = (r.rowCount ?? 0) > 0;

@@ -66,6 +66,16 @@ CREATE TABLE IF NOT EXISTS owners (
   role TEXT NOT NULL CHECK (role IN ('owner', 'maintainer')),
   PRIMARY KEY (project, "user")
 );
+-- The first uploader's claim on a project nobody owns. Two daemons may each see no owner at
+-- once (each statement reads its own snapshot): the unique index lets only one claim in,
+-- the other waits for it and then does nothing. Added in place to a catalog made before it
+-- (looked up first: ALTER TABLE would lock the table at every start even when there is nothing to do).
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'owners' AND column_name = 'claimed') THEN
+    ALTER TABLE owners ADD COLUMN claimed BOOLEAN NOT NULL DEFAULT false;
+    CREATE UNIQUE INDEX owners_one_claim ON owners (project) WHERE claimed;
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS downloads (
   filename TEXT NOT NULL REFERENCES files (filename) ON DELETE CASCADE,
   day TEXT NOT NULL,
