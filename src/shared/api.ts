@@ -388,6 +388,14 @@ const who = {
   address: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 };
 
+/**
+ * On the events that change the catalog (uploads, deletions, yanks, unyanks): the daemon's
+ * catalog serial once the change is in it: a JSON page whose `meta._last-serial` is at least
+ * this shows the change. Serials only grow, so a client can order changes it heard of by them.
+ * Absent from daemons from before it was added.
+ */
+const serial = { serial: Type.Optional(Type.Integer({ minimum: 0 })) };
+
 /** The downloads of one file in a `downloads` event. */
 export const FileDownloadsSchema = Type.Object({
   project: Type.String(),
@@ -421,6 +429,7 @@ export const IndexEventSchema = Type.Union([
   Type.Object({
     type: Type.Literal('upload'),
     ...eventBase,
+    ...serial,
     version: Type.String(),
     filename: Type.String(),
     size: Type.Integer(),
@@ -468,15 +477,16 @@ export const IndexEventSchema = Type.Union([
     detail: Type.String(),
   }),
   Type.Object({ type: Type.Literal('downloads'), time: eventBase.time, files: Type.Array(FileDownloadsSchema, { minItems: 1 }) }),
-  Type.Object({ type: Type.Literal('delete'), ...eventBase, filename: Type.String(), ...who }),
+  Type.Object({ type: Type.Literal('delete'), ...eventBase, ...serial, filename: Type.String(), ...who }),
   Type.Object({
     type: Type.Literal('yank'),
     ...eventBase,
+    ...serial,
     version: Type.String(),
     reason: Type.Union([Type.String(), Type.Null()]),
     ...who,
   }),
-  Type.Object({ type: Type.Literal('unyank'), ...eventBase, version: Type.String(), ...who }),
+  Type.Object({ type: Type.Literal('unyank'), ...eventBase, ...serial, version: Type.String(), ...who }),
   Type.Object({ type: Type.Literal('resync'), time: eventBase.time, reason: ResyncReasonSchema }),
 ]);
 export type IndexEvent = Static<typeof IndexEventSchema>;

@@ -92,6 +92,35 @@ describe('event ids', () => {
     expect(current.got.map(fileOf)).toEqual([five.filename]);
   });
 
+  it('on a change of the catalog carry its serial: the `_last-serial` of the JSON page that first shows it', async () => {
+    const { t, client } = await serve();
+    const stream = await follow(client);
+    const lastSerial = async (name: string) => {
+      const res = await t.app.inject({ url: `/simple/${name}/`, headers: { accept: 'application/vnd.pypi.simple.v1+json' } });
+      return (JSON.parse(res.body) as { meta: { '_last-serial': number } }).meta['_last-serial'];
+    };
+    const one = await upload(t.app, { name: 'Serials', version: '1.0' });
+    const uploaded = await stream.waitFor('the upload', (g) => fileOf(g) === one.filename);
+    const afterUpload = await lastSerial('serials');
+    expect((await t.app.inject({ method: 'POST', url: '/-/api/projects/serials/releases/1.0/yank', payload: { reason: 'r' } })).statusCode).toBe(200);
+    const yanked = await stream.waitFor('the yank', (g) => g.event.type === 'yank');
+    const afterYank = await lastSerial('serials');
+    await upload(t.app, { name: 'Serials', version: '2.0' });
+    expect((await t.app.inject({ method: 'DELETE', url: `/-/api/projects/serials/files/${one.filename}` })).statusCode).toBe(200);
+    const deleted = await stream.waitFor('the deletion', (g) => g.event.type === 'delete');
+    const afterDelete = await lastSerial('serials');
+    // A download is no change of the catalog: its event has no serial.
+    expect((await t.app.inject({ url: `/packages/${one.filename.replace('1.0', '2.0')}` })).statusCode).toBe(200);
+    const downloaded = await stream.waitFor('the download', (g) => g.event.type === 'downloads');
+    await stream.stop();
+    const serialOf = (g: Got) => (g.event as { serial?: number }).serial;
+    expect([serialOf(uploaded), serialOf(yanked), serialOf(deleted)]).toEqual([afterUpload, afterYank, afterDelete]);
+    expect(afterUpload).toBeGreaterThan(0);
+    expect(afterYank).toBeGreaterThan(afterUpload);
+    expect(afterDelete).toBeGreaterThan(afterYank + 1);
+    expect(serialOf(downloaded)).toBeUndefined();
+  });
+
   it('answer an id it cannot replay from with one resync event carrying the current position', async () => {
     const { t, client } = await serve({ events: { ringSize: 2 } });
     const watch = await follow(client);

@@ -85,7 +85,11 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   const blobs = new FolderBlobs(storage);
   // Rendered pages live in a file next to the catalog (unlinked once open), not in memory.
   const pageFile = new PageFile(join(dirname(opts.catalogFile), '.pages.tmp'));
-  const events = new EventBus({ previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0, ...(opts.ringSize ? { ringSize: opts.ringSize } : {}) });
+  const events = new EventBus({
+    previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0,
+    serial: () => local.serial,
+    ...(opts.ringSize ? { ringSize: opts.ringSize } : {}),
+  });
   const index = new IndexService({
     catalog: local,
     blobs,

@@ -16,7 +16,11 @@ import { EventEmitter } from 'node:events';
 import type { IndexEvent, ResyncReasonSchema } from '../../shared/api.js';
 import type { Static } from '@sinclair/typebox';
 
-type WithoutTime<E> = E extends IndexEvent ? Omit<E, 'time'> : never;
+/** What a publisher says: the bus adds the time and, to a change of the catalog, its serial. */
+type Published<E> = E extends IndexEvent ? Omit<E, 'time' | 'serial'> : never;
+
+/** The events that change the catalog, which carry its serial. */
+const CATALOG_CHANGES: ReadonlySet<IndexEvent['type']> = new Set(['upload', 'delete', 'yank', 'unyank']);
 
 /** An event with the id it was published under, and its JSON text (made once, for every stream). */
 export interface NumberedEvent {
@@ -34,6 +38,8 @@ export interface EventBusOptions {
   ringSize?: number;
   /** How many characters of JSON those events may take together, at most. Default: 2 MB. */
   ringChars?: number;
+  /** The catalog's serial now (default: 0, for a bus without a catalog). */
+  serial?: () => number;
   /** The clock (tests). */
   now?: () => number;
 }
@@ -51,12 +57,14 @@ export class EventBus {
    */
   readonly startId: number;
   private last: number;
+  private readonly serial: () => number;
 
   constructor(options: EventBusOptions = {}) {
     // One listener per open dashboard or `pyrepo logs -f`; there is no leak to warn about.
     this.emitter.setMaxListeners(0);
     this.ring = new Array<NumberedEvent | undefined>(Math.max(1, options.ringSize ?? 4096));
     this.maxChars = options.ringChars ?? 2 * 1024 * 1024;
+    this.serial = options.serial ?? (() => 0);
     this.startId = Math.max((options.now ?? Date.now)() * 1000, (options.previousId ?? 0) + 1);
     this.last = this.startId;
     this.oldest = this.startId + 1;
@@ -67,8 +75,14 @@ export class EventBus {
     return this.last;
   }
 
-  publish(event: WithoutTime<IndexEvent>): NumberedEvent {
-    const full = { ...event, time: new Date().toISOString() } as IndexEvent;
+  /**
+   * Numbers an event and hands it to every subscriber. A change of the catalog is published
+   * once it is in the catalog, so the serial read here is its own or a later one: either way,
+   * pages at that serial show it.
+   */
+  publish(event: Published<IndexEvent>): NumberedEvent {
+    const stamped = CATALOG_CHANGES.has(event.type) ? { ...event, serial: this.serial() } : event;
+    const full = { ...stamped, time: new Date().toISOString() } as IndexEvent;
     const numbered: NumberedEvent = { id: ++this.last, event: full, json: JSON.stringify(full) };
     // The slot's previous event (ring.length ids ago) goes first, then the oldest until the size fits.
     if (numbered.id - this.oldest >= this.ring.length) this.dropOldest();

@@ -17,6 +17,7 @@ import type { PageFile } from './page-file.js';
 import type { IndexPrimary } from './shared-index.js';
 import type { LocalCatalog } from '../stores/local-catalog.js';
 import type { FolderBlobs } from '../stores/folder-blobs.js';
+import { ProcessLocks } from '../stores/locks.js';
 
 export interface IndexServiceOptions {
   catalog: LocalCatalog;
@@ -39,8 +40,6 @@ export class IndexService {
   /** The one way files enter the index and every change is made. */
   readonly publisher: Publisher;
   private readonly log: FastifyBaseLogger;
-  /** Serializes changes per filename so concurrent uploads of one file cannot interleave. */
-  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(opts: IndexServiceOptions) {
     this.catalog = opts.catalog;
@@ -49,7 +48,7 @@ export class IndexService {
     this.reader = new IndexReader({
       catalog: opts.catalog,
       blobs: opts.blobs,
-      snapshot: (path) => opts.catalog.catalog.snapshot(path),
+      snapshot: (path) => opts.catalog.snapshot(path),
       events: opts.events,
       primary: opts.primary,
       ...(opts.pageFile ? { pageFile: opts.pageFile } : {}),
@@ -61,7 +60,7 @@ export class IndexService {
       events: opts.events,
       log: opts.log,
       overwrite: opts.overwrite,
-      lock: (filename, fn) => this.withLock(filename, fn),
+      locks: new ProcessLocks(),
       changed: (project) => this.reader.changed(project),
       primary: opts.primary,
     });
@@ -73,18 +72,6 @@ export class IndexService {
   }
   set indexing(on: boolean) {
     this.reader.indexing = on;
-  }
-
-  private async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const settled = run.catch(() => undefined);
-    this.locks.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    }
   }
 
   /** A project's pages must be rendered again (the shared mode's follower changed it). */

@@ -29,6 +29,7 @@ import type { TempFile } from './storage.js';
 import { checkUpload, claimProject } from './upload-policy.js';
 import { FileExistsError, type CatalogStore, type NewFile, type Role } from '../stores/catalog-store.js';
 import type { LocalBlobs } from '../stores/blob-store.js';
+import type { Locks } from '../stores/locks.js';
 import type { IndexPrimary } from './shared-index.js';
 
 /** An upload on its way to the index, in a temporary file (createTemp, discard). */
@@ -103,8 +104,8 @@ export interface PublisherOptions {
   log: FastifyBaseLogger;
   /** The overwrite setting: any upload may replace a file of the same name. */
   overwrite: boolean;
-  /** Serializes changes per filename (the index's lock, shared with deletions). */
-  lock: <T>(filename: string, fn: () => Promise<T>) => Promise<T>;
+  /** Serializes changes per filename: uploads, deletions and the packages folder's. */
+  locks: Locks;
   /** Tells the index that a project's pages must be rendered again. */
   changed: (project: string) => void;
   /** The shared catalog, in the shared mode: every upload is decided there first. */
@@ -117,7 +118,7 @@ export class Publisher {
   private readonly events: EventBus;
   private readonly log: FastifyBaseLogger;
   private readonly overwrite: boolean;
-  private readonly lock: PublisherOptions['lock'];
+  private readonly locks: Locks;
   private readonly changed: PublisherOptions['changed'];
   private readonly primary: IndexPrimary | undefined;
   /** Relpaths being deleted through the API right now (the folder watcher leaves them alone). */
@@ -133,7 +134,7 @@ export class Publisher {
     this.events = opts.events;
     this.log = opts.log;
     this.overwrite = opts.overwrite;
-    this.lock = opts.lock;
+    this.locks = opts.locks;
     this.changed = opts.changed;
     this.primary = opts.primary;
   }
@@ -196,7 +197,7 @@ export class Publisher {
       if (claims) checkClaims(claims, inspected);
       else await checkUpload(this.catalog, identity, inspected.dist.project);
       const project = inspected.dist.project;
-      const outcome = await this.lock(filename, async () => {
+      const outcome = await this.locks.run(filename, async () => {
         const existing = await this.existingFile(filename);
         if (existing && existing.sha256 === digests.sha256) {
           const file = await this.catalog.file(filename);
@@ -307,7 +308,7 @@ export class Publisher {
    * Files that are not valid distributions are logged once and left alone.
    */
   adopt(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
-    return this.lock(basename(relpath), () => this.adoptLocked(relpath, source));
+    return this.locks.run(basename(relpath), () => this.adoptLocked(relpath, source));
   }
 
   private async adoptLocked(relpath: string, source: 'folder' | 'reconcile'): Promise<boolean> {
@@ -420,7 +421,7 @@ export class Publisher {
     if (!file || file.project !== normalizeName(project)) {
       throw new NotOnIndexError(`There is no file '${filename}' in project '${project}'.`);
     }
-    return this.lock(filename, async () => {
+    return this.locks.run(filename, async () => {
       // The folder watcher may see the file go before the catalog row does: it leaves the
       // row to this deletion, which records who made it.
       this.deleting.add(file.relpath);

@@ -24,6 +24,11 @@ export class LocalCatalog implements CatalogStore, ImmediateReads {
     return this.catalog.serial;
   }
 
+  /** A consistent copy of the whole catalog in a SQLite file at `path` (what `pyrepo backup` keeps). */
+  snapshot(path: string): Promise<void> {
+    return this.catalog.snapshot(path);
+  }
+
   private changed(project: string): void {
     this.changes.push({ serial: this.catalog.serial, project });
     if (this.changes.length > CHANGES_KEPT) this.changes.splice(0, this.changes.length - CHANGES_KEPT);
