@@ -18,6 +18,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { adminAuthOf, CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, runningBaseUrl, waitFor } from '../helpers/daemon.js';
 import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON, requireTools } from '../helpers/keyring-session.js';
@@ -124,6 +125,16 @@ async function snapshotsLogged(logFile: string): Promise<number> {
 }
 
 /** kill -9 of the daemon, and wait until it is gone. */
+/** The download counts the daemon has written to its catalog (read beside it, as SQLite allows). */
+function downloadsWritten(catalogFile: string): number {
+  const db = new Database(catalogFile, { readonly: true });
+  try {
+    return (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM downloads').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 async function crashDaemon(): Promise<void> {
   const r = await runCli(['status', '--json'], { cwd: root, env });
   const pid = (JSON.parse(r.stdout) as { pid: number }).pid;
@@ -241,7 +252,9 @@ describe.skipIf(MISSING.length > 0)('pyrepo tui on a terminal', () => {
 
     // The daemon dies; a file is put into its packages folder meanwhile; the dashboard says so and keeps trying; a new daemon (on another port) is found.
     const oldUrl = url;
-    const { packagesDir, logFile } = await status();
+    const { packagesDir, logFile, dataDir } = await status();
+    // Counts are written every second: a kill within that second would lose the last ones, by design.
+    await waitFor('the five downloads written', () => downloadsWritten(join(dataDir, 'catalog.sqlite')) === 5);
     await crashDaemon();
     const loggedBefore = await snapshotsLogged(logFile);
     await writeDists(join(root, 'dropped'), { name: 'tui-live-dropped', version: '0.1' }).then(async (d) => {
