@@ -35,6 +35,7 @@ import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js'
 import upipRoutes from './routes/upip.js';
 import watchRoutes from './routes/watches.js';
 import { genReqId, hotPaths } from './hot-paths.js';
+import { openFrontDoor, type FrontDoor } from './front-door.js';
 import { clientErrorHandler } from './client-errors.js';
 import { lazySerializerBuilder, lazyValidatorBuilder } from './lazy-compilers.js';
 import { AppSettingsError, BadRequest, CATALOG_RETRY_AFTER_S, UploadCutOff, UploadTooLarge } from './errors.js';
@@ -59,6 +60,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** A random id made for this run; main.ts writes it into the state file (see control.ts, health). */
     instance: string;
+    /** What answers plain GETs before node:http (front-door.ts); none with TLS. */
+    frontDoor: FrontDoor | undefined;
   }
 }
 
@@ -123,6 +126,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // write(2) per request; pino flushes what is left when the process exits.
   const stream = opts.logStream ?? pino.destination({ dest: 1, sync: false });
   const tls = readTls(settings);
+  let frontDoor: FrontDoor | undefined;
   const app = Fastify({
     // The server fastify would make (https with TLS, its timeouts), with the hot paths in front:
     // downloads and project pages in their plain form are answered before fastify routes them
@@ -135,6 +139,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       server.keepAliveTimeout = o.keepAliveTimeout as number;
       server.requestTimeout = o.requestTimeout as number;
       server.setTimeout(o.connectionTimeout as number);
+      // In front of node:http itself, for plain HTTP: the hot paths' answers go out from the socket.
+      if (!tls) frontDoor = openFrontDoor(server, () => app.hotPaths);
       return server;
     },
     genReqId,
@@ -152,6 +158,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   } as FastifyServerOptions) as unknown as FastifyInstance;
 
   app.decorate('instance', randomBytes(16).toString('hex'));
+  app.decorate('frontDoor', frontDoor);
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     const fields: Record<string, string[]> = {};

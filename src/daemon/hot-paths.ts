@@ -21,7 +21,7 @@
  * a 304 for a page's If-None-Match; test/daemon/hot-paths.test.ts compares both for every
  * case), every download is counted, and the access line is the one app.ts writes.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { AuthAction } from '../shared/settings.js';
 import { normalizeName } from '../shared/names.js';
@@ -52,8 +52,27 @@ export interface HotPathOptions {
 /** Headers that make a file request more than "the whole file": fastify's route answers those. */
 const FILE_CONDITIONS = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'] as const;
 
+/** A request as the hot paths read it: node:http's, or the front door's (front-door.ts). */
+export interface HotRequest {
+  method?: string | undefined;
+  url?: string | undefined;
+  headers: IncomingHttpHeaders;
+}
+
+/** An answer the hot paths give, to be written by whoever read the request. */
+export interface HotAnswer {
+  status: 200 | 304;
+  /** The answer's own headers, in order (the connection's — date, keep-alive — are the writer's). */
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+  /** To be called once the answer is written: counts a download and writes the access line. */
+  sent(): void;
+}
+
 export interface HotPaths {
-  /** Answers a request and returns true, or returns false without touching `res`. */
+  /** The answer to a request in its plain form, or undefined when fastify's routes answer it. */
+  answer(req: HotRequest): HotAnswer | undefined;
+  /** Answers a request through node:http and returns true, or returns false without touching `res`. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** How many requests were answered here (tests check that the plain cases are). */
   readonly answered: number;
@@ -65,7 +84,7 @@ declare module 'fastify' {
   }
 }
 
-/** Makes the handler serverFactory puts in front of fastify's, and decorates `app` with it. */
+/** Makes the hot paths serverFactory (and the front door) put in front of fastify, and decorates `app` with them. */
 export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
   const filesOpen = !opts.authenticate.includes('download');
   const pagesOpen = !opts.authenticate.includes('list');
@@ -73,90 +92,100 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  let answered = 0;
 
-  const logLine = (req: IncomingMessage, status: number, type: string | undefined, started: number) => {
+  const logLine = (req: HotRequest, status: number, type: string | undefined, started: number) => {
     if (!opts.accessLog) return;
     app.log.info({ reqId: genReqId(), method: req.method, url: req.url, status, type, ms: Math.round(performance.now() - started) }, 'request');
   };
 
-  const download = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
-    for (const h of FILE_CONDITIONS) if (req.headers[h] !== undefined) return false;
+  const download = (req: HotRequest, url: string, started: number): HotAnswer | undefined => {
+    for (const h of FILE_CONDITIONS) if (req.headers[h] !== undefined) return undefined;
     const filename = url.slice(url.lastIndexOf('/') + 1);
-    if (filename === '' || filename.endsWith('.metadata')) return false;
+    if (filename === '' || filename.endsWith('.metadata')) return undefined;
     const file = app.reader.servedFileNow(filename);
-    if (!file) return false;
+    if (!file) return undefined;
     const blobs = app.reader.blobs;
     const opened = blobs.acquire(file.relpath, file.sha256);
-    if (!opened) return false;
+    if (!opened) return undefined;
     if (opened.size > READ_AT_ONCE_BYTES) {
       blobs.done(opened);
-      return false;
+      return undefined;
     }
     let body: Buffer;
     try {
       body = readWhole(blobs, file.relpath, opened, opened.size, 0);
     } catch (err) {
-      if (err instanceof FileChangedError) return false;
+      if (err instanceof FileChangedError) return undefined;
       throw err;
     }
     const type = fileContentType(filename);
-    res.writeHead(200, {
+    const headers = {
       etag: `"${file.sha256}"`,
       'cache-control': IMMUTABLE,
       'last-modified': opened.lastModified,
       'accept-ranges': 'bytes',
       'content-type': type,
       'content-length': String(body.length),
-    });
-    res.end(body);
-    app.reader.recordDownload(file, downloadClientOf(req.headers['user-agent']));
-    logLine(req, 200, type, started);
-    return true;
+    };
+    const client = downloadClientOf(req.headers['user-agent']);
+    return {
+      status: 200,
+      headers,
+      body,
+      sent: () => {
+        app.reader.recordDownload(file, client);
+        logLine(req, 200, type, started);
+      },
+    };
   };
 
-  /** Sends a negotiated page, or 304 for its ETag, as sendPage (respond.ts) does. */
-  const sendPage = (req: IncomingMessage, res: ServerResponse, found: Page, type: string, started: number): true => {
+  /** A negotiated page, or 304 for its ETag, as sendPage (respond.ts) answers. */
+  const pageAnswer = (req: HotRequest, found: Page, type: string, started: number): HotAnswer => {
     if (pageMatches(req.headers['if-none-match'], found.etag)) {
-      res.writeHead(304, { etag: found.etag, 'cache-control': REVALIDATE, vary: 'Accept' });
-      res.end();
-      logLine(req, 304, undefined, started);
-      return true;
+      return { status: 304, headers: { etag: found.etag, 'cache-control': REVALIDATE, vary: 'Accept' }, body: undefined, sent: () => logLine(req, 304, undefined, started) };
     }
-    res.writeHead(200, { etag: found.etag, 'cache-control': REVALIDATE, vary: 'Accept', 'content-type': type, 'content-length': String(found.body.length) });
-    res.end(found.body);
-    logLine(req, 200, type, started);
-    return true;
+    return {
+      status: 200,
+      headers: { etag: found.etag, 'cache-control': REVALIDATE, vary: 'Accept', 'content-type': type, 'content-length': String(found.body.length) },
+      body: found.body,
+      sent: () => logLine(req, 200, type, started),
+    };
   };
 
-  const page = (req: IncomingMessage, res: ServerResponse, url: string, started: number): boolean => {
+  const page = (req: HotRequest, url: string, started: number): HotAnswer | undefined => {
     const format = negotiateSimple(req.headers.accept, undefined);
-    if (!format) return false;
+    if (!format) return undefined;
     if (url === '/simple/') {
       const root = app.reader.simplePageNow(undefined, format);
-      return root ? sendPage(req, res, root, contentTypeOf(format), started) : false;
+      return root ? pageAnswer(req, root, contentTypeOf(format), started) : undefined;
     }
     const project = url.slice('/simple/'.length, -1);
     // Only a normalized name is answered here; simple.ts redirects the others.
-    if (project.includes('/') || normalizeName(project) !== project) return false;
+    if (project.includes('/') || normalizeName(project) !== project) return undefined;
     // A name that is not local is the upstream's (simple.ts sends it there).
-    if (app.upstream && app.upstream.decide(project).kind !== 'local') return false;
+    if (app.upstream && app.upstream.decide(project).kind !== 'local') return undefined;
     const found = app.reader.simplePageNow(project, format);
-    return found ? sendPage(req, res, found, contentTypeOf(format), started) : false;
+    return found ? pageAnswer(req, found, contentTypeOf(format), started) : undefined;
   };
 
-  const answer = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url;
-    if (closing || req.method !== 'GET' || url === undefined || url.includes('?') || url.includes('%')) return false;
-    const started = performance.now();
-    if (filesOpen && url.startsWith('/packages/')) return download(req, res, url, started);
-    if (pagesOpen && url.startsWith('/simple/') && url.endsWith('/')) return page(req, res, url, started);
-    return false;
-  };
-  let answered = 0;
   const hot: HotPaths = {
+    answer(req) {
+      const url = req.url;
+      if (closing || req.method !== 'GET' || url === undefined || url.includes('?') || url.includes('%')) return undefined;
+      const started = performance.now();
+      let found: HotAnswer | undefined;
+      if (filesOpen && url.startsWith('/packages/')) found = download(req, url, started);
+      else if (pagesOpen && url.startsWith('/simple/') && url.endsWith('/')) found = page(req, url, started);
+      if (found) answered++;
+      return found;
+    },
     handle(req, res) {
-      if (!answer(req, res)) return false;
-      answered++;
+      const found = hot.answer(req);
+      if (!found) return false;
+      res.writeHead(found.status, found.headers);
+      res.end(found.body);
+      found.sent();
       return true;
     },
     get answered() {

@@ -1,0 +1,267 @@
+/**
+ * The front door: plain GETs on kept-alive connections read and answered without node:http.
+ *
+ * Profiled under load, with the hot paths (hot-paths.ts) answering, node:http itself was
+ * the larger part of what was left: its parser's callbacks, an IncomingMessage and a
+ * ServerResponse per request, header validation and a writev through the stream machinery.
+ * On this kind of machine node:http answering a fixed 2 KiB body reached 59% of nginx, a
+ * socket answering the same bytes 99%. So a connection starts here: each request head is
+ * read from the socket, and the plain case of a GET the hot paths answer is answered with
+ * one write. Anything else — another method, a body, `Connection: close`, HTTP/1.0, a header
+ * this reader does not take as plain (repeated, unusual characters, a bare LF), a head over
+ * 16 KiB, or a request the hot paths leave to the routes — and the connection is handed to
+ * node:http from that request on, with the bytes read so far put back in front of the rest:
+ * node:http and fastify then answer it, and every later request on it, as they always did.
+ *
+ * What it writes is what node:http writes for the same answer: the hot path's headers in
+ * their order, then Date, Connection and Keep-Alive (test/daemon/front-door.test.ts compares
+ * the raw bytes). Idle connections close after the server's keepAliveTimeout, a head that
+ * takes longer than its headersTimeout closes the connection, and closing the server closes
+ * the idle connections held here too. Not used with TLS (node:https reads those sockets).
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { HotAnswer, HotPaths, HotRequest } from './hot-paths.js';
+
+/** Heads up to this size are read here; a larger one is node:http's to refuse (its limit is 16 KiB). */
+const MAX_HEAD_BYTES = 16 * 1024;
+const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
+const LF = 10;
+const CR = 13;
+const REQUEST_LINE = /^GET (\/[\x21-\x7e]*) HTTP\/1\.1$/;
+/** A header name (RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A header value taken as plain: visible ASCII, spaces and tabs. */
+const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
+/** Headers that make a request more than a bodiless GET on a kept-alive connection. */
+const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+const STATUS_LINES: Record<HotAnswer['status'], string> = { 200: 'HTTP/1.1 200 OK\r\n', 304: 'HTTP/1.1 304 Not Modified\r\n' };
+/** Past this much unsent, a connection's next requests wait until its client has read (answers are at most 256 KiB). */
+const UNSENT_LIMIT_BYTES = 64 * 1024;
+/**
+ * An answer up to this size goes out as one buffer (head and body copied together), taken
+ * from Node's pool; a larger one as two, in one writev. Copying a 64 KiB page into a buffer of
+ * its own cost more than the write itself (fresh memory from malloc, page faults): 36% of
+ * the CPU at 25,000 answers a second, against 44,000 a second for node:http's writev.
+ */
+const ONE_BUFFER_BYTES = 4 * 1024 - 1;
+
+type ConnectionListener = (this: Server, socket: Socket) => void;
+
+/** Whether `buf` (up to `end`) has a line feed without a carriage return before it. */
+function hasBareLf(buf: Buffer, end: number): boolean {
+  for (let at = buf.indexOf(LF); at !== -1 && at < end; at = buf.indexOf(LF, at + 1)) {
+    if (at === 0 || buf[at - 1] !== CR) return true;
+  }
+  return false;
+}
+
+/** The request a head states, when it is a plain GET; undefined for anything node:http should read. */
+export function plainRequest(head: string): HotRequest | undefined {
+  const lines = head.split('\r\n');
+  const target = REQUEST_LINE.exec(lines[0] as string)?.[1];
+  if (target === undefined) return undefined;
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon);
+    const raw = line.slice(colon + 1);
+    if (!TOKEN.test(name) || !PLAIN_VALUE.test(raw)) return undefined;
+    const key = name.toLowerCase();
+    if (NOT_PLAIN.has(key) || headers[key] !== undefined) return undefined;
+    // Only spaces and tabs are left to trim (PLAIN_VALUE).
+    const value = raw.trim();
+    if (key === 'connection' && value.toLowerCase() !== 'keep-alive') return undefined;
+    headers[key] = value;
+  }
+  if (headers.host === undefined) return undefined;
+  return { method: 'GET', url: target, headers };
+}
+
+/** The Date header as node:http writes it, made once a second. */
+let dateSecond = -1;
+let dateLine = '';
+function dateHeader(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateLine = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+/** The response's bytes: status line, the answer's headers, the connection's, then the body. */
+function responseBytes(answer: HotAnswer, connectionHeaders: string): Buffer[] {
+  let head = STATUS_LINES[answer.status];
+  for (const name in answer.headers) head += `${name}: ${answer.headers[name] as string}\r\n`;
+  head += dateHeader() + connectionHeaders;
+  const body = answer.body;
+  if (!body || body.length === 0) return [Buffer.from(head, 'latin1')];
+  if (head.length + body.length > ONE_BUFFER_BYTES) return [Buffer.from(head, 'latin1'), body];
+  const out = Buffer.allocUnsafe(head.length + body.length);
+  out.write(head, 0, 'latin1');
+  body.copy(out, head.length);
+  return [out];
+}
+
+export interface FrontDoor {
+  /** Connections held here now (not yet handed to node:http). */
+  readonly connections: number;
+  /** Requests answered here. */
+  readonly answered: number;
+  /** Connections handed to node:http. */
+  readonly handedOver: number;
+}
+
+/**
+ * Takes over `server`'s new connections (a plain-HTTP node:http server) and answers their plain
+ * GETs with `hot()`'s hot paths (read at each request: they exist once the routes do).
+ */
+export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
+  const listeners = server.listeners('connection') as ConnectionListener[];
+  // node:http registers exactly one: its own connection listener, which this one hands over to.
+  if (listeners.length !== 1) throw new Error(`The front door expects one connection listener on the server, found ${listeners.length}.`);
+  const toHttp = listeners[0] as ConnectionListener;
+  server.removeListener('connection', toHttp);
+
+  const held = new Set<Socket>();
+  /** Connections with part of a head read (not idle: closing the server lets them finish it). */
+  const reading = new Set<Socket>();
+  let answered = 0;
+  let handedOver = 0;
+
+  const adopt = (socket: Socket) => {
+    let buffered: Buffer | undefined;
+    let headSince = 0;
+    const connectionHeaders = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n\r\n`;
+
+    const release = () => {
+      socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('timeout', onTimeout);
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+      socket.removeListener('drain', onDrain);
+      held.delete(socket);
+      reading.delete(socket);
+    };
+    const handOver = () => {
+      release();
+      socket.setTimeout(0);
+      const rest = buffered;
+      buffered = undefined;
+      handedOver++;
+      // With no 'data' listener left the bytes wait in the socket's buffer, in front of
+      // anything read later, for node:http's parser (it starts reading on the next tick).
+      if (rest) socket.unshift(rest);
+      toHttp.call(server, socket);
+    };
+    const answerBuffered = () => {
+      while (buffered) {
+        const end = buffered.indexOf(END_OF_HEAD);
+        if (end === -1) {
+          if (buffered.length > MAX_HEAD_BYTES || hasBareLf(buffered, buffered.length)) return handOver();
+          if (headSince === 0) headSince = Date.now();
+          else if (server.headersTimeout > 0 && Date.now() - headSince > server.headersTimeout) return void socket.destroy();
+          reading.add(socket);
+          return;
+        }
+        if (end > MAX_HEAD_BYTES || hasBareLf(buffered, end)) return handOver();
+        const request = plainRequest(buffered.toString('latin1', 0, end));
+        const answer = request && hot().answer(request);
+        if (!answer) return handOver();
+        buffered = end + 4 === buffered.length ? undefined : buffered.subarray(end + 4);
+        headSince = 0;
+        reading.delete(socket);
+        answered++;
+        const parts = responseBytes(answer, connectionHeaders);
+        if (parts.length === 1) socket.write(parts[0] as Buffer);
+        else {
+          // One writev for the head and the body.
+          socket.cork();
+          for (const part of parts) socket.write(part);
+          socket.uncork();
+        }
+        answer.sent();
+        // write() says false for any answer over 16 KiB, even one the kernel took at once;
+        // what is still waiting to be sent tells whether the client is not reading: then no
+        // more of its requests are read until it has.
+        if (socket.writableLength > UNSENT_LIMIT_BYTES) {
+          socket.pause();
+          return;
+        }
+      }
+    };
+    function onData(chunk: Buffer) {
+      buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk;
+      answerBuffered();
+    }
+    function onDrain() {
+      if (!socket.isPaused() || socket.writableLength > UNSENT_LIMIT_BYTES) return;
+      socket.resume();
+      answerBuffered();
+    }
+    function onEnd() {
+      // The client will send nothing more: answered all it asked, the connection ends.
+      release();
+      socket.end();
+    }
+    function onTimeout() {
+      socket.destroy();
+    }
+    function onError() {
+      socket.destroy();
+    }
+    function onClose() {
+      release();
+    }
+
+    held.add(socket);
+    socket.setNoDelay(true);
+    if (server.keepAliveTimeout > 0) socket.setTimeout(server.keepAliveTimeout);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('timeout', onTimeout);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.on('drain', onDrain);
+  };
+
+  server.on('connection', (socket: Socket) => {
+    // A per-connection request limit is node:http's to count.
+    if (server.maxRequestsPerSocket) return toHttp.call(server, socket);
+    adopt(socket);
+  });
+
+  // Closing the server closes idle connections (node:http's closeIdleConnections, which
+  // fastify calls on close): those held here too, or close() would wait for their timeout.
+  const closeIdle = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    for (const socket of held) {
+      if (reading.has(socket)) continue;
+      // Still sending an answer: it ends once that is sent.
+      if (socket.writableLength > 0) socket.end();
+      else socket.destroy();
+    }
+  };
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    for (const socket of held) socket.destroy();
+  };
+
+  return {
+    get connections() {
+      return held.size;
+    },
+    get answered() {
+      return answered;
+    },
+    get handedOver() {
+      return handedOver;
+    },
+  };
+}
