@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, formFieldsFor, makeApp, makeDist, upload, uploadForm, type TestApp } from '../helpers/app.js';
 import { buildWheel, wheelFilename, sdistFilename, type DistSpec } from '../helpers/dists.js';
-import { OpenFiles } from '../../src/daemon/services/open-files.js';
+import { OpenFiles, openFileBudget } from '../../src/daemon/services/open-files.js';
 
 const SPEC: DistSpec = { name: 'Hot_Demo', version: '1.0', modules: { 'hot_demo/__init__.py': '# hot\n'.repeat(100) } };
 const WHEEL = wheelFilename(SPEC);
@@ -219,6 +219,28 @@ describe('kept descriptors', () => {
     expect(files.size).toBe(2);
     files.clear();
     expect(files.size).toBe(0);
+  });
+
+  it('when full, close the oldest sixteenth at once and keep the rest', () => {
+    const files = new OpenFiles(32, 1024 * 1024);
+    const paths = Array.from({ length: 33 }, (_, i) => join(t.root, `many-${i}.whl`));
+    for (const p of paths) writeFileSync(p, 'bytes');
+    const opened = paths.map((p) => files.acquire(p, 'sha'));
+    expect(files.size).toBe(31);
+    // The two oldest were closed: asked again, they are opened again; the third is still kept.
+    expect(files.acquire(paths[2] as string, 'sha')).toBe(opened[2]);
+    expect(files.acquire(paths[0] as string, 'sha')).not.toBe(opened[0]);
+    files.clear();
+  });
+
+  it('get a budget of the descriptor limit less 4,096 (a quarter of a low one), at most 16,000', () => {
+    const budget = (soft: string) => {
+      const file = join(t.root, `limits-${soft}`);
+      writeFileSync(file, `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                1048576              files\n`);
+      return openFileBudget(file);
+    };
+    expect([budget('1024'), budget('8192'), budget('20000'), budget('1048576'), budget('unlimited')]).toEqual([256, 4096, 15_904, 16_000, 256]);
+    expect(openFileBudget(join(t.root, 'no-such-limits'))).toBe(256);
   });
 
   it('are not kept for files larger than one read', () => {
