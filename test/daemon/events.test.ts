@@ -193,6 +193,23 @@ describe('event ids', () => {
     expect(big.since(String(only - 1))).toEqual({ events: [expect.objectContaining({ id: only })] });
   });
 
+  it("make a downloads event's JSON only when it is read, and bound the ring by an estimate within 5% of it", () => {
+    const bus = new EventBus({ now: () => 1_000 });
+    const files = Array.from({ length: 500 }, (_, i) => ({
+      project: `project-${i}`,
+      filename: `project_${i}-1.${i}.0-py3-none-any.whl`,
+      downloads: 1 + (i % 3) * 1000,
+      installers: [
+        { installer: 'pip' as const, downloads: 1 + (i % 3) * 900, ci: i % 2 },
+        ...(i % 4 === 0 ? [{ installer: 'uv' as const, downloads: 100, ci: 0 }] : []),
+      ],
+    }));
+    const numbered = bus.publish({ type: 'downloads', files }) as ReturnType<EventBus['publish']> & { chars: number };
+    expect(Object.getOwnPropertyDescriptor(numbered, 'text')?.value).toBeUndefined();
+    expect(numbered.json).toBe(JSON.stringify(numbered.event));
+    expect(Math.abs(numbered.chars / numbered.json.length - 1)).toBeLessThan(0.05);
+  });
+
   it('start above the last id an earlier run kept, even when the clock went back', () => {
     const bus = new EventBus({ previousId: 5_000_000_000_000_000, now: () => 1_000 });
     expect(bus.startId).toBe(5_000_000_000_000_001);

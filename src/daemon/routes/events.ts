@@ -44,8 +44,8 @@ export default async function eventRoutes(app: FastifyInstance): Promise<void> {
     }
     res.write(head);
     open.add(res);
-    const unsubscribe = app.events.subscribe((event, id, json) => {
-      res.write(frame({ id, event, json }));
+    const unsubscribe = app.events.subscribe((_event, _id, numbered) => {
+      res.write(frame(numbered));
     });
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
