@@ -11,8 +11,27 @@ import type { DownloadClient } from './installer.js';
 /** How long downloads are gathered before their event goes out. */
 export const DOWNLOAD_BATCH_MS = 250;
 
+/** Files whose counters are kept between events; past this many, they are all let go at the next event. */
+const COUNTERS_KEPT = 20_000;
+
+/** A file's downloads since the last event, by installer; kept from event to event and set back to zero. */
+interface Counter {
+  project: string;
+  filename: string;
+  downloads: number;
+  installers: Map<string, InstallerCount>;
+}
+
+/**
+ * The counters of a file live from event to event instead of being made anew for each:
+ * under random downloads of thousands of files, counters made every quarter second lived just
+ * long enough to be promoted to V8's old generation, which then filled and was collected
+ * several times a second (a download's p99 went from about 3 to 7 ms with the events on).
+ */
 export class DownloadBatch {
-  private files = new Map<string, { project: string; filename: string; downloads: number; installers: Map<string, InstallerCount> }>();
+  private readonly counters = new Map<string, Counter>();
+  /** The counters with downloads since the last event, in the order of their first. */
+  private pending: Counter[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -21,11 +40,15 @@ export class DownloadBatch {
   ) {}
 
   add(file: Pick<FileRecord, 'filename' | 'project'>, client: DownloadClient): void {
-    let entry = this.files.get(file.filename);
-    if (!entry) this.files.set(file.filename, (entry = { project: file.project, filename: file.filename, downloads: 0, installers: new Map() }));
-    entry.downloads += 1;
-    let count = entry.installers.get(client.installer);
-    if (!count) entry.installers.set(client.installer, (count = { installer: client.installer, downloads: 0, ci: 0 }));
+    let counter = this.counters.get(file.filename);
+    if (!counter || counter.project !== file.project) {
+      counter = { project: file.project, filename: file.filename, downloads: 0, installers: new Map() };
+      this.counters.set(file.filename, counter);
+    }
+    if (counter.downloads === 0) this.pending.push(counter);
+    counter.downloads += 1;
+    let count = counter.installers.get(client.installer);
+    if (!count) counter.installers.set(client.installer, (count = { installer: client.installer, downloads: 0, ci: 0 }));
     count.downloads += 1;
     if (client.ci) count.ci += 1;
     if (!this.timer) {
@@ -38,9 +61,23 @@ export class DownloadBatch {
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.files.size === 0) return;
-    const files = [...this.files.values()].map((f) => ({ ...f, installers: [...f.installers.values()].sort((a, b) => b.downloads - a.downloads) }));
-    this.files = new Map();
+    if (this.pending.length === 0) return;
+    const files: FileDownloads[] = [];
+    for (const c of this.pending) {
+      const installers: InstallerCount[] = [];
+      for (const count of c.installers.values()) {
+        if (count.downloads === 0) continue;
+        installers.push({ ...count });
+        count.downloads = 0;
+        count.ci = 0;
+      }
+      installers.sort((a, b) => b.downloads - a.downloads);
+      files.push({ project: c.project, filename: c.filename, downloads: c.downloads, installers });
+      c.downloads = 0;
+    }
+    // A counter pending twice would be counted twice: the list starts again empty.
+    this.pending = [];
+    if (this.counters.size > COUNTERS_KEPT) this.counters.clear();
     this.publish(files);
   }
 }
