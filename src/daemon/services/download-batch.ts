@@ -11,8 +11,8 @@ import type { DownloadClient } from './installer.js';
 /** How long downloads are gathered before their event goes out. */
 export const DOWNLOAD_BATCH_MS = 250;
 
-/** Files whose counters are kept between events; past this many, they are all let go at the next event. */
-const COUNTERS_KEPT = 20_000;
+/** Files whose counters are kept between events; past this many (about 3 MB of counters), all are let go at the next event. */
+const COUNTERS_KEPT = 8192;
 
 /** A file's downloads since the last event, by installer; kept from event to event and set back to zero. */
 interface Counter {
