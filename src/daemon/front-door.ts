@@ -138,12 +138,7 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
     const connectionHeaders = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n\r\n`;
 
     const release = () => {
-      socket.removeListener('data', onData);
-      socket.removeListener('end', onEnd);
-      socket.removeListener('timeout', onTimeout);
-      socket.removeListener('error', onError);
-      socket.removeListener('close', onClose);
-      socket.removeListener('drain', onDrain);
+      for (const [event, listener] of listeners) socket.removeListener(event, listener);
       held.delete(socket);
       reading.delete(socket);
     };
@@ -208,25 +203,21 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
       release();
       socket.end();
     }
-    function onTimeout() {
-      socket.destroy();
-    }
-    function onError() {
-      socket.destroy();
-    }
-    function onClose() {
-      release();
-    }
+    const destroy = () => socket.destroy();
+    /** What the front door listens to while it holds the connection; all removed when it lets go. */
+    const listeners: [string, (chunk: Buffer) => void][] = [
+      ['data', onData],
+      ['drain', onDrain],
+      ['end', onEnd],
+      ['timeout', destroy],
+      ['error', destroy],
+      ['close', release],
+    ];
 
     held.add(socket);
     socket.setNoDelay(true);
     if (server.keepAliveTimeout > 0) socket.setTimeout(server.keepAliveTimeout);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('timeout', onTimeout);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    socket.on('drain', onDrain);
+    for (const [event, listener] of listeners) socket.on(event, listener);
   };
 
   server.on('connection', (socket: Socket) => {
