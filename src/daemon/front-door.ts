@@ -120,10 +120,10 @@ export interface FrontDoor {
  * GETs with `hot()`'s hot paths (read at each request: they exist once the routes do).
  */
 export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
-  const listeners = server.listeners('connection') as ConnectionListener[];
+  const httpListeners = server.listeners('connection') as ConnectionListener[];
   // node:http registers exactly one: its own connection listener, which this one hands over to.
-  if (listeners.length !== 1) throw new Error(`The front door expects one connection listener on the server, found ${listeners.length}.`);
-  const toHttp = listeners[0] as ConnectionListener;
+  if (httpListeners.length !== 1) throw new Error(`The front door expects one connection listener on the server, found ${httpListeners.length}.`);
+  const toHttp = httpListeners[0] as ConnectionListener;
   server.removeListener('connection', toHttp);
 
   const held = new Set<Socket>();
