@@ -24,7 +24,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { AuthAction } from '../shared/settings.js';
+import type { Logger } from 'pino';
 import { normalizeName } from '../shared/names.js';
+import { accessLineWriter } from './services/access-line.js';
 import { contentTypeOf, negotiateSimple } from './services/negotiate.js';
 import { READ_AT_ONCE_BYTES } from './services/open-files.js';
 import type { Page } from './services/page-cache.js';
@@ -94,9 +96,10 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
   });
   let answered = 0;
 
+  const writeAccessLine = accessLineWriter(app.log as unknown as Logger);
   const logLine = (req: HotRequest, status: number, type: string | undefined, started: number) => {
     if (!opts.accessLog) return;
-    app.log.info({ reqId: genReqId(), method: req.method, url: req.url, status, type, ms: Math.round(performance.now() - started) }, 'request');
+    writeAccessLine({ reqId: genReqId(), method: req.method as string, url: req.url as string, status, type, ms: Math.round(performance.now() - started) });
   };
 
   const download = (req: HotRequest, url: string, started: number): HotAnswer | undefined => {
