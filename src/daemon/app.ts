@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import multipart from '@fastify/multipart';
 import pino, { type DestinationStream } from 'pino';
+import { batchedLines } from './services/log-lines.js';
 import { formatBytes } from '../shared/format.js';
 import { PYREPO_VERSION } from '../shared/version.js';
 import type { DaemonSettings } from '../shared/settings.js';
@@ -123,8 +124,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
   // Asynchronous stdout: under load, access lines are written in batches instead of one
-  // write(2) per request; pino flushes what is left when the process exits.
-  const stream = opts.logStream ?? pino.destination({ dest: 1, sync: false });
+  // write(2) per request; pino flushes what is left when the process exits. Lines reach it
+  // joined, once per turn of the event loop (log-lines.ts says why).
+  const stream = opts.logStream ?? batchedLines(() => pino.destination({ dest: 1, sync: false }));
   const tls = readTls(settings);
   let frontDoor: FrontDoor | undefined;
   const app = Fastify({

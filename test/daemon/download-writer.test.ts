@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Catalog, type FileRecord } from '../../src/daemon/services/catalog.js';
-import { WRITTEN_BATCH_KEY } from '../../src/daemon/services/download-writer.js';
+import { DownloadWriter, WRITTEN_BATCH_KEY } from '../../src/daemon/services/download-writer.js';
 import { waitFor } from '../helpers/wait.js';
 
 let root: string | undefined;
@@ -91,6 +92,24 @@ describe('the download writer', () => {
     ]);
     catalog.close();
     expect(writtenTotal(file).total).toBe(1500);
+  });
+
+  it('is handed one batch per turn of the event loop, so that a large flush never holds up requests', async () => {
+    const { catalog, file, records } = catalogWith(1200);
+    const post = vi.spyOn(DownloadWriter.prototype, 'post');
+    try {
+      for (const r of records) catalog.countDownload(r, 'pip', false);
+      catalog.flushDownloads();
+      expect(post).toHaveBeenCalledTimes(1);
+      await nextTurn();
+      expect(post).toHaveBeenCalledTimes(2);
+      await nextTurn();
+      expect(post).toHaveBeenCalledTimes(3);
+      await waitFor('the worker to write every batch', () => writtenTotal(file).total === 1200);
+    } finally {
+      post.mockRestore();
+    }
+    catalog.close();
   });
 
   it('writes at close what is pending or still on its way, once', () => {

@@ -221,15 +221,36 @@ describe('kept descriptors', () => {
     expect(files.size).toBe(0);
   });
 
-  it('when full, close the oldest sixteenth at once and keep the rest', () => {
-    const files = new OpenFiles(32, 1024 * 1024);
-    const paths = Array.from({ length: 33 }, (_, i) => join(t.root, `many-${i}.whl`));
+  it('when full, close the oldest one for each file opened, past those forgotten already', () => {
+    const files = new OpenFiles(4, 1024 * 1024);
+    const paths = Array.from({ length: 7 }, (_, i) => join(t.root, `many-${i}.whl`));
     for (const p of paths) writeFileSync(p, 'bytes');
-    const opened = paths.map((p) => files.acquire(p, 'sha'));
-    expect(files.size).toBe(31);
-    // The two oldest were closed: asked again, they are opened again; the third is still kept.
+    const opened = paths.slice(0, 4).map((p) => files.acquire(p, 'sha'));
+    // The oldest is forgotten (it could not be read whole): its place in the queue is skipped.
+    files.forget(paths[0] as string);
+    files.acquire(paths[4] as string, 'sha');
+    expect(files.size).toBe(4);
+    // Full again: the next file closes the oldest still kept (the second), and only that one.
+    files.acquire(paths[5] as string, 'sha');
+    expect(files.size).toBe(4);
     expect(files.acquire(paths[2] as string, 'sha')).toBe(opened[2]);
-    expect(files.acquire(paths[0] as string, 'sha')).not.toBe(opened[0]);
+    expect(files.acquire(paths[3] as string, 'sha')).toBe(opened[3]);
+    const second = files.acquire(paths[1] as string, 'sha');
+    expect(second).not.toBe(opened[1]);
+    expect(files.size).toBe(4);
+    files.clear();
+  });
+
+  it('keep their queue bounded when files are forgotten and opened again many times', () => {
+    const files = new OpenFiles(2, 1024 * 1024);
+    const p = join(t.root, 'again.whl');
+    writeFileSync(p, 'bytes');
+    for (let i = 0; i < 3000; i++) {
+      files.acquire(p, 'sha');
+      files.forget(p);
+    }
+    const queue = (files as unknown as { order: unknown[]; head: number });
+    expect(queue.order.length - queue.head).toBeLessThanOrEqual(2 * 2 + 1024);
     files.clear();
   });
 

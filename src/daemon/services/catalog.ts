@@ -314,6 +314,9 @@ export class Catalog {
   /** Batches handed to the writer and not known to be written yet, by batch id (see download-writer.ts). */
   private readonly unwrittenBatches = new Map<number, PendingDownloads[]>();
   private nextBatchId = 1;
+  /** Batches to hand to the writer, in order, one per turn of the event loop (see flushDownloads). */
+  private toPost: number[] = [];
+  private posting: NodeJS.Immediate | undefined;
   private writer: DownloadWriter | undefined;
   /** Why the writer failed; the catalog then writes the batches itself at the next flush. */
   private writeFailure: string | undefined;
@@ -619,16 +622,20 @@ export class Catalog {
    * short transactions (the daemon's own writes wait for them). After a failure of the
    * writer the catalog writes the batches itself, and throws if that fails too (they are
    * kept and tried again at the next flush).
+   *
+   * The batches are posted one per turn of the event loop: at 25,000 downloads a second of
+   * different files, posting a second's fifty batches at once held every connection for
+   * 10-25 ms (the downloads' p99). Readers count a batch from the moment it is made.
    */
   flushDownloads(): void {
     const rows = [...this.pendingDownloads.values()];
     this.pendingDownloads = new Map();
     for (let i = 0; i < rows.length; i += BATCH_ROWS) {
-      const batch = rows.slice(i, i + BATCH_ROWS);
       const id = this.nextBatchId++;
-      this.unwrittenBatches.set(id, batch);
-      if (this.writeFailure === undefined) this.writerOf().post(id, batch.map(rowOf));
+      this.unwrittenBatches.set(id, rows.slice(i, i + BATCH_ROWS));
+      if (this.writeFailure === undefined) this.toPost.push(id);
     }
+    this.postNextBatch();
     if (this.writeFailure !== undefined) {
       const failure = this.writeFailure;
       this.writeFailure = undefined;
@@ -639,6 +646,23 @@ export class Catalog {
         throw new Error(`Could not write download counts (${failure}; then ${(err as Error).message}).`);
       }
     }
+  }
+
+  /** Posts the oldest batch waiting, and the next at the next turn. */
+  private postNextBatch(): void {
+    if (this.posting !== undefined) return;
+    const id = this.toPost.shift();
+    if (id === undefined) return;
+    // Written meanwhile by this thread (a copy, a failure of the writer), or dropped.
+    const batch = this.unwrittenBatches.get(id);
+    if (batch && this.writeFailure === undefined) this.writerOf().post(id, batch.map(rowOf));
+    if (this.toPost.length === 0) return;
+    this.posting = setImmediate(() => {
+      this.posting = undefined;
+      this.postNextBatch();
+    });
+    // Not what keeps the process alive: close() writes what is left.
+    this.posting.unref();
   }
 
   private writerOf(): DownloadWriter {
@@ -660,6 +684,9 @@ export class Catalog {
   /** Writes, on this thread, every count not written yet (at close, before a copy, after a failure of the writer). */
   private writeDownloadsNow(): void {
     this.flushPendingIntoBatches();
+    this.toPost = [];
+    if (this.posting !== undefined) clearImmediate(this.posting);
+    this.posting = undefined;
     for (const [id, batch] of [...this.unwrittenBatches].sort(([a], [b]) => a - b)) {
       writeDownloadBatch(this.db, id, batch.map(rowOf));
       this.unwrittenBatches.delete(id);
