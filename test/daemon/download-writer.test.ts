@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Catalog, type FileRecord } from '../../src/daemon/services/catalog.js';
+import { Catalog, utcToday, type FileRecord } from '../../src/daemon/services/catalog.js';
 import { DownloadWriter, WRITTEN_BATCH_KEY } from '../../src/daemon/services/download-writer.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -139,5 +139,19 @@ describe('the download writer', () => {
     expect(total(catalog)).toBe(1);
     catalog.close();
     expect(writtenTotal(file).total).toBe(1);
+  });
+});
+
+describe('the day a download is counted under', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('is the UTC day, made again at midnight and when the clock is set back', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-12-06T23:59:59.999Z'));
+    expect(utcToday()).toBe('2026-12-06');
+    vi.setSystemTime(new Date('2026-12-07T00:00:00.000Z'));
+    expect(utcToday()).toBe('2026-12-07');
+    vi.setSystemTime(new Date('2026-12-05T12:00:00.000Z'));
+    expect(utcToday()).toBe('2026-12-05');
   });
 });

@@ -294,6 +294,18 @@ export function utcDay(t: Date): string {
   return t.toISOString().slice(0, 10);
 }
 
+let todayUntil = 0;
+let todayDay = '';
+/** Today's UTC day, made once a day: every download is counted under it. */
+export function utcToday(): string {
+  const now = Date.now();
+  if (now >= todayUntil || now < todayUntil - 86_400_000) {
+    todayDay = utcDay(new Date(now));
+    todayUntil = Date.parse(`${todayDay}T00:00:00.000Z`) + 86_400_000;
+  }
+  return todayDay;
+}
+
 /** The last `n` UTC days up to `today`, oldest first. */
 function lastDays(today: Date, n: number): string[] {
   const end = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
@@ -609,8 +621,8 @@ export class Catalog {
    * Counts one download in memory, under the UTC day it happened; `flushDownloads` has
    * the counts written. Every reading method includes the counts not written yet.
    */
-  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now = new Date()): void {
-    const day = utcDay(now);
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now?: Date): void {
+    const day = now ? utcDay(now) : utcToday();
     const key = `${file.filename}\0${day}\0${installer}\0${ci ? 1 : 0}`;
     const pending = this.pendingDownloads.get(key);
     if (pending) pending.count += 1;

@@ -39,8 +39,8 @@ export interface OpenFile {
   checkedAt: number;
   /** Whether the cache keeps the descriptor; when false, whoever opened it closes it ({@link OpenFiles.done}). */
   kept: boolean;
-  /** The path it was opened at (the cache's key). */
-  path: string;
+  /** The cache's key for it (see {@link OpenFiles}). */
+  key: string;
 }
 
 /** Descriptors left for connections, the catalog, logs and streamed files when the limit is high. */
@@ -63,16 +63,36 @@ export function openFileBudget(limitsFile = '/proc/self/limits'): number {
   return 256;
 }
 
+/** Last-Modified dates by whole second: files copied or built together share a handful. */
+const httpDates = new Map<number, string>();
+const HTTP_DATES_KEPT = 4096;
+
+/** An mtime as an HTTP date (whole seconds), the same string for every file of that second. */
+function httpDateOf(mtimeMs: number): string {
+  const second = Math.floor(mtimeMs / 1000);
+  let date = httpDates.get(second);
+  if (date === undefined) {
+    if (httpDates.size >= HTTP_DATES_KEPT) httpDates.clear();
+    date = new Date(second * 1000).toUTCString();
+    httpDates.set(second, date);
+  }
+  return date;
+}
+
 function isGone(code: string | undefined): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
 
+/**
+ * Kept descriptors by key (a blob store's key, a relpath): the path is made from the key only
+ * when the file is opened, not at every download.
+ */
 export class OpenFiles {
-  /** By path. */
+  /** By key. */
   private readonly open = new Map<string, OpenFile>();
   /**
    * Kept files in the order they were opened, oldest at `head`; an entry forgotten since is
-   * skipped when its turn comes (it is no longer the map's entry for its path). When full,
+   * skipped when its turn comes (it is no longer the map's entry for its key). When full,
    * one file is closed per file opened, as nginx's open_file_cache does: closing a sixteenth
    * at once held up every connection for the thousand closes (the downloads' p99 at 60,000
    * files), and taking the oldest from the Map walked past the slots of every entry deleted
@@ -88,6 +108,8 @@ export class OpenFiles {
     private readonly keepUpTo: number,
     /** How long a kept descriptor is used before fstat checks it again (tests shorten it). */
     private readonly revalidateMs = REVALIDATE_MS,
+    /** The path of the file a key names. */
+    private readonly pathOf: (key: string) => string = (key) => key,
   ) {}
 
   get size(): number {
@@ -95,12 +117,12 @@ export class OpenFiles {
   }
 
   /**
-   * The file at `path` with content `sha256` (the catalog's), open: the kept descriptor when
+   * The file `key` names, with content `sha256` (the catalog's), open: the kept descriptor when
    * it was opened for that content and is still the file at that path, else a new one.
    * Undefined when nothing (or no regular file) is there.
    */
-  acquire(path: string, sha256: string): OpenFile | undefined {
-    const kept = this.open.get(path);
+  acquire(key: string, sha256: string): OpenFile | undefined {
+    const kept = this.open.get(key);
     if (kept) {
       const now = performance.now();
       if (kept.sha256 === sha256) {
@@ -111,11 +133,11 @@ export class OpenFiles {
           return kept;
         }
       }
-      this.forget(path);
+      this.forget(key);
     }
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDONLY);
+      fd = openSync(this.pathOf(key), constants.O_RDONLY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (isGone(code)) return undefined;
@@ -130,10 +152,10 @@ export class OpenFiles {
         return undefined;
       }
       const keep = this.max > 0 && st.size <= this.keepUpTo;
-      const file: OpenFile = { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified: st.mtime.toUTCString(), sha256, checkedAt: performance.now(), kept: keep, path };
+      const file: OpenFile = { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified: httpDateOf(st.mtimeMs), sha256, checkedAt: performance.now(), kept: keep, key };
       if (keep) {
         if (this.open.size >= this.max) this.closeOldest();
-        this.open.set(path, file);
+        this.open.set(key, file);
         this.order.push(file);
         // Files forgotten and opened again while the cache is not full leave entries behind.
         if (this.order.length - this.head > 2 * this.max + 1024) this.compact();
@@ -150,11 +172,11 @@ export class OpenFiles {
     if (!file.kept) closeSync(file.fd);
   }
 
-  /** Closes the kept descriptor of `path`, if there is one (e.g. it could not be read whole). */
-  forget(path: string): void {
-    const file = this.open.get(path);
+  /** Closes the kept descriptor of `key`, if there is one (e.g. it could not be read whole). */
+  forget(key: string): void {
+    const file = this.open.get(key);
     if (!file) return;
-    this.open.delete(path);
+    this.open.delete(key);
     // `file.kept` stays true, so a caller's done() after this does not close the number again.
     closeSync(file.fd);
   }
@@ -163,8 +185,8 @@ export class OpenFiles {
   private closeOldest(): void {
     while (this.head < this.order.length) {
       const file = this.order[this.head++] as OpenFile;
-      if (this.open.get(file.path) === file) {
-        this.forget(file.path);
+      if (this.open.get(file.key) === file) {
+        this.forget(file.key);
         break;
       }
     }
@@ -177,13 +199,13 @@ export class OpenFiles {
 
   /** The queue without the entries forgotten since they were kept. */
   private compact(): void {
-    this.order = this.order.slice(this.head).filter((file) => this.open.get(file.path) === file);
+    this.order = this.order.slice(this.head).filter((file) => this.open.get(file.key) === file);
     this.head = 0;
   }
 
   /** Closes every kept descriptor. */
   clear(): void {
-    for (const path of [...this.open.keys()]) this.forget(path);
+    for (const key of [...this.open.keys()]) this.forget(key);
     this.order = [];
     this.head = 0;
   }

@@ -6,7 +6,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { OpenFiles, openFileBudget, READ_AT_ONCE_BYTES, type OpenFile } from '../services/open-files.js';
+import { OpenFiles, openFileBudget, READ_AT_ONCE_BYTES, REVALIDATE_MS, type OpenFile } from '../services/open-files.js';
 import { PackageStorage, type ScanResult, type TempFile } from '../services/storage.js';
 import { notFound, type BlobInfo, type ByteRange, type LocalBlobs } from './blob-store.js';
 
@@ -14,7 +14,7 @@ export class FolderBlobs implements LocalBlobs {
   constructor(
     readonly storage: PackageStorage,
     /** Descriptors kept open between downloads (by default as many as the process's limit allows). */
-    private readonly files = new OpenFiles(openFileBudget(), READ_AT_ONCE_BYTES),
+    private readonly files = new OpenFiles(openFileBudget(), READ_AT_ONCE_BYTES, REVALIDATE_MS, (key) => storage.pathOf(key)),
   ) {}
 
   static at(dir: string): FolderBlobs {
@@ -93,12 +93,12 @@ export class FolderBlobs implements LocalBlobs {
   }
 
   acquire(key: string, sha256: string): OpenFile | undefined {
-    return this.files.acquire(this.storage.pathOf(key), sha256);
+    return this.files.acquire(key, sha256);
   }
   done(file: OpenFile): void {
     this.files.done(file);
   }
   forget(key: string): void {
-    this.files.forget(this.storage.pathOf(key));
+    this.files.forget(key);
   }
 }

@@ -4,7 +4,7 @@
  * to a shared database). Readers add what is pending to what is written.
  */
 import type { Installer } from '../../shared/api.js';
-import { utcDay, type FileRecord } from '../services/catalog.js';
+import { utcDay, utcToday, type FileRecord } from '../services/catalog.js';
 
 /** Downloads not written yet, of one file, day, installer and CI flag. */
 export interface PendingCount {
@@ -19,8 +19,8 @@ export interface PendingCount {
 export class PendingDownloads {
   private counts = new Map<string, PendingCount>();
 
-  count(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now: Date): void {
-    const day = utcDay(now);
+  count(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now?: Date): void {
+    const day = now ? utcDay(now) : utcToday();
     const key = `${file.filename}\0${day}\0${installer}\0${ci ? 1 : 0}`;
     const pending = this.counts.get(key);
     if (pending) pending.count += 1;
