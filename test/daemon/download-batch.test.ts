@@ -45,6 +45,23 @@ describe('DownloadBatch', () => {
     expect(events[1]).toEqual([{ project: 'gamma', filename: a.filename, downloads: 1, installers: [{ installer: 'pip', downloads: 1, ci: 0 }] }]);
   });
 
+  it('counts many files at once, past the counters it keeps, each event exactly', () => {
+    const events: FileDownloads[][] = [];
+    const batch = new DownloadBatch((files) => events.push(files), 60_000);
+    const files = Array.from({ length: 20_000 }, (_, i) => ({ project: `p${i % 7}`, filename: `p-${i}.tar.gz` }));
+    for (const f of files) batch.add(f, pip);
+    for (const f of files.slice(0, 3)) batch.add(f, uvCi);
+    batch.flush();
+    // Past the counters kept, all were let go: counted again from new ones.
+    for (const f of files.slice(0, 2)) batch.add(f, pip);
+    batch.flush();
+    expect(events[0]).toHaveLength(20_000);
+    expect(events[0]?.reduce((n, f) => n + f.downloads, 0)).toBe(20_003);
+    expect(events[0]?.[1]).toEqual({ project: 'p1', filename: 'p-1.tar.gz', downloads: 2, installers: [{ installer: 'pip', downloads: 1, ci: 0 }, { installer: 'uv', downloads: 1, ci: 1 }] });
+    expect(events[0]?.[19_999]).toEqual({ project: 'p0', filename: 'p-19999.tar.gz', downloads: 1, installers: [{ installer: 'pip', downloads: 1, ci: 0 }] });
+    expect(events[1]).toEqual(files.slice(0, 2).map((f) => ({ ...f, downloads: 1, installers: [{ installer: 'pip', downloads: 1, ci: 0 }] })));
+  });
+
   it('publishes on its own after its interval', async () => {
     const events: FileDownloads[][] = [];
     const batch = new DownloadBatch((files) => events.push(files), 10);

@@ -11,6 +11,7 @@ import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '..
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
 import { DownloadWriter, WRITTEN_BATCH_KEY, writeDownloadBatch, type DownloadRow } from './download-writer.js';
 import { ServedFiles, type ServedFile } from './served-files.js';
+import { PendingDownloads, type PendingCount } from '../stores/pending-downloads.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -245,15 +246,6 @@ function toRecord(row: FileRow): FileRecord {
 }
 
 /** Downloads counted in memory and not written yet, of one file, day, installer and CI flag. */
-interface PendingDownloads {
-  filename: string;
-  project: string;
-  day: string;
-  installer: Installer;
-  ci: boolean;
-  count: number;
-}
-
 /** One written download count: of a file, on a UTC day, by an installer, from CI or not. */
 export interface DownloadCountRow {
   filename: string;
@@ -270,7 +262,7 @@ const STAMPS_PER_SLICE = 2000;
 /** Rows of download counts per transaction of the writer: a few milliseconds each. */
 const BATCH_ROWS = 500;
 
-function rowOf(p: PendingDownloads): DownloadRow {
+function rowOf(p: PendingCount): DownloadRow {
   return [p.filename, p.day, p.installer, p.ci ? 1 : 0, p.count];
 }
 
@@ -322,9 +314,9 @@ export class Catalog {
   private readonly db: DB;
   private readonly stmt: Record<string, Statement>;
   /** Download counts not handed to the writer yet, by file, day, installer and CI (see flushDownloads). */
-  private pendingDownloads = new Map<string, PendingDownloads>();
+  private readonly pendingDownloads = new PendingDownloads();
   /** Batches handed to the writer and not known to be written yet, by batch id (see download-writer.ts). */
-  private readonly unwrittenBatches = new Map<number, PendingDownloads[]>();
+  private readonly unwrittenBatches = new Map<number, PendingCount[]>();
   private nextBatchId = 1;
   /** Batches to hand to the writer, in order, one per turn of the event loop (see flushDownloads). */
   private toPost: number[] = [];
@@ -567,7 +559,7 @@ export class Catalog {
     const removed = this.transaction(() => {
       const file = this.file(filename);
       if (!file) return undefined;
-      for (const [key, p] of this.pendingDownloads) if (p.filename === filename) this.pendingDownloads.delete(key);
+      this.pendingDownloads.drop(filename);
       for (const [id, batch] of this.unwrittenBatches) this.unwrittenBatches.set(id, batch.filter((p) => p.filename !== filename));
       this.stmt.deleteFile!.run(filename);
       this.stmt.deleteProjectIfEmpty!.run(file.project, file.project);
@@ -622,11 +614,7 @@ export class Catalog {
    * the counts written. Every reading method includes the counts not written yet.
    */
   countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now?: Date): void {
-    const day = now ? utcDay(now) : utcToday();
-    const key = `${file.filename}\0${day}\0${installer}\0${ci ? 1 : 0}`;
-    const pending = this.pendingDownloads.get(key);
-    if (pending) pending.count += 1;
-    else this.pendingDownloads.set(key, { filename: file.filename, project: file.project, day, installer, ci, count: 1 });
+    this.pendingDownloads.count(file, installer, ci, now);
   }
 
   /**
@@ -640,8 +628,7 @@ export class Catalog {
    * 10-25 ms (the downloads' p99). Readers count a batch from the moment it is made.
    */
   flushDownloads(): void {
-    const rows = [...this.pendingDownloads.values()];
-    this.pendingDownloads = new Map();
+    const rows = this.pendingDownloads.take();
     for (let i = 0; i < rows.length; i += BATCH_ROWS) {
       const id = this.nextBatchId++;
       this.unwrittenBatches.set(id, rows.slice(i, i + BATCH_ROWS));
@@ -706,8 +693,7 @@ export class Catalog {
   }
 
   private flushPendingIntoBatches(): void {
-    const rows = [...this.pendingDownloads.values()];
-    this.pendingDownloads = new Map();
+    const rows = this.pendingDownloads.take();
     for (let i = 0; i < rows.length; i += BATCH_ROWS) this.unwrittenBatches.set(this.nextBatchId++, rows.slice(i, i + BATCH_ROWS));
   }
 
@@ -720,9 +706,9 @@ export class Catalog {
    * Counts not in the database as read by the same read transaction: those pending and
    * the batches written after it began. Call within {@link readCounts}.
    */
-  private unwrittenCounts(): PendingDownloads[] {
+  private unwrittenCounts(): PendingCount[] {
     const written = this.writtenBatch();
-    const out = [...this.pendingDownloads.values()];
+    const out = [...this.pendingDownloads.all()];
     for (const [id, batch] of this.unwrittenBatches) if (id > written) out.push(...batch);
     return out;
   }
@@ -732,7 +718,7 @@ export class Catalog {
     return this.db.transaction(fn)();
   }
 
-  private pendingOf(project: string): PendingDownloads[] {
+  private pendingOf(project: string): PendingCount[] {
     return this.unwrittenCounts().filter((p) => p.project === project);
   }
 

@@ -20,6 +20,13 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 export class ServedFiles {
   private readonly slots = new Map<string, number>();
+  /**
+   * The filename of each slot, the string the catalog read: a lookup returns it, not the one it
+   * was asked with, which is cut from a request's head and would keep the whole head alive in
+   * everything that holds on to the filename (kept descriptors, download counts) — promoted to
+   * V8's old generation with it, a tenth of what downloads promoted.
+   */
+  private readonly names: string[] = [];
   /** Relpaths that are not the filename, by slot. */
   private readonly relpaths = new Map<number, string>();
   private hashes = Buffer.alloc(1024 * HASH_BYTES);
@@ -39,9 +46,10 @@ export class ServedFiles {
   get(filename: string): ServedFile | undefined {
     const slot = this.slots.get(filename);
     if (slot === undefined) return undefined;
+    const name = this.names[slot] as string;
     return {
-      filename,
-      relpath: this.relpaths.get(slot) ?? filename,
+      filename: name,
+      relpath: this.relpaths.get(slot) ?? name,
       project: this.projectNames[this.projectOf[slot] as number] as string,
       sha256: this.otherHashes.get(slot) ?? this.hashes.toString('hex', slot * HASH_BYTES, (slot + 1) * HASH_BYTES),
     };
@@ -54,6 +62,7 @@ export class ServedFiles {
       this.ensureRoom(slot + 1);
       this.slots.set(filename, slot);
     }
+    this.names[slot] = filename;
     if (relpath === filename) this.relpaths.delete(slot);
     else this.relpaths.set(slot, relpath);
     let projectId = this.projectIds.get(project);
@@ -74,6 +83,7 @@ export class ServedFiles {
     const slot = this.slots.get(filename);
     if (slot === undefined) return;
     this.slots.delete(filename);
+    this.names[slot] = '';
     this.relpaths.delete(slot);
     this.otherHashes.delete(slot);
     this.free.push(slot);
