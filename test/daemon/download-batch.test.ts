@@ -14,7 +14,7 @@ const b = { project: 'beta', filename: 'beta-1.0.tar.gz' };
 describe('DownloadBatch', () => {
   it('lists in each event exactly the downloads since the last one, counters set back to zero', () => {
     const events: FileDownloads[][] = [];
-    const batch = new DownloadBatch((files) => events.push(files), 60_000);
+    const batch = new DownloadBatch((packed) => events.push(packed.files()), 60_000);
     batch.add(a, pip);
     batch.add(a, uvCi);
     batch.add(a, uvCi);
@@ -37,7 +37,7 @@ describe('DownloadBatch', () => {
 
   it('a file that moved to another project is counted under the new one', () => {
     const events: FileDownloads[][] = [];
-    const batch = new DownloadBatch((files) => events.push(files), 60_000);
+    const batch = new DownloadBatch((packed) => events.push(packed.files()), 60_000);
     batch.add(a, pip);
     batch.flush();
     batch.add({ ...a, project: 'gamma' }, pip);
@@ -47,7 +47,7 @@ describe('DownloadBatch', () => {
 
   it('counts many files at once, past the counters it keeps, each event exactly', () => {
     const events: FileDownloads[][] = [];
-    const batch = new DownloadBatch((files) => events.push(files), 60_000);
+    const batch = new DownloadBatch((packed) => events.push(packed.files()), 60_000);
     const files = Array.from({ length: 20_000 }, (_, i) => ({ project: `p${i % 7}`, filename: `p-${i}.tar.gz` }));
     for (const f of files) batch.add(f, pip);
     for (const f of files.slice(0, 3)) batch.add(f, uvCi);
@@ -64,7 +64,7 @@ describe('DownloadBatch', () => {
 
   it('publishes on its own after its interval', async () => {
     const events: FileDownloads[][] = [];
-    const batch = new DownloadBatch((files) => events.push(files), 10);
+    const batch = new DownloadBatch((packed) => events.push(packed.files()), 10);
     batch.add(b, pip);
     await new Promise((r) => setTimeout(r, 50));
     expect(events).toHaveLength(1);

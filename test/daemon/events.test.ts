@@ -9,7 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IndexEvent, ProjectDetail, ProjectList } from '../../src/shared/api.js';
 import { DaemonClient } from '../../src/shared/client.js';
-import { EventBus } from '../../src/daemon/services/events.js';
+import { DownloadBatch } from '../../src/daemon/services/download-batch.js';
+import { EventBus, type NumberedEvent } from '../../src/daemon/services/events.js';
 import { makeApp, upload, type MakeAppOptions, type TestApp } from '../helpers/app.js';
 import { until } from '../tui/helpers/wait.js';
 
@@ -193,20 +194,28 @@ describe('event ids', () => {
     expect(big.since(String(only - 1))).toEqual({ events: [expect.objectContaining({ id: only })] });
   });
 
-  it("make a downloads event's JSON only when it is read, and bound the ring by an estimate within 5% of it", () => {
+  it("keep a downloads event packed, make its JSON only when it is read, and bound the ring by an estimate within 5% of it", () => {
     const bus = new EventBus({ now: () => 1_000 });
-    const files = Array.from({ length: 500 }, (_, i) => ({
-      project: `project-${i}`,
-      filename: `project_${i}-1.${i}.0-py3-none-any.whl`,
-      downloads: 1 + (i % 3) * 1000,
-      installers: [
-        { installer: 'pip' as const, downloads: 1 + (i % 3) * 900, ci: i % 2 },
-        ...(i % 4 === 0 ? [{ installer: 'uv' as const, downloads: 100, ci: 0 }] : []),
-      ],
-    }));
-    const numbered = bus.publish({ type: 'downloads', files }) as ReturnType<EventBus['publish']> & { chars: number };
+    let numbered: (NumberedEvent & { chars: number }) | undefined;
+    const batch = new DownloadBatch((packed) => (numbered = bus.publishDownloads(packed) as NumberedEvent & { chars: number }), 60_000);
+    const pip = { installer: 'pip' as const, ci: false };
+    for (let i = 0; i < 500; i++) {
+      const file = { project: `project-${i}`, filename: `project_${i}-1.${i}.0-py3-none-any.whl` };
+      for (let n = 0; n < 1 + (i % 3) * 9; n++) batch.add(file, { ...pip, ci: n % 2 === 1 });
+      if (i % 4 === 0) for (let n = 0; n < 20; n++) batch.add(file, { installer: 'uv', ci: false });
+    }
+    batch.flush();
+    if (!numbered) throw new Error('no event was published');
     expect(Object.getOwnPropertyDescriptor(numbered, 'text')?.value).toBeUndefined();
-    expect(numbered.json).toBe(JSON.stringify(numbered.event));
+    const event = numbered.event;
+    if (event.type !== 'downloads') throw new Error(`a ${event.type} event`);
+    expect(event.files).toHaveLength(500);
+    expect(event.files[0]).toEqual({ project: 'project-0', filename: 'project_0-1.0.0-py3-none-any.whl', downloads: 21, installers: [{ installer: 'uv', downloads: 20, ci: 0 }, { installer: 'pip', downloads: 1, ci: 0 }] });
+    expect(event.files[2]).toEqual({ project: 'project-2', filename: 'project_2-1.2.0-py3-none-any.whl', downloads: 19, installers: [{ installer: 'pip', downloads: 19, ci: 9 }] });
+    // Made anew each time it is read: the ring holds no list of objects.
+    expect(numbered.event).not.toBe(event);
+    expect(numbered.event).toEqual(event);
+    expect(numbered.json).toBe(JSON.stringify(event));
     expect(Math.abs(numbered.chars / numbered.json.length - 1)).toBeLessThan(0.05);
   });
 

@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { IndexEvent, ResyncReasonSchema } from '../../shared/api.js';
 import type { Static } from '@sinclair/typebox';
+import type { PackedDownloads } from './download-batch.js';
 
 /** What a publisher says: the bus adds the time and, to a change of the catalog, its serial. */
 type Published<E> = E extends IndexEvent ? Omit<E, 'time' | 'serial'> : never;
@@ -43,24 +44,20 @@ class BusEvent implements NumberedEvent {
 
   constructor(
     readonly id: number,
-    readonly event: IndexEvent,
+    /** The event, or (a `downloads` event) what makes it each time it is read. */
+    private readonly source: IndexEvent | (() => IndexEvent),
+    estimatedChars?: number,
   ) {
-    this.chars = event.type === 'downloads' ? downloadsChars(event.files) : this.json.length;
+    this.chars = estimatedChars ?? this.json.length;
+  }
+
+  get event(): IndexEvent {
+    return typeof this.source === 'function' ? this.source() : this.source;
   }
 
   get json(): string {
     return (this.text ??= JSON.stringify(this.event));
   }
-}
-
-/** About the length of a `downloads` event's JSON, from what it lists (within a few percent). */
-function downloadsChars(files: Extract<IndexEvent, { type: 'downloads' }>['files']): number {
-  let chars = 80;
-  for (const f of files) {
-    chars += 60 + f.project.length + f.filename.length;
-    for (const i of f.installers) chars += 45 + i.installer.length;
-  }
-  return chars;
 }
 
 export type Replay = { events: NumberedEvent[] } | { resync: Static<typeof ResyncReasonSchema> };
@@ -117,13 +114,26 @@ export class EventBus {
   publish(event: Published<IndexEvent>): NumberedEvent {
     const stamped = CATALOG_CHANGES.has(event.type) ? { ...event, serial: this.serial() } : event;
     const full = { ...stamped, time: new Date().toISOString() } as IndexEvent;
-    const numbered = new BusEvent(++this.last, full);
+    return this.add(new BusEvent(++this.last, full), full);
+  }
+
+  /**
+   * Publishes a `downloads` event from its packed files (download-batch.ts): the ring keeps
+   * them packed, and the list is made for the subscribers now and for a stream's JSON later.
+   */
+  publishDownloads(downloads: PackedDownloads): NumberedEvent {
+    const time = new Date().toISOString();
+    const make = (): IndexEvent => ({ type: 'downloads', files: downloads.files(), time });
+    return this.add(new BusEvent(++this.last, make, downloads.chars()), make());
+  }
+
+  private add(numbered: BusEvent, event: IndexEvent): NumberedEvent {
     // The slot's previous event (ring.length ids ago) goes first, then the oldest until the size fits.
     if (numbered.id - this.oldest >= this.ring.length) this.dropOldest();
     this.ring[numbered.id % this.ring.length] = numbered;
     this.chars += numbered.chars;
     while (this.chars > this.maxChars && this.oldest < numbered.id) this.dropOldest();
-    this.emitter.emit('event', numbered.event, numbered.id, numbered);
+    this.emitter.emit('event', event, numbered.id, numbered);
     return numbered;
   }
 

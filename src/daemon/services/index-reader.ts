@@ -71,7 +71,7 @@ export class IndexReader {
     this.events = opts.events;
     this.primary = opts.primary;
     this.pages = new PageCache(opts.pageFile);
-    this.downloadBatch = new DownloadBatch((files) => this.events.publish({ type: 'downloads', files }), opts.downloadBatchMs);
+    this.downloadBatch = new DownloadBatch((downloads) => this.events.publishDownloads(downloads), opts.downloadBatchMs);
   }
 
   /** A project's pages must be rendered again (the publisher changed it). */
