@@ -245,7 +245,6 @@ function toRecord(row: FileRow): FileRecord {
   };
 }
 
-/** Downloads counted in memory and not written yet, of one file, day, installer and CI flag. */
 /** One written download count: of a file, on a UTC day, by an installer, from CI or not. */
 export interface DownloadCountRow {
   filename: string;
@@ -624,8 +623,8 @@ export class Catalog {
    * kept and tried again at the next flush).
    *
    * The batches are posted one per turn of the event loop: at 25,000 downloads a second of
-   * different files, posting a second's fifty batches at once held every connection for
-   * 10-25 ms (the downloads' p99). Readers count a batch from the moment it is made.
+   * different files, posting a second's fifty batches at once was part of the stalls of
+   * 10-25 ms that made the downloads' p99. Readers count a batch from the moment it is made.
    */
   flushDownloads(): void {
     const rows = this.pendingDownloads.take();

@@ -33,11 +33,6 @@ export class PackedDownloads {
     private readonly counts: Uint32Array,
   ) {}
 
-  /** How many files. */
-  get length(): number {
-    return this.filenames.length;
-  }
-
   /** The event's list of files, made anew at each call. */
   files(): FileDownloads[] {
     const files: FileDownloads[] = [];
@@ -108,6 +103,7 @@ export class DownloadBatch {
     if (slot === undefined || this.projects[slot] !== file.project) slot = this.newSlot(file);
     if (this.downloads[slot] === 0) this.pending[this.pendingCount++] = slot;
     (this.downloads[slot] as number) += 1;
+    // An installer this list does not know is counted as the last one, 'other'.
     const at = slot * INSTALLER_COUNT + (INSTALLER_INDEX.get(client.installer) ?? INSTALLER_COUNT - 1);
     (this.byInstaller[at] as number) += 1;
     if (client.ci) (this.fromCi[at] as number) += 1;
