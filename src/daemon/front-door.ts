@@ -7,8 +7,11 @@
  * On this kind of machine node:http answering a fixed 2 KiB body reached 59% of nginx, a
  * socket answering the same bytes 99%. So a connection starts here: each request head is
  * read from the socket, and the plain case of a GET the hot paths answer is answered with
- * one write. Anything else — another method, a body, `Connection: close`, HTTP/1.0, a header
- * this reader does not take as plain (repeated, unusual characters, a bare LF), a head over
+ * one write (a page not rendered yet is rendered first, the requests behind it waiting:
+ * handing the connection over for it would send every later request on it, a pip
+ * session's downloads, through node:http). Anything else — another method, a body,
+ * `Connection: close`, HTTP/1.0, a header this reader does not take as plain (repeated,
+ * unusual characters, a bare LF), a head over
  * 16 KiB, or a request the hot paths leave to the routes — and the connection is handed to
  * node:http from that request on, with the bytes read so far put back in front of the rest:
  * node:http and fastify then answer it, and every later request on it, as they always did.
@@ -135,6 +138,10 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
   const adopt = (socket: Socket) => {
     let buffered: Buffer | undefined;
     let headSince = 0;
+    /** Whether a page is being rendered for the first request buffered. */
+    let rendering = false;
+    /** Whether the client ended its side while a page was rendered. */
+    let clientEnded = false;
     const connectionHeaders = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n\r\n`;
 
     const release = () => {
@@ -153,8 +160,32 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
       if (rest) socket.unshift(rest);
       toHttp.call(server, socket);
     };
+    /** Writes the answer to the request whose head ends at `end`; false when the client must read first. */
+    const send = (answer: HotAnswer, end: number): boolean => {
+      buffered = buffered && end + 4 < buffered.length ? buffered.subarray(end + 4) : undefined;
+      headSince = 0;
+      reading.delete(socket);
+      answered++;
+      const parts = responseBytes(answer, connectionHeaders);
+      if (parts.length === 1) socket.write(parts[0] as Buffer);
+      else {
+        // One writev for the head and the body.
+        socket.cork();
+        for (const part of parts) socket.write(part);
+        socket.uncork();
+      }
+      answer.sent();
+      // write() says false for any answer over 16 KiB, even one the kernel took at once;
+      // what is still waiting to be sent tells whether the client is not reading: then no
+      // more of its requests are read until it has.
+      if (socket.writableLength > UNSENT_LIMIT_BYTES) {
+        socket.pause();
+        return false;
+      }
+      return true;
+    };
     const answerBuffered = () => {
-      while (buffered) {
+      while (buffered && !rendering) {
         const end = buffered.indexOf(END_OF_HEAD);
         if (end === -1) {
           if (buffered.length > MAX_HEAD_BYTES || hasBareLf(buffered, buffered.length)) return handOver();
@@ -165,28 +196,30 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
         }
         if (end > MAX_HEAD_BYTES || hasBareLf(buffered, end)) return handOver();
         const request = plainRequest(buffered.toString('latin1', 0, end));
-        const answer = request && hot().answer(request);
+        const answer = request && hot().answer(request, true);
         if (!answer) return handOver();
-        buffered = end + 4 === buffered.length ? undefined : buffered.subarray(end + 4);
-        headSince = 0;
-        reading.delete(socket);
-        answered++;
-        const parts = responseBytes(answer, connectionHeaders);
-        if (parts.length === 1) socket.write(parts[0] as Buffer);
-        else {
-          // One writev for the head and the body.
-          socket.cork();
-          for (const part of parts) socket.write(part);
-          socket.uncork();
-        }
-        answer.sent();
-        // write() says false for any answer over 16 KiB, even one the kernel took at once;
-        // what is still waiting to be sent tells whether the client is not reading: then no
-        // more of its requests are read until it has.
-        if (socket.writableLength > UNSENT_LIMIT_BYTES) {
-          socket.pause();
+        if (answer instanceof Promise) {
+          // A page rendered first: later requests wait (answers go out in order), and the
+          // connection is not idle meanwhile (closing the server lets it finish).
+          rendering = true;
+          reading.add(socket);
+          answer.then(
+            (rendered) => {
+              rendering = false;
+              if (socket.destroyed) return;
+              if (!rendered) return handOver();
+              if (send(rendered, end)) answerBuffered();
+              if (clientEnded && !rendering) finish();
+            },
+            () => {
+              // The routes render it again, and answer the failure as they answer any.
+              rendering = false;
+              if (!socket.destroyed) handOver();
+            },
+          );
           return;
         }
+        if (!send(answer, end)) return;
       }
     };
     function onData(chunk: Buffer) {
@@ -198,10 +231,15 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
       socket.resume();
       answerBuffered();
     }
-    function onEnd() {
-      // The client will send nothing more: answered all it asked, the connection ends.
+    /** The client will send nothing more: answered all it asked, the connection ends. */
+    function finish() {
       release();
       socket.end();
+    }
+    function onEnd() {
+      // A page being rendered is answered first, and what was asked after it.
+      if (rendering) clientEnded = true;
+      else finish();
     }
     const destroy = () => socket.destroy();
     /** What the front door listens to while it holds the connection; all removed when it lets go. */

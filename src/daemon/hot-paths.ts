@@ -13,8 +13,9 @@
  * - for files: Range, If-Range and the conditional headers, a `.metadata` file, a file the
  *   catalog does not list (the upstream, or the 404) or cannot name at once, one that left
  *   the folder, one too large for one read;
- * - for pages: no format the Accept header allows, a name an upstream serves, a page not
- *   rendered yet (the route renders and keeps it), an unknown name;
+ * - for pages: no format the Accept header allows, a name an upstream serves, an unknown
+ *   name, and a page not rendered yet when the reader cannot wait for it (node:http's
+ *   handler: the route renders and keeps it; the front door waits for it);
  * - a daemon that is closing (fastify answers 503).
  *
  * What is answered here is answered byte for byte as the routes would (headers, bodies and
@@ -72,8 +73,12 @@ export interface HotAnswer {
 }
 
 export interface HotPaths {
-  /** The answer to a request in its plain form, or undefined when fastify's routes answer it. */
-  answer(req: HotRequest): HotAnswer | undefined;
+  /**
+   * The answer to a request in its plain form, or undefined when fastify's routes answer it.
+   * With `wait`, a page not rendered yet is rendered and answered (a promise), where without
+   * it the routes render it: a caller that can wait keeps the connection it reads.
+   */
+  answer(req: HotRequest, wait?: boolean): HotAnswer | Promise<HotAnswer | undefined> | undefined;
   /** Answers a request through node:http and returns true, or returns false without touching `res`. */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** How many requests were answered here (tests check that the plain cases are). */
@@ -156,12 +161,18 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     };
   };
 
-  const page = (req: HotRequest, url: string, started: number): HotAnswer | undefined => {
+  /** A page rendered now, and answered unless the daemon began closing meanwhile (fastify then answers 503). */
+  const rendered = (req: HotRequest, rendering: Promise<Page | undefined>, type: string, started: number): Promise<HotAnswer | undefined> =>
+    rendering.then((found) => (found && !closing ? pageAnswer(req, found, type, started) : undefined));
+
+  const page = (req: HotRequest, url: string, started: number, wait: boolean): HotAnswer | Promise<HotAnswer | undefined> | undefined => {
     const format = negotiateSimple(req.headers.accept, undefined);
     if (!format) return undefined;
+    const type = contentTypeOf(format);
     if (url === '/simple/') {
       const root = app.reader.simplePageNow(undefined, format);
-      return root ? pageAnswer(req, root, contentTypeOf(format), started) : undefined;
+      if (root) return pageAnswer(req, root, type, started);
+      return wait ? rendered(req, app.reader.simpleRoot(format), type, started) : undefined;
     }
     const project = url.slice('/simple/'.length, -1);
     // Only a normalized name is answered here; simple.ts redirects the others.
@@ -169,22 +180,30 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     // A name that is not local is the upstream's (simple.ts sends it there).
     if (app.upstream && app.upstream.decide(project).kind !== 'local') return undefined;
     const found = app.reader.simplePageNow(project, format);
-    return found ? pageAnswer(req, found, contentTypeOf(format), started) : undefined;
+    if (found) return pageAnswer(req, found, type, started);
+    // An unknown name renders nothing: the routes then answer 404.
+    return wait ? rendered(req, app.reader.simpleProject(project, format), type, started) : undefined;
+  };
+
+  const counted = (found: HotAnswer | undefined): HotAnswer | undefined => {
+    if (found) answered++;
+    return found;
   };
 
   const hot: HotPaths = {
-    answer(req) {
+    answer(req, wait = false) {
       const url = req.url;
       if (closing || req.method !== 'GET' || url === undefined || url.includes('?') || url.includes('%')) return undefined;
       const started = performance.now();
-      let found: HotAnswer | undefined;
-      if (filesOpen && url.startsWith('/packages/')) found = download(req, url, started);
-      else if (pagesOpen && url.startsWith('/simple/') && url.endsWith('/')) found = page(req, url, started);
-      if (found) answered++;
-      return found;
+      if (filesOpen && url.startsWith('/packages/')) return counted(download(req, url, started));
+      if (pagesOpen && url.startsWith('/simple/') && url.endsWith('/')) {
+        const found = page(req, url, started, wait);
+        return found instanceof Promise ? found.then(counted) : counted(found);
+      }
+      return undefined;
     },
     handle(req, res) {
-      const found = hot.answer(req);
+      const found = hot.answer(req) as HotAnswer | undefined;
       if (!found) return false;
       res.writeHead(found.status, found.headers);
       res.end(found.body);

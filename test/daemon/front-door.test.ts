@@ -185,6 +185,25 @@ describe('the front door answers plain GETs as node:http does', () => {
     raw.close();
   });
 
+  it('renders a page not rendered yet and answers it here, the requests pipelined behind it in order; an unknown name goes to node:http', async () => {
+    const later: DistSpec = { name: 'Later', version: '1.0' };
+    expect((await upload(t.app, later, 'wheel')).res.statusCode).toBe(200);
+    const door = t.app.frontDoor!;
+    const [answered, handed] = [door.answered, door.handedOver];
+    const raw = new Raw();
+    raw.send(get('/simple/later/', { Accept: PAGE_ACCEPT }) + get(`/packages/${WHEEL}`) + get('/simple/later/', { Accept: PAGE_ACCEPT }));
+    const [a, b, c] = [await raw.response(), await raw.response(), await raw.response()];
+    expect([a.status, b.status, c.status]).toEqual([200, 200, 200]);
+    expect(JSON.parse(a.body.toString()) as { name: string }).toMatchObject({ name: 'later' });
+    expect(b.headers['content-type']).not.toBe(PAGE_ACCEPT);
+    expect(c.body.equals(a.body)).toBe(true);
+    expect([door.answered - answered, door.handedOver - handed]).toEqual([3, 0]);
+    raw.close();
+
+    const unknown = await once(get('/simple/no-such-project/', { Accept: PAGE_ACCEPT }));
+    expect([unknown.res.status, unknown.front, unknown.handed]).toEqual([404, 0, 1]);
+  });
+
   it('reads no further while a client does not read its answers, and then answers all of them', async () => {
     const raw = new Raw();
     raw.socket.pause();
