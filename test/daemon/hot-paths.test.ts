@@ -5,13 +5,13 @@
  * the two answers must match. The hot-path counter shows which requests took that path.
  */
 import { request } from 'node:http';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, formFieldsFor, makeApp, makeDist, upload, uploadForm, type TestApp } from '../helpers/app.js';
 import { buildWheel, wheelFilename, sdistFilename, type DistSpec } from '../helpers/dists.js';
-import { OpenFiles, openFileBudget } from '../../src/daemon/services/open-files.js';
+import { OpenFiles, openFileBudget, REVALIDATE_MS } from '../../src/daemon/services/open-files.js';
 
 const SPEC: DistSpec = { name: 'Hot_Demo', version: '1.0', modules: { 'hot_demo/__init__.py': '# hot\n'.repeat(100) } };
 const WHEEL = wheelFilename(SPEC);
@@ -213,45 +213,93 @@ describe('kept descriptors', () => {
     files.clear();
   });
 
+  /** A cache of `max` and a count of the files it opened (it makes a path only to open one). */
+  const counted = (max: number) => {
+    const opened: string[] = [];
+    const files = new OpenFiles(max, 1024 * 1024, REVALIDATE_MS, (key) => {
+      opened.push(key);
+      return key;
+    });
+    /** Acquires and is done with it, as every download is; the file's fd. */
+    const use = (key: string) => {
+      const f = files.acquire(key, 'a'.repeat(64));
+      if (f) files.done(f);
+      return f;
+    };
+    return { files, opened, use };
+  };
+
   it('keep at most their budget, closing the oldest', () => {
-    const files = new OpenFiles(2, 1024 * 1024);
+    const { files, use } = counted(2);
     const paths = ['x1', 'x2', 'x3'].map((n) => join(t.root, `${n}.whl`));
     for (const p of paths) writeFileSync(p, 'bytes');
-    for (const p of paths) files.acquire(p, 'sha');
+    for (const p of paths) use(p);
     expect(files.size).toBe(2);
     files.clear();
     expect(files.size).toBe(0);
   });
 
   it('when full, close the oldest one for each file opened, past those forgotten already', () => {
-    const files = new OpenFiles(4, 1024 * 1024);
-    const paths = Array.from({ length: 7 }, (_, i) => join(t.root, `many-${i}.whl`));
+    const { files, opened, use } = counted(4);
+    const paths = Array.from({ length: 6 }, (_, i) => join(t.root, `many-${i}.whl`));
     for (const p of paths) writeFileSync(p, 'bytes');
-    const opened = paths.slice(0, 4).map((p) => files.acquire(p, 'sha'));
+    for (const p of paths.slice(0, 4)) use(p);
     // The oldest is forgotten (it could not be read whole): its place in the queue is skipped.
     files.forget(paths[0] as string);
-    files.acquire(paths[4] as string, 'sha');
+    use(paths[4] as string);
     expect(files.size).toBe(4);
     // Full again: the next file closes the oldest still kept (the second), and only that one.
-    files.acquire(paths[5] as string, 'sha');
+    use(paths[5] as string);
     expect(files.size).toBe(4);
-    expect(files.acquire(paths[2] as string, 'sha')).toBe(opened[2]);
-    expect(files.acquire(paths[3] as string, 'sha')).toBe(opened[3]);
-    const second = files.acquire(paths[1] as string, 'sha');
-    expect(second).not.toBe(opened[1]);
+    opened.length = 0;
+    for (const p of [paths[2], paths[3], paths[4], paths[5]]) use(p as string);
+    expect(opened).toEqual([]);
+    use(paths[1] as string);
+    expect(opened).toEqual([paths[1]]);
     expect(files.size).toBe(4);
     files.clear();
   });
 
+  it('never close a file between its acquire and done: with every kept file in use, the next is opened and not kept', () => {
+    const { files, use } = counted(1);
+    const [p1, p2] = ['busy-1', 'busy-2'].map((n) => join(t.root, `${n}.whl`)) as [string, string];
+    writeFileSync(p1, 'first');
+    writeFileSync(p2, 'second!');
+    const held = files.acquire(p1, 'a'.repeat(64));
+    const other = files.acquire(p2, 'a'.repeat(64));
+    expect([held?.kept, other?.kept]).toEqual([true, false]);
+    expect(held && readFileSync(`/proc/self/fd/${held.fd}`, 'utf8')).toBe('first');
+    if (held) files.done(held);
+    if (other) files.done(other);
+    // Done with: the next file takes its place (and its object), the first is closed.
+    expect(use(p2)?.kept).toBe(true);
+    expect(files.size).toBe(1);
+    files.clear();
+  });
+
+  it('keep a sha256 that is not hex as it is, and tell contents apart by it', () => {
+    const { files } = counted(4);
+    const p = join(t.root, 'odd-sha.whl');
+    writeFileSync(p, 'bytes');
+    const a = files.acquire(p, 'not-a-hex-digest');
+    if (a) files.done(a);
+    expect(a?.sha256).toBe('not-a-hex-digest');
+    expect(files.acquire(p, 'not-a-hex-digest')).toBe(a);
+    if (a) files.done(a);
+    const hex = files.acquire(p, 'b'.repeat(64));
+    expect(hex?.sha256).toBe('b'.repeat(64));
+    files.clear();
+  });
+
   it('keep their queue bounded when files are forgotten and opened again many times', () => {
-    const files = new OpenFiles(2, 1024 * 1024);
+    const { files, use } = counted(2);
     const p = join(t.root, 'again.whl');
     writeFileSync(p, 'bytes');
     for (let i = 0; i < 3000; i++) {
-      files.acquire(p, 'sha');
+      use(p);
       files.forget(p);
     }
-    const queue = (files as unknown as { order: unknown[]; head: number });
+    const queue = files as unknown as { order: unknown[]; head: number };
     expect(queue.order.length - queue.head).toBeLessThanOrEqual(2 * 2 + 1024);
     files.clear();
   });

@@ -79,6 +79,51 @@ function httpDateOf(mtimeMs: number): string {
   return date;
 }
 
+/** Scratch for a sha256's bytes, to compare with a kept file's without making a string. */
+const shaScratch = Buffer.alloc(32);
+
+/**
+ * A kept file: one object per slot of the cache, used again for the next file when its file
+ * is closed to make room. Under random downloads of 60,000 files, a new object per file
+ * opened (with the catalog's sha256 as a new string) lived until the cache let it go, long
+ * enough to be promoted to V8's old generation: a third of what downloads promoted, and
+ * collected several times a second (the downloads' p99). Its sha256 is kept as 32 bytes.
+ */
+class KeptFile implements OpenFile {
+  fd = -1;
+  size = 0;
+  mtimeMs = 0;
+  lastModified = '';
+  checkedAt = 0;
+  readonly kept = true;
+  key = '';
+  /** Bumped each time the object is let go or used for another file (the queue's entries say which use they are of). */
+  generation = 0;
+  /** Between acquire and done: never used for another file then. */
+  inUse = false;
+  private readonly shaBytes = Buffer.alloc(32);
+  /** A sha256 that is not 64 hex digits, kept as it is. */
+  private otherSha: string | undefined;
+
+  get sha256(): string {
+    return this.otherSha ?? this.shaBytes.toString('hex');
+  }
+
+  setSha256(sha256: string): void {
+    if (sha256.length === 64 && this.shaBytes.write(sha256, 0, 32, 'hex') === 32 && this.shaBytes.toString('hex') === sha256) {
+      this.otherSha = undefined;
+    } else {
+      this.otherSha = sha256;
+    }
+  }
+
+  /** Whether the file was opened for content `sha256` (the same 32 bytes are the same content, whatever the case of their hex). */
+  hasSha256(sha256: string): boolean {
+    if (this.otherSha !== undefined) return this.otherSha === sha256;
+    return sha256.length === 64 && shaScratch.write(sha256, 0, 32, 'hex') === 32 && shaScratch.equals(this.shaBytes);
+  }
+}
+
 function isGone(code: string | undefined): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
@@ -89,17 +134,20 @@ function isGone(code: string | undefined): boolean {
  */
 export class OpenFiles {
   /** By key. */
-  private readonly open = new Map<string, OpenFile>();
+  private readonly open = new Map<string, KeptFile>();
   /**
-   * Kept files in the order they were opened, oldest at `head`; an entry forgotten since is
-   * skipped when its turn comes (it is no longer the map's entry for its key). When full,
-   * one file is closed per file opened, as nginx's open_file_cache does: closing a sixteenth
-   * at once held up every connection for the thousand closes (the downloads' p99 at 60,000
-   * files), and taking the oldest from the Map walked past the slots of every entry deleted
-   * before it (10% of the CPU).
+   * Kept files in the order they were opened, oldest at `head`, each with the generation of
+   * the use it was queued for: an entry forgotten since (or used for another file) is skipped
+   * when its turn comes. When full, one file is closed per file opened, as nginx's
+   * open_file_cache does: closing a sixteenth at once held up every connection for the
+   * thousand closes (the downloads' p99 at 60,000 files), and taking the oldest from the Map
+   * walked past the slots of every entry deleted before it (10% of the CPU).
    */
-  private order: OpenFile[] = [];
+  private order: KeptFile[] = [];
+  private orderGeneration: number[] = [];
   private head = 0;
+  /** Objects of files closed, for the next files kept. */
+  private readonly unused: KeptFile[] = [];
 
   constructor(
     /** How many descriptors to keep at most (0 keeps none). */
@@ -119,18 +167,19 @@ export class OpenFiles {
   /**
    * The file `key` names, with content `sha256` (the catalog's), open: the kept descriptor when
    * it was opened for that content and is still the file at that path, else a new one.
-   * Undefined when nothing (or no regular file) is there.
+   * Undefined when nothing (or no regular file) is there. A kept file is the caller's until
+   * {@link done}, and only until then: its object is used again for another file later.
    */
   acquire(key: string, sha256: string): OpenFile | undefined {
     const kept = this.open.get(key);
     if (kept) {
-      const now = performance.now();
-      if (kept.sha256 === sha256) {
-        if (now - kept.checkedAt < this.revalidateMs) return kept;
+      if (kept.hasSha256(sha256)) {
+        const now = performance.now();
+        if (now - kept.checkedAt < this.revalidateMs) return this.lend(kept);
         const st = fstatSync(kept.fd);
         if (st.nlink > 0 && st.size === kept.size && st.mtimeMs === kept.mtimeMs) {
           kept.checkedAt = now;
-          return kept;
+          return this.lend(kept);
         }
       }
       this.forget(key);
@@ -151,25 +200,41 @@ export class OpenFiles {
         closeSync(fd);
         return undefined;
       }
-      const keep = this.max > 0 && st.size <= this.keepUpTo;
-      const file: OpenFile = { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified: httpDateOf(st.mtimeMs), sha256, checkedAt: performance.now(), kept: keep, key };
-      if (keep) {
-        if (this.open.size >= this.max) this.closeOldest();
-        this.open.set(key, file);
-        this.order.push(file);
-        // Files forgotten and opened again while the cache is not full leave entries behind.
-        if (this.order.length - this.head > 2 * this.max + 1024) this.compact();
+      const lastModified = httpDateOf(st.mtimeMs);
+      // Not kept: too large, no budget, or every kept file in use (then nothing can make room).
+      if (this.max === 0 || st.size > this.keepUpTo || (this.open.size >= this.max && !this.closeOldest())) {
+        return { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified, sha256, checkedAt: performance.now(), kept: false, key };
       }
-      return file;
+      const file = this.unused.pop() ?? new KeptFile();
+      file.generation += 1;
+      file.fd = fd;
+      file.size = st.size;
+      file.mtimeMs = st.mtimeMs;
+      file.lastModified = lastModified;
+      file.setSha256(sha256);
+      file.checkedAt = performance.now();
+      file.key = key;
+      this.open.set(key, file);
+      this.order.push(file);
+      this.orderGeneration.push(file.generation);
+      // Files forgotten and opened again while the cache is not full leave entries behind.
+      if (this.order.length - this.head > 2 * this.max + 1024) this.compact();
+      return this.lend(file);
     } catch (err) {
       closeSync(fd);
       throw err;
     }
   }
 
+  private lend(file: KeptFile): KeptFile {
+    file.inUse = true;
+    return file;
+  }
+
   /** Done with `file`: closes it unless the cache keeps it. */
   done(file: OpenFile): void {
-    if (!file.kept) closeSync(file.fd);
+    if (file instanceof KeptFile) file.inUse = false;
+    else closeSync(file.fd);
   }
 
   /** Closes the kept descriptor of `key`, if there is one (e.g. it could not be read whole). */
@@ -177,29 +242,54 @@ export class OpenFiles {
     const file = this.open.get(key);
     if (!file) return;
     this.open.delete(key);
-    // `file.kept` stays true, so a caller's done() after this does not close the number again.
     closeSync(file.fd);
+    // Its entries in the queue are stale from now on.
+    file.generation += 1;
+    // One a caller still holds is not used again (its done() then closes nothing: it is kept).
+    if (!file.inUse) this.unused.push(file);
   }
 
-  /** Closes the oldest kept descriptor. */
-  private closeOldest(): void {
-    while (this.head < this.order.length) {
-      const file = this.order[this.head++] as OpenFile;
-      if (this.open.get(file.key) === file) {
-        this.forget(file.key);
-        break;
+  /** Closes the oldest kept descriptor not in use; false when every one is in use. */
+  private closeOldest(): boolean {
+    let closed = false;
+    for (let left = this.order.length - this.head; left > 0 && this.head < this.order.length; left--) {
+      const file = this.order[this.head] as KeptFile;
+      const generation = this.orderGeneration[this.head] as number;
+      this.head += 1;
+      if (file.generation !== generation || this.open.get(file.key) !== file) continue;
+      if (file.inUse) {
+        // Between a caller's acquire and done: its turn comes again later.
+        this.order.push(file);
+        this.orderGeneration.push(generation);
+        continue;
       }
+      this.forget(file.key);
+      closed = true;
+      break;
     }
     // Drop the part of the queue already passed once it is half of it (amortized O(1)).
     if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head);
+      this.orderGeneration = this.orderGeneration.slice(this.head);
       this.head = 0;
     }
+    return closed;
   }
 
   /** The queue without the entries forgotten since they were kept. */
   private compact(): void {
-    this.order = this.order.slice(this.head).filter((file) => this.open.get(file.key) === file);
+    const order: KeptFile[] = [];
+    const generations: number[] = [];
+    for (let i = this.head; i < this.order.length; i++) {
+      const file = this.order[i] as KeptFile;
+      const generation = this.orderGeneration[i] as number;
+      if (file.generation === generation && this.open.get(file.key) === file) {
+        order.push(file);
+        generations.push(generation);
+      }
+    }
+    this.order = order;
+    this.orderGeneration = generations;
     this.head = 0;
   }
 
@@ -207,6 +297,7 @@ export class OpenFiles {
   clear(): void {
     for (const key of [...this.open.keys()]) this.forget(key);
     this.order = [];
+    this.orderGeneration = [];
     this.head = 0;
   }
 }
