@@ -54,7 +54,8 @@ export class PendingDownloads {
 
   /** Takes everything pending (for a write); `restore` puts it back if the write fails. */
   take(): PendingCount[] {
-    const taken = [...this.all()];
+    const taken: PendingCount[] = [];
+    for (const first of this.counts.values()) for (let e: Entry | undefined = first; e; e = e.next) taken.push(e);
     this.counts = new Map();
     this.entries = 0;
     return taken;
