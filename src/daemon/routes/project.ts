@@ -21,8 +21,10 @@ let description: Promise<Description> | undefined;
 
 export default async function projectRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
   const pages = new SerialPages(() => app.reader.serial);
-  const unsubscribe = app.events.subscribe((event) => {
-    if (event.type === 'downloads') for (const f of event.files) pages.forget(f.project);
+  const unsubscribe = app.events.subscribe((event, _id, numbered) => {
+    if (event.type !== 'downloads') return;
+    // The projects alone, without the event's list of files when the bus has them so.
+    for (const project of numbered.projects ?? event.files.map((f) => f.project)) pages.forget(project);
   });
   app.addHook('onClose', async () => unsubscribe());
 

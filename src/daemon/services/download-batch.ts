@@ -28,7 +28,8 @@ const INSTALLER_INDEX: ReadonlyMap<string, number> = new Map(INSTALLERS.map((nam
  */
 export class PackedDownloads {
   constructor(
-    private readonly projects: readonly string[],
+    /** The project of each file. */
+    readonly projects: readonly string[],
     private readonly filenames: readonly string[],
     private readonly counts: Uint32Array,
   ) {}

@@ -28,6 +28,8 @@ export interface NumberedEvent {
   id: number;
   event: IndexEvent;
   readonly json: string;
+  /** For a `downloads` event, the project of each file, read without making the event's list of files. */
+  readonly projects?: readonly string[];
 }
 
 /**
@@ -44,15 +46,11 @@ class BusEvent implements NumberedEvent {
 
   constructor(
     readonly id: number,
-    /** The event, or (a `downloads` event) what makes it each time it is read. */
-    private readonly source: IndexEvent | (() => IndexEvent),
+    readonly event: IndexEvent,
     estimatedChars?: number,
+    readonly projects?: readonly string[],
   ) {
     this.chars = estimatedChars ?? this.json.length;
-  }
-
-  get event(): IndexEvent {
-    return typeof this.source === 'function' ? this.source() : this.source;
   }
 
   get json(): string {
@@ -114,26 +112,32 @@ export class EventBus {
   publish(event: Published<IndexEvent>): NumberedEvent {
     const stamped = CATALOG_CHANGES.has(event.type) ? { ...event, serial: this.serial() } : event;
     const full = { ...stamped, time: new Date().toISOString() } as IndexEvent;
-    return this.add(new BusEvent(++this.last, full), full);
+    return this.add(new BusEvent(++this.last, full));
   }
 
   /**
    * Publishes a `downloads` event from its packed files (download-batch.ts): the ring keeps
-   * them packed, and the list is made for the subscribers now and for a stream's JSON later.
+   * them packed, and the event's list of files is made each time it is read (for a stream's
+   * JSON, once); a subscriber that needs only the projects reads `projects`.
    */
   publishDownloads(downloads: PackedDownloads): NumberedEvent {
-    const time = new Date().toISOString();
-    const make = (): IndexEvent => ({ type: 'downloads', files: downloads.files(), time });
-    return this.add(new BusEvent(++this.last, make, downloads.chars()), make());
+    const event: IndexEvent = {
+      type: 'downloads',
+      time: new Date().toISOString(),
+      get files() {
+        return downloads.files();
+      },
+    };
+    return this.add(new BusEvent(++this.last, event, downloads.chars(), downloads.projects));
   }
 
-  private add(numbered: BusEvent, event: IndexEvent): NumberedEvent {
+  private add(numbered: BusEvent): NumberedEvent {
     // The slot's previous event (ring.length ids ago) goes first, then the oldest until the size fits.
     if (numbered.id - this.oldest >= this.ring.length) this.dropOldest();
     this.ring[numbered.id % this.ring.length] = numbered;
     this.chars += numbered.chars;
     while (this.chars > this.maxChars && this.oldest < numbered.id) this.dropOldest();
-    this.emitter.emit('event', event, numbered.id, numbered);
+    this.emitter.emit('event', numbered.event, numbered.id, numbered);
     return numbered;
   }
 
