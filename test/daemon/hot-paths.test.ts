@@ -278,7 +278,7 @@ describe('kept descriptors', () => {
   });
 
   it('keep a sha256 that is not hex as it is, and tell contents apart by it', () => {
-    const { files } = counted(4);
+    const { files, opened } = counted(4);
     const p = join(t.root, 'odd-sha.whl');
     writeFileSync(p, 'bytes');
     const a = files.acquire(p, 'not-a-hex-digest');
@@ -288,6 +288,15 @@ describe('kept descriptors', () => {
     if (a) files.done(a);
     const hex = files.acquire(p, 'b'.repeat(64));
     expect(hex?.sha256).toBe('b'.repeat(64));
+    if (hex) files.done(hex);
+    // Kept as bytes: the same digest finds it, another one opens the file again.
+    opened.length = 0;
+    const again = files.acquire(p, 'b'.repeat(64));
+    expect(again).toBe(hex);
+    if (again) files.done(again);
+    expect(opened).toEqual([]);
+    expect(files.acquire(p, `${'b'.repeat(63)}c`)?.sha256).toBe(`${'b'.repeat(63)}c`);
+    expect(opened).toEqual([p]);
     files.clear();
   });
 

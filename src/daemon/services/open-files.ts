@@ -89,6 +89,23 @@ const shaScratch = Buffer.alloc(32);
  * enough to be promoted to V8's old generation: a third of what downloads promoted, and
  * collected several times a second (the downloads' p99). Its sha256 is kept as 32 bytes.
  */
+/** The sha256 bytes of a cache's kept files, 32 a file, in one buffer (a Buffer each cost a few hundred bytes). */
+class Sha256Store {
+  bytes = Buffer.alloc(256 * 32);
+  private next = 0;
+
+  /** The offset of a new file's 32 bytes. */
+  take(): number {
+    const at = this.next++ * 32;
+    if (at + 32 > this.bytes.length) {
+      const grown = Buffer.alloc(this.bytes.length * 2);
+      this.bytes.copy(grown);
+      this.bytes = grown;
+    }
+    return at;
+  }
+}
+
 class KeptFile implements OpenFile {
   fd = -1;
   size = 0;
@@ -101,26 +118,29 @@ class KeptFile implements OpenFile {
   generation = 0;
   /** Between acquire and done: never used for another file then. */
   inUse = false;
-  private readonly shaBytes = Buffer.alloc(32);
-  /** A sha256 that is not 64 hex digits, kept as it is. */
+  /** A sha256 that is not 64 lowercase hex digits, kept as it is. */
   private otherSha: string | undefined;
+  /** Where its sha256's bytes are in the store. */
+  private readonly at: number;
+
+  constructor(private readonly hashes: Sha256Store) {
+    this.at = hashes.take();
+  }
 
   get sha256(): string {
-    return this.otherSha ?? this.shaBytes.toString('hex');
+    return this.otherSha ?? this.hashes.bytes.toString('hex', this.at, this.at + 32);
   }
 
   setSha256(sha256: string): void {
-    if (sha256.length === 64 && this.shaBytes.write(sha256, 0, 32, 'hex') === 32 && this.shaBytes.toString('hex') === sha256) {
-      this.otherSha = undefined;
-    } else {
-      this.otherSha = sha256;
-    }
+    const bytes = this.hashes.bytes;
+    const asBytes = sha256.length === 64 && bytes.write(sha256, this.at, 32, 'hex') === 32 && bytes.toString('hex', this.at, this.at + 32) === sha256;
+    this.otherSha = asBytes ? undefined : sha256;
   }
 
   /** Whether the file was opened for content `sha256` (the same 32 bytes are the same content, whatever the case of their hex). */
   hasSha256(sha256: string): boolean {
     if (this.otherSha !== undefined) return this.otherSha === sha256;
-    return sha256.length === 64 && shaScratch.write(sha256, 0, 32, 'hex') === 32 && shaScratch.equals(this.shaBytes);
+    return sha256.length === 64 && shaScratch.write(sha256, 0, 32, 'hex') === 32 && shaScratch.compare(this.hashes.bytes, this.at, this.at + 32) === 0;
   }
 }
 
@@ -148,6 +168,7 @@ export class OpenFiles {
   private head = 0;
   /** Objects of files closed, for the next files kept. */
   private readonly unused: KeptFile[] = [];
+  private readonly hashes = new Sha256Store();
 
   constructor(
     /** How many descriptors to keep at most (0 keeps none). */
@@ -205,7 +226,7 @@ export class OpenFiles {
       if (this.max === 0 || st.size > this.keepUpTo || (this.open.size >= this.max && !this.closeOldest())) {
         return { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified, sha256, checkedAt: performance.now(), kept: false, key };
       }
-      const file = this.unused.pop() ?? new KeptFile();
+      const file = this.unused.pop() ?? new KeptFile(this.hashes);
       file.generation += 1;
       file.fd = fd;
       file.size = st.size;
