@@ -13,7 +13,8 @@
  * - for files: Range, If-Range and the conditional headers, a `.metadata` file, a file the
  *   catalog does not list (the upstream, or the 404) or cannot name at once, one that left
  *   the folder, one too large for one read;
- * - for pages: no format the Accept header allows, a name an upstream serves, an unknown
+ * - for pages: no format the Accept header allows, a name an upstream serves whose page is
+ *   not cached and current (a fetch, a refusal, a stale page and its warning), an unknown
  *   name, and a page not rendered yet when the reader cannot wait for it (node:http's
  *   handler: the route renders and keeps it; the front door waits for it);
  * - a daemon that is closing (fastify answers 503).
@@ -177,8 +178,12 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     const project = url.slice('/simple/'.length, -1);
     // Only a normalized name is answered here; simple.ts redirects the others.
     if (project.includes('/') || normalizeName(project) !== project) return undefined;
-    // A name that is not local is the upstream's (simple.ts sends it there).
-    if (app.upstream && app.upstream.decide(project).kind !== 'local') return undefined;
+    // A name that is not local is the upstream's: its page when cached and current, else
+    // simple.ts sends it there (a fetch, a refusal, a stale page with its warning).
+    if (app.upstream && app.upstream.decide(project).kind !== 'local') {
+      const cached = app.upstream.cachedPageNow(project, format);
+      return cached ? pageAnswer(req, cached, type, started) : undefined;
+    }
     const found = app.reader.simplePageNow(project, format);
     if (found) return pageAnswer(req, found, type, started);
     // An unknown name renders nothing: the routes then answer 404.

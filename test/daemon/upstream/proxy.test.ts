@@ -185,6 +185,35 @@ describe('upstream files', () => {
 });
 
 describe('when upstream is slow, fails or says no', () => {
+  it('a cached page is answered on the hot path, as the route answers it, and counted once', async () => {
+    const { t, up } = await proxyApp();
+    up.add({ name: 'idna', version: '3.7' });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as { port: number };
+    const headers = { accept: JSON_ACCEPT };
+    const first = await t.app.inject({ url: '/simple/idna/', headers });
+    expect(first.statusCode).toBe(200);
+    const [answered, hits] = [t.app.hotPaths.answered, t.app.upstream!.status().hits];
+    const res = await fetch(`http://127.0.0.1:${port}/simple/idna/`, { headers });
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(t.app.hotPaths.answered - answered).toBe(1);
+    expect(t.app.upstream!.status().hits - hits).toBe(1);
+    expect(body.equals(first.rawPayload)).toBe(true);
+    for (const name of ['etag', 'cache-control', 'vary', 'content-type', 'content-length']) expect(res.headers.get(name)).toBe(first.headers[name]);
+    expect(pagesAsked(up, 'idna')).toBe(1);
+  });
+
+  it('a cached page that upstream failed to refresh is left to the route, which adds its warning', async () => {
+    const { t, up } = await proxyApp({ upstreamTtl: 0 });
+    up.add({ name: 'idna', version: '3.7' });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as { port: number };
+    const headers = { accept: JSON_ACCEPT };
+    expect((await t.app.inject({ url: '/simple/idna/', headers })).statusCode).toBe(200);
+    up.failing = true;
+    await waitFor('a warning header', async () => (await fetch(`http://127.0.0.1:${port}/simple/idna/`, { headers })).headers.get('warning') !== null, 5000);
+  });
+
   it('a cached page is served with a warning when upstream fails; without one the reason is a 502', async () => {
     const { t, up } = await proxyApp({ upstreamTtl: 0 });
     up.add({ name: 'urllib3', version: '2.0.0' });

@@ -184,6 +184,19 @@ export class UpstreamProxy {
     return this.fetchEntry(project).then((found) => this.pageAnswer(found, format));
   }
 
+  /**
+   * The cached page of `project` in `format` when it can be answered at once and as it is (a
+   * page in memory, nothing to warn of): counted, and refreshed when due, as projectPage does.
+   * Undefined, with nothing counted or started, otherwise: projectPage answers then.
+   */
+  cachedPageNow(project: string, format: SimpleFormat): Page | undefined {
+    if (this.decide(project).kind !== 'upstream' || this.opts.indexing?.()) return undefined;
+    const entry = this.entries.get(project);
+    if (!entry || entry.failure) return undefined;
+    const found = this.cachedEntry(project);
+    return found && 'project' in found && !found.failure ? this.render(found, format) : undefined;
+  }
+
   private pageAnswer(found: Entry | NotServed, format: SimpleFormat): PageAnswer {
     if (!('project' in found)) return found;
     const page = this.render(found, format);
