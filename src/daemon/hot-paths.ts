@@ -30,10 +30,13 @@ import type { Logger } from 'pino';
 import { normalizeName } from '../shared/names.js';
 import { accessLineWriter } from './services/access-line.js';
 import { contentTypeOf, negotiateSimple } from './services/negotiate.js';
-import { READ_AT_ONCE_BYTES } from './services/open-files.js';
+import { READ_AT_ONCE_BYTES, type OpenFile } from './services/open-files.js';
 import type { Page } from './services/page-cache.js';
 import { downloadClientOf } from './services/installer.js';
 import { fileContentType } from './routes/files.js';
+import { upstreamFileContentType } from './routes/upstream.js';
+import type { UpstreamProxy } from './services/upstream/proxy.js';
+import type { LocalBlobs } from './stores/blob-store.js';
 import { pageMatches, IMMUTABLE, REVALIDATE } from './routes/respond.js';
 import { FileChangedError, readWhole } from './routes/send-file.js';
 
@@ -108,26 +111,31 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     writeAccessLine({ reqId: genReqId(), method: req.method as string, url: req.url as string, status, type, ms: Math.round(performance.now() - started) });
   };
 
+  /** The whole file `opened`, read at once; undefined (the route answers) when it is too large or changed while read. */
+  const readAtOnce = (files: Pick<LocalBlobs, 'done' | 'forget'>, key: string, opened: OpenFile): Buffer | undefined => {
+    if (opened.size > READ_AT_ONCE_BYTES) {
+      files.done(opened);
+      return undefined;
+    }
+    try {
+      return readWhole(files, key, opened, opened.size, 0);
+    } catch (err) {
+      if (err instanceof FileChangedError) return undefined;
+      throw err;
+    }
+  };
+
   const download = (req: HotRequest, url: string, started: number): HotAnswer | undefined => {
     for (const h of FILE_CONDITIONS) if (req.headers[h] !== undefined) return undefined;
     const filename = url.slice(url.lastIndexOf('/') + 1);
     if (filename === '' || filename.endsWith('.metadata')) return undefined;
     const file = app.reader.servedFileNow(filename);
-    if (!file) return undefined;
+    if (!file) return app.upstream ? cachedUpstreamFile(req, app.upstream, filename, started) : undefined;
     const blobs = app.reader.blobs;
     const opened = blobs.acquire(file.relpath, file.sha256);
     if (!opened) return undefined;
-    if (opened.size > READ_AT_ONCE_BYTES) {
-      blobs.done(opened);
-      return undefined;
-    }
-    let body: Buffer;
-    try {
-      body = readWhole(blobs, file.relpath, opened, opened.size, 0);
-    } catch (err) {
-      if (err instanceof FileChangedError) return undefined;
-      throw err;
-    }
+    const body = readAtOnce(blobs, file.relpath, opened);
+    if (!body) return undefined;
     const type = fileContentType(filename);
     const headers = {
       etag: `"${file.sha256}"`,
@@ -144,6 +152,35 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
       body,
       sent: () => {
         app.reader.recordDownload(file, client);
+        logLine(req, 200, type, started);
+      },
+    };
+  };
+
+  /** A file of the upstream cache, as its route (routes/upstream.ts) sends it: its headers in their order. */
+  const cachedUpstreamFile = (req: HotRequest, upstream: UpstreamProxy, filename: string, started: number): HotAnswer | undefined => {
+    const cached = upstream.cachedFileNow(filename);
+    if (!cached) return undefined;
+    const opened = upstream.openFiles.acquire(filename, cached.sha256);
+    if (!opened) return undefined;
+    const body = readAtOnce(upstream.openFiles, filename, opened);
+    if (!body) return undefined;
+    const type = upstreamFileContentType(filename);
+    const headers = {
+      'accept-ranges': 'bytes',
+      'last-modified': opened.lastModified,
+      'content-length': String(body.length),
+      etag: `"${cached.sha256}"`,
+      'cache-control': IMMUTABLE,
+      'content-type': type,
+    };
+    const client = downloadClientOf(req.headers['user-agent']);
+    return {
+      status: 200,
+      headers,
+      body,
+      sent: () => {
+        upstream.sentFromCache(cached, client);
         logLine(req, 200, type, started);
       },
     };

@@ -32,7 +32,7 @@ export class FileChangedError extends Error {
  * Reads `length` bytes at `position` of an open file, then is done with it. A file that turns
  * out shorter is not kept open, so that the next request opens it as it is now.
  */
-export function readWhole(blobs: LocalBlobs, key: string, file: OpenFile, length: number, position: number): Buffer {
+export function readWhole(blobs: Pick<LocalBlobs, 'done' | 'forget'>, key: string, file: OpenFile, length: number, position: number): Buffer {
   try {
     const buf = Buffer.allocUnsafe(length);
     for (let at = 0; at < length; ) {

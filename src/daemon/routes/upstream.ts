@@ -66,7 +66,8 @@ function sendAnswer(req: FastifyRequest, reply: FastifyReply, answer: PageAnswer
   return sendPage(req, reply, answer.page, contentTypeOf(format), { vary: true });
 }
 
-function fileContentType(filename: string): string {
+/** The Content-Type of a cached upstream file (as its route has always sent it). */
+export function upstreamFileContentType(filename: string): string {
   if (filename.endsWith('.whl') || filename.endsWith('.zip')) return 'application/zip';
   if (filename.endsWith('.tar.gz')) return 'application/gzip';
   return 'application/octet-stream';
@@ -133,7 +134,7 @@ export async function sendUpstreamFile(upstream: UpstreamProxy, req: FastifyRequ
       throw result.type === 'error' ? result.metadata.error : new NotFound(localMessage);
     }
     validators(reply.code(result.statusCode).headers(result.headers));
-    reply.header('content-type', fileContentType(filename));
+    reply.header('content-type', upstreamFileContentType(filename));
     if (req.method === 'GET' && (result.statusCode === 200 || (result.statusCode === 206 && range.kind === 'part' && range.first === 0))) {
       upstream.recordDownload(file, downloadClientOf(req.headers['user-agent']));
     }

@@ -6,6 +6,7 @@
  * test/e2e/upstream.test.ts.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DaemonSettings } from '../../../src/shared/settings.js';
@@ -31,6 +32,26 @@ async function proxyApp(settings: Partial<DaemonSettings> = {}, format: 'json' |
 }
 
 const pagesAsked = (u: FakeUpstream, project: string) => u.requests.filter((r) => r === `/simple/${project}/`).length;
+
+/** One GET over a kept-alive connection: its head (Date and connection headers left out) and body. */
+async function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; head: string; body: Buffer }> {
+  const socket = connect(port, '127.0.0.1');
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.join('')}\r\n`);
+  let got = Buffer.alloc(0);
+  for await (const chunk of socket as AsyncIterable<Buffer>) {
+    got = Buffer.concat([got, chunk]);
+    const end = got.indexOf('\r\n\r\n');
+    if (end === -1) continue;
+    const head = got.toString('latin1', 0, end);
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+    if (got.length < end + 4 + length) continue;
+    socket.destroy();
+    const kept = head.split('\r\n').filter((l) => !/^(date|connection|keep-alive):/i.test(l));
+    return { status: Number(head.split(' ')[1]), head: kept.join('\r\n'), body: got.subarray(end + 4, end + 4 + length) };
+  }
+  throw new Error(`The connection ended before the answer to ${path}.`);
+}
 
 describe('upstream project pages', () => {
   it('come in JSON and HTML with every link pointing at pyrepo, metadata kept', async () => {
@@ -146,6 +167,27 @@ describe('upstream files', () => {
     ]);
     expect(status.hitRate).toBeGreaterThan(0);
     expect((await t.app.inject({ url: '/-/health' })).json().upstream).toMatchObject({ files: 1 });
+  });
+
+  it('once cached, are sent on the hot path as their route sends them (headers in its order), counted once each', async () => {
+    const { t, up } = await proxyApp();
+    const a = up.add({ name: 'idna', version: '3.5' });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as { port: number };
+    await t.app.inject({ url: '/simple/idna/', headers: { accept: JSON_ACCEPT } });
+    expect((await t.app.inject({ url: `/packages/${a.filename}` })).statusCode).toBe(200);
+    const [answered, hits] = [t.app.hotPaths.answered, t.app.upstream!.status().hits];
+    // If-Modified-Since (long ago) sends the same request to the route, which answers 200 too.
+    const viaRoute = await rawGet(port, `/packages/${a.filename}`, { 'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' });
+    expect(t.app.hotPaths.answered).toBe(answered);
+    const hot = await rawGet(port, `/packages/${a.filename}`, { 'User-Agent': 'pip/24.0 {"installer":{"name":"pip"}}' });
+    expect(t.app.hotPaths.answered - answered).toBe(1);
+    expect([hot.status, viaRoute.status]).toEqual([200, 200]);
+    expect(hot.body.equals(a.bytes)).toBe(true);
+    expect(hot.head).toBe(viaRoute.head);
+    expect(t.app.upstream!.status().hits - hits).toBe(2);
+    expect(t.app.upstream!.status().downloads).toEqual(expect.arrayContaining([{ installer: 'pip', downloads: 1, ci: 0 }]));
+    expect(up.requests.filter((r) => r.startsWith('/files/'))).toHaveLength(1);
   });
 
   it('a file whose bytes do not match the page is refused with the reason and not kept', async () => {

@@ -32,6 +32,8 @@ export interface FileCacheOptions {
   /** 0: files are never pruned for age. */
   maxAgeMs: number;
   log: FastifyBaseLogger;
+  /** Told of each file removed (its kept descriptor is closed, so that its disk space is freed). */
+  onRemove?: (filename: string) => void;
 }
 
 interface PendingDownloads {
@@ -220,6 +222,7 @@ export class FileCache {
       this.store.deleteFile(f.filename);
       // A file being sent stays readable until the send ends (an open descriptor survives unlink).
       await rm(this.pathOf(f.filename), { force: true });
+      this.opts.onRemove?.(f.filename);
     }
   }
 

@@ -22,6 +22,7 @@ import { parseDistFilename } from '../../../shared/distfiles.js';
 import type { UpstreamConfig } from '../../../shared/upstream-config.js';
 import type { ImmediateReads } from '../../stores/catalog-store.js';
 import type { DownloadClient } from '../installer.js';
+import { OpenFiles, READ_AT_ONCE_BYTES, REVALIDATE_MS } from '../open-files.js';
 import { makePage, type Page } from '../page-cache.js';
 import { SIMPLE_JSON, type SimpleFormat } from '../negotiate.js';
 import { FileCache, UpstreamHashMismatch } from './file-cache.js';
@@ -86,6 +87,9 @@ export interface UpstreamProxyOptions {
   timeoutMs?: number;
 }
 
+/** Cached upstream files kept open between downloads (the packages folder's get the rest of the budget). */
+const CACHED_FILES_KEPT_OPEN = 1024;
+
 export class UpstreamProxy {
   readonly config: UpstreamConfig;
   private readonly http: UpstreamHttp;
@@ -103,6 +107,7 @@ export class UpstreamProxy {
   private readonly decisions = new Map<string, UpstreamDecision>();
   private decisionsSerial = -1;
   private readonly counters = { hits: 0, misses: 0, failures: 0 };
+  private keptOpen: OpenFiles | undefined;
   private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly opts: UpstreamProxyOptions) {
@@ -118,10 +123,21 @@ export class UpstreamProxy {
     return this.files.dir;
   }
 
+  /** Cached files kept open between downloads, by filename, as the packages folder's are (open-files.ts). */
+  get openFiles(): OpenFiles {
+    this.keptOpen ??= new OpenFiles(CACHED_FILES_KEPT_OPEN, READ_AT_ONCE_BYTES, REVALIDATE_MS, (filename) => this.files.pathOf(filename));
+    return this.keptOpen;
+  }
+
   async open(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
     this.store = new UpstreamStore(join(this.opts.dir, 'cache.sqlite'));
-    this.files = new FileCache(this.store, join(this.opts.dir, 'files'), { maxBytes: this.config.cacheMaxBytes, maxAgeMs: this.config.cacheMaxAgeMs, log: this.log });
+    this.files = new FileCache(this.store, join(this.opts.dir, 'files'), {
+      maxBytes: this.config.cacheMaxBytes,
+      maxAgeMs: this.config.cacheMaxAgeMs,
+      log: this.log,
+      onRemove: (filename) => this.keptOpen?.forget(filename),
+    });
     await this.files.prepare();
     await this.files.prune(this.now());
     const flush = setInterval(() => this.flush(), FLUSH_MS);
@@ -142,6 +158,7 @@ export class UpstreamProxy {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.flush();
+    this.keptOpen?.clear();
     this.store.close();
     await this.http.close();
   }
@@ -323,6 +340,23 @@ export class UpstreamProxy {
   // ---- files ---------------------------------------------------------------------
 
   /** The upstream file `filename` from the cache, fetched first when it is not there yet; or why not. */
+  /**
+   * The cached file `filename` when it can be sent at once (upstream's name, in the cache, the
+   * first scan of the packages folder done); nothing is counted: {@link sentFromCache} counts
+   * it once sent. Undefined otherwise: {@link file} answers then.
+   */
+  cachedFileNow(filename: string): CachedFile | undefined {
+    if (this.opts.indexing?.()) return undefined;
+    const cached = this.files.get(filename);
+    return cached && this.decide(cached.project).kind === 'upstream' ? cached : undefined;
+  }
+
+  /** Counts a cached file sent without {@link file}: a hit, and a download by `client`. */
+  sentFromCache(file: CachedFile, client: DownloadClient): void {
+    this.counters.hits += 1;
+    this.recordDownload(file, client);
+  }
+
   async file(filename: string): Promise<FileAnswer> {
     await this.opts.indexing?.();
     let project: string;
