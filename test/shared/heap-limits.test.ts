@@ -1,0 +1,31 @@
+/**
+ * The daemon's heap sizing (heap-limits.ts): full collections kept frequent while the
+ * packages folder is first indexed (the memory peak), less so once the daemon serves, and
+ * the sizing applied again after a worker thread starts (Node resets V8's flags then).
+ */
+import { EventEmitter } from 'node:events';
+import type { Worker } from 'node:worker_threads';
+import { describe, expect, it, vi } from 'vitest';
+
+const flags: string[] = [];
+vi.mock('node:v8', () => ({ setFlagsFromString: (flag: string) => flags.push(flag) }));
+
+const { heapForServing, keepHeapSmall, keepHeapSmallAfter } = await import('../../src/shared/heap-limits.js');
+
+const growth = () => flags.filter((f) => f.startsWith('--heap-growing-percent=')).at(-1);
+
+describe('heap limits', () => {
+  it('grow the old generation by a fifth while indexing, by half once serving, and again so after a worker starts', () => {
+    keepHeapSmall();
+    expect(flags).toContain('--semi-space-growth-factor=1');
+    expect(growth()).toBe('--heap-growing-percent=20');
+    heapForServing();
+    expect(growth()).toBe('--heap-growing-percent=50');
+    flags.length = 0;
+    const worker = new EventEmitter() as unknown as Worker;
+    keepHeapSmallAfter(worker);
+    expect(flags).toEqual([]);
+    worker.emit('online');
+    expect(growth()).toBe('--heap-growing-percent=50');
+  });
+});
