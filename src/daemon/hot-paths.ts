@@ -11,8 +11,8 @@
  * - a method other than GET, a query string, a percent-encoded or non-normalized path;
  * - reads that need credentials (the auth plugin then decides);
  * - for files: Range, If-Range and the conditional headers, a `.metadata` file, a file the
- *   catalog does not list (the upstream, or the 404) or cannot name at once, one that left
- *   the folder, one too large for one read;
+ *   catalog does not list and the upstream cache does not hold (a fetch, or the 404) or one
+ *   the catalog cannot name at once, one that left its folder, one too large for one read;
  * - for pages: no format the Accept header allows, a name an upstream serves whose page is
  *   not cached and current (a fetch, a refusal, a stale page and its warning), an unknown
  *   name, and a page not rendered yet when the reader cannot wait for it (node:http's
