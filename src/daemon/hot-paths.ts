@@ -7,7 +7,7 @@
  * the reply object, a child logger per request) cost as much as the download itself; a
  * Node server answering the same bytes directly is four times faster. So the plain case of
  * these three requests is answered here, and everything else falls through to fastify's
- * routes (files.ts, simple.ts), which stay the one definition of what the index answers:
+ * routes (files.ts, simple.ts, upstream.ts), which stay the one definition of what the index answers:
  * - a method other than GET, a query string, a percent-encoded or non-normalized path;
  * - reads that need credentials (the auth plugin then decides);
  * - for files: Range, If-Range and the conditional headers, a `.metadata` file, a file the
