@@ -32,7 +32,7 @@ import { accessLineWriter } from './services/access-line.js';
 import { contentTypeOf, negotiateSimple } from './services/negotiate.js';
 import { READ_AT_ONCE_BYTES, type OpenFile } from './services/open-files.js';
 import type { Page } from './services/page-cache.js';
-import { downloadClientOf } from './services/installer.js';
+import { downloadClientOf, type DownloadClient } from './services/installer.js';
 import { fileContentType } from './routes/files.js';
 import { upstreamFileContentType } from './routes/upstream.js';
 import type { UpstreamProxy } from './services/upstream/proxy.js';
@@ -145,16 +145,7 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
       'content-type': type,
       'content-length': String(body.length),
     };
-    const client = downloadClientOf(req.headers['user-agent']);
-    return {
-      status: 200,
-      headers,
-      body,
-      sent: () => {
-        app.reader.recordDownload(file, client);
-        logLine(req, 200, type, started);
-      },
-    };
+    return fileAnswer(req, headers, body, started, (client) => app.reader.recordDownload(file, client));
   };
 
   /** A file of the upstream cache, as its route (routes/upstream.ts) sends it: its headers in their order. */
@@ -174,14 +165,19 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
       'cache-control': IMMUTABLE,
       'content-type': type,
     };
+    return fileAnswer(req, headers, body, started, (client) => upstream.sentFromCache(cached, client));
+  };
+
+  /** A file's 200: once sent, its download is counted (by the installer the User-Agent names) and its access line written. */
+  const fileAnswer = (req: HotRequest, headers: Record<string, string>, body: Buffer, started: number, count: (client: DownloadClient) => void): HotAnswer => {
     const client = downloadClientOf(req.headers['user-agent']);
     return {
       status: 200,
       headers,
       body,
       sent: () => {
-        upstream.sentFromCache(cached, client);
-        logLine(req, 200, type, started);
+        count(client);
+        logLine(req, 200, headers['content-type'], started);
       },
     };
   };
