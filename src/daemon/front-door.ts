@@ -11,10 +11,10 @@
  * handing the connection over for it would send every later request on it, a pip
  * session's downloads, through node:http). Anything else — another method, a body,
  * `Connection: close`, HTTP/1.0, a header this reader does not take as plain (repeated,
- * unusual characters, a bare LF), a head over
- * 16 KiB, or a request the hot paths leave to the routes — and the connection is handed to
- * node:http from that request on, with the bytes read so far put back in front of the rest:
- * node:http and fastify then answer it, and every later request on it, as they always did.
+ * unusual characters, a bare LF), a head over 16 KiB, or a request the hot paths leave to
+ * the routes — and the connection is handed to node:http from that request on, with the
+ * bytes read so far put back in front of the rest: node:http and fastify then answer it,
+ * and every later request on it, as they always did.
  *
  * What it writes is what node:http writes for the same answer: the hot path's headers in
  * their order, then Date, Connection and Keep-Alive (test/daemon/front-door.test.ts compares

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Catalog, utcToday, type FileRecord } from '../../src/daemon/services/catalog.js';
+import { Catalog, type FileRecord } from '../../src/daemon/services/catalog.js';
+import { utcToday } from '../../src/daemon/services/utc-day.js';
 import { DownloadWriter, WRITTEN_BATCH_KEY } from '../../src/daemon/services/download-writer.js';
 import { waitFor } from '../helpers/wait.js';
 

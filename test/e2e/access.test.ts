@@ -428,7 +428,6 @@ describe.skipIf(CLIENTS.length > 0)('access control with the real clients', () =
   });
 });
 
-// Skips only on a developer's machine without the tools: in CI (CI=true) requireTools throws instead.
 // As above: without the clients or a Secret Service, skipped on a developer's machine, an error in CI.
 describe.skipIf(CLIENTS.length > 0 || SESSION_TOOLS.length > 0)('pip authenticates from a real Secret Service to a protected index', () => {
   let root: string;

@@ -280,23 +280,6 @@ export interface ProjectSummaryRecord {
 
 const KNOWN_INSTALLERS: ReadonlySet<string> = new Set(INSTALLERS);
 
-/** The UTC day (`YYYY-MM-DD`) of a time. */
-export function utcDay(t: Date): string {
-  return t.toISOString().slice(0, 10);
-}
-
-let todayUntil = 0;
-let todayDay = '';
-/** Today's UTC day, made once a day: every download is counted under it. */
-export function utcToday(): string {
-  const now = Date.now();
-  if (now >= todayUntil || now < todayUntil - 86_400_000) {
-    todayDay = utcDay(new Date(now));
-    todayUntil = Date.parse(`${todayDay}T00:00:00.000Z`) + 86_400_000;
-  }
-  return todayDay;
-}
-
 /** The last `n` UTC days up to `today`, oldest first. */
 function lastDays(today: Date, n: number): string[] {
   const end = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());

@@ -39,8 +39,6 @@ export interface OpenFile {
   checkedAt: number;
   /** Whether the cache keeps the descriptor; when false, whoever opened it closes it ({@link OpenFiles.done}). */
   kept: boolean;
-  /** The cache's key for it (see {@link OpenFiles}). */
-  key: string;
 }
 
 /** Descriptors left for connections, the catalog, logs and streamed files when the limit is high. */
@@ -82,13 +80,6 @@ function httpDateOf(mtimeMs: number): string {
 /** Scratch for a sha256's bytes, to compare with a kept file's without making a string. */
 const shaScratch = Buffer.alloc(32);
 
-/**
- * A kept file: one object per slot of the cache, used again for the next file when its file
- * is closed to make room. Under random downloads of 60,000 files, a new object per file
- * opened (with the catalog's sha256 as a new string) lived until the cache let it go, long
- * enough to be promoted to V8's old generation: a third of what downloads promoted, and
- * collected several times a second (the downloads' p99). Its sha256 is kept as 32 bytes.
- */
 /** The sha256 bytes of a cache's kept files, 32 a file, in one buffer (a Buffer each cost a few hundred bytes). */
 class Sha256Store {
   bytes = Buffer.alloc(256 * 32);
@@ -106,6 +97,13 @@ class Sha256Store {
   }
 }
 
+/**
+ * A kept file: one object per slot of the cache, used again for the next file when its file
+ * is closed to make room. Under random downloads of 60,000 files, a new object per file
+ * opened (with the catalog's sha256 as a new string) lived until the cache let it go, long
+ * enough to be promoted to V8's old generation: a third of what downloads promoted, and
+ * collected several times a second (the downloads' p99). Its sha256 is kept as 32 bytes.
+ */
 class KeptFile implements OpenFile {
   fd = -1;
   size = 0;
@@ -113,6 +111,7 @@ class KeptFile implements OpenFile {
   lastModified = '';
   checkedAt = 0;
   readonly kept = true;
+  /** The cache's key for it (see {@link OpenFiles}). */
   key = '';
   /** Bumped each time the object is let go or used for another file (the queue's entries say which use they are of). */
   generation = 0;
@@ -224,7 +223,7 @@ export class OpenFiles {
       const lastModified = httpDateOf(st.mtimeMs);
       // Not kept: too large, no budget, or every kept file in use (then nothing can make room).
       if (this.max === 0 || st.size > this.keepUpTo || (this.open.size >= this.max && !this.closeOldest())) {
-        return { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified, sha256, checkedAt: performance.now(), kept: false, key };
+        return { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified, sha256, checkedAt: performance.now(), kept: false };
       }
       const file = this.unused.pop() ?? new KeptFile(this.hashes);
       file.generation += 1;

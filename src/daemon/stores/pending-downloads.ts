@@ -4,7 +4,8 @@
  * to a shared database). Readers add what is pending to what is written.
  */
 import type { Installer } from '../../shared/api.js';
-import { utcDay, utcToday, type FileRecord } from '../services/catalog.js';
+import type { FileRecord } from '../services/catalog.js';
+import { utcDay, utcToday } from '../services/utc-day.js';
 
 /** Downloads not written yet, of one file, day, installer and CI flag. */
 export interface PendingCount {
@@ -54,8 +55,7 @@ export class PendingDownloads {
 
   /** Takes everything pending (for a write); `restore` puts it back if the write fails. */
   take(): PendingCount[] {
-    const taken: PendingCount[] = [];
-    for (const first of this.counts.values()) for (let e: Entry | undefined = first; e; e = e.next) taken.push(e);
+    const taken = [...this.all()];
     this.counts = new Map();
     this.entries = 0;
     return taken;

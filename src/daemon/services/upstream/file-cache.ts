@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Installer } from '../../../shared/api.js';
-import { utcDay } from '../catalog.js';
+import { utcDay } from '../utc-day.js';
 import { UpstreamError, type UpstreamHttp, reasonOf } from './http.js';
 import type { CachedFile, UpstreamStore } from './store.js';
 
