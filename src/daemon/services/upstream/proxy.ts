@@ -87,7 +87,7 @@ export interface UpstreamProxyOptions {
   timeoutMs?: number;
 }
 
-/** Cached upstream files kept open between downloads (the packages folder's get the rest of the budget). */
+/** Cached upstream files kept open between downloads: taken from the descriptors the packages folder's budget leaves free (openFileBudget). */
 const CACHED_FILES_KEPT_OPEN = 1024;
 
 export class UpstreamProxy {
@@ -339,7 +339,6 @@ export class UpstreamProxy {
 
   // ---- files ---------------------------------------------------------------------
 
-  /** The upstream file `filename` from the cache, fetched first when it is not there yet; or why not. */
   /**
    * The cached file `filename` when it can be sent at once (upstream's name, in the cache, the
    * first scan of the packages folder done); nothing is counted: {@link sentFromCache} counts
@@ -357,6 +356,7 @@ export class UpstreamProxy {
     this.recordDownload(file, client);
   }
 
+  /** The upstream file `filename` from the cache, fetched first when it is not there yet; or why not. */
   async file(filename: string): Promise<FileAnswer> {
     await this.opts.indexing?.();
     let project: string;
