@@ -610,12 +610,8 @@ export class Catalog {
    * 10-25 ms that made the downloads' p99. Readers count a batch from the moment it is made.
    */
   flushDownloads(): void {
-    const rows = this.pendingDownloads.take();
-    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
-      const id = this.nextBatchId++;
-      this.unwrittenBatches.set(id, rows.slice(i, i + BATCH_ROWS));
-      if (this.writeFailure === undefined) this.toPost.push(id);
-    }
+    const ids = this.flushPendingIntoBatches();
+    if (this.writeFailure === undefined) this.toPost.push(...ids);
     this.postNextBatch();
     if (this.writeFailure !== undefined) {
       const failure = this.writeFailure;
@@ -674,9 +670,16 @@ export class Catalog {
     }
   }
 
-  private flushPendingIntoBatches(): void {
+  /** Moves the pending counts into unwritten batches; their ids. */
+  private flushPendingIntoBatches(): number[] {
     const rows = this.pendingDownloads.take();
-    for (let i = 0; i < rows.length; i += BATCH_ROWS) this.unwrittenBatches.set(this.nextBatchId++, rows.slice(i, i + BATCH_ROWS));
+    const ids: number[] = [];
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+      const id = this.nextBatchId++;
+      this.unwrittenBatches.set(id, rows.slice(i, i + BATCH_ROWS));
+      ids.push(id);
+    }
+    return ids;
   }
 
   /** The id of the last batch of counts written into the database. */
