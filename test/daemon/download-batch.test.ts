@@ -62,6 +62,35 @@ describe('DownloadBatch', () => {
     expect(events[1]).toEqual(files.slice(0, 2).map((f) => ({ ...f, downloads: 1, installers: [{ installer: 'pip', downloads: 1, ci: 0 }] })));
   });
 
+  it('counts files by their catalog number, one number taken by another file counted as that file', () => {
+    const events: FileDownloads[][] = [];
+    const batch = new DownloadBatch((packed) => events.push(packed.files()), 60_000);
+    batch.add({ ...a, id: 7 }, pip);
+    batch.add({ ...a, id: 7 }, uvCi);
+    // The same number, now another file's (the first was deleted): its own entry.
+    batch.add({ ...b, id: 7 }, pip);
+    // A file with no number (a cached upstream one) beside them.
+    batch.add({ project: 'up', filename: 'up-1.0.tar.gz' }, pip);
+    batch.add({ ...a, id: 7 }, pip);
+    batch.flush();
+    expect(events[0]).toEqual([
+      { ...a, downloads: 2, installers: [{ installer: 'pip', downloads: 1, ci: 0 }, { installer: 'uv', downloads: 1, ci: 1 }] },
+      { ...b, downloads: 1, installers: [{ installer: 'pip', downloads: 1, ci: 0 }] },
+      { project: 'up', filename: 'up-1.0.tar.gz', downloads: 1, installers: [{ installer: 'pip', downloads: 1, ci: 0 }] },
+      { ...a, downloads: 1, installers: [{ installer: 'pip', downloads: 1, ci: 0 }] },
+    ]);
+    // Numbers far past the first ones, and past the counters kept: each event exact.
+    const files = Array.from({ length: 20_000 }, (_, i) => ({ project: `p${i % 7}`, filename: `p-${i}.tar.gz`, id: 3 * i }));
+    for (const f of files) batch.add(f, pip);
+    batch.add(files[5] as (typeof files)[number], pip);
+    batch.flush();
+    for (const f of files.slice(0, 2)) batch.add(f, uvCi);
+    batch.flush();
+    expect(events[1]).toHaveLength(20_000);
+    expect(events[1]?.[5]).toEqual({ project: 'p5', filename: 'p-5.tar.gz', downloads: 2, installers: [{ installer: 'pip', downloads: 2, ci: 0 }] });
+    expect(events[2]).toEqual(files.slice(0, 2).map(({ project, filename }) => ({ project, filename, downloads: 1, installers: [{ installer: 'uv', downloads: 1, ci: 1 }] })));
+  });
+
   it('publishes on its own after its interval', async () => {
     const events: FileDownloads[][] = [];
     const batch = new DownloadBatch((packed) => events.push(packed.files()), 10);

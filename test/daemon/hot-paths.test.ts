@@ -308,8 +308,52 @@ describe('kept descriptors', () => {
       use(p);
       files.forget(p);
     }
-    const queue = files as unknown as { order: unknown[]; head: number };
-    expect(queue.order.length - queue.head).toBeLessThanOrEqual(2 * 2 + 1024);
+    const queue = files as unknown as { tail: number; head: number };
+    expect(queue.tail - queue.head).toBeLessThanOrEqual(2 * 2 + 1024);
+    files.clear();
+  });
+
+  it('go round their queue many times and still close the oldest, each descriptor the file of its key', () => {
+    const { files, opened, use } = counted(2);
+    const paths = ['r1', 'r2', 'r3'].map((n) => join(t.root, `${n}.whl`));
+    paths.forEach((p, i) => writeFileSync(p, `content ${i}`));
+    // Three files in turn through a cache of two: each one opened again, the oldest closed.
+    for (let round = 0; round < 3000; round++) {
+      const i = round % 3;
+      const f = files.acquire(paths[i] as string, 'a'.repeat(64));
+      expect(f && readFileSync(`/proc/self/fd/${f.fd}`, 'utf8')).toBe(`content ${i}`);
+      if (f) files.done(f);
+    }
+    expect(opened).toHaveLength(3000);
+    expect(files.size).toBe(2);
+    // The two last are the ones kept.
+    opened.length = 0;
+    use(paths[1] as string);
+    use(paths[2] as string);
+    expect(opened).toEqual([]);
+    files.clear();
+    expect(files.size).toBe(0);
+  });
+
+  it('use a file closed while it was lent again once done with, and forget keys of files long gone', () => {
+    const { files, use } = counted(1);
+    const p = join(t.root, 'lent.whl');
+    writeFileSync(p, 'bytes');
+    const lent = files.acquire(p, 'a'.repeat(64));
+    files.forget(p);
+    expect(files.size).toBe(0);
+    if (lent) files.done(lent);
+    // The object comes back for the next file kept.
+    expect(use(p)).toBe(lent);
+    files.clear();
+
+    // Past four keys per kept file (and 1,024), the keys of files not kept are let go.
+    const many = Array.from({ length: 1100 }, (_, i) => join(t.root, `gone-${i}.whl`));
+    for (const m of many) writeFileSync(m, 'x');
+    for (const m of many) use(m);
+    const byKey = (files as unknown as { byKey: Map<string, unknown> }).byKey;
+    expect(byKey.size).toBeLessThanOrEqual(4 * 1 + 1024);
+    expect(files.size).toBe(1);
     files.clear();
   });
 

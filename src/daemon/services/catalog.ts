@@ -595,7 +595,7 @@ export class Catalog {
    * Counts one download in memory, under the UTC day it happened; `flushDownloads` has
    * the counts written. Every reading method includes the counts not written yet.
    */
-  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now?: Date): void {
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'> & Pick<ServedFile, 'id'>, installer: Installer, ci: boolean, now?: Date): void {
     this.pendingDownloads.count(file, installer, ci, now);
   }
 

@@ -68,6 +68,13 @@ export class PackedDownloads {
   }
 }
 
+/** A copy of `a` with room for `size`. */
+function grown<T extends Uint32Array | Int32Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (size: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
 /**
  * Counters with no object per file: a file has a slot, its counts are numbers in typed arrays
  * at that slot, and the slot is kept from event to event (set back to zero).
@@ -79,9 +86,14 @@ export class PackedDownloads {
  * nothing here once its file has a slot; only the event's own list is made, at each event.
  */
 export class DownloadBatch {
+  /** The slots of files with no number (cached upstream files, a shared catalog's), by filename. */
   private readonly slots = new Map<string, number>();
-  private projects: string[] = [];
-  private filenames: string[] = [];
+  /** The slot + 1 of each file number (ServedFile.id), 0 for none: no Map entry made and let go per file. */
+  private slotOfId = new Int32Array(1024);
+  /** Slots in use; their projects and filenames (arrays used again, not made anew, when the slots are let go). */
+  private slotCount = 0;
+  private readonly projects: string[] = [];
+  private readonly filenames: string[] = [];
   /** Downloads since the last event, by slot; and by slot and installer, of them from CI. */
   private downloads = new Uint32Array(1024);
   private byInstaller = new Uint32Array(1024 * INSTALLER_COUNT);
@@ -98,10 +110,11 @@ export class DownloadBatch {
     private readonly intervalMs = DOWNLOAD_BATCH_MS,
   ) {}
 
-  add(file: Pick<FileRecord, 'filename' | 'project'>, client: DownloadClient): void {
-    let slot = this.slots.get(file.filename);
-    // A file that moved to another project gets a new slot; the old one is still published.
-    if (slot === undefined || this.projects[slot] !== file.project) slot = this.newSlot(file);
+  add(file: Pick<FileRecord, 'filename' | 'project'> & { id?: number | undefined }, client: DownloadClient): void {
+    const id = file.id;
+    let slot = id === undefined ? this.slots.get(file.filename) : id < this.slotOfId.length ? (this.slotOfId[id] as number) - 1 : -1;
+    // A number now another file's, or a file that moved to another project, gets a new slot; the old one is still published.
+    if (slot === undefined || slot === -1 || this.filenames[slot] !== file.filename || this.projects[slot] !== file.project) slot = this.newSlot(file);
     if (this.downloads[slot] === 0) this.pending[this.pendingCount++] = slot;
     (this.downloads[slot] as number) += 1;
     // An installer this list does not know is counted as the last one, 'other'.
@@ -114,17 +127,16 @@ export class DownloadBatch {
     }
   }
 
-  private newSlot(file: Pick<FileRecord, 'filename' | 'project'>): number {
-    const slot = this.filenames.length;
-    this.filenames.push(file.filename);
-    this.projects.push(file.project);
-    this.slots.set(file.filename, slot);
+  private newSlot(file: Pick<FileRecord, 'filename' | 'project'> & { id?: number | undefined }): number {
+    const slot = this.slotCount++;
+    this.filenames[slot] = file.filename;
+    this.projects[slot] = file.project;
+    if (file.id === undefined) this.slots.set(file.filename, slot);
+    else {
+      if (file.id >= this.slotOfId.length) this.slotOfId = grown(this.slotOfId, Math.max(file.id + 1, this.slotOfId.length * 2));
+      this.slotOfId[file.id] = slot + 1;
+    }
     if (slot >= this.downloads.length) {
-      const grown = (a: Uint32Array, size: number) => {
-        const b = new Uint32Array(size);
-        b.set(a);
-        return b;
-      };
       const size = this.downloads.length * 2;
       this.downloads = grown(this.downloads, size);
       this.pending = grown(this.pending, size);
@@ -175,14 +187,14 @@ export class DownloadBatch {
     }
     // A slot pending twice would be counted twice: the list starts again empty.
     this.pendingCount = 0;
-    if (this.filenames.length > COUNTERS_KEPT) this.clearSlots();
+    if (this.slotCount > COUNTERS_KEPT) this.clearSlots();
     this.publish(new PackedDownloads(projects, filenames, counts.slice(0, at)));
   }
 
   /** Lets every slot go (all are zero). */
   private clearSlots(): void {
     this.slots.clear();
-    this.projects = [];
-    this.filenames = [];
+    this.slotOfId.fill(0);
+    this.slotCount = 0;
   }
 }

@@ -305,7 +305,7 @@ export class IndexReader {
   }
 
   /** Counts a download (by installer and CI) and tells the event stream with the next `downloads` event. */
-  recordDownload(file: Pick<FileRecord, 'filename' | 'project'>, client: DownloadClient): void {
+  recordDownload(file: Pick<FileRecord, 'filename' | 'project'> & Pick<ServedFile, 'id'>, client: DownloadClient): void {
     this.catalog.countDownload(file, client.installer, client.ci);
     this.primary?.countDownload(file, client.installer, client.ci);
     this.downloadBatch.add(file, client);

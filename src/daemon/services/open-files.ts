@@ -122,8 +122,17 @@ class KeptFile implements OpenFile {
   /** Where its sha256's bytes are in the store. */
   private readonly at: number;
 
-  constructor(private readonly hashes: Sha256Store) {
+  constructor(
+    private readonly hashes: Sha256Store,
+    /** Its number in the cache (the queue names it by it). */
+    readonly index: number,
+  ) {
     this.at = hashes.take();
+  }
+
+  /** The next use of the object (as the queue's Uint32Array holds it). */
+  nextGeneration(): void {
+    this.generation = (this.generation + 1) >>> 0;
   }
 
   get sha256(): string {
@@ -150,21 +159,32 @@ function isGone(code: string | undefined): boolean {
 /**
  * Kept descriptors by key (a blob store's key, a relpath): the path is made from the key only
  * when the file is opened, not at every download.
+ *
+ * Nothing here is allocated per file opened once the cache is full. Under random downloads of
+ * 60,000 files (16,000 kept), deleting each closed file's key from a Map left holes that V8
+ * cleared by copying the Map's table (half a megabyte, a large object freed only by a full
+ * collection) every few thousand opens, and the queue of kept files grew and was cut with
+ * slice(): together a quarter of all the daemon promoted to V8's old generation. So a key stays
+ * in the Map once seen, naming the object last used for it (whose `key` says whether it still
+ * is), and the queue is two typed arrays used over and over.
  */
 export class OpenFiles {
-  /** By key. */
-  private readonly open = new Map<string, KeptFile>();
+  /** The object last used for each key seen: kept for that key while its `key` is that key and its descriptor is open. */
+  private readonly byKey = new Map<string, KeptFile>();
+  private kept = 0;
+  /** Every object made, by its number (the queue names them by it). */
+  private readonly made: KeptFile[] = [];
   /**
    * Kept files in the order they were opened, oldest at `head`, each with the generation of
    * the use it was queued for: an entry forgotten since (or used for another file) is skipped
    * when its turn comes. When full, one file is closed per file opened, as nginx's
    * open_file_cache does: closing a sixteenth at once held up every connection for the
-   * thousand closes (the downloads' p99 at 60,000 files), and taking the oldest from the Map
-   * walked past the slots of every entry deleted before it (10% of the CPU).
+   * thousand closes (the downloads' p99 at 60,000 files).
    */
-  private order: KeptFile[] = [];
-  private orderGeneration: number[] = [];
+  private queue: Uint32Array;
+  private queueGeneration: Uint32Array;
   private head = 0;
+  private tail = 0;
   /** Objects of files closed, for the next files kept. */
   private readonly unused: KeptFile[] = [];
   private readonly hashes = new Sha256Store();
@@ -178,10 +198,23 @@ export class OpenFiles {
     private readonly revalidateMs = REVALIDATE_MS,
     /** The path of the file a key names. */
     private readonly pathOf: (key: string) => string = (key) => key,
-  ) {}
+  ) {
+    // Past 2 * max + 1024 entries the queue is compacted to at most max + 1 (see keep()), so
+    // twice that is room enough: the entries are moved to the front when the end is reached.
+    const room = 2 * (2 * max + 1025);
+    this.queue = new Uint32Array(max === 0 ? 0 : room);
+    this.queueGeneration = new Uint32Array(max === 0 ? 0 : room);
+  }
 
+  /** How many descriptors are kept. */
   get size(): number {
-    return this.open.size;
+    return this.kept;
+  }
+
+  /** The file kept for `key`, if there is one. */
+  private keptFor(key: string): KeptFile | undefined {
+    const file = this.byKey.get(key);
+    return file && file.fd !== -1 && file.key === key ? file : undefined;
   }
 
   /**
@@ -191,7 +224,7 @@ export class OpenFiles {
    * {@link done}, and only until then: its object is used again for another file later.
    */
   acquire(key: string, sha256: string): OpenFile | undefined {
-    const kept = this.open.get(key);
+    const kept = this.keptFor(key);
     if (kept) {
       if (kept.hasSha256(sha256)) {
         const now = performance.now();
@@ -202,7 +235,7 @@ export class OpenFiles {
           return this.lend(kept);
         }
       }
-      this.forget(key);
+      this.close(kept);
     }
     let fd: number;
     try {
@@ -222,11 +255,11 @@ export class OpenFiles {
       }
       const lastModified = httpDateOf(st.mtimeMs);
       // Not kept: too large, no budget, or every kept file in use (then nothing can make room).
-      if (this.max === 0 || st.size > this.keepUpTo || (this.open.size >= this.max && !this.closeOldest())) {
+      if (this.max === 0 || st.size > this.keepUpTo || (this.kept >= this.max && !this.closeOldest())) {
         return { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified, sha256, checkedAt: performance.now(), kept: false };
       }
-      const file = this.unused.pop() ?? new KeptFile(this.hashes);
-      file.generation += 1;
+      const file = this.unused.pop() ?? this.make();
+      file.nextGeneration();
       file.fd = fd;
       file.size = st.size;
       file.mtimeMs = st.mtimeMs;
@@ -234,16 +267,34 @@ export class OpenFiles {
       file.setSha256(sha256);
       file.checkedAt = performance.now();
       file.key = key;
-      this.open.set(key, file);
-      this.order.push(file);
-      this.orderGeneration.push(file.generation);
-      // Files forgotten and opened again while the cache is not full leave entries behind.
-      if (this.order.length - this.head > 2 * this.max + 1024) this.compact();
+      this.keep(file);
       return this.lend(file);
     } catch (err) {
       closeSync(fd);
       throw err;
     }
+  }
+
+  private make(): KeptFile {
+    const file = new KeptFile(this.hashes, this.made.length);
+    this.made.push(file);
+    return file;
+  }
+
+  /** Names `file` under its key and queues it. */
+  private keep(file: KeptFile): void {
+    // Keys of files gone for good would pile up in the Map: past four per kept file, only the kept stay.
+    if (this.byKey.size >= 4 * this.max + 1024 && !this.byKey.has(file.key)) {
+      for (const [key, named] of this.byKey) if (named.key !== key || named.fd === -1) this.byKey.delete(key);
+    }
+    this.byKey.set(file.key, file);
+    this.kept += 1;
+    // Files forgotten and opened again while the cache is not full leave entries behind.
+    if (this.tail - this.head > 2 * this.max + 1024) this.compact();
+    if (this.tail === this.queue.length) this.moveQueueToFront();
+    this.queue[this.tail] = file.index;
+    this.queueGeneration[this.tail] = file.generation;
+    this.tail += 1;
   }
 
   private lend(file: KeptFile): KeptFile {
@@ -253,71 +304,81 @@ export class OpenFiles {
 
   /** Done with `file`: closes it unless the cache keeps it. */
   done(file: OpenFile): void {
-    if (file instanceof KeptFile) file.inUse = false;
-    else closeSync(file.fd);
+    if (!(file instanceof KeptFile)) return closeSync(file.fd);
+    file.inUse = false;
+    // Closed while it was lent (it changed while read): free for the next file now.
+    if (file.fd === -1) this.unused.push(file);
   }
 
   /** Closes the kept descriptor of `key`, if there is one (e.g. it could not be read whole). */
   forget(key: string): void {
-    const file = this.open.get(key);
-    if (!file) return;
-    this.open.delete(key);
+    const file = this.keptFor(key);
+    if (file) this.close(file);
+  }
+
+  private close(file: KeptFile): void {
     closeSync(file.fd);
+    file.fd = -1;
+    this.kept -= 1;
     // Its entries in the queue are stale from now on.
-    file.generation += 1;
+    file.nextGeneration();
     // One a caller still holds is not used again (its done() then closes nothing: it is kept).
     if (!file.inUse) this.unused.push(file);
   }
 
+  /** Whether the queue's entry at `at` is the current use of a kept file. */
+  private current(at: number): KeptFile | undefined {
+    const file = this.made[this.queue[at] as number] as KeptFile;
+    return file.generation === this.queueGeneration[at] && file.fd !== -1 ? file : undefined;
+  }
+
   /** Closes the oldest kept descriptor not in use; false when every one is in use. */
   private closeOldest(): boolean {
-    let closed = false;
-    for (let left = this.order.length - this.head; left > 0 && this.head < this.order.length; left--) {
-      const file = this.order[this.head] as KeptFile;
-      const generation = this.orderGeneration[this.head] as number;
+    for (let left = this.tail - this.head; left > 0 && this.head < this.tail; left--) {
+      const at = this.head;
       this.head += 1;
-      if (file.generation !== generation || this.open.get(file.key) !== file) continue;
+      const file = this.current(at);
+      if (!file) continue;
       if (file.inUse) {
         // Between a caller's acquire and done: its turn comes again later.
-        this.order.push(file);
-        this.orderGeneration.push(generation);
+        if (this.tail === this.queue.length) this.moveQueueToFront();
+        this.queue[this.tail] = file.index;
+        this.queueGeneration[this.tail] = file.generation;
+        this.tail += 1;
         continue;
       }
-      this.forget(file.key);
-      closed = true;
-      break;
+      this.close(file);
+      return true;
     }
-    // Drop the part of the queue already passed once it is half of it (amortized O(1)).
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
-      this.orderGeneration = this.orderGeneration.slice(this.head);
-      this.head = 0;
-    }
-    return closed;
+    return false;
+  }
+
+  /** The queue's entries moved to its start. */
+  private moveQueueToFront(): void {
+    this.queue.copyWithin(0, this.head, this.tail);
+    this.queueGeneration.copyWithin(0, this.head, this.tail);
+    this.tail -= this.head;
+    this.head = 0;
   }
 
   /** The queue without the entries forgotten since they were kept. */
   private compact(): void {
-    const order: KeptFile[] = [];
-    const generations: number[] = [];
-    for (let i = this.head; i < this.order.length; i++) {
-      const file = this.order[i] as KeptFile;
-      const generation = this.orderGeneration[i] as number;
-      if (file.generation === generation && this.open.get(file.key) === file) {
-        order.push(file);
-        generations.push(generation);
-      }
+    let to = 0;
+    for (let at = this.head; at < this.tail; at++) {
+      if (!this.current(at)) continue;
+      this.queue[to] = this.queue[at] as number;
+      this.queueGeneration[to] = this.queueGeneration[at] as number;
+      to += 1;
     }
-    this.order = order;
-    this.orderGeneration = generations;
     this.head = 0;
+    this.tail = to;
   }
 
   /** Closes every kept descriptor. */
   clear(): void {
-    for (const key of [...this.open.keys()]) this.forget(key);
-    this.order = [];
-    this.orderGeneration = [];
+    for (const file of this.made) if (file.fd !== -1) this.close(file);
+    this.byKey.clear();
     this.head = 0;
+    this.tail = 0;
   }
 }

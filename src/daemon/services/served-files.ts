@@ -13,6 +13,11 @@ export interface ServedFile {
   relpath: string;
   project: string;
   sha256: string;
+  /**
+   * The file's number among the catalog's files, while it is one of them: counters kept by it
+   * need no lookup by filename (another file may have the number later; its filename tells).
+   */
+  id?: number;
 }
 
 const HASH_BYTES = 32;
@@ -52,6 +57,7 @@ export class ServedFiles {
       relpath: this.relpaths.get(slot) ?? name,
       project: this.projectNames[this.projectOf[slot] as number] as string,
       sha256: this.otherHashes.get(slot) ?? this.hashes.toString('hex', slot * HASH_BYTES, (slot + 1) * HASH_BYTES),
+      id: slot,
     };
   }
 

@@ -81,7 +81,7 @@ export interface CatalogStore {
   activity(opts: { project?: string; limit: number }): Promise<ActivityRecord[]>;
 
   /** Counts one download in memory (never waits). */
-  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now?: Date): void;
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'> & Pick<ServedFile, 'id'>, installer: Installer, ci: boolean, now?: Date): void;
   /** Writes the counts gathered in memory. */
   flushDownloads(): Promise<void>;
   downloadsOf(project: string): Promise<Map<string, number>>;

@@ -5,7 +5,7 @@
  * process made since it opened the catalog (kept in memory, bounded).
  */
 import type { Installer } from '../../shared/api.js';
-import { Catalog, type ActivityRecord, type Actor, type DownloadCountRow, type FileRecord, type ReleaseState } from '../services/catalog.js';
+import { Catalog, type ActivityRecord, type Actor, type DownloadCountRow, type FileRecord, type ReleaseState, type ServedFile } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type ImmediateReads, type NewFile, type Role } from './catalog-store.js';
 
 /** Changes remembered for changesSince; older ones are answered from the oldest kept. */
@@ -122,7 +122,7 @@ export class LocalCatalog implements CatalogStore, ImmediateReads {
     this.catalog.addActivity(entry);
   }
 
-  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now?: Date): void {
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'> & Pick<ServedFile, 'id'>, installer: Installer, ci: boolean, now?: Date): void {
     this.catalog.countDownload(file, installer, ci, now);
   }
   async flushDownloads() {

@@ -506,7 +506,7 @@ SELECT c.serial, pg_notify('${CHANGES_CHANNEL}', c.serial::text), EXISTS (SELECT
 
   // ---- downloads -----------------------------------------------------------------
 
-  countDownload(file: Pick<FileRecord, 'filename' | 'project'>, installer: Installer, ci: boolean, now?: Date): void {
+  countDownload(file: Pick<FileRecord, 'filename' | 'project'> & Pick<ServedFile, 'id'>, installer: Installer, ci: boolean, now?: Date): void {
     this.pending.count(file, installer, ci, now);
   }
 

@@ -1,0 +1,101 @@
+/**
+ * PendingDownloads counts today's downloads of numbered files in typed arrays and the rest as
+ * entries (pending-downloads.ts says why): whichever way a download is kept, what is read and
+ * what is taken for a write is the same list of counts.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PendingDownloads, type PendingCount } from '../../src/daemon/stores/pending-downloads.js';
+import { utcToday } from '../../src/daemon/services/utc-day.js';
+
+const a = { project: 'alpha', filename: 'alpha-1.0.tar.gz', id: 4 };
+const b = { project: 'beta', filename: 'beta-1.0.tar.gz', id: 9 };
+
+/** Counts in a stable order, to compare. */
+const sorted = (counts: Iterable<PendingCount>) => [...counts].sort((x, y) => `${x.filename} ${x.day} ${x.installer} ${x.ci}`.localeCompare(`${y.filename} ${y.day} ${y.installer} ${y.ci}`));
+
+describe('PendingDownloads', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('lists numbered and other counts alike, by file, day, installer and CI', () => {
+    const pending = new PendingDownloads();
+    const today = utcToday();
+    pending.count(a, 'pip', false);
+    pending.count(a, 'pip', false);
+    pending.count(a, 'uv', true);
+    pending.count(b, 'poetry', false);
+    // No number (a shared catalog's file), and another day: entries.
+    pending.count({ project: 'gamma', filename: 'gamma-1.0.tar.gz' }, 'pip', false);
+    pending.count(a, 'pip', false, new Date('2026-01-02T03:04:05Z'));
+    expect(pending.size).toBe(5);
+    expect(sorted(pending.all())).toEqual([
+      { filename: a.filename, project: 'alpha', day: '2026-01-02', installer: 'pip', ci: false, count: 1, next: undefined },
+      { filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 2 },
+      { filename: a.filename, project: 'alpha', day: today, installer: 'uv', ci: true, count: 1 },
+      { filename: b.filename, project: 'beta', day: today, installer: 'poetry', ci: false, count: 1 },
+      { filename: 'gamma-1.0.tar.gz', project: 'gamma', day: today, installer: 'pip', ci: false, count: 1, next: undefined },
+    ]);
+    expect(pending.of('alpha').reduce((n, c) => n + c.count, 0)).toBe(4);
+
+    // Taken for a write: nothing left, and the numbers count from zero again.
+    expect(pending.take()).toHaveLength(5);
+    expect(pending.size).toBe(0);
+    expect([...pending.all()]).toEqual([]);
+    pending.count(a, 'pip', false);
+    expect([...pending.all()]).toEqual([{ filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 1 }]);
+  });
+
+  it('drops the counts of a removed file, and counts its number for the file given it next', () => {
+    const pending = new PendingDownloads();
+    pending.count(a, 'pip', false);
+    pending.count(b, 'pip', false);
+    pending.drop(a.filename);
+    expect(pending.size).toBe(1);
+    const other = { project: 'delta', filename: 'delta-2.0.tar.gz', id: a.id };
+    pending.count(other, 'uv', false);
+    pending.count(b, 'pip', false);
+    expect(sorted(pending.all()).map((c) => [c.filename, c.installer, c.count])).toEqual([
+      ['beta-1.0.tar.gz', 'pip', 2],
+      ['delta-2.0.tar.gz', 'uv', 1],
+    ]);
+    expect(pending.size).toBe(2);
+    // Put back after a failed write: added to what came meanwhile.
+    const taken = pending.take();
+    pending.count(other, 'uv', false);
+    pending.restore(taken);
+    expect(pending.of('delta')).toEqual([expect.objectContaining({ installer: 'uv', count: 2 })]);
+  });
+
+  it('lists a count kept both ways (a route counted it, or it was put back) once, added up', () => {
+    const pending = new PendingDownloads();
+    const today = utcToday();
+    pending.count(a, 'pip', false);
+    pending.count(a, 'pip', false);
+    // The same file without its number (a route's download) and a count put back after a failed write.
+    pending.count({ project: a.project, filename: a.filename }, 'pip', false);
+    pending.restore([{ filename: a.filename, project: a.project, day: today, installer: 'pip', ci: false, count: 5 }]);
+    pending.count({ project: a.project, filename: a.filename }, 'uv', false);
+    expect(sorted(pending.all())).toEqual([
+      { filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 8 },
+      expect.objectContaining({ filename: a.filename, day: today, installer: 'uv', ci: false, count: 1 }),
+    ]);
+    expect(sorted(pending.take()).map((c) => c.count)).toEqual([8, 1]);
+  });
+
+  it('keeps counts of many numbered files, and moves them under their day when the day changes', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-03-04T23:59:59.500Z'));
+    const pending = new PendingDownloads();
+    const files = Array.from({ length: 5000 }, (_, i) => ({ project: `p${i % 3}`, filename: `p-${i}.whl`, id: 2 * i }));
+    for (const f of files) pending.count(f, 'pip', true);
+    pending.count(files[0] as (typeof files)[number], 'pip', true);
+    vi.setSystemTime(new Date('2026-03-05T00:00:00.500Z'));
+    pending.count(files[0] as (typeof files)[number], 'pip', true);
+    const counts = [...pending.all()];
+    expect(counts).toHaveLength(5001);
+    expect(counts.filter((c) => c.day === '2026-03-04').reduce((n, c) => n + c.count, 0)).toBe(5001);
+    expect(counts.filter((c) => c.day === '2026-03-05')).toEqual([{ filename: 'p-0.whl', project: 'p0', day: '2026-03-05', installer: 'pip', ci: true, count: 1 }]);
+    expect(pending.size).toBe(5001);
+  });
+});
