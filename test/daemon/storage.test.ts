@@ -80,3 +80,13 @@ describe('PackageStorage.scan', () => {
     await storage.discard(inFlight);
   });
 });
+
+describe('PackageStorage.pathOf', () => {
+  it('names the same path as path.join for every relpath, a top-level one without it', () => {
+    const relpaths = ['demo-1.0.tar.gz', 'sub/demo-1.0.tar.gz', 'a/b/demo-1.0-py3-none-any.whl', '.', '..', '', 'x/../demo.whl', './demo.whl', 'odd name.whl'];
+    for (const dir of ['/srv/packages', '/srv/packages/', '/', 'relative/dir', '.']) {
+      const storage = new PackageStorage(dir);
+      for (const relpath of relpaths) expect([dir, relpath, storage.pathOf(relpath)]).toEqual([dir, relpath, join(dir, ...relpath.split('/'))]);
+    }
+  });
+});

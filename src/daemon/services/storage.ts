@@ -49,7 +49,12 @@ export class PackageStorage {
   private dirSyncRunning: Promise<void> | undefined;
   private dirSyncNext: Promise<void> | undefined;
 
-  constructor(readonly dir: string) {}
+  /** The folder's path with its separator, for {@link pathOf}. */
+  private readonly dirPrefix: string;
+
+  constructor(readonly dir: string) {
+    this.dirPrefix = join(dir, 'x').slice(0, -1);
+  }
 
   /** Creates the folder if needed; the first {@link scan} removes what a crash left. */
   async create(): Promise<void> {
@@ -124,6 +129,9 @@ export class PackageStorage {
 
   /** Absolute path of a file from its catalog relpath. */
   pathOf(relpath: string): string {
+    // A file at the top of the folder (nearly every one) by concatenation: path.join's
+    // normalizing was 2.5% of a download's CPU when most downloads opened their file.
+    if (relpath !== '' && relpath !== '.' && relpath !== '..' && !relpath.includes('/') && !relpath.includes(sep)) return this.dirPrefix + relpath;
     return join(this.dir, ...relpath.split('/'));
   }
 
