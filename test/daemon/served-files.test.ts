@@ -1,25 +1,82 @@
-/** The compact record of what serving each file needs: lookups, changes, removals and reuse. */
-import { describe, expect, it } from 'vitest';
-import { ServedFiles } from '../../src/daemon/services/served-files.js';
+/**
+ * What serving a file needs is read ahead of the first download, a few thousand files per turn
+ * (Catalog.prepareServedFiles): every lookup made meanwhile, and every change, sees the
+ * catalog as it is.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FileRecord } from '../../src/daemon/services/catalog.js';
+import type { NewFile } from '../../src/daemon/stores/catalog-store.js';
+import { LocalCatalog } from '../../src/daemon/stores/local-catalog.js';
 
-const sha = (n: number) => n.toString(16).padStart(64, '0');
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
-describe('ServedFiles', () => {
-  it('answers each file with its relpath, project and sha256 through changes, removals and growth', () => {
-    const served = new ServedFiles();
-    for (let i = 0; i < 3000; i++) served.set(`demo_${i}-1.0.tar.gz`, i % 7 === 0 ? `sub/demo_${i}-1.0.tar.gz` : `demo_${i}-1.0.tar.gz`, `demo-${i % 10}`, sha(i));
-    expect(served.size).toBe(3000);
-    expect(served.get('demo_14-1.0.tar.gz')).toEqual({ filename: 'demo_14-1.0.tar.gz', relpath: 'sub/demo_14-1.0.tar.gz', project: 'demo-4', sha256: sha(14) });
-    expect(served.get('demo_2999-1.0.tar.gz')).toEqual({ filename: 'demo_2999-1.0.tar.gz', relpath: 'demo_2999-1.0.tar.gz', project: 'demo-9', sha256: sha(2999) });
-    expect(served.get('missing-1.0.tar.gz')).toBeUndefined();
-    // Replaced in place (moved out of the subfolder, new bytes), removed, and a removed slot reused.
-    served.set('demo_14-1.0.tar.gz', 'demo_14-1.0.tar.gz', 'demo-4', sha(99_999));
-    expect(served.get('demo_14-1.0.tar.gz')).toEqual({ filename: 'demo_14-1.0.tar.gz', relpath: 'demo_14-1.0.tar.gz', project: 'demo-4', sha256: sha(99_999) });
-    served.delete('demo_7-1.0.tar.gz');
-    expect(served.get('demo_7-1.0.tar.gz')).toBeUndefined();
-    served.set('other-2.0.tar.gz', 'other-2.0.tar.gz', 'other', 'NOT-HEX');
-    expect(served.get('other-2.0.tar.gz')).toEqual({ filename: 'other-2.0.tar.gz', relpath: 'other-2.0.tar.gz', project: 'other', sha256: 'NOT-HEX' });
-    expect(served.get('demo_8-1.0.tar.gz')?.sha256).toBe(sha(8));
-    expect(served.size).toBe(3000);
+function fileOf(i: number, sha = 'a'): FileRecord {
+  const filename = `proj${i}-1.0.tar.gz`;
+  return {
+    filename,
+    relpath: filename,
+    project: `proj${i}`,
+    version: '1.0',
+    releaseKey: '1.0',
+    packagetype: 'sdist',
+    pythonVersion: 'source',
+    size: 10,
+    mtimeMs: 1_700_000_000_000,
+    sha256: sha.repeat(64),
+    md5: 'b'.repeat(32),
+    blake2b256: 'c'.repeat(64),
+    requiresPython: null,
+    metadataSha256: null,
+    uploadTime: '2026-12-01T10:00:00.000Z',
+    source: 'upload',
+    uploadedBy: null,
+    uploadedFrom: null,
+  };
+}
+const entry = (file: FileRecord): NewFile => ({ file, displayName: file.project, metadataBytes: Buffer.from(`Metadata-Version: 2.1\nName: ${file.project}\n`) });
+
+async function catalogOf(files: number): Promise<LocalCatalog> {
+  const dir = mkdtempSync(join(tmpdir(), 'pyrepo-served-'));
+  dirs.push(dir);
+  const catalog = LocalCatalog.open(join(dir, 'catalog.sqlite'));
+  await catalog.addFiles(Array.from({ length: files }, (_, i) => entry(fileOf(i))), { replace: false });
+  return catalog;
+}
+
+describe('served files read ahead of the first download', () => {
+  it('answers every lookup while they are read, and keeps the changes made meanwhile', async () => {
+    const catalog = await catalogOf(5000);
+    const preparing = catalog.prepareServedFiles();
+    // After the first turn's files: one not read yet is found by its own row, with its number.
+    const late = catalog.servedFileNow('proj4999-1.0.tar.gz');
+    expect(late).toMatchObject({ filename: 'proj4999-1.0.tar.gz', project: 'proj4999', sha256: 'a'.repeat(64), id: expect.any(Number) });
+    expect(catalog.servedFileNow('nothing-1.0.tar.gz')).toBeUndefined();
+    // Changed before they are read: one removed, one replaced with other content, one added.
+    await catalog.removeFile('proj4000-1.0.tar.gz');
+    await catalog.addFiles([entry(fileOf(4001, 'd'))], { replace: true });
+    await catalog.addFiles([entry(fileOf(7000))], { replace: false });
+    await preparing;
+    expect(catalog.servedFileNow('proj4000-1.0.tar.gz')).toBeUndefined();
+    expect(catalog.servedFileNow('proj4001-1.0.tar.gz')?.sha256).toBe('d'.repeat(64));
+    expect(catalog.servedFileNow('proj7000-1.0.tar.gz')?.project).toBe('proj7000');
+    expect(catalog.servedFileNow('proj4999-1.0.tar.gz')?.id).toBe(late?.id);
+    const ids = new Set<number | undefined>();
+    for (let i = 0; i < 5000; i++) if (i !== 4000) ids.add(catalog.servedFileNow(`proj${i}-1.0.tar.gz`)?.id);
+    expect(ids.size).toBe(4999);
+    expect(ids.has(undefined)).toBe(false);
+    await catalog.close();
+  });
+
+  it('stops reading when the catalog is closed meanwhile', async () => {
+    const catalog = await catalogOf(4500);
+    const preparing = catalog.prepareServedFiles();
+    await catalog.close();
+    await expect(preparing).resolves.toBeUndefined();
   });
 });

@@ -43,6 +43,9 @@ export class LocalCatalog implements CatalogStore, ImmediateReads {
   servedFileNow(filename: string) {
     return this.catalog.servedFile(filename);
   }
+  prepareServedFiles() {
+    return this.catalog.prepareServedFiles();
+  }
   hasProjectNow(name: string) {
     return this.catalog.project(name) !== undefined;
   }
