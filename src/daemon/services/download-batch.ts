@@ -5,7 +5,7 @@
  * is gathered at once (before a snapshot is read, and at shutdown).
  */
 import { INSTALLERS, type FileDownloads, type InstallerCount } from '../../shared/api.js';
-import type { FileRecord } from './catalog.js';
+import { FileSlots, grown, INSTALLER_INDEX, type CountedFile } from './file-slots.js';
 import type { DownloadClient } from './installer.js';
 
 /** How long downloads are gathered before their event goes out. */
@@ -15,7 +15,6 @@ export const DOWNLOAD_BATCH_MS = 250;
 const COUNTERS_KEPT = 16_384;
 
 const INSTALLER_COUNT = INSTALLERS.length;
-const INSTALLER_INDEX: ReadonlyMap<string, number> = new Map(INSTALLERS.map((name, i) => [name, i]));
 
 /**
  * A `downloads` event's files, packed: the project and filename strings (the catalog's own)
@@ -68,13 +67,6 @@ export class PackedDownloads {
   }
 }
 
-/** A copy of `a` with room for `size`. */
-function grown<T extends Uint32Array | Int32Array>(a: T, size: number): T {
-  const b = new (a.constructor as new (size: number) => T)(size);
-  b.set(a);
-  return b;
-}
-
 /**
  * Counters with no object per file: a file has a slot, its counts are numbers in typed arrays
  * at that slot, and the slot is kept from event to event (set back to zero).
@@ -86,14 +78,7 @@ function grown<T extends Uint32Array | Int32Array>(a: T, size: number): T {
  * nothing here once its file has a slot; only the event's own list is made, at each event.
  */
 export class DownloadBatch {
-  /** The slots of files with no number (cached upstream files, a shared catalog's), by filename. */
-  private readonly slots = new Map<string, number>();
-  /** The slot + 1 of each file number (ServedFile.id), 0 for none: no Map entry made and let go per file. */
-  private slotOfId = new Int32Array(1024);
-  /** Slots in use; their projects and filenames (arrays used again, not made anew, when the slots are let go). */
-  private slotCount = 0;
-  private readonly projects: string[] = [];
-  private readonly filenames: string[] = [];
+  private readonly slots = new FileSlots();
   /** Downloads since the last event, by slot; and by slot and installer, of them from CI. */
   private downloads = new Uint32Array(1024);
   private byInstaller = new Uint32Array(1024 * INSTALLER_COUNT);
@@ -110,11 +95,9 @@ export class DownloadBatch {
     private readonly intervalMs = DOWNLOAD_BATCH_MS,
   ) {}
 
-  add(file: Pick<FileRecord, 'filename' | 'project'> & { id?: number | undefined }, client: DownloadClient): void {
-    const id = file.id;
-    let slot = id === undefined ? this.slots.get(file.filename) : id < this.slotOfId.length ? (this.slotOfId[id] as number) - 1 : -1;
-    // A number now another file's, or a file that moved to another project, gets a new slot; the old one is still published.
-    if (slot === undefined || slot === -1 || this.filenames[slot] !== file.filename || this.projects[slot] !== file.project) slot = this.newSlot(file);
+  add(file: CountedFile, client: DownloadClient): void {
+    const slot = this.slots.slotOf(file);
+    if (slot >= this.downloads.length) this.grow();
     if (this.downloads[slot] === 0) this.pending[this.pendingCount++] = slot;
     (this.downloads[slot] as number) += 1;
     // An installer this list does not know is counted as the last one, 'other'.
@@ -127,23 +110,12 @@ export class DownloadBatch {
     }
   }
 
-  private newSlot(file: Pick<FileRecord, 'filename' | 'project'> & { id?: number | undefined }): number {
-    const slot = this.slotCount++;
-    this.filenames[slot] = file.filename;
-    this.projects[slot] = file.project;
-    if (file.id === undefined) this.slots.set(file.filename, slot);
-    else {
-      if (file.id >= this.slotOfId.length) this.slotOfId = grown(this.slotOfId, Math.max(file.id + 1, this.slotOfId.length * 2));
-      this.slotOfId[file.id] = slot + 1;
-    }
-    if (slot >= this.downloads.length) {
-      const size = this.downloads.length * 2;
-      this.downloads = grown(this.downloads, size);
-      this.pending = grown(this.pending, size);
-      this.byInstaller = grown(this.byInstaller, size * INSTALLER_COUNT);
-      this.fromCi = grown(this.fromCi, size * INSTALLER_COUNT);
-    }
-    return slot;
+  private grow(): void {
+    const size = this.downloads.length * 2;
+    this.downloads = grown(this.downloads, size);
+    this.pending = grown(this.pending, size);
+    this.byInstaller = grown(this.byInstaller, size * INSTALLER_COUNT);
+    this.fromCi = grown(this.fromCi, size * INSTALLER_COUNT);
   }
 
   /** Publishes what was gathered, if anything. */
@@ -159,8 +131,8 @@ export class DownloadBatch {
     const order = this.installerOrder;
     for (let p = 0; p < this.pendingCount; p++) {
       const slot = this.pending[p] as number;
-      projects.push(this.projects[slot] as string);
-      filenames.push(this.filenames[slot] as string);
+      projects.push(this.slots.projects[slot] as string);
+      filenames.push(this.slots.filenames[slot] as string);
       counts[at++] = this.downloads[slot] as number;
       // The installers with downloads, most first (insertion sort: there are at most seven).
       let n = 0;
@@ -187,14 +159,7 @@ export class DownloadBatch {
     }
     // A slot pending twice would be counted twice: the list starts again empty.
     this.pendingCount = 0;
-    if (this.slotCount > COUNTERS_KEPT) this.clearSlots();
+    if (this.slots.count > COUNTERS_KEPT) this.slots.clear();
     this.publish(new PackedDownloads(projects, filenames, counts.slice(0, at)));
-  }
-
-  /** Lets every slot go (all are zero). */
-  private clearSlots(): void {
-    this.slots.clear();
-    this.slotOfId.fill(0);
-    this.slotCount = 0;
   }
 }

@@ -4,7 +4,7 @@
  * to a shared database). Readers add what is pending to what is written.
  */
 import { INSTALLERS, type Installer } from '../../shared/api.js';
-import type { FileRecord, ServedFile } from '../services/catalog.js';
+import { FileSlots, grown, INSTALLER_INDEX, type CountedFile } from '../services/file-slots.js';
 import { utcDay, utcToday } from '../services/utc-day.js';
 
 /** Downloads not written yet, of one file, day, installer and CI flag. */
@@ -22,14 +22,6 @@ type Entry = PendingCount & { next: Entry | undefined };
 
 /** Counters per file: one per installer, without and with CI. */
 const CELLS = INSTALLERS.length * 2;
-const INSTALLER_INDEX: ReadonlyMap<string, number> = new Map(INSTALLERS.map((name, i) => [name, i]));
-
-/** A copy of `a` with room for `size`. */
-function grown<T extends Uint32Array | Int32Array>(a: T, size: number): T {
-  const b = new (a.constructor as new (size: number) => T)(size);
-  b.set(a);
-  return b;
-}
 
 /**
  * Kept by filename, with no key string made per download: a key joining filename, day,
@@ -48,18 +40,13 @@ export class PendingDownloads {
   private entries = 0;
   /** The day of the counts by slot. */
   private day = '';
-  /** The slot + 1 of each file number, 0 for none. */
-  private slotOfId = new Int32Array(1024);
-  private slotCount = 0;
-  /** The filename ('' once dropped) and project of each slot. */
-  private readonly filenames: string[] = [];
-  private readonly projects: string[] = [];
+  private readonly slots = new FileSlots();
   /** By slot, {@link CELLS} counters: installer * 2, + 1 for CI. */
   private cells = new Uint32Array(1024 * CELLS);
   /** Counters above zero. */
   private cellsUsed = 0;
 
-  count(file: Pick<FileRecord, 'filename' | 'project'> & Pick<ServedFile, 'id'>, installer: Installer, ci: boolean, now?: Date): void {
+  count(file: CountedFile, installer: Installer, ci: boolean, now?: Date): void {
     const index = INSTALLER_INDEX.get(installer);
     if (now !== undefined || file.id === undefined || index === undefined) {
       this.add(file.filename, file.project, now ? utcDay(now) : utcToday(), installer, ci, 1);
@@ -70,22 +57,11 @@ export class PendingDownloads {
       this.slotsToEntries();
       this.day = today;
     }
-    let slot = file.id < this.slotOfId.length ? (this.slotOfId[file.id] as number) - 1 : -1;
-    // A number now another file's (the first was deleted), or a file that moved to another project: a slot of its own.
-    if (slot === -1 || this.filenames[slot] !== file.filename || this.projects[slot] !== file.project) slot = this.newSlot(file.id, file.filename, file.project);
+    const slot = this.slots.slotOf(file);
+    if ((slot + 1) * CELLS > this.cells.length) this.cells = grown(this.cells, this.cells.length * 2);
     const at = slot * CELLS + index * 2 + (ci ? 1 : 0);
     if (this.cells[at] === 0) this.cellsUsed += 1;
     (this.cells[at] as number) += 1;
-  }
-
-  private newSlot(id: number, filename: string, project: string): number {
-    const slot = this.slotCount++;
-    this.filenames[slot] = filename;
-    this.projects[slot] = project;
-    if (id >= this.slotOfId.length) this.slotOfId = grown(this.slotOfId, Math.max(id + 1, this.slotOfId.length * 2));
-    this.slotOfId[id] = slot + 1;
-    if ((slot + 1) * CELLS > this.cells.length) this.cells = grown(this.cells, this.cells.length * 2);
-    return slot;
   }
 
   /**
@@ -96,26 +72,27 @@ export class PendingDownloads {
    */
   private slotCountsInto(out: PendingCount[], merged: Map<number, number> | undefined): void {
     const cells = this.cells;
-    for (let slot = 0; slot < this.slotCount; slot++) {
+    const { filenames, projects } = this.slots;
+    for (let slot = 0; slot < this.slots.count; slot++) {
       for (let c = 0, at = slot * CELLS; c < CELLS; c++, at++) {
         const count = (cells[at] as number) + (merged === undefined ? 0 : (merged.get(at) ?? 0));
         if (count === 0) continue;
-        out.push({ filename: this.filenames[slot] as string, project: this.projects[slot] as string, day: this.day, installer: INSTALLERS[c >> 1] as Installer, ci: (c & 1) === 1, count });
+        out.push({ filename: filenames[slot] as string, project: projects[slot] as string, day: this.day, installer: INSTALLERS[c >> 1] as Installer, ci: (c & 1) === 1, count });
       }
     }
   }
 
   /** The entries with the same file, day, installer and CI as a counter by slot, by that counter's index. */
   private entriesOfSlots(): Map<number, Entry> | undefined {
-    if (this.entries === 0 || this.slotCount === 0) return undefined;
+    if (this.entries === 0 || this.slots.count === 0) return undefined;
     const slotOf = new Map<string, number>();
-    for (let slot = 0; slot < this.slotCount; slot++) if (this.filenames[slot] !== '') slotOf.set(this.filenames[slot] as string, slot);
+    for (let slot = 0; slot < this.slots.count; slot++) if (this.slots.filenames[slot] !== '') slotOf.set(this.slots.filenames[slot] as string, slot);
     let found: Map<number, Entry> | undefined;
     for (const first of this.counts.values()) {
       for (let e: Entry | undefined = first; e; e = e.next) {
         const slot = slotOf.get(e.filename);
         const index = INSTALLER_INDEX.get(e.installer);
-        if (slot === undefined || index === undefined || e.day !== this.day || this.projects[slot] !== e.project) continue;
+        if (slot === undefined || index === undefined || e.day !== this.day || this.slots.projects[slot] !== e.project) continue;
         (found ??= new Map()).set(slot * CELLS + index * 2 + (e.ci ? 1 : 0), e);
       }
     }
@@ -124,15 +101,14 @@ export class PendingDownloads {
 
   /** Sets every slot free (and its counters to zero). */
   private clearSlots(): void {
-    this.cells.fill(0, 0, this.slotCount * CELLS);
-    this.slotOfId.fill(0);
-    this.slotCount = 0;
+    this.cells.fill(0, 0, this.slots.count * CELLS);
+    this.slots.clear();
     this.cellsUsed = 0;
   }
 
   /** Moves the counts by slot into entries (the day changed). */
   private slotsToEntries(): void {
-    if (this.slotCount === 0) return;
+    if (this.slots.count === 0) return;
     const counts: PendingCount[] = [];
     this.slotCountsInto(counts, undefined);
     this.clearSlots();
@@ -175,14 +151,13 @@ export class PendingDownloads {
   drop(filename: string): void {
     for (let e = this.counts.get(filename); e; e = e.next) this.entries -= 1;
     this.counts.delete(filename);
-    for (let slot = 0; slot < this.slotCount; slot++) {
-      if (this.filenames[slot] !== filename) continue;
+    for (const slot of this.slots.slotsNamed(filename)) {
       for (let at = slot * CELLS; at < (slot + 1) * CELLS; at++) {
         if (this.cells[at] !== 0) this.cellsUsed -= 1;
         this.cells[at] = 0;
       }
-      // Its number finds no slot now (the filename differs), the next file given it gets one.
-      this.filenames[slot] = '';
+      // Its number finds no slot now: the next file given it gets one.
+      this.slots.drop(slot);
     }
   }
 
