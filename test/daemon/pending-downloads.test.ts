@@ -30,16 +30,16 @@ describe('PendingDownloads', () => {
     pending.count(a, 'pip', false, new Date('2026-01-02T03:04:05Z'));
     expect(pending.size).toBe(5);
     expect(sorted(pending.all())).toEqual([
-      { filename: a.filename, project: 'alpha', day: '2026-01-02', installer: 'pip', ci: false, count: 1, next: undefined },
+      { filename: a.filename, project: 'alpha', day: '2026-01-02', installer: 'pip', ci: false, count: 1 },
       { filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 2 },
       { filename: a.filename, project: 'alpha', day: today, installer: 'uv', ci: true, count: 1 },
       { filename: b.filename, project: 'beta', day: today, installer: 'poetry', ci: false, count: 1 },
-      { filename: 'gamma-1.0.tar.gz', project: 'gamma', day: today, installer: 'pip', ci: false, count: 1, next: undefined },
+      { filename: 'gamma-1.0.tar.gz', project: 'gamma', day: today, installer: 'pip', ci: false, count: 1 },
     ]);
     expect(pending.of('alpha').reduce((n, c) => n + c.count, 0)).toBe(4);
 
     // Taken for a write: nothing left, and the numbers count from zero again.
-    expect(pending.take()).toHaveLength(5);
+    expect(pending.take().length).toBe(5);
     expect(pending.size).toBe(0);
     expect([...pending.all()]).toEqual([]);
     pending.count(a, 'pip', false);
@@ -74,13 +74,23 @@ describe('PendingDownloads', () => {
     pending.count(a, 'pip', false);
     // The same file without its number (a route's download) and a count put back after a failed write.
     pending.count({ project: a.project, filename: a.filename }, 'pip', false);
-    pending.restore([{ filename: a.filename, project: a.project, day: today, installer: 'pip', ci: false, count: 5 }]);
+    const failed = new PendingDownloads();
+    for (let i = 0; i < 5; i++) failed.count(a, 'pip', false);
+    pending.restore(failed.take());
     pending.count({ project: a.project, filename: a.filename }, 'uv', false);
     expect(sorted(pending.all())).toEqual([
       { filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 8 },
       expect.objectContaining({ filename: a.filename, day: today, installer: 'uv', ci: false, count: 1 }),
     ]);
-    expect(sorted(pending.take()).map((c) => c.count)).toEqual([8, 1]);
+    const taken = pending.take();
+    expect(sorted(taken.list()).map((c) => c.count)).toEqual([8, 1]);
+    // As the writer takes them, and without a removed file's.
+    expect(taken.rows().sort()).toEqual([
+      [a.filename, today, 'pip', 0, 8],
+      [a.filename, today, 'uv', 0, 1],
+    ]);
+    expect(taken.without(a.filename).length).toBe(0);
+    expect(taken.slice(1, 2).length).toBe(1);
   });
 
   it('keeps counts of many numbered files, and moves them under their day when the day changes', () => {

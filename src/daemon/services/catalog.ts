@@ -9,9 +9,9 @@ import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
 import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '../../shared/api.js';
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
-import { DownloadWriter, WRITTEN_BATCH_KEY, writeDownloadBatch, type DownloadRow } from './download-writer.js';
+import { DownloadWriter, WRITTEN_BATCH_KEY, writeDownloadBatch } from './download-writer.js';
 import { ServedFiles, type ServedFile } from './served-files.js';
-import { PendingDownloads, type PendingCount } from '../stores/pending-downloads.js';
+import { PendingDownloads, type CountBatch, type PendingCount } from '../stores/pending-downloads.js';
 
 /** One distribution file as the catalog knows it. */
 export interface FileRecord {
@@ -258,14 +258,11 @@ export interface DownloadCountRow {
 /** Rows of file stamps read between two turns of the event loop (a few milliseconds). */
 const STAMPS_PER_SLICE = 2000;
 
-/** Rows of download counts per transaction of the writer: a few milliseconds each. */
 /** Files {@link Catalog.prepareServedFiles} reads per turn of the event loop (about 5 ms at 60,000 files). */
 const SERVED_FILES_PER_TURN = 2000;
-const BATCH_ROWS = 500;
 
-function rowOf(p: PendingCount): DownloadRow {
-  return [p.filename, p.day, p.installer, p.ci ? 1 : 0, p.count];
-}
+/** Rows of download counts per transaction of the writer: a few milliseconds each. */
+const BATCH_ROWS = 500;
 
 /** One project of the project list, with its counts. */
 export interface ProjectSummaryRecord {
@@ -300,7 +297,7 @@ export class Catalog {
   /** Download counts not handed to the writer yet, by file, day, installer and CI (see flushDownloads). */
   private readonly pendingDownloads = new PendingDownloads();
   /** Batches handed to the writer and not known to be written yet, by batch id (see download-writer.ts). */
-  private readonly unwrittenBatches = new Map<number, PendingCount[]>();
+  private readonly unwrittenBatches = new Map<number, CountBatch>();
   private nextBatchId = 1;
   /** Batches to hand to the writer, in order, one per turn of the event loop (see flushDownloads). */
   private toPost: number[] = [];
@@ -580,7 +577,7 @@ export class Catalog {
       const file = this.file(filename);
       if (!file) return undefined;
       this.pendingDownloads.drop(filename);
-      for (const [id, batch] of this.unwrittenBatches) this.unwrittenBatches.set(id, batch.filter((p) => p.filename !== filename));
+      for (const [id, batch] of this.unwrittenBatches) this.unwrittenBatches.set(id, batch.without(filename));
       this.stmt.deleteFile!.run(filename);
       this.stmt.deleteProjectIfEmpty!.run(file.project, file.project);
       if (by) this.addActivity({ action: 'delete', project: file.project, version: file.version, filename, user: by.user, address: by.address, reason: null });
@@ -670,7 +667,7 @@ export class Catalog {
     if (id === undefined) return;
     // Written meanwhile by this thread (a copy, a failure of the writer), or dropped.
     const batch = this.unwrittenBatches.get(id);
-    if (batch && this.writeFailure === undefined) this.writerOf().post(id, batch.map(rowOf));
+    if (batch && this.writeFailure === undefined) this.writerOf().post(id, batch.rows());
     if (this.toPost.length === 0) return;
     this.posting = setImmediate(() => {
       this.posting = undefined;
@@ -703,18 +700,18 @@ export class Catalog {
     if (this.posting !== undefined) clearImmediate(this.posting);
     this.posting = undefined;
     for (const [id, batch] of [...this.unwrittenBatches].sort(([a], [b]) => a - b)) {
-      writeDownloadBatch(this.db, id, batch.map(rowOf));
+      writeDownloadBatch(this.db, id, batch.rows());
       this.unwrittenBatches.delete(id);
     }
   }
 
   /** Moves the pending counts into unwritten batches; their ids. */
   private flushPendingIntoBatches(): number[] {
-    const rows = this.pendingDownloads.take();
+    const taken = this.pendingDownloads.take();
     const ids: number[] = [];
-    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+    for (let i = 0; i < taken.length; i += BATCH_ROWS) {
       const id = this.nextBatchId++;
-      this.unwrittenBatches.set(id, rows.slice(i, i + BATCH_ROWS));
+      this.unwrittenBatches.set(id, taken.slice(i, i + BATCH_ROWS));
       ids.push(id);
     }
     return ids;
@@ -731,8 +728,8 @@ export class Catalog {
    */
   private unwrittenCounts(): PendingCount[] {
     const written = this.writtenBatch();
-    const out = [...this.pendingDownloads.all()];
-    for (const [id, batch] of this.unwrittenBatches) if (id > written) out.push(...batch);
+    const out = this.pendingDownloads.all();
+    for (const [id, batch] of this.unwrittenBatches) if (id > written) out.push(...batch.list());
     return out;
   }
 

@@ -4,6 +4,7 @@
  * to a shared database). Readers add what is pending to what is written.
  */
 import { INSTALLERS, type Installer } from '../../shared/api.js';
+import type { DownloadRow } from '../services/download-writer.js';
 import { FileSlots, grown, INSTALLER_INDEX, type CountedFile } from '../services/file-slots.js';
 import { utcDay, utcToday } from '../services/utc-day.js';
 
@@ -19,6 +20,102 @@ export interface PendingCount {
 
 /** An entry: the counts of one file are chained from its first (most files have one day, installer and CI flag in a batch). */
 type Entry = PendingCount & { next: Entry | undefined };
+
+/** What a walk over counts is given for each one. */
+type Visit = (filename: string, project: string, day: string, installer: Installer, ci: boolean, count: number) => void;
+
+/**
+ * Counts taken for a write, packed: their strings (the catalog's own) in arrays, their numbers
+ * in typed arrays. They wait for the writer thread — a second's 30,000 of them, posted a batch
+ * per turn — long enough to be promoted to V8's old generation: as an object each they were,
+ * once nothing else per download was, the largest part of what downloads promoted.
+ */
+export class CountBatch {
+  constructor(
+    private readonly filenames: readonly string[],
+    private readonly projects: readonly string[],
+    private readonly days: readonly string[],
+    private readonly installers: readonly Installer[],
+    private readonly ci: Uint8Array,
+    private readonly counts: Float64Array,
+  ) {}
+
+  get length(): number {
+    return this.filenames.length;
+  }
+
+  forEach(visit: Visit): void {
+    for (let i = 0; i < this.filenames.length; i++) {
+      visit(this.filenames[i] as string, this.projects[i] as string, this.days[i] as string, this.installers[i] as Installer, this.ci[i] === 1, this.counts[i] as number);
+    }
+  }
+
+  /** The counts as objects (for readers, made at each call). */
+  list(): PendingCount[] {
+    const out: PendingCount[] = [];
+    this.forEach((filename, project, day, installer, ci, count) => out.push({ filename, project, day, installer, ci, count }));
+    return out;
+  }
+
+  /** The counts as the writer takes them: `[filename, day, installer, ci, count]`. */
+  rows(): DownloadRow[] {
+    const out: DownloadRow[] = [];
+    this.forEach((filename, _project, day, installer, ci, count) => out.push([filename, day, installer, ci ? 1 : 0, count]));
+    return out;
+  }
+
+  /** Counts `from` to `to` (not included). */
+  slice(from: number, to: number): CountBatch {
+    return new CountBatch(this.filenames.slice(from, to), this.projects.slice(from, to), this.days.slice(from, to), this.installers.slice(from, to), this.ci.slice(from, to), this.counts.slice(from, to));
+  }
+
+  /** The batch without the counts of `filename` (a file removed). */
+  without(filename: string): CountBatch {
+    if (!this.filenames.includes(filename)) return this;
+    const kept = new CountColumns(this.length);
+    this.forEach((...count) => {
+      if (count[0] !== filename) kept.add(...count);
+    });
+    return kept.batch();
+  }
+}
+
+/** Columns a {@link CountBatch} is made from, one count at a time, up to `capacity` counts. */
+class CountColumns {
+  private length = 0;
+  private readonly filenames: string[];
+  private readonly projects: string[];
+  private readonly days: string[];
+  private readonly installers: Installer[];
+  private readonly ci: Uint8Array;
+  private readonly counts: Float64Array;
+
+  constructor(capacity: number) {
+    // Made at their size: arrays grown a push at a time took three times as long to fill.
+    this.filenames = new Array<string>(capacity);
+    this.projects = new Array<string>(capacity);
+    this.days = new Array<string>(capacity);
+    this.installers = new Array<Installer>(capacity);
+    this.ci = new Uint8Array(capacity);
+    this.counts = new Float64Array(capacity);
+  }
+
+  readonly add: Visit = (filename, project, day, installer, ci, count) => {
+    const i = this.length++;
+    this.filenames[i] = filename;
+    this.projects[i] = project;
+    this.days[i] = day;
+    this.installers[i] = installer;
+    this.ci[i] = ci ? 1 : 0;
+    this.counts[i] = count;
+  };
+
+  batch(): CountBatch {
+    const n = this.length;
+    for (const column of [this.filenames, this.projects, this.days, this.installers]) column.length = n;
+    return new CountBatch(this.filenames, this.projects, this.days, this.installers, this.ci.subarray(0, n), this.counts.subarray(0, n));
+  }
+}
 
 /** Counters per file: one per installer, without and with CI. */
 const CELLS = INSTALLERS.length * 2;
@@ -65,19 +162,17 @@ export class PendingDownloads {
   }
 
   /**
-   * Adds the counts by slot to `out` (allocated here, when read or written, not per download),
-   * with those of `merged`'s cells added: a file's download counted as an entry too (through a
-   * route, put back after a failed write) is one count with it, as the writes need (PostgreSQL
-   * refuses an upsert that names a row twice).
+   * Visits the counts by slot, with those of `merged`'s cells added: a file's download counted
+   * as an entry too (through a route, put back after a failed write) is one count with it, as
+   * the writes need (PostgreSQL refuses an upsert that names a row twice).
    */
-  private slotCountsInto(out: PendingCount[], merged: Map<number, number> | undefined): void {
+  private eachSlotCount(visit: Visit, merged: Map<number, number> | undefined): void {
     const cells = this.cells;
     const { filenames, projects } = this.slots;
     for (let slot = 0; slot < this.slots.count; slot++) {
       for (let c = 0, at = slot * CELLS; c < CELLS; c++, at++) {
         const count = (cells[at] as number) + (merged === undefined ? 0 : (merged.get(at) ?? 0));
-        if (count === 0) continue;
-        out.push({ filename: filenames[slot] as string, project: projects[slot] as string, day: this.day, installer: INSTALLERS[c >> 1] as Installer, ci: (c & 1) === 1, count });
+        if (count !== 0) visit(filenames[slot] as string, projects[slot] as string, this.day, INSTALLERS[c >> 1] as Installer, (c & 1) === 1, count);
       }
     }
   }
@@ -109,13 +204,13 @@ export class PendingDownloads {
   /** Moves the counts by slot into entries (the day changed). */
   private slotsToEntries(): void {
     if (this.slots.count === 0) return;
-    const counts: PendingCount[] = [];
-    this.slotCountsInto(counts, undefined);
+    const counts = new CountColumns(this.cellsUsed);
+    this.eachSlotCount(counts.add, undefined);
     this.clearSlots();
-    for (const c of counts) this.add(c.filename, c.project, c.day, c.installer, c.ci, c.count);
+    counts.batch().forEach(this.add);
   }
 
-  private add(filename: string, project: string, day: string, installer: Installer, ci: boolean, count: number): void {
+  private readonly add: Visit = (filename, project, day, installer, ci, count) => {
     const first = this.counts.get(filename);
     for (let e = first; e; e = e.next) {
       if (e.day === day && e.installer === installer && e.ci === ci && e.project === project) {
@@ -131,11 +226,14 @@ export class PendingDownloads {
       this.counts.set(filename, entry);
     }
     this.entries += 1;
-  }
+  };
 
-  /** Takes everything pending (for a write); `restore` puts it back if the write fails. */
-  take(): PendingCount[] {
-    const taken = this.all();
+  /** Takes everything pending (for a write), packed; `restore` puts it back if the write fails. */
+  take(): CountBatch {
+    // At most one count per entry and counter in use (fewer when one is kept both ways).
+    const columns = new CountColumns(this.size);
+    this.each(columns.add);
+    const taken = columns.batch();
     this.counts = new Map();
     this.entries = 0;
     this.clearSlots();
@@ -143,8 +241,8 @@ export class PendingDownloads {
   }
 
   /** Puts counts back after a failed write, added to what came meanwhile. */
-  restore(counts: PendingCount[]): void {
-    for (const c of counts) this.add(c.filename, c.project, c.day, c.installer, c.ci, c.count);
+  restore(counts: CountBatch): void {
+    counts.forEach(this.add);
   }
 
   /** Forgets the counts of a file that is gone. */
@@ -167,19 +265,25 @@ export class PendingDownloads {
     return out;
   }
 
-  /**
-   * Every count pending, each file, day, installer and CI flag once, in a new array. (Loops,
-   * not a generator: taking a second's 30,000 counts through generators held the daemon up
-   * for 4-7 ms.)
-   */
+  /** Every count pending, each file, day, installer and CI flag once, in a new array. */
   all(): PendingCount[] {
     const out: PendingCount[] = [];
+    this.each((filename, project, day, installer, ci, count) => out.push({ filename, project, day, installer, ci, count }));
+    return out;
+  }
+
+  /**
+   * Visits every count pending, each file, day, installer and CI flag once. (Loops, not a
+   * generator: taking a second's 30,000 counts through generators held the daemon up for 4-7 ms.)
+   */
+  private each(visit: Visit): void {
     const withSlot = this.entriesOfSlots();
     const merged = withSlot && new Map([...withSlot].map(([at, e]) => [at, e.count]));
     const skipped = withSlot && new Set(withSlot.values());
-    for (const first of this.counts.values()) for (let e: Entry | undefined = first; e; e = e.next) if (!skipped?.has(e)) out.push(e);
-    this.slotCountsInto(out, merged);
-    return out;
+    for (const first of this.counts.values()) {
+      for (let e: Entry | undefined = first; e; e = e.next) if (!skipped?.has(e)) visit(e.filename, e.project, e.day, e.installer, e.ci, e.count);
+    }
+    this.eachSlotCount(visit, merged);
   }
 
   /** How many counts are pending: 0 when none (one kept both ways counts twice here). */

@@ -515,7 +515,7 @@ SELECT c.serial, pg_notify('${CHANGES_CHANNEL}', c.serial::text), EXISTS (SELECT
     if (this.pending.size === 0) return;
     const batch = this.pending.take();
     try {
-      await this.addDownloadRows(batch);
+      await this.addDownloadRows(batch.list());
     } catch (err) {
       this.pending.restore(batch);
       throw err;
