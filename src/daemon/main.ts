@@ -97,15 +97,7 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     if (err instanceof AppSettingsError) throw new DaemonStartError(err.message);
     throw err;
   }
-  // Once the packages folder is indexed (the memory peak is behind), the downloads' lookups
-  // are read, a little at a time, before the first download has to wait for all of them.
-  void app.initialIndexing
-    .then(() => {
-      heapForServing();
-      return app.reader.prepareServedFiles();
-    })
-    // Nothing is lost: the first download reads them all instead.
-    .catch((err: unknown) => app.log.warn({ err }, 'Could not read the served files ahead of the first download'));
+  void app.initialIndexing.then(heapForServing);
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (err) {

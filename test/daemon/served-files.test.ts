@@ -1,5 +1,5 @@
 /**
- * What serving a file needs is read ahead of the first download, a few thousand files per turn
+ * What serving a file needs is read from the first download on, a few thousand files per turn
  * (Catalog.prepareServedFiles): every lookup made meanwhile, and every change, sees the
  * catalog as it is.
  */
@@ -49,12 +49,13 @@ async function catalogOf(files: number): Promise<LocalCatalog> {
   return catalog;
 }
 
-describe('served files read ahead of the first download', () => {
+describe('served files read a few thousand per turn from the first lookup on', () => {
   it('answers every lookup while they are read, and keeps the changes made meanwhile', async () => {
     const catalog = await catalogOf(5000);
-    const preparing = catalog.prepareServedFiles();
-    // After the first turn's files: one not read yet is found by its own row, with its number.
+    // The first lookup starts the reading (its first turn's files at once): this file, not
+    // read yet, is found by its own row, with its number.
     const late = catalog.servedFileNow('proj4999-1.0.tar.gz');
+    const preparing = catalog.prepareServedFiles();
     expect(late).toMatchObject({ filename: 'proj4999-1.0.tar.gz', project: 'proj4999', sha256: 'a'.repeat(64), id: expect.any(Number) });
     expect(catalog.servedFileNow('nothing-1.0.tar.gz')).toBeUndefined();
     // Changed before they are read: one removed, one replaced with other content, one added.

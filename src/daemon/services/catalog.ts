@@ -315,6 +315,7 @@ export class Catalog {
   private served: ServedFiles | undefined;
   /** Whether {@link served} holds every file (false while {@link prepareServedFiles} is still reading them). */
   private servedComplete = false;
+  private servedReading: Promise<void> | undefined;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -347,7 +348,6 @@ export class Catalog {
       fileByPath: s('SELECT * FROM files WHERE relpath = ?'),
       filesOfProject: s('SELECT * FROM files WHERE project = ?'),
       fileStampsAfter: s('SELECT relpath, size, mtime_ms FROM files WHERE relpath > ? ORDER BY relpath LIMIT ?'),
-      allServed: s('SELECT filename, relpath, project, sha256 FROM files'),
       servedAfter: s('SELECT rowid, filename, relpath, project, sha256 FROM files WHERE rowid > ? ORDER BY rowid LIMIT ?'),
       servedOne: s('SELECT relpath, project, sha256 FROM files WHERE filename = ?'),
       filesUnder: s('SELECT filename FROM files WHERE substr(relpath, 1, ?) = ?'),
@@ -442,32 +442,37 @@ export class Catalog {
     return row && toRecord(row);
   }
 
-  /** What serving the file's bytes needs, from memory (see {@link ServedFile}). */
+  /**
+   * What serving the file's bytes needs, from memory (see {@link ServedFile}). The first
+   * lookup starts reading every file's ({@link prepareServedFiles}); until that is done, a
+   * file it has not reached yet is read by its own row.
+   */
   servedFile(filename: string): ServedFile | undefined {
-    if (!this.served) {
-      this.served = new ServedFiles();
-      for (const [name, relpath, project, sha256] of this.stmt.allServed!.raw().iterate() as Iterable<[string, string, string, string]>) {
-        this.served.set(name, relpath, project, sha256);
-      }
-      this.servedComplete = true;
-    }
-    const found = this.served.get(filename);
+    if (!this.served) void this.prepareServedFiles();
+    const served = this.served as ServedFiles;
+    const found = served.get(filename);
     if (found || this.servedComplete) return found;
-    // Not read yet by prepareServedFiles: its own row, kept from now on.
     const row = this.stmt.servedOne!.raw().get(filename) as [string, string, string] | undefined;
     if (!row) return undefined;
-    this.served.set(filename, ...row);
-    return this.served.get(filename);
+    served.set(filename, ...row);
+    return served.get(filename);
   }
 
   /**
    * Reads what serving every file needs ({@link servedFile}) a few thousand files per turn of
-   * the event loop, before the first download asks: all at once, at 60,000 files, that first
-   * download and every request behind it waited 150 ms. Changes made meanwhile are kept as
-   * they happen (a file's row read later is its current one).
+   * the event loop: all at once, at 60,000 files, the first download after a start and every
+   * request behind it waited 150 ms. Started by the first lookup, not at start: the first
+   * indexing's memory peak would include it. Changes made meanwhile are kept as they happen
+   * (a file's row read later is its current one).
    */
-  async prepareServedFiles(): Promise<void> {
-    if (this.served) return;
+  prepareServedFiles(): Promise<void> {
+    this.servedReading ??= this.readServedFiles().catch(() => {
+      // The catalog closed meanwhile (or could not be read): lookups keep reading their own rows.
+    });
+    return this.servedReading;
+  }
+
+  private async readServedFiles(): Promise<void> {
     const served = new ServedFiles();
     this.served = served;
     let after = 0;
@@ -479,7 +484,6 @@ export class Catalog {
       }
       if (rows.length < SERVED_FILES_PER_TURN) break;
       await new Promise((resolve) => setImmediate(resolve));
-      // Closed meanwhile.
       if (!this.db.open) return;
     }
     this.servedComplete = true;

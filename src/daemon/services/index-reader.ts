@@ -118,11 +118,6 @@ export class IndexReader {
     return readsAtOnce(this.catalog) ? this.catalog.servedFileNow(filename) : undefined;
   }
 
-  /** Readies the downloads' lookups ({@link servedFileNow}) a little at a time, before the first download. */
-  async prepareServedFiles(): Promise<void> {
-    if (readsAtOnce(this.catalog)) await this.catalog.prepareServedFiles();
-  }
-
   metadataBytes(filename: string): Promise<Buffer | undefined> {
     return this.catalog.metadataBytes(filename);
   }

@@ -124,8 +124,6 @@ export interface ImmediateReads {
   readonly serial: number;
   /** As {@link CatalogStore.servedFile}, at once. */
   servedFileNow(filename: string): ServedFile | undefined;
-  /** Readies what {@link servedFileNow} reads a little at a time, so the first download does not wait for all of it. */
-  prepareServedFiles(): Promise<void>;
   /** Whether a project of this (normalized) name is on the index. */
   hasProjectNow(name: string): boolean;
   /** Whether a project of this (normalized) name is on the index or ever was: deleted names are remembered. */
