@@ -6,7 +6,7 @@
 import { INSTALLERS, type Installer } from '../../shared/api.js';
 import type { DownloadRow } from '../services/download-writer.js';
 import { FileSlots, grown, INSTALLER_INDEX, type CountedFile } from '../services/file-slots.js';
-import { utcDay, utcToday } from '../services/utc-day.js';
+import { utcDay, utcDayAt, utcToday } from '../services/utc-day.js';
 
 /** Downloads not written yet, of one file, day, installer and CI flag. */
 export interface PendingCount {
@@ -142,6 +142,11 @@ export class PendingDownloads {
   private cells = new Uint32Array(1024 * CELLS);
   /** Counters above zero. */
   private cellsUsed = 0;
+
+  /** Counts a download at `ms` (milliseconds since the epoch, a clock of the caller's), as an entry. */
+  countAt(file: CountedFile, installer: Installer, ci: boolean, ms: number): void {
+    this.add(file.filename, file.project, utcDayAt(ms), installer, ci, 1);
+  }
 
   count(file: CountedFile, installer: Installer, ci: boolean, now?: Date): void {
     const index = INSTALLER_INDEX.get(installer);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Installer } from '../../../shared/api.js';
-import { utcDay } from '../utc-day.js';
+import { PendingDownloads } from '../../stores/pending-downloads.js';
 import { UpstreamError, type UpstreamHttp, reasonOf } from './http.js';
 import type { CachedFile, UpstreamStore } from './store.js';
 
@@ -36,20 +36,11 @@ export interface FileCacheOptions {
   onRemove?: (filename: string) => void;
 }
 
-interface PendingDownloads {
-  filename: string;
-  project: string;
-  day: string;
-  installer: Installer;
-  ci: boolean;
-  count: number;
-}
-
 export class FileCache {
   private readonly files = new Map<string, CachedFile>();
   private total = 0;
   private readonly uses = new Map<string, number>();
-  private downloads = new Map<string, PendingDownloads>();
+  private readonly downloads = new PendingDownloads();
 
   constructor(
     private readonly store: UpstreamStore,
@@ -84,17 +75,14 @@ export class FileCache {
   recordDownload(file: CachedFile, installer: Installer, ci: boolean, now = Date.now()): void {
     file.lastUsed = now;
     this.uses.set(file.filename, now);
-    const day = utcDay(new Date(now));
-    const key = `${file.filename}\0${day}\0${installer}\0${ci ? 1 : 0}`;
-    const pending = this.downloads.get(key);
-    if (pending) pending.count += 1;
-    else this.downloads.set(key, { filename: file.filename, project: file.project, day, installer, ci, count: 1 });
+    // Counted as the catalog counts, with no key string per download (a second's worth were promoted).
+    this.downloads.countAt(file, installer, ci, now);
   }
 
   /** Downloads by installer: those written and those still in memory. */
   downloadsByInstaller(): { installer: Installer; downloads: number; ci: number }[] {
     const by = new Map(this.store.downloadsByInstaller().map((r) => [r.installer, { ...r }]));
-    for (const p of this.downloads.values()) {
+    for (const p of this.downloads.all()) {
       const row = by.get(p.installer) ?? { installer: p.installer, downloads: 0, ci: 0 };
       row.downloads += p.count;
       row.ci += p.ci ? p.count : 0;
@@ -109,11 +97,7 @@ export class FileCache {
       this.store.useFiles(this.uses);
       this.uses.clear();
     }
-    if (this.downloads.size > 0) {
-      const rows = this.downloads.values();
-      this.downloads = new Map();
-      this.store.addDownloads(rows);
-    }
+    if (this.downloads.size > 0) this.store.addDownloads(this.downloads.take().list());
   }
 
   /**
