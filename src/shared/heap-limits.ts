@@ -56,3 +56,19 @@ export function keepHeapSmallAfter(worker: Worker): void {
 
 /** The worker's own young generation, in MB: it writes batches of a few hundred rows. */
 export const WORKER_YOUNG_GENERATION_MB = 4;
+
+/**
+ * The glibc malloc arenas the daemon is started with, by what starts it (`pyrepo start`, the
+ * systemd unit, the container image): glibc reads `MALLOC_ARENA_MAX` only when a process
+ * starts, so the daemon cannot set it for itself. By default each thread that allocates (the
+ * download writer, V8's compiler and collector helpers) gets an arena of its own, which keeps
+ * what it freed: under downloads of 60,000 files the daemon's peak was 148-154 MB with the
+ * default, 134-140 MB with two arenas (one: 135 MB), for the same throughput. A value the
+ * user set is kept. (`pyrepo serve` run by hand is started by its caller, as it was.)
+ */
+export const DAEMON_MALLOC_ARENAS = '2';
+
+/** The environment variables the daemon is started with, on top of `env`. */
+export function daemonMallocEnv(env: NodeJS.ProcessEnv): { MALLOC_ARENA_MAX: string } {
+  return { MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? DAEMON_MALLOC_ARENAS };
+}

@@ -30,7 +30,8 @@ describe('renderSystemdUnit', () => {
     expect(unit).toContain('\nRestart=on-failure\nRestartSec=2\n');
     expect(unit).toContain('\nDescription=pyrepo private Python package index\n');
     expect(unit.endsWith('[Install]\nWantedBy=default.target\n')).toBe(true);
-    expect(line(unit, 'Environment=')).toEqual([]);
+    // Two malloc arenas for the daemon (heap-limits.ts), whatever else it is given.
+    expect(line(unit, 'Environment=')).toEqual(['Environment=MALLOC_ARENA_MAX=2']);
   });
 
   it('writes each environment variable, quoted and escaped as systemd reads it', () => {
@@ -41,7 +42,7 @@ describe('renderSystemdUnit', () => {
         ['XDG_DATA_HOME', '/home/ann/My Data'],
       ],
     });
-    expect(line(unit, 'Environment=')).toEqual(['Environment=PYREPO_HOME=/home/ann/pyrepo', 'Environment="XDG_DATA_HOME=/home/ann/My Data"']);
+    expect(line(unit, 'Environment=')).toEqual(['Environment=MALLOC_ARENA_MAX=2', 'Environment=PYREPO_HOME=/home/ann/pyrepo', 'Environment="XDG_DATA_HOME=/home/ann/My Data"']);
   });
 
   it('quotes and escapes paths with spaces, %, $, quotes and backslashes in ExecStart', () => {

@@ -86,6 +86,9 @@ describe('init, start, status, stop', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(`pid:        ${s.pid}`);
     expect(human.stdout).toMatch(/uptime: +\d+ s/);
+    // Started with two malloc arenas (less memory, heap-limits.ts), or the number the user set.
+    const environ = readFileSync(`/proc/${s.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain(`MALLOC_ARENA_MAX=${opts.env?.MALLOC_ARENA_MAX ?? '2'}`);
 
     const again = await runCli(['start'], opts);
     expect(again.code, again.output).toBe(0);

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Check } from '@sinclair/typebox/value';
 import { DaemonStateSchema, type DaemonState, type Health } from '../../shared/api.js';
 import { daemonClientFor } from '../../shared/client.js';
+import { daemonMallocEnv } from '../../shared/heap-limits.js';
 import { daemonLogFile, dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import type { DaemonSettings } from '../../shared/settings.js';
 import { PYREPO_ROOT } from '../../shared/version.js';
@@ -188,7 +189,7 @@ export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths, 
         stderr: fd,
         cleanup: false,
         reject: false,
-        env: { ...process.env, NO_COLOR: '1' },
+        env: { ...process.env, NO_COLOR: '1', ...daemonMallocEnv(process.env) },
       });
     let child: ReturnType<typeof spawnDaemon>;
     try {

@@ -8,6 +8,7 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { AbortError } from '../errors.js';
+import { DAEMON_MALLOC_ARENAS } from '../../shared/heap-limits.js';
 
 /** The first line of every file pyrepo writes; a file without it is not ours to replace or remove. */
 export const SERVICE_MARKER = 'Written by pyrepo service install; pyrepo service uninstall removes it.';
@@ -90,6 +91,8 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
     '[Service]',
     'Type=simple',
     `ExecStart=${exec}`,
+    // Fewer malloc arenas: less memory for the same speed (DAEMON_MALLOC_ARENAS says why).
+    `Environment=MALLOC_ARENA_MAX=${DAEMON_MALLOC_ARENAS}`,
     ...spec.environment.map(([name, value]) => `Environment=${systemdEnvironment(name, value)}`),
     'Restart=on-failure',
     'RestartSec=2',
