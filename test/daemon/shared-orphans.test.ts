@@ -55,9 +55,9 @@ describe('orphaned blobs in the shared mode', () => {
     const paths = [join(dir, 'kept.bin'), join(dir, 'lost.bin')];
     writeFileSync(paths[0] as string, kept);
     writeFileSync(paths[1] as string, lost);
-    const keptDigest = hashBytes(kept);
+    const keptDigest = await hashBytes(kept);
     await one.publish(paths[0] as string, record('orphan_lib-1.0-py3-none-any.whl', keptDigest.sha256, kept.length), 'orphan-lib', Buffer.from('Metadata-Version: 2.1\n'), { replace: false });
-    const lostKey = await one.blobs.putFile(paths[1] as string, hashBytes(lost).sha256);
+    const lostKey = await one.blobs.putFile(paths[1] as string, (await hashBytes(lost)).sha256);
     const keys = async () => {
       const all: string[] = [];
       for await (const b of one.blobs.list()) all.push(b.key);

@@ -13,7 +13,7 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { basename } from 'node:path';
-import { blake2b } from '@noble/hashes/blake2b';
+import { Blake2b256 } from '../../shared/blake2b.js';
 import { readDistContents } from '../../shared/dist-reader.js';
 import { parseDistFilename, type DistFilename } from '../../shared/distfiles.js';
 import { DistContentError, DistFilenameError } from '../../shared/errors.js';
@@ -57,7 +57,7 @@ export class UnusableFileError extends Error {
 export async function hashFile(path: string): Promise<FileDigests & { size: number }> {
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
-  const blake = blake2b.create({ dkLen: 32 });
+  const blake = await Blake2b256.create();
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
     const b = chunk as Buffer;
@@ -66,7 +66,7 @@ export async function hashFile(path: string): Promise<FileDigests & { size: numb
     md5.update(b);
     blake.update(b);
   }
-  return { sha256: sha256.digest('hex'), md5: md5.digest('hex'), blake2_256: Buffer.from(blake.digest()).toString('hex'), size };
+  return { sha256: sha256.digest('hex'), md5: md5.digest('hex'), blake2_256: blake.digestHex(), size };
 }
 
 /** twine's `_safe_name`: runs of anything but letters, digits and `.` become `-`. */

@@ -112,7 +112,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     const truncated = () => new UploadCutOff('before the file was complete');
     // A part cut off by the end of the body may already be closed, without an error.
     if (stream.destroyed) throw truncated();
-    const hasher = new MultiHasher();
+    const hasher = await MultiHasher.create();
     const chunks: Buffer[] = [];
     let temp: TempFile | undefined;
     const write = async (chunk: Buffer) => {

@@ -1,7 +1,6 @@
 /** The digests pyrepo keeps for every file: sha256 (the index's), md5 and blake2b-256 (PyPI parity). */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { blake2b } from '@noble/hashes/blake2b';
+import { Blake2b256, blake2b256Hex } from '../../shared/blake2b.js';
 
 export interface Digests {
   sha256: string;
@@ -13,9 +12,13 @@ export interface Digests {
 export class MultiHasher {
   private readonly sha256: Hash = createHash('sha256');
   private readonly md5: Hash = createHash('md5');
-  // Node's crypto has only BLAKE2b-512; PyPI's blake2_256 is BLAKE2b with a 32-byte digest.
-  private readonly blake = blake2b.create({ dkLen: 32 });
   size = 0;
+
+  private constructor(private readonly blake: Blake2b256) {}
+
+  static async create(): Promise<MultiHasher> {
+    return new MultiHasher(await Blake2b256.create());
+  }
 
   update(chunk: Buffer): void {
     this.size += chunk.length;
@@ -25,11 +28,7 @@ export class MultiHasher {
   }
 
   digest(): Digests {
-    return {
-      sha256: this.sha256.digest('hex'),
-      md5: this.md5.digest('hex'),
-      blake2b256: Buffer.from(this.blake.digest()).toString('hex'),
-    };
+    return { sha256: this.sha256.digest('hex'), md5: this.md5.digest('hex'), blake2b256: this.blake.digestHex() };
   }
 }
 
@@ -37,20 +36,18 @@ export class MultiHasher {
 export const IN_MEMORY_LIMIT = 4 * 1024 * 1024;
 
 /** Hashes bytes already in memory. */
-export function hashBytes(bytes: Buffer): Digests & { size: number } {
-  const hasher = new MultiHasher();
-  hasher.update(bytes);
-  return { ...hasher.digest(), size: hasher.size };
-}
-
-/** Hashes a whole file. */
-export function hashFile(path: string): Promise<Digests & { size: number }> {
-  return hashStream(createReadStream(path, { highWaterMark: 256 * 1024 }));
+export async function hashBytes(bytes: Buffer): Promise<Digests & { size: number }> {
+  return {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    md5: createHash('md5').update(bytes).digest('hex'),
+    blake2b256: await blake2b256Hex(bytes),
+    size: bytes.length,
+  };
 }
 
 /** Hashes every byte a stream gives. */
 export async function hashStream(stream: AsyncIterable<unknown>): Promise<Digests & { size: number }> {
-  const hasher = new MultiHasher();
+  const hasher = await MultiHasher.create();
   for await (const chunk of stream) hasher.update(chunk as Buffer);
   return { ...hasher.digest(), size: hasher.size };
 }

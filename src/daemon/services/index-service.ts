@@ -19,6 +19,9 @@ import type { LocalCatalog } from '../stores/local-catalog.js';
 import type { FolderBlobs } from '../stores/folder-blobs.js';
 import { ProcessLocks } from '../stores/locks.js';
 
+/** The longest a reconcile keeps the event loop before letting requests in. */
+const TURN_MS = 5;
+
 export interface IndexServiceOptions {
   catalog: LocalCatalog;
   blobs: FolderBlobs;
@@ -99,8 +102,16 @@ export class IndexService {
       for (const relpath of known.keys()) await this.publisher.forgetFolderPath(relpath);
       let indexed = 0;
       let next = 0;
+      // Small files are read and inspected without a trip through the thread pool, so the
+      // workers could keep the event loop to themselves: requests get their turn every few ms.
+      let turnStarted = performance.now();
       const worker = async () => {
         while (next < todo.length) {
+          if (performance.now() - turnStarted > TURN_MS) {
+            await new Promise((resolve) => setImmediate(resolve));
+            turnStarted = performance.now();
+            continue;
+          }
           const f = todo[next++] as FoundFile;
           try {
             if (await this.publisher.adopt(f.relpath, 'reconcile')) indexed += 1;

@@ -3,7 +3,7 @@
  * folder, so the folder stays what a user (or pypiserver) expects: plain files by name.
  * Downloads are sent from descriptors kept open between them (open-files.ts).
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { OpenFiles, openFileBudget, READ_AT_ONCE_BYTES, REVALIDATE_MS, type OpenFile } from '../services/open-files.js';
@@ -87,6 +87,14 @@ export class FolderBlobs implements LocalBlobs {
   async read(key: string): Promise<Buffer> {
     try {
       return await readFile(this.storage.pathOf(key));
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? notFound(key) : err;
+    }
+  }
+
+  readNow(key: string): Buffer {
+    try {
+      return readFileSync(this.storage.pathOf(key));
     } catch (err) {
       throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? notFound(key) : err;
     }
