@@ -13,6 +13,7 @@ import { ProjectDetailSchema, ProjectListSchema, YankResultSchema } from '../../
 import { DoctorOutputSchema, StatusOutputSchema, type StatusOutput } from '../../src/cli/json-output.js';
 import { ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, runCli, startCli, waitFor, type RunOptions, type RunResult } from '../helpers/daemon.js';
 import { buildSdist, buildWheel, sdistFilename, wheelFilename } from '../helpers/dists.js';
+import { hashPassword, verifyPassword } from '../../src/shared/htpasswd.js';
 
 let root: string;
 let opts: RunOptions;
@@ -38,6 +39,8 @@ async function status(): Promise<{ r: RunResult; s: StatusOutput }> {
 const home = () => join(root, 'pyrepo-home');
 const stateFile = () => join(home(), 'data', 'daemon.json');
 const logFile = () => join(home(), 'logs', 'daemon.log');
+const adminPassword = () =>
+  (JSON.parse(readFileSync(join(home(), 'config', 'secrets.json'), 'utf8')) as { entries: { service: string; secret: string }[] }).entries.find((e) => e.service === 'pyrepo-admin')?.secret ?? '';
 
 beforeEach(async () => {
   ensureBuilt();
@@ -254,6 +257,29 @@ describe('conflicts', () => {
     expect(serve.code, serve.output).toBe(2);
     expect(serve.stderr).toContain('Another pyrepo daemon');
     expect(serve.stderr).toContain('pyrepo stop');
+  });
+
+  it('serve rewrites an admin entry that no longer matches the stored password, before it says it serves', async () => {
+    // The admin's line as another password left it (the keychain was reset, say); the other user's line stays.
+    const dataDir = join(home(), 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const htpasswd = join(dataDir, 'users.htpasswd');
+    const ann = `ann:${await hashPassword('ann-password')}`;
+    writeFileSync(htpasswd, `admin:${await hashPassword('an-old-password')}\n${ann}\n`, { mode: 0o600 });
+    const serve = startCli(['serve', '--port', '0'], opts);
+    try {
+      await waitFor('serve to say where it serves', async () => /serving (http:\S+)\/simple\//.test(serve.stdout()), 30_000);
+      const base = (/serving (http:\S+)\/simple\//.exec(serve.stdout()) as RegExpExecArray)[1] as string;
+      const lines = readFileSync(htpasswd, 'utf8').trimEnd().split('\n');
+      expect(lines[1]).toBe(ann);
+      expect(await verifyPassword('an-old-password', (lines[0] as string).slice('admin:'.length))).toBe(false);
+      // The stored password is the admin's now, for the running daemon too.
+      const activity = (password: string) => fetch(`${base}/-/api/activity`, { headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
+      expect((await activity(adminPassword())).status).toBe(200);
+      expect((await activity('an-old-password')).status).toBe(401);
+    } finally {
+      await serve.stop('SIGINT');
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { AbortError } from '../errors.js';
 import { DAEMON_FLAG_GROUPS, withDaemonOptions } from '../options.js';
 import { say } from '../output.js';
 import { resolveDaemonSettings, type DaemonFlags } from '../services/daemon-settings.js';
-import { ensureAdminUser } from '../services/admin-identity.js';
+import { prepareAdminUser } from '../services/admin-identity.js';
 import { loadSettings } from '../services/settings-store.js';
 import { COMMAND_HEADS } from '../command-heads.js';
 
@@ -26,15 +26,22 @@ export const serveCommand: CommandModule<object, DaemonFlags> = {
     const paths = resolvePaths();
     const stored = loadSettings(paths);
     const settings = resolveDaemonSettings(argv, stored, paths);
-    // Uploads need the admin identity by default: make sure the daemon will know it, its
-    // bcrypt check on another thread while this one loads the daemon (its entry file: the
-    // CLI enters the daemon only through it).
-    const [, { runDaemon, stopOnSignals, DaemonStartError }] = await Promise.all([
-      ensureAdminUser(paths, settings.dataDir, stored.adminUser, { aside: true }),
+    // Uploads need the admin identity by default: make sure the daemon will know it while
+    // this thread loads the daemon (its entry file: the CLI enters the daemon only through
+    // it). The bcrypt check of an existing entry runs on another thread once the daemon
+    // listens; it rewrites the entry if the stored password changed, which the daemon reads.
+    const [admin, { runDaemon, stopOnSignals, DaemonStartError }] = await Promise.all([
+      prepareAdminUser(paths, settings.dataDir, stored.adminUser),
       import('../../daemon/main.js'),
     ]);
     try {
       const daemon = await runDaemon(settings);
+      try {
+        await admin.verify();
+      } catch (err) {
+        await daemon.close();
+        throw err;
+      }
       say(
         `pyrepo ${daemon.state.version} serving ${daemon.url}/simple/ (upload URL ${daemon.url}/legacy/)\n` +
           `  packages: ${settings.packagesDir}\n  data:     ${settings.dataDir}\n  access:   ${daemon.access}`,

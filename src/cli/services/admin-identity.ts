@@ -76,24 +76,35 @@ export function basicAuthorization(credentials: AdminCredentials): string {
  * Makes sure the daemon knows the admin: a bcrypt hash of the stored password in pyrepo's
  * htpasswd file and the admin role in the access file (the password itself stays in the
  * keychain or the 0600 file). Creates the password if there is none yet. Idempotent.
- * With `aside`, the bcrypt check runs on a thread of its own (for a caller that loads the
- * daemon meanwhile).
  */
-export async function ensureAdminUser(
+export async function ensureAdminUser(paths: PyrepoPaths, dataDir: string, username: string): Promise<AdminCredentials & { created: boolean }> {
+  const prepared = await prepareAdminUser(paths, dataDir, username);
+  await prepared.verify({ aside: false });
+  return prepared.admin;
+}
+
+/**
+ * {@link ensureAdminUser} in two steps, for `pyrepo serve`, which starts the daemon between
+ * them. The first makes sure there is a password, an htpasswd entry (hashing the password
+ * only when the entry is missing) and the admin role. `verify` then checks an existing entry
+ * against the stored password, by default on a thread of its own, and writes it again if
+ * they differ (the password was changed in the keychain): the daemon reads the file again
+ * when it changes. A bcrypt check (60-180 ms of CPU) so stays off the path from the spawn
+ * to the first answer.
+ */
+export async function prepareAdminUser(
   paths: PyrepoPaths,
   dataDir: string,
   username: string,
-  opts: { aside?: boolean } = {},
-): Promise<AdminCredentials & { created: boolean }> {
+): Promise<{ admin: AdminCredentials & { created: boolean }; verify(opts?: { aside?: boolean }): Promise<void> }> {
   const admin = await ensureAdminCredentials(secretStore(paths), username);
   const files = accessFiles(dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const text = existsSync(files.htpasswd) ? readFileSync(files.htpasswd, 'utf8') : '';
+  const read = () => (existsSync(files.htpasswd) ? readFileSync(files.htpasswd, 'utf8') : '');
+  const writeEntry = async (text: string) => writeFileAtomic(files.htpasswd, setHtpasswdUser(text, username, await hashPassword(admin.password)), { mode: 0o600 });
+  const text = read();
   const entry = parseHtpasswd(text).entries.find((e) => e.user === username);
-  const verify = opts.aside ? verifyPasswordAside : verifyPassword;
-  if (!entry || !(await verify(admin.password, entry.hash))) {
-    writeFileAtomic(files.htpasswd, setHtpasswdUser(text, username, await hashPassword(admin.password)), { mode: 0o600 });
-  }
+  if (!entry) await writeEntry(text);
   try {
     const access = readAccessFile(files.access);
     if (access.roles[username] !== 'admin') writeAccessFile(files.access, { ...access, roles: { ...access.roles, [username]: 'admin' } });
@@ -101,7 +112,13 @@ export async function ensureAdminUser(
     if (err instanceof AccessFileError) throw new AbortError(err.message);
     throw err;
   }
-  return admin;
+  const verify = async ({ aside = true } = {}) => {
+    if (!entry) return;
+    if (await (aside ? verifyPasswordAside : verifyPassword)(admin.password, entry.hash)) return;
+    // Read again: another line may have changed meanwhile (`pyrepo user add`).
+    await writeEntry(read());
+  };
+  return { admin, verify };
 }
 
 /**
