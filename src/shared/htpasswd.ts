@@ -16,6 +16,7 @@ import bcrypt from 'bcryptjs';
 import md5crypt from 'apache-md5';
 import descrypt from 'apache-crypt';
 import { verify as shaCryptVerify } from 'unixcrypt';
+import { keepHeapSmallAfter } from './heap-limits.js';
 
 /** One user of the file. */
 export interface HtpasswdEntry {
@@ -126,6 +127,8 @@ export async function verifyPasswordAside(password: string, hash: string): Promi
   try {
     const bcryptjs = createRequire(import.meta.url).resolve('bcryptjs');
     worker = new Worker(BCRYPT_WORKER, { eval: true, workerData: { bcryptjs, password, hash } });
+    // `pyrepo serve` checks once the daemon listens: keep the daemon's heap sizing.
+    keepHeapSmallAfter(worker);
   } catch {
     return verifyPassword(password, hash);
   }
