@@ -10,7 +10,8 @@
  * state between chunks and puts it back into the instance for each one, so any number of
  * them can run interleaved.
  */
-import { createBLAKE2b, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
+import { createBLAKE2b } from 'hash-wasm/dist/blake2b.umd.min.js';
 
 let loading: Promise<IHasher> | undefined;
 

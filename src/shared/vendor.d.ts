@@ -7,3 +7,10 @@ declare module 'apache-crypt' {
   /** Traditional DES crypt(3), as `htpasswd -d` writes. */
   export default function crypt(password: string, salt?: string): string;
 }
+declare module 'hash-wasm/dist/blake2b.umd.min.js' {
+  /**
+   * hash-wasm's BLAKE2b on its own: the package's main entry bundles the WebAssembly of every
+   * algorithm it has (22, some 270 KB), which a bundler cannot drop.
+   */
+  export { createBLAKE2b } from 'hash-wasm';
+}
