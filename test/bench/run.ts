@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: the built daemon (`node dist/cli/index.js serve`) against its targets,
- * and against nginx serving the same pages from disk.
+ * `npm run bench`: the built daemon (`node dist/cli/index.js serve`, in the environment
+ * `pyrepo start` gives it: MALLOC_ARENA_MAX=2) against its targets, and against nginx
+ * serving the same pages from disk.
  *
  *   1. packages folders of N projects (10,000; 1,000 with BENCH_QUICK=1) and 100 projects,
  *      3 versions × (wheel + sdist) each, cached in .bench/
