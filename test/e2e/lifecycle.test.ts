@@ -259,17 +259,17 @@ describe('conflicts', () => {
     expect(serve.stderr).toContain('pyrepo stop');
   });
 
-  it('serve rewrites an admin entry that no longer matches the stored password, before it says it serves', async () => {
+  it.each(['serve', 'start'])('%s rewrites an admin entry that no longer matches the stored password, before it says it serves', async (command) => {
     // The admin's line as another password left it (the keychain was reset, say); the other user's line stays.
     const dataDir = join(home(), 'data');
     mkdirSync(dataDir, { recursive: true });
     const htpasswd = join(dataDir, 'users.htpasswd');
     const ann = `ann:${await hashPassword('ann-password')}`;
     writeFileSync(htpasswd, `admin:${await hashPassword('an-old-password')}\n${ann}\n`, { mode: 0o600 });
-    const serve = startCli(['serve', '--port', '0'], opts);
+    const cli = startCli([command, '--port', '0'], opts);
     try {
-      await waitFor('serve to say where it serves', async () => /serving (http:\S+)\/simple\//.test(serve.stdout()), 30_000);
-      const base = (/serving (http:\S+)\/simple\//.exec(serve.stdout()) as RegExpExecArray)[1] as string;
+      await waitFor(`${command} to say where it serves`, async () => /(http:\/\/\S+)\/simple\//.test(cli.stdout()), 30_000);
+      const base = (/(http:\/\/\S+)\/simple\//.exec(cli.stdout()) as RegExpExecArray)[1] as string;
       const lines = readFileSync(htpasswd, 'utf8').trimEnd().split('\n');
       expect(lines[1]).toBe(ann);
       expect(await verifyPassword('an-old-password', (lines[0] as string).slice('admin:'.length))).toBe(false);
@@ -278,7 +278,7 @@ describe('conflicts', () => {
       expect((await activity(adminPassword())).status).toBe(200);
       expect((await activity('an-old-password')).status).toBe(401);
     } finally {
-      await serve.stop('SIGINT');
+      await cli.stop('SIGINT');
     }
   });
 });

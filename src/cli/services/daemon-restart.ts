@@ -9,7 +9,7 @@ import type { DaemonState } from '../../shared/api.js';
 import type { PyrepoPaths } from '../../shared/paths.js';
 import type { DaemonSettings, StoredSettings } from '../../shared/settings.js';
 import { AbortError } from '../errors.js';
-import { ensureAdminUser } from './admin-identity.js';
+import { prepareAdminUser } from './admin-identity.js';
 import { probeDaemon, startDaemon, StartFailure, type StartResult, type StopResult } from './daemon-control.js';
 import {
   changedSettings,
@@ -67,10 +67,12 @@ function save(paths: PyrepoPaths, stored: StoredSettings, next: StoredSettings):
  */
 export async function startWithFlags(paths: PyrepoPaths, flags: DaemonFlags): Promise<StartOutcome> {
   const { stored, next, settings } = plan(paths, flags);
-  await ensureAdminUser(paths, settings.dataDir, next.adminUser);
+  const admin = await prepareAdminUser(paths, settings.dataDir, next.adminUser);
   const probe = await probeDaemon(paths.dataDir);
   if (probe.kind === 'stopped') await checkBeforeStart(settings, undefined, 'start');
-  const result = await startDaemon(settings, paths, { command: 'start' });
+  // The bcrypt check of an existing admin entry (60-180 ms) runs while the daemon starts; an
+  // entry it rewrites is read again by the daemon.
+  const [result] = await Promise.all([startDaemon(settings, paths, { command: 'start' }), admin.verify()]);
   const saved = save(paths, stored, next);
   return { result, saved, drift: result.alreadyRunning ? settingsDrift(result.state, paths, next) : [] };
 }
@@ -93,13 +95,13 @@ export async function restartWithFlags(paths: PyrepoPaths, flags: DaemonFlags, s
     }
     throw err;
   }
-  await ensureAdminUser(paths, settings.dataDir, next.adminUser);
+  const admin = await prepareAdminUser(paths, settings.dataDir, next.adminUser);
   // What to come back to; a daemon too old to say falls back to the settings file before this change.
   const previous = running ? (runningSettings(running) ?? daemonSettingsOf(stored, paths)) : undefined;
   const stopped = await stop();
   let result: StartResult;
   try {
-    result = await startDaemon(settings, paths, { command: 'restart' });
+    [result] = await Promise.all([startDaemon(settings, paths, { command: 'restart' }), admin.verify()]);
   } catch (err) {
     if (!(err instanceof StartFailure) || !previous) throw err;
     throw await comeBack(paths, err, previous, stored, Object.keys(patch) as SettingKey[]);
