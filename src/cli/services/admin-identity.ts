@@ -84,8 +84,8 @@ export async function ensureAdminUser(paths: PyrepoPaths, dataDir: string, usern
 }
 
 /**
- * {@link ensureAdminUser} in two steps, for `pyrepo serve`, which starts the daemon between
- * them. The first makes sure there is a password, an htpasswd entry (hashing the password
+ * {@link ensureAdminUser} in two steps, for `pyrepo serve`, `start` and `restart`, which start
+ * the daemon between them (or meanwhile). The first makes sure there is a password, an htpasswd entry (hashing the password
  * only when the entry is missing) and the admin role. `verify` then checks an existing entry
  * against the stored password, by default on a thread of its own, and writes it again if
  * they differ (the password was changed in the keychain): the daemon reads the file again

@@ -80,7 +80,7 @@ export interface LocalBlobs extends BlobStore {
   /**
    * The key's bytes, read at once: for a file of a few kilobytes, an open, read and close on
    * the event loop cost microseconds, where an asynchronous read is four trips through the
-   * thread pool. Rejects a missing key with an ENOENT error as {@link BlobStore.read} does.
+   * thread pool. Throws for a missing key the ENOENT error {@link BlobStore.read} rejects with.
    * Meant for small files: the event loop waits for the whole read.
    */
   readNow(key: string): Buffer;
