@@ -6,50 +6,77 @@
  * this digest than on reading the files.
  *
  * One WebAssembly instance is compiled once (some 15 ms, so it is loaded when first asked
- * for, or ahead of time with {@link loadBlake2b}) and shared: a streaming hash keeps its own
- * state between chunks and puts it back into the instance for each one, so any number of
- * them can run interleaved.
+ * for) and shared: a streaming hash keeps its own state between chunks and puts it back into
+ * the instance for each one, so any number of them can run interleaved. Where Node has no
+ * WebAssembly (`--jitless`, or a policy that forbids compiling it), the JavaScript
+ * implementation hashes instead, slowly but with the same digests.
  */
 import type { IHasher } from 'hash-wasm';
-import { createBLAKE2b } from 'hash-wasm/dist/blake2b.umd.min.js';
+// A CommonJS (UMD) file: its exports are read from the default export, which Node's ESM
+// loader, the bundler and the test runner all give.
+import hashWasmBlake2b from 'hash-wasm/dist/blake2b.umd.min.js';
 
-let loading: Promise<IHasher> | undefined;
+const { createBLAKE2b } = hashWasmBlake2b;
 
-/** Compiles the hasher if it is not yet; resolves once it is ready. */
-export function loadBlake2b(): Promise<void> {
-  return instance().then(() => undefined);
+/** What a hash is fed with and read from, whichever implementation does it. */
+interface Hashing {
+  update(chunk: Uint8Array): void;
+  digestHex(): string;
 }
 
-function instance(): Promise<IHasher> {
-  loading ??= createBLAKE2b(256);
+type Implementation = { wasm: IHasher } | { js: () => Hashing };
+
+let loading: Promise<Implementation> | undefined;
+
+function implementation(): Promise<Implementation> {
+  loading ??= createBLAKE2b(256).then(
+    (wasm) => ({ wasm }),
+    async () => {
+      const { blake2b } = await import('@noble/hashes/blake2b');
+      return {
+        js: () => {
+          const hash = blake2b.create({ dkLen: 32 });
+          return { update: (chunk) => void hash.update(chunk), digestHex: () => Buffer.from(hash.digest()).toString('hex') };
+        },
+      };
+    },
+  );
   return loading;
 }
 
 /** A BLAKE2b-256 hash fed chunk by chunk; several may be fed interleaved. */
-export class Blake2b256 {
-  private constructor(
-    private readonly wasm: IHasher,
-    private state: Uint8Array,
-  ) {}
+export class Blake2b256 implements Hashing {
+  private constructor(private readonly hashing: Hashing) {}
 
   /** A new hash (waits for the hasher to be compiled the first time). */
   static async create(): Promise<Blake2b256> {
-    const wasm = await instance();
-    return new Blake2b256(wasm, wasm.init().save());
+    const found = await implementation();
+    if ('js' in found) return new Blake2b256(found.js());
+    const wasm = found.wasm;
+    let state = wasm.init().save();
+    return new Blake2b256({
+      update: (chunk) => {
+        state = wasm.load(state).update(chunk).save();
+      },
+      digestHex: () => wasm.load(state).digest('hex'),
+    });
   }
 
   update(chunk: Uint8Array): void {
-    this.state = this.wasm.load(this.state).update(chunk).save();
+    this.hashing.update(chunk);
   }
 
   /** The digest as lowercase hex; the hash cannot be fed afterwards. */
   digestHex(): string {
-    return this.wasm.load(this.state).digest('hex');
+    return this.hashing.digestHex();
   }
 }
 
 /** BLAKE2b-256 of bytes in memory, as lowercase hex. */
 export async function blake2b256Hex(bytes: Uint8Array): Promise<string> {
-  const wasm = await instance();
-  return wasm.init().update(bytes).digest('hex');
+  const found = await implementation();
+  if ('wasm' in found) return found.wasm.init().update(bytes).digest('hex');
+  const hash = found.js();
+  hash.update(bytes);
+  return hash.digestHex();
 }

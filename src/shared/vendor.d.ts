@@ -12,5 +12,7 @@ declare module 'hash-wasm/dist/blake2b.umd.min.js' {
    * hash-wasm's BLAKE2b on its own: the package's main entry bundles the WebAssembly of every
    * algorithm it has (22, some 270 KB), which a bundler cannot drop.
    */
-  export { createBLAKE2b } from 'hash-wasm';
+  import type { createBLAKE2b } from 'hash-wasm';
+  const blake2b: { createBLAKE2b: typeof createBLAKE2b };
+  export default blake2b;
 }
