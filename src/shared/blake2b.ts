@@ -18,13 +18,15 @@ import hashWasmBlake2b from 'hash-wasm/dist/blake2b.umd.min.js';
 
 const { createBLAKE2b } = hashWasmBlake2b;
 
-/** What a hash is fed with and read from, whichever implementation does it. */
-interface Hashing {
+/** A BLAKE2b-256 hash fed chunk by chunk; several may be fed interleaved. */
+export interface Blake2b256 {
   update(chunk: Uint8Array): void;
+  /** The digest as lowercase hex; the hash cannot be fed afterwards. */
   digestHex(): string;
 }
 
-type Implementation = { wasm: IHasher } | { js: () => Hashing };
+/** The shared WebAssembly instance, or where there is none the JavaScript implementation's hashes. */
+type Implementation = { wasm: IHasher } | { js: () => Blake2b256 };
 
 let loading: Promise<Implementation> | undefined;
 
@@ -44,37 +46,24 @@ function implementation(): Promise<Implementation> {
   return loading;
 }
 
-/** A BLAKE2b-256 hash fed chunk by chunk; several may be fed interleaved. */
-export class Blake2b256 implements Hashing {
-  private constructor(private readonly hashing: Hashing) {}
-
-  /** A new hash (waits for the hasher to be compiled the first time). */
-  static async create(): Promise<Blake2b256> {
-    const found = await implementation();
-    if ('js' in found) return new Blake2b256(found.js());
-    const wasm = found.wasm;
-    let state = wasm.init().save();
-    return new Blake2b256({
-      update: (chunk) => {
-        state = wasm.load(state).update(chunk).save();
-      },
-      digestHex: () => wasm.load(state).digest('hex'),
-    });
-  }
-
-  update(chunk: Uint8Array): void {
-    this.hashing.update(chunk);
-  }
-
-  /** The digest as lowercase hex; the hash cannot be fed afterwards. */
-  digestHex(): string {
-    return this.hashing.digestHex();
-  }
+/** A new hash (waits for the hasher to be compiled the first time). */
+export async function createBlake2b256(): Promise<Blake2b256> {
+  const found = await implementation();
+  if ('js' in found) return found.js();
+  const wasm = found.wasm;
+  let state = wasm.init().save();
+  return {
+    update: (chunk) => {
+      state = wasm.load(state).update(chunk).save();
+    },
+    digestHex: () => wasm.load(state).digest('hex'),
+  };
 }
 
 /** BLAKE2b-256 of bytes in memory, as lowercase hex. */
 export async function blake2b256Hex(bytes: Uint8Array): Promise<string> {
   const found = await implementation();
+  // In one call nothing else can use the instance meanwhile: no state to keep.
   if ('wasm' in found) return found.wasm.init().update(bytes).digest('hex');
   const hash = found.js();
   hash.update(bytes);

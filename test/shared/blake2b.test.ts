@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Blake2b256, blake2b256Hex } from '../../src/shared/blake2b.js';
+import { blake2b256Hex, createBlake2b256 } from '../../src/shared/blake2b.js';
 import { REPO_ROOT } from '../helpers/daemon.js';
 
 const MEGABYTE = Buffer.from(Uint8Array.from({ length: 256 * 4096 }, (_, i) => i % 256));
@@ -24,7 +24,7 @@ describe('BLAKE2b-256', () => {
   });
 
   it('keeps each streaming hash apart while they are fed interleaved, chunk by chunk', async () => {
-    const [a, b] = await Promise.all([Blake2b256.create(), Blake2b256.create()]);
+    const [a, b] = await Promise.all([createBlake2b256(), createBlake2b256()]);
     for (let at = 0; at < MEGABYTE.length; at += 65_536) {
       a.update(MEGABYTE.subarray(at, at + 65_536));
       if (at < REPEATED.length) b.update(REPEATED.subarray(at, at + 65_536));
@@ -37,8 +37,8 @@ describe('BLAKE2b-256', () => {
     // Whatever a Node version's --jitless keeps, there is no WebAssembly here.
     const script = `
       delete globalThis.WebAssembly;
-      import('./src/shared/blake2b.ts').then(async ({ Blake2b256, blake2b256Hex }) => {
-        const hash = await Blake2b256.create();
+      import('./src/shared/blake2b.ts').then(async ({ createBlake2b256, blake2b256Hex }) => {
+        const hash = await createBlake2b256();
         hash.update(Buffer.from('pyrepo'.repeat(500)));
         hash.update(Buffer.from('pyrepo'.repeat(500)));
         console.log(JSON.stringify([typeof WebAssembly, await blake2b256Hex(Buffer.from('abc')), hash.digestHex()]));

@@ -13,7 +13,7 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { basename } from 'node:path';
-import { Blake2b256 } from '../../shared/blake2b.js';
+import { createBlake2b256 } from '../../shared/blake2b.js';
 import { readDistContents } from '../../shared/dist-reader.js';
 import { parseDistFilename, type DistFilename } from '../../shared/distfiles.js';
 import { DistContentError, DistFilenameError } from '../../shared/errors.js';
@@ -57,7 +57,7 @@ export class UnusableFileError extends Error {
 export async function hashFile(path: string): Promise<FileDigests & { size: number }> {
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
-  const blake = await Blake2b256.create();
+  const blake = await createBlake2b256();
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
     const b = chunk as Buffer;

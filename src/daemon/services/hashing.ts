@@ -1,6 +1,6 @@
 /** The digests pyrepo keeps for every file: sha256 (the index's), md5 and blake2b-256 (PyPI parity). */
 import { createHash, type Hash } from 'node:crypto';
-import { Blake2b256, blake2b256Hex } from '../../shared/blake2b.js';
+import { blake2b256Hex, createBlake2b256, type Blake2b256 } from '../../shared/blake2b.js';
 
 export interface Digests {
   sha256: string;
@@ -17,7 +17,7 @@ export class MultiHasher {
   private constructor(private readonly blake: Blake2b256) {}
 
   static async create(): Promise<MultiHasher> {
-    return new MultiHasher(await Blake2b256.create());
+    return new MultiHasher(await createBlake2b256());
   }
 
   update(chunk: Buffer): void {
@@ -38,7 +38,7 @@ export const IN_MEMORY_LIMIT = 4 * 1024 * 1024;
 /** Hashes bytes already in memory. */
 export async function hashBytes(bytes: Buffer): Promise<Digests & { size: number }> {
   return {
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: sha256Hex(bytes),
     md5: createHash('md5').update(bytes).digest('hex'),
     blake2b256: await blake2b256Hex(bytes),
     size: bytes.length,
