@@ -19,7 +19,7 @@
  *   was 6.9 ms, and 3.9-4.0 ms with half, for 8 MB more at the peak (35%: 4.9 ms).
  */
 import { setFlagsFromString } from 'node:v8';
-import type { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /** How much the old generation may grow after a full collection before the next, in percent: while first indexing, then serving. */
 const INDEXING_GROWTH_PERCENT = 20;
@@ -52,6 +52,17 @@ export function heapForServing(): void {
  */
 export function keepHeapSmallAfter(worker: Worker): void {
   if (applied) worker.once('online', apply);
+}
+
+/**
+ * Starts a worker thread that keeps the daemon's heap sizing ({@link keepHeapSmallAfter}):
+ * every thread the daemon's process starts is started here (one started without it, the
+ * admin's bcrypt check, grew the young generation to 32 MB again).
+ */
+export function startThread(source: string, options: WorkerOptions): Worker {
+  const worker = new Worker(source, options);
+  keepHeapSmallAfter(worker);
+  return worker;
 }
 
 /** The worker's own young generation, in MB: it writes batches of a few hundred rows. */

@@ -11,12 +11,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
 import md5crypt from 'apache-md5';
 import descrypt from 'apache-crypt';
 import { verify as shaCryptVerify } from 'unixcrypt';
-import { keepHeapSmallAfter } from './heap-limits.js';
+import { startThread } from './heap-limits.js';
 
 /** One user of the file. */
 export interface HtpasswdEntry {
@@ -126,9 +126,8 @@ export async function verifyPasswordAside(password: string, hash: string): Promi
   let worker: Worker;
   try {
     const bcryptjs = createRequire(import.meta.url).resolve('bcryptjs');
-    worker = new Worker(BCRYPT_WORKER, { eval: true, workerData: { bcryptjs, password, hash } });
-    // `pyrepo serve` checks once the daemon listens: keep the daemon's heap sizing.
-    keepHeapSmallAfter(worker);
+    // `pyrepo serve` checks once the daemon listens, in the daemon's process.
+    worker = startThread(BCRYPT_WORKER, { eval: true, workerData: { bcryptjs, password, hash } });
   } catch {
     return verifyPassword(password, hash);
   }

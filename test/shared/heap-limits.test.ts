@@ -3,14 +3,14 @@
  * packages folder is first indexed (the memory peak), less so once the daemon serves, and
  * the sizing applied again after a worker thread starts (Node resets V8's flags then).
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 
 const flags: string[] = [];
 vi.mock('node:v8', () => ({ setFlagsFromString: (flag: string) => flags.push(flag) }));
 
-const { heapForServing, keepHeapSmall, keepHeapSmallAfter } = await import('../../src/shared/heap-limits.js');
+const { heapForServing, keepHeapSmall, keepHeapSmallAfter, startThread } = await import('../../src/shared/heap-limits.js');
 
 const growth = () => flags.filter((f) => f.startsWith('--heap-growing-percent=')).at(-1);
 
@@ -27,5 +27,16 @@ describe('heap limits', () => {
     expect(flags).toEqual([]);
     worker.emit('online');
     expect(growth()).toBe('--heap-growing-percent=50');
+  });
+
+  it('are applied again once a thread started with startThread runs', async () => {
+    keepHeapSmall();
+    heapForServing();
+    flags.length = 0;
+    const thread = startThread('', { eval: true });
+    await once(thread, 'online');
+    expect(flags).toContain('--semi-space-growth-factor=1');
+    expect(growth()).toBe('--heap-growing-percent=50');
+    await thread.terminate();
   });
 });

@@ -6,9 +6,21 @@
  */
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
+import type * as HeapLimits from '../../src/shared/heap-limits.js';
 
 const threads: Worker[] = [];
-vi.mock('../../src/shared/heap-limits.js', () => ({ keepHeapSmallAfter: (worker: Worker) => threads.push(worker) }));
+// The threads started the way that keeps the heap sizing (heap-limits.test.ts checks that it does).
+vi.mock('../../src/shared/heap-limits.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof HeapLimits>();
+  return {
+    ...actual,
+    startThread: (...args: Parameters<typeof actual.startThread>) => {
+      const worker = actual.startThread(...args);
+      threads.push(worker);
+      return worker;
+    },
+  };
+});
 
 const { hashPassword, verifyPasswordAside } = await import('../../src/shared/htpasswd.js');
 

@@ -11,9 +11,9 @@
  * which counts the database already has, and a crash loses at most the batches in memory.
  */
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Database as DB } from 'better-sqlite3';
-import { keepHeapSmallAfter, WORKER_YOUNG_GENERATION_MB } from '../../shared/heap-limits.js';
+import { startThread, WORKER_YOUNG_GENERATION_MB } from '../../shared/heap-limits.js';
 
 /** One row of a batch: filename, UTC day, installer, CI (1 or 0), count. */
 export type DownloadRow = [filename: string, day: string, installer: string, ci: 0 | 1, count: number];
@@ -76,8 +76,7 @@ export class DownloadWriter {
   post(id: number, rows: DownloadRow[]): void {
     if (!this.worker) {
       const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, sqlite }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
-      keepHeapSmallAfter(worker);
+      const worker = startThread(WORKER_SOURCE, { eval: true, workerData: { file: this.file, sqlite }, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
       worker.on('message', (reply: WorkerReply) => ('written' in reply ? this.onWritten(reply.written) : this.onFailed(reply.failed, reply.message)));
       worker.on('error', (err) => this.onFailed(-1, err.message));
       // Never the reason the process stays alive: the catalog writes what is left when it closes.
