@@ -8,7 +8,7 @@
 import type { Database as DB } from 'better-sqlite3';
 
 /** The catalog schema this pyrepo writes; the daemon upgrades older catalogs in place and refuses newer ones. */
-export const CATALOG_SCHEMA_VERSION = 3;
+export const CATALOG_SCHEMA_VERSION = 4;
 
 /** A distribution file the catalog lists, with what a copy must match. */
 export interface CatalogFileEntry {

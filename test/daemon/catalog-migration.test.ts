@@ -7,6 +7,7 @@
  * - test/fixtures/catalog-schema2, made by the daemon before it counted downloads by
  *   installer: two-pkg 1.0 (wheel, sdist) and 2.0 (wheel, yanked "bad wheel"), all uploaded
  *   by admin; 11 downloads, 6 on 2026-03-01 and 5 on 2026-03-02 (their installers unknown).
+ *   Upgrading it goes through schema 3 to 4, which keeps downloads in key order.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +55,7 @@ describe('a catalog of schema 1', () => {
     const { dataDir, packagesDir, catalogFile } = copyFixture();
     expect(schemaOf(catalogFile)).toBe('1');
     t = await makeApp({ dataDir, packagesDir, authenticate: ['upload'] });
-    expect(t.app.index.catalog.catalog.schemaVersion).toBe(3);
+    expect(t.app.index.catalog.catalog.schemaVersion).toBe(4);
 
     const before = (await t.app.inject({ url: '/-/api/projects/old-pkg' })).json() as ProjectDetail;
     expect(before.releases.map((r) => [r.version, r.yanked, r.yankedReason, r.yankedBy, r.files.length])).toEqual([
@@ -81,10 +82,10 @@ describe('a catalog of schema 1', () => {
     t = undefined;
 
     // Upgraded once: opening it again changes nothing.
-    expect(schemaOf(catalogFile)).toBe('3');
+    expect(schemaOf(catalogFile)).toBe('4');
     const again = new Catalog(catalogFile);
     try {
-      expect(again.schemaVersion).toBe(3);
+      expect(again.schemaVersion).toBe(4);
       expect(again.releaseState('old-pkg', '1').yankedBy).toBe('admin');
     } finally {
       again.close();
@@ -106,7 +107,7 @@ describe('a catalog of schema 2', () => {
     const { dataDir, packagesDir, catalogFile } = copyFixture(2);
     expect(schemaOf(catalogFile)).toBe('2');
     t = await makeApp({ dataDir, packagesDir, authenticate: ['upload'] });
-    expect(t.app.index.catalog.catalog.schemaVersion).toBe(3);
+    expect(t.app.index.catalog.catalog.schemaVersion).toBe(4);
 
     const before = (await t.app.inject({ url: '/-/api/projects/two-pkg' })).json() as ProjectDetail;
     expect(before.downloads).toBe(11);
@@ -142,7 +143,7 @@ describe('a catalog of schema 2', () => {
     await t.close({ keepFiles: true });
     t = undefined;
 
-    expect(schemaOf(catalogFile)).toBe('3');
+    expect(schemaOf(catalogFile)).toBe('4');
     const db = new Database(catalogFile, { readonly: true });
     try {
       expect(db.prepare('SELECT installer, ci, SUM(count) AS n FROM downloads GROUP BY installer, ci ORDER BY installer').all()).toEqual([
@@ -150,6 +151,11 @@ describe('a catalog of schema 2', () => {
         { installer: 'pip', ci: 1, n: 2 },
         { installer: 'unrecorded', ci: 0, n: 11 },
       ]);
+      // Schema 4 keeps them in key order, and the index by day came back with the table.
+      const sql = (name: string) => (db.prepare('SELECT sql FROM sqlite_schema WHERE name = ?').get(name) as { sql: string } | undefined)?.sql;
+      expect(sql('downloads')).toMatch(/\) WITHOUT ROWID$/);
+      expect(sql('downloads_by_day')).toBe('CREATE INDEX downloads_by_day ON downloads (day)');
+      expect(sql('downloads_v3')).toBeUndefined();
     } finally {
       db.close();
     }

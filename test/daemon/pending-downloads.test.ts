@@ -46,6 +46,17 @@ describe('PendingDownloads', () => {
     expect([...pending.all()]).toEqual([{ filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 1 }]);
   });
 
+  it('takes the counts of numbered files in the order of their numbers (after those kept as entries)', () => {
+    const pending = new PendingDownloads();
+    const files = [7, 2, 30, 0, 11].map((id) => ({ project: `p${id}`, filename: `p${id}-1.0.tar.gz`, id }));
+    for (const file of files) pending.count(file, 'pip', false);
+    pending.count({ project: 'gamma', filename: 'gamma-1.0.tar.gz' }, 'pip', false);
+    pending.count(files[0] as (typeof files)[number], 'uv', true);
+    const taken: string[] = [];
+    pending.take().forEach((filename, _project, _day, installer) => taken.push(`${filename} ${installer}`));
+    expect(taken).toEqual(['gamma-1.0.tar.gz pip', 'p0-1.0.tar.gz pip', 'p2-1.0.tar.gz pip', 'p7-1.0.tar.gz pip', 'p7-1.0.tar.gz uv', 'p11-1.0.tar.gz pip', 'p30-1.0.tar.gz pip']);
+  });
+
   it('drops the counts of a removed file, and counts its number for the file given it next', () => {
     const pending = new PendingDownloads();
     pending.count(a, 'pip', false);

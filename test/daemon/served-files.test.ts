@@ -74,6 +74,20 @@ describe('served files read a few thousand per turn from the first lookup on', (
     await catalog.close();
   });
 
+  it('numbers the files in filename order, whatever order they were added in', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pyrepo-served-'));
+    dirs.push(dir);
+    const catalog = LocalCatalog.open(join(dir, 'catalog.sqlite'));
+    // Added last first: their rows are in the opposite order of their filenames.
+    await catalog.addFiles(Array.from({ length: 4500 }, (_, i) => entry(fileOf(4499 - i))), { replace: false });
+    await catalog.prepareServedFiles();
+    const names = Array.from({ length: 4500 }, (_, i) => `proj${i}-1.0.tar.gz`).sort();
+    const ids = names.map((name) => catalog.servedFileNow(name)?.id as number);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(4500);
+    await catalog.close();
+  });
+
   it('stops reading when the catalog is closed meanwhile', async () => {
     const catalog = await catalogOf(4500);
     const preparing = catalog.prepareServedFiles();

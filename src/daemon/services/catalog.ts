@@ -103,8 +103,21 @@ interface FileRow {
  * uploaded_by, uploaded_from), who yanked a release (releases.yanked_by, yanked_from),
  * and the activity journal. 3: downloads by installer and CI (downloads.installer, ci);
  * the counts of older catalogs keep their files and days under the installer `unrecorded`.
+ * 4: downloads kept in key order (WITHOUT ROWID), so that a batch of counts in filename order
+ * rewrites a few neighbouring pages. In a table by rowid each count was a row somewhere in
+ * it: under random downloads of 60,000 files a 500-count batch rewrote about 500 pages into
+ * the WAL, and the writer thread took a quarter of a core (see download-writer.ts).
  */
 const SCHEMA_VERSION = CATALOG_SCHEMA_VERSION;
+
+const DOWNLOADS_TABLE = `CREATE TABLE IF NOT EXISTS downloads (
+  filename TEXT NOT NULL REFERENCES files (filename) ON DELETE CASCADE,
+  day TEXT NOT NULL,
+  installer TEXT NOT NULL,
+  ci INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (filename, day, installer, ci)
+) WITHOUT ROWID;`;
 
 /** What turns a catalog of schema N-1 into one of schema N, by N. Each runs in one transaction. */
 const MIGRATIONS: Record<number, string> = {
@@ -127,6 +140,16 @@ CREATE TABLE downloads (
 );
 INSERT INTO downloads (filename, day, installer, ci, count) SELECT filename, day, 'unrecorded', 0, count FROM downloads_v2;
 DROP TABLE downloads_v2;
+`,
+  // The index by day goes with the old table and is made again by SCHEMA. Counts of a file
+  // no longer listed (none, unless foreign keys were off) would fail the copy: they are left.
+  4: `
+ALTER TABLE downloads RENAME TO downloads_v3;
+${DOWNLOADS_TABLE}
+INSERT INTO downloads (filename, day, installer, ci, count)
+  SELECT filename, day, installer, ci, count FROM downloads_v3 WHERE filename IN (SELECT filename FROM files)
+  ORDER BY filename, day, installer, ci;
+DROP TABLE downloads_v3;
 `,
 };
 
@@ -179,14 +202,7 @@ CREATE TABLE IF NOT EXISTS owners (
   role TEXT NOT NULL CHECK (role IN ('owner', 'maintainer')),
   PRIMARY KEY (project, user)
 );
-CREATE TABLE IF NOT EXISTS downloads (
-  filename TEXT NOT NULL REFERENCES files (filename) ON DELETE CASCADE,
-  day TEXT NOT NULL,
-  installer TEXT NOT NULL,
-  ci INTEGER NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (filename, day, installer, ci)
-);
+${DOWNLOADS_TABLE}
 CREATE INDEX IF NOT EXISTS downloads_by_day ON downloads (day);
 CREATE TABLE IF NOT EXISTS activity (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -348,7 +364,7 @@ export class Catalog {
       fileByPath: s('SELECT * FROM files WHERE relpath = ?'),
       filesOfProject: s('SELECT * FROM files WHERE project = ?'),
       fileStampsAfter: s('SELECT relpath, size, mtime_ms FROM files WHERE relpath > ? ORDER BY relpath LIMIT ?'),
-      servedAfter: s('SELECT rowid, filename, relpath, project, sha256 FROM files WHERE rowid > ? ORDER BY rowid LIMIT ?'),
+      servedAfter: s('SELECT filename, relpath, project, sha256 FROM files WHERE filename > ? ORDER BY filename LIMIT ?'),
       servedOne: s('SELECT relpath, project, sha256 FROM files WHERE filename = ?'),
       filesUnder: s('SELECT filename FROM files WHERE substr(relpath, 1, ?) = ?'),
       project: s('SELECT name, display_name FROM projects WHERE name = ?'),
@@ -463,7 +479,8 @@ export class Catalog {
    * the event loop: all at once, at 60,000 files, the first download after a start and every
    * request behind it waited 150 ms. Started by the first lookup, not at start: the first
    * indexing's memory peak would include it. Changes made meanwhile are kept as they happen
-   * (a file's row read later is its current one).
+   * (a file's row read later is its current one). Read in filename order, so that the files'
+   * numbers (ServedFile.id) follow their filenames: download counts are written in number order.
    */
   prepareServedFiles(): Promise<void> {
     this.servedReading ??= this.readServedFiles().catch(() => {
@@ -475,12 +492,12 @@ export class Catalog {
   private async readServedFiles(): Promise<void> {
     const served = new ServedFiles();
     this.served = served;
-    let after = 0;
+    let after = '';
     for (;;) {
-      const rows = this.stmt.servedAfter!.raw().all(after, SERVED_FILES_PER_TURN) as [number, string, string, string, string][];
-      for (const [rowid, name, relpath, project, sha256] of rows) {
+      const rows = this.stmt.servedAfter!.raw().all(after, SERVED_FILES_PER_TURN) as [string, string, string, string][];
+      for (const [name, relpath, project, sha256] of rows) {
         served.set(name, relpath, project, sha256);
-        after = rowid;
+        after = name;
       }
       if (rows.length < SERVED_FILES_PER_TURN) break;
       await new Promise((resolve) => setImmediate(resolve));

@@ -55,6 +55,26 @@ export class FileSlots {
     return added;
   }
 
+  /**
+   * Every slot in use once: those of numbered files by their number, then the others. The
+   * catalog numbers its files in filename order when it reads them at start (catalog.ts), so
+   * counts written in this order reach the downloads table, kept in filename order, on
+   * neighbouring pages.
+   */
+  inNumberOrder(): Uint32Array {
+    const order = new Uint32Array(this.count);
+    const seen = new Uint8Array(this.count);
+    let n = 0;
+    for (let id = 0; id < this.slotOfId.length; id++) {
+      const slot = (this.slotOfId[id] as number) - 1;
+      if (slot < 0 || slot >= this.count || seen[slot] === 1) continue;
+      seen[slot] = 1;
+      order[n++] = slot;
+    }
+    for (let slot = 0; slot < this.count; slot++) if (seen[slot] === 0) order[n++] = slot;
+    return order;
+  }
+
   /** The slots of `filename` (more than one when it moved project, or was removed and added again). */
   *slotsNamed(filename: string): Iterable<number> {
     for (let slot = 0; slot < this.count; slot++) if (this.filenames[slot] === filename) yield slot;

@@ -169,12 +169,14 @@ export class PendingDownloads {
   /**
    * Visits the counts by slot, with those of `merged`'s cells added: a file's download counted
    * as an entry too (through a route, put back after a failed write) is one count with it, as
-   * the writes need (PostgreSQL refuses an upsert that names a row twice).
+   * the writes need (PostgreSQL refuses an upsert that names a row twice). Files come in the
+   * order of their numbers, which is nearly filename order (FileSlots.inNumberOrder): a
+   * batch's rows then update neighbouring rows of the downloads table.
    */
   private eachSlotCount(visit: Visit, merged: Map<number, number> | undefined): void {
     const cells = this.cells;
     const { filenames, projects } = this.slots;
-    for (let slot = 0; slot < this.slots.count; slot++) {
+    for (const slot of this.slots.inNumberOrder()) {
       for (let c = 0, at = slot * CELLS; c < CELLS; c++, at++) {
         const count = (cells[at] as number) + (merged === undefined ? 0 : (merged.get(at) ?? 0));
         if (count !== 0) visit(filenames[slot] as string, projects[slot] as string, this.day, INSTALLERS[c >> 1] as Installer, (c & 1) === 1, count);
