@@ -31,11 +31,13 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
 const LF = 10;
 const CR = 13;
-const REQUEST_LINE = /^GET (\/[\x21-\x7e]*) HTTP\/1\.1$/;
-/** A header name (RFC 9110 token). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A header value taken as plain: visible ASCII, spaces and tabs. */
-const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
+/**
+ * A plain head, whole: the request line of a GET, then header lines each with a name (an
+ * RFC 9110 token), a colon and a value of visible ASCII, spaces and tabs. One match checks
+ * every byte; the lines are then cut at their known separators. (Split into lines with a
+ * test per name and value it took twice as long, a microsecond of every request.)
+ */
+const PLAIN_HEAD = /^GET (\/[\x21-\x7e]*) HTTP\/1\.1(?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e]*)*$/;
 /** Headers that make a request more than a bodiless GET on a kept-alive connection. */
 const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 const STATUS_LINES: Record<HotAnswer['status'], string> = { 200: 'HTTP/1.1 200 OK\r\n', 304: 'HTTP/1.1 304 Not Modified\r\n' };
@@ -61,23 +63,21 @@ function hasBareLf(buf: Buffer, end: number): boolean {
 
 /** The request a head states, when it is a plain GET; undefined for anything node:http should read. */
 export function plainRequest(head: string): HotRequest | undefined {
-  const lines = head.split('\r\n');
-  const target = REQUEST_LINE.exec(lines[0] as string)?.[1];
+  const target = PLAIN_HEAD.exec(head)?.[1];
   if (target === undefined) return undefined;
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon);
-    const raw = line.slice(colon + 1);
-    if (!TOKEN.test(name) || !PLAIN_VALUE.test(raw)) return undefined;
-    const key = name.toLowerCase();
+  // Each line starts after a CRLF and ends at the next (or the end); names have no colon.
+  for (let at = head.indexOf('\r\n'); at !== -1; ) {
+    const next = head.indexOf('\r\n', at + 2);
+    const end = next === -1 ? head.length : next;
+    const colon = head.indexOf(':', at + 2);
+    const key = head.slice(at + 2, colon).toLowerCase();
     if (NOT_PLAIN.has(key) || headers[key] !== undefined) return undefined;
-    // Only spaces and tabs are left to trim (PLAIN_VALUE).
-    const value = raw.trim();
+    // Only spaces and tabs are left to trim (PLAIN_HEAD).
+    const value = head.slice(colon + 1, end).trim();
     if (key === 'connection' && value.toLowerCase() !== 'keep-alive') return undefined;
     headers[key] = value;
+    at = next;
   }
   if (headers.host === undefined) return undefined;
   return { method: 'GET', url: target, headers };

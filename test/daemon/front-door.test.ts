@@ -270,6 +270,12 @@ describe('everything else is handed to node:http, with the bytes already read', 
 
   it('only plain GETs are read as such', () => {
     expect(plainRequest(`GET /simple/ HTTP/1.1\r\nHost: x\r\nAccept: text/html`)).toEqual({ method: 'GET', url: '/simple/', headers: { host: 'x', accept: 'text/html' } });
+    // Names in any case, values trimmed of spaces and tabs, an empty value, keep-alive asked for.
+    expect(plainRequest(`GET /a HTTP/1.1\r\nHOST:x\r\nX-Empty:\r\nUser-Agent: \tpip/24 (a:b) \t\r\nConnection: Keep-Alive`)).toEqual({
+      method: 'GET',
+      url: '/a',
+      headers: { host: 'x', 'x-empty': '', 'user-agent': 'pip/24 (a:b)', connection: 'Keep-Alive' },
+    });
     for (const head of [
       'GET /simple/ HTTP/1.1',
       'POST /legacy/ HTTP/1.1\r\nHost: x',
@@ -281,6 +287,11 @@ describe('everything else is handed to node:http, with the bytes already read', 
       'GET /simple/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket',
       'GET /sim ple/ HTTP/1.1\r\nHost: x',
       'GET /simple/ HTTP/1.1\r\nHost: x\r\nX: caf\xe9',
+      'GET /simple/ HTTP/1.1\r\nHost: x\r\n: no name',
+      'GET /simple/ HTTP/1.1\r\nHost: x\r\nX: a\rb',
+      'GET /simple/ HTTP/1.1\r\nHost: x\r\nX\t: y',
+      'GET /simple/ HTTP/1.1\r\nHost: x\r\n',
+      'GET /simple/ HTTP/1.1\r\nHost: x\r\nConnection: close',
     ]) {
       expect(plainRequest(head), JSON.stringify(head)).toBeUndefined();
     }
