@@ -142,7 +142,7 @@ INSERT INTO downloads (filename, day, installer, ci, count) SELECT filename, day
 DROP TABLE downloads_v2;
 `,
   // The index by day goes with the old table and is made again by SCHEMA. Counts of a file
-  // no longer listed (none, unless foreign keys were off) would fail the copy: they are left.
+  // no longer listed (none, unless foreign keys were off) would fail the copy: they are not copied.
   4: `
 ALTER TABLE downloads RENAME TO downloads_v3;
 ${DOWNLOADS_TABLE}
