@@ -26,6 +26,21 @@ describe('downloadClientOf', () => {
     expect(downloadClientOf(ua)).toEqual({ installer, ci });
   });
 
+  it('answers each agent for itself when agents alternate, long ones (not cached) included', () => {
+    const long = `pip/24.0 ${JSON.stringify({ installer: { name: 'pip', version: '24.0' }, ci: true, pad: 'x'.repeat(3000) })}`;
+    const asked: [string, string, boolean][] = [
+      [linehaul('pip', '23.2.1', true), 'pip', true],
+      ['pdm/2.2.1 CPython/3.11.2', 'pdm', false],
+      [linehaul('pip', '23.2.1', true), 'pip', true],
+      [long, 'pip', true],
+      [long, 'pip', true],
+      ['curl/8.5.0', 'other', false],
+      [linehaul('uv', '0.4.18', false), 'uv', false],
+      [linehaul('uv', '0.4.18', false), 'uv', false],
+    ];
+    for (const [ua, installer, ci] of asked) expect(downloadClientOf(ua)).toEqual({ installer, ci });
+  });
+
   it('calls no User-Agent, or several, other', () => {
     expect(downloadClientOf(undefined)).toEqual({ installer: 'other', ci: false });
     expect(downloadClientOf('')).toEqual({ installer: 'other', ci: false });

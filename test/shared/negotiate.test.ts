@@ -12,6 +12,19 @@ const UV = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+
 const POETRY = 'application/vnd.pypi.simple.v1+json, */*;q=0.1';
 
 describe('negotiateSimple', () => {
+  it('answers each Accept header for itself when they alternate', () => {
+    const asked: [string | undefined, string | null][] = [
+      [PIP, SIMPLE_JSON],
+      ['text/html', TEXT_HTML],
+      [PIP, SIMPLE_JSON],
+      ['application/json', null],
+      ['application/json', null],
+      [undefined, TEXT_HTML],
+      [PIP, SIMPLE_JSON],
+    ];
+    for (const [accept, format] of asked) expect(negotiateSimple(accept)).toBe(format);
+  });
+
   it.each([
     ['pip 22.2+', PIP],
     ['uv', UV],

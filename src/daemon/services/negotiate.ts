@@ -68,12 +68,16 @@ function qualityOf(offer: string, ranges: AcceptRange[]): number {
  */
 export function negotiateSimple(accept: string | undefined, format?: string): SimpleFormat | null {
   if (format === undefined && accept !== undefined) {
-    // Clients send the same few Accept headers over and over; parse each once.
-    const known = remembered.get(accept);
-    if (known !== undefined) return known;
-    const chosen = negotiateAccept(accept);
-    if (remembered.size >= 256) remembered.clear();
-    remembered.set(accept, chosen);
+    // Clients send the same few Accept headers over and over; parse each once. The last one
+    // is compared first: the Map would hash all of a new string's characters.
+    if (accept === lastAccept.accept) return lastAccept.chosen;
+    let chosen = remembered.get(accept);
+    if (chosen === undefined) {
+      chosen = negotiateAccept(accept);
+      if (remembered.size >= 256) remembered.clear();
+      remembered.set(accept, chosen);
+    }
+    lastAccept = { accept, chosen };
     return chosen;
   }
   if (format !== undefined) {
@@ -84,6 +88,8 @@ export function negotiateSimple(accept: string | undefined, format?: string): Si
 }
 
 const remembered = new Map<string, SimpleFormat | null>();
+/** The Accept header negotiated last, and its format. */
+let lastAccept: { accept: string | undefined; chosen: SimpleFormat | null } = { accept: undefined, chosen: null };
 
 function negotiateAccept(accept: string | undefined): SimpleFormat | null {
   if (!accept || accept.trim() === '') return TEXT_HTML;
