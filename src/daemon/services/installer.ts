@@ -16,6 +16,7 @@
  *   told by the routes they ask, not here.
  */
 import type { Installer } from '../../shared/api.js';
+import { HeaderMemo } from './header-memo.js';
 
 export interface DownloadClient {
   installer: Installer;
@@ -25,11 +26,6 @@ export interface DownloadClient {
 
 const OTHER: DownloadClient = { installer: 'other', ci: false };
 
-/** Agents seen lately, classified: a storm of downloads comes from a handful of them. */
-const seen = new Map<string, DownloadClient>();
-const SEEN_MAX = 256;
-/** Longer agents are not cached (nobody sends one; a hostile client could). */
-const CACHED_LENGTH = 2048;
 
 function fromName(name: string): Installer {
   const n = name.toLowerCase();
@@ -55,23 +51,11 @@ function classify(agent: string): DownloadClient {
   return { installer: slash > 0 ? fromName(agent.slice(0, slash)) : 'other', ci: false };
 }
 
-/** The agent asked for last, and its client. */
-let last: { agent: string; client: DownloadClient } = { agent: '', client: OTHER };
+/** Agents seen lately, classified: a storm of downloads comes from a handful of them. */
+const clients = new HeaderMemo(classify);
 
 /** The installer and CI flag a User-Agent header names; `other` when it names none. */
 export function downloadClientOf(userAgent: string | string[] | undefined): DownloadClient {
   if (typeof userAgent !== 'string' || userAgent === '') return OTHER;
-  // The last agent first: comparing with it is a memcmp, where the Map hashes all of a new
-  // string's characters (pip's agent is over 300 of them: half a microsecond per download).
-  if (userAgent === last.agent) return last.client;
-  let client = seen.get(userAgent);
-  if (!client) {
-    client = classify(userAgent);
-    if (userAgent.length <= CACHED_LENGTH) {
-      if (seen.size >= SEEN_MAX) seen.delete(seen.keys().next().value as string);
-      seen.set(userAgent, client);
-    }
-  }
-  last = { agent: userAgent, client };
-  return client;
+  return clients.get(userAgent);
 }

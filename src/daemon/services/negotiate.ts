@@ -4,6 +4,7 @@
  * matching Accept range, so pip, uv and poetry get JSON while browsers, `curl` and
  * clients without an Accept header get HTML.
  */
+import { HeaderMemo } from './header-memo.js';
 
 export const SIMPLE_JSON = 'application/vnd.pypi.simple.v1+json';
 export const SIMPLE_HTML = 'application/vnd.pypi.simple.v1+html';
@@ -67,19 +68,7 @@ function qualityOf(offer: string, ranges: AcceptRange[]): number {
  * `format` is the `?format=` parameter, which takes precedence over Accept.
  */
 export function negotiateSimple(accept: string | undefined, format?: string): SimpleFormat | null {
-  if (format === undefined && accept !== undefined) {
-    // Clients send the same few Accept headers over and over; parse each once. The last one
-    // is compared first: the Map would hash all of a new string's characters.
-    if (accept === lastAccept.accept) return lastAccept.chosen;
-    let chosen = remembered.get(accept);
-    if (chosen === undefined) {
-      chosen = negotiateAccept(accept);
-      if (remembered.size >= 256) remembered.clear();
-      remembered.set(accept, chosen);
-    }
-    lastAccept = { accept, chosen };
-    return chosen;
-  }
+  if (format === undefined && accept !== undefined) return remembered.get(accept);
   if (format !== undefined) {
     const wanted = canonicalType(format.trim().toLowerCase());
     return (OFFERS as string[]).includes(wanted) ? (wanted as SimpleFormat) : null;
@@ -87,9 +76,8 @@ export function negotiateSimple(accept: string | undefined, format?: string): Si
   return negotiateAccept(accept);
 }
 
-const remembered = new Map<string, SimpleFormat | null>();
-/** The Accept header negotiated last, and its format. */
-let lastAccept: { accept: string | undefined; chosen: SimpleFormat | null } = { accept: undefined, chosen: null };
+/** Accept headers negotiated lately (clients send the same few over and over). */
+const remembered = new HeaderMemo<SimpleFormat | null>(negotiateAccept);
 
 function negotiateAccept(accept: string | undefined): SimpleFormat | null {
   if (!accept || accept.trim() === '') return TEXT_HTML;
