@@ -4,26 +4,19 @@
  * its `clean()` joins local segments with commas, so normal forms are built from `explain()`.
  */
 import { compare, explain as parseVersion } from '@renovatebot/pep440';
+import { Memo } from './memo.js';
 
 type Explained = ReturnType<typeof parseVersion>;
 
 /**
  * Parsed versions, kept: a packages folder holds the same few versions thousands of times
  * over, and sorting a project's files asks for both sides of every comparison. A regular
- * expression per call was a few percent of a first indexing. Callers never change what
- * they are given back.
+ * expression per call was a few percent of a first indexing.
  */
-const parsed = new Map<string, Explained>();
-const PARSED_KEPT = 4096;
+const parsed = new Memo<Explained>(parseVersion, 4096);
 
 function explain(version: string): Explained {
-  let found = parsed.get(version);
-  if (found === undefined) {
-    if (parsed.size >= PARSED_KEPT) parsed.clear();
-    found = parseVersion(version);
-    parsed.set(version, found);
-  }
-  return found;
+  return parsed.get(version);
 }
 
 /** The normalized form of a PEP 440 version (`1.0-r4` → `1.0.post4`), or `null` if it is not one. */

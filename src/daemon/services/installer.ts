@@ -16,7 +16,7 @@
  *   told by the routes they ask, not here.
  */
 import type { Installer } from '../../shared/api.js';
-import { HeaderMemo } from './header-memo.js';
+import { Memo } from '../../shared/memo.js';
 
 export interface DownloadClient {
   installer: Installer;
@@ -52,7 +52,7 @@ function classify(agent: string): DownloadClient {
 }
 
 /** Agents seen lately, classified: a storm of downloads comes from a handful of them. */
-const clients = new HeaderMemo(classify);
+const clients = new Memo(classify);
 
 /** The installer and CI flag a User-Agent header names; `other` when it names none. */
 export function downloadClientOf(userAgent: string | string[] | undefined): DownloadClient {

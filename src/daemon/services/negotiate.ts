@@ -4,7 +4,7 @@
  * matching Accept range, so pip, uv and poetry get JSON while browsers, `curl` and
  * clients without an Accept header get HTML.
  */
-import { HeaderMemo } from './header-memo.js';
+import { Memo } from '../../shared/memo.js';
 
 export const SIMPLE_JSON = 'application/vnd.pypi.simple.v1+json';
 export const SIMPLE_HTML = 'application/vnd.pypi.simple.v1+html';
@@ -77,7 +77,7 @@ export function negotiateSimple(accept: string | undefined, format?: string): Si
 }
 
 /** Accept headers negotiated lately (clients send the same few over and over). */
-const remembered = new HeaderMemo<SimpleFormat | null>(negotiateAccept);
+const remembered = new Memo<SimpleFormat | null>(negotiateAccept);
 
 function negotiateAccept(accept: string | undefined): SimpleFormat | null {
   if (!accept || accept.trim() === '') return TEXT_HTML;

@@ -1,10 +1,10 @@
-/** HeaderMemo works a header value's meaning out once (header-memo.ts): the last value first, then the ones kept. */
+/** Memo works a string's meaning out once (memo.ts): the last string first, then the ones kept. */
 import { describe, expect, it } from 'vitest';
-import { HeaderMemo } from '../../src/daemon/services/header-memo.js';
+import { Memo } from '../../src/shared/memo.js';
 
 function counted(max?: number, keptUpTo?: number) {
   const asked: string[] = [];
-  const memo = new HeaderMemo<string | null>(
+  const memo = new Memo<string | null>(
     (value) => {
       asked.push(value);
       return value.startsWith('n') ? null : value.toUpperCase();
@@ -15,7 +15,7 @@ function counted(max?: number, keptUpTo?: number) {
   return { memo, asked };
 }
 
-describe('HeaderMemo', () => {
+describe('Memo', () => {
   it('works each value out once, a null meaning included, whatever the order they come in', () => {
     const { memo, asked } = counted();
     for (const value of ['a', 'a', 'b', 'a', 'none', 'b', 'none', 'a']) expect(memo.get(value)).toBe(value.startsWith('n') ? null : value.toUpperCase());
