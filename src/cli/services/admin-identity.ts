@@ -85,12 +85,12 @@ export async function ensureAdminUser(paths: PyrepoPaths, dataDir: string, usern
 
 /**
  * {@link ensureAdminUser} in two steps, for `pyrepo serve`, `start` and `restart`, which start
- * the daemon between them (or meanwhile). The first makes sure there is a password, an htpasswd entry (hashing the password
- * only when the entry is missing) and the admin role. `verify` then checks an existing entry
- * against the stored password, by default on a thread of its own, and writes it again if
- * they differ (the password was changed in the keychain): the daemon reads the file again
- * when it changes. A bcrypt check (60-180 ms of CPU) so stays off the path from the spawn
- * to the first answer.
+ * the daemon between them (or meanwhile). The first makes sure there is a password, an
+ * htpasswd entry (hashing the password only when the entry is missing) and the admin role.
+ * `verify` then checks an existing entry against the stored password, by default on a thread
+ * of its own, and writes it again if they differ (the password was changed in the keychain):
+ * the daemon reads the file again when it changes. A bcrypt check (60-180 ms of CPU) so
+ * stays off the path from the spawn to the first answer.
  */
 export async function prepareAdminUser(
   paths: PyrepoPaths,

@@ -128,6 +128,7 @@ ALTER TABLE files ADD COLUMN uploaded_from TEXT;
 ALTER TABLE releases ADD COLUMN yanked_by TEXT;
 ALTER TABLE releases ADD COLUMN yanked_from TEXT;
 `,
+  // The downloads table as schema 3 had it, by rowid (not DOWNLOADS_TABLE): step 4 changes it.
   3: `
 ALTER TABLE downloads RENAME TO downloads_v2;
 CREATE TABLE downloads (
