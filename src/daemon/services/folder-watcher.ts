@@ -7,8 +7,8 @@
  * seconds per upload in a flat pypiserver folder of 60,000 files, and it keeps a record
  * of every file in memory. Here an event costs one lstat of the path it names.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, watch, type FSWatcher } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 export interface FolderWatcherHandlers {
@@ -88,18 +88,23 @@ export class FolderWatcher {
 
   private async settle(path: string): Promise<void> {
     if (this.closed) return;
-    let isDir = false;
+    // Synchronous: a stat of a path just named by the kernel costs microseconds, a trip
+    // through the thread pool and a promise several times that, and the handler stats the
+    // file synchronously right after anyway. (Every upload comes back here once.)
+    let st;
     try {
-      const st = await lstat(path);
-      isDir = st.isDirectory();
-      if (st.isFile()) this.handlers.file(this.rel(path));
+      st = lstatSync(path, { throwIfNoEntry: false });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return this.handlers.error(err, this.rel(path));
+      return this.handlers.error(err, this.rel(path));
+    }
+    if (!st) {
       this.unwatchTree(path);
       this.handlers.gone(this.rel(path));
-      return;
+    } else if (st.isFile()) {
+      this.handlers.file(this.rel(path));
+    } else if (st.isDirectory()) {
+      await this.watchTree(path, true);
     }
-    if (isDir) await this.watchTree(path, true);
   }
 
   private unwatchTree(dir: string): void {

@@ -183,19 +183,26 @@ export class Publisher {
   /**
    * Takes a complete, hashed file and makes it part of the index, or throws: a Dist*Error
    * for bad content, FileConflictError for a different file of the same name, Forbidden
-   * when the user it is published as may not upload to its project. Nothing is written for
-   * a refused file, and no temporary file is left either way.
+   * when the user it is published as may not upload to its project. A refused file is not
+   * published, and no temporary file is left either way.
    */
   async publish(upload: ReceivedUpload, request: PublishRequest): Promise<UploadOutcome> {
     const { filename, digests } = upload;
     const { claims, identity } = request;
     let temp: TempFile | undefined;
+    let sealed: Promise<number> | undefined;
     try {
       parseDistFilename(filename);
       // An upload form names its project: refuse one the user may not upload to before reading the file.
       if (claims) await checkUpload(this.catalog, identity, normalizeName(claims.name));
-      const inspected = await inspectDistribution(upload.bytes ?? upload.temp.path, filename, digests.size);
-      temp = upload.temp;
+      // Durable before visible, with the flush started now: the fsync runs in the thread pool
+      // while the file is inspected and checked, not after (a small upload's fsync took as
+      // long as the main thread's whole inspection). A refused file is removed unpublished.
+      const written = upload.temp ?? this.blobs.writeTemp(upload.bytes as Buffer);
+      temp = written;
+      sealed = this.blobs.seal(written);
+      sealed.catch(() => undefined); // awaited below, or in `finally` when the file is refused
+      const inspected = await inspectDistribution(upload.bytes ?? written.path, filename, digests.size);
       if (claims) checkClaims(claims, inspected);
       else await checkUpload(this.catalog, identity, inspected.dist.project);
       const project = inspected.dist.project;
@@ -207,10 +214,9 @@ export class Publisher {
         }
         const replace = this.overwrite || request.replace === true;
         if (existing && !replace) throw new FileConflictError(filename, existing.sha256);
-        // Durable before visible: fsync the data, rename into place, then the catalog row.
-        temp ??= this.blobs.writeTemp(upload.bytes as Buffer);
+        // Durable before visible: the data flushed, renamed into place, then the catalog row.
         // In the shared mode the bucket takes the (complete) file while it is flushed here.
-        const [mtimeMs, key] = await Promise.all([this.blobs.seal(temp), this.primary?.store(temp.path, digests.sha256)]);
+        const [mtimeMs, key] = await Promise.all([sealed as Promise<number>, this.primary?.store(written.path, digests.sha256)]);
         const record = fileRecordOf(inspected, digests, { relpath: filename, mtimeMs }, new Date().toISOString(), {
           source: request.origin.source,
           uploadedBy: request.by.user,
@@ -227,7 +233,7 @@ export class Publisher {
           if ('lost' in shared) return { status: 'identical', file: shared.lost, warnings: warningsOf(inspected) } as UploadOutcome;
           serial = shared.serial;
         }
-        record.relpath = await this.blobs.commit(temp, filename, digests.sha256);
+        record.relpath = await this.blobs.commit(written, filename, digests.sha256);
         await this.catalog.addFiles([{ file: record, displayName: inspected.contents.metadata.name, metadataBytes, ...(note ? { note } : {}) }], { replace: true });
         if (serial !== undefined) this.primary?.appliedHere(serial);
         if (existing && existing.relpath !== record.relpath) await this.blobs.remove(existing.relpath);
@@ -255,6 +261,7 @@ export class Publisher {
       if ((await claimProject(this.catalog, identity, project)) && this.primary) await this.primary.claimOwner(project, (identity as Identity).user);
       return outcome;
     } finally {
+      await sealed?.catch(() => undefined);
       const left = temp ?? upload.temp;
       if (left) await this.blobs.discard(left);
     }
