@@ -5,6 +5,7 @@
  * there rather than in memory, and read back for each answer.
  */
 import { createHash } from 'node:crypto';
+import { ownString } from '../../shared/own-string.js';
 import type { PageFile, PageSpan } from './page-file.js';
 
 /** A rendered response body. */
@@ -36,7 +37,7 @@ const FILED_PAGE_MAX_BYTES = 16 * 1024;
 
 export function makePage(text: string): Page {
   const body = Buffer.from(text, 'utf8');
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  const etag = ownString(`"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`);
   return { body, etag };
 }
 
@@ -71,14 +72,15 @@ export class PageCache {
     let variants = this.pages.get(project);
     if (!variants) {
       variants = new Map();
-      this.pages.set(project, variants);
+      // Own copies: the strings asked with are often cut from a request head (ownString).
+      this.pages.set(ownString(project), variants);
     } else if (variants.size >= MAX_VARIANTS) {
       // Variants keyed by Host header (absolute URLs) must not grow without bound.
       if (this.release(variants)) return page;
       variants.clear();
     }
     // The lists of every project (a few pages, read by every installer first) always stay in memory.
-    variants.set(variant, (project !== ALL_PROJECTS && this.filed(page)) || page);
+    variants.set(ownString(variant), (project !== ALL_PROJECTS && this.filed(page)) || page);
     return page;
   }
 
