@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { CacheRemoval, UpstreamStatus } from '../../../shared/api.js';
 import { parseDistFilename } from '../../../shared/distfiles.js';
+import { ownString } from '../../../shared/own-string.js';
 import type { UpstreamConfig } from '../../../shared/upstream-config.js';
 import type { ImmediateReads } from '../../stores/catalog-store.js';
 import type { DownloadClient } from '../installer.js';
@@ -178,7 +179,7 @@ export class UpstreamProxy {
         wasLocal: (n) => this.catalog.hadProjectNow(n),
       });
       if (this.decisions.size >= 10_000) this.decisions.clear();
-      this.decisions.set(project, decision);
+      this.decisions.set(ownString(project), decision);
     }
     return decision;
   }
@@ -303,7 +304,7 @@ export class UpstreamProxy {
       }
       if (res.status === 404 || res.status === 410) {
         res.discard();
-        this.notFound.set(project, now + Math.min(NOT_FOUND_TTL_MS, Math.max(this.config.ttlMs, 1000)));
+        this.notFound.set(ownString(project), now + Math.min(NOT_FOUND_TTL_MS, Math.max(this.config.ttlMs, 1000)));
         this.entries.delete(project);
         this.store.deletePage(project);
         return undefined;
