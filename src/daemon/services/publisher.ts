@@ -189,7 +189,7 @@ export class Publisher {
   async publish(upload: ReceivedUpload, request: PublishRequest): Promise<UploadOutcome> {
     const { filename, digests } = upload;
     const { claims, identity } = request;
-    let temp: TempFile | undefined;
+    let temp = upload.temp;
     let sealed: Promise<number> | undefined;
     try {
       parseDistFilename(filename);
@@ -198,8 +198,7 @@ export class Publisher {
       // Durable before visible, with the flush started now: the fsync runs in the thread pool
       // while the file is inspected and checked, not after (a small upload's fsync took as
       // long as the main thread's whole inspection). A refused file is removed unpublished.
-      const written = upload.temp ?? this.blobs.writeTemp(upload.bytes as Buffer);
-      temp = written;
+      const written = (temp ??= this.blobs.writeTemp(upload.bytes as Buffer));
       sealed = this.blobs.seal(written);
       sealed.catch(() => undefined); // awaited below, or in `finally` when the file is refused
       const inspected = await inspectDistribution(upload.bytes ?? written.path, filename, digests.size);
@@ -262,8 +261,7 @@ export class Publisher {
       return outcome;
     } finally {
       await sealed?.catch(() => undefined);
-      const left = temp ?? upload.temp;
-      if (left) await this.blobs.discard(left);
+      if (temp) await this.blobs.discard(temp);
     }
   }
 
