@@ -85,7 +85,7 @@ async function watcherPlugin(app: FastifyInstance, opts: WatcherPluginOptions): 
         const r = await index.reconcile(undefined, watching && ((dir) => watching.watchFolder(dir)));
         if (r.leftovers > 0) app.log.info(`Removed ${r.leftovers} unfinished upload(s) left by an earlier stop.`);
         app.log.info(
-          `Packages folder indexed in ${Date.now() - started} ms: ${r.indexed} new or changed, ${r.removed} gone, ${r.unchanged} unchanged.`,
+          `Packages folder indexed in ${Date.now() - started} ms: ${r.indexed} new or changed, ${r.removed} gone, ${r.unchanged} unchanged${r.readAhead ? ' (read ahead: the disk was cold)' : ''}.`,
         );
       } catch (err) {
         app.log.error({ err }, 'Indexing the packages folder failed');

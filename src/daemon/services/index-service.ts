@@ -12,6 +12,7 @@ import { stampOf } from './catalog.js';
 import type { EventBus } from './events.js';
 import { IndexReader } from './index-reader.js';
 import { Publisher } from './publisher.js';
+import { ReadAhead } from './read-ahead.js';
 import type { FoundFile } from './storage.js';
 import type { PageFile } from './page-file.js';
 import type { IndexPrimary } from './shared-index.js';
@@ -86,7 +87,7 @@ export class IndexService {
    * Brings the catalog in line with the folder: new and changed files are indexed,
    * vanished ones forgotten. Reads keep being served from the catalog meanwhile.
    */
-  async reconcile(concurrency = 8, beforeReading?: (dir: string) => void): Promise<{ indexed: number; removed: number; unchanged: number; leftovers: number }> {
+  async reconcile(concurrency = 8, beforeReading?: (dir: string) => void): Promise<{ indexed: number; removed: number; unchanged: number; leftovers: number; readAhead: boolean }> {
     this.indexing = true;
     this.publisher.beginBatch();
     try {
@@ -102,6 +103,8 @@ export class IndexService {
       for (const relpath of known.keys()) await this.publisher.forgetFolderPath(relpath);
       let indexed = 0;
       let next = 0;
+      // Each is read on the event loop: from a cold disk, read ahead in the thread pool.
+      const readAhead = new ReadAhead(todo.length, (i) => this.blobs.pathOf((todo[i] as FoundFile).relpath));
       // Small files are read and inspected without a trip through the thread pool, so the
       // workers could keep the event loop to themselves: requests get their turn every few ms.
       let turnStarted = performance.now();
@@ -113,6 +116,7 @@ export class IndexService {
             continue;
           }
           const f = todo[next++] as FoundFile;
+          readAhead.reach(next - 1);
           try {
             if (await this.publisher.adopt(f.relpath, 'reconcile')) indexed += 1;
           } catch (err) {
@@ -120,8 +124,12 @@ export class IndexService {
           }
         }
       };
-      await Promise.all(Array.from({ length: concurrency }, worker));
-      return { indexed, removed, unchanged: found.length - todo.length, leftovers: leftovers.length };
+      try {
+        await Promise.all(Array.from({ length: concurrency }, worker));
+      } finally {
+        readAhead.stop();
+      }
+      return { indexed, removed, unchanged: found.length - todo.length, leftovers: leftovers.length, readAhead: readAhead.readingAhead };
     } finally {
       await this.publisher.endBatch();
       this.indexing = false;
