@@ -98,13 +98,8 @@ export class ReadAhead {
    * open and close are quick here, where each trip to the pool costs the event loop.
    */
   private warm(path: string): void {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch {
-      // The reader meets the same failure (a file gone meanwhile, no permission) and reports it.
-      return;
-    }
+    const fd = openQuietly(path);
+    if (fd === undefined) return;
     this.inFlight += 1;
     read(fd, scratch, 0, READ_BYTES, 0, () => {
       closeSync(fd);
@@ -114,14 +109,19 @@ export class ReadAhead {
   }
 }
 
-/** Reads the start of a file at once (errors are the reader's to report). */
-function warmNow(path: string): void {
-  let fd: number;
+/** The file opened for reading, or undefined: the reader meets the same failure (a file gone meanwhile, no permission) and reports it. */
+function openQuietly(path: string): number | undefined {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch {
-    return;
+    return undefined;
   }
+}
+
+/** Reads the start of a file at once (a failure is the reader's to report, as above). */
+function warmNow(path: string): void {
+  const fd = openQuietly(path);
+  if (fd === undefined) return;
   try {
     readSync(fd, scratch, 0, READ_BYTES, 0);
   } catch {
