@@ -20,7 +20,7 @@ const scratch = Buffer.allocUnsafe(READ_BYTES);
 /** Files read (synchronously, timed) to tell a cold disk from the page cache. */
 const SAMPLE_FILES = 16;
 /** Microseconds a file above which the sample says the disk is cold. */
-export const COLD_MICROS = 30;
+const COLD_MICROS = 30;
 /** While the disk is warm, files between two samples. */
 const SAMPLE_EVERY = 2000;
 
@@ -30,8 +30,9 @@ export class ReadAhead {
   /** The file the reader is at. */
   private reached = 0;
   private inFlight = 0;
-  /** Reading ahead (a sample found the disk cold); until then, where the next sample is taken. */
+  /** Whether a sample found the disk cold: then it reads ahead. */
   private cold = false;
+  /** Where the next sample is taken while the disk is warm. */
   private nextSample = 0;
   private stopped = false;
 
