@@ -26,7 +26,6 @@ export interface DownloadClient {
 
 const OTHER: DownloadClient = { installer: 'other', ci: false };
 
-
 function fromName(name: string): Installer {
   const n = name.toLowerCase();
   if (n === 'pip' || n === 'pipenv') return 'pip';
