@@ -7,9 +7,10 @@
  * On this kind of machine node:http answering a fixed 2 KiB body reached 59% of nginx, a
  * socket answering the same bytes 99%. So a connection starts here: each request head is
  * read from the socket, and the plain case of a GET the hot paths answer is answered with
- * one write (a page not rendered yet is rendered first, the requests behind it waiting:
- * handing the connection over for it would send every later request on it, a pip
- * session's downloads, through node:http). Anything else — another method, a body,
+ * one write, small ones in a batch with the other connections' answers of the same turn of
+ * the event loop (answer-batch.ts). A page not rendered yet is rendered first, the requests
+ * behind it waiting: handing the connection over for it would send every later request on
+ * it, a pip session's downloads, through node:http. Anything else — another method, a body,
  * `Connection: close`, HTTP/1.0, a header this reader does not take as plain (repeated,
  * unusual characters, a bare LF), a head over 16 KiB, or a request the hot paths leave to
  * the routes — and the connection is handed to node:http from that request on, with the
@@ -24,6 +25,7 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { AnswerBatch, BATCHED_ANSWER_MAX_BYTES } from './answer-batch.js';
 import type { HotAnswer, HotPaths, HotRequest } from './hot-paths.js';
 
 /** Heads up to this size are read here; a larger one is node:http's to refuse (its limit is 16 KiB). */
@@ -130,6 +132,8 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
   server.removeListener('connection', toHttp);
 
   const held = new Set<Socket>();
+  /** Small answers go out together, once per turn of the event loop (answer-batch.ts). */
+  const batch = new AnswerBatch();
   /** Connections with part of a head read (not idle: closing the server lets them finish it). */
   const reading = new Set<Socket>();
   let answered = 0;
@@ -167,6 +171,9 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
       reading.delete(socket);
       answered++;
       const parts = responseBytes(answer, connectionHeaders);
+      let bytes = 0;
+      for (const part of parts) bytes += part.length;
+      if (bytes <= BATCHED_ANSWER_MAX_BYTES) batch.join(socket);
       if (parts.length === 1) socket.write(parts[0] as Buffer);
       else {
         // One writev for the head and the body.
@@ -176,8 +183,8 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
       }
       answer.sent();
       // write() says false for any answer over 16 KiB, even one the kernel took at once;
-      // what is still waiting to be sent tells whether the client is not reading: then no
-      // more of its requests are read until it has.
+      // what is still waiting to be sent (or in the batch) tells whether the client is not
+      // reading: then no more of its requests are read until it has.
       if (socket.writableLength > UNSENT_LIMIT_BYTES) {
         socket.pause();
         return false;

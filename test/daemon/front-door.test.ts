@@ -218,6 +218,29 @@ describe('the front door answers plain GETs as node:http does', () => {
     raw.close();
   });
 
+  it('answers many connections asking at once, each in order (small answers go out in batches of 16 connections)', async () => {
+    const small = (await once(get(`/packages/${WHEEL}`))).res.body;
+    const page = (await once(get('/simple/door/', { Accept: PAGE_ACCEPT }))).res.body;
+    const raws = Array.from({ length: 40 }, () => new Raw());
+    for (const raw of raws) raw.send(get(`/packages/${WHEEL}`) + get('/simple/door/', { Accept: PAGE_ACCEPT }) + get(`/packages/${BIG_WHEEL}`) + get(`/packages/${WHEEL}`));
+    for (const raw of raws) {
+      const [a, b, c, d] = [await raw.response(), await raw.response(), await raw.response(), await raw.response()];
+      expect([a.status, b.status, c.status, d.status]).toEqual([200, 200, 200, 200]);
+      expect(a.body.equals(small) && b.body.equals(page) && d.body.equals(small)).toBe(true);
+      expect(c.body.length).toBe(Number(c.headers['content-length']));
+      raw.close();
+    }
+  });
+
+  it('answers a burst of small pipelined answers larger than what a connection may leave unsent', async () => {
+    const small = (await once(get(`/packages/${WHEEL}`))).res.body;
+    const count = Math.ceil((3 * 64 * 1024) / small.length);
+    const raw = new Raw();
+    raw.send(get(`/packages/${WHEEL}`).repeat(count));
+    for (let i = 0; i < count; i++) expect((await raw.response()).body.equals(small)).toBe(true);
+    raw.close();
+  });
+
   it('counts each download it answers and writes its access line', async () => {
     const downloads = async () => ((await t.app.inject({ url: '/-/api/projects/door' })).json() as { downloads: number }).downloads;
     const before = await downloads();

@@ -1,0 +1,65 @@
+/**
+ * Small answers held back until every request read in the same turn of the event loop is
+ * answered, then sent together: one batch of writes per turn instead of one write per request
+ * spread over it.
+ *
+ * Profiled under random downloads on loopback, waking the client was the daemon's largest
+ * single cost: 13.6% of its thread's samples were under the kernel's `sock_def_readable`,
+ * against 8.2% for nginx serving the same files twice as fast. Each answer written while the
+ * client's thread slept in `epoll_wait` woke it again, and on this kind of machine (a virtual
+ * one) a wakeup costs the writer several microseconds. Answers written back to back reach a
+ * client already awake, which reads them all in one turn of its own loop. With this batch the
+ * share fell to 3.2%. Measured with 32 connections (wrk, 8 s runs alternated, medians of
+ * five): downloads of random files went from 21,000 to 26,200 a second and pages from 38,000
+ * to 41,000 (four runs), p50 lower, p99 within the machine's noise.
+ *
+ * A batch is sent when the turn's reads are done (setImmediate runs right after the poll
+ * phase), or at once when {@link BATCH_CONNECTIONS_MAX} connections hold answers: each answer
+ * waits for the ones made after it in its batch, and unbounded batches (about 21 answers at
+ * that load) had the wider tail of the two (median p99 6.5 against 5.6 ms at 16). The writes
+ * are held with the socket's own cork(), so anything else written on it meanwhile (node:http's
+ * answers, once a connection is handed over) keeps its order behind them.
+ */
+import type { Socket } from 'node:net';
+
+/** At most this many connections hold answers; the next one sends the batch first. */
+export const BATCH_CONNECTIONS_MAX = 16;
+
+/** Answers up to this many bytes are held; a larger one goes out at once (its write is long enough to pay for its wakeup). */
+export const BATCHED_ANSWER_MAX_BYTES = 16 * 1024;
+
+export class AnswerBatch {
+  private readonly sockets = new Set<Socket>();
+  private scheduled = false;
+
+  constructor(private readonly maxConnections = BATCH_CONNECTIONS_MAX) {}
+
+  /** How many connections have answers in the batch now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Holds what is written to `socket` from now until the batch is sent. */
+  join(socket: Socket): void {
+    if (this.sockets.has(socket)) return;
+    if (this.sockets.size >= this.maxConnections) this.send();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.sendScheduled);
+    }
+    socket.cork();
+    this.sockets.add(socket);
+  }
+
+  /** Sends every held answer now. */
+  send(): void {
+    // uncork() on a socket ended or destroyed meanwhile does nothing (end() has sent what it held).
+    for (const socket of this.sockets) socket.uncork();
+    this.sockets.clear();
+  }
+
+  private readonly sendScheduled = (): void => {
+    this.scheduled = false;
+    this.send();
+  };
+}
