@@ -39,7 +39,13 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
         <App connection={connection} readonly={options.readonly} />
       </ThemeContext.Provider>,
       // ctrl-c is a key of the keymap, so that quitting always goes through the same path.
-      { stdout, stdin, exitOnCtrlC: false, patchConsole: true },
+      // Ink draws a frame at most once per 1/maxFps: a key pressed within that window of the
+      // last frame waits for the window's end. At Ink's default (30), the frame for the
+      // selected project's detail, fetched 80 ms after the selection rests, held up the next
+      // key of someone moving ten times a second by up to 33 ms: with keys paced so, moves
+      // took 40 ms to their frame in place of 7 (the bench's keypress row). Frames are drawn
+      // only when something changed, and a download storm's are batched by the store.
+      { stdout, stdin, exitOnCtrlC: false, patchConsole: true, maxFps: 60 },
     );
     await instance.waitUntilExit();
   } finally {
