@@ -10,5 +10,8 @@
  * 2.5-5 MB at 10,000 cached project pages. Costs a copy: for strings kept, not for each request.
  */
 export function ownString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
+  // Through latin1 a one-byte string stays one byte a character; any other goes through
+  // utf16le, which copies every code unit as it is (utf8 would turn a lone surrogate into
+  // U+FFFD, and the copy would no longer find what the original was stored under).
+  return /[\u0100-\uffff]/.test(s) ? Buffer.from(s, 'utf16le').toString('utf16le') : Buffer.from(s, 'latin1').toString('latin1');
 }
