@@ -17,7 +17,9 @@
  *   generation grow to 16 MB semi-spaces before its 'online' event puts the setting back
  *   (it does not shrink again). Measured under random downloads of 60,000 files, that growth
  *   is what keeps their p99 under 5 ms: capped at 1 MB semi-spaces on the command line the
- *   p99 doubled, and at 4 MB the peak was 5 MB lower. So it is left to happen.
+ *   p99 doubled, and at 4 MB the peak was 5 MB lower; at 2 MB it was 10 MB lower in some
+ *   runs and the same (137 MB each) in an alternated pair, for the same throughput and p99.
+ *   So it is left to happen.
  * - After a full collection the old generation may grow by a fifth before the next one while
  *   the packages folder is first indexed (the daemon's peak), and by half once it serves
  *   ({@link heapForServing}). Under random downloads of 60,000 files a fifth meant about
