@@ -33,6 +33,7 @@ import pypiJsonRoutes from './routes/pypi-json.js';
 import simpleRoutes from './routes/simple.js';
 import upstreamControlRoutes from './routes/upstream.js';
 import uploadRoutes, { isUploadRequest, notMultipart } from './routes/upload.js';
+import { FORM_LIMITS } from './routes/upload-form.js';
 import upipRoutes from './routes/upip.js';
 import watchRoutes from './routes/watches.js';
 import { genReqId, hotPaths } from './hot-paths.js';
@@ -171,14 +172,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(multipart, {
     // Keep the client's filename whole, so a path in it is refused rather than silently cut.
     preservePath: true,
-    limits: {
-      fileSize: settings.maxUploadBytes,
-      files: 4,
-      fields: 500,
-      fieldSize: 8 * 1024 * 1024,
-      parts: 600,
-      headerPairs: 100,
-    },
+    // The limits of forms read whole (upload-form.ts) for those that stream through busboy.
+    limits: { fileSize: settings.maxUploadBytes, fieldSize: 8 * 1024 * 1024, ...FORM_LIMITS },
   });
   await app.register(indexPlugin, {
     catalogFile: layout.catalogFile,

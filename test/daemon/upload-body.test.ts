@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/daemon/app.js';
@@ -56,7 +56,7 @@ async function nothingWritten(): Promise<void> {
   expect(logged.filter((l) => l.level >= 50), JSON.stringify(logged)).toEqual([]);
 }
 
-function post(payload: Buffer | string, headers: Record<string, string>) {
+function post(payload: Buffer | string | Readable, headers: Record<string, string>) {
   return app.inject({ method: 'POST', url: '/legacy/', payload, headers });
 }
 
@@ -101,14 +101,23 @@ describe('an upload that is not multipart/form-data', () => {
   });
 });
 
-describe('a multipart body cut off (inject: the whole, short body arrives)', () => {
+/**
+ * The two ways a form is read: whole, when its Content-Length says it fits in memory
+ * (upload-form.ts), or streamed through busboy (a body of unknown length, or a large one).
+ */
+const WAYS = [
+  ['read whole', (payload: Buffer) => payload],
+  ['streamed (no Content-Length)', (payload: Buffer) => Readable.from([payload])],
+] as const;
+
+describe.each(WAYS)('a multipart body cut off (inject: the whole, short body arrives), %s', (_way, send) => {
   it.each([
     ['without its closing boundary', FORM.payload.subarray(0, FORM.payload.length - CLOSING.length)],
     ['between two fields', FORM.payload.subarray(0, FORM.payload.indexOf('\r\n------pyrepo', 200) + 2)],
     ['inside a field', FORM.payload.subarray(0, 100)],
     ['inside a part header', FORM.payload.subarray(0, 30)],
   ])('is refused 400 as cut off, %s', async (_where, payload) => {
-    const res = await post(payload, FORM.headers);
+    const res = await post(send(payload), FORM.headers);
     expect(res.statusCode, res.body).toBe(400);
     expect(res.body).toMatch(/^The multipart body ended (after \d+ bytes, without its closing boundary|before the file was complete): the upload was cut off/);
     expect(res.statusMessage).toMatch(/cut off/);
@@ -116,9 +125,18 @@ describe('a multipart body cut off (inject: the whole, short body arrives)', () 
   });
 
   it('is refused 400 inside the file, in one message (not wrapped in another)', async () => {
-    const res = await post(FORM.payload.subarray(0, FORM.payload.length - 300), FORM.headers);
+    const res = await post(send(FORM.payload.subarray(0, FORM.payload.length - 300)), FORM.headers);
     expect(res.statusCode).toBe(400);
     expect(res.body).toBe('The multipart body ended before the file was complete: the upload was cut off (by the client or a proxy); nothing was stored.\n');
+    await nothingWritten();
+  });
+
+  it('is accepted whole', async () => {
+    const res = await post(send(FORM.payload), FORM.headers);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(await listTree(packagesDir)).toEqual([WHEEL.filename]);
+    const removed = await app.inject({ method: 'POST', url: '/legacy/', payload: new URLSearchParams({ ':action': 'remove_pkg', name: SPEC.name, version: SPEC.version }).toString(), headers: { ...FORM.headers, 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(removed.statusCode, removed.body).toBe(200);
     await nothingWritten();
   });
 });

@@ -1,9 +1,10 @@
 /**
- * Watches the raw bytes of a multipart upload for what the multipart parser does not
- * report: @fastify/multipart ends its parts quietly when the body stops before the closing
+ * Reading an upload's raw body: whole, for a form read in one piece (upload-form.ts), or
+ * watched as busboy streams it, for what the multipart parser does not report:
+ * @fastify/multipart ends its parts quietly when the body stops before the closing
  * boundary (busboy's "Unexpected end of multipart data"), so a body cut off between two
- * parts would otherwise look like a complete form with fields missing. It also notices a
- * body that stops arriving (a client that declared more bytes than it sends).
+ * parts would otherwise look like a complete form with fields missing. Both notice a body
+ * that stops arriving (a client that declared more bytes than it sends).
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -79,4 +80,34 @@ export function watchUploadBody(req: IncomingMessage, boundary: string | undefin
       req.off('data', onData);
     },
   };
+}
+
+/**
+ * The whole body of `req`. Rejects with `stalled()` once no byte arrived for `idleMs`, and with
+ * node:http's "aborted" (ECONNRESET) when the client goes before the body is complete.
+ */
+export function readWholeBody(req: IncomingMessage, idleMs: number, stalled: () => Error): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(stalled()), idleMs);
+      timer.unref();
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      arm();
+    };
+    const onEnd = () => finish(undefined);
+    const onClose = () => finish(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    const finish = (err: Error | undefined) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', finish).off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', finish).on('close', onClose);
+    arm();
+  });
 }

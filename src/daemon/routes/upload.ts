@@ -1,9 +1,11 @@
 /**
  * The legacy upload API (twine, poetry, flit, pdm, uv) at `/`, `/legacy/` and `/legacy`,
  * never redirected. It reads the form; the publisher (services/publisher.ts) does the rest,
- * as it does for watched build folders. The file is hashed as it arrives; up to 4 MiB it is held in memory,
- * larger files stream to a hidden temporary file in the packages folder. Nothing becomes
- * visible until it is verified, written, fsynced and renamed into place.
+ * as it does for watched build folders. A body of up to 4 MiB is read whole and cut into its
+ * parts (upload-form.ts); a larger one, or one of unknown length, streams through busboy,
+ * its file hashed as it arrives and, past 4 MiB, written to a hidden temporary file in the
+ * packages folder. Nothing becomes visible until it is verified, written, fsynced and
+ * renamed into place.
  * pypiserver's `:action=remove_pkg` is served too.
  */
 import type { FileHandle } from 'node:fs/promises';
@@ -30,8 +32,9 @@ import {
   UploadTooLarge,
 } from '../errors.js';
 import { FileConflictError, NotOnIndexError, type ReceivedUpload, type TempFile } from '../services/publisher.js';
-import { IN_MEMORY_LIMIT, MultiHasher, type Digests } from '../services/hashing.js';
-import { boundaryOf, watchUploadBody } from './upload-body.js';
+import { hashBytes, IN_MEMORY_LIMIT, MultiHasher, type Digests } from '../services/hashing.js';
+import { boundaryOf, readWholeBody, watchUploadBody } from './upload-body.js';
+import { parseForm } from './upload-form.js';
 
 export interface UploadRouteOptions {
   maxUploadBytes: number;
@@ -162,7 +165,13 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     }
     const boundary = boundaryOf(req.headers['content-type']);
     const idleMs = opts.idleTimeoutMs ?? UPLOAD_IDLE_MS;
-    const watch = watchUploadBody(req.raw, boundary, idleMs, () => new UploadStalled(String(Math.round(idleMs / 1000))));
+    const stalled = () => new UploadStalled(String(Math.round(idleMs / 1000)));
+    // A body that fits in memory is read whole and cut into its parts at once (upload-form.ts).
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (boundary !== undefined && Number.isSafeInteger(declared) && declared <= IN_MEMORY_LIMIT) {
+      return readWholeForm(req, reply, boundary, idleMs, stalled, fields, add);
+    }
+    const watch = watchUploadBody(req.raw, boundary, idleMs, stalled);
     const parsing = parseParts(req, fields, add);
     try {
       const file = await Promise.race([parsing, watch.stalled]);
@@ -183,7 +192,41 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     }
   }
 
-  /** Reads the parts of a multipart form into `fields`; the `content` file is returned. */
+  /** A form read whole (a body that fits in memory): its fields into `fields`, and its `content` file. */
+  async function readWholeForm(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    boundary: string,
+    idleMs: number,
+    stalled: () => Error,
+    fields: Fields,
+    add: (k: string, v: string) => void,
+  ): Promise<{ fields: Fields; file?: ReceivedUpload }> {
+    let body: Buffer;
+    try {
+      body = await readWholeBody(req.raw, idleMs, stalled);
+    } catch (err) {
+      // A stalled body is answered now, and the connection closed.
+      if (err instanceof UploadStalled) reply.header('connection', 'close');
+      throw err;
+    }
+    let file: ReceivedUpload | undefined;
+    for (const part of parseForm(body, boundary)) {
+      if (part.filename === undefined) {
+        add(part.name, part.data.toString('utf8').replace(/\0/g, '\\x00'));
+        continue;
+      }
+      // gpg_signature and stray file parts are accepted and ignored, as PyPI does.
+      if (part.name !== 'content') continue;
+      if (file) throw new InvalidUpload("The upload has more than one 'content' file part.");
+      if (field(fields, ':action') === 'file_upload') checkFilename(part.filename);
+      if (part.data.length > opts.maxUploadBytes) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
+      file = { filename: part.filename, digests: await hashBytes(part.data), bytes: part.data };
+    }
+    return file ? { fields, file } : { fields };
+  }
+
+  /** Reads the parts of a multipart form into `fields` as they stream in; the `content` file is returned. */
   async function parseParts(req: FastifyRequest, fields: Fields, add: (k: string, v: string) => void): Promise<ReceivedUpload | undefined> {
     let file: ReceivedUpload | undefined;
     try {
