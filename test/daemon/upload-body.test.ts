@@ -180,6 +180,30 @@ function headFor(contentLength: number): string {
   return `POST /legacy/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${FORM.headers['content-type']}\r\nContent-Length: ${contentLength}\r\n\r\n`;
 }
 
+/** A head without Content-Length, its body sent in chunks: the form streams through busboy. */
+const CHUNKED_HEAD = () => `POST /legacy/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${FORM.headers['content-type']}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+/** `bytes` as one chunk, the body not ended (no last chunk). */
+const oneChunk = (bytes: Buffer) => Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]);
+
+describe('a chunked multipart body (streamed through busboy) cut off on a real connection', () => {
+  const part = FORM.payload.subarray(0, FORM.payload.length - 300);
+
+  it('closed by the client: 400 in plain text, then the connection closes', async () => {
+    const answer = await rawPost(CHUNKED_HEAD(), oneChunk(part), 'end', 5000);
+    expect(answer.closed).toBe(true);
+    expect(answer.text).toMatch(/^HTTP\/1\.1 400 The connection was closed before the request body was complete/);
+    await nothingWritten();
+  });
+
+  it('that stops arriving: 408 after the idle time, then closed', async () => {
+    const answer = await rawPost(CHUNKED_HEAD(), oneChunk(part), 'wait', IDLE_MS + 5000);
+    expect(answer.closed).toBe(true);
+    expect(answer.ms).toBeGreaterThanOrEqual(IDLE_MS - 50);
+    expect(answer.text).toMatch(/^HTTP\/1\.1 408 The upload stopped arriving/);
+    await nothingWritten();
+  });
+});
+
 describe('a multipart body cut off on a real connection', () => {
   const full = FORM.payload.length;
 

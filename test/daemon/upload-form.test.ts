@@ -24,7 +24,7 @@ const plain = (parts: FormPart[]) => parts.map((p) => ({ ...p, data: p.data.toSt
 describe('a whole upload form', () => {
   it('gives its fields and its file in order, every byte of the file as sent', () => {
     // Bytes a boundary search must not stop at: CRLFs, dashes, a part of the boundary.
-    const bytes = Buffer.concat([Buffer.from(`PK\r\n--\r\n--${B.slice(0, 10)}\r\n`), Buffer.from([0, 255, 13, 10, 45, 45])]);
+    const bytes = Buffer.concat([Buffer.from(`\r\nPK\r\n--\r\n--${B.slice(0, 10)}\r\n`), Buffer.from([0, 255, 13, 10, 45, 45])]);
     const parts = parseForm(form([[field(':action'), 'file_upload'], [field('name'), 'demo'], [file('content', 'demo-1.0-py3-none-any.whl'), bytes], [field('version'), '1.0']]), B);
     expect(parts.map((p) => [p.name, p.filename])).toEqual([[':action', undefined], ['name', undefined], ['content', 'demo-1.0-py3-none-any.whl'], ['version', undefined]]);
     expect(Buffer.compare(parts[2]?.data as Buffer, bytes)).toBe(0);
@@ -39,12 +39,15 @@ describe('a whole upload form', () => {
     ]);
   });
 
-  it('reads header names in any case, a folded header, quoted escapes and an RFC 5987 filename', () => {
+  it('reads header names in any case, a folded header, quoted escapes and RFC 5987 names', () => {
     const parts = parseForm(
       form([
         ['content-disposition: FORM-DATA;\r\n\tname="content"; filename="a\\"b\\\\c.whl"', 'x'],
         [`Content-Disposition: form-data; name=content2; filename="ascii.whl"; filename*=UTF-8''na%C3%AFve.whl`, 'y'],
         ['Content-Disposition: form-data; Name="upper"', 'z'],
+        // urllib3 sends a Windows path's backslashes as they are: kept, for the upload to refuse.
+        ['Content-Disposition: form-data; name="content3"; filename="dist\\demo-1.0.tar.gz"', 'w'],
+        [`Content-Disposition: form-data; name*=utf-8''caf%C3%A9`, 'v'],
       ]),
       B,
     );
@@ -52,7 +55,14 @@ describe('a whole upload form', () => {
       ['content', 'a"b\\c.whl'],
       ['content2', 'naïve.whl'],
       ['upper', undefined],
+      ['content3', 'dist\\demo-1.0.tar.gz'],
+      ['café', undefined],
     ]);
+  });
+
+  it('reads an empty form, and an empty body as cut off', () => {
+    expect(parseForm(Buffer.from(`--${B}--\r\n`), B)).toEqual([]);
+    expect(() => parseForm(Buffer.alloc(0), B)).toThrow(/after 0 bytes, without its closing boundary/);
   });
 
   it('keeps a path in a filename whole, for the upload to refuse', () => {
@@ -85,6 +95,11 @@ describe('an upload form refused', () => {
     expect(() => parseForm(whole, 'another-boundary')).toThrow(/without its closing boundary/);
   });
 
+  it("when a part's headers do not end before the next boundary", () => {
+    const body = Buffer.from(`--${B}\r\n${field('a')}\r\n--${B}\r\n${field('b')}\r\n\r\nx\r\n--${B}--\r\n`);
+    expect(() => parseForm(body, B)).toThrow(/could not be read: a part's headers do not end/);
+  });
+
   it('when a boundary line has more than padding after it', () => {
     const body = Buffer.from(`--${B}junk\r\n${field('a')}\r\n\r\nx\r\n--${B}--\r\n`);
     expect(() => parseForm(body, B)).toThrow(/could not be read: a boundary line/);
@@ -94,6 +109,8 @@ describe('an upload form refused', () => {
     ['files', Array.from({ length: FORM_LIMITS.files + 1 }, (_, i) => [file('content', `f${i}.whl`), 'x'] as [string, string]), /more than 4 files/],
     ['fields', Array.from({ length: FORM_LIMITS.fields + 1 }, (_, i) => [field(`f${i}`), 'x'] as [string, string]), /more than 500 fields/],
     ['header lines', [[Array.from({ length: FORM_LIMITS.headerPairs + 1 }, () => 'X-A: b').join('\r\n'), 'x'] as [string, string]], /more than 100 header lines/],
+    // Parts that are no form field count too, as busboy counts them.
+    ['parts', Array.from({ length: FORM_LIMITS.parts + 1 }, () => ['Content-Type: text/plain', 'x'] as [string, string]), /more than 600 parts/],
   ])('past the limit of %s', (_what, parts, message) => {
     expect(() => parseForm(form(parts), B)).toThrow(/^The upload form has too many parts/);
     expect(() => parseForm(form(parts), B)).toThrow(message);
@@ -109,9 +126,10 @@ describe('an upload form refused', () => {
 });
 
 describe('Content-Disposition parameters', () => {
-  it('are read for form-data only, names in lower case, the first of a repeated one kept', () => {
+  it('are read for form-data only, names in lower case, the last of a repeated one kept (as busboy keeps it)', () => {
     expect(dispositionParams('attachment; filename="a"')).toBeUndefined();
-    expect(Object.fromEntries(dispositionParams(' form-data ; NAME = "a;b" ; filename=c.whl; name="again"') ?? [])).toEqual({ name: 'a;b', filename: 'c.whl' });
+    expect(Object.fromEntries(dispositionParams(' form-data ; NAME = "a;b" ; filename=c.whl; name="again"') ?? [])).toEqual({ name: 'again', filename: 'c.whl' });
+    expect(dispositionParams('form-data; name="a;b"')?.get('name')).toBe('a;b');
   });
 
   it('skip an RFC 5987 value in a charset it cannot read, or not encoded as one', () => {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -382,12 +383,17 @@ describe('the upload size limit', () => {
     await t.close();
   });
 
-  it('answers 413 for a file over maxUploadBytes and keeps nothing', async () => {
+  it.each([
+    ['read whole', (payload: Buffer) => payload],
+    ['streamed (no Content-Length: busboy)', (payload: Buffer) => Readable.from([payload])],
+  ])('answers 413 for a file over maxUploadBytes and keeps nothing, %s', async (_way, send) => {
     // Incompressible content, so the archive itself is well over the limit.
     const noise = corrupt(Buffer.alloc(6000), 'garbage').toString('base64');
     const spec: DistSpec = { name: 'big', version: '1.0', modules: { 'big/data.py': `DATA = ${JSON.stringify(noise)}\n` } };
-    expect(makeDist(spec, 'sdist').bytes.length).toBeGreaterThan(4096);
-    const { res } = await upload(t.app, spec, 'sdist');
+    const dist = makeDist(spec, 'sdist');
+    expect(dist.bytes.length).toBeGreaterThan(4096);
+    const form = uploadForm(dist.bytes, dist.filename, formFieldsFor(spec, dist));
+    const res = await t.app.inject({ method: 'POST', url: '/legacy/', payload: send(form.payload), headers: form.headers });
     expect(res.statusCode, res.body).toBe(413);
     expect(res.body).toMatch(/File too large.*2 KiB/);
     expect(res.statusMessage).toMatch(/File too large/);

@@ -87,20 +87,18 @@ export function watchUploadBody(req: IncomingMessage, boundary: string | undefin
  * node:http's "aborted" (ECONNRESET) when the client goes before the body is complete.
  */
 export function readWholeBody(req: IncomingMessage, idleMs: number, stalled: () => Error): Promise<Buffer> {
+  const aborted = () => Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+  if (req.destroyed) return Promise.reject(aborted());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish(stalled()), idleMs);
-      timer.unref();
-    };
+    const timer = setTimeout(() => finish(stalled()), idleMs);
+    timer.unref();
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
-      arm();
+      timer.refresh();
     };
     const onEnd = () => finish(undefined);
-    const onClose = () => finish(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    const onClose = () => finish(aborted());
     const finish = (err: Error | undefined) => {
       clearTimeout(timer);
       req.off('data', onData).off('end', onEnd).off('error', finish).off('close', onClose);
@@ -108,6 +106,6 @@ export function readWholeBody(req: IncomingMessage, idleMs: number, stalled: () 
       else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     };
     req.on('data', onData).on('end', onEnd).on('error', finish).on('close', onClose);
-    arm();
+    req.resume();
   });
 }

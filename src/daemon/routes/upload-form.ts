@@ -9,10 +9,13 @@
  * Larger bodies, and bodies of unknown length, still stream through busboy into a
  * temporary file (upload.ts).
  *
- * The form is read as RFC 7578 and RFC 2046 describe it, and as busboy reads it: a part is
- * a file when its Content-Disposition has a filename (kept whole, a path in it too), the
- * parameters' values may be quoted (with backslash escapes) or RFC 5987-encoded
- * (`filename*=UTF-8''…`), and the same limits apply (app.ts gives busboy the same numbers).
+ * The form is read as RFC 7578 and RFC 2046 describe it, and as @fastify/busboy reads what
+ * clients send: a part is a file when its Content-Disposition has a filename (kept whole, a
+ * path in it too), a parameter's value may be quoted (`\"` and `\\` escaped) or RFC
+ * 5987-encoded (`name*`, `filename*=UTF-8''…`), the last of a repeated parameter counts, and
+ * the same limits apply (app.ts gives busboy these numbers). Where it differs it says more:
+ * a part with over 100 header lines is refused, where busboy reads the first 100, and the
+ * limits' messages name the limit.
  */
 import { BadRequest, UploadCutOff } from '../errors.js';
 
@@ -27,7 +30,7 @@ export interface FormPart {
 /** The form's limits, as busboy is given them (app.ts). */
 export const FORM_LIMITS = { files: 4, fields: 500, parts: 600, headerPairs: 100 } as const;
 
-/** Thrown for a form that ends early: busboy's "Unexpected end of form", in the catalogue's words. */
+/** Thrown for a form that ends early: busboy's "Unexpected end of multipart data", in the catalogue's words. */
 function cutOff(body: Buffer, inFile: boolean): Error {
   return new UploadCutOff(inFile ? 'before the file was complete' : `after ${body.length} bytes, without its closing boundary`);
 }
@@ -57,6 +60,8 @@ export function parseForm(body: Buffer, boundary: string): FormPart[] {
   }
   const parts: FormPart[] = [];
   let files = 0;
+  /** Parts read, those skipped too (busboy's `parts` limit counts them). */
+  let seen = 0;
   for (;;) {
     // After a delimiter: "--" closes the form (an epilogue is ignored), else padding and a CRLF.
     if (at + 2 > body.length) throw cutOff(body, false);
@@ -66,15 +71,19 @@ export function parseForm(body: Buffer, boundary: string): FormPart[] {
       if (at + 2 > body.length) throw cutOff(body, false);
       throw new BadRequest('The multipart body could not be read: a boundary line has more after it than padding. Nothing was stored.');
     }
-    // The part's headers end with an empty line; a part without headers starts with it.
+    // The part's headers end with an empty line (a part without headers starts with it), before the next boundary.
     const headEnd = body.indexOf(HEAD_END, at);
-    if (headEnd === -1) throw cutOff(body, false);
+    const next = body.indexOf(delimiter, at);
+    if (headEnd === -1 && next === -1) throw cutOff(body, false);
+    if (headEnd === -1 || (next !== -1 && headEnd > next)) {
+      throw new BadRequest("The multipart body could not be read: a part's headers do not end with an empty line. Nothing was stored.");
+    }
     const part = partOf(body.toString('utf8', at + 2, headEnd));
     const start = headEnd + 4;
     const end = body.indexOf(delimiter, start);
     if (end === -1) throw cutOff(body, part?.filename !== undefined);
     at = end + delimiter.length;
-    if (parts.length >= FORM_LIMITS.parts) throw tooMany(`more than ${FORM_LIMITS.parts} parts`);
+    if (++seen > FORM_LIMITS.parts) throw tooMany(`more than ${FORM_LIMITS.parts} parts`);
     // A part that is not form-data (no name) is skipped, as busboy skips it.
     if (!part) continue;
     if (part.filename !== undefined && ++files > FORM_LIMITS.files) throw tooMany(`more than ${FORM_LIMITS.files} files`);
@@ -103,15 +112,16 @@ function partOf(head: string): { name: string; filename?: string } | undefined {
   if (disposition === undefined) return undefined;
   const params = dispositionParams(disposition);
   if (!params) return undefined;
-  const name = params.get('name');
+  const name = params.get('name*') ?? params.get('name');
   if (name === undefined) return undefined;
   const filename = params.get('filename*') ?? params.get('filename');
   return filename === undefined ? { name } : { name, filename };
 }
 
 /**
- * The parameters of a `form-data` Content-Disposition (names in lower case; `filename*`
- * decoded from RFC 5987), or undefined for another disposition type.
+ * The parameters of a `form-data` Content-Disposition (names in lower case, the last of a
+ * repeated one; `name*` and `filename*` decoded from RFC 5987), or undefined for another
+ * disposition type.
  */
 export function dispositionParams(value: string): Map<string, string> | undefined {
   const type = /^\s*([^\s;]+)\s*/.exec(value);
@@ -122,13 +132,14 @@ export function dispositionParams(value: string): Map<string, string> | undefine
   for (let m = param.exec(value); m; m = param.exec(value)) {
     const key = (m[1] as string).toLowerCase();
     const quoted = m[2];
-    let v = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (m[3] as string);
+    // Only a quote and a backslash are escaped: urllib3 sends a Windows path's backslashes as they are.
+    let v = quoted !== undefined ? quoted.replace(/\\(["\\])/g, '$1') : (m[3] as string);
     if (key.endsWith('*')) {
       const decoded = decodeExtValue(v);
       if (decoded === undefined) continue;
       v = decoded;
     }
-    if (!params.has(key)) params.set(key, v);
+    params.set(key, v);
   }
   return params;
 }

@@ -95,6 +95,18 @@ function checkFilename(filename: string): void {
   }
 }
 
+/** A field's value as either way of reading the form keeps it: a NUL as the text `\x00` (PostgreSQL's text, in the shared mode, cannot hold one). */
+const fieldValue = (value: string) => value.replace(/\0/g, '\\x00');
+
+/**
+ * Refuses a second `content` part, and a distribution filename that is not one when the
+ * form uploads a file: clients send the fields first, so it is refused before a byte is stored.
+ */
+function checkContentPart(fields: Fields, already: ReceivedUpload | undefined, filename: string): void {
+  if (already) throw new InvalidUpload("The upload has more than one 'content' file part.");
+  if (field(fields, ':action') === 'file_upload') checkFilename(filename);
+}
+
 function verifyDigests(fields: Fields, digests: Digests): void {
   for (const [formName, key, label, length] of DIGEST_FIELDS) {
     const supplied = field(fields, formName);
@@ -148,7 +160,8 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     return temp ? { filename, digests, temp } : { filename, digests, bytes: Buffer.concat(chunks) };
   }
 
-  async function readForm(req: FastifyRequest, reply: FastifyReply): Promise<{ fields: Fields; file?: ReceivedUpload }> {
+  /** The form (its fields, and its file); `declared` is the body's Content-Length (NaN when it has none). */
+  async function readForm(req: FastifyRequest, reply: FastifyReply, declared: number): Promise<{ fields: Fields; file?: ReceivedUpload }> {
     const fields: Fields = new Map();
     const add = (k: string, v: string) => fields.set(k, [...(fields.get(k) ?? []), v]);
     for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) {
@@ -167,8 +180,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     const idleMs = opts.idleTimeoutMs ?? UPLOAD_IDLE_MS;
     const stalled = () => new UploadStalled(String(Math.round(idleMs / 1000)));
     // A body that fits in memory is read whole and cut into its parts at once (upload-form.ts).
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (boundary !== undefined && Number.isSafeInteger(declared) && declared <= IN_MEMORY_LIMIT) {
+    if (boundary !== undefined && declared <= IN_MEMORY_LIMIT) {
       return readWholeForm(req, reply, boundary, idleMs, stalled, fields, add);
     }
     const watch = watchUploadBody(req.raw, boundary, idleMs, stalled);
@@ -213,14 +225,14 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     let file: ReceivedUpload | undefined;
     for (const part of parseForm(body, boundary)) {
       if (part.filename === undefined) {
-        add(part.name, part.data.toString('utf8').replace(/\0/g, '\\x00'));
+        add(part.name, fieldValue(part.data.toString('utf8')));
         continue;
       }
+      // As busboy's fileSize limit: every file part, the ones ignored too.
+      if (part.data.length > opts.maxUploadBytes) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
       // gpg_signature and stray file parts are accepted and ignored, as PyPI does.
       if (part.name !== 'content') continue;
-      if (file) throw new InvalidUpload("The upload has more than one 'content' file part.");
-      if (field(fields, ':action') === 'file_upload') checkFilename(part.filename);
-      if (part.data.length > opts.maxUploadBytes) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
+      checkContentPart(fields, file, part.filename);
       file = { filename: part.filename, digests: await hashBytes(part.data), bytes: part.data };
     }
     return file ? { fields, file } : { fields };
@@ -232,7 +244,7 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
     try {
       for await (const part of req.parts()) {
         if (part.type === 'field') {
-          if (typeof part.value === 'string') add(part.fieldname, part.value.replace(/\0/g, '\\x00'));
+          if (typeof part.value === 'string') add(part.fieldname, fieldValue(part.value));
           continue;
         }
         if (part.fieldname !== 'content') {
@@ -240,15 +252,11 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
           part.file.resume();
           continue;
         }
-        if (file) throw new InvalidUpload("The upload has more than one 'content' file part.");
-        // Clients send the fields first: refuse a bad distribution filename before storing a byte.
-        if (field(fields, ':action') === 'file_upload') {
-          try {
-            checkFilename(part.filename);
-          } catch (err) {
-            part.file.resume();
-            throw err;
-          }
+        try {
+          checkContentPart(fields, file, part.filename);
+        } catch (err) {
+          part.file.resume();
+          throw err;
         }
         file = await receive(part.filename, part.file);
       }
@@ -307,10 +315,10 @@ export default async function uploadRoutes(app: FastifyInstance, opts: UploadRou
   }
 
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
+    const declared = Number(req.headers['content-length'] ?? NaN);
     // Multipart framing and metadata fields add a little to the file itself.
     if (declared > opts.maxUploadBytes + 16 * 1024 * 1024) throw new UploadTooLarge(formatBytes(opts.maxUploadBytes));
-    const { fields, file } = await readForm(req, reply);
+    const { fields, file } = await readForm(req, reply, declared);
     const action = field(fields, ':action');
     try {
       switch (action) {
