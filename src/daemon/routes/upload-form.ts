@@ -42,9 +42,10 @@ const SPACE = 0x20;
 const TAB = 0x09;
 
 /**
- * The parts of `body`, a whole multipart/form-data body with `boundary`. Throws UploadCutOff
- * for a body that ends before its closing delimiter, BadRequest for one past the limits or
- * with a part that is not a form field.
+ * The parts of `body`, a whole multipart/form-data body with `boundary` (parts that are no
+ * form field left out). Throws UploadCutOff for a body that ends before its closing
+ * delimiter, BadRequest for one past the limits or malformed (a boundary line with more
+ * than padding after it, a part whose headers do not end before the next boundary).
  */
 export function parseForm(body: Buffer, boundary: string): FormPart[] {
   const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
