@@ -174,6 +174,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     preservePath: true,
     // The limits of forms read whole (upload-form.ts) for those that stream through busboy.
     limits: { fileSize: settings.maxUploadBytes, fieldSize: 8 * 1024 * 1024, ...FORM_LIMITS },
+    // A part is a file when it has a filename, as in forms read whole: busboy would also take
+    // a field sent as application/octet-stream for one (and a 'content' part with no filename
+    // then failed the filename check with a 500).
+    isPartAFile: (_field: string | undefined, _type: string | undefined, filename: string | undefined) => filename !== undefined,
   });
   await app.register(indexPlugin, {
     catalogFile: layout.catalogFile,

@@ -110,7 +110,7 @@ const WAYS = [
   ['streamed (no Content-Length)', (payload: Buffer) => Readable.from([payload])],
 ] as const;
 
-describe.each(WAYS)('a multipart body cut off (inject: the whole, short body arrives), %s', (_way, send) => {
+describe.each(WAYS)('a multipart body sent with inject (the whole, short body arrives), %s', (_way, send) => {
   it.each([
     ['without its closing boundary', FORM.payload.subarray(0, FORM.payload.length - CLOSING.length)],
     ['between two fields', FORM.payload.subarray(0, FORM.payload.indexOf('\r\n------pyrepo', 200) + 2)],
@@ -128,6 +128,20 @@ describe.each(WAYS)('a multipart body cut off (inject: the whole, short body arr
     const res = await post(send(FORM.payload.subarray(0, FORM.payload.length - 300)), FORM.headers);
     expect(res.statusCode).toBe(400);
     expect(res.body).toBe('The multipart body ended before the file was complete: the upload was cut off (by the client or a proxy); nothing was stored.\n');
+    await nothingWritten();
+  });
+
+  it('is refused 400 when its content part has no filename (a field, whatever its Content-Type)', async () => {
+    const content = FORM.payload.indexOf('name="content"');
+    const head = FORM.payload.subarray(0, content).lastIndexOf('------pyrepo');
+    const noFilename = Buffer.concat([
+      FORM.payload.subarray(0, head),
+      Buffer.from('------pyrepoTestBoundary7MA4YWxkTrZu0gW\r\nContent-Disposition: form-data; name="content"\r\nContent-Type: application/octet-stream\r\n\r\nnot a file\r\n'),
+      CLOSING,
+    ]);
+    const res = await post(send(noFilename), FORM.headers);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.body).toMatch(/does not have a file/);
     await nothingWritten();
   });
 
