@@ -44,11 +44,12 @@ export function writeDownloadBatch(db: DB, id: number, rows: DownloadRow[]): boo
   const apply = db.transaction(() => {
     const written = db.prepare("SELECT value FROM meta WHERE key = 'downloads-batch'").pluck().get() as string | undefined;
     if (written !== undefined && Number(written) >= id) return false;
-    // Counts of a file deleted meanwhile are dropped here.
-    const add = db.prepare(`INSERT INTO downloads (filename, day, installer, ci, count) SELECT @filename, @day, @installer, @ci, @count
-      WHERE EXISTS (SELECT 1 FROM files WHERE filename = @filename)
+    // Counts of a file deleted meanwhile are dropped here. Positional parameters: binding an
+    // object's five named ones cost 0.7 of a row's 4.9 µs (random files of 60,000, 500 a batch).
+    const add = db.prepare(`INSERT INTO downloads (filename, day, installer, ci, count) SELECT ?, ?, ?, ?, ?
+      WHERE EXISTS (SELECT 1 FROM files WHERE filename = ?)
       ON CONFLICT (filename, day, installer, ci) DO UPDATE SET count = count + excluded.count`);
-    for (const [filename, day, installer, ci, count] of rows) add.run({ filename, day, installer, ci, count });
+    for (const [filename, day, installer, ci, count] of rows) add.run(filename, day, installer, ci, count, filename);
     db.prepare("INSERT INTO meta (key, value) VALUES ('downloads-batch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(id));
     return true;
   });
