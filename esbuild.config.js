@@ -3,7 +3,7 @@
 // loads in a fraction of that, which is what lets the daemon answer within 1 s.
 // `tsc` still type-checks everything; this only decides how the output is laid out.
 import { build } from 'esbuild';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +27,10 @@ const rememberedText = {
     });
   },
 };
+
+// Chunk names carry their content's hash: without a clean folder, every build's chunks stayed
+// beside the new ones (and went into the package).
+rmSync(resolve(root, 'dist'), { recursive: true, force: true });
 
 const result = await build({
   entryPoints: ['src/cli/index.ts', 'src/daemon/main.ts'],
