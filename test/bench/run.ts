@@ -506,10 +506,8 @@ async function serving(env: Env, o: ServeOptions): Promise<ServingRun> {
 
     if (o.uploads) {
       const stamp = Math.floor(Date.now() / 1000) % 1_000_000;
-      const warm = makeUploads(CONFIG.uploadWarm, stamp, 0);
       const files = makeUploads(CONFIG.uploads, stamp, CONFIG.uploadWarm);
-      const w = await uploadSequentially(daemon.url, warm, Math.min(5_000, CONFIG.uploadMaxMs));
-      if (w.failures > 0) throw new Error(`Warm-up uploads failed: ${w.firstFailure}`);
+      await warmUpUploads(daemon.url, stamp);
       run.uploads = await uploadSequentially(daemon.url, files, CONFIG.uploadMaxMs);
       const u = run.uploads;
       log(`  uploads: ${u.uploaded}/${u.attempted} in ${u.seconds.toFixed(2)} s = ${u.perSecond.toFixed(0)}/s (p50 ${fmt.lat(u.p50Ms)}, p99 ${fmt.lat(u.p99Ms)}, max ${fmt.lat(u.maxMs)})`);
@@ -589,6 +587,12 @@ async function freshPhase(env: Env, ds: Dataset, dataDir: string, home: string):
   }
 }
 
+/** Sends the first CONFIG.uploadWarm uploads of `stamp`: what is measured after them runs on compiled code. */
+async function warmUpUploads(url: string, stamp: number): Promise<void> {
+  const w = await uploadSequentially(url, makeUploads(CONFIG.uploadWarm, stamp, 0), Math.min(5_000, CONFIG.uploadMaxMs));
+  if (w.failures > 0) throw new Error(`Warm-up uploads failed: ${w.firstFailure}`);
+}
+
 /**
  * Flatness measured fairly: run separately minutes apart, the two sizes meet different
  * machine noise (ratios swung from 75% to 151%). Here both daemons serve at the same
@@ -613,8 +617,7 @@ async function flatnessPhase(env: Env, large: Dataset, small: Dataset, largeData
       // Uploads warmed up as in the sequential runs: without, the first round's ran on code
       // not compiled yet at about two thirds of the speed for both sizes (277 vs 268/s,
       // 290 vs 287/s, then 400-450/s), and a median of three then rested on two rounds.
-      const w = await uploadSequentially(daemon.url, makeUploads(CONFIG.uploadWarm, (stamp + 1) % 1_000_000, 0), Math.min(5_000, CONFIG.uploadMaxMs));
-      if (w.failures > 0) throw new Error(`Warm-up uploads failed: ${w.firstFailure}`);
+      await warmUpUploads(daemon.url, (stamp + 1) % 1_000_000);
     }
     for (let round = 0; round < rounds; round++) {
       for (const { key, ds, daemon } of both) {
