@@ -11,15 +11,15 @@
  * time; neither changes what a collection keeps, only how soon the next one comes.
  *
  * - The young generation stays at its starting size (1 MB semi-spaces): a request's garbage
- *   is a few kilobytes, and a scavenge of a small space with few survivors is short. That
- *   holds until a thread starts under load: V8's flags are set back while a worker starts,
- *   and the download writer, started by the first downloads of a load, lets the young
- *   generation grow to 16 MB semi-spaces before its 'online' event puts the setting back
- *   (it does not shrink again). Measured under random downloads of 60,000 files, that growth
- *   is what keeps their p99 under 5 ms: capped at 1 MB semi-spaces on the command line the
- *   p99 doubled, and at 4 MB the peak was 5 MB lower; at 2 MB it was 10 MB lower in some
- *   runs and the same (137 MB each) in an alternated pair, for the same throughput and p99.
- *   So it is left to happen.
+ *   is a few kilobytes, and a scavenge of a small space with few survivors is short. V8's
+ *   flags are set back while a worker thread starts, and the young generation then grows to
+ *   16 MB semi-spaces until the thread's 'online' event puts the setting back (it does not
+ *   shrink again). The daemon starts no thread under load since download counts are journaled
+ *   on its own thread (download-journal.ts): the writer thread they had, started by a load's
+ *   first downloads, let the young generation grow in some runs and not in others, and the
+ *   serving peak varied by up to 24 MB with it (149-175 MB). Without it, under random
+ *   downloads of 60,000 files (three alternated runs of 8-10 rounds), the young generation
+ *   kept its size, the peak was 7-29 MB lower, and the downloads' p99 no higher.
  * - After a full collection the old generation may grow by a fifth before the next one while
  *   the packages folder is first indexed (the daemon's peak), and by half once it serves
  *   ({@link heapForServing}). Under random downloads of 60,000 files a fifth meant about
@@ -55,8 +55,8 @@ export function heapForServing(): void {
 
 /**
  * Node sets V8's flags back to their start-up values while a worker thread starts (the
- * young generation then grew to 32 MB again at the first download counts): applies the
- * daemon's sizing again once `worker` runs, if the daemon asked for it.
+ * young generation then grew to 32 MB again): applies the daemon's sizing again once
+ * `worker` runs, if the daemon asked for it.
  */
 export function keepHeapSmallAfter(worker: Worker): void {
   if (applied) worker.once('online', apply);
@@ -73,14 +73,11 @@ export function startThread(source: string, options: WorkerOptions): Worker {
   return worker;
 }
 
-/** The worker's own young generation, in MB: it writes batches of a few hundred rows. */
-export const WORKER_YOUNG_GENERATION_MB = 4;
-
 /**
  * The glibc malloc arenas the daemon is started with, by what starts it (`pyrepo start`, the
  * systemd unit, the container image): glibc reads `MALLOC_ARENA_MAX` only when a process
- * starts, so the daemon cannot set it for itself. By default each thread that allocates (the
- * download writer, V8's compiler and collector helpers) gets an arena of its own, which keeps
+ * starts, so the daemon cannot set it for itself. By default each thread that allocates (V8's
+ * compiler and collector helpers, libuv's thread pool) gets an arena of its own, which keeps
  * what it freed: under downloads of 60,000 files the daemon's peak was 148-154 MB with the
  * default, 134-140 MB with two arenas (one: 135 MB), for the same throughput. A value the
  * user set is kept. (`pyrepo serve` run by hand is started by its caller, as it was.)

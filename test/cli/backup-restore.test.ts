@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newToken, writeAccessFile } from '../../src/shared/access-file.js';
 import { CatalogFile } from '../../src/shared/catalog-file.js';
+import { CountBatch } from '../../src/daemon/stores/pending-downloads.js';
 import { hashPassword } from '../../src/shared/htpasswd.js';
 import type { PyrepoPaths } from '../../src/shared/paths.js';
 import { testSettings } from '../helpers/app.js';
@@ -99,6 +100,20 @@ describe('backup with the daemon stopped', () => {
     expect(statSync(join(dir, 'users.htpasswd')).mode & 0o777).toBe(0o600);
   });
 
+  it('folds into the snapshot the download counts a killed daemon journaled, and leaves its journal for the next start', async () => {
+    const counts = new CountBatch(['old_pkg-1.0.tar.gz', 'gone-1.0.tar.gz'], ['', ''], ['2026-12-07', '2026-12-07'], ['pip', 'pip'], Uint8Array.of(0, 0), Float64Array.of(4, 2));
+    const journal = join(paths.dataDir, 'catalog.sqlite.downloads');
+    writeFileSync(journal, `1 c ${counts.encode()}\n`);
+    const { dir, manifest } = await backupTo(paths, join(root, 'bk'));
+    // The file the catalog does not list is not counted.
+    expect(manifest.counts.downloads).toBe(7);
+    expect(readdirSync(dir).filter((n) => n.startsWith('catalog.sqlite'))).toEqual(['catalog.sqlite']);
+    expect(readFileSync(journal, 'utf8')).toBe(`1 c ${counts.encode()}\n`);
+    const live = await CatalogFile.open(join(paths.dataDir, 'catalog.sqlite'));
+    expect(live.counts().downloads).toBe(3);
+    live.close();
+  });
+
   it('reports files replaced or removed since the catalog saw them, and names them in the manifest', async () => {
     writeFileSync(join(packagesDir, 'old_pkg-1.0.tar.gz'), 'not the file the catalog knows');
     rmSync(join(packagesDir, 'old_pkg-2.0-py3-none-any.whl'));
@@ -154,6 +169,8 @@ describe('restore', () => {
   it('refuses an index already there unless --force, keeps a settings file that differed, and replaces everything with --force', async () => {
     writeFileSync(join(packagesDir, 'extra-1.0.tar.gz'), 'a file the backup does not have');
     writeFileSync(join(paths.configDir, 'settings.json'), '{"port": 9999}\n');
+    // Counts the replaced catalog journaled are not the restored one's.
+    writeFileSync(join(paths.dataDir, 'catalog.sqlite.downloads'), '1 r "old_pkg-1.0.tar.gz"\n');
     const refused = await abortOf(restoreFrom(paths, bk, { force: false }));
     expect(refused.message).toContain('An index is already there');
     expect(refused.message).toContain('catalog.sqlite, users.htpasswd, access.json');
@@ -161,6 +178,7 @@ describe('restore', () => {
     const r = await restoreFrom(paths, bk, { force: true });
     expect(r.replaced).toBe(true);
     expect(existsSync(join(packagesDir, 'extra-1.0.tar.gz'))).toBe(false);
+    expect(existsSync(join(paths.dataDir, 'catalog.sqlite.downloads'))).toBe(false);
     expect(r.previousSettings).toBe(join(paths.configDir, 'settings.json.before-restore'));
     expect(readFileSync(r.previousSettings as string, 'utf8')).toBe('{"port": 9999}\n');
     expect(JSON.parse(readFileSync(join(paths.configDir, 'settings.json'), 'utf8'))).toEqual({ port: 8645, adminUser: 'admin' });

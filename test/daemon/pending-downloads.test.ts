@@ -4,7 +4,7 @@
  * what is taken for a write is the same list of counts.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PendingDownloads, type PendingCount } from '../../src/daemon/stores/pending-downloads.js';
+import { CountBatch, PendingDownloads, type PendingCount } from '../../src/daemon/stores/pending-downloads.js';
 import { utcToday } from '../../src/daemon/services/utc-day.js';
 
 const a = { project: 'alpha', filename: 'alpha-1.0.tar.gz', id: 4 };
@@ -118,5 +118,37 @@ describe('PendingDownloads', () => {
     expect(counts.filter((c) => c.day === '2026-03-04').reduce((n, c) => n + c.count, 0)).toBe(5001);
     expect(counts.filter((c) => c.day === '2026-03-05')).toEqual([{ filename: 'p-0.whl', project: 'p0', day: '2026-03-05', installer: 'pip', ci: true, count: 1 }]);
     expect(pending.size).toBe(5001);
+  });
+});
+
+describe('CountBatch.byFilename', () => {
+  const batchOf = (names: string[]) =>
+    new CountBatch(names, names.map(() => 'p'), names.map(() => '2026-12-07'), names.map(() => 'pip'), new Uint8Array(names.length), Float64Array.from(names, (_, i) => i + 1));
+  const sortedNames = Array.from({ length: 300 }, (_, i) => `f-${String(i).padStart(4, '0')}.tar.gz`);
+
+  it('orders counts numbered out of order at the start, at the end, or anywhere, keeping a file\'s counts in their order', () => {
+    const shuffled = (names: string[]) => names.map((n, i) => [n, (i * 7919) % 101] as const).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+    const cases = [
+      [...shuffled(sortedNames.slice(0, 40)), ...sortedNames.slice(40)],
+      [...sortedNames.slice(0, 260), ...shuffled(sortedNames.slice(260))],
+      shuffled(sortedNames),
+      // Long runs out of order with each other (not the catalog's numbering).
+      [...sortedNames.slice(150), ...sortedNames.slice(0, 150)],
+      // A file counted under two installers: its counts stay in their order.
+      [...sortedNames.slice(0, 10), 'f-0003.tar.gz', ...sortedNames.slice(10)],
+    ];
+    for (const names of cases) {
+      const batch = batchOf(names);
+      const ordered = batch.byFilename().list();
+      expect(ordered.map((c) => c.filename)).toEqual([...names].sort());
+      expect(ordered.map((c) => c.count).sort((a, b) => a - b)).toEqual(names.map((_, i) => i + 1));
+      const twice = ordered.filter((c) => c.filename === 'f-0003.tar.gz').map((c) => c.count);
+      expect(twice).toEqual([...twice].sort((a, b) => a - b));
+    }
+  });
+
+  it('gives back the batch itself when it is in order', () => {
+    const batch = batchOf(sortedNames);
+    expect(batch.byFilename()).toBe(batch);
   });
 });

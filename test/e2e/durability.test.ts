@@ -4,7 +4,7 @@
  * folders, and a clean stop on SIGTERM.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -232,6 +232,34 @@ describe('crash in the middle of an upload (kill -9)', () => {
     expect(sha256(await readFile(join(d.packagesDir, w.filename)))).toBe(form.sha256);
     expect(await tempFiles(d.packagesDir)).toEqual([]);
   }, 90_000);
+});
+
+describe('download counts through a crash (kill -9)', () => {
+  it('keeps every download journaled before the crash, and counts none twice', async () => {
+    const d1 = await daemon();
+    const wheel = wheelOf({ name: 'counted', version: '1.0' });
+    expect((await uploadFile(d1.url, { name: 'counted', version: '1.0', filetype: 'bdist_wheel' }, wheel.filename, wheel.data)).status).toBe(200);
+    const downloads = async (d: RunningTestDaemon) => {
+      const r = await getJson<{ projects: { name: string; downloads: number }[] }>(`${d.url}/-/api/projects`, 'application/json', d.adminAuth);
+      return r.body?.projects.find((p) => p.name === 'counted')?.downloads;
+    };
+    for (let i = 0; i < 25; i++) expect((await download(`${d1.url}/packages/${wheel.filename}`)).status).toBe(200);
+    expect(await downloads(d1)).toBe(25);
+    // Journaled within a second (the catalog itself is written about once a minute).
+    const journal = join(d1.dataDir, 'catalog.sqlite.downloads');
+    await waitFor('the downloads to be journaled', () => existsSync(journal) && readFileSync(journal, 'utf8').includes(wheel.filename));
+    await d1.kill9();
+
+    const d2 = await daemon({ dataDir: d1.dataDir, packagesDir: d1.packagesDir });
+    expect(await downloads(d2)).toBe(25);
+    expect(d2.logLines().some((l) => l.includes('Folded the download counts the last run journaled'))).toBe(true);
+    // Folded into the catalog when it opened: the journal is empty, and a clean stop keeps the count.
+    expect(readFileSync(journal, 'utf8')).toBe('');
+    for (let i = 0; i < 5; i++) expect((await download(`${d2.url}/packages/${wheel.filename}`)).status).toBe(200);
+    expect(await d2.stop()).toBe(0);
+    const d3 = await daemon({ dataDir: d1.dataDir, packagesDir: d1.packagesDir });
+    expect(await downloads(d3)).toBe(30);
+  }, 60_000);
 });
 
 describe('the packages folder is the truth', () => {

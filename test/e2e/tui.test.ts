@@ -19,6 +19,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { DownloadJournal } from '../../src/daemon/services/download-journal.js';
 import { adminAuthOf, CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, runningBaseUrl, waitFor } from '../helpers/daemon.js';
 import { writeDists } from '../helpers/dists.js';
 import { DEBIAN_PYTHON, requireTools } from '../helpers/keyring-session.js';
@@ -125,11 +126,17 @@ async function snapshotsLogged(logFile: string): Promise<number> {
 }
 
 /** kill -9 of the daemon, and wait until it is gone. */
-/** The download counts the daemon has written to its catalog (read beside it, as SQLite allows). */
-function downloadsWritten(catalogFile: string): number {
+/** The download counts the daemon has kept: written to its catalog (read beside it, as SQLite allows) or journaled after its last fold. */
+function downloadsKept(catalogFile: string): number {
   const db = new Database(catalogFile, { readonly: true });
   try {
-    return (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM downloads').get() as { n: number }).n;
+    const written = (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM downloads').get() as { n: number }).n;
+    const folded = Number(db.prepare("SELECT value FROM meta WHERE key = 'downloads-journal'").pluck().get() ?? 0);
+    let journaled = 0;
+    for (const record of new DownloadJournal(catalogFile).read(() => '').records) {
+      if (record.id > folded && 'counts' in record) for (const c of record.counts.list()) journaled += c.count;
+    }
+    return written + journaled;
   } finally {
     db.close();
   }
@@ -253,8 +260,8 @@ describe.skipIf(MISSING.length > 0)('pyrepo tui on a terminal', () => {
     // The daemon dies; a file is put into its packages folder meanwhile; the dashboard says so and keeps trying; a new daemon (on another port) is found.
     const oldUrl = url;
     const { packagesDir, logFile, dataDir } = await status();
-    // Counts are written every second: a kill within that second would lose the last ones, by design.
-    await waitFor('the five downloads written', () => downloadsWritten(join(dataDir, 'catalog.sqlite')) === 5);
+    // Counts are journaled every second: a kill within that second would lose the last ones, by design.
+    await waitFor('the five downloads journaled', () => downloadsKept(join(dataDir, 'catalog.sqlite')) === 5);
     await crashDaemon();
     const loggedBefore = await snapshotsLogged(logFile);
     await writeDists(join(root, 'dropped'), { name: 'tui-live-dropped', version: '0.1' }).then(async (d) => {

@@ -11,10 +11,11 @@
  * checked against the sha256 the snapshot lists: a file replaced or removed since the
  * snapshot is reported, and named in the manifest, not skipped in silence.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CatalogFile } from '../../shared/catalog-file.js';
+import { JOURNAL_SUFFIXES } from '../../daemon/services/download-journal.js';
 import { accessFiles, readAccessFile } from '../../shared/access-file.js';
 import { writeFileAtomic } from '../../shared/atomic-file.js';
 import { parseHtpasswd } from '../../shared/htpasswd.js';
@@ -88,7 +89,22 @@ async function takeSnapshot(paths: PyrepoPaths, dest: string): Promise<{ takenFr
   } finally {
     catalog.close();
   }
+  await foldJournalInto(layout.catalogFile, dest);
   return { takenFrom: 'stopped daemon', dataDir: layout.dataDir, packagesDir: stored.packagesDir ?? layout.defaultPackagesDir };
+}
+
+/**
+ * Folds into the snapshot `dest` the download counts a daemon that was killed journaled and
+ * had not folded into its catalog yet (download-journal.ts): the catalog opens a copy of the
+ * journal beside the snapshot as the next start would open its own, which is left as it is.
+ */
+async function foldJournalInto(catalogFile: string, dest: string): Promise<void> {
+  const journaled = JOURNAL_SUFFIXES.filter((suffix) => existsSync(catalogFile + suffix) && statSync(catalogFile + suffix).size > 0);
+  if (journaled.length === 0) return;
+  for (const suffix of journaled) copyFileSync(catalogFile + suffix, dest + suffix);
+  const { Catalog } = await import('../../daemon/services/catalog.js');
+  new Catalog(dest).close();
+  for (const suffix of JOURNAL_SUFFIXES) rmSync(dest + suffix, { force: true });
 }
 
 /** Makes a backup of this installation's index in `target` (see the module comment). */

@@ -40,14 +40,15 @@ import {
   USERS_NAME,
   type BackupManifest,
 } from './backup-format.js';
+import { JOURNAL_SUFFIXES } from '../../daemon/services/download-journal.js';
 import { isInside } from './backup.js';
 import { probeDaemon } from './daemon-control.js';
 import { loadSettings, settingsFile } from './settings-store.js';
 
 /** Staging folders are hidden, so that neither the daemon nor a folder scan takes them for content. */
 const STAGING_PREFIX = '.restore-';
-/** Files next to the catalog that belong to the one being replaced (SQLite's journal, WAL and its index). */
-const CATALOG_SIDECARS = ['-wal', '-shm', '-journal'];
+/** Files next to the catalog that belong to the one being replaced (SQLite's journal, WAL and its index; its download counts' journal). */
+const CATALOG_SIDECARS = ['-wal', '-shm', '-journal', ...JOURNAL_SUFFIXES];
 
 export interface RestoreOptions {
   /** Replace an index that is already there. */

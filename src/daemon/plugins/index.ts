@@ -82,6 +82,11 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   const local = LocalCatalog.open(opts.catalogFile);
   // The embedded catalog underneath: its download counts and event id are written here every second.
   const catalog = local.catalog;
+  const { records, damaged } = catalog.journalRecovered;
+  if (records > 0) app.log.info({ records }, 'Folded the download counts the last run journaled but did not write into the catalog');
+  if (damaged > 0) {
+    app.log.warn({ damaged }, 'Left out lines of the download journal that were not whole (the end of a write the machine did not finish): those counts are lost');
+  }
   const blobs = new FolderBlobs(storage);
   // Rendered pages live in a file next to the catalog (unlinked once open), not in memory.
   const pageFile = new PageFile(join(dirname(opts.catalogFile), '.pages.tmp'));
@@ -122,9 +127,6 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   app.decorateRequest('change', undefined);
   const flush = setInterval(() => {
     try {
-      // The event id first: written while the writer thread is idle (its batch of a second ago
-      // is long done), it does not wait for the writer's lock on the event loop, as it did
-      // right after handing over a batch (about 18 ms a second under a download storm).
       saveEventId();
       catalog.flushDownloads();
     } catch (err) {

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
 import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '../../shared/api.js';
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
-import { DownloadWriter, WRITTEN_BATCH_KEY, writeDownloadBatch } from './download-writer.js';
+import { deleteMeta, DownloadJournal, FOLD_PROGRESS_KEY, FOLDED_RECORD_KEY, setMeta, writeDownloadRows } from './download-journal.js';
 import { ServedFiles, type ServedFile } from './served-files.js';
 import { PendingDownloads, type CountBatch, type PendingCount } from '../stores/pending-downloads.js';
 
@@ -106,7 +106,7 @@ interface FileRow {
  * 4: downloads kept in key order (WITHOUT ROWID), so that a batch of counts in filename order
  * rewrites a few neighbouring pages. In a table by rowid each count was a row somewhere in
  * it: under random downloads of 60,000 files a 500-count batch rewrote about 500 pages into
- * the WAL, and the writer thread took a quarter of a core (see download-writer.ts).
+ * the WAL, and the thread that wrote the counts then took a quarter of a core.
  */
 const SCHEMA_VERSION = CATALOG_SCHEMA_VERSION;
 
@@ -278,8 +278,31 @@ const STAMPS_PER_SLICE = 2000;
 /** Files {@link Catalog.prepareServedFiles} reads per turn of the event loop (about 5 ms at 60,000 files). */
 const SERVED_FILES_PER_TURN = 2000;
 
-/** Rows of download counts per transaction of the writer: a few milliseconds each. */
-const BATCH_ROWS = 500;
+/**
+ * Rows of download counts per transaction of a fold: about 0.4 ms each. (A fold of 60,000
+ * rows took 245 ms in batches of 500 and 264 ms in batches of 100, but 2 ms on every turn of
+ * the event loop for half a second doubled the downloads' p99 meanwhile.)
+ */
+const BATCH_ROWS = 100;
+
+/**
+ * Between two batches of a fold: 12 s for 60,000 rows, a fiftieth of the daemon's thread
+ * meanwhile. (With a batch every 5 ms, the 6-second round of random downloads that held a
+ * fold had a p99 of 5.6-6.3 ms, against 2.5-3.5 ms for the rounds around it.)
+ */
+const FOLD_BATCH_GAP_MS = 20;
+
+/** A fold of up to this many batches is written in one transaction (about 4 ms). */
+const FOLD_AT_ONCE_BATCHES = 10;
+
+/** Rows of download counts per journal record: one record is appended per turn of the event loop (about half a millisecond). */
+const JOURNAL_ROWS = 2000;
+
+/** How often the journaled download counts are folded into the downloads table (also at close and before a copy). */
+const FOLD_MS = 60_000;
+
+/** A journal this large is folded sooner: about half a minute of random downloads of 60,000 files. */
+const JOURNAL_FOLD_BYTES = 32 * 1024 * 1024;
 
 /** One project of the project list, with its counts. */
 export interface ProjectSummaryRecord {
@@ -311,17 +334,34 @@ export function stampOf(size: number, mtimeMs: number): string {
 export class Catalog {
   private readonly db: DB;
   private readonly stmt: Record<string, Statement>;
-  /** Download counts not handed to the writer yet, by file, day, installer and CI (see flushDownloads). */
+  /** Download counts since the last flush, by file, day, installer and CI: the next journal records' (see flushDownloads). */
   private readonly pendingDownloads = new PendingDownloads();
-  /** Batches handed to the writer and not known to be written yet, by batch id (see download-writer.ts). */
-  private readonly unwrittenBatches = new Map<number, CountBatch>();
-  private nextBatchId = 1;
-  /** Batches to hand to the writer, in order, one per turn of the event loop (see flushDownloads). */
-  private toPost: number[] = [];
-  private posting: NodeJS.Immediate | undefined;
-  private writer: DownloadWriter | undefined;
-  /** Why the writer failed; the catalog then writes the batches itself at the next flush. */
-  private writeFailure: string | undefined;
+  /** Every count not in the downloads table nor in a fold's batches: pending, waiting for the journal, or journaled. */
+  private readonly unfolded = new PendingDownloads();
+  /** The counts not folded into the table yet, beside the catalog (download-journal.ts). */
+  private readonly journal: DownloadJournal;
+  /** Journal records to append, in order, one per turn of the event loop. */
+  private toJournal: CountBatch[] = [];
+  private journaling: NodeJS.Immediate | undefined;
+  /** The id of the last journal record appended (or folded). */
+  private lastRecord = 0;
+  /** The last journal record folded into the table (the meta row FOLDED_RECORD_KEY). */
+  private foldedRecord = 0;
+  /** Why the journal could not be appended to (its counts were folded at once); the next flush throws it. */
+  private journalFailure: string | undefined;
+  /** The counts of the fold being written, from `foldAt` on not written yet (a batch at a time), in filename order once `foldOrdered`. */
+  private foldRows: CountBatch | undefined;
+  private foldAt = 0;
+  private foldOrdered = false;
+  /** The last journal record the fold being written holds. */
+  private foldingRecord = 0;
+  private folding: NodeJS.Timeout | undefined;
+  /** Why a fold's batch could not be written; the next flush writes the rest, or throws. */
+  private foldFailure: string | undefined;
+  /** When the last fold began (Date.now()). */
+  private lastFold = Date.now();
+  /** What the catalog folded from its journal when it opened: records after the last fold, and lines left out as damaged. */
+  readonly journalRecovered: { records: number; damaged: number };
   /** Incremented on every change; exposed as `_last-serial` and used in ETags. */
   serial: number;
   /**
@@ -342,7 +382,7 @@ export class Catalog {
     this.db.pragma('synchronous = NORMAL');
     // Checkpoints stay SQLite's: made by the connection whose commit takes the WAL past 1,000
     // pages, for uploads this one (a few hundred page writes and two fsyncs, one upload in
-    // about a hundred). Handed to the download writer's thread after each write instead,
+    // about a hundred). Handed to the thread that wrote download counts then, after each write,
     // 1,000 uploads to a freshly started daemon at 60,000 files were no faster (medians of
     // five alternated runs, SQLite's against the thread's: the first 500 at 253 and 241 a
     // second, the next 500 at 293 and 311), as the copy's work stays on the same two cores;
@@ -353,7 +393,10 @@ export class Catalog {
     this.db.pragma('cache_size = -4000');
     this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+    this.journal = new DownloadJournal(file);
     if (!version) {
+      // A journal beside a new catalog is the counts of one removed: they are not this one's.
+      this.journal.clear();
       this.transaction(() => {
         this.db.exec(SCHEMA);
         this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?), ('serial', '0')").run(String(SCHEMA_VERSION));
@@ -427,7 +470,7 @@ export class Catalog {
       activity: s(`SELECT time, action, project, version, filename, user, address, reason FROM activity
         WHERE (@project IS NULL OR project = @project) ORDER BY id DESC LIMIT @limit`),
     };
-    this.nextBatchId = this.writtenBatch() + 1;
+    this.journalRecovered = this.recoverDownloads();
   }
 
   /**
@@ -605,16 +648,40 @@ export class Catalog {
     const removed = this.transaction(() => {
       const file = this.file(filename);
       if (!file) return undefined;
-      this.pendingDownloads.drop(filename);
-      for (const [id, batch] of this.unwrittenBatches) this.unwrittenBatches.set(id, batch.without(filename));
       this.stmt.deleteFile!.run(filename);
       this.stmt.deleteProjectIfEmpty!.run(file.project, file.project);
       if (by) this.addActivity({ action: 'delete', project: file.project, version: file.version, filename, user: by.user, address: by.address, reason: null });
       this.bump();
       return file;
     });
-    if (removed) this.served?.delete(filename);
+    if (removed) {
+      this.served?.delete(filename);
+      this.dropDownloads(filename);
+    }
     return removed;
+  }
+
+  /**
+   * Forgets the counts of a removed file that are not in the table, and journals that it was
+   * removed: a crash does not give them back to a file of the same name uploaded later.
+   */
+  private dropDownloads(filename: string): void {
+    this.pendingDownloads.drop(filename);
+    this.unfolded.drop(filename);
+    this.toJournal = this.toJournal.map((batch) => batch.without(filename));
+    if (this.foldRows) {
+      this.foldRows = this.foldRows.slice(this.foldAt, this.foldRows.length).without(filename);
+      this.foldAt = 0;
+    }
+    // The records a fold holds still name them: the fold is finished now.
+    this.writeFoldBatches();
+    if (this.journal.bytes === 0) return;
+    try {
+      this.journal.appendRemoved(this.lastRecord + 1, filename);
+      this.lastRecord += 1;
+    } catch {
+      this.fold(true);
+    }
   }
 
   /** The raw METADATA (wheel) or PKG-INFO (sdist) bytes of a file. */
@@ -657,108 +724,214 @@ export class Catalog {
 
   /**
    * Counts one download in memory, under the UTC day it happened; `flushDownloads` has
-   * the counts written. Every reading method includes the counts not written yet.
+   * the counts journaled, and folded into the table. Every reading method includes the
+   * counts not folded yet.
    */
   countDownload(file: Pick<FileRecord, 'filename' | 'project'> & Pick<ServedFile, 'id'>, installer: Installer, ci: boolean, now?: Date): void {
     this.pendingDownloads.count(file, installer, ci, now);
+    this.unfolded.count(file, installer, ci, now);
   }
 
   /**
-   * Hands the pending download counts to the writer thread, in batches small enough for
-   * short transactions (the daemon's own writes wait for them). After a failure of the
-   * writer the catalog writes the batches itself, and throws if that fails too (they are
-   * kept and tried again at the next flush).
-   *
-   * The batches are posted one per turn of the event loop: at 25,000 downloads a second of
-   * different files, posting a second's fifty batches at once was part of the stalls of
-   * 10-25 ms that made the downloads' p99. Readers count a batch from the moment it is made.
+   * Called every second: appends the counts since the last call to the journal (a record per
+   * turn of the event loop), or, once a minute or when the journal is large, folds every count
+   * not in the table into it (download-journal.ts). Throws when the journal could not be
+   * appended to (the counts were folded instead) or a fold could not be written (its batches
+   * are kept and tried again at the next call).
    */
   flushDownloads(): void {
-    const ids = this.flushPendingIntoBatches();
-    if (this.writeFailure === undefined) this.toPost.push(...ids);
-    this.postNextBatch();
-    if (this.writeFailure !== undefined) {
-      const failure = this.writeFailure;
-      this.writeFailure = undefined;
+    if (this.foldRows && this.folding === undefined) {
+      // A fold whose batch failed: the rest now, or the reason.
+      const failure = this.foldFailure;
+      this.foldFailure = undefined;
       try {
-        this.writeDownloadsNow();
+        this.writeFoldBatches();
       } catch (err) {
-        this.writeFailure = failure;
-        throw new Error(`Could not write download counts (${failure}; then ${(err as Error).message}).`);
+        throw new Error(`Could not write download counts (${failure ?? ''}; then ${(err as Error).message}).`);
       }
     }
+    if (!this.foldRows && (Date.now() - this.lastFold >= FOLD_MS || this.journal.bytes >= JOURNAL_FOLD_BYTES)) {
+      this.fold(false);
+    } else {
+      const taken = this.pendingDownloads.take();
+      for (let i = 0; i < taken.length; i += JOURNAL_ROWS) this.toJournal.push(taken.slice(i, i + JOURNAL_ROWS));
+      this.journalNext();
+    }
+    if (this.journalFailure !== undefined) {
+      const failure = this.journalFailure;
+      this.journalFailure = undefined;
+      throw new Error(`Could not append download counts to the journal ${this.journal.path} (${failure}); they were written into the catalog at once.`);
+    }
   }
 
-  /** Posts the oldest batch waiting, and the next at the next turn. */
-  private postNextBatch(): void {
-    if (this.posting !== undefined) return;
-    const id = this.toPost.shift();
-    if (id === undefined) return;
-    // Written meanwhile by this thread (a copy, a failure of the writer), or dropped.
-    const batch = this.unwrittenBatches.get(id);
-    if (batch && this.writeFailure === undefined) this.writerOf().post(id, batch.rows());
-    if (this.toPost.length === 0) return;
-    this.posting = setImmediate(() => {
-      this.posting = undefined;
-      this.postNextBatch();
+  /** Appends the oldest journal record waiting, and the next at the next turn. */
+  private journalNext(): void {
+    if (this.journaling !== undefined) return;
+    const counts = this.toJournal.shift();
+    if (counts === undefined) return;
+    try {
+      this.journal.appendCounts(this.lastRecord + 1, counts);
+      this.lastRecord += 1;
+    } catch (err) {
+      // Nothing waits for a journal that cannot be written: the counts go into the table now.
+      this.journalFailure = (err as Error).message;
+      this.fold(true);
+      return;
+    }
+    if (this.toJournal.length === 0) return;
+    this.journaling = setImmediate(() => {
+      this.journaling = undefined;
+      this.journalNext();
     });
-    // Not what keeps the process alive: close() writes what is left.
-    this.posting.unref();
-  }
-
-  private writerOf(): DownloadWriter {
-    this.writer ??= new DownloadWriter(
-      this.db.name,
-      (id) => {
-        for (const batch of this.unwrittenBatches.keys()) if (batch <= id) this.unwrittenBatches.delete(batch);
-      },
-      (_id, message) => {
-        // Batches must be written in order: stop the worker, write them here from the next flush on.
-        this.writer?.stop();
-        this.writer = undefined;
-        this.writeFailure = message;
-      },
-    );
-    return this.writer;
-  }
-
-  /** Writes, on this thread, every count not written yet (at close, before a copy, after a failure of the writer). */
-  private writeDownloadsNow(): void {
-    this.flushPendingIntoBatches();
-    this.toPost = [];
-    if (this.posting !== undefined) clearImmediate(this.posting);
-    this.posting = undefined;
-    for (const [id, batch] of [...this.unwrittenBatches].sort(([a], [b]) => a - b)) {
-      writeDownloadBatch(this.db, id, batch.rows());
-      this.unwrittenBatches.delete(id);
-    }
-  }
-
-  /** Moves the pending counts into unwritten batches; their ids. */
-  private flushPendingIntoBatches(): number[] {
-    const taken = this.pendingDownloads.take();
-    const ids: number[] = [];
-    for (let i = 0; i < taken.length; i += BATCH_ROWS) {
-      const id = this.nextBatchId++;
-      this.unwrittenBatches.set(id, taken.slice(i, i + BATCH_ROWS));
-      ids.push(id);
-    }
-    return ids;
-  }
-
-  /** The id of the last batch of counts written into the database. */
-  private writtenBatch(): number {
-    return Number(this.metaValue(WRITTEN_BATCH_KEY) ?? 0) || 0;
+    // Not what keeps the process alive: close() folds what is left.
+    this.journaling.unref();
   }
 
   /**
-   * Counts not in the database as read by the same read transaction: those pending and
-   * the batches written after it began. Call within {@link readCounts}.
+   * Moves every count not in the table into it, in filename order, and empties the journal.
+   * A fold of a few batches, or any with `now`, is one transaction; a larger one a batch every
+   * few milliseconds, each recording how far the fold got, while the counts that come meanwhile
+   * are journaled in a new file (download-journal.ts).
    */
+  private fold(now: boolean): void {
+    this.writeFoldBatches();
+    // Every count pending or waiting for the journal is in `unfolded`: it is taken whole.
+    this.pendingDownloads.clear();
+    this.toJournal = [];
+    if (this.journaling !== undefined) clearImmediate(this.journaling);
+    this.journaling = undefined;
+    this.lastFold = Date.now();
+    const taken = this.unfolded.take();
+    if (taken.length === 0 && this.lastRecord === this.foldedRecord) return;
+    this.foldRows = taken;
+    this.foldAt = 0;
+    this.foldOrdered = false;
+    this.foldingRecord = this.lastRecord;
+    if (now || taken.length <= FOLD_AT_ONCE_BATCHES * BATCH_ROWS) {
+      this.transaction(() => this.writeFoldBatches());
+      this.clearJournal();
+    } else {
+      try {
+        this.journal.setAside();
+      } catch {
+        // Set aside or not, the records are the fold's (by their ids): it is written at once.
+        this.transaction(() => this.writeFoldBatches());
+        this.clearJournal();
+        return;
+      }
+      this.foldNext();
+    }
+  }
+
+  /**
+   * Orders the fold's counts at the next turn, then writes a batch every few milliseconds:
+   * taking them (9 ms at 60,000), ordering them (up to 17 ms) and writing a batch each hold up
+   * the requests of their turn, so no two share one.
+   */
+  private foldNext(): void {
+    if (this.folding !== undefined || !this.foldRows) return;
+    this.folding = setTimeout(() => {
+      this.folding = undefined;
+      try {
+        if (this.foldOrdered) this.writeFoldBatch();
+        else this.orderFold();
+        this.foldNext();
+      } catch (err) {
+        // Kept in order: the next flush writes them all, or says why it cannot.
+        this.foldFailure = (err as Error).message;
+      }
+    }, this.foldOrdered ? FOLD_BATCH_GAP_MS : 0);
+    // Not what keeps the process alive: close() writes what is left.
+    this.folding.unref();
+  }
+
+  /** Writes every batch of the fold not written yet, now. */
+  private writeFoldBatches(): void {
+    if (this.folding !== undefined) clearTimeout(this.folding);
+    this.folding = undefined;
+    if (!this.foldOrdered) this.orderFold();
+    while (this.foldRows) this.writeFoldBatch();
+  }
+
+  /** Puts the fold's counts in filename order: a fold cut short is resumed after the last filename written. */
+  private orderFold(): void {
+    if (this.foldRows) this.foldRows = this.foldRows.slice(this.foldAt, this.foldRows.length).byFilename();
+    this.foldAt = 0;
+    this.foldOrdered = true;
+  }
+
+  /**
+   * Writes the fold's next batch, with how far the fold got in the same transaction: the last
+   * filename written, or, after the last batch, the last journal record folded.
+   */
+  private writeFoldBatch(): void {
+    const rows = this.foldRows as CountBatch;
+    // Batches end where a filename does: a fold cut short is resumed after the last one written.
+    let to = Math.min(this.foldAt + BATCH_ROWS, rows.length);
+    while (to < rows.length && rows.filename(to) === rows.filename(to - 1)) to++;
+    const batch = rows.slice(this.foldAt, to);
+    const last = to === rows.length;
+    this.transaction(() => {
+      writeDownloadRows(this.db, batch.rows());
+      if (!last) return setMeta(this.db, FOLD_PROGRESS_KEY, `${this.foldingRecord}\t${batch.filename(batch.length - 1)}`);
+      setMeta(this.db, FOLDED_RECORD_KEY, String(this.foldingRecord));
+      deleteMeta(this.db, FOLD_PROGRESS_KEY);
+    });
+    this.foldAt = to;
+    if (!last) return;
+    this.foldRows = undefined;
+    this.foldedRecord = this.foldingRecord;
+    // A fold at once (in a transaction) empties the journal itself once it commits.
+    if (this.db.inTransaction) return;
+    try {
+      this.journal.removeSetAside();
+    } catch {
+      // Folded records are skipped when it is read: the next fold removes it.
+    }
+  }
+
+  /** Empties the journal: its records are folded (the meta row says up to which). */
+  private clearJournal(): void {
+    try {
+      this.journal.clear();
+    } catch {
+      // Folded records are skipped when it is read: the next fold empties it.
+    }
+  }
+
+  /**
+   * Folds what the last run left in the journal, and returns how many records there were
+   * (and damaged lines). Of a fold a crash cut short, only the counts of files after the last
+   * one it wrote are taken from the records it held.
+   */
+  private recoverDownloads(): { records: number; damaged: number } {
+    this.foldedRecord = Number(this.metaValue(FOLDED_RECORD_KEY) ?? 0) || 0;
+    this.lastRecord = this.foldedRecord;
+    const progress = this.metaValue(FOLD_PROGRESS_KEY)?.split('\t');
+    const cutRecord = progress ? Number(progress[0]) : 0;
+    const cutAfter = progress?.[1] ?? '';
+    const projects = new Map<string, string | undefined>();
+    const projectOf = (filename: string) => {
+      if (!projects.has(filename)) projects.set(filename, (this.stmt.servedOne!.raw().get(filename) as [string, string, string] | undefined)?.[1]);
+      return projects.get(filename);
+    };
+    const { records, damaged } = this.journal.read(projectOf);
+    let replayed = 0;
+    for (const record of records) {
+      if (record.id <= this.foldedRecord) continue;
+      replayed += 1;
+      this.lastRecord = Math.max(this.lastRecord, record.id);
+      if ('removed' in record) this.unfolded.drop(record.removed);
+      else this.unfolded.restore(record.id <= cutRecord ? record.counts.after(cutAfter) : record.counts);
+    }
+    this.fold(true);
+    return { records: replayed, damaged };
+  }
+
+  /** Counts not in the downloads table: those not folded yet, and the batches of a fold not written yet. */
   private unwrittenCounts(): PendingCount[] {
-    const written = this.writtenBatch();
-    const out = this.pendingDownloads.all();
-    for (const [id, batch] of this.unwrittenBatches) if (id > written) out.push(...batch.list());
+    const out = this.unfolded.all();
+    if (this.foldRows) out.push(...this.foldRows.slice(this.foldAt, this.foldRows.length).list());
     return out;
   }
 
@@ -773,7 +946,7 @@ export class Catalog {
 
   /** Every written download count, with its file, day, installer and CI flag (a copy of the catalog reads them). */
   downloadRows(): DownloadCountRow[] {
-    this.writeDownloadsNow();
+    this.fold(true);
     return (this.db.prepare('SELECT filename, day, installer, ci, count FROM downloads ORDER BY filename, day').all() as (Omit<DownloadCountRow, 'ci'> & { ci: number })[]).map(
       (r) => ({ ...r, ci: r.ci === 1 }),
     );
@@ -781,9 +954,8 @@ export class Catalog {
 
   /** Adds download counts as they are (a copy of another catalog writes them); counts of unknown files are dropped. */
   addDownloadRows(rows: DownloadCountRow[]): void {
-    // As one more batch, after every batch before it: the writer thread skips what is written.
-    this.writeDownloadsNow();
-    writeDownloadBatch(this.db, this.nextBatchId++, rows.map((r) => [r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count]));
+    this.fold(true);
+    this.transaction(() => writeDownloadRows(this.db, rows.map((r) => [r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count])));
   }
 
   /** Downloads per file of a project. */
@@ -894,9 +1066,8 @@ export class Catalog {
 
   /** Writes every count not written yet and closes the database. */
   close(): void {
-    this.writer?.stop();
-    this.writer = undefined;
-    this.writeDownloadsNow();
+    this.fold(true);
+    this.journal.close();
     this.db.close();
   }
 
@@ -925,7 +1096,7 @@ export class Catalog {
    * sees the writes this connection makes meanwhile), download counts flushed first.
    */
   async snapshot(path: string): Promise<void> {
-    this.writeDownloadsNow();
+    this.fold(true);
     await this.db.backup(path);
   }
 }
