@@ -15,7 +15,7 @@ const { heapForServing, keepHeapSmall, keepHeapSmallAfter, startThread } = await
 const growth = () => flags.filter((f) => f.startsWith('--heap-growing-percent=')).at(-1);
 
 describe('heap limits', () => {
-  it('grow the old generation by a fifth while indexing, by half once serving, and again so after a worker starts', () => {
+  it('grow the old generation by a fifth while indexing, by half once serving, and again so after a worker starts', async () => {
     keepHeapSmall();
     expect(flags).toContain('--semi-space-growth-factor=1');
     expect(growth()).toBe('--heap-growing-percent=20');
@@ -25,6 +25,9 @@ describe('heap limits', () => {
     const worker = new EventEmitter() as unknown as Worker;
     keepHeapSmallAfter(worker);
     expect(flags).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(growth()).toBe('--heap-growing-percent=50');
+    flags.length = 0;
     worker.emit('online');
     expect(growth()).toBe('--heap-growing-percent=50');
   });
