@@ -57,6 +57,21 @@ describe('PendingDownloads', () => {
     expect(taken).toEqual(['gamma-1.0.tar.gz pip', 'p0-1.0.tar.gz pip', 'p2-1.0.tar.gz pip', 'p7-1.0.tar.gz pip', 'p7-1.0.tar.gz uv', 'p11-1.0.tar.gz pip', 'p30-1.0.tar.gz pip']);
   });
 
+  it('counts past what a counter holds (65,535) as one count', () => {
+    const pending = new PendingDownloads();
+    for (let i = 0; i < 140_000; i++) pending.count(a, 'pip', false);
+    pending.count(a, 'uv', true);
+    const today = utcToday();
+    expect(sorted(pending.all())).toEqual([
+      { filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 140_000 },
+      { filename: a.filename, project: 'alpha', day: today, installer: 'uv', ci: true, count: 1 },
+    ]);
+    expect(pending.take().list()).toEqual([
+      { filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 140_000 },
+      { filename: a.filename, project: 'alpha', day: today, installer: 'uv', ci: true, count: 1 },
+    ]);
+  });
+
   it('drops the counts of a removed file, and counts its number for the file given it next', () => {
     const pending = new PendingDownloads();
     pending.count(a, 'pip', false);
