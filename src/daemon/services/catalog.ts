@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type { Database as DB, Statement } from 'better-sqlite3';
 import { INSTALLERS, RECENT_DAYS, type Installer, type InstallerCount } from '../../shared/api.js';
 import { CATALOG_SCHEMA_VERSION } from '../../shared/catalog-file.js';
-import { deleteMeta, DownloadJournal, FOLD_PROGRESS_KEY, FOLDED_RECORD_KEY, setMeta, writeDownloadRows } from './download-journal.js';
+import { DownloadJournal, FOLD_PROGRESS_KEY, FOLDED_RECORD_KEY } from './download-journal.js';
 import { ServedFiles, type ServedFile } from './served-files.js';
 import { PendingDownloads, type CountBatch, type PendingCount } from '../stores/pending-downloads.js';
 
@@ -459,6 +459,11 @@ export class Catalog {
       wasEverLocal: s('SELECT 1 FROM names_ever_local WHERE name = ?'),
       meta: s('SELECT value FROM meta WHERE key = ?'),
       setMeta: s('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      deleteMeta: s('DELETE FROM meta WHERE key = ?'),
+      // Positional parameters: binding an object's five named ones cost 0.7 of a row's 4.9 µs.
+      addDownloadCount: s(`INSERT INTO downloads (filename, day, installer, ci, count) SELECT ?, ?, ?, ?, ?
+        WHERE EXISTS (SELECT 1 FROM files WHERE filename = ?)
+        ON CONFLICT (filename, day, installer, ci) DO UPDATE SET count = count + excluded.count`),
       counts: s('SELECT (SELECT COUNT(*) FROM projects) AS projects, (SELECT COUNT(*) FROM files) AS files'),
       setSerial: s("UPDATE meta SET value = ? WHERE key = 'serial'"),
       ownersOf: s('SELECT user, role FROM owners WHERE project = ? ORDER BY role DESC, user'),
@@ -872,10 +877,10 @@ export class Catalog {
     const batch = rows.slice(this.foldAt, to);
     const last = to === rows.length;
     this.transaction(() => {
-      writeDownloadRows(this.db, batch.rows());
-      if (!last) return setMeta(this.db, FOLD_PROGRESS_KEY, `${this.foldingRecord}\t${batch.filename(batch.length - 1)}`);
-      setMeta(this.db, FOLDED_RECORD_KEY, String(this.foldingRecord));
-      deleteMeta(this.db, FOLD_PROGRESS_KEY);
+      this.addDownloadCounts(batch);
+      if (!last) return this.setMetaValue(FOLD_PROGRESS_KEY, `${this.foldingRecord}\t${batch.filename(batch.length - 1)}`);
+      this.setMetaValue(FOLDED_RECORD_KEY, String(this.foldingRecord));
+      this.stmt.deleteMeta!.run(FOLD_PROGRESS_KEY);
     });
     this.foldAt = to;
     if (!last) return;
@@ -888,6 +893,12 @@ export class Catalog {
     } catch {
       // Folded records are skipped when it is read: the next fold removes it.
     }
+  }
+
+  /** Adds counts to the downloads table (within the caller's transaction); those of a file not listed are dropped. */
+  private addDownloadCounts(counts: CountBatch): void {
+    const add = this.stmt.addDownloadCount!;
+    counts.forEach((filename, _project, day, installer, ci, count) => add.run(filename, day, installer, ci ? 1 : 0, count, filename));
   }
 
   /** Empties the journal: its records are folded (the meta row says up to which). */
@@ -955,7 +966,10 @@ export class Catalog {
   /** Adds download counts as they are (a copy of another catalog writes them); counts of unknown files are dropped. */
   addDownloadRows(rows: DownloadCountRow[]): void {
     this.fold(true);
-    this.transaction(() => writeDownloadRows(this.db, rows.map((r) => [r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count])));
+    const add = this.stmt.addDownloadCount!;
+    this.transaction(() => {
+      for (const r of rows) add.run(r.filename, r.day, r.installer, r.ci ? 1 : 0, r.count, r.filename);
+    });
   }
 
   /** Downloads per file of a project. */

@@ -5,7 +5,6 @@
  * shared database). Readers add what is pending to what is written.
  */
 import { INSTALLERS, type Installer } from '../../shared/api.js';
-import type { DownloadRow } from '../services/download-journal.js';
 import { FileSlots, grown, INSTALLER_INDEX, type CountedFile } from '../services/file-slots.js';
 import { utcDay, utcDayAt, utcToday } from '../services/utc-day.js';
 
@@ -56,13 +55,6 @@ export class CountBatch {
   list(): PendingCount[] {
     const out: PendingCount[] = [];
     this.forEach((filename, project, day, installer, ci, count) => out.push({ filename, project, day, installer, ci, count }));
-    return out;
-  }
-
-  /** The counts as the downloads table takes them: `[filename, day, installer, ci, count]`. */
-  rows(): DownloadRow[] {
-    const out: DownloadRow[] = [];
-    this.forEach((filename, _project, day, installer, ci, count) => out.push([filename, day, installer, ci ? 1 : 0, count]));
     return out;
   }
 
