@@ -295,7 +295,7 @@ const FOLD_BATCH_GAP_MS = 20;
 /** A fold of up to this many batches is written in one transaction (about 4 ms). */
 const FOLD_AT_ONCE_BATCHES = 10;
 
-/** Rows of download counts per journal record: one record is appended per turn of the event loop (about half a millisecond). */
+/** Rows of download counts per journal record: one record is appended per turn of the event loop (about a millisecond to make). */
 const JOURNAL_ROWS = 2000;
 
 /** How often the journaled download counts are folded into the downloads table (also at close and before a copy). */
@@ -795,8 +795,8 @@ export class Catalog {
   /**
    * Moves every count not in the table into it, in filename order, and empties the journal.
    * A fold of a few batches, or any with `now`, is one transaction; a larger one a batch every
-   * few milliseconds, each recording how far the fold got, while the counts that come meanwhile
-   * are journaled in a new file (download-journal.ts).
+   * {@link FOLD_BATCH_GAP_MS}, each recording how far the fold got, while the counts that come
+   * meanwhile are journaled in a new file (download-journal.ts).
    */
   private fold(now: boolean): void {
     this.writeFoldBatches();
@@ -829,7 +829,7 @@ export class Catalog {
   }
 
   /**
-   * Orders the fold's counts at the next turn, then writes a batch every few milliseconds:
+   * Orders the fold's counts at the next turn, then writes a batch every {@link FOLD_BATCH_GAP_MS}:
    * taking them (9 ms at 60,000), ordering them (up to 17 ms) and writing a batch each hold up
    * the requests of their turn, so no two share one.
    */
