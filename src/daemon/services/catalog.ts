@@ -850,17 +850,19 @@ export class Catalog {
     this.folding.unref();
   }
 
-  /** Writes every batch of the fold not written yet, now. */
+  /** Writes every batch of the fold not written yet, now (none when no fold is being written). */
   private writeFoldBatches(): void {
     if (this.folding !== undefined) clearTimeout(this.folding);
     this.folding = undefined;
+    if (!this.foldRows) return;
     if (!this.foldOrdered) this.orderFold();
     while (this.foldRows) this.writeFoldBatch();
   }
 
   /** Puts the fold's counts in filename order: a fold cut short is resumed after the last filename written. */
   private orderFold(): void {
-    if (this.foldRows) this.foldRows = this.foldRows.slice(this.foldAt, this.foldRows.length).byFilename();
+    const rows = this.foldRows as CountBatch;
+    this.foldRows = rows.slice(this.foldAt, rows.length).byFilename();
     this.foldAt = 0;
     this.foldOrdered = true;
   }

@@ -15,8 +15,9 @@
  * (random downloads of 60,000 files, alternated rounds): the peak 7-29 MB lower, throughput
  * 4% higher (8 of 10 rounds), the p99 no higher.
  *
- * A fold is written in short transactions, a hundred rows every 20 ms, in filename order. When it starts, the journal's file is renamed aside (`.folding`) and a new
- * one started: counts go on being journaled meanwhile. The meta row `downloads-journal` names
+ * A fold is written in short transactions, a hundred rows every 20 ms, in filename order.
+ * When it starts, the journal's file is renamed aside (`.folding`) and a new one started:
+ * counts go on being journaled meanwhile. The meta row `downloads-journal` names
  * the last journal record folded: records up to it are in the table. While a fold is written,
  * the meta row `downloads-fold` says how far it got — the last record it holds and the last
  * filename written — so that a fold cut short by a crash is finished from the records, writing
@@ -54,21 +55,21 @@ export class DownloadJournal {
   /** Whether an fdatasync of the journal is running on libuv's thread pool. */
   private syncing = false;
 
+  /** The journal's file. */
+  readonly path: string;
+  /** The file a fold's records are set aside in while it is written. */
+  readonly foldingPath: string;
+
   /** The journal of the catalog file `catalogFile`. */
   constructor(catalogFile: string) {
-    this.path = `${catalogFile}${JOURNAL_SUFFIXES[1]}`;
+    const [folding, current] = JOURNAL_SUFFIXES;
+    this.path = catalogFile + current;
+    this.foldingPath = catalogFile + folding;
   }
-
-  readonly path: string;
 
   /** Bytes the journal holds (not counting the file set aside for a fold). */
   get bytes(): number {
     return this.size;
-  }
-
-  /** The file a fold's records are set aside in while it is written. */
-  get foldingPath(): string {
-    return this.path.slice(0, -JOURNAL_SUFFIXES[1].length) + JOURNAL_SUFFIXES[0];
   }
 
   /** Appends a record of counts. */

@@ -26,10 +26,10 @@ type Visit = (filename: string, project: string, day: string, installer: Install
 
 /**
  * Counts taken for a write, packed: their strings (the catalog's own) in arrays, their numbers
- * in typed arrays. A fold's wait for their turn (a minute's 60,000 of them, a few hundred a
- * turn) long enough to be promoted to V8's old generation: as an object each, counts waiting
- * for a write were, once nothing else per download was, the largest part of what downloads
- * promoted.
+ * in typed arrays. In a fold they wait for their turn (a minute's 60,000 of them, a hundred
+ * every 20 ms) long enough to be promoted to V8's old generation: as an object each, counts
+ * waiting for a write were, once nothing else per download was, the largest part of what
+ * downloads promoted.
  */
 export class CountBatch {
   constructor(
@@ -143,7 +143,7 @@ export class CountBatch {
   }
 
   /**
-   * The batch as one line of JSON (a journal record, a fold's plan): filenames, and by index
+   * The batch as one line of JSON (a journal record): filenames, and by index
    * into lists of each, days and installers, then CI flags and counts. Projects are not kept:
    * {@link decode} asks for them.
    */
