@@ -30,33 +30,49 @@ export const BATCH_CONNECTIONS_MAX = 16;
 export const BATCHED_ANSWER_MAX_BYTES = 16 * 1024;
 
 export class AnswerBatch {
-  private readonly sockets = new Set<Socket>();
+  /**
+   * The connections holding answers, in `held[0]` to `held[count - 1]`: an array used again at
+   * every batch. A Set cleared at each send made its table anew as the batch grew, and under
+   * random downloads of 60,000 files those tables were a third of all V8 promoted to its old
+   * generation (13.5 of 39 MB in 10 s, sampled), the largest part of it. A batch holds at most
+   * {@link BATCH_CONNECTIONS_MAX} connections, so a scan finds one already in it.
+   */
+  private readonly held: (Socket | undefined)[];
+  private count = 0;
   private scheduled = false;
 
-  constructor(private readonly maxConnections = BATCH_CONNECTIONS_MAX) {}
+  constructor(private readonly maxConnections = BATCH_CONNECTIONS_MAX) {
+    this.held = new Array<Socket | undefined>(maxConnections).fill(undefined);
+  }
 
   /** How many connections have answers in the batch now. */
   get connections(): number {
-    return this.sockets.size;
+    return this.count;
   }
 
   /** Holds what is written to `socket` from now until the batch is sent. */
   join(socket: Socket): void {
-    if (this.sockets.has(socket)) return;
-    if (this.sockets.size >= this.maxConnections) this.send();
+    for (let i = 0; i < this.count; i++) if (this.held[i] === socket) return;
+    if (this.count >= this.maxConnections) this.send();
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.sendScheduled);
     }
     socket.cork();
-    this.sockets.add(socket);
+    this.held[this.count++] = socket;
   }
 
   /** Sends every held answer now. */
   send(): void {
-    // uncork() on a socket ended or destroyed meanwhile does nothing (end() has sent what it held).
-    for (const socket of this.sockets) socket.uncork();
-    this.sockets.clear();
+    // A connection that joins while this runs (an uncork's write calling back) is sent too, as
+    // a Set's iteration would have visited it.
+    for (let i = 0; i < this.count; i++) {
+      const socket = this.held[i];
+      this.held[i] = undefined;
+      // uncork() on a socket ended or destroyed meanwhile does nothing (end() has sent what it held).
+      socket?.uncork();
+    }
+    this.count = 0;
   }
 
   private readonly sendScheduled = (): void => {
