@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FileDownloads } from '../../src/shared/api.js';
 import { DownloadBatch } from '../../src/daemon/services/download-batch.js';
+import { EventBus } from '../../src/daemon/services/events.js';
 
 const pip = { installer: 'pip' as const, ci: false };
 const uvCi = { installer: 'uv' as const, ci: true };
@@ -89,6 +90,35 @@ describe('DownloadBatch', () => {
     expect(events[1]).toHaveLength(20_000);
     expect(events[1]?.[5]).toEqual({ project: 'p5', filename: 'p-5.tar.gz', downloads: 2, installers: [{ installer: 'pip', downloads: 2, ci: 0 }] });
     expect(events[2]).toEqual(files.slice(0, 2).map(({ project, filename }) => ({ project, filename, downloads: 1, installers: [{ installer: 'uv', downloads: 1, ci: 1 }] })));
+  });
+
+  it('keeps every event the bus holds as it was published, while later ones are written over those it let go', () => {
+    // A bus that holds a few events: the ring of recent events wraps around and grows meanwhile.
+    const bus = new EventBus({ now: () => 1_000, ringChars: 200_000 });
+    const published: { id: number; files: FileDownloads[] }[] = [];
+    const batch = new DownloadBatch((packed) => {
+      const files = packed.files();
+      published.push({ id: bus.publishDownloads(packed).id, files });
+    }, 60_000);
+    let held = 0;
+    for (let round = 0; round < 300; round++) {
+      // From 1 to 300 files an event, some with two installers; long names first, so that the
+      // bus holds fewer files at first than later.
+      const count = 1 + ((round * 37) % 300);
+      const long = round < 100 ? `-${'x'.repeat(200)}` : '';
+      for (let i = 0; i < count; i++) {
+        const file = { project: `p${round % 11}`, filename: `p${round}-${i}${long}.tar.gz` };
+        batch.add(file, pip);
+        if (i % 4 === 0) batch.add(file, uvCi);
+      }
+      batch.flush();
+      const replay = bus.since(String((published.find((p) => 'events' in bus.since(String(p.id - 1)))?.id ?? 0) - 1));
+      if (!('events' in replay)) throw new Error('the bus holds no event');
+      held = Math.max(held, replay.events.length);
+      const heldIds = new Set(replay.events.map((e) => e.id));
+      expect(replay.events.map((e) => (e.event.type === 'downloads' ? e.event.files : []))).toEqual(published.filter((p) => heldIds.has(p.id)).map((p) => p.files));
+    }
+    expect(held).toBeGreaterThan(3);
   });
 
   it('publishes on its own after its interval', async () => {

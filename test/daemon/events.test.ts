@@ -215,7 +215,8 @@ describe('event ids', () => {
     // Made anew each time it is read: the ring holds no list of objects; the projects are there without it.
     expect(event.files).not.toBe(event.files);
     expect(event.files).toEqual(event.files);
-    expect(numbered.projects).toEqual(event.files.map((f) => f.project));
+    expect([...(numbered.projects ?? [])]).toEqual(event.files.map((f) => f.project));
+    expect([...(numbered.projects ?? [])]).toEqual(event.files.map((f) => f.project));
     expect(numbered.json).toBe(JSON.stringify(event));
     expect(Math.abs(numbered.chars / numbered.json.length - 1)).toBeLessThan(0.05);
   });

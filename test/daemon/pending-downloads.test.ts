@@ -132,6 +132,62 @@ describe('PendingDownloads', () => {
   });
 });
 
+describe('PendingDownloads in parts', () => {
+  /** Every part of a reading, and how many counts each had. */
+  const parts = (pending: PendingDownloads, rows: number, between?: (part: number) => void) => {
+    const counts: PendingCount[] = [];
+    const sizes: number[] = [];
+    pending.beginParts();
+    for (let last = false, n = 0; !last; n++) {
+      const part = pending.nextPart(rows);
+      last = part.last;
+      counts.push(...part.counts.list());
+      sizes.push(part.counts.length);
+      between?.(n);
+    }
+    return { counts, sizes };
+  };
+
+  /** 40 numbered files with two counters each, three files with no number, a count kept both ways. */
+  const filled = () => {
+    const pending = new PendingDownloads();
+    for (let i = 0; i < 40; i++) {
+      const file = { project: `p${i}`, filename: `p${i}-1.0.tar.gz`, id: 100 - i };
+      pending.count(file, 'pip', false);
+      pending.count(file, 'uv', true);
+    }
+    for (let i = 0; i < 3; i++) pending.count({ project: 'other', filename: `other-${i}.tar.gz` }, 'pip', false);
+    pending.restore(new CountBatch(['p3-1.0.tar.gz'], ['p3'], [utcToday()], ['pip'], Uint8Array.of(0), Float64Array.of(5)));
+    return pending;
+  };
+
+  it('reads in parts of about the size asked for exactly what take() packs, in its order', () => {
+    const whole = filled().take().list();
+    const { counts, sizes } = parts(filled(), 10);
+    expect(counts).toEqual(whole);
+    expect(whole).toHaveLength(83);
+    expect(counts.find((c) => c.filename === 'p3-1.0.tar.gz' && c.installer === 'pip')?.count).toBe(6);
+    // The three entries, then whole slots (two counts each) until a part has ten counts or more.
+    expect(sizes).toEqual([11, 10, 10, 10, 10, 10, 10, 10, 2]);
+  });
+
+  it('leaves a file dropped between two parts out of the parts after', () => {
+    const pending = filled();
+    const { counts } = parts(pending, 10, (n) => {
+      if (n === 0) pending.drop('p3-1.0.tar.gz');
+    });
+    expect(counts.filter((c) => c.filename === 'p3-1.0.tar.gz')).toEqual([]);
+    expect(counts).toHaveLength(81);
+  });
+
+  it('starts again from the beginning, and refuses a part after the last', () => {
+    const pending = filled();
+    expect(parts(pending, 1000).sizes).toEqual([83]);
+    expect(() => pending.nextPart(10)).toThrow(/after it ended/);
+    expect(parts(pending, 1000).counts).toEqual(filled().take().list());
+  });
+});
+
 describe('CountBatch.byFilename', () => {
   const batchOf = (names: string[]) =>
     new CountBatch(names, names.map(() => 'p'), names.map(() => '2026-12-07'), names.map(() => 'pip'), new Uint8Array(names.length), Float64Array.from(names, (_, i) => i + 1));

@@ -335,13 +335,17 @@ export class Catalog {
   private readonly db: DB;
   private readonly stmt: Record<string, Statement>;
   /** Download counts since the last flush, by file, day, installer and CI: the next journal records' (see flushDownloads). */
-  private readonly pendingDownloads = new PendingDownloads();
+  private pendingDownloads = new PendingDownloads();
   /** Every count not in the downloads table nor in a fold's batches: pending, waiting for the journal, or journaled. */
   private readonly unfolded = new PendingDownloads();
   /** The counts not folded into the table yet, beside the catalog (download-journal.ts). */
   private readonly journal: DownloadJournal;
-  /** Journal records to append, in order, one per turn of the event loop. */
-  private toJournal: CountBatch[] = [];
+  /**
+   * The last flush's counts, appended to the journal a record per turn of the event loop while
+   * `journalLeft`; emptied, they are the next flush's pending counts.
+   */
+  private toJournal = new PendingDownloads();
+  private journalLeft = false;
   private journaling: NodeJS.Immediate | undefined;
   /** The id of the last journal record appended (or folded). */
   private lastRecord = 0;
@@ -673,7 +677,7 @@ export class Catalog {
   private dropDownloads(filename: string): void {
     this.pendingDownloads.drop(filename);
     this.unfolded.drop(filename);
-    this.toJournal = this.toJournal.map((batch) => batch.without(filename));
+    this.toJournal.drop(filename);
     if (this.foldRows) {
       this.foldRows = this.foldRows.slice(this.foldAt, this.foldRows.length).without(filename);
       this.foldAt = 0;
@@ -758,8 +762,11 @@ export class Catalog {
     if (!this.foldRows && (Date.now() - this.lastFold >= FOLD_MS || this.journal.bytes >= JOURNAL_FOLD_BYTES)) {
       this.fold(false);
     } else {
-      const taken = this.pendingDownloads.take();
-      for (let i = 0; i < taken.length; i += JOURNAL_ROWS) this.toJournal.push(taken.slice(i, i + JOURNAL_ROWS));
+      // What the last flush set aside and is not appended yet goes first, now.
+      while (this.appendRecord());
+      [this.toJournal, this.pendingDownloads] = [this.pendingDownloads, this.toJournal];
+      this.journalLeft = this.toJournal.size > 0;
+      if (this.journalLeft) this.toJournal.beginParts();
       this.journalNext();
     }
     if (this.journalFailure !== undefined) {
@@ -769,27 +776,39 @@ export class Catalog {
     }
   }
 
-  /** Appends the oldest journal record waiting, and the next at the next turn. */
+  /** Appends the next journal record waiting, and the one after at the next turn. */
   private journalNext(): void {
-    if (this.journaling !== undefined) return;
-    const counts = this.toJournal.shift();
-    if (counts === undefined) return;
-    try {
-      this.journal.appendCounts(this.lastRecord + 1, counts);
-      this.lastRecord += 1;
-    } catch (err) {
-      // Nothing waits for a journal that cannot be written: the counts go into the table now.
-      this.journalFailure = (err as Error).message;
-      this.fold(true);
-      return;
-    }
-    if (this.toJournal.length === 0) return;
+    if (this.journaling !== undefined || !this.appendRecord()) return;
     this.journaling = setImmediate(() => {
       this.journaling = undefined;
       this.journalNext();
     });
     // Not what keeps the process alive: close() folds what is left.
     this.journaling.unref();
+  }
+
+  /**
+   * Appends the next record of the counts set aside ({@link toJournal}); true when more are
+   * left. When the journal cannot be appended to, every count goes into the table at once.
+   */
+  private appendRecord(): boolean {
+    if (!this.journalLeft) return false;
+    const { counts, last } = this.toJournal.nextPart(JOURNAL_ROWS);
+    try {
+      if (counts.length > 0) {
+        this.journal.appendCounts(this.lastRecord + 1, counts);
+        this.lastRecord += 1;
+      }
+    } catch (err) {
+      // Nothing waits for a journal that cannot be written: the counts go into the table now.
+      this.journalFailure = (err as Error).message;
+      this.fold(true);
+      return false;
+    }
+    if (!last) return true;
+    this.journalLeft = false;
+    this.toJournal.clear();
+    return false;
   }
 
   /**
@@ -802,7 +821,8 @@ export class Catalog {
     this.writeFoldBatches();
     // Every count pending or waiting for the journal is in `unfolded`: it is taken whole.
     this.pendingDownloads.clear();
-    this.toJournal = [];
+    this.toJournal.clear();
+    this.journalLeft = false;
     if (this.journaling !== undefined) clearImmediate(this.journaling);
     this.journaling = undefined;
     this.lastFold = Date.now();

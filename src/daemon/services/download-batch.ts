@@ -17,35 +17,122 @@ const COUNTERS_KEPT = 16_384;
 const INSTALLER_COUNT = INSTALLERS.length;
 
 /**
- * A `downloads` event's files, packed: the project and filename strings (the catalog's own)
- * and the numbers in one typed array — for each file its downloads, how many installers, then
- * each installer's index, downloads and downloads from CI, most first.
+ * Where the files of recent `downloads` events are kept, packed: filenames and projects (the
+ * catalog's own strings) in two arrays, the numbers in one typed array, all used again as a
+ * ring. Each event's files are written after the last event's and released, in order, when the
+ * event bus lets the event go; what is written wraps around over what was released, and the
+ * ring grows (to twice its size) only when the events still held would not leave room.
  *
- * The event bus keeps the newest events for clients that reconnect (about a second of them
- * under a download load); as objects, three per file, they were promoted to V8's old
- * generation, the largest part of what downloads promoted. The list is made when asked for.
+ * The bus keeps the newest events for clients that reconnect, about a second of them under a
+ * download load. With arrays of their own per event, those arrays lived that second and were
+ * promoted to V8's old generation: under random downloads of 60,000 files, once the journal's
+ * counts promoted nothing, download events were all that downloads promoted (0.6 MB a second,
+ * with as much outside the heap), and the daemon's heap grew until each full collection.
+ */
+class DownloadRing {
+  private filenames: string[] = [];
+  private projects: string[] = [];
+  private numbers = new Uint32Array(0);
+  /** Files and numbers written since the start, and released: positions in the ring are these modulo its sizes. */
+  private filesWritten = 0;
+  private filesReleased = 0;
+  private numbersWritten = 0;
+  private numbersReleased = 0;
+
+  /** Room for `files` more files and `numbers` more numbers; returns where they start. */
+  reserve(files: number, numbers: number): { file: number; number: number } {
+    if (this.filesWritten - this.filesReleased + files > this.filenames.length) this.growFiles(this.filesWritten - this.filesReleased + files);
+    if (this.numbersWritten - this.numbersReleased + numbers > this.numbers.length) this.growNumbers(this.numbersWritten - this.numbersReleased + numbers);
+    const at = { file: this.filesWritten, number: this.numbersWritten };
+    this.filesWritten += files;
+    this.numbersWritten += numbers;
+    return at;
+  }
+
+  /** Lets what comes before these positions be written over (an event released, and every one before it). */
+  release(file: number, number: number): void {
+    this.filesReleased = Math.max(this.filesReleased, file);
+    this.numbersReleased = Math.max(this.numbersReleased, number);
+  }
+
+  setFile(at: number, project: string, filename: string): void {
+    const i = at % this.filenames.length;
+    this.projects[i] = project;
+    this.filenames[i] = filename;
+  }
+
+  filename(at: number): string {
+    return this.filenames[at % this.filenames.length] as string;
+  }
+
+  project(at: number): string {
+    return this.projects[at % this.projects.length] as string;
+  }
+
+  setNumber(at: number, value: number): void {
+    this.numbers[at % this.numbers.length] = value;
+  }
+
+  number(at: number): number {
+    return this.numbers[at % this.numbers.length] as number;
+  }
+
+  private growFiles(needed: number): void {
+    const size = Math.max(needed, 2 * this.filenames.length, 1024);
+    const filenames = new Array<string>(size).fill('');
+    const projects = new Array<string>(size).fill('');
+    for (let at = this.filesReleased; at < this.filesWritten; at++) {
+      filenames[at % size] = this.filename(at);
+      projects[at % size] = this.project(at);
+    }
+    this.filenames = filenames;
+    this.projects = projects;
+  }
+
+  private growNumbers(needed: number): void {
+    const size = Math.max(needed, 2 * this.numbers.length, 4096);
+    const numbers = new Uint32Array(size);
+    for (let at = this.numbersReleased; at < this.numbersWritten; at++) numbers[at % size] = this.number(at);
+    this.numbers = numbers;
+  }
+}
+
+/**
+ * A `downloads` event's files, packed in the ring of recent events ({@link DownloadRing}): for
+ * each file its project and filename, and the numbers — its downloads, how many installers,
+ * then each installer's index, downloads and downloads from CI, most first. The list is made
+ * when asked for; {@link release} lets the ring write over it.
  */
 export class PackedDownloads {
   constructor(
-    /** The project of each file. */
-    readonly projects: readonly string[],
-    private readonly filenames: readonly string[],
-    private readonly counts: Uint32Array,
+    private readonly ring: DownloadRing,
+    private readonly fileAt: number,
+    /** How many files the event lists. */
+    readonly fileCount: number,
+    private readonly numberAt: number,
+    private readonly numberCount: number,
   ) {}
+
+  /** The project of each file, as often as it is iterated. */
+  readonly projects: Iterable<string> = { [Symbol.iterator]: () => this.eachProject() };
+
+  private *eachProject(): Generator<string> {
+    for (let f = 0; f < this.fileCount; f++) yield this.ring.project(this.fileAt + f);
+  }
 
   /** The event's list of files, made anew at each call. */
   files(): FileDownloads[] {
     const files: FileDownloads[] = [];
-    let at = 0;
-    for (let f = 0; f < this.filenames.length; f++) {
-      const downloads = this.counts[at++] as number;
-      const n = this.counts[at++] as number;
+    let at = this.numberAt;
+    for (let f = 0; f < this.fileCount; f++) {
+      const downloads = this.ring.number(at++);
+      const n = this.ring.number(at++);
       const installers: InstallerCount[] = [];
       for (let k = 0; k < n; k++) {
-        const installer = INSTALLERS[this.counts[at++] as number] as InstallerCount['installer'];
-        installers.push({ installer, downloads: this.counts[at++] as number, ci: this.counts[at++] as number });
+        const installer = INSTALLERS[this.ring.number(at++)] as InstallerCount['installer'];
+        installers.push({ installer, downloads: this.ring.number(at++), ci: this.ring.number(at++) });
       }
-      files.push({ project: this.projects[f] as string, filename: this.filenames[f] as string, downloads, installers });
+      files.push({ project: this.ring.project(this.fileAt + f), filename: this.ring.filename(this.fileAt + f), downloads, installers });
     }
     return files;
   }
@@ -53,17 +140,22 @@ export class PackedDownloads {
   /** About the length of the event's JSON (within a few percent), without making it. */
   chars(): number {
     let chars = 80;
-    let at = 0;
-    for (let f = 0; f < this.filenames.length; f++) {
-      chars += 60 + (this.projects[f] as string).length + (this.filenames[f] as string).length;
+    let at = this.numberAt;
+    for (let f = 0; f < this.fileCount; f++) {
+      chars += 60 + this.ring.project(this.fileAt + f).length + this.ring.filename(this.fileAt + f).length;
       at += 1;
-      const n = this.counts[at++] as number;
+      const n = this.ring.number(at++);
       for (let k = 0; k < n; k++) {
-        chars += 40 + (INSTALLERS[this.counts[at] as number] as string).length;
+        chars += 40 + (INSTALLERS[this.ring.number(at)] as string).length;
         at += 3;
       }
     }
     return chars;
+  }
+
+  /** Lets the ring write over this event and every one before it (the bus let them go: nothing reads them again). */
+  release(): void {
+    this.ring.release(this.fileAt + this.fileCount, this.numberAt + this.numberCount);
   }
 }
 
@@ -75,7 +167,8 @@ export class PackedDownloads {
  * installers) lived a quarter of a second — long enough to be promoted to V8's old
  * generation, which then filled and was collected several times a second: the events alone
  * promoted about 18 MB a second, and the downloads' p99 doubled. A download now allocates
- * nothing here once its file has a slot; only the event's own list is made, at each event.
+ * nothing here once its file has a slot, and an event only its small record: its files are
+ * written into the ring of recent events ({@link DownloadRing}).
  */
 export class DownloadBatch {
   private readonly slots = new FileSlots();
@@ -88,6 +181,8 @@ export class DownloadBatch {
   private pendingCount = 0;
   /** Scratch for ordering a file's installers. */
   private readonly installerOrder = new Uint8Array(INSTALLER_COUNT);
+  /** The files of the events published and not released yet. */
+  private readonly ring = new DownloadRing();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -118,22 +213,29 @@ export class DownloadBatch {
     this.fromCi = grown(this.fromCi, size * INSTALLER_COUNT);
   }
 
-  /** Publishes what was gathered, if anything. */
+  /**
+   * Publishes what was gathered, if anything. The event is packed in the ring of recent events,
+   * which the bus releases when it lets the event go ({@link PackedDownloads.release}).
+   */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pendingCount === 0) return;
-    const projects: string[] = [];
-    const filenames: string[] = [];
-    // At most 2 + 3 numbers per installer for each file.
-    const counts = new Uint32Array(this.pendingCount * (2 + 3 * INSTALLER_COUNT));
-    let at = 0;
+    // For each file 2 numbers, and 3 for each installer with downloads.
+    let numbers = 0;
+    for (let p = 0; p < this.pendingCount; p++) {
+      const slot = this.pending[p] as number;
+      numbers += 2;
+      for (let i = 0; i < INSTALLER_COUNT; i++) if (this.byInstaller[slot * INSTALLER_COUNT + i] !== 0) numbers += 3;
+    }
+    const ring = this.ring;
+    const start = ring.reserve(this.pendingCount, numbers);
+    let at = start.number;
     const order = this.installerOrder;
     for (let p = 0; p < this.pendingCount; p++) {
       const slot = this.pending[p] as number;
-      projects.push(this.slots.projects[slot] as string);
-      filenames.push(this.slots.filenames[slot] as string);
-      counts[at++] = this.downloads[slot] as number;
+      ring.setFile(start.file + p, this.slots.projects[slot] as string, this.slots.filenames[slot] as string);
+      ring.setNumber(at++, this.downloads[slot] as number);
       // The installers with downloads, most first (insertion sort: there are at most seven).
       let n = 0;
       for (let i = 0; i < INSTALLER_COUNT; i++) {
@@ -146,20 +248,21 @@ export class DownloadBatch {
         }
         order[j] = i;
       }
-      counts[at++] = n;
+      ring.setNumber(at++, n);
       for (let k = 0; k < n; k++) {
         const i = slot * INSTALLER_COUNT + (order[k] as number);
-        counts[at++] = order[k] as number;
-        counts[at++] = this.byInstaller[i] as number;
-        counts[at++] = this.fromCi[i] as number;
+        ring.setNumber(at++, order[k] as number);
+        ring.setNumber(at++, this.byInstaller[i] as number);
+        ring.setNumber(at++, this.fromCi[i] as number);
         this.byInstaller[i] = 0;
         this.fromCi[i] = 0;
       }
       this.downloads[slot] = 0;
     }
+    const files = this.pendingCount;
     // A slot pending twice would be counted twice: the list starts again empty.
     this.pendingCount = 0;
     if (this.slots.count > COUNTERS_KEPT) this.slots.clear();
-    this.publish(new PackedDownloads(projects, filenames, counts.slice(0, at)));
+    this.publish(new PackedDownloads(ring, start.file, files, start.number, numbers));
   }
 }

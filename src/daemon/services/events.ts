@@ -29,7 +29,7 @@ export interface NumberedEvent {
   event: IndexEvent;
   readonly json: string;
   /** For a `downloads` event, the project of each file, read without making the event's list of files. */
-  readonly projects?: readonly string[];
+  readonly projects?: Iterable<string>;
 }
 
 /**
@@ -48,7 +48,9 @@ class BusEvent implements NumberedEvent {
     readonly id: number,
     readonly event: IndexEvent,
     estimatedChars?: number,
-    readonly projects?: readonly string[],
+    readonly projects?: Iterable<string>,
+    /** Called once the ring lets the event go: what it holds may be used again. */
+    readonly release?: () => void,
   ) {
     this.chars = estimatedChars ?? this.json.length;
   }
@@ -118,7 +120,9 @@ export class EventBus {
   /**
    * Publishes a `downloads` event from its packed files (download-batch.ts): the ring keeps
    * them packed, and the event's list of files is made each time it is read (for a stream's
-   * JSON, once); a subscriber that needs only the projects reads `projects`.
+   * JSON, once); a subscriber that needs only the projects reads `projects`. When the ring
+   * lets the event go, it releases them (they are written over then): a subscriber reads an
+   * event when it is published, and a reconnecting client while the ring holds it.
    */
   publishDownloads(downloads: PackedDownloads): NumberedEvent {
     const event: IndexEvent = {
@@ -128,7 +132,7 @@ export class EventBus {
         return downloads.files();
       },
     };
-    return this.add(new BusEvent(++this.last, event, downloads.chars(), downloads.projects));
+    return this.add(new BusEvent(++this.last, event, downloads.chars(), downloads.projects, () => downloads.release()));
   }
 
   private add(numbered: BusEvent): NumberedEvent {
@@ -144,6 +148,7 @@ export class EventBus {
   private dropOldest(): void {
     const slot = this.oldest % this.ring.length;
     this.chars -= this.ring[slot]?.chars ?? 0;
+    this.ring[slot]?.release?.();
     this.ring[slot] = undefined;
     this.oldest += 1;
   }

@@ -34,6 +34,13 @@ export class FileSlots {
   private slotOfId = new Int32Array(1024);
   /** The slots of files with no number, by filename. */
   private readonly byName = new Map<string, number>();
+  /**
+   * What {@link inNumberOrder} returns a view of, and its scratch: used again at each call. Made
+   * anew, a second's order was held while its counts were journaled (a record per turn of the
+   * event loop) and promoted to V8's old generation with them.
+   */
+  private order = new Uint32Array(0);
+  private seen = new Uint8Array(0);
 
   /**
    * The slot of `file`, a new one when it has none yet. A number now another file's (the first
@@ -56,14 +63,19 @@ export class FileSlots {
   }
 
   /**
-   * Every slot in use once: those of numbered files by their number, then the others. The
-   * catalog numbers its files in filename order when it reads them at start (catalog.ts), so
-   * counts written in this order reach the downloads table, kept in filename order, on
-   * neighbouring pages.
+   * Every slot in use once: those of numbered files by their number, then the others (a view
+   * valid until the next call). The catalog numbers its files in filename order when it reads
+   * them at start (catalog.ts), so counts written in this order reach the downloads table,
+   * kept in filename order, on neighbouring pages.
    */
   inNumberOrder(): Uint32Array {
-    const order = new Uint32Array(this.count);
-    const seen = new Uint8Array(this.count);
+    if (this.order.length < this.count) {
+      const room = Math.max(this.count, this.order.length * 2);
+      this.order = new Uint32Array(room);
+      this.seen = new Uint8Array(room);
+    }
+    const { order, seen } = this;
+    seen.fill(0, 0, this.count);
     let n = 0;
     for (let id = 0; id < this.slotOfId.length; id++) {
       const slot = (this.slotOfId[id] as number) - 1;
@@ -72,7 +84,7 @@ export class FileSlots {
       order[n++] = slot;
     }
     for (let slot = 0; slot < this.count; slot++) if (seen[slot] === 0) order[n++] = slot;
-    return order;
+    return order.subarray(0, n);
   }
 
   /** The slots of `filename` (more than one when it moved project, or was removed and added again). */
