@@ -882,7 +882,8 @@ export class Catalog {
   /** Puts the fold's counts in filename order: a fold cut short is resumed after the last filename written. */
   private orderFold(): void {
     const rows = this.foldRows as CountBatch;
-    this.foldRows = rows.slice(this.foldAt, rows.length).byFilename();
+    // Not copied when nothing is written yet: a minute's counts of 60,000 files are 1.5 MB.
+    this.foldRows = (this.foldAt === 0 ? rows : rows.slice(this.foldAt, rows.length)).byFilename();
     this.foldAt = 0;
     this.foldOrdered = true;
   }

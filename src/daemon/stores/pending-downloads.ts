@@ -103,7 +103,8 @@ export class CountBatch {
     apart.sort((a, b) => (before(a, b) ? -1 : 1));
     const kept = new Int32Array(n - apart.length);
     for (let i = 0, k = 0; i < n; i++) if (isApart[i] === 0) kept[k++] = i;
-    const order: number[] = [];
+    const order = new Uint32Array(n);
+    let at = 0;
     let k = 0;
     for (const a of apart) {
       // Kept counts before this one: found by halving, not one comparison per count.
@@ -114,10 +115,10 @@ export class CountBatch {
         if (before(kept[mid] as number, a)) lo = mid + 1;
         else hi = mid;
       }
-      while (k < lo) order.push(kept[k++] as number);
-      order.push(a);
+      while (k < lo) order[at++] = kept[k++] as number;
+      order[at++] = a;
     }
-    while (k < kept.length) order.push(kept[k++] as number);
+    while (k < kept.length) order[at++] = kept[k++] as number;
     return this.pick(order);
   }
 
@@ -129,7 +130,7 @@ export class CountBatch {
   }
 
   /** The counts at `indices`, in that order. */
-  private pick(indices: readonly number[]): CountBatch {
+  private pick(indices: ArrayLike<number> & Iterable<number>): CountBatch {
     const columns = new CountColumns(indices.length);
     for (const i of indices) {
       columns.add(this.filenames[i] as string, this.projects[i] as string, this.days[i] as string, this.installers[i] as Installer, this.ci[i] === 1, this.counts[i] as number);
