@@ -121,6 +121,20 @@ describe('DownloadBatch', () => {
     expect(held).toBeGreaterThan(3);
   });
 
+  it('publishes early when an installer\'s counter of a file would pass 65,535, and loses no download', () => {
+    const events: FileDownloads[][] = [];
+    const batch = new DownloadBatch((packed) => events.push(packed.files()), 60_000);
+    for (let i = 0; i < 140_000; i++) batch.add(a, i % 2 === 0 ? pip : uvCi);
+    batch.add(b, pip);
+    batch.flush();
+    expect(events.map((e) => e.length)).toEqual([1, 2]);
+    const sum = (installer: string, field: 'downloads' | 'ci') =>
+      events.flat().filter((f) => f.filename === a.filename).reduce((n, f) => n + (f.installers.find((c) => c.installer === installer)?.[field] ?? 0), 0);
+    expect([sum('pip', 'downloads'), sum('uv', 'downloads'), sum('uv', 'ci')]).toEqual([70_000, 70_000, 70_000]);
+    // Both counters full, then the next pip download sent the first event out.
+    expect(events[0]?.[0]?.downloads).toBe(131_070);
+  });
+
   it('publishes on its own after its interval', async () => {
     const events: FileDownloads[][] = [];
     const batch = new DownloadBatch((packed) => events.push(packed.files()), 10);

@@ -16,6 +16,9 @@ const COUNTERS_KEPT = 16_384;
 
 const INSTALLER_COUNT = INSTALLERS.length;
 
+/** The most a counter by installer holds ({@link DownloadBatch}). */
+const COUNTER_MAX = 0xffff;
+
 /**
  * Where the files of recent `downloads` events are kept, packed: filenames and projects (the
  * catalog's own strings) in two arrays, the numbers in one typed array, all used again as a
@@ -172,10 +175,15 @@ export class PackedDownloads {
  */
 export class DownloadBatch {
   private readonly slots = new FileSlots();
-  /** Downloads since the last event, by slot; and by slot and installer, of them from CI. */
+  /**
+   * Downloads since the last event, by slot; and by slot and installer, of them from CI. Those
+   * by installer take two bytes (an event goes out early when one would pass 65,535): under
+   * random downloads of 60,000 files the slots grow to 32,768, and at four bytes the two arrays
+   * were 1.8 MB.
+   */
   private downloads = new Uint32Array(1024);
-  private byInstaller = new Uint32Array(1024 * INSTALLER_COUNT);
-  private fromCi = new Uint32Array(1024 * INSTALLER_COUNT);
+  private byInstaller = new Uint16Array(1024 * INSTALLER_COUNT);
+  private fromCi = new Uint16Array(1024 * INSTALLER_COUNT);
   /** The slots with downloads since the last event, in the order of their first. */
   private pending = new Uint32Array(1024);
   private pendingCount = 0;
@@ -191,12 +199,18 @@ export class DownloadBatch {
   ) {}
 
   add(file: CountedFile, client: DownloadClient): void {
-    const slot = this.slots.slotOf(file);
+    // An installer this list does not know is counted as the last one, 'other'.
+    const installer = INSTALLER_INDEX.get(client.installer) ?? INSTALLER_COUNT - 1;
+    let slot = this.slots.slotOf(file);
+    if (slot < this.downloads.length && this.byInstaller[slot * INSTALLER_COUNT + installer] === COUNTER_MAX) {
+      // Its counter is full: the event goes out now, and this download is the next one's.
+      this.flush();
+      slot = this.slots.slotOf(file);
+    }
     if (slot >= this.downloads.length) this.grow();
     if (this.downloads[slot] === 0) this.pending[this.pendingCount++] = slot;
     (this.downloads[slot] as number) += 1;
-    // An installer this list does not know is counted as the last one, 'other'.
-    const at = slot * INSTALLER_COUNT + (INSTALLER_INDEX.get(client.installer) ?? INSTALLER_COUNT - 1);
+    const at = slot * INSTALLER_COUNT + installer;
     (this.byInstaller[at] as number) += 1;
     if (client.ci) (this.fromCi[at] as number) += 1;
     if (!this.timer) {
