@@ -111,14 +111,14 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     writeAccessLine({ reqId: genReqId(), method: req.method as string, url: req.url as string, status, type, ms: Math.round(performance.now() - started) });
   };
 
-  /** The whole file `opened`, read at once; undefined (the route answers) when it is too large or changed while read. */
-  const readAtOnce = (files: Pick<LocalBlobs, 'done' | 'forget'>, key: string, opened: OpenFile): Buffer | undefined => {
+  /** The whole file `opened` (acquired with number `id`, if any), read at once; undefined (the route answers) when it is too large or changed while read. */
+  const readAtOnce = (files: Pick<LocalBlobs, 'done' | 'forget'>, key: string, opened: OpenFile, id?: number): Buffer | undefined => {
     if (opened.size > READ_AT_ONCE_BYTES) {
       files.done(opened);
       return undefined;
     }
     try {
-      return readWhole(files, key, opened, opened.size, 0);
+      return readWhole(files, key, opened, opened.size, 0, id);
     } catch (err) {
       if (err instanceof FileChangedError) return undefined;
       throw err;
@@ -132,9 +132,9 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
     const file = app.reader.servedFileNow(filename);
     if (!file) return app.upstream ? cachedUpstreamFile(req, app.upstream, filename, started) : undefined;
     const blobs = app.reader.blobs;
-    const opened = blobs.acquire(file.relpath, file.sha256);
+    const opened = blobs.acquire(file.relpath, file.sha256, file.id);
     if (!opened) return undefined;
-    const body = readAtOnce(blobs, file.relpath, opened);
+    const body = readAtOnce(blobs, file.relpath, opened, file.id);
     if (!body) return undefined;
     const type = fileContentType(filename);
     const headers = {

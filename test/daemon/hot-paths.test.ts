@@ -229,6 +229,36 @@ describe('kept descriptors', () => {
     return { files, opened, use };
   };
 
+  it('are found by the number they were acquired with, while that number still names their key', () => {
+    const { files, opened } = counted(4);
+    const [p, q] = ['n1', 'n2'].map((n) => join(t.root, `${n}.whl`)) as [string, string];
+    for (const path of [p, q]) writeFileSync(path, 'bytes');
+    const use = (key: string, id?: number) => {
+      const f = files.acquire(key, 'a'.repeat(64), id);
+      if (f) files.done(f);
+      return f;
+    };
+    const a = use(p, 7);
+    expect(use(p, 7)).toBe(a);
+    expect(opened).toEqual([p]);
+    // The number now names another file (the first was removed): that file is opened, not the first sent.
+    const b = use(q, 7);
+    expect(b).not.toBe(a);
+    expect(opened).toEqual([p, q]);
+    // Forgotten by key and number: opened again at the next download.
+    files.forget(q, 7);
+    expect(use(q, 7)).toBeDefined();
+    expect(opened).toEqual([p, q, q]);
+    // Numbers far past the first ones.
+    expect(use(p, 100_000)?.fd).toBeGreaterThan(-1);
+    expect(use(p, 100_000)).toBe(use(p, 100_000));
+    files.clear();
+    expect(files.size).toBe(0);
+    use(q, 7);
+    expect(opened).toEqual([p, q, q, p, q]);
+    files.clear();
+  });
+
   it('keep at most their budget, closing the oldest', () => {
     const { files, use } = counted(2);
     const paths = ['x1', 'x2', 'x3'].map((n) => join(t.root, `${n}.whl`));

@@ -94,6 +94,7 @@ export default async function fileRoutes(app: FastifyInstance): Promise<void> {
     const sent = sendFile(req, reply, file.relpath, {
       blobs: reader.blobs,
       sha256: file.sha256,
+      id: file.id,
       contentType: fileContentType(filename),
       rangeOf: (size, lastModified) =>
         rangeStillValid(typeof ifRange === 'string' ? ifRange : undefined, etag, lastModified) ? decideRange(req.headers.range, size) : WHOLE,

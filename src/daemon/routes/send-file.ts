@@ -29,16 +29,17 @@ export class FileChangedError extends Error {
 }
 
 /**
- * Reads `length` bytes at `position` of an open file, then is done with it. A file that turns
- * out shorter is not kept open, so that the next request opens it as it is now.
+ * Reads `length` bytes at `position` of an open file (acquired with number `id`, if any), then
+ * is done with it. A file that turns out shorter is not kept open, so that the next request
+ * opens it as it is now.
  */
-export function readWhole(blobs: Pick<LocalBlobs, 'done' | 'forget'>, key: string, file: OpenFile, length: number, position: number): Buffer {
+export function readWhole(blobs: Pick<LocalBlobs, 'done' | 'forget'>, key: string, file: OpenFile, length: number, position: number, id?: number): Buffer {
   try {
     const buf = Buffer.allocUnsafe(length);
     for (let at = 0; at < length; ) {
       const n = readSync(file.fd, buf, at, length - at, position + at);
       if (n === 0) {
-        blobs.forget(key);
+        blobs.forget(key, id);
         throw new FileChangedError('The file became shorter while it was read.');
       }
       at += n;
@@ -57,6 +58,8 @@ export interface SendFileOptions {
   blobs: LocalBlobs;
   /** The catalog's sha256 of the file. */
   sha256: string;
+  /** The catalog's number of the file, if it has one (kept descriptors are found by it). */
+  id?: number | undefined;
   /** The Content-Type of the file's bytes. */
   contentType: string;
   /** The range to answer for the file's real size and Last-Modified date (If-Range is compared with it). */
@@ -71,7 +74,7 @@ export interface SendFileOptions {
  * open file, so what is sent is always one whole file, exactly as it is on disk.
  */
 export function sendFile(req: FastifyRequest, reply: FastifyReply, key: string, opts: SendFileOptions): SendOutcome {
-  const opened = opts.blobs.acquire(key, opts.sha256);
+  const opened = opts.blobs.acquire(key, opts.sha256, opts.id);
   if (!opened) return { missing: true };
   const { fd, size, lastModified } = opened;
   let done = false;
@@ -103,7 +106,7 @@ export function sendFile(req: FastifyRequest, reply: FastifyReply, key: string, 
     if (req.method === 'HEAD') body = Readable.from([]);
     else if (length <= READ_AT_ONCE_BYTES || opened.kept) {
       done = true;
-      body = readWhole(opts.blobs, key, opened, length, first);
+      body = readWhole(opts.blobs, key, opened, length, first, opts.id);
     } else {
       // Only a descriptor the cache does not keep is handed to a stream, which closes it.
       body = createReadStream('', { fd, start: first, end: first + length - 1, autoClose: true, highWaterMark: 256 * 1024 });

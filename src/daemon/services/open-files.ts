@@ -111,8 +111,9 @@ class KeptFile implements OpenFile {
   lastModified = '';
   checkedAt = 0;
   readonly kept = true;
-  /** The cache's key for it (see {@link OpenFiles}). */
+  /** The cache's key for it (see {@link OpenFiles}), and the number it was acquired with (-1 for none). */
   key = '';
+  id = -1;
   /** Bumped each time the object is let go or used for another file (the queue's entries say which use they are of). */
   generation = 0;
   /** Between acquire and done: never used for another file then. */
@@ -158,7 +159,10 @@ function isGone(code: string | undefined): boolean {
 
 /**
  * Kept descriptors by key (a blob store's key, a relpath): the path is made from the key only
- * when the file is opened, not at every download.
+ * when the file is opened, not at every download. A caller that numbers its files (the
+ * catalog's file numbers) finds them by number instead: under random downloads of 60,000
+ * files a Map of their keys took 1.8 MB, its table a large object, where an Int32Array by
+ * number takes 240 KB. A number found names a file only while its key is the one asked for.
  *
  * Nothing here is allocated per file opened once the cache is full. Under random downloads of
  * 60,000 files (16,000 kept), deleting each closed file's key from a Map left holes that V8
@@ -171,6 +175,8 @@ function isGone(code: string | undefined): boolean {
 export class OpenFiles {
   /** The object last used for each key seen: kept for that key while its `key` is that key and its descriptor is open. */
   private readonly byKey = new Map<string, KeptFile>();
+  /** The same for files acquired with a number: the object's number in {@link made} + 1, by file number (0 for none). */
+  private byId = new Int32Array(0);
   private kept = 0;
   /** Every object made, by its number (the queue names them by it). */
   private readonly made: KeptFile[] = [];
@@ -211,9 +217,9 @@ export class OpenFiles {
     return this.kept;
   }
 
-  /** The file kept for `key`, if there is one. */
-  private keptFor(key: string): KeptFile | undefined {
-    const file = this.byKey.get(key);
+  /** The file kept for `key` (acquired with number `id`, if any), if there is one. */
+  private keptFor(key: string, id: number | undefined): KeptFile | undefined {
+    const file = id === undefined ? this.byKey.get(key) : this.made[((id < this.byId.length ? this.byId[id] : 0) as number) - 1];
     return file && file.fd !== -1 && file.key === key ? file : undefined;
   }
 
@@ -221,10 +227,11 @@ export class OpenFiles {
    * The file `key` names, with content `sha256` (the catalog's), open: the kept descriptor when
    * it was opened for that content and is still the file at that path, else a new one.
    * Undefined when nothing (or no regular file) is there. A kept file is the caller's until
-   * {@link done}, and only until then: its object is used again for another file later.
+   * {@link done}, and only until then: its object is used again for another file later. A
+   * file acquired with its number `id` (a whole number) is found again only with it.
    */
-  acquire(key: string, sha256: string): OpenFile | undefined {
-    const kept = this.keptFor(key);
+  acquire(key: string, sha256: string, id?: number): OpenFile | undefined {
+    const kept = this.keptFor(key, id);
     if (kept) {
       if (kept.hasSha256(sha256)) {
         const now = performance.now();
@@ -267,6 +274,7 @@ export class OpenFiles {
       file.setSha256(sha256);
       file.checkedAt = performance.now();
       file.key = key;
+      file.id = id ?? -1;
       this.keep(file);
       return this.lend(file);
     } catch (err) {
@@ -281,13 +289,22 @@ export class OpenFiles {
     return file;
   }
 
-  /** Names `file` under its key and queues it. */
+  /** Names `file` under its number, or its key, and queues it. */
   private keep(file: KeptFile): void {
-    // Keys of files gone for good would pile up in the Map: past four per kept file, only the kept stay.
-    if (this.byKey.size >= 4 * this.max + 1024 && !this.byKey.has(file.key)) {
-      for (const [key, named] of this.byKey) if (named.key !== key || named.fd === -1) this.byKey.delete(key);
+    if (file.id !== -1) {
+      if (file.id >= this.byId.length) {
+        const byId = new Int32Array(Math.max(file.id + 1, 2 * this.byId.length, 1024));
+        byId.set(this.byId);
+        this.byId = byId;
+      }
+      this.byId[file.id] = file.index + 1;
+    } else {
+      // Keys of files gone for good would pile up in the Map: past four per kept file, only the kept stay.
+      if (this.byKey.size >= 4 * this.max + 1024 && !this.byKey.has(file.key)) {
+        for (const [key, named] of this.byKey) if (named.key !== key || named.fd === -1) this.byKey.delete(key);
+      }
+      this.byKey.set(file.key, file);
     }
-    this.byKey.set(file.key, file);
     this.kept += 1;
     // Files forgotten and opened again while the cache is not full leave entries behind.
     if (this.tail - this.head > 2 * this.max + 1024) this.compact();
@@ -310,9 +327,9 @@ export class OpenFiles {
     if (file.fd === -1) this.unused.push(file);
   }
 
-  /** Closes the kept descriptor of `key`, if there is one (e.g. it could not be read whole). */
-  forget(key: string): void {
-    const file = this.keptFor(key);
+  /** Closes the kept descriptor of `key` (acquired with number `id`, if any), if there is one (e.g. it could not be read whole). */
+  forget(key: string, id?: number): void {
+    const file = this.keptFor(key, id);
     if (file) this.close(file);
   }
 
@@ -378,6 +395,7 @@ export class OpenFiles {
   clear(): void {
     for (const file of this.made) if (file.fd !== -1) this.close(file);
     this.byKey.clear();
+    this.byId.fill(0);
     this.head = 0;
     this.tail = 0;
   }

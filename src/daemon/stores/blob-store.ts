@@ -63,13 +63,14 @@ export interface LocalBlobs extends BlobStore {
   /**
    * The key's file, open, holding content `sha256` (the catalog's): a kept descriptor when it
    * is still that file, else a new one. Undefined when nothing is there. Give it back with
-   * {@link LocalBlobs.done}.
+   * {@link LocalBlobs.done}. A caller that numbers its files (the catalog's file numbers)
+   * passes the file's number: it is found by it (and only by it) as long as it is kept.
    */
-  acquire(key: string, sha256: string): OpenFile | undefined;
+  acquire(key: string, sha256: string, id?: number): OpenFile | undefined;
   /** Done with a file from acquire: closed unless it is kept. */
   done(file: OpenFile): void;
-  /** Closes the kept descriptor of a key (it could not be read whole): the next acquire opens it as it is now. */
-  forget(key: string): void;
+  /** Closes the kept descriptor of a key (it could not be read whole), acquired with number `id` if any: the next acquire opens it as it is now. */
+  forget(key: string, id?: number): void;
   /** Where the key's bytes are, for reading a large archive's members in place. */
   pathOf(key: string): string;
   /**

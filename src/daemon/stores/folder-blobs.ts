@@ -100,13 +100,13 @@ export class FolderBlobs implements LocalBlobs {
     }
   }
 
-  acquire(key: string, sha256: string): OpenFile | undefined {
-    return this.files.acquire(key, sha256);
+  acquire(key: string, sha256: string, id?: number): OpenFile | undefined {
+    return this.files.acquire(key, sha256, id);
   }
   done(file: OpenFile): void {
     this.files.done(file);
   }
-  forget(key: string): void {
-    this.files.forget(key);
+  forget(key: string, id?: number): void {
+    this.files.forget(key, id);
   }
 }
