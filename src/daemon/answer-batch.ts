@@ -40,6 +40,8 @@ export class AnswerBatch {
   private readonly held: (Socket | undefined)[];
   private count = 0;
   private scheduled = false;
+  /** While {@link send} runs: a connection that joins then is sent by it, past the limit if need be. */
+  private sending = false;
 
   constructor(private readonly maxConnections = BATCH_CONNECTIONS_MAX) {
     this.held = new Array<Socket | undefined>(maxConnections).fill(undefined);
@@ -53,7 +55,7 @@ export class AnswerBatch {
   /** Holds what is written to `socket` from now until the batch is sent. */
   join(socket: Socket): void {
     for (let i = 0; i < this.count; i++) if (this.held[i] === socket) return;
-    if (this.count >= this.maxConnections) this.send();
+    if (this.count >= this.maxConnections && !this.sending) this.send();
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.sendScheduled);
@@ -65,14 +67,20 @@ export class AnswerBatch {
   /** Sends every held answer now. */
   send(): void {
     // A connection that joins while this runs (an uncork's write calling back) is sent too, as
-    // a Set's iteration would have visited it.
-    for (let i = 0; i < this.count; i++) {
-      const socket = this.held[i];
-      this.held[i] = undefined;
-      // uncork() on a socket ended or destroyed meanwhile does nothing (end() has sent what it held).
-      socket?.uncork();
+    // a Set's iteration would have visited it: it is put after the others, and not made to
+    // send the batch again from the start.
+    this.sending = true;
+    try {
+      for (let i = 0; i < this.count; i++) {
+        const socket = this.held[i];
+        this.held[i] = undefined;
+        // uncork() on a socket ended or destroyed meanwhile does nothing (end() has sent what it held).
+        socket?.uncork();
+      }
+    } finally {
+      this.sending = false;
+      this.count = 0;
     }
-    this.count = 0;
   }
 
   private readonly sendScheduled = (): void => {

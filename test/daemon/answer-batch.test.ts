@@ -86,4 +86,35 @@ describe('AnswerBatch', () => {
     expect(a.received()).toBe('last words');
     expect(batch.connections).toBe(0);
   });
+
+  it('sends a connection that joins while the batch is being sent, full or not', () => {
+    const batch = new AnswerBatch(2);
+    const uncorked: string[] = [];
+    const fake = (name: string, onUncork?: () => void) =>
+      ({
+        cork: () => undefined,
+        uncork: () => {
+          uncorked.push(name);
+          onUncork?.();
+        },
+      }) as unknown as Socket;
+    const late = fake('late');
+    const again = fake('again');
+    // The first one's uncork has two more join a full batch, one of them twice.
+    batch.join(
+      fake('a', () => {
+        batch.join(late);
+        batch.join(again);
+        batch.join(late);
+      }),
+    );
+    batch.join(fake('b'));
+    batch.join(fake('c'));
+    // The third joined a full batch: a and b were sent, and the two that joined meanwhile with them.
+    expect(uncorked).toEqual(['a', 'b', 'late', 'again']);
+    expect(batch.connections).toBe(1);
+    batch.send();
+    expect(uncorked).toEqual(['a', 'b', 'late', 'again', 'c']);
+    expect(batch.connections).toBe(0);
+  });
 });

@@ -249,6 +249,33 @@ describe('the download journal', () => {
     reopened.close();
   });
 
+  it('leaves a file removed while a second is journaled out of the records after, and appends the rest before the next second', async () => {
+    const { catalog, file, records } = catalogWith(4500);
+    for (const r of records) catalog.countDownload(r, 'pip', false);
+    catalog.flushDownloads();
+    expect(journalLines(file)).toHaveLength(1);
+    const gone = records[4200] as FileRecord;
+    catalog.removeFile(gone.filename);
+    // The next second comes before the turns that would have appended the rest: they go first.
+    catalog.countDownload(records[1] as FileRecord, 'pip', false);
+    catalog.flushDownloads();
+    // The new second's record at the next turn, as every record after a second's first.
+    expect(journalLines(file)).toHaveLength(4);
+    await nextTurn();
+    const lines = journalLines(file);
+    // The first part, the removal, the two other parts, the new second.
+    expect(lines.map((l) => l.split(' ', 2).join(' '))).toEqual(['1 c', '2 r', '3 c', '4 c', '5 c']);
+    expect(lines.slice(2).join('\n')).not.toContain(gone.filename);
+    expect(total(catalog)).toBe(4500);
+    const copy = crashImage(file);
+    catalog.close();
+    const reopened = new Catalog(copy);
+    const counts = reopened.downloadsOf('demo');
+    expect(counts.has(gone.filename)).toBe(false);
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(4500);
+    reopened.close();
+  });
+
   it('writes the counts into the catalog at once when the journal cannot be appended to, and the flush says why', () => {
     const { catalog, file, records } = catalogWith(2);
     mkdirSync(`${file}.downloads`);

@@ -205,10 +205,12 @@ describe('CountBatch.byFilename', () => {
       [...sortedNames.slice(0, 10), 'f-0003.tar.gz', ...sortedNames.slice(10)],
     ];
     for (const names of cases) {
-      const batch = batchOf(names);
-      const ordered = batch.byFilename().list();
-      expect(ordered.map((c) => c.filename)).toEqual([...names].sort());
-      expect(ordered.map((c) => c.count).sort((a, b) => a - b)).toEqual(names.map((_, i) => i + 1));
+      // Each count is its file's place in the list given (+ 1): it must stay with its file.
+      const pairs = names.map((name, i) => `${name} ${i + 1}`);
+      const inOrder = [...names].sort();
+      const ordered = batchOf(names).byFilename().list();
+      expect(ordered.map((c) => c.filename)).toEqual(inOrder);
+      expect(ordered.map((c) => `${c.filename} ${c.count}`).sort()).toEqual(pairs.sort());
       const twice = ordered.filter((c) => c.filename === 'f-0003.tar.gz').map((c) => c.count);
       expect(twice).toEqual([...twice].sort((a, b) => a - b));
     }

@@ -800,8 +800,11 @@ export class Catalog {
         this.lastRecord += 1;
       }
     } catch (err) {
-      // Nothing waits for a journal that cannot be written: the counts go into the table now.
+      // Nothing waits for a journal that cannot be written: the counts go into the table now
+      // (every one set aside is in `unfolded` too), and the reading ends here even if that fails.
       this.journalFailure = (err as Error).message;
+      this.journalLeft = false;
+      this.toJournal.clear();
       this.fold(true);
       return false;
     }

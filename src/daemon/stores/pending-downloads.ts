@@ -232,7 +232,7 @@ export class CountBatch {
 /** Counts in filename order this many at a stretch are taken for a run of the catalog's numbering ({@link CountBatch.byFilename}). */
 const LONG_RUN = 32;
 
-/** Columns a {@link CountBatch} is made from, one count at a time, up to `capacity` counts. */
+/** Columns a {@link CountBatch} is made from, one count at a time: room for `capacity` counts at first, more as needed. */
 class CountColumns {
   private length = 0;
   private readonly filenames: string[];
