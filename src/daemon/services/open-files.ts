@@ -19,6 +19,7 @@
  * for each download and their stream closes them.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { grown } from './file-slots.js';
 
 /** Files up to this many bytes are read at once and sent as one buffer (and their descriptors kept); larger ones stream. */
 export const READ_AT_ONCE_BYTES = 256 * 1024;
@@ -292,11 +293,7 @@ export class OpenFiles {
   /** Names `file` under its number, or its key, and queues it. */
   private keep(file: KeptFile): void {
     if (file.id !== -1) {
-      if (file.id >= this.byId.length) {
-        const byId = new Int32Array(Math.max(file.id + 1, 2 * this.byId.length, 1024));
-        byId.set(this.byId);
-        this.byId = byId;
-      }
+      if (file.id >= this.byId.length) this.byId = grown(this.byId, Math.max(file.id + 1, 2 * this.byId.length, 1024));
       this.byId[file.id] = file.index + 1;
     } else {
       // Keys of files gone for good would pile up in the Map: past four per kept file, only the kept stay.

@@ -148,7 +148,13 @@ export class CountBatch {
     const placed = new Uint8Array(order.length);
     for (let start = 0; start < order.length; start++) {
       if (placed[start] === 1 || order[start] === start) continue;
-      const held = [filenames[start], projects[start], days[start], installers[start], ci[start], counts[start]] as const;
+      // The count at `start` waits until its place is free: the last of its cycle.
+      const filename = filenames[start] as string;
+      const project = projects[start] as string;
+      const day = days[start] as string;
+      const installer = installers[start] as Installer;
+      const fromCi = ci[start] as number;
+      const count = counts[start] as number;
       let to = start;
       for (let from = order[to] as number; from !== start; from = order[to] as number) {
         filenames[to] = filenames[from] as string;
@@ -160,7 +166,12 @@ export class CountBatch {
         placed[to] = 1;
         to = from;
       }
-      [filenames[to], projects[to], days[to], installers[to], ci[to], counts[to]] = held as unknown as [string, string, string, Installer, number, number];
+      filenames[to] = filename;
+      projects[to] = project;
+      days[to] = day;
+      installers[to] = installer;
+      ci[to] = fromCi;
+      counts[to] = count;
       placed[to] = 1;
     }
     return this;
@@ -347,9 +358,9 @@ export class PendingDownloads {
   /**
    * Visits the counts by slot of the slots `order[from]` on, until at least `rows` were visited
    * (all with Infinity), and returns the index after the last slot visited. Those of `merged`'s
-   * cells are added: a file's download counted
-   * as an entry too (through a route, put back after a failed write) is one count with it, as
-   * the writes need (PostgreSQL refuses an upsert that names a row twice). Files come in the
+   * cells are added: a file's download counted as an entry too (through a route, put back
+   * after a failed write) is one count with it, as the writes need (PostgreSQL refuses an
+   * upsert that names a row twice). Files come in the
    * order of their numbers, which is nearly filename order (FileSlots.inNumberOrder): a
    * batch's rows then update neighbouring rows of the downloads table.
    */
@@ -486,13 +497,17 @@ export class PendingDownloads {
    * counters, by the counter's index.
    */
   private visitEntries(visit: Visit): Map<number, number> | undefined {
-    const withSlot = this.entriesOfSlots();
-    const merged = withSlot && new Map([...withSlot].map(([at, e]) => [at, e.count]));
-    const skipped = withSlot && new Set(withSlot.values());
+    const { skipped, merged } = this.entriesMerged();
     for (const first of this.counts.values()) {
       for (let e: Entry | undefined = first; e; e = e.next) if (!skipped?.has(e)) visit(e.filename, e.project, e.day, e.installer, e.ci, e.count);
     }
     return merged;
+  }
+
+  /** The entries a slot's counter has too, and what they add to those counters, by the counter's index. */
+  private entriesMerged(): { skipped: Set<Entry> | undefined; merged: Map<number, number> | undefined } {
+    const withSlot = this.entriesOfSlots();
+    return { skipped: withSlot && new Set(withSlot.values()), merged: withSlot && new Map([...withSlot].map(([at, e]) => [at, e.count])) };
   }
 
   /**
@@ -509,14 +524,7 @@ export class PendingDownloads {
    * meanwhile is left out of the parts after.
    */
   beginParts(): void {
-    const withSlot = this.entriesOfSlots();
-    this.reading = {
-      entries: this.counts.values(),
-      skipped: withSlot && new Set(withSlot.values()),
-      merged: withSlot && new Map([...withSlot].map(([at, e]) => [at, e.count])),
-      order: this.slots.inNumberOrder(),
-      at: 0,
-    };
+    this.reading = { entries: this.counts.values(), ...this.entriesMerged(), order: this.slots.inNumberOrder(), at: 0 };
   }
 
   /** The next part of the reading {@link beginParts} started: about `rows` counts, and whether it was the last. */
