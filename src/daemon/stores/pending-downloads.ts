@@ -22,7 +22,16 @@ export interface PendingCount {
 type Entry = PendingCount & { next: Entry | undefined };
 
 /** What a walk over counts is given for each one. */
-type Visit = (filename: string, project: string, day: string, installer: Installer, ci: boolean, count: number) => void;
+export type Visit = (filename: string, project: string, day: string, installer: Installer, ci: boolean, count: number) => void;
+
+/** The counts of `project` that `walk` visits, in a new array: no object is made for the others. */
+export function countsOf(project: string, walk: (visit: Visit) => void): PendingCount[] {
+  const out: PendingCount[] = [];
+  walk((filename, p, day, installer, ci, count) => {
+    if (p === project) out.push({ filename, project, day, installer, ci, count });
+  });
+  return out;
+}
 
 /**
  * Counts taken for a write, packed: their strings (the catalog's own) in arrays, their numbers
@@ -46,8 +55,9 @@ export class CountBatch {
     return this.filenames.length;
   }
 
-  forEach(visit: Visit): void {
-    for (let i = 0; i < this.filenames.length; i++) {
+  /** Visits the counts from the `from`th on. */
+  forEach(visit: Visit, from = 0): void {
+    for (let i = from; i < this.filenames.length; i++) {
       visit(this.filenames[i] as string, this.projects[i] as string, this.days[i] as string, this.installers[i] as Installer, this.ci[i] === 1, this.counts[i] as number);
     }
   }
@@ -436,7 +446,7 @@ export class PendingDownloads {
   take(): CountBatch {
     // At most one count per entry and counter in use (fewer when one is kept both ways).
     const columns = new CountColumns(this.size);
-    this.each(columns.add);
+    this.forEach(columns.add);
     const taken = columns.batch();
     this.clear();
     return taken;
@@ -470,16 +480,15 @@ export class PendingDownloads {
     }
   }
 
+  /** The counts pending of `project`, in a new array. */
   of(project: string): PendingCount[] {
-    const out: PendingCount[] = [];
-    for (const p of this.all()) if (p.project === project) out.push(p);
-    return out;
+    return countsOf(project, (visit) => this.forEach(visit));
   }
 
   /** Every count pending, each file, day, installer and CI flag once, in a new array. */
   all(): PendingCount[] {
     const out: PendingCount[] = [];
-    this.each((filename, project, day, installer, ci, count) => out.push({ filename, project, day, installer, ci, count }));
+    this.forEach((filename, project, day, installer, ci, count) => out.push({ filename, project, day, installer, ci, count }));
     return out;
   }
 
@@ -487,7 +496,7 @@ export class PendingDownloads {
    * Visits every count pending, each file, day, installer and CI flag once. (Loops, not a
    * generator: taking a second's 30,000 counts through generators held the daemon up for 4-7 ms.)
    */
-  private each(visit: Visit): void {
+  forEach(visit: Visit): void {
     const merged = this.visitEntries(visit);
     this.visitSlots(this.slots.inNumberOrder(), 0, Infinity, visit, merged);
   }
