@@ -59,6 +59,14 @@ function catalogWith(files: number): { catalog: Catalog; file: string; records: 
   return { catalog, file, records };
 }
 
+/** A catalog of `files` files, each downloaded once by pip, and those counts flushed. */
+function flushedOnce(files: number): ReturnType<typeof catalogWith> {
+  const made = catalogWith(files);
+  for (const r of made.records) made.catalog.countDownload(r, 'pip', false);
+  made.catalog.flushDownloads();
+  return made;
+}
+
 /** The catalog's files as a crash would leave them now, copied to a folder of their own; the copy's catalog file. */
 function crashImage(file: string): string {
   const dir = mkdtempSync(join(root as string, 'crash-'));
@@ -124,9 +132,7 @@ describe('the download journal', () => {
   });
 
   it('appends a second of many counts one record per turn of the event loop', async () => {
-    const { catalog, file, records } = catalogWith(4500);
-    for (const r of records) catalog.countDownload(r, 'pip', false);
-    catalog.flushDownloads();
+    const { catalog, file } = flushedOnce(4500);
     expect(journalLines(file)).toHaveLength(1);
     await nextTurn();
     expect(journalLines(file)).toHaveLength(2);
@@ -138,9 +144,7 @@ describe('the download journal', () => {
   });
 
   it('folds a minute of counts into the table a batch per turn, in filename order, and empties the journal', async () => {
-    const { catalog, file, records } = catalogWith(1500);
-    for (const r of records) catalog.countDownload(r, 'pip', false);
-    catalog.flushDownloads();
+    const { catalog, file, records } = flushedOnce(1500);
     await nextTurn();
     aMinuteLater();
     catalog.countDownload(records[7] as FileRecord, 'pip', true);
@@ -160,9 +164,7 @@ describe('the download journal', () => {
   });
 
   it('after a crash, the next open folds every journaled count', async () => {
-    const { catalog, file, records } = catalogWith(3000);
-    for (const r of records) catalog.countDownload(r, 'pip', false);
-    catalog.flushDownloads();
+    const { catalog, file, records } = flushedOnce(3000);
     await nextTurn();
     for (const r of records.slice(0, 10)) catalog.countDownload(r, 'uv', false);
     catalog.flushDownloads();
@@ -219,9 +221,7 @@ describe('the download journal', () => {
   });
 
   it('leaves out a line the crash cut short at the end of the journal, and keeps the rest', () => {
-    const { catalog, file, records } = catalogWith(3);
-    for (const r of records) catalog.countDownload(r, 'pip', false);
-    catalog.flushDownloads();
+    const { catalog, file } = flushedOnce(3);
     const copy = crashImage(file);
     catalog.close();
     appendFileSync(`${copy}.downloads`, '2 c {"f":["demo-1.0-py3-none-any.whl"],"days":[');
@@ -250,9 +250,7 @@ describe('the download journal', () => {
   });
 
   it('leaves a file removed while a second is journaled out of the records after, and appends the rest before the next second', async () => {
-    const { catalog, file, records } = catalogWith(4500);
-    for (const r of records) catalog.countDownload(r, 'pip', false);
-    catalog.flushDownloads();
+    const { catalog, file, records } = flushedOnce(4500);
     expect(journalLines(file)).toHaveLength(1);
     const gone = records[4200] as FileRecord;
     catalog.removeFile(gone.filename);
