@@ -93,6 +93,36 @@ describe('PendingDownloads', () => {
     expect(pending.of('delta')).toEqual([expect.objectContaining({ installer: 'uv', count: 2 })]);
   });
 
+
+  it('keeps a file\'s counters beyond its first apart, lists them in installer order, and drops them with it', () => {
+    const pending = new PendingDownloads();
+    const today = utcToday();
+    // The first counter of `a` is uv's from CI; pip's comes after it but is listed before it.
+    pending.count(a, 'uv', true);
+    for (let i = 0; i < 70_000; i++) pending.count(a, 'pip', false);
+    pending.count(a, 'uv', false);
+    pending.count(b, 'poetry', false);
+    expect(pending.size).toBe(4);
+    const listed = () => pending.take().list().map((c) => [c.filename, c.installer, c.ci, c.count]);
+    expect(listed()).toEqual([
+      [a.filename, 'pip', false, 70_000],
+      [a.filename, 'uv', false, 1],
+      [a.filename, 'uv', true, 1],
+      [b.filename, 'poetry', false, 1],
+    ]);
+    // Taken: the same slots count again from nothing, and a dropped file takes its others with it.
+    pending.count(b, 'pip', false);
+    pending.count(a, 'pdm', false);
+    pending.count(a, 'pip', true);
+    pending.drop(a.filename);
+    expect(pending.size).toBe(1);
+    expect(pending.all()).toEqual([{ filename: b.filename, project: 'beta', day: today, installer: 'pip', ci: false, count: 1 }]);
+    pending.count({ ...a, id: 12 }, 'pdm', false);
+    expect(listed()).toEqual([
+      [b.filename, 'pip', false, 1],
+      [a.filename, 'pdm', false, 1],
+    ]);
+  });
   it('lists a count kept both ways (a route counted it, or it was put back) once, added up', () => {
     const pending = new PendingDownloads();
     const today = utcToday();

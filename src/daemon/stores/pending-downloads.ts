@@ -5,7 +5,7 @@
  * shared database). Readers add what is pending to what is written.
  */
 import { INSTALLERS, type Installer } from '../../shared/api.js';
-import { FileSlots, grown, INSTALLER_INDEX, type CountedFile } from '../services/file-slots.js';
+import { CELLS, FileSlots, INSTALLER_INDEX, SlotCounters, type CountedFile } from '../services/file-slots.js';
 import { utcDay, utcDayAt, utcToday } from '../services/utc-day.js';
 
 /** Downloads not written yet, of one file, day, installer and CI flag. */
@@ -299,12 +299,6 @@ class CountColumns {
   }
 }
 
-/** Counters per file: one per installer, without and with CI. */
-const CELLS = INSTALLERS.length * 2;
-
-/** The most a counter holds ({@link PendingDownloads.cells}). */
-const CELL_MAX = 0xffff;
-
 /**
  * Kept by filename, with no key string made per download: a key joining filename, day,
  * installer and CI flag was made for every download and kept until the next write, a
@@ -324,14 +318,10 @@ export class PendingDownloads {
   private day = '';
   private readonly slots = new FileSlots();
   /**
-   * By slot, {@link CELLS} counters: installer * 2, + 1 for CI. Two bytes each: a counter that
-   * would pass 65,535 is moved into an entry first (one a file's counts are merged with). The
-   * counts not folded yet (catalog.ts) keep a slot for each file downloaded in a minute: at
-   * 60,000 files, 3.7 MB of counters at four bytes.
+   * By slot, {@link CELLS} counters: installer * 2, + 1 for CI. A count a slot's first counter
+   * cannot hold is moved into an entry (one a file's counts are merged with).
    */
-  private cells = new Uint16Array(1024 * CELLS);
-  /** Counters above zero. */
-  private cellsUsed = 0;
+  private readonly counters = new SlotCounters();
   /** A reading in parts ({@link beginParts}) between its first part and its last. */
   private reading:
     | { entries: Iterator<Entry>; skipped: Set<Entry> | undefined; merged: Map<number, number> | undefined; order: Uint32Array; at: number }
@@ -353,16 +343,8 @@ export class PendingDownloads {
       this.slotsToEntries();
       this.day = today;
     }
-    const slot = this.slots.slotOf(file);
-    if ((slot + 1) * CELLS > this.cells.length) this.cells = grown(this.cells, this.cells.length * 2);
-    const at = slot * CELLS + index * 2 + (ci ? 1 : 0);
-    const value = this.cells[at] as number;
-    if (value === 0) this.cellsUsed += 1;
-    else if (value === CELL_MAX) {
-      this.add(file.filename, file.project, today, installer, ci, value);
-      this.cells[at] = 0;
-    }
-    (this.cells[at] as number) += 1;
+    const full = this.counters.increment(this.slots.slotOf(file), index * 2 + (ci ? 1 : 0));
+    if (full !== 0) this.add(file.filename, file.project, today, installer, ci, full);
   }
 
   /**
@@ -375,14 +357,23 @@ export class PendingDownloads {
    * batch's rows then update neighbouring rows of the downloads table.
    */
   private visitSlots(order: Uint32Array, from: number, rows: number, visit: Visit, merged: Map<number, number> | undefined): number {
-    const cells = this.cells;
+    const counters = this.counters;
     const { filenames, projects } = this.slots;
+    // Nearly always each slot has one counter, and only it needs reading.
+    const firstOnly = merged === undefined && !counters.hasOthers;
     let visited = 0;
     let i = from;
     for (; i < order.length && visited < rows; i++) {
       const slot = order[i] as number;
-      for (let c = 0, at = slot * CELLS; c < CELLS; c++, at++) {
-        const count = (cells[at] as number) + (merged === undefined ? 0 : (merged.get(at) ?? 0));
+      if (firstOnly) {
+        const c = counters.firstCellOf(slot);
+        if (c === -1) continue;
+        visit(filenames[slot] as string, projects[slot] as string, this.day, INSTALLERS[c >> 1] as Installer, (c & 1) === 1, counters.get(slot, c));
+        visited += 1;
+        continue;
+      }
+      for (let c = 0; c < CELLS; c++) {
+        const count = counters.get(slot, c) + (merged === undefined ? 0 : (merged.get(slot * CELLS + c) ?? 0));
         if (count === 0) continue;
         visit(filenames[slot] as string, projects[slot] as string, this.day, INSTALLERS[c >> 1] as Installer, (c & 1) === 1, count);
         visited += 1;
@@ -410,15 +401,14 @@ export class PendingDownloads {
 
   /** Sets every slot free (and its counters to zero). */
   private clearSlots(): void {
-    this.cells.fill(0, 0, this.slots.count * CELLS);
+    this.counters.clear(this.slots.count);
     this.slots.clear();
-    this.cellsUsed = 0;
   }
 
   /** Moves the counts by slot into entries (the day changed). */
   private slotsToEntries(): void {
     if (this.slots.count === 0) return;
-    const counts = new CountColumns(this.cellsUsed);
+    const counts = new CountColumns(this.counters.used);
     this.visitSlots(this.slots.inNumberOrder(), 0, Infinity, counts.add, undefined);
     this.clearSlots();
     counts.batch().forEach(this.add);
@@ -470,11 +460,8 @@ export class PendingDownloads {
     for (let e = this.counts.get(filename); e; e = e.next) this.entries -= 1;
     this.counts.delete(filename);
     for (const slot of this.slots.slotsNamed(filename)) {
-      for (let at = slot * CELLS; at < (slot + 1) * CELLS; at++) {
-        if (this.cells[at] !== 0) this.cellsUsed -= 1;
-        this.cells[at] = 0;
-        this.reading?.merged?.delete(at);
-      }
+      this.counters.clearSlot(slot);
+      for (let at = slot * CELLS; at < (slot + 1) * CELLS; at++) this.reading?.merged?.delete(at);
       // Its number finds no slot now: the next file given it gets one.
       this.slots.drop(slot);
     }
@@ -559,6 +546,6 @@ export class PendingDownloads {
 
   /** How many counts are pending: 0 when none (one kept both ways counts twice here). */
   get size(): number {
-    return this.entries + this.cellsUsed;
+    return this.entries + this.counters.used;
   }
 }
