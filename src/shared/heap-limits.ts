@@ -94,15 +94,3 @@ export const DAEMON_MALLOC_ARENAS = '2';
 export function daemonMallocEnv(env: NodeJS.ProcessEnv): { MALLOC_ARENA_MAX: string } {
   return { MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? DAEMON_MALLOC_ARENAS };
 }
-
-/**
- * The Node options the daemon is started with, before its script, by what starts it (`pyrepo
- * start`, the systemd and launchd services; the container image sets them in NODE_OPTIONS).
- *
- * The young generation's 1 MB semi-spaces ({@link keepHeapSmall}) as a start-up setting, which
- * a worker thread starting cannot set back: set at run time only, the setting was lost in
- * some runs whenever a thread started (the admin's bcrypt check at start, a journal's or a
- * hash's thread), and the young generation grew for good. In one bench run the daemons kept
- * 2, 4, 8 and 16 MB young generations, and the one with 16 MB was 14 MB larger all along.
- */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
