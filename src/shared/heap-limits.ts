@@ -94,3 +94,18 @@ export const DAEMON_MALLOC_ARENAS = '2';
 export function daemonMallocEnv(env: NodeJS.ProcessEnv): { MALLOC_ARENA_MAX: string } {
   return { MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? DAEMON_MALLOC_ARENAS };
 }
+
+/**
+ * The Node options the daemon is started with, before its script, by what starts it (`pyrepo
+ * start`, the systemd and launchd services; the container image sets them in NODE_OPTIONS).
+ *
+ * A bound on the young generation that nothing at run time undoes: semi-spaces of at most
+ * 2 MB. `--semi-space-growth-factor=1` ({@link keepHeapSmall}) keeps them at 1 MB in most runs,
+ * but not in all: in one bench run the daemons' young generations were 2, 4, 8 and 16 MB
+ * (both semi-spaces), grown in the first second after the spawn, and the one with 16 MB was
+ * 14 MB larger all along; a small script allocating with many survivors grew it to 32 MB with
+ * the factor set on the command line too. With 1 MB as the bound, pages and downloads were
+ * 15-20% slower and the download p99 7.5 ms (two alternated rounds); with 2 MB, as fast as
+ * without a bound, and no larger.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];

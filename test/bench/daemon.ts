@@ -10,7 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { accessFiles } from '../../src/shared/access-file.js';
 import { HealthSchema, type Health } from '../../src/shared/api.js';
 import { hashPassword, parseHtpasswd, setHtpasswdUser } from '../../src/shared/htpasswd.js';
-import { daemonMallocEnv } from '../../src/shared/heap-limits.js';
+import { DAEMON_NODE_FLAGS, daemonMallocEnv } from '../../src/shared/heap-limits.js';
 import { cpuSecondsOf, sleep, spawnManaged, stopManaged, type Managed } from './procs.js';
 
 export type LogLevel = 'info' | 'warn';
@@ -103,6 +103,7 @@ function spawnDaemon(o: DaemonOptions, port: number, attempt: number): Daemon {
   const args = [
     // BENCH_DAEMON_NODE_ARGS profiles the daemons, e.g. "--cpu-prof --cpu-prof-dir=DIR".
     ...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ...DAEMON_NODE_FLAGS,
     o.cli,
     'serve',
     '--host',
@@ -119,9 +120,9 @@ function spawnDaemon(o: DaemonOptions, port: number, attempt: number): Daemon {
   ];
   const spawnedAtEpoch = Date.now();
   const spawnedAt = performance.now();
-  // The environment `pyrepo init` and `pyrepo start` (and the service unit and the container
-  // image) start the daemon with: two malloc arenas (heap-limits.ts). `serve` run by hand
-  // without it peaked 10-15 MB higher.
+  // The environment and Node options `pyrepo init` and `pyrepo start` (and the service unit and
+  // the container image) start the daemon with: two malloc arenas, semi-spaces of at most 2 MB
+  // (heap-limits.ts). `serve` run by hand without the arenas peaked 10-15 MB higher.
   const env = { ...process.env, ...daemonMallocEnv(process.env), ...o.env };
   const proc = spawnManaged(`daemon ${o.label}`, process.execPath, args, { stdoutFile, stderrFile, marker: o.dataDir, env });
   return { label: o.label, proc, port, url: `http://127.0.0.1:${port}`, spawnedAt, spawnedAtEpoch, stdoutFile, stderrFile, dataDir: o.dataDir, packagesDir: o.packagesDir, logLevel: o.logLevel };

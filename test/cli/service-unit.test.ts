@@ -25,7 +25,7 @@ describe('renderSystemdUnit', () => {
     const unit = renderSystemdUnit(spec);
     expect(unit.split('\n')[0]).toBe(`# ${SERVICE_MARKER}`);
     expect(isOurs(unit)).toBe(true);
-    expect(line(unit, 'ExecStart=')).toEqual(['ExecStart=/usr/bin/node /opt/pyrepo/dist/cli/index.js serve']);
+    expect(line(unit, 'ExecStart=')).toEqual(['ExecStart=/usr/bin/node --max-semi-space-size=2 /opt/pyrepo/dist/cli/index.js serve']);
     expect(unit).toContain('\n[Service]\nType=simple\n');
     expect(unit).toContain('\nRestart=on-failure\nRestartSec=2\n');
     expect(unit).toContain('\nDescription=pyrepo private Python package index\n');
@@ -47,7 +47,7 @@ describe('renderSystemdUnit', () => {
 
   it('quotes and escapes paths with spaces, %, $, quotes and backslashes in ExecStart', () => {
     const unit = renderSystemdUnit({ ...spec, nodePath: '/opt/node 20/bin/node', cliEntry: '/srv/100%/a$b/"q"\\x/index.js' });
-    expect(line(unit, 'ExecStart=')).toEqual(['ExecStart="/opt/node 20/bin/node" "/srv/100%%/a$$b/\\"q\\"\\\\x/index.js" serve']);
+    expect(line(unit, 'ExecStart=')).toEqual(['ExecStart="/opt/node 20/bin/node" --max-semi-space-size=2 "/srv/100%%/a$$b/\\"q\\"\\\\x/index.js" serve']);
   });
 
   it('refuses relative paths, control characters and bad variable names', () => {
@@ -103,7 +103,7 @@ describe('renderLaunchdPlist', () => {
     expect(isOurs(plist)).toBe(true);
     expect(plist).toContain('<key>Label</key>\n  <string>dev.pyrepo.daemon</string>');
     expect(plist).toContain(
-      '<key>ProgramArguments</key>\n  <array>\n    <string>/usr/bin/node</string>\n    <string>/opt/pyrepo/dist/cli/index.js</string>\n    <string>serve</string>\n  </array>',
+      '<key>ProgramArguments</key>\n  <array>\n    <string>/usr/bin/node</string>\n    <string>--max-semi-space-size=2</string>\n    <string>/opt/pyrepo/dist/cli/index.js</string>\n    <string>serve</string>\n  </array>',
     );
     expect(plist).toContain('<key>RunAtLoad</key>\n  <true/>');
     expect(plist).toContain('<key>KeepAlive</key>\n  <dict>\n    <key>SuccessfulExit</key>\n    <false/>\n  </dict>');

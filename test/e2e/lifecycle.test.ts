@@ -92,6 +92,8 @@ describe('init, start, status, stop', () => {
     // Started with two malloc arenas (less memory, heap-limits.ts), or the number the user set.
     const environ = readFileSync(`/proc/${s.pid}/environ`, 'utf8').split('\0');
     expect(environ).toContain(`MALLOC_ARENA_MAX=${opts.env?.MALLOC_ARENA_MAX ?? '2'}`);
+    // And a bound on the young generation that nothing at run time undoes (heap-limits.ts).
+    expect(readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=2');
 
     const again = await runCli(['start'], opts);
     expect(again.code, again.output).toBe(0);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../helpers/daemon.js';
+import { DAEMON_NODE_FLAGS } from '../../src/shared/heap-limits.js';
 
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
@@ -69,6 +70,9 @@ describe('Dockerfile', () => {
     const lastUserAt = instructions.findLastIndex((i) => i.stage === 1 && i.keyword === 'USER');
     expect(instructions.findLastIndex((i) => i.stage === 1 && i.keyword === 'RUN')).toBeLessThan(lastUserAt);
     expect(inStage(1, 'ENV').join(' ')).toMatch(/\bPYREPO_HOME=\/var\/lib\/pyrepo\b/);
+    // The daemon's memory settings, as `pyrepo start` gives them (heap-limits.ts).
+    expect(inStage(1, 'ENV').join(' ')).toMatch(/\bMALLOC_ARENA_MAX=2\b/);
+    expect(inStage(1, 'ENV').join(' ')).toMatch(new RegExp(`\\bNODE_OPTIONS=${DAEMON_NODE_FLAGS.join(' ')}(\\s|$)`));
     expect(inStage(1, 'VOLUME')).toEqual(['/var/lib/pyrepo']);
     expect(inStage(1, 'EXPOSE')).toEqual(['8645']);
     // Exec form: the daemon is PID 1 and gets SIGTERM itself (a shell would not pass it on).

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Check } from '@sinclair/typebox/value';
 import { DaemonStateSchema, type DaemonState, type Health } from '../../shared/api.js';
 import { daemonClientFor } from '../../shared/client.js';
-import { daemonMallocEnv } from '../../shared/heap-limits.js';
+import { DAEMON_NODE_FLAGS, daemonMallocEnv } from '../../shared/heap-limits.js';
 import { daemonLogFile, dataLayout, type PyrepoPaths } from '../../shared/paths.js';
 import type { DaemonSettings } from '../../shared/settings.js';
 import { PYREPO_ROOT } from '../../shared/version.js';
@@ -182,7 +182,7 @@ export async function startDaemon(settings: DaemonSettings, paths: PyrepoPaths, 
     const { execa } = await import('execa');
     const fd = openSync(logFile, 'a', 0o600) as 3;
     const spawnDaemon = () =>
-      execa(process.execPath, [daemonEntry(), '--settings', JSON.stringify(settings)], {
+      execa(process.execPath, [...DAEMON_NODE_FLAGS, daemonEntry(), '--settings', JSON.stringify(settings)], {
         detached: true,
         stdin: 'ignore',
         stdout: fd,

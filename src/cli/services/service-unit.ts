@@ -8,7 +8,7 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { AbortError } from '../errors.js';
-import { DAEMON_MALLOC_ARENAS } from '../../shared/heap-limits.js';
+import { DAEMON_MALLOC_ARENAS, DAEMON_NODE_FLAGS } from '../../shared/heap-limits.js';
 
 /** The first line of every file pyrepo writes; a file without it is not ours to replace or remove. */
 export const SERVICE_MARKER = 'Written by pyrepo service install; pyrepo service uninstall removes it.';
@@ -81,7 +81,7 @@ export function systemdEnvironment(name: string, value: string): string {
 /** The systemd user unit (`pyrepo.service`). */
 export function renderSystemdUnit(spec: ServiceSpec): string {
   checkPaths(spec);
-  const exec = [spec.nodePath, spec.cliEntry, 'serve'].map(systemdExecArg).join(' ');
+  const exec = [spec.nodePath, ...DAEMON_NODE_FLAGS, spec.cliEntry, 'serve'].map(systemdExecArg).join(' ');
   return [
     `# ${SERVICE_MARKER}`,
     '# Re-run `pyrepo service install` after moving pyrepo or changing the Node.js install.',
@@ -124,7 +124,7 @@ export function renderLaunchdPlist(spec: LaunchdSpec): string {
     `  ${str(LAUNCHD_LABEL)}`,
     '  <key>ProgramArguments</key>',
     '  <array>',
-    ...[spec.nodePath, spec.cliEntry, 'serve'].map((a) => `    ${str(a)}`),
+    ...[spec.nodePath, ...DAEMON_NODE_FLAGS, spec.cliEntry, 'serve'].map((a) => `    ${str(a)}`),
     '  </array>',
     '  <key>RunAtLoad</key>',
     '  <true/>',
