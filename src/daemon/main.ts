@@ -17,7 +17,7 @@ import { anonymousLanUploadProblem, listenProblem } from '../shared/settings-che
 import { DaemonSettingsSchema, type DaemonSettings } from '../shared/settings.js';
 import { PYREPO_VERSION } from '../shared/version.js';
 import { AppSettingsError, buildApp } from './app.js';
-import { heapForServing, keepHeapSmall } from '../shared/heap-limits.js';
+import { keepHeapSmall } from '../shared/heap-limits.js';
 
 /** A start failure the user can fix (port taken, folder not writable). */
 export class DaemonStartError extends Error {
@@ -97,7 +97,6 @@ export async function runDaemon(settings: DaemonSettings): Promise<RunningDaemon
     if (err instanceof AppSettingsError) throw new DaemonStartError(err.message);
     throw err;
   }
-  void app.initialIndexing.then(heapForServing);
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (err) {

@@ -20,37 +20,31 @@
  *   serving peak varied by up to 24 MB with it (149-175 MB). Without it, under random
  *   downloads of 60,000 files (three alternated runs of 8-10 rounds), the young generation
  *   kept its size, the peak was 7-29 MB lower, and the downloads' p99 no higher.
- * - After a full collection the old generation may grow by a fifth before the next one while
- *   the packages folder is first indexed (the daemon's peak), and by half once it serves
- *   ({@link heapForServing}). Under random downloads of 60,000 files a fifth meant about
- *   three full collections a second, pausing the daemon 2-12 ms each: the downloads' p99
- *   was 6.9 ms, and 3.9-4.0 ms with half, for 8 MB more at the peak (35%: 4.9 ms).
+ * - After a full collection the old generation may grow by a fifth before the next one. While
+ *   downloads promoted several megabytes a second, that meant about three full collections a
+ *   second under random downloads of 60,000 files, pausing the daemon 2-12 ms each, and
+ *   serving allowed half (downloads' p99 6.9 ms with a fifth, 3.9-4.0 ms with half, for 8 MB
+ *   more at the peak). They promote a few hundred kilobytes a second now: with a fifth,
+ *   pages and downloads were as fast and the download p99 no higher (2.0 against 2.3 ms, two
+ *   alternated rounds), and what uploads leave behind is collected before it adds up.
  */
 import { setFlagsFromString } from 'node:v8';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
-/** How much the old generation may grow after a full collection before the next, in percent: while first indexing, then serving. */
-const INDEXING_GROWTH_PERCENT = 20;
-const SERVING_GROWTH_PERCENT = 50;
+/** How much the old generation may grow after a full collection before the next, in percent. */
+const GROWTH_PERCENT = 20;
 
 let applied = false;
-let growthPercent = INDEXING_GROWTH_PERCENT;
 
 function apply(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
-  setFlagsFromString(`--heap-growing-percent=${growthPercent}`);
+  setFlagsFromString(`--heap-growing-percent=${GROWTH_PERCENT}`);
 }
 
 /** Applies the daemon's heap sizing to this process. */
 export function keepHeapSmall(): void {
   applied = true;
   apply();
-}
-
-/** Once the first scan of the packages folder is done: full collections less often (see above). */
-export function heapForServing(): void {
-  growthPercent = SERVING_GROWTH_PERCENT;
-  if (applied) apply();
 }
 
 /**
