@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemdExecArg } from '../../src/cli/services/service-unit.js';
+import { DAEMON_NODE_FLAGS } from '../../src/shared/heap-limits.js';
 import { CLI_PATH, ensureBuilt, isolatedEnv, makeTempRoot, removeTemp, run, runCli, type RunOptions } from '../helpers/daemon.js';
 
 const MARKER = '# Written by pyrepo service install; pyrepo service uninstall removes it.';
@@ -71,7 +72,7 @@ describe('pyrepo service install', () => {
     expect(calls()).toEqual(['--user daemon-reload', '--user enable --now pyrepo.service']);
     const unit = readFileSync(unitFile(), 'utf8');
     expect(unit.split('\n')[0]).toBe(MARKER);
-    expect(unit).toContain(`\nExecStart=${systemdExecArg(process.execPath)} ${systemdExecArg(CLI_PATH)} serve\n`);
+    expect(unit).toContain(`\nExecStart=${systemdExecArg(process.execPath)} ${DAEMON_NODE_FLAGS.join(' ')} ${systemdExecArg(CLI_PATH)} serve\n`);
     expect(unit).toContain(`\nEnvironment=PYREPO_HOME=${join(root, 'pyrepo-home')}\n`);
     expect(unit).toContain('\nWantedBy=default.target\n');
     expect(r.stdout).toContain(`Wrote the systemd user unit ${unitFile()}`);
