@@ -109,7 +109,7 @@ export class FileSlots {
 export const CELLS = INSTALLERS.length * 2;
 
 /** The most a slot's first counter holds ({@link SlotCounters.increment}). */
-export const FIRST_COUNTER_MAX = 0xffff;
+const FIRST_COUNTER_MAX = 0xffff;
 
 /**
  * {@link CELLS} counters for each slot, kept sparse: a slot's first counter (the installer and
