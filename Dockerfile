@@ -36,7 +36,8 @@ FROM ${NODE_IMAGE}
 # PYREPO_HOME puts settings, data and logs in the volume; there is no OS keychain in a
 # container, so the admin password is kept in config/secrets.json (0600) there too.
 # Two malloc arenas and a young generation of at most 2 MB semi-spaces: less memory for the same
-# speed (src/shared/heap-limits.ts says why; `pyrepo start` passes the same Node option).
+# speed (src/shared/heap-limits.ts says why; `pyrepo start` passes the same Node option). A
+# NODE_OPTIONS given to `docker run -e` replaces this one: keep --max-semi-space-size=2 in it.
 ENV NODE_ENV=production PYREPO_HOME=/var/lib/pyrepo PYREPO_KEYCHAIN=off MALLOC_ARENA_MAX=2 NODE_OPTIONS=--max-semi-space-size=2
 # A fixed uid and gid (10001), so that a folder mounted at /var/lib/pyrepo can be given to it.
 RUN groupadd --gid 10001 pyrepo \

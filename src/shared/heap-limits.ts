@@ -10,8 +10,10 @@
  * Both settings are read by V8 each time it resizes, so they take effect when set at run
  * time; neither changes what a collection keeps, only how soon the next one comes.
  *
- * - The young generation stays at its starting size (1 MB semi-spaces): a request's garbage
- *   is a few kilobytes, and a scavenge of a small space with few survivors is short. V8's
+ * - The young generation stays at its starting size (1 MB semi-spaces) in most runs: a
+ *   request's garbage is a few kilobytes, and a scavenge of a small space with few survivors
+ *   is short. What starts the daemon also bounds it at 2 MB semi-spaces from the command line
+ *   ({@link DAEMON_NODE_FLAGS}), which nothing at run time undoes. Without that bound, V8's
  *   flags are set back while a worker thread starts, and the young generation then grows to
  *   16 MB semi-spaces until the thread's 'online' event puts the setting back (it does not
  *   shrink again). The daemon starts no thread under load since download counts are journaled

@@ -61,6 +61,8 @@ describe('PendingDownloads', () => {
     const pending = new PendingDownloads();
     for (let i = 0; i < 140_000; i++) pending.count(a, 'pip', false);
     pending.count(a, 'uv', true);
+    // pip's count is kept both in an entry (the 65,535 moved there) and by slot: size counts it twice.
+    expect(pending.size).toBe(3);
     const today = utcToday();
     expect(sorted(pending.all())).toEqual([
       { filename: a.filename, project: 'alpha', day: today, installer: 'pip', ci: false, count: 140_000 },
@@ -152,13 +154,19 @@ describe('PendingDownloads', () => {
     const files = Array.from({ length: 5000 }, (_, i) => ({ project: `p${i % 3}`, filename: `p-${i}.whl`, id: 2 * i }));
     for (const f of files) pending.count(f, 'pip', true);
     pending.count(files[0] as (typeof files)[number], 'pip', true);
+    // A second counter of one file moves with the rest.
+    pending.count(files[7] as (typeof files)[number], 'uv', false);
     vi.setSystemTime(new Date('2026-03-05T00:00:00.500Z'));
     pending.count(files[0] as (typeof files)[number], 'pip', true);
     const counts = [...pending.all()];
-    expect(counts).toHaveLength(5001);
-    expect(counts.filter((c) => c.day === '2026-03-04').reduce((n, c) => n + c.count, 0)).toBe(5001);
+    expect(counts).toHaveLength(5002);
+    expect(counts.filter((c) => c.day === '2026-03-04').reduce((n, c) => n + c.count, 0)).toBe(5002);
+    expect(counts.filter((c) => c.filename === 'p-7.whl')).toEqual([
+      { filename: 'p-7.whl', project: 'p1', day: '2026-03-04', installer: 'pip', ci: true, count: 1 },
+      { filename: 'p-7.whl', project: 'p1', day: '2026-03-04', installer: 'uv', ci: false, count: 1 },
+    ]);
     expect(counts.filter((c) => c.day === '2026-03-05')).toEqual([{ filename: 'p-0.whl', project: 'p0', day: '2026-03-05', installer: 'pip', ci: true, count: 1 }]);
-    expect(pending.size).toBe(5001);
+    expect(pending.size).toBe(5002);
   });
 });
 
@@ -208,6 +216,25 @@ describe('PendingDownloads in parts', () => {
     });
     expect(counts.filter((c) => c.filename === 'p3-1.0.tar.gz')).toEqual([]);
     expect(counts).toHaveLength(81);
+  });
+
+  it('reads slots of one counter and of several alike, with no entries, and drops one of several between parts', () => {
+    const single = () => {
+      const pending = new PendingDownloads();
+      for (let i = 0; i < 30; i++) pending.count({ project: `s${i}`, filename: `s${i}-1.0.tar.gz`, id: i }, 'pip', false);
+      pending.count({ project: 's12', filename: 's12-1.0.tar.gz', id: 12 }, 'uv', true);
+      pending.count({ project: 's20', filename: 's20-1.0.tar.gz', id: 20 }, 'pdm', false);
+      return pending;
+    };
+    const whole = single().take().list();
+    expect(whole.map((c) => `${c.filename} ${c.installer}`).slice(12, 15)).toEqual(['s12-1.0.tar.gz pip', 's12-1.0.tar.gz uv', 's13-1.0.tar.gz pip']);
+    expect(parts(single(), 7).counts).toEqual(whole);
+    const pending = single();
+    const { counts } = parts(pending, 7, (n) => {
+      if (n === 0) pending.drop('s20-1.0.tar.gz');
+    });
+    expect(counts).toEqual(whole.filter((c) => c.filename !== 's20-1.0.tar.gz'));
+    expect(pending.size).toBe(30);
   });
 
   it('starts again from the beginning, and refuses a part after the last', () => {

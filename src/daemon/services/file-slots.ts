@@ -111,18 +111,26 @@ export const CELLS = INSTALLERS.length * 2;
 /** The most a slot's first counter holds ({@link SlotCounters.increment}). */
 const FIRST_COUNTER_MAX = 0xffff;
 
+/** In a slot's {@link SlotCounters} byte: set when the slot has counters besides its first. */
+const HAS_OTHERS = 0x80;
+const FIRST_CELL = 0x7f;
+
 /**
  * {@link CELLS} counters for each slot, kept sparse: a slot's first counter (the installer and
- * CI flag of its first download) in typed arrays by slot, three bytes, and its others, rare (a
- * file fetched by two installers in the same minute), in a Map by cell index (slot * CELLS +
- * cell). Every counter in a typed array, 28 bytes a slot, was the largest part of what random
- * downloads of 60,000 files kept: the minute's counts not folded yet have a slot per file
- * downloaded, 1.8 MB, and each second's two sets 0.9 MB each.
+ * CI flag of its first download) in typed arrays by slot, three bytes, and its others (a file
+ * fetched by two installers, or from CI and not, in the same minute) in a Map by cell index
+ * (slot * CELLS + cell), the slot marked as having some. Every counter in a typed array, 28
+ * bytes a slot, was the largest part of what random downloads of 60,000 files kept: the
+ * minute's counts not folded yet have a slot per file downloaded, 1.8 MB, and each second's
+ * two sets 0.9 MB each.
  */
 export class SlotCounters {
   /** Counters above zero. */
   used = 0;
-  /** By slot: the cell of its first counter + 1 (0: none), and that counter. */
+  /**
+   * By slot: the cell of its first counter + 1 (0: none; {@link FIRST_CELL}), with
+   * {@link HAS_OTHERS}; and that counter, which means nothing while the slot has none.
+   */
   private firstCell = new Uint8Array(1024);
   private firstCount = new Uint16Array(1024);
   /** The other counters above zero, by cell index. */
@@ -139,7 +147,8 @@ export class SlotCounters {
       this.firstCell = grown(this.firstCell, size);
       this.firstCount = grown(this.firstCount, size);
     }
-    const first = this.firstCell[slot] as number;
+    const mark = this.firstCell[slot] as number;
+    const first = mark & FIRST_CELL;
     if (first === 0) {
       this.firstCell[slot] = cell + 1;
       this.firstCount[slot] = 1;
@@ -159,34 +168,36 @@ export class SlotCounters {
     const value = this.others.get(at) ?? 0;
     if (value === 0) this.used += 1;
     this.others.set(at, value + 1);
+    this.firstCell[slot] = mark | HAS_OTHERS;
     return 0;
   }
 
   /** Counter `cell` of `slot`. */
   get(slot: number, cell: number): number {
-    const first = slot < this.firstCell.length ? (this.firstCell[slot] as number) : 0;
-    if (first === cell + 1) return this.firstCount[slot] as number;
-    return this.others.size === 0 ? 0 : (this.others.get(slot * CELLS + cell) ?? 0);
+    const mark = slot < this.firstCell.length ? (this.firstCell[slot] as number) : 0;
+    if ((mark & FIRST_CELL) === cell + 1) return this.firstCount[slot] as number;
+    return (mark & HAS_OTHERS) === 0 ? 0 : (this.others.get(slot * CELLS + cell) ?? 0);
   }
 
-  /** Whether any slot has a counter above zero besides its first. */
-  get hasOthers(): boolean {
-    return this.others.size !== 0;
+  /** Whether `slot` has counters above zero besides its first (then read it cell by cell with {@link get}). */
+  hasOthers(slot: number): boolean {
+    return slot < this.firstCell.length && ((this.firstCell[slot] as number) & HAS_OTHERS) !== 0;
   }
 
   /** The cell of `slot`'s first counter, -1 when it has none. */
   firstCellOf(slot: number): number {
-    return slot < this.firstCell.length ? (this.firstCell[slot] as number) - 1 : -1;
+    return slot < this.firstCell.length ? ((this.firstCell[slot] as number) & FIRST_CELL) - 1 : -1;
   }
 
   /** Sets `slot`'s counters to zero. */
   clearSlot(slot: number): void {
-    if (slot < this.firstCell.length && this.firstCell[slot] !== 0) {
-      this.firstCell[slot] = 0;
-      this.used -= 1;
+    if (slot >= this.firstCell.length) return;
+    const mark = this.firstCell[slot] as number;
+    if ((mark & FIRST_CELL) !== 0) this.used -= 1;
+    if ((mark & HAS_OTHERS) !== 0) {
+      for (let at = slot * CELLS; at < (slot + 1) * CELLS; at++) if (this.others.delete(at)) this.used -= 1;
     }
-    if (this.others.size === 0) return;
-    for (let at = slot * CELLS; at < (slot + 1) * CELLS; at++) if (this.others.delete(at)) this.used -= 1;
+    this.firstCell[slot] = 0;
   }
 
   /** Sets the counters of slots 0 to `slots` (not included) to zero. */

@@ -306,9 +306,10 @@ class CountColumns {
  * downloads of 60,000 files a sixth of all it promoted.
  *
  * Today's downloads of a file the catalog numbers (ServedFile.id), nearly all of them, are
- * counted in typed arrays by slot, with nothing allocated per file: the entry objects and the
- * Map made anew at each write (a large object, its table copied as it grew) were, after the
- * above, 60% of what random downloads promoted. Other counts (another day, a file with no
+ * counted by slot ({@link SlotCounters}: typed arrays, and a Map only for a file's second
+ * installer or CI flag), with nothing allocated per file: the entry objects and the Map made
+ * anew at each write (a large object, its table copied as it grew) were, after the above, 60%
+ * of what random downloads promoted. Other counts (another day, a file with no
  * number, counts put back after a failed write) are chained entries as above.
  */
 export class PendingDownloads {
@@ -359,13 +360,12 @@ export class PendingDownloads {
   private visitSlots(order: Uint32Array, from: number, rows: number, visit: Visit, merged: Map<number, number> | undefined): number {
     const counters = this.counters;
     const { filenames, projects } = this.slots;
-    // Nearly always each slot has one counter, and only it needs reading.
-    const firstOnly = merged === undefined && !counters.hasOthers;
     let visited = 0;
     let i = from;
     for (; i < order.length && visited < rows; i++) {
       const slot = order[i] as number;
-      if (firstOnly) {
+      // Nearly always a slot has one counter, and only it needs reading.
+      if (merged === undefined && !counters.hasOthers(slot)) {
         const c = counters.firstCellOf(slot);
         if (c === -1) continue;
         visit(filenames[slot] as string, projects[slot] as string, this.day, INSTALLERS[c >> 1] as Installer, (c & 1) === 1, counters.get(slot, c));
