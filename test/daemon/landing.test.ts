@@ -185,3 +185,55 @@ describe('the project filter', () => {
     expect(shown(after.body)).toContain('delta');
   });
 });
+
+describe('the latest versions of many projects at once', () => {
+  let m: TestApp;
+  beforeAll(async () => {
+    m = await makeApp();
+  });
+  afterAll(async () => {
+    await m.close();
+  });
+
+  it('are the ones each project’s own view gives, yanks, pre-releases and spellings of one release included', async () => {
+    const releases: [string, string, 'wheel' | 'sdist'][] = [];
+    for (let i = 0; i < 40; i++) {
+      const name = `many-${String(i).padStart(2, '0')}`;
+      switch (i % 5) {
+        case 0: // the newest release is yanked below
+          releases.push([name, '1.0', 'wheel'], [name, '1.10', 'wheel']);
+          break;
+        case 1: // only pre-releases
+          releases.push([name, '2.0b1', 'wheel'], [name, '2.0a3', 'sdist']);
+          break;
+        case 2: // a final release is preferred to a newer pre-release
+          releases.push([name, '3.0', 'wheel'], [name, '3.1rc1', 'wheel']);
+          break;
+        case 3: // one release spelled two ways: the first file by name says which
+          releases.push([name, '4.0', 'sdist'], [name, '4.0.0', 'wheel']);
+          break;
+        default: // its only release is yanked below
+          releases.push([name, '0.1', 'wheel']);
+      }
+    }
+    for (const [name, version, kind] of releases) expect((await upload(m.app, { name, version }, kind)).res.statusCode).toBe(200);
+    for (let i = 0; i < 40; i += 5) {
+      for (const [n, v] of [[i, '1.10'], [i + 4, '0.1']] as const) {
+        const res = await m.app.inject({ method: 'POST', url: `/-/api/projects/many-${String(n).padStart(2, '0')}/releases/${v}/yank`, payload: {} });
+        expect(res.statusCode, res.body).toBe(200);
+      }
+    }
+    // Forty projects not known yet: read from every release at once.
+    const summaries = await m.app.reader.projectSummaries();
+    const atOnce = new Map(summaries.map((p) => [p.name, p.latestVersion]));
+    expect(atOnce.get('many-00')).toBe('1.0');
+    expect(atOnce.get('many-01')).toBe('2.0b1');
+    expect(atOnce.get('many-02')).toBe('3.0');
+    expect(atOnce.get('many-04')).toBe('0.1');
+    // Each from its own view, the way one changed project is read.
+    for (const p of summaries) {
+      m.app.reader.changed(p.name);
+      expect(await m.app.reader.latestVersion(p.name), p.name).toBe(atOnce.get(p.name));
+    }
+  });
+});

@@ -16,6 +16,11 @@ import { sendPage } from './respond.js';
 
 /** Longest filter kept (a project name is at most a couple of hundred characters). */
 const MAX_QUERY = 200;
+/**
+ * Renderings kept (base URLs times filters). Each lists every project, 1.5 MB at 10,000
+ * projects: a few filters tried in a browser without scripts must not keep tens of them.
+ */
+const KEPT_RENDERINGS = 4;
 
 /** What the filter compares: lower case, runs of `-`, `_`, `.` and spaces as one `-` (PEP 503, loosely). */
 function folded(text: string): string {
@@ -86,7 +91,7 @@ function queryOf(req: FastifyRequest): string {
 }
 
 export default async function landingRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
-  const pages = new SerialPages(() => app.reader.serial);
+  const pages = new SerialPages(() => app.reader.serial, KEPT_RENDERINGS);
   app.get('/', async (req, reply) => {
     const baseUrl = baseUrlOf(req, opts.publicUrl);
     const q = queryOf(req);

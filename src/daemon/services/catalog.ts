@@ -304,6 +304,14 @@ const FOLD_MS = 60_000;
 /** A journal this large is folded sooner: about half a minute of random downloads of 60,000 files. */
 const JOURNAL_FOLD_BYTES = 32 * 1024 * 1024;
 
+/** One release of a project: its key, the version its first file (by name) states, and whether it is yanked. */
+export interface ReleaseVersion {
+  project: string;
+  releaseKey: string;
+  version: string;
+  yanked: boolean;
+}
+
 /** One project of the project list, with its counts. */
 export interface ProjectSummaryRecord {
   name: string;
@@ -446,6 +454,10 @@ export class Catalog {
       touchMtime: s('UPDATE files SET mtime_ms = ? WHERE filename = ?'),
       release: s('SELECT yanked, yanked_reason, yanked_by, yanked_from FROM releases WHERE project = ? AND release_key = ?'),
       releasesOfProject: s('SELECT release_key, yanked, yanked_reason, yanked_by, yanked_from FROM releases WHERE project = ?'),
+      // The version is the first file's by name: SQLite takes a bare column from the row MIN() picked.
+      releaseVersions: s(`SELECT f.project, f.release_key, f.version, MIN(f.filename), COALESCE(r.yanked, 0)
+        FROM files f LEFT JOIN releases r ON r.project = f.project AND r.release_key = f.release_key
+        GROUP BY f.project, f.release_key ORDER BY f.project`),
       setYank: s(`INSERT INTO releases (project, release_key, yanked, yanked_reason, yanked_by, yanked_from) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
           yanked_by = excluded.yanked_by, yanked_from = excluded.yanked_from`),
@@ -710,6 +722,16 @@ export class Catalog {
   releaseStates(project: string): Map<string, ReleaseState> {
     const rows = this.stmt.releasesOfProject!.all(project) as (ReleaseRow & { release_key: string })[];
     return new Map(rows.map((r) => [r.release_key, releaseStateOf(r)]));
+  }
+
+  /** Every release of every project with its version and yank state, a project's together (the latest versions of many projects at once). */
+  releaseVersions(): ReleaseVersion[] {
+    return (this.stmt.releaseVersions!.raw().all() as [string, string, string, string, number][]).map(([project, releaseKey, version, , yanked]) => ({
+      project,
+      releaseKey,
+      version,
+      yanked: yanked === 1,
+    }));
   }
 
   /**

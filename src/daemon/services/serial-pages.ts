@@ -7,11 +7,16 @@
 import { PageCache, type Page } from './page-cache.js';
 
 export class SerialPages {
-  private readonly pages = new PageCache();
+  private readonly pages: PageCache;
   private serial: number;
 
-  constructor(private readonly serialOf: () => number) {
+  /** `maxVariants`: renderings kept per key (PageCache's default when not given). */
+  constructor(
+    private readonly serialOf: () => number,
+    maxVariants?: number,
+  ) {
     this.serial = serialOf();
+    this.pages = new PageCache(undefined, maxVariants);
   }
 
   /** The page `variant` of `key`, rendered on first use since the last change; undefined when `render` finds nothing. */

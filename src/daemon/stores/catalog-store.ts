@@ -13,7 +13,7 @@
  *   reading method includes the counts not written yet.
  */
 import type { InstallerCount, Installer } from '../../shared/api.js';
-import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState, ServedFile } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState, ReleaseVersion, ServedFile } from '../services/catalog.js';
 
 /** `addFile` refused: a file of that name is already on the index (and `replace` was not asked). */
 export class FileExistsError extends Error {
@@ -74,6 +74,8 @@ export interface CatalogStore {
   metadataBytes(filename: string): Promise<Buffer | undefined>;
 
   releaseStates(project: string): Promise<Map<string, ReleaseState>>;
+  /** Every release of every project, a project's one after the other: its version is its first file's by name (byte order). */
+  releaseVersions(): Promise<ReleaseVersion[]>;
   setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>): Promise<void>;
   /** Sets a release's yank state as it is, with who made it (a copy of another catalog; not journaled). */
   putReleaseState(project: string, releaseKey: string, state: ReleaseState): Promise<void>;

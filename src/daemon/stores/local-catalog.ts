@@ -79,6 +79,9 @@ export class LocalCatalog implements CatalogStore, ImmediateReads {
   async releaseStates(project: string) {
     return this.catalog.releaseStates(project);
   }
+  async releaseVersions() {
+    return this.catalog.releaseVersions();
+  }
   async activity(opts: { project?: string; limit: number }) {
     return this.catalog.activity(opts);
   }

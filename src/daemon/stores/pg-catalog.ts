@@ -9,7 +9,7 @@
 import pg from 'pg';
 import type { InstallerCount, Installer } from '../../shared/api.js';
 import { RECENT_DAYS } from '../../shared/api.js';
-import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState, ServedFile } from '../services/catalog.js';
+import type { ActivityRecord, Actor, DownloadCountRow, FileRecord, ProjectRecord, ProjectSummaryRecord, ReleaseState, ReleaseVersion, ServedFile } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type NewFile, type Role } from './catalog-store.js';
 import { lastDays, perDay, perFile, perInstaller, summaries, UNRECORDED_INSTALLER } from './download-figures.js';
 import type { AccessFile } from '../../shared/access-file.js';
@@ -348,6 +348,15 @@ export class PgCatalog implements CatalogStore {
       [project],
     );
     return new Map(rows.rows.map((r) => [r.release_key, { yanked: r.yanked, reason: r.yanked_reason, yankedBy: r.yanked_by, yankedFrom: r.yanked_from }]));
+  }
+
+  async releaseVersions(): Promise<ReleaseVersion[]> {
+    const rows = await this.pool.query<ReleaseVersion>(
+      `SELECT DISTINCT ON (f.project, f.release_key) f.project, f.release_key AS "releaseKey", f.version, coalesce(r.yanked, false) AS yanked
+        FROM files f LEFT JOIN releases r ON r.project = f.project AND r.release_key = f.release_key
+        ORDER BY f.project, f.release_key, f.filename COLLATE "C"`,
+    );
+    return rows.rows;
   }
 
   async activity(opts: { project?: string; limit: number }): Promise<ActivityRecord[]> {
