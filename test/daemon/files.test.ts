@@ -283,6 +283,26 @@ describe('GET /packages/ (pypiserver\'s list of every file)', () => {
     expect(after.headers.etag).not.toBe(before);
     expect(after.body).toContain(wheelFilename({ ...SPEC, version: '2.0' }));
   });
+
+  it('lists the projects of every group read, by name, each oldest version first; HEAD says its length', async () => {
+    // More projects than are read together (64), uploaded out of order.
+    for (let i = 69; i >= 0; i--) {
+      expect((await upload(t.app, { name: `listed-${String(i).padStart(2, '0')}`, version: i % 2 ? '1.10' : '1.9' }, 'sdist')).res.statusCode).toBe(200);
+    }
+    expect((await upload(t.app, { name: 'listed-00', version: '1.10' }, 'sdist')).res.statusCode).toBe(200);
+    const res = await get('/packages/');
+    expect(res.body.startsWith('<!DOCTYPE html>\n')).toBe(true);
+    expect(res.body.endsWith('  </body>\n</html>\n')).toBe(true);
+    const listed = [...res.body.matchAll(/>(listed_[^<]+)</g)].map((m) => m[1]);
+    expect(listed.slice(0, 3)).toEqual(['listed_00-1.9.tar.gz', 'listed_00-1.10.tar.gz', 'listed_01-1.10.tar.gz']);
+    expect(listed).toHaveLength(71);
+    expect(listed.at(-1)).toBe('listed_69-1.10.tar.gz');
+    const head = await get('/packages/', {}, 'HEAD');
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-length']).toBe(String(res.rawPayload.length));
+    expect(head.headers.etag).toBe(res.headers.etag);
+    expect(head.rawPayload.length).toBe(0);
+  });
 });
 
 describe('GET /packages/<wheel>.metadata (PEP 658)', () => {

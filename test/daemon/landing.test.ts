@@ -176,7 +176,7 @@ describe('the project filter', () => {
     expect(res.body).not.toMatch(/<(link|img|iframe)\b|src="http/);
   });
 
-  it('is served from memory with an ETag until the catalog changes', async () => {
+  it('is kept with an ETag until the catalog changes', async () => {
     const first = await f.app.inject({ url: '/' });
     expect((await f.app.inject({ url: '/', headers: { 'if-none-match': first.headers.etag as string } })).statusCode).toBe(304);
     expect((await upload(f.app, { name: 'delta', version: '1.0' }, 'wheel')).res.statusCode).toBe(200);

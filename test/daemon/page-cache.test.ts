@@ -93,23 +93,3 @@ describe('PageCache with a page file', () => {
     expect(pages.peek('demo', 'html')?.body.toString()).toBe('after the upload');
   });
 });
-
-describe('PageCache renderings per key', () => {
-  it('keeps as many as it is given, and forgets them all at one more', async () => {
-    const pages = new PageCache(undefined, 2);
-    let renders = 0;
-    const render = () => {
-      renders += 1;
-      return `rendering ${renders}`;
-    };
-    await pages.get(ALL_PROJECTS, 'a', render);
-    await pages.get(ALL_PROJECTS, 'b', render);
-    expect(pages.peek(ALL_PROJECTS, 'a')?.body.toString()).toBe('rendering 1');
-    expect(pages.peek(ALL_PROJECTS, 'b')?.body.toString()).toBe('rendering 2');
-    await pages.get(ALL_PROJECTS, 'c', render);
-    expect(pages.peek(ALL_PROJECTS, 'a')).toBeUndefined();
-    expect(pages.peek(ALL_PROJECTS, 'b')).toBeUndefined();
-    expect(pages.peek(ALL_PROJECTS, 'c')?.body.toString()).toBe('rendering 3');
-    expect(renders).toBe(3);
-  });
-});

@@ -14,6 +14,7 @@ import { PackageStorage } from '../services/storage.js';
 import { LocalCatalog } from '../stores/local-catalog.js';
 import { FolderBlobs } from '../stores/folder-blobs.js';
 import { PageFile } from '../services/page-file.js';
+import { removeLeftovers, SpooledPages } from '../services/spooled-pages.js';
 import type { IndexReader } from '../services/index-reader.js';
 import type { Publisher } from '../services/publisher.js';
 import type { SharedIndex } from '../services/shared-index.js';
@@ -31,6 +32,8 @@ declare module 'fastify' {
     events: EventBus;
     /** The shared catalog and bucket, in the shared mode. */
     shared: SharedIndex | undefined;
+    /** Large pages kept in files of their own until the catalog changes, `maxVariants` renderings at most (services/spooled-pages.ts). */
+    spooledPages(maxVariants: number): SpooledPages;
   }
   interface FastifyRequest {
     /** What this request changes on the index, for its access-log line (set by the routes that change something). */
@@ -90,6 +93,9 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   const blobs = new FolderBlobs(storage);
   // Rendered pages live in a file next to the catalog (unlinked once open), not in memory.
   const pageFile = new PageFile(join(dirname(opts.catalogFile), '.pages.tmp'));
+  // Large pages too, each in its own file (unlinked once open).
+  removeLeftovers(dirname(opts.catalogFile));
+  const spooled: SpooledPages[] = [];
   const events = new EventBus({
     previousId: Number(catalog.metaValue(LAST_EVENT_ID) ?? 0) || 0,
     serial: () => local.serial,
@@ -117,6 +123,11 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
   app.decorate('publisher', index.publisher);
   app.decorate('events', events);
   app.decorate('shared', shared);
+  app.decorate('spooledPages', (maxVariants: number) => {
+    const pages = new SpooledPages(dirname(opts.catalogFile), () => index.reader.serial, maxVariants);
+    spooled.push(pages);
+    return pages;
+  });
   let identity: SharedIdentity | undefined;
   if (shared) {
     // Before the first request: a token made on another daemon works here from the start.
@@ -142,6 +153,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     await shared?.close(app.instance);
     catalog.close();
     pageFile.close();
+    for (const pages of spooled) pages.clear();
     await blobs.close();
   });
 }

@@ -13,9 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { NotFound } from '../errors.js';
 import { downloadClientOf } from '../services/installer.js';
 import { decideRange, noneMatch, rangeStillValid, type RangeDecision } from './byte-range.js';
-import { ALL_PROJECTS, type Page } from '../services/page-cache.js';
-import { renderPackagesListing, type ListedFile } from '../services/pages.js';
-import { SerialPages } from '../services/serial-pages.js';
+import { PACKAGES_LISTING_FOOT, PACKAGES_LISTING_HEAD, renderPackagesLinks, type ListedFile } from '../services/pages.js';
+import type { PageWriter } from '../services/spooled-pages.js';
 import { IMMUTABLE, REVALIDATE, sendPage } from './respond.js';
 import { sendFile } from './send-file.js';
 import { sendUpstreamFile } from './upstream.js';
@@ -34,17 +33,25 @@ function isDownload(method: string, status: number, range: RangeDecision): boole
   return status === 200 || (status === 206 && range.kind === 'part' && range.first === 0);
 }
 
-/** Every file on the index for `/packages/`, oldest version first within each project. */
-async function listedFiles(app: FastifyInstance): Promise<ListedFile[]> {
-  const out: ListedFile[] = [];
-  const views = await Promise.all((await app.reader.projects()).map((p) => app.reader.view(p.name)));
-  for (const view of views) {
-    if (!view) continue;
-    for (const f of view.files) {
-      out.push({ relpath: f.relpath, sha256: f.sha256, requiresPython: f.requiresPython, yanked: view.states.get(f.releaseKey) ?? { yanked: false, reason: null } });
+/** Projects whose records are read together for `/packages/`: one group's are in memory at a time. */
+const LISTING_GROUP = 64;
+
+/** Writes `/packages/`: every file on the index, projects by name, oldest version first within each. */
+async function writeListing(app: FastifyInstance, write: PageWriter): Promise<void> {
+  write(PACKAGES_LISTING_HEAD);
+  const projects = await app.reader.projects();
+  for (let at = 0; at < projects.length; at += LISTING_GROUP) {
+    const views = await Promise.all(projects.slice(at, at + LISTING_GROUP).map((p) => app.reader.view(p.name)));
+    const files: ListedFile[] = [];
+    for (const view of views) {
+      if (!view) continue;
+      for (const f of view.files) {
+        files.push({ relpath: f.relpath, sha256: f.sha256, requiresPython: f.requiresPython, yanked: view.states.get(f.releaseKey) ?? { yanked: false, reason: null } });
+      }
     }
+    write(renderPackagesLinks(files));
   }
-  return out;
+  write(PACKAGES_LISTING_FOOT);
 }
 
 const WHOLE: RangeDecision = { kind: 'whole' };
@@ -52,9 +59,9 @@ const WHOLE: RangeDecision = { kind: 'whole' };
 export default async function fileRoutes(app: FastifyInstance): Promise<void> {
   app.get('/packages', (_req, reply) => reply.code(301).header('location', '/packages/').send());
 
-  const listing = new SerialPages(() => app.reader.serial);
+  const listing = app.spooledPages(1);
   app.get('/packages/', async (req, reply) => {
-    const page = (await listing.get(ALL_PROJECTS, 'packages', async () => renderPackagesListing(await listedFiles(app)))) as Page;
+    const page = await listing.get('packages', (write) => writeListing(app, write));
     return sendPage(req, reply, page, 'text/html; charset=utf-8', { cacheControl: REVALIDATE });
   });
 

@@ -2,24 +2,19 @@
  * `GET /`: the projects on this index, each linking to its page, with a filter that works
  * without JavaScript (`?q=`, answered by the server) and as you type (a few lines of inline
  * script un-hide what the server hid), and copy-paste commands for this server's real URL.
- * Rendered once per catalog change and base URL, kept in memory.
+ * Rendered once per catalog change, base URL and filter, kept in a file (spooled-pages.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ProjectSummary } from '../../shared/api.js';
 import { renderHtmlPage, setHtmlHeaders } from '../services/html-page.js';
 import { installCommands } from '../services/install-commands.js';
-import { ALL_PROJECTS, type Page } from '../services/page-cache.js';
 import { escapeHtml } from '../services/pages.js';
-import { SerialPages } from '../services/serial-pages.js';
 import { baseUrlOf } from './base-url.js';
 import { sendPage } from './respond.js';
 
 /** Longest filter kept (a project name is at most a couple of hundred characters). */
 const MAX_QUERY = 200;
-/**
- * Renderings kept (base URLs times filters). Each lists every project, 1.5 MB at 10,000
- * projects: a few filters tried in a browser without scripts must not keep tens of them.
- */
+/** Renderings kept (base URLs times filters); each lists every project, 1.5 MB at 10,000 projects. */
 const KEPT_RENDERINGS = 4;
 
 /** What the filter compares: lower case, runs of `-`, `_`, `.` and spaces as one `-` (PEP 503, loosely). */
@@ -91,11 +86,11 @@ function queryOf(req: FastifyRequest): string {
 }
 
 export default async function landingRoutes(app: FastifyInstance, opts: { publicUrl?: string }): Promise<void> {
-  const pages = new SerialPages(() => app.reader.serial, KEPT_RENDERINGS);
+  const pages = app.spooledPages(KEPT_RENDERINGS);
   app.get('/', async (req, reply) => {
     const baseUrl = baseUrlOf(req, opts.publicUrl);
     const q = queryOf(req);
-    const page = (await pages.get(ALL_PROJECTS, `${baseUrl}|${q}`, async () => renderLanding(baseUrl, await app.reader.projectSummaries(), q))) as Page;
+    const page = await pages.get(`${baseUrl}|${q}`, async (write) => write(renderLanding(baseUrl, await app.reader.projectSummaries(), q)));
     // The policy names the filter script whether or not this page has it (an empty index has none).
     return sendPage(req, setHtmlHeaders(reply, FILTER_SCRIPT), page, 'text/html; charset=utf-8');
   });

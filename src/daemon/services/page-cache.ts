@@ -25,7 +25,7 @@ type StoredPage = Page | FiledPage;
 /** Key under which pages that list every project are kept. */
 export const ALL_PROJECTS = '\u0000all';
 
-/** Renderings kept per project by default: formats times the few base URLs a server is reached by. */
+/** Renderings kept per project: formats times the few base URLs a server is reached by. */
 const MAX_VARIANTS = 32;
 
 /**
@@ -44,11 +44,7 @@ export function makePage(text: string): Page {
 export class PageCache {
   private readonly pages = new Map<string, Map<string, StoredPage>>();
 
-  constructor(
-    private readonly file?: PageFile,
-    /** Renderings kept per project; one more forgets them all. */
-    private readonly maxVariants = MAX_VARIANTS,
-  ) {}
+  constructor(private readonly file?: PageFile) {}
 
   /** Bumped by every invalidation: a page rendered while one happened may show the old state and is not kept. */
   private generation = 0;
@@ -78,7 +74,7 @@ export class PageCache {
       variants = new Map();
       // Own copies: the strings asked with are often cut from a request head (ownString).
       this.pages.set(ownString(project), variants);
-    } else if (variants.size >= this.maxVariants) {
+    } else if (variants.size >= MAX_VARIANTS) {
       // Variants keyed by Host header (absolute URLs) must not grow without bound.
       if (this.release(variants)) return page;
       variants.clear();

@@ -204,21 +204,25 @@ export interface ListedFile {
   yanked: ReleaseState;
 }
 
+/** The start of `/packages/`, before the links ({@link renderPackagesLinks}). */
+export const PACKAGES_LISTING_HEAD =
+  '<!DOCTYPE html>\n<html lang="en">\n  <head>\n    <meta charset="utf-8">\n    <title>Index of packages</title>\n  </head>\n' +
+  '  <body>\n    <h1>Index of packages</h1>\n';
+/** The end of `/packages/`, after the links. */
+export const PACKAGES_LISTING_FOOT = '  </body>\n</html>\n';
+
 /**
- * `/packages/`: every file as a link, the page pypiserver serves there (pip's and
- * buildout's `--find-links` read it), with the hash and the attributes of the simple pages.
+ * Links of `/packages/`, the page pypiserver serves there (pip's and buildout's `--find-links`
+ * read it): each file with its hash and the attributes of the simple pages. The page is the
+ * head, the links of every file, then the foot: written in parts, it is never whole in memory.
  */
-export function renderPackagesListing(files: ListedFile[]): string {
-  const links = files
-    .map((f) => {
-      let attrs = ` href="${f.relpath.split('/').map(encodeURIComponent).join('/')}#sha256=${f.sha256}"`;
-      if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
-      if (f.yanked.yanked) attrs += ` data-yanked="${escapeHtml(f.yanked.reason ?? '')}"`;
-      return `    <a${attrs}>${escapeHtml(f.relpath)}</a><br>\n`;
-    })
-    .join('');
-  return (
-    '<!DOCTYPE html>\n<html lang="en">\n  <head>\n    <meta charset="utf-8">\n    <title>Index of packages</title>\n  </head>\n' +
-    `  <body>\n    <h1>Index of packages</h1>\n${links}  </body>\n</html>\n`
-  );
+export function renderPackagesLinks(files: ListedFile[]): string {
+  let links = '';
+  for (const f of files) {
+    let attrs = ` href="${f.relpath.split('/').map(encodeURIComponent).join('/')}#sha256=${f.sha256}"`;
+    if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
+    if (f.yanked.yanked) attrs += ` data-yanked="${escapeHtml(f.yanked.reason ?? '')}"`;
+    links += `    <a${attrs}>${escapeHtml(f.relpath)}</a><br>\n`;
+  }
+  return links;
 }

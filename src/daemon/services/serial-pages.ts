@@ -7,16 +7,11 @@
 import { PageCache, type Page } from './page-cache.js';
 
 export class SerialPages {
-  private readonly pages: PageCache;
+  private readonly pages = new PageCache();
   private serial: number;
 
-  /** `maxVariants`: renderings kept per key (PageCache's default when not given). */
-  constructor(
-    private readonly serialOf: () => number,
-    maxVariants?: number,
-  ) {
+  constructor(private readonly serialOf: () => number) {
     this.serial = serialOf();
-    this.pages = new PageCache(undefined, maxVariants);
   }
 
   /** The page `variant` of `key`, rendered on first use since the last change; undefined when `render` finds nothing. */

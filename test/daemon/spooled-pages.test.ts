@@ -1,0 +1,153 @@
+/**
+ * Large pages in files of their own: written in parts and read back byte for byte, rendered
+ * once until the catalog changes, never left in the folder, closed only after their last
+ * reader, and made in memory when the folder cannot take them.
+ */
+import { fstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makePage } from '../../src/daemon/services/page-cache.js';
+import { removeLeftovers, SpooledPages, type SpooledPage } from '../../src/daemon/services/spooled-pages.js';
+
+let dir: string;
+let serial: number;
+let pages: SpooledPages;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pyrepo-spooled-'));
+  serial = 1;
+  pages = new SpooledPages(dir, () => serial, 2);
+});
+afterEach(() => {
+  pages.clear();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const fdOf = (page: SpooledPage) => (page as unknown as { fd: number }).fd;
+const isOpen = (fd: number) => {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function counting(parts: string[]): { render: (write: (t: string) => void) => Promise<void>; renders: () => number } {
+  let renders = 0;
+  return {
+    render: async (write) => {
+      renders += 1;
+      for (const part of parts) {
+        write(part);
+        await Promise.resolve();
+      }
+    },
+    renders: () => renders,
+  };
+}
+
+describe('SpooledPages', () => {
+  it('serves a page written in parts byte for byte, with the ETag an in-memory page would have, and leaves no file in the folder', async () => {
+    const big = 'é'.repeat(100_000);
+    const { render, renders } = counting(['<p>', big, '</p>\n']);
+    const page = (await pages.get('home', render)) as SpooledPage;
+    const whole = `<p>${big}</p>\n`;
+    expect(page.length).toBe(Buffer.byteLength(whole));
+    expect(page.etag).toBe(makePage(whole).etag);
+    expect(await text(page.stream())).toBe(whole);
+    expect(await text(page.stream())).toBe(whole);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await pages.get('home', render)).toBe(page);
+    expect(renders()).toBe(1);
+  });
+
+  it('renders once for requests that come while it renders', async () => {
+    const { render, renders } = counting(['a', 'b', 'c']);
+    const [a, b, c] = await Promise.all([pages.get('x', render), pages.get('x', render), pages.get('x', render)]);
+    expect(renders()).toBe(1);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+  });
+
+  it('renders again after a change, and closes the old file only after its last reader', async () => {
+    const old = (await pages.get('x', counting(['old '.repeat(50_000)]).render)) as SpooledPage;
+    const reading = old.stream();
+    reading.pause();
+    serial = 2;
+    const fresh = (await pages.get('x', counting(['new']).render)) as SpooledPage;
+    expect(await text(fresh.stream())).toBe('new');
+    // Forgotten, still read whole by the reader it had.
+    expect(isOpen(fdOf(old))).toBe(true);
+    expect(await text(reading)).toBe('old '.repeat(50_000));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(isOpen(fdOf(old))).toBe(false);
+  });
+
+  it('keeps the file open for the other readers when one hangs up half way', async () => {
+    const body = 'z'.repeat(300_000);
+    const page = (await pages.get('x', counting([body]).render)) as SpooledPage;
+    const quitter = page.stream();
+    const stayer = page.stream();
+    await new Promise<void>((resolve) => quitter.once('data', () => resolve()));
+    quitter.destroy();
+    await new Promise((resolve) => quitter.once('close', resolve));
+    pages.clear();
+    expect(isOpen(fdOf(page))).toBe(true);
+    expect(await text(stayer)).toBe(body);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(isOpen(fdOf(page))).toBe(false);
+  });
+
+  it('answers a page whose rendering saw a change, without keeping it', async () => {
+    const page = (await pages.get('x', async (write) => {
+      write('before');
+      serial = 2;
+    })) as SpooledPage;
+    // Read in the same turn, as a route does once the page is there.
+    const body = text(page.stream());
+    expect(await body).toBe('before');
+    const again = await pages.get('x', counting(['after']).render);
+    expect(await text((again as SpooledPage).stream())).toBe('after');
+  });
+
+  it('keeps as many renderings as it is given, and forgets them all at one more', async () => {
+    const a = (await pages.get('a', counting(['a']).render)) as SpooledPage;
+    await pages.get('b', counting(['b']).render);
+    expect(isOpen(fdOf(a))).toBe(true);
+    await pages.get('c', counting(['c']).render);
+    expect(isOpen(fdOf(a))).toBe(false);
+    const { render, renders } = counting(['a again']);
+    await pages.get('a', render);
+    expect(renders()).toBe(1);
+  });
+
+  it('makes the page in memory, not kept, when the folder cannot take it', async () => {
+    const nowhere = new SpooledPages(join(dir, 'no-such-folder'), () => serial, 2);
+    const { render, renders } = counting(['in ', 'memory']);
+    const page = await nowhere.get('x', render);
+    expect('body' in page && page.body.toString()).toBe('in memory');
+    expect(page.etag).toBe(makePage('in memory').etag);
+    await nowhere.get('x', render);
+    // The file could not be made: each request renders into memory, once.
+    expect(renders()).toBe(2);
+  });
+
+  it('passes on an error of the rendering itself', async () => {
+    await expect(
+      pages.get('x', () => {
+        throw new Error('the catalog is gone');
+      }),
+    ).rejects.toThrow('the catalog is gone');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('removes the files an earlier process left, and nothing else', () => {
+    writeFileSync(join(dir, '.spooled-7.tmp'), 'left');
+    writeFileSync(join(dir, '.pages.tmp'), 'not ours');
+    writeFileSync(join(dir, 'catalog.sqlite'), 'not ours');
+    removeLeftovers(dir);
+    expect(readdirSync(dir).sort()).toEqual(['.pages.tmp', 'catalog.sqlite']);
+  });
+});
