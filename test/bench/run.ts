@@ -24,7 +24,8 @@
  *      connection, then over eight at once; `pyrepo status` and `pyrepo --version`
  *   and in the default-logging and --log-level warn runs, random files of the N-project
  *   folder under /packages/ (pip's User-Agent, so every one is counted) vs nginx
- *   serving the same folder; each target is issue 15's table (PASS/FAIL per row),
+ *   serving the same folder, then the web home and the /packages/ listing once each (their
+ *   memory is in the serving peak); each target is issue 15's table (PASS/FAIL per row),
  *   and diagnostics that explain failures: the start-up floor (Node + module loading), and
  *   the N-project daemon again with `serve --no-watch` (load, uploads, memory).
  *
@@ -312,6 +313,28 @@ async function saveRootPage(url: string, projects: number, saveTo: string): Prom
   writeFileSync(join(saveTo, 'simple', 'index.html'), text);
 }
 
+/**
+ * The pages that list every project or file, `GET /` (the web home) and `/packages/`, each
+ * fetched once and checked to list them all: the serving peak covers what a person opening
+ * them in a browser costs the daemon.
+ */
+async function fetchListings(url: string, projects: number): Promise<string> {
+  const said: string[] = [];
+  for (const [path, pattern, expected] of [
+    ['/', /<li data-name=/g, projects],
+    ['/packages/', /<a href=/g, projects * FILES_PER_PROJECT],
+  ] as const) {
+    const t = performance.now();
+    const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(30_000) });
+    const text = await res.text();
+    const ms = performance.now() - t;
+    const listed = text.match(pattern)?.length ?? 0;
+    if (res.status !== 200 || listed !== expected) throw new Error(`GET ${path} answered ${res.status} listing ${listed} (expected ${expected}).`);
+    said.push(`${path} ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB in ${fmt.ms(ms)}`);
+  }
+  return said.join(', ');
+}
+
 function checkLoad(r: WrkResult): WrkResult {
   const errs = r.socketErrors;
   const parts = [
@@ -502,6 +525,7 @@ async function serving(env: Env, o: ServeOptions): Promise<ServingRun> {
     }
     if (o.root) run.rootLoad = await load({ ...spec, label: `${o.label} /simple/`, paths: ['/simple/'], accept: HTML_ACCEPT });
     if (o.files) run.fileLoad = await load({ ...spec, label: `${o.label} /packages/<file>`, paths: filePaths(o.ds), accept: '*/*', headers: { 'User-Agent': PIP_USER_AGENT } });
+    if (o.pages) log(`  the pages listing everything, once each: ${await fetchListings(daemon.url, o.ds.projects)}`);
     if (o.pages || o.root || o.files) run.memory.afterLoads = memory();
 
     if (o.uploads) {
