@@ -285,7 +285,7 @@ describe('GET /packages/ (pypiserver\'s list of every file)', () => {
   });
 
   it('lists the projects of every group read, by name, each oldest version first; HEAD says its length', async () => {
-    // More projects than are read together (64), uploaded out of order.
+    // Several groups of projects read together (16), uploaded out of order.
     for (let i = 69; i >= 0; i--) {
       expect((await upload(t.app, { name: `listed-${String(i).padStart(2, '0')}`, version: i % 2 ? '1.10' : '1.9' }, 'sdist')).res.statusCode).toBe(200);
     }

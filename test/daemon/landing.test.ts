@@ -237,3 +237,29 @@ describe('the latest versions of many projects at once', () => {
     }
   });
 });
+
+describe('GET / written in parts', () => {
+  let w: TestApp;
+  beforeAll(async () => {
+    w = await makeApp();
+    for (let i = 0; i < 300; i++) expect((await upload(w.app, { name: `part-${String(i).padStart(3, '0')}`, version: '1.0' }, 'sdist')).res.statusCode).toBe(200);
+  });
+  afterAll(async () => {
+    await w.close();
+  });
+
+  it('lists every project once, in order, one per line, past a part', async () => {
+    const body = (await w.app.inject({ url: '/' })).body;
+    const rows = body.slice(body.indexOf('<ul class="projects" id="projects">\n') + 36, body.indexOf('\n</ul>')).split('\n');
+    expect(rows).toHaveLength(300);
+    rows.forEach((row, i) => expect(row).toContain(`<a href="project/part-${String(i).padStart(3, '0')}/">`));
+    expect(body).not.toContain('<!--rows-->');
+  });
+
+  it('keeps the list in its place whatever the filter says', async () => {
+    const body = (await w.app.inject({ url: `/?q=${encodeURIComponent('<!--rows-->')}` })).body;
+    expect(body).toContain('value="&lt;!--rows--&gt;"');
+    expect(body.match(/<li data-name=/g)).toHaveLength(300);
+    expect(body.indexOf('<li data-name=')).toBeGreaterThan(body.indexOf('<ul class="projects" id="projects">'));
+  });
+});

@@ -90,9 +90,10 @@ describe('SpooledPages', () => {
     const page = (await pages.get('x', counting([body]).render)) as SpooledPage;
     const quitter = page.stream();
     const stayer = page.stream();
-    await new Promise<void>((resolve) => quitter.once('data', () => resolve()));
-    quitter.destroy();
-    await new Promise((resolve) => quitter.once('close', resolve));
+    const closed = new Promise((resolve) => quitter.once('close', resolve));
+    quitter.once('data', () => quitter.destroy());
+    await closed;
+    expect(quitter.readableEnded).toBe(false);
     pages.clear();
     expect(isOpen(fdOf(page))).toBe(true);
     expect(await text(stayer)).toBe(body);

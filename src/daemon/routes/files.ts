@@ -33,8 +33,8 @@ function isDownload(method: string, status: number, range: RangeDecision): boole
   return status === 200 || (status === 206 && range.kind === 'part' && range.first === 0);
 }
 
-/** Projects whose records are read together for `/packages/`: one group's are in memory at a time. */
-const LISTING_GROUP = 64;
+/** Projects whose records are read together for `/packages/`: one group's are in memory at a time (at 60,000 files, groups of 64 raised the peak by 9 MB and took 0.94 s; of 16, 1 MB and 0.76 s). */
+const LISTING_GROUP = 16;
 
 /** Writes `/packages/`: every file on the index, projects by name, oldest version first within each. */
 async function writeListing(app: FastifyInstance, write: PageWriter): Promise<void> {

@@ -724,14 +724,15 @@ export class Catalog {
     return new Map(rows.map((r) => [r.release_key, releaseStateOf(r)]));
   }
 
-  /** Every release of every project with its version and yank state, a project's together (the latest versions of many projects at once). */
-  releaseVersions(): ReleaseVersion[] {
-    return (this.stmt.releaseVersions!.raw().all() as [string, string, string, string, number][]).map(([project, releaseKey, version, , yanked]) => ({
-      project,
-      releaseKey,
-      version,
-      yanked: yanked === 1,
-    }));
+  /**
+   * Visits every release of every project with its version and yank state, a project's one
+   * after the other (the latest versions of many projects at once). Rows are read one at a
+   * time and nothing is kept: what a visit makes is young garbage, collected at once.
+   */
+  eachRelease(visit: (release: ReleaseVersion) => void): void {
+    for (const [project, releaseKey, version, , yanked] of this.stmt.releaseVersions!.raw().iterate() as Iterable<[string, string, string, string, number]>) {
+      visit({ project, releaseKey, version, yanked: yanked === 1 });
+    }
   }
 
   /**

@@ -242,6 +242,13 @@ export class IndexReader {
     return summaries.map((p) => ({ ...p, latestVersion: latest.get(p.name) ?? null }));
   }
 
+  /** Every project by name with its latest version, and nothing else (the web home's list). */
+  async projectsWithLatest(): Promise<(ProjectRecord & { latestVersion: string | null })[]> {
+    const projects = await this.catalog.projects();
+    const latest = await this.latestVersions(projects.map((p) => p.name));
+    return projects.map((p) => ({ name: p.name, displayName: p.displayName, latestVersion: latest.get(p.name) ?? null }));
+  }
+
   /**
    * The latest version of each of `projects`. Those not known yet are read one by one when
    * they are few (after a change), and from one read of every release when they are many
@@ -273,7 +280,7 @@ export class IndexReader {
       found.set(current, version);
       if (changes === this.changes) this.latest.set(current, version);
     };
-    for (const release of await this.catalog.releaseVersions()) {
+    await this.catalog.eachRelease((release) => {
       if (release.project !== current) {
         take();
         current = release.project;
@@ -282,7 +289,7 @@ export class IndexReader {
       }
       versions.set(release.releaseKey, release.version);
       if (release.yanked) yanked.add(release.releaseKey);
-    }
+    });
     take();
     // A project without files has no latest version.
     for (const project of missing) if (!found.has(project)) found.set(project, null);

@@ -5,16 +5,17 @@
  * The web home lists every project and `/packages/` every file: at 10,000 projects and 60,000
  * files they are 1.5 and 12 MB. Kept in memory, the listing alone was a tenth of the daemon's
  * resident memory for as long as the catalog did not change, and rendering it from every
- * project's records at once took the daemon from 108 to 226 MB. Here a rendering is written
+ * project's records at once raised the daemon's peak by 63 MB. Here a rendering is written
  * to its file as it is made (the caller writes it in parts), hashed on the way for its ETag,
- * and read back in 64 KiB reads for each answer; the operating system's page cache holds it
- * as it holds the files. Measured at 60,000 files: the first listing no longer raises the
- * peak (108 MB before and after it), and leaves 95 MB resident against 118. The price is
- * speed under a load no browser makes: 32 connections fetching the listing without pause got
- * 70 a second (820 MB/s) against 389 from memory, and the web home 503 against 2,633; one
- * request takes 26 ms against 7 (the listing) and 4 ms against 1 (the home). Larger reads
- * (256 KiB, 1 MiB) or synchronous ones were faster under that load but held more memory
- * (148 to 206 MB peak, against 125).
+ * and read back in 64 KiB parts for each answer; the operating system's page cache holds it
+ * as it holds the files.
+ *
+ * Measured at 60,000 files after the bench's loads: the web home and the listing once each
+ * raise the peak by 1 to 5 MB and leave nothing behind;
+ * 32 connections fetching the listing without pause kept the daemon at 94 MB. The price is
+ * speed under a load no browser makes: those 32 connections got 93 listings a second
+ * (1.1 GB/s) against 389 from memory, and the web home 529 against 2,633; one listing takes
+ * 15 to 25 ms against 7.
  *
  * A page's file is unlinked as soon as it is open: it is gone whatever the way the process
  * ends, and the descriptor is closed once the page is forgotten and its last reader is done.
@@ -23,9 +24,10 @@
  * serial moves, as SerialPages keeps the small ones.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, read, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { makePage, type Page } from './page-cache.js';
 
 const LEFTOVER = /^\.spooled-\d+\.tmp$/;
@@ -55,6 +57,11 @@ export function removeLeftovers(dir: string): void {
 }
 
 let nextFile = 0;
+/** Where parts are encoded before they are written: parts are up to a few hundred KiB. */
+let scratch = Buffer.alloc(0);
+/** Where parts are read before they are decoded and sent. */
+let readBuffer: Buffer | undefined;
+const partBuffer = (): Buffer => (readBuffer ??= Buffer.allocUnsafeSlow(READ_BYTES));
 
 /** One page's file: written once, then read by any number of streams. */
 class SpoolFile implements SpooledPage {
@@ -77,8 +84,13 @@ class SpoolFile implements SpooledPage {
   }
 
   write(text: string): void {
-    const bytes = Buffer.from(text, 'utf8');
-    for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at, bytes.length - at, this.length + at);
+    const length = Buffer.byteLength(text, 'utf8');
+    // Encoded into one buffer used again for every part: a buffer of its own per part was
+    // 10 MB of ArrayBuffers awaiting a collection after the listing at 60,000 files.
+    if (length > scratch.length) scratch = Buffer.allocUnsafe(Math.max(length, scratch.length * 2));
+    scratch.write(text, 0, 'utf8');
+    const bytes = scratch.subarray(0, length);
+    for (let at = 0; at < length; ) at += writeSync(this.fd, bytes, at, length - at, this.length + at);
     this.hash.update(bytes);
     this.length += bytes.length;
   }
@@ -90,16 +102,23 @@ class SpoolFile implements SpooledPage {
   }
 
   /**
-   * A stream of the file's bytes. Not fs.createReadStream: its destroy() closes the
-   * descriptor even with `autoClose: false` (a client that hangs up would close the file
-   * under the other readers). This one reads at its own position and never closes it; a
-   * read under way when it is destroyed is waited for before the reader counts as gone.
+   * A stream of the page, as text in parts (the socket encodes them as UTF-8: the bytes
+   * written, since the file holds what Buffer.write made of the rendering).
+   *
+   * Not fs.createReadStream: its destroy() closes the descriptor even with `autoClose:
+   * false`, so a client that hangs up would close the file under the other readers; this
+   * one reads at its own position and never closes it. And not buffers: each part in a
+   * buffer of its own is memory outside V8's heap that lingers until a collection V8 has no
+   * reason to start (one listing at 60,000 files left 12 MB of them, and raised the peak by
+   * 9 MB). Each part is read into one buffer used again, synchronously (the page was just
+   * written: the operating system's page cache has it), and decoded into a string, which
+   * dies young.
    */
   stream(): Readable {
     this.readers += 1;
     const { fd, length } = this;
+    const decoder = new StringDecoder('utf8');
     let position = 0;
-    let reading = false;
     let gone = false;
     const leave = () => {
       if (gone) return;
@@ -108,23 +127,29 @@ class SpoolFile implements SpooledPage {
       this.closeIfDone();
     };
     const stream: Readable = new Readable({
-      highWaterMark: READ_BYTES,
+      // Parts are strings, passed on as they are; one waits while the client reads the last.
+      objectMode: true,
+      highWaterMark: 1,
       read() {
         const want = Math.min(READ_BYTES, length - position);
-        if (want <= 0) return void stream.push(null);
-        reading = true;
-        const buf = Buffer.allocUnsafe(want);
-        read(fd, buf, 0, want, position, (err, got) => {
-          reading = false;
-          if (stream.destroyed) return leave();
-          if (err) return void stream.destroy(err);
-          if (got === 0) return void stream.destroy(new Error('The file of a rendered page is shorter than the page.'));
-          position += got;
-          stream.push(got < want ? buf.subarray(0, got) : buf);
-        });
+        if (want <= 0) {
+          const rest = decoder.end();
+          if (rest) stream.push(rest);
+          return void stream.push(null);
+        }
+        const buf = partBuffer();
+        let got: number;
+        try {
+          got = readSync(fd, buf, 0, want, position);
+        } catch (err) {
+          return void stream.destroy(err as Error);
+        }
+        if (got === 0) return void stream.destroy(new Error('The file of a rendered page is shorter than the page.'));
+        position += got;
+        stream.push(decoder.write(buf.subarray(0, got)));
       },
       destroy(err, done) {
-        if (!reading) leave();
+        leave();
         done(err);
       },
     });

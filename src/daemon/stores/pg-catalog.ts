@@ -350,13 +350,13 @@ export class PgCatalog implements CatalogStore {
     return new Map(rows.rows.map((r) => [r.release_key, { yanked: r.yanked, reason: r.yanked_reason, yankedBy: r.yanked_by, yankedFrom: r.yanked_from }]));
   }
 
-  async releaseVersions(): Promise<ReleaseVersion[]> {
+  async eachRelease(visit: (release: ReleaseVersion) => void): Promise<void> {
     const rows = await this.pool.query<ReleaseVersion>(
       `SELECT DISTINCT ON (f.project, f.release_key) f.project, f.release_key AS "releaseKey", f.version, coalesce(r.yanked, false) AS yanked
         FROM files f LEFT JOIN releases r ON r.project = f.project AND r.release_key = f.release_key
         ORDER BY f.project, f.release_key, f.filename COLLATE "C"`,
     );
-    return rows.rows;
+    for (const release of rows.rows) visit(release);
   }
 
   async activity(opts: { project?: string; limit: number }): Promise<ActivityRecord[]> {
