@@ -6,15 +6,17 @@
  * them in its worker: on a page-cache-hot file open + fstat + read + close cost a few
  * microseconds each, while each asynchronous fs call is a thread-pool round trip (four of
  * them per download, plus a stream, made @fastify/send the largest cost of a download).
- * Larger files stream from the descriptor already open.
+ * Larger files stream from the descriptor already open, through two buffers used in turn
+ * (file-part-stream.ts).
  *
  * The caller answers If-Match and If-None-Match from the catalog's ETag before calling:
  * a 304 never touches the disk.
  */
-import { createReadStream, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RangeDecision } from './byte-range.js';
+import { FilePartStream } from './file-part-stream.js';
 import { READ_AT_ONCE_BYTES, type OpenFile } from '../services/open-files.js';
 import type { LocalBlobs } from '../stores/blob-store.js';
 
@@ -109,7 +111,7 @@ export function sendFile(req: FastifyRequest, reply: FastifyReply, key: string, 
       body = readWhole(opts.blobs, key, opened, length, first, opts.id);
     } else {
       // Only a descriptor the cache does not keep is handed to a stream, which closes it.
-      body = createReadStream('', { fd, start: first, end: first + length - 1, autoClose: true, highWaterMark: 256 * 1024 });
+      body = new FilePartStream(fd, first, first + length - 1);
       done = true;
     }
     reply.code(status).header('content-type', opts.contentType).header('content-length', String(length));

@@ -1,0 +1,122 @@
+/**
+ * The bytes of a large file sent to a response through two buffers used in turn.
+ *
+ * fs.createReadStream reads each part into a buffer of its own. Those buffers are memory
+ * outside V8's heap, freed only by a collection, and V8 starts one for them only once they
+ * reach about 64 MB more than after the last: one download of a 60 MB wheel took the daemon
+ * from 82 to 105 MB, and the next ones kept it there. Here a part is read into one of two
+ * buffers, written to the response, and its buffer read into again only once the response
+ * has handed that part to the operating system (the write's callback): the other buffer is
+ * read meanwhile. A download holds 2 × {@link PART_BYTES} whatever its size.
+ *
+ * fastify sends a stream by piping it into the response; this stream's pipe() writes the
+ * parts itself, with a callback for each. It is a Readable only for fastify to see it end,
+ * fail or be destroyed (the client gone): nothing else may read it.
+ */
+import { close, read } from 'node:fs';
+import { Readable } from 'node:stream';
+
+/** One part: as large as a socket takes at once on loopback, twice over. */
+export const PART_BYTES = 128 * 1024;
+
+/** What pipe() writes to: a response (node:http's, or light-my-request's in tests). */
+type Destination = NodeJS.WritableStream & { once(event: 'drain' | 'close', listener: () => void): unknown; removeListener(event: string, listener: () => void): unknown };
+
+function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, length, position, (err, got) => (err ? reject(err) : resolve(got))));
+}
+
+export class FilePartStream extends Readable {
+  private piped = false;
+  /** Resolves once the stream is destroyed: nothing waited for then (a write's callback, a drain) holds the sending up. */
+  private readonly gone: Promise<void>;
+  private leave: () => void = () => undefined;
+
+  /**
+   * Bytes `first` to `last` (inclusive) of the open file `fd`, which the stream closes once
+   * done with it (sent, failed or destroyed), never while a read of it is under way.
+   */
+  constructor(
+    private readonly fd: number,
+    private readonly first: number,
+    private readonly last: number,
+  ) {
+    super();
+    this.gone = new Promise((resolve) => (this.leave = resolve));
+  }
+
+  override _read(): void {
+    // Read only through pipe().
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.leave();
+    // Never sent (a request that failed first): the descriptor is closed here, else by send().
+    if (!this.piped) {
+      this.piped = true;
+      close(this.fd, () => undefined);
+    }
+    callback(err);
+  }
+
+  override pipe<T extends NodeJS.WritableStream>(destination: T): T {
+    if (this.piped) throw new Error('A file part stream is sent to one destination only.');
+    this.piped = true;
+    // Destroyed before it was sent: the descriptor is closed already.
+    if (this.destroyed) return destination;
+    void this.send(destination as unknown as Destination).then(
+      () => {
+        if (this.destroyed) return;
+        // Ends the Readable for whoever watches it (fastify's end-of-stream).
+        this.push(null);
+        this.resume();
+      },
+      (err: unknown) => this.destroy(err as Error),
+    );
+    return destination;
+  }
+
+  private async send(out: Destination): Promise<void> {
+    const buffers = [Buffer.allocUnsafeSlow(PART_BYTES), Buffer.allocUnsafeSlow(PART_BYTES)];
+    /** Each buffer's last write, until the response has handed it on (its callback comes with an error too when the response is gone). */
+    const written: (Promise<void> | undefined)[] = [undefined, undefined];
+    let position = this.first;
+    let turn = 0;
+    try {
+      while (position <= this.last) {
+        const buf = buffers[turn] as Buffer;
+        if (written[turn]) await Promise.race([written[turn], this.gone]);
+        if (this.destroyed) return;
+        const want = Math.min(PART_BYTES, this.last - position + 1);
+        const got = await readAt(this.fd, buf, want, position);
+        if (this.destroyed) return;
+        if (got === 0) throw new Error('The file became shorter while it was sent.');
+        position += got;
+        let ok = true;
+        written[turn] = new Promise<void>((resolve) => {
+          ok = out.write(buf.subarray(0, got), () => resolve());
+        });
+        turn ^= 1;
+        if (!ok) await Promise.race([drained(out), this.gone]);
+      }
+      if (!this.destroyed) out.end();
+    } finally {
+      // No read is under way: each was waited for. (Writes use the buffers, not the descriptor.)
+      close(this.fd, () => undefined);
+    }
+  }
+}
+
+/** Resolves when `out` drains or closes (at once when it is destroyed already). */
+function drained(out: Destination): Promise<void> {
+  if ((out as unknown as { destroyed?: boolean }).destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      out.removeListener('drain', done);
+      out.removeListener('close', done);
+      resolve();
+    };
+    out.once('drain', done);
+    out.once('close', done);
+  });
+}
