@@ -25,10 +25,15 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The file each descriptor was opened on: a number closed can be given to another file at once (tests run side by side). */
+const inodes = new Map<number, number>();
+const opened = (fd: number) => {
+  inodes.set(fd, fstatSync(fd).ino);
+  return fd;
+};
 const isOpen = (fd: number) => {
   try {
-    fstatSync(fd);
-    return true;
+    return fstatSync(fd).ino === inodes.get(fd);
   } catch {
     return false;
   }
@@ -56,7 +61,7 @@ describe('FilePartStream', () => {
     ['asks to drain after each part', PART_BYTES],
     ['takes every part at once, and calls back later', 64 * PART_BYTES],
   ])('sends exactly the range asked for, through two buffers, and closes the file, to a response that %s', async (_what, highWaterMark) => {
-    const fd = openSync(path, 'r');
+    const fd = opened(openSync(path, 'r'));
     const out = new SlowResponse(highWaterMark);
     const stream = new FilePartStream(fd, 1000, bytes.length - 7);
     const ended = new Promise((resolve) => stream.once('end', resolve));
@@ -69,10 +74,10 @@ describe('FilePartStream', () => {
   });
 
   it('sends a whole file to a real client, and stops and closes the file when the client hangs up', async () => {
-    const opened: number[] = [];
+    const fds: number[] = [];
     const server: Server = createServer((_req, res) => {
-      const fd = openSync(path, 'r');
-      opened.push(fd);
+      const fd = opened(openSync(path, 'r'));
+      fds.push(fd);
       res.setHeader('content-length', String(bytes.length));
       new FilePartStream(fd, 0, bytes.length - 1).on('error', () => undefined).pipe(res);
     });
@@ -95,7 +100,7 @@ describe('FilePartStream', () => {
           });
         }),
       );
-      await waitFor('both files to be closed', () => opened.length === 2 && opened.every((fd) => !isOpen(fd)));
+      await waitFor('both files to be closed', () => fds.length === 2 && fds.every((fd) => !isOpen(fd)));
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -103,7 +108,7 @@ describe('FilePartStream', () => {
   });
 
   it('closes the file when destroyed before it is sent', async () => {
-    const fd = openSync(path, 'r');
+    const fd = opened(openSync(path, 'r'));
     new FilePartStream(fd, 0, 10).destroy();
     await waitFor('the file to be closed', () => !isOpen(fd));
   });
@@ -111,7 +116,7 @@ describe('FilePartStream', () => {
   it('fails, and closes the file, when the file turns out shorter', async () => {
     const short = join(dir, 'short.whl');
     writeFileSync(short, bytes);
-    const fd = openSync(short, 'r');
+    const fd = opened(openSync(short, 'r'));
     truncateSync(short, PART_BYTES);
     const stream = new FilePartStream(fd, 0, bytes.length - 1);
     const failed = new Promise<Error>((resolve) => stream.once('error', resolve));

@@ -24,11 +24,17 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const fdOf = (page: SpooledPage) => (page as unknown as { fd: number }).fd;
+/** A page's descriptor, noted with its file while the page is known to hold it open. */
+const fdOf = (page: SpooledPage) => opened((page as unknown as { fd: number }).fd);
+/** The file each descriptor was opened on: a number closed can be given to another file at once (tests run side by side). */
+const inodes = new Map<number, number>();
+const opened = (fd: number) => {
+  inodes.set(fd, fstatSync(fd).ino);
+  return fd;
+};
 const isOpen = (fd: number) => {
   try {
-    fstatSync(fd);
-    return true;
+    return fstatSync(fd).ino === inodes.get(fd);
   } catch {
     return false;
   }
@@ -73,21 +79,23 @@ describe('SpooledPages', () => {
 
   it('renders again after a change, and closes the old file only after its last reader', async () => {
     const old = (await pages.get('x', counting(['old '.repeat(50_000)]).render)) as SpooledPage;
+    const oldFd = fdOf(old);
     const reading = old.stream();
     reading.pause();
     serial = 2;
     const fresh = (await pages.get('x', counting(['new']).render)) as SpooledPage;
     expect(await text(fresh.stream())).toBe('new');
     // Forgotten, still read whole by the reader it had.
-    expect(isOpen(fdOf(old))).toBe(true);
+    expect(isOpen(oldFd)).toBe(true);
     expect(await text(reading)).toBe('old '.repeat(50_000));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(isOpen(fdOf(old))).toBe(false);
+    expect(isOpen(oldFd)).toBe(false);
   });
 
   it('keeps the file open for the other readers when one hangs up half way', async () => {
     const body = 'z'.repeat(300_000);
     const page = (await pages.get('x', counting([body]).render)) as SpooledPage;
+    const fd = fdOf(page);
     const quitter = page.stream();
     const stayer = page.stream();
     const closed = new Promise((resolve) => quitter.once('close', resolve));
@@ -95,10 +103,10 @@ describe('SpooledPages', () => {
     await closed;
     expect(quitter.readableEnded).toBe(false);
     pages.clear();
-    expect(isOpen(fdOf(page))).toBe(true);
+    expect(isOpen(fd)).toBe(true);
     expect(await text(stayer)).toBe(body);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(isOpen(fdOf(page))).toBe(false);
+    expect(isOpen(fd)).toBe(false);
   });
 
   it('answers a page whose rendering saw a change, without keeping it', async () => {
@@ -114,11 +122,11 @@ describe('SpooledPages', () => {
   });
 
   it('keeps as many renderings as it is given, and forgets them all at one more', async () => {
-    const a = (await pages.get('a', counting(['a']).render)) as SpooledPage;
+    const a = fdOf((await pages.get('a', counting(['a']).render)) as SpooledPage);
     await pages.get('b', counting(['b']).render);
-    expect(isOpen(fdOf(a))).toBe(true);
+    expect(isOpen(a)).toBe(true);
     await pages.get('c', counting(['c']).render);
-    expect(isOpen(fdOf(a))).toBe(false);
+    expect(isOpen(a)).toBe(false);
     const { render, renders } = counting(['a again']);
     await pages.get('a', render);
     expect(renders()).toBe(1);
