@@ -1,6 +1,7 @@
 /** The digests pyrepo keeps for every file: sha256 (the index's), md5 and blake2b-256 (PyPI parity). */
 import { createHash, type Hash } from 'node:crypto';
 import { blake2b256Hex, createBlake2b256, type Blake2b256 } from '../../shared/blake2b.js';
+import { eachPart } from './file-parts.js';
 
 export interface Digests {
   sha256: string;
@@ -45,10 +46,10 @@ export async function hashBytes(bytes: Buffer): Promise<Digests & { size: number
   };
 }
 
-/** Hashes every byte a stream gives. */
-export async function hashStream(stream: AsyncIterable<unknown>): Promise<Digests & { size: number }> {
+/** The digests and size of the file at `path`, read through one buffer (file-parts.ts). */
+export async function hashFile(path: string): Promise<Digests & { size: number }> {
   const hasher = await MultiHasher.create();
-  for await (const chunk of stream) hasher.update(chunk as Buffer);
+  await eachPart(path, (part) => hasher.update(part));
   return { ...hasher.digest(), size: hasher.size };
 }
 

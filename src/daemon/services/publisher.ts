@@ -11,7 +11,6 @@
  * becomes visible. Deletions, yanks and owners are changed here too, in the shared catalog
  * first in the shared mode, and each change tells the reader which project's pages went stale.
  */
-import { createReadStream } from 'node:fs';
 import { readFile, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
@@ -22,7 +21,8 @@ import { normalizeVersion, releaseKey } from '../../shared/versions.js';
 import { boardIncompatibility, boardLayoutOf } from './board-files.js';
 import type { Actor, FileRecord } from './catalog.js';
 import type { EventBus } from './events.js';
-import { hashBytes, hashStream, IN_MEMORY_LIMIT, MultiHasher, type Digests } from './hashing.js';
+import { eachPart } from './file-parts.js';
+import { hashBytes, hashFile, IN_MEMORY_LIMIT, MultiHasher, type Digests } from './hashing.js';
 import type { Identity } from './identities.js';
 import { fileRecordOf, inspectDistribution, type Inspected } from './inspect.js';
 import type { TempFile } from './storage.js';
@@ -169,10 +169,10 @@ export class Publisher {
     const hasher = await MultiHasher.create();
     try {
       const handle = temp.handle as FileHandle;
-      for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
-        hasher.update(chunk);
-        for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
-      }
+      await eachPart(path, async (part) => {
+        hasher.update(part);
+        for (let at = 0; at < part.length; ) at += (await handle.write(part, at)).bytesWritten;
+      });
     } catch (err) {
       await this.blobs.discard(temp);
       throw err;
@@ -304,7 +304,7 @@ export class Publisher {
     const adopted = await this.catalog.file(filename);
     if (adopted) return adopted;
     // Not a distribution the index serves (it was logged): its bytes still must not be overwritten silently.
-    const held = await this.blobs.open(filename).then(hashStream, () => undefined);
+    const held = await hashFile(this.blobs.pathOf(filename)).catch(() => undefined);
     return held && { sha256: held.sha256, relpath: filename };
   }
 
@@ -338,7 +338,7 @@ export class Publisher {
     let digests: Digests & { size: number };
     try {
       bytes = st.size <= READ_NOW_LIMIT ? this.blobs.readNow(relpath) : st.size <= IN_MEMORY_LIMIT ? await this.blobs.read(relpath) : undefined;
-      digests = bytes ? await hashBytes(bytes) : await hashStream(await this.blobs.open(relpath));
+      digests = bytes ? await hashBytes(bytes) : await hashFile(this.blobs.pathOf(relpath));
     } catch (err) {
       // Gone again since it was seen (a build tool's rename, a quick delete): nothing to index.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;

@@ -24,7 +24,7 @@ import type { EventBus } from './events.js';
 import { CatalogUnavailable } from '../errors.js';
 import type { CatalogStore, Role } from '../stores/catalog-store.js';
 import type { LocalBlobs } from '../stores/blob-store.js';
-import { hashStream } from './hashing.js';
+import { hashFile } from './hashing.js';
 import { PgCatalog, type SharedDaemon } from '../stores/pg-catalog.js';
 import { IDENTITY_CHANGE } from '../stores/pg-schema.js';
 import { parseS3Url, S3Blobs } from '../stores/s3-blobs.js';
@@ -453,7 +453,7 @@ export class SharedIndex implements IndexPrimary {
    */
   private async fetch(remote: FileRecord, local: LocalBlobs): Promise<{ relpath: string; mtimeMs: number }> {
     const st = await local.stat(remote.filename);
-    if (st && st.size === remote.size && (await local.open(remote.filename).then(hashStream, () => undefined))?.sha256 === remote.sha256) {
+    if (st && st.size === remote.size && (await hashFile(local.pathOf(remote.filename)).catch(() => undefined))?.sha256 === remote.sha256) {
       return { relpath: remote.filename, mtimeMs: st.mtimeMs };
     }
     const temp = await local.createTemp();
