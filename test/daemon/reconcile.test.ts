@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +91,18 @@ describe('files already in the packages folder', () => {
     // Nothing was deleted or moved.
     expect(await listTree(packagesDir)).toContain('README.txt');
     expect(await listTree(packagesDir)).toContain(wheelFilename(broken));
+  });
+
+  it('are hashed in parts when larger than what is read whole (4 MB)', async () => {
+    // Random text: compressed in the wheel, it stays larger than 4 MB.
+    const big: DistSpec = { name: 'big-one', version: '1.0', modules: { 'big_one/__init__.py': '', 'big_one/data.py': `DATA = '${randomBytes(4_500_000).toString('base64')}'\n` } };
+    const bytes = buildWheel(big);
+    expect(bytes.length).toBeGreaterThan(4 * 1024 * 1024);
+    await writeFile(join(packagesDir, wheelFilename(big)), bytes);
+    const t = await start();
+    const res = await t.app.inject({ url: '/simple/big-one/', headers: { accept: JSON_TYPE } });
+    const files = (res.json() as { files: { filename: string; hashes: { sha256: string }; size: number }[] }).files;
+    expect(files).toEqual([expect.objectContaining({ filename: wheelFilename(big), hashes: { sha256: createHash('sha256').update(bytes).digest('hex') }, size: bytes.length })]);
   });
 
   it('use the file time as upload time', async () => {

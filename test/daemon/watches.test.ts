@@ -4,7 +4,7 @@
  * are written here by hand the way builders write them (in place, by rename, half and
  * then the rest); test/e2e/watch.test.ts drives the real builders and the built CLI.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -145,6 +145,20 @@ describe('watched build folders', () => {
     // The list is kept in the data folder.
     const saved = JSON.parse(readFileSync(join(t.dataDir, 'watches.json'), 'utf8')) as { watches: { dir: string }[] };
     expect(saved.watches.map((x) => x.dir)).toEqual([dist]);
+  });
+
+  it('publishes a build larger than what is read whole (4 MB) byte for byte', async () => {
+    t = await makeApp();
+    const dist = join(await tempDir(), 'dist');
+    await mkdir(dist);
+    // Random text: compressed in the wheel, it stays larger than 4 MB.
+    const big = makeDist({ name: 'big-build', version: '1.0', modules: { 'big_build/__init__.py': '', 'big_build/data.py': `DATA = '${randomBytes(4_500_000).toString('base64')}'\n` } }, 'wheel');
+    expect(big.bytes.length).toBeGreaterThan(4 * 1024 * 1024);
+    await writeFile(join(dist, big.filename), big.bytes);
+    await register(t.app, { dir: dist, project: 'big-build' });
+    await waitFor('the build on the index', async () => (await onIndex(t?.app as FastifyInstance, 'big-build')).get(big.filename) === sha256(big.bytes));
+    const download = await t.app.inject({ url: `/packages/${big.filename}` });
+    expect(download.rawPayload.equals(big.bytes)).toBe(true);
   });
 
   it('skips an identical file quietly, refuses a rebuild of the same version with the fix, and lets --replace replace it (recorded as such)', async () => {
