@@ -1,7 +1,7 @@
 /** The control API under `/-/` used by the CLI and the dashboard; schemas from src/shared/api.ts. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { openSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -39,6 +39,8 @@ import type { AuthAction } from '../../shared/settings.js';
 import { PYREPO_VERSION } from '../../shared/version.js';
 import { BadRequest, NotFound } from '../errors.js';
 import { NotOnIndexError } from '../services/publisher.js';
+import { eachPart } from '../services/file-parts.js';
+import { FilePartStream } from './file-part-stream.js';
 
 export interface ControlRouteOptions {
   /** What needs credentials (the settings' `authenticate`). */
@@ -152,10 +154,11 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
     const path = join(opts.dataDir, `${SNAPSHOT_PREFIX}${randomBytes(6).toString('hex')}.sqlite`);
     try {
       await reader.snapshot(path);
+      // Read through one buffer, hashed then sent (the snapshot is tens of MB at 60,000 files;
+      // a stream's buffer per part would wait for a collection: file-parts.ts).
       const sha256 = createHash('sha256');
-      for await (const chunk of createReadStream(path)) sha256.update(chunk as Buffer);
-      const { size } = await stat(path);
-      const stream = createReadStream(path);
+      const size = await eachPart(path, (part) => void sha256.update(part));
+      const stream = new FilePartStream(openSync(path, 'r'), 0, size - 1);
       const cleanUp = () => void rm(path, { force: true });
       reply.raw.once('close', cleanUp);
       return reply
