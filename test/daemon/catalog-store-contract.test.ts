@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FileRecord, ReleaseVersion } from '../../src/daemon/services/catalog.js';
+import type { FileRecord } from '../../src/daemon/services/catalog.js';
 import { FileExistsError, type CatalogStore, type NewFile } from '../../src/daemon/stores/catalog-store.js';
 import { LocalCatalog } from '../../src/daemon/stores/local-catalog.js';
 import { PgCatalog } from '../../src/daemon/stores/pg-catalog.js';
@@ -174,14 +174,13 @@ describe.each(adapters)('catalog store contract: $name', (adapter) => {
     expect((await store.releaseStates('demo')).get('1.0')).toEqual({ yanked: false, reason: null, yankedBy: null, yankedFrom: null });
   });
 
-  it('lists every release once, a project’s together, with its first file’s version and its yank state', async () => {
+  it('lists every release of the projects asked for once, a project’s together, with its first file’s version and its yank state', async () => {
     // Two spellings of one release: the version is the one its first file by name states.
     const wheel = fileOf('demo', '1.0', 'whl', { filename: 'demo-1.0-py3-none-any.whl', releaseKey: '1' });
     const sdist = fileOf('demo', '1.0.0', 'sdist', { filename: 'demo-1.0.0.tar.gz', relpath: 'demo-1.0.0.tar.gz', releaseKey: '1' });
     await store.addFiles([entry(sdist), entry(wheel), entry(fileOf('demo', '2.0')), entry(fileOf('alpha', '0.1')), entry(fileOf('zeta', '3.0b1'))], { replace: false });
     await store.setYanked('demo', '2.0', true, 'broken');
-    const releases: ReleaseVersion[] = [];
-    await store.eachRelease((r) => releases.push(r));
+    const releases = await store.releaseVersionsOf(['alpha', 'demo', 'zeta', 'not-there']);
     expect(releases).toHaveLength(4);
     expect(new Set(releases.map((r) => `${r.project} ${r.releaseKey} ${r.version} ${r.yanked}`))).toEqual(
       new Set(['alpha 0.1 0.1 false', 'demo 1 1.0 false', 'demo 2.0 2.0 true', 'zeta 3.0b1 3.0b1 false']),
@@ -190,9 +189,8 @@ describe.each(adapters)('catalog store contract: $name', (adapter) => {
     const order = releases.map((r) => r.project).filter((p, i, all) => i === 0 || all[i - 1] !== p);
     expect(new Set(order).size).toBe(order.length);
     await store.removeFile(wheel.filename);
-    const after: ReleaseVersion[] = [];
-    await store.eachRelease((r) => after.push(r));
-    expect(after.find((r) => r.releaseKey === '1')?.version).toBe('1.0.0');
+    expect((await store.releaseVersionsOf(['demo'])).find((r) => r.releaseKey === '1')?.version).toBe('1.0.0');
+    expect((await store.releaseVersionsOf(['alpha'])).map((r) => r.project)).toEqual(['alpha']);
   });
 
   it('counts downloads in memory, shows them before and after they are written, and drops those of removed files', async () => {

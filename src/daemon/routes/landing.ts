@@ -12,6 +12,7 @@ import { escapeHtml } from '../services/pages.js';
 import { baseUrlOf } from './base-url.js';
 import { sendPage } from './respond.js';
 import type { PageWriter } from '../services/spooled-pages.js';
+import { takeTurns } from '../services/turns.js';
 
 /** Longest filter kept (a project name is at most a couple of hundred characters). */
 const MAX_QUERY = 200;
@@ -48,9 +49,10 @@ const ROWS_PER_PART = 256;
 
 /**
  * Writes the web home in parts: the page around the list, then the list's rows a few hundred
- * at a time, so that the rows (1.5 MB at 10,000 projects) are never joined into one string.
+ * at a time, so that the rows (1.5 MB at 10,000 projects) are never joined into one string,
+ * with turns for requests between.
  */
-export function writeLanding(write: PageWriter, baseUrl: string, projects: LandingProject[], query = ''): void {
+export async function writeLanding(write: PageWriter, baseUrl: string, projects: LandingProject[], query = ''): Promise<void> {
   const simple = `${baseUrl}/simple/`;
   const upload = `${baseUrl}/legacy/`;
   const commands = installCommands(baseUrl, 'PACKAGE', { publish: true });
@@ -87,7 +89,9 @@ ${blocks}
   const at = page.indexOf(ROWS);
   if (at === -1) return write(page);
   write(page.slice(0, at));
+  const turn = takeTurns();
   for (let from = 0; from < projects.length; from += ROWS_PER_PART) {
+    await turn();
     let part = '';
     for (let i = from; i < Math.min(from + ROWS_PER_PART, projects.length); i++) {
       const p = projects[i] as LandingProject;

@@ -455,9 +455,9 @@ export class Catalog {
       release: s('SELECT yanked, yanked_reason, yanked_by, yanked_from FROM releases WHERE project = ? AND release_key = ?'),
       releasesOfProject: s('SELECT release_key, yanked, yanked_reason, yanked_by, yanked_from FROM releases WHERE project = ?'),
       // The version is the first file's by name: SQLite takes a bare column from the row MIN() picked.
-      releaseVersions: s(`SELECT f.project, f.release_key, f.version, MIN(f.filename), COALESCE(r.yanked, 0)
+      releaseVersionsOf: s(`SELECT f.project, f.release_key, f.version, MIN(f.filename), COALESCE(r.yanked, 0)
         FROM files f LEFT JOIN releases r ON r.project = f.project AND r.release_key = f.release_key
-        GROUP BY f.project, f.release_key ORDER BY f.project`),
+        WHERE f.project IN (SELECT value FROM json_each(?)) GROUP BY f.project, f.release_key ORDER BY f.project`),
       setYank: s(`INSERT INTO releases (project, release_key, yanked, yanked_reason, yanked_by, yanked_from) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (project, release_key) DO UPDATE SET yanked = excluded.yanked, yanked_reason = excluded.yanked_reason,
           yanked_by = excluded.yanked_by, yanked_from = excluded.yanked_from`),
@@ -724,15 +724,14 @@ export class Catalog {
     return new Map(rows.map((r) => [r.release_key, releaseStateOf(r)]));
   }
 
-  /**
-   * Visits every release of every project with its version and yank state, a project's one
-   * after the other (the latest versions of many projects at once). Rows are read one at a
-   * time and nothing is kept: what a visit makes is young garbage, collected at once.
-   */
-  eachRelease(visit: (release: ReleaseVersion) => void): void {
-    for (const [project, releaseKey, version, , yanked] of this.stmt.releaseVersions!.raw().iterate() as Iterable<[string, string, string, string, number]>) {
-      visit({ project, releaseKey, version, yanked: yanked === 1 });
-    }
+  /** Every release of `projects` with its version and yank state, a project's one after the other (the latest versions of many projects at once). */
+  releaseVersionsOf(projects: readonly string[]): ReleaseVersion[] {
+    return (this.stmt.releaseVersionsOf!.raw().all(JSON.stringify(projects)) as [string, string, string, string, number][]).map(([project, releaseKey, version, , yanked]) => ({
+      project,
+      releaseKey,
+      version,
+      yanked: yanked === 1,
+    }));
   }
 
   /**

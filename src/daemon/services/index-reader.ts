@@ -27,6 +27,7 @@ import {
 } from './pages.js';
 import type { PageFile } from './page-file.js';
 import { SIMPLE_JSON, type SimpleFormat } from './negotiate.js';
+import { takeTurns } from './turns.js';
 import { readsAtOnce, type CatalogStore, type Role } from '../stores/catalog-store.js';
 import type { LocalBlobs } from '../stores/blob-store.js';
 import type { IndexPrimary } from './shared-index.js';
@@ -47,8 +48,10 @@ export interface IndexReaderOptions {
   pageFile?: PageFile;
 }
 
-/** From this many projects without a known latest version on, they are read from every release at once. */
+/** From this many projects without a known latest version on, they are read from their releases, not their views. */
 const LATEST_AT_ONCE_MIN = 32;
+/** Projects whose releases are read in one query. */
+const LATEST_READ_TOGETHER = 256;
 
 /** Release keys (with their versions) newest first, ordered like PyPI's "latest": not yanked, then final releases, then PEP 440. */
 function latestFirst(versions: Map<string, string>, yanked: (key: string) => boolean): string[] {
@@ -251,10 +254,11 @@ export class IndexReader {
 
   /**
    * The latest version of each of `projects`. Those not known yet are read one by one when
-   * they are few (after a change), and from one read of every release when they are many
-   * (the first list after a start). Reading each project's whole view at once, as before,
-   * held every file record of the index in memory together: at 10,000 projects the first
-   * `GET /` took a second and grew the daemon by 70 MB.
+   * they are few (after a change), and from their releases a few hundred projects at a time
+   * when they are many (the first list after a start), with a turn for requests between.
+   * Reading each project's whole view at once, as before, held every file record of the
+   * index in memory together: at 10,000 projects the first `GET /` took a second and grew
+   * the daemon by 70 MB.
    */
   private async latestVersions(projects: readonly string[]): Promise<Map<string, string | null>> {
     const found = new Map<string, string | null>();
@@ -269,28 +273,33 @@ export class IndexReader {
       return found;
     }
     const changes = this.changes;
-    // A project's releases come one after the other: one project's are held at a time.
-    let current: string | undefined;
-    let versions = new Map<string, string>();
-    const yanked = new Set<string>();
-    const take = () => {
-      if (current === undefined || !missing.has(current)) return;
-      const key = latestFirst(versions, (k) => yanked.has(k))[0];
-      const version = key === undefined ? null : (versions.get(key) as string);
-      found.set(current, version);
-      if (changes === this.changes) this.latest.set(current, version);
-    };
-    await this.catalog.eachRelease((release) => {
-      if (release.project !== current) {
-        take();
-        current = release.project;
-        versions = new Map();
-        yanked.clear();
+    const turn = takeTurns();
+    const names = [...missing];
+    for (let at = 0; at < names.length; at += LATEST_READ_TOGETHER) {
+      // A project's releases come one after the other: one project's are held at a time.
+      let current: string | undefined;
+      let versions = new Map<string, string>();
+      const yanked = new Set<string>();
+      const take = () => {
+        if (current === undefined) return;
+        const key = latestFirst(versions, (k) => yanked.has(k))[0];
+        const version = key === undefined ? null : (versions.get(key) as string);
+        found.set(current, version);
+        if (changes === this.changes) this.latest.set(current, version);
+      };
+      for (const release of await this.catalog.releaseVersionsOf(names.slice(at, at + LATEST_READ_TOGETHER))) {
+        if (release.project !== current) {
+          take();
+          current = release.project;
+          versions = new Map();
+          yanked.clear();
+        }
+        versions.set(release.releaseKey, release.version);
+        if (release.yanked) yanked.add(release.releaseKey);
       }
-      versions.set(release.releaseKey, release.version);
-      if (release.yanked) yanked.add(release.releaseKey);
-    });
-    take();
+      take();
+      await turn();
+    }
     // A project without files has no latest version.
     for (const project of missing) if (!found.has(project)) found.set(project, null);
     return found;

@@ -19,9 +19,8 @@ import type { IndexPrimary } from './shared-index.js';
 import type { LocalCatalog } from '../stores/local-catalog.js';
 import type { FolderBlobs } from '../stores/folder-blobs.js';
 import { ProcessLocks } from '../stores/locks.js';
+import { TURN_MS } from './turns.js';
 
-/** The longest a reconcile keeps the event loop before letting requests in. */
-const TURN_MS = 5;
 
 export interface IndexServiceOptions {
   catalog: LocalCatalog;

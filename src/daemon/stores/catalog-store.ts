@@ -74,11 +74,8 @@ export interface CatalogStore {
   metadataBytes(filename: string): Promise<Buffer | undefined>;
 
   releaseStates(project: string): Promise<Map<string, ReleaseState>>;
-  /**
-   * Calls `visit` for every release of every project, a project's one after the other, in one
-   * go (a visit must not wait): its version is its first file's by name (byte order).
-   */
-  eachRelease(visit: (release: ReleaseVersion) => void): Promise<void>;
+  /** Every release of `projects`, a project's one after the other: its version is its first file's by name (byte order). */
+  releaseVersionsOf(projects: readonly string[]): Promise<ReleaseVersion[]>;
   setYanked(project: string, releaseKey: string, yanked: boolean, reason: string | null, activity?: Omit<ActivityRecord, 'time'>): Promise<void>;
   /** Sets a release's yank state as it is, with who made it (a copy of another catalog; not journaled). */
   putReleaseState(project: string, releaseKey: string, state: ReleaseState): Promise<void>;

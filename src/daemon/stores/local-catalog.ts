@@ -5,7 +5,7 @@
  * process made since it opened the catalog (kept in memory, bounded).
  */
 import type { Installer } from '../../shared/api.js';
-import { Catalog, type ActivityRecord, type Actor, type DownloadCountRow, type FileRecord, type ReleaseState, type ReleaseVersion, type ServedFile } from '../services/catalog.js';
+import { Catalog, type ActivityRecord, type Actor, type DownloadCountRow, type FileRecord, type ReleaseState, type ServedFile } from '../services/catalog.js';
 import { FileExistsError, type CatalogChange, type CatalogStore, type ImmediateReads, type NewFile, type Role } from './catalog-store.js';
 
 /** Changes remembered for changesSince; older ones are answered from the oldest kept. */
@@ -79,8 +79,8 @@ export class LocalCatalog implements CatalogStore, ImmediateReads {
   async releaseStates(project: string) {
     return this.catalog.releaseStates(project);
   }
-  async eachRelease(visit: (release: ReleaseVersion) => void) {
-    this.catalog.eachRelease(visit);
+  async releaseVersionsOf(projects: readonly string[]) {
+    return this.catalog.releaseVersionsOf(projects);
   }
   async activity(opts: { project?: string; limit: number }) {
     return this.catalog.activity(opts);

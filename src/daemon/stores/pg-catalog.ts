@@ -350,13 +350,15 @@ export class PgCatalog implements CatalogStore {
     return new Map(rows.rows.map((r) => [r.release_key, { yanked: r.yanked, reason: r.yanked_reason, yankedBy: r.yanked_by, yankedFrom: r.yanked_from }]));
   }
 
-  async eachRelease(visit: (release: ReleaseVersion) => void): Promise<void> {
+  async releaseVersionsOf(projects: readonly string[]): Promise<ReleaseVersion[]> {
     const rows = await this.pool.query<ReleaseVersion>(
       `SELECT DISTINCT ON (f.project, f.release_key) f.project, f.release_key AS "releaseKey", f.version, coalesce(r.yanked, false) AS yanked
         FROM files f LEFT JOIN releases r ON r.project = f.project AND r.release_key = f.release_key
+        WHERE f.project = ANY($1::text[])
         ORDER BY f.project, f.release_key, f.filename COLLATE "C"`,
+      [projects],
     );
-    for (const release of rows.rows) visit(release);
+    return rows.rows;
   }
 
   async activity(opts: { project?: string; limit: number }): Promise<ActivityRecord[]> {
