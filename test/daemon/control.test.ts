@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import {
   IndexEventSchema,
   ProjectDetailSchema,
   ProjectListSchema,
+  SNAPSHOT_SHA256_HEADER,
   YankResultSchema,
   type IndexEvent,
   type ProjectDetail,
@@ -386,5 +388,43 @@ describe('GET /-/events (Server-Sent Events)', () => {
       await a.close();
       await b.close();
     }
+  });
+});
+
+describe('GET /-/api/catalog-snapshot (pyrepo backup)', () => {
+  let s: TestApp;
+  beforeAll(async () => {
+    s = await makeApp();
+    expect((await upload(s.app, { name: 'snap', version: '1.0' }, 'wheel')).res.statusCode).toBe(200);
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  /** Descriptors this process holds on snapshot files (removed from the folder, or not). */
+  const openSnapshots = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).includes('.catalog-snapshot-');
+      } catch {
+        return false;
+      }
+    });
+
+  it('sends a consistent copy of the catalog with its sha256, and leaves nothing behind', async () => {
+    const res = await s.app.inject({ url: '/-/api/catalog-snapshot' });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.subarray(0, 16).toString('latin1')).toBe('SQLite format 3\u0000');
+    expect(res.headers['content-length']).toBe(String(res.rawPayload.length));
+    expect(res.headers[SNAPSHOT_SHA256_HEADER]).toBe(createHash('sha256').update(res.rawPayload).digest('hex'));
+    await waitForCondition('the snapshot removed and closed', () => readdirSync(s.dataDir).every((n) => !n.startsWith('.catalog-snapshot-')) && openSnapshots().length === 0);
+  });
+
+  it('answers HEAD with the length, and closes the snapshot it did not send', async () => {
+    const res = await s.app.inject({ method: 'HEAD', url: '/-/api/catalog-snapshot' });
+    expect(res.statusCode).toBe(200);
+    expect(Number(res.headers['content-length'])).toBeGreaterThan(0);
+    expect(res.rawPayload.length).toBe(0);
+    await waitForCondition('the snapshot removed and closed', () => readdirSync(s.dataDir).every((n) => !n.startsWith('.catalog-snapshot-')) && openSnapshots().length === 0);
   });
 });

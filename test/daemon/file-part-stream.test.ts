@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FilePartStream, PART_BYTES } from '../../src/daemon/routes/file-part-stream.js';
+import { FilePartStream, SEND_PART_BYTES } from '../../src/daemon/routes/file-part-stream.js';
 import { waitFor } from '../helpers/wait.js';
 
 let dir: string;
 let path: string;
-const bytes = randomBytes(PART_BYTES * 5 + 123);
+const bytes = randomBytes(SEND_PART_BYTES * 5 + 123);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'pyrepo-part-stream-'));
@@ -43,7 +43,7 @@ const isOpen = (fd: number) => {
 class SlowResponse extends Writable {
   readonly received: Buffer[] = [];
   readonly buffersSeen = new Set<ArrayBufferLike>();
-  constructor(highWaterMark = PART_BYTES) {
+  constructor(highWaterMark = SEND_PART_BYTES) {
     super({ highWaterMark });
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
@@ -58,8 +58,8 @@ class SlowResponse extends Writable {
 
 describe('FilePartStream', () => {
   it.each([
-    ['asks to drain after each part', PART_BYTES],
-    ['takes every part at once, and calls back later', 64 * PART_BYTES],
+    ['asks to drain after each part', SEND_PART_BYTES],
+    ['takes every part at once, and calls back later', 64 * SEND_PART_BYTES],
   ])('sends exactly the range asked for, through two buffers, and closes the file, to a response that %s', async (_what, highWaterMark) => {
     const fd = opened(openSync(path, 'r'));
     const out = new SlowResponse(highWaterMark);
@@ -107,9 +107,23 @@ describe('FilePartStream', () => {
     }
   });
 
-  it('closes the file when destroyed before it is sent', async () => {
+  it('closes the file when destroyed before it is sent, and then sends nothing', async () => {
     const fd = opened(openSync(path, 'r'));
-    new FilePartStream(fd, 0, 10).destroy();
+    const stream = new FilePartStream(fd, 0, 10);
+    stream.destroy();
+    await waitFor('the file to be closed', () => !isOpen(fd));
+    const out = new SlowResponse();
+    expect(stream.pipe(out)).toBe(out);
+    expect(out.received).toEqual([]);
+  });
+
+  it('ends without bytes, and closes the file, when drained instead of sent (fastify does so for HEAD)', async () => {
+    const fd = opened(openSync(path, 'r'));
+    const stream = new FilePartStream(fd, 0, bytes.length - 1);
+    const parts: Buffer[] = [];
+    stream.on('data', (c: Buffer) => parts.push(c));
+    await new Promise((resolve) => stream.once('end', resolve));
+    expect(parts).toEqual([]);
     await waitFor('the file to be closed', () => !isOpen(fd));
   });
 
@@ -117,7 +131,7 @@ describe('FilePartStream', () => {
     const short = join(dir, 'short.whl');
     writeFileSync(short, bytes);
     const fd = opened(openSync(short, 'r'));
-    truncateSync(short, PART_BYTES);
+    truncateSync(short, SEND_PART_BYTES);
     const stream = new FilePartStream(fd, 0, bytes.length - 1);
     const failed = new Promise<Error>((resolve) => stream.once('error', resolve));
     stream.pipe(new SlowResponse());

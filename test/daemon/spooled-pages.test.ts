@@ -3,7 +3,7 @@
  * once until the catalog changes, never left in the folder, closed only after their last
  * reader, and made in memory when the folder cannot take them.
  */
-import { fstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
@@ -25,6 +25,15 @@ afterEach(() => {
 });
 
 /** A page's descriptor, noted with its file while the page is known to hold it open. */
+/** This process's descriptors on page files (removed from the folder, so named only by /proc). */
+const openSpooled = () =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).includes(`${dir}/.spooled-`);
+    } catch {
+      return false;
+    }
+  });
 const fdOf = (page: SpooledPage) => opened((page as unknown as { fd: number }).fd);
 /** The file each descriptor was opened on: a number closed can be given to another file at once (tests run side by side). */
 const inodes = new Map<number, number>();
@@ -126,6 +135,7 @@ describe('SpooledPages', () => {
     await pages.get('b', counting(['b']).render);
     expect(isOpen(a)).toBe(true);
     await pages.get('c', counting(['c']).render);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(isOpen(a)).toBe(false);
     const { render, renders } = counting(['a again']);
     await pages.get('a', render);
@@ -143,17 +153,59 @@ describe('SpooledPages', () => {
     expect(renders()).toBe(2);
   });
 
-  it('passes on an error of the rendering itself', async () => {
+  it('passes on an error of the rendering itself, and closes the file it began', async () => {
     await expect(
-      pages.get('x', () => {
+      pages.get('x', (write) => {
+        write('half a page');
         throw new Error('the catalog is gone');
       }),
     ).rejects.toThrow('the catalog is gone');
     expect(readdirSync(dir)).toEqual([]);
+    expect(openSpooled()).toEqual([]);
+  });
+
+  it('serves a page got in the same turn as a change that forgets it', async () => {
+    const page = (await pages.get('x', counting(['kept '.repeat(1000)]).render)) as SpooledPage;
+    const again = (await pages.get('x', counting(['never']).render)) as SpooledPage;
+    expect(again).toBe(page);
+    serial = 2;
+    pages.clear();
+    // The request that got it reads it now, in this turn.
+    expect(await text(page.stream())).toBe('kept '.repeat(1000));
+  });
+
+  it('refuses to read a page whose file is closed, rather than read another file', async () => {
+    const page = (await pages.get('x', counting(['gone']).render)) as SpooledPage;
+    pages.clear();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(() => page.stream()).toThrow(/closed/);
+  });
+
+  it('renders anew for a request after a change, not waiting for the rendering before it', async () => {
+    let release: () => void = () => undefined;
+    const slow = pages.get('x', async (write) => {
+      write('before the change');
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    serial = 2;
+    const after = pages.get('x', counting(['after the change']).render);
+    release();
+    expect(await text(((await slow) as SpooledPage).stream())).toBe('before the change');
+    expect(await text(((await after) as SpooledPage).stream())).toBe('after the change');
+  });
+
+  it('keeps no page rendered once closed', async () => {
+    pages.close();
+    const { render, renders } = counting(['a']);
+    await pages.get('x', render);
+    await pages.get('x', render);
+    expect(renders()).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(openSpooled()).toEqual([]);
   });
 
   it('removes the files an earlier process left, and nothing else', () => {
-    writeFileSync(join(dir, '.spooled-7.tmp'), 'left');
+    writeFileSync(join(dir, '.spooled-4242-7.tmp'), 'left');
     writeFileSync(join(dir, '.pages.tmp'), 'not ours');
     writeFileSync(join(dir, 'catalog.sqlite'), 'not ours');
     removeLeftovers(dir);

@@ -153,7 +153,7 @@ async function indexPlugin(app: FastifyInstance, opts: IndexPluginOptions): Prom
     await shared?.close(app.instance);
     catalog.close();
     pageFile.close();
-    for (const pages of spooled) pages.clear();
+    for (const pages of spooled) pages.close();
     await blobs.close();
   });
 }

@@ -7,7 +7,7 @@
  * from 82 to 105 MB, and the next ones kept it there. Here a part is read into one of two
  * buffers, written to the response, and its buffer read into again only once the response
  * has handed that part to the operating system (the write's callback): the other buffer is
- * read meanwhile. A download holds 2 × {@link PART_BYTES} whatever its size.
+ * read meanwhile. A download holds 2 × {@link SEND_PART_BYTES} whatever its size.
  *
  * fastify sends a stream by piping it into the response; this stream's pipe() writes the
  * parts itself, with a callback for each. It is a Readable only for fastify to see it end,
@@ -17,7 +17,7 @@ import { close, read } from 'node:fs';
 import { Readable } from 'node:stream';
 
 /** One part: as large as a socket takes at once on loopback, twice over. */
-export const PART_BYTES = 128 * 1024;
+export const SEND_PART_BYTES = 128 * 1024;
 
 /** What pipe() writes to: a response (node:http's, or light-my-request's in tests). */
 type Destination = NodeJS.WritableStream & { once(event: 'drain' | 'close', listener: () => void): unknown; removeListener(event: string, listener: () => void): unknown };
@@ -28,6 +28,8 @@ function readAt(fd: number, buf: Buffer, length: number, position: number): Prom
 
 export class FilePartStream extends Readable {
   private piped = false;
+  /** Whether the descriptor is someone's to close: send()'s once piped, else this stream's own. */
+  private fdTaken = false;
   /** Resolves once the stream is destroyed: nothing waited for then (a write's callback, a drain) holds the sending up. */
   private readonly gone: Promise<void>;
   private leave: () => void = () => undefined;
@@ -45,25 +47,36 @@ export class FilePartStream extends Readable {
     this.gone = new Promise((resolve) => (this.leave = resolve));
   }
 
+  /**
+   * Read other than through pipe(): fastify drains a stream it does not send (HEAD) with
+   * resume(). It then ends at once, without bytes, and the descriptor is closed.
+   */
   override _read(): void {
-    // Read only through pipe().
+    if (this.piped) return;
+    this.closeFd();
+    this.push(null);
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.leave();
     // Never sent (a request that failed first): the descriptor is closed here, else by send().
-    if (!this.piped) {
-      this.piped = true;
-      close(this.fd, () => undefined);
-    }
+    if (!this.piped) this.closeFd();
     callback(err);
+  }
+
+  /** Closes the descriptor unless someone already has it to close. */
+  private closeFd(): void {
+    if (this.fdTaken) return;
+    this.fdTaken = true;
+    close(this.fd, () => undefined);
   }
 
   override pipe<T extends NodeJS.WritableStream>(destination: T): T {
     if (this.piped) throw new Error('A file part stream is sent to one destination only.');
     this.piped = true;
-    // Destroyed before it was sent: the descriptor is closed already.
-    if (this.destroyed) return destination;
+    // Destroyed, or drained without being sent, first: the descriptor is closed already.
+    if (this.fdTaken) return destination;
+    this.fdTaken = true;
     void this.send(destination as unknown as Destination).then(
       () => {
         if (this.destroyed) return;
@@ -77,7 +90,7 @@ export class FilePartStream extends Readable {
   }
 
   private async send(out: Destination): Promise<void> {
-    const buffers = [Buffer.allocUnsafeSlow(PART_BYTES), Buffer.allocUnsafeSlow(PART_BYTES)];
+    const buffers = [Buffer.allocUnsafeSlow(SEND_PART_BYTES), Buffer.allocUnsafeSlow(SEND_PART_BYTES)];
     /** Each buffer's last write, until the response has handed it on (its callback comes with an error too when the response is gone). */
     const written: (Promise<void> | undefined)[] = [undefined, undefined];
     let position = this.first;
@@ -87,7 +100,7 @@ export class FilePartStream extends Readable {
         const buf = buffers[turn] as Buffer;
         if (written[turn]) await Promise.race([written[turn], this.gone]);
         if (this.destroyed) return;
-        const want = Math.min(PART_BYTES, this.last - position + 1);
+        const want = Math.min(SEND_PART_BYTES, this.last - position + 1);
         const got = await readAt(this.fd, buf, want, position);
         if (this.destroyed) return;
         if (got === 0) throw new Error('The file became shorter while it was sent.');

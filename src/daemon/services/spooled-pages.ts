@@ -30,7 +30,9 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { makePage, type Page } from './page-cache.js';
 
-const LEFTOVER = /^\.spooled-\d+\.tmp$/;
+const LEFTOVER = /^\.spooled-\d+-\d+\.tmp$/;
+/** Parts up to this size are encoded in the buffer kept for that; a larger one gets a buffer of its own. */
+const SCRATCH_MAX_BYTES = 1024 * 1024;
 /** Reads of a page's file per chunk sent: as large as a socket takes at once on loopback. */
 const READ_BYTES = 64 * 1024;
 
@@ -57,8 +59,13 @@ export function removeLeftovers(dir: string): void {
 }
 
 let nextFile = 0;
-/** Where parts are encoded before they are written: parts are up to a few hundred KiB. */
+/** Where parts are encoded before they are written (parts are tens of KiB): it grows to the largest, up to SCRATCH_MAX_BYTES. */
 let scratch = Buffer.alloc(0);
+
+/** The page's file could not be made or written (a full disk, no permission): the page is then made in memory. */
+class SpoolError extends Error {
+  override readonly name = 'SpoolError';
+}
 /** Where parts are read before they are decoded and sent. */
 let readBuffer: Buffer | undefined;
 const partBuffer = (): Buffer => (readBuffer ??= Buffer.allocUnsafeSlow(READ_BYTES));
@@ -74,8 +81,13 @@ class SpoolFile implements SpooledPage {
   private closed = false;
 
   constructor(dir: string) {
-    const path = join(dir, `.spooled-${nextFile++}.tmp`);
-    this.fd = openSync(path, 'w+', 0o600);
+    // The process's number in the name, and 'wx+': never a file another process has open.
+    const path = join(dir, `.spooled-${process.pid}-${nextFile++}.tmp`);
+    try {
+      this.fd = openSync(path, 'wx+', 0o600);
+    } catch (err) {
+      throw new SpoolError(`Could not make ${path}: ${(err as Error).message}`, { cause: err });
+    }
     try {
       rmSync(path, { force: true });
     } catch {
@@ -87,10 +99,18 @@ class SpoolFile implements SpooledPage {
     const length = Buffer.byteLength(text, 'utf8');
     // Encoded into one buffer used again for every part: a buffer of its own per part was
     // 10 MB of ArrayBuffers awaiting a collection after the listing at 60,000 files.
-    if (length > scratch.length) scratch = Buffer.allocUnsafe(Math.max(length, scratch.length * 2));
-    scratch.write(text, 0, 'utf8');
-    const bytes = scratch.subarray(0, length);
-    for (let at = 0; at < length; ) at += writeSync(this.fd, bytes, at, length - at, this.length + at);
+    let into = scratch;
+    if (length > scratch.length) {
+      into = Buffer.allocUnsafe(length);
+      if (length <= SCRATCH_MAX_BYTES) scratch = into;
+    }
+    into.write(text, 0, 'utf8');
+    const bytes = into.subarray(0, length);
+    try {
+      for (let at = 0; at < length; ) at += writeSync(this.fd, bytes, at, length - at, this.length + at);
+    } catch (err) {
+      throw new SpoolError(`Could not write a page's file: ${(err as Error).message}`, { cause: err });
+    }
     this.hash.update(bytes);
     this.length += bytes.length;
   }
@@ -115,6 +135,8 @@ class SpoolFile implements SpooledPage {
    * dies young.
    */
   stream(): Readable {
+    // Never so for a page from get(), which forgets pages a turn of the event loop later.
+    if (this.closed) throw new Error('A rendered page was read after its file was closed.');
     this.readers += 1;
     const { fd, length } = this;
     const decoder = new StringDecoder('utf8');
@@ -171,6 +193,8 @@ class SpoolFile implements SpooledPage {
 
 export class SpooledPages {
   private readonly kept = new Map<string, SpoolFile>();
+  /** Set by close(): pages rendered from then on are answered, never kept. */
+  private closed = false;
   /** Renderings under way: a second request for the same page waits for the first one's. */
   private readonly rendering = new Map<string, Promise<SpooledPage | Page>>();
   private serial: number;
@@ -202,10 +226,21 @@ export class SpooledPages {
     return made;
   }
 
-  /** Forgets every page (the daemon is closing, or the catalog changed). */
+  /**
+   * Forgets every page (the catalog changed, or too many renderings). Their files are closed
+   * a turn of the event loop later, after their last reader: a request that got a page from
+   * get() in this turn takes its reader before then.
+   */
   clear(): void {
-    for (const page of this.kept.values()) page.forget();
+    const forgotten = [...this.kept.values()];
     this.kept.clear();
+    if (forgotten.length > 0) setImmediate(() => forgotten.forEach((page) => page.forget()));
+  }
+
+  /** The daemon is closing: every page is forgotten, and none kept from now on. */
+  close(): void {
+    this.closed = true;
+    this.clear();
   }
 
   private forgetIfChanged(): void {
@@ -225,13 +260,13 @@ export class SpooledPages {
       page.finish();
     } catch (err) {
       page?.forget();
-      if (!isFolderError(err)) throw err;
+      if (!(err instanceof SpoolError)) throw err;
       const parts: string[] = [];
       await render((text) => parts.push(text));
       return makePage(parts.join(''));
     }
     this.forgetIfChanged();
-    if (serial !== this.serial) {
+    if (serial !== this.serial || this.closed) {
       // Answered to the requests that waited for it, then closed.
       setImmediate(() => page.forget());
       return page;
@@ -240,9 +275,4 @@ export class SpooledPages {
     this.kept.set(variant, page);
     return page;
   }
-}
-
-/** Whether `err` is the file system's (no space, no permission): the page is then made in memory. */
-function isFolderError(err: unknown): boolean {
-  return typeof (err as NodeJS.ErrnoException | undefined)?.code === 'string' && (err as NodeJS.ErrnoException).syscall !== undefined;
 }
