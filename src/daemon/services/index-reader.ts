@@ -269,7 +269,8 @@ export class IndexReader {
       else found.set(project, known);
     }
     if (missing.size < LATEST_AT_ONCE_MIN) {
-      for (const project of missing) found.set(project, await this.latestVersion(project));
+      const versions = await Promise.all([...missing].map((project) => this.latestVersion(project)));
+      [...missing].forEach((project, i) => found.set(project, versions[i] ?? null));
       return found;
     }
     const changes = this.changes;
@@ -301,7 +302,11 @@ export class IndexReader {
       await turn();
     }
     // A project without files has no latest version.
-    for (const project of missing) if (!found.has(project)) found.set(project, null);
+    for (const project of missing) {
+      if (found.has(project)) continue;
+      found.set(project, null);
+      if (changes === this.changes) this.latest.set(project, null);
+    }
     return found;
   }
 

@@ -19,8 +19,7 @@ import type { IndexPrimary } from './shared-index.js';
 import type { LocalCatalog } from '../stores/local-catalog.js';
 import type { FolderBlobs } from '../stores/folder-blobs.js';
 import { ProcessLocks } from '../stores/locks.js';
-import { TURN_MS } from './turns.js';
-
+import { takeTurns } from './turns.js';
 
 export interface IndexServiceOptions {
   catalog: LocalCatalog;
@@ -106,14 +105,11 @@ export class IndexService {
       const readAhead = new ReadAhead(todo.length, (i) => this.blobs.pathOf((todo[i] as FoundFile).relpath));
       // Small files are read and inspected without a trip through the thread pool, so the
       // workers could keep the event loop to themselves: requests get their turn every few ms.
-      let turnStarted = performance.now();
+      const turn = takeTurns();
       const worker = async () => {
         while (next < todo.length) {
-          if (performance.now() - turnStarted > TURN_MS) {
-            await new Promise((resolve) => setImmediate(resolve));
-            turnStarted = performance.now();
-            continue;
-          }
+          await turn();
+          if (next >= todo.length) break;
           const f = todo[next++] as FoundFile;
           readAhead.reach(next - 1);
           try {

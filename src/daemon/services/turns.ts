@@ -6,7 +6,7 @@
  */
 
 /** Work done before the event loop gets a turn, at most (as the first indexing's workers). */
-export const TURN_MS = 5;
+const TURN_MS = 5;
 
 /**
  * A function to call between parts of long work: it resolves at once until `ms` of work
