@@ -37,7 +37,7 @@ export function matchesFilter(p: { name: string; displayName: string }, q: strin
  */
 const FILTER_SCRIPT = `(()=>{const i=document.getElementById('q');const items=[...document.querySelectorAll('#projects li[data-name]')];const shown=document.getElementById('shown');const none=document.getElementById('none');if(!i||!shown)return;const f=(t)=>t.toLowerCase().replace(/[-_.\\s]+/g,'-');const run=()=>{const q=f(i.value).replace(/^-+|-+$/g,'');let n=0;for(const li of items){const ok=q===''||li.dataset.name.includes(q);li.hidden=!ok;if(ok)n++;}shown.textContent=String(n);if(none)none.hidden=n!==0;const u=new URL(location.href);if(i.value.trim())u.searchParams.set('q',i.value);else u.searchParams.delete('q');history.replaceState(null,'',u);};i.addEventListener('input',run);})();`;
 
-type LandingProject = Pick<ProjectSummary, 'name' | 'displayName' | 'latestVersion'>;
+type LandingProject = Pick<ProjectSummary, 'name' | 'displayName'>;
 
 /**
  * Where the project rows go in the page while it is put together; written in their place, in
@@ -49,10 +49,17 @@ const ROWS_PER_PART = 256;
 
 /**
  * Writes the web home in parts: the page around the list, then the list's rows a few hundred
- * at a time, so that the rows (1.5 MB at 10,000 projects) are never joined into one string,
- * with turns for requests between.
+ * at a time, each part's latest versions read for it (`latestOf`), so that neither the rows
+ * (1.5 MB at 10,000 projects) nor the versions are ever whole in memory; with turns for
+ * requests between.
  */
-export async function writeLanding(write: PageWriter, baseUrl: string, projects: LandingProject[], query = ''): Promise<void> {
+export async function writeLanding(
+  write: PageWriter,
+  baseUrl: string,
+  projects: LandingProject[],
+  latestOf: (names: string[]) => Promise<Map<string, string | null>>,
+  query = '',
+): Promise<void> {
   const simple = `${baseUrl}/simple/`;
   const upload = `${baseUrl}/legacy/`;
   const commands = installCommands(baseUrl, 'PACKAGE', { publish: true });
@@ -92,13 +99,17 @@ ${blocks}
   const turn = takeTurns();
   for (let from = 0; from < projects.length; from += ROWS_PER_PART) {
     await turn();
+    const group = projects.slice(from, from + ROWS_PER_PART);
+    // The latest versions of this part's projects only: nothing the size of the index is held meanwhile.
+    const latest = await latestOf(group.map((p) => p.name));
     let part = '';
-    for (let i = from; i < Math.min(from + ROWS_PER_PART, projects.length); i++) {
-      const p = projects[i] as LandingProject;
+    group.forEach((p, k) => {
+      const i = from + k;
+      const version = latest.get(p.name);
       if (i > 0) part += '\n';
       // Every project is in the page; the ones the filter leaves out are hidden, so that the script can bring them back.
-      part += `<li data-name="${escapeHtml(`${folded(p.name)} ${folded(p.displayName)}`)}"${matches[i] ? '' : ' hidden'}><a href="project/${encodeURIComponent(p.name)}/">${escapeHtml(p.displayName)}</a>${p.latestVersion ? ` <span class="muted">${escapeHtml(p.latestVersion)}</span>` : ''}</li>`;
-    }
+      part += `<li data-name="${escapeHtml(`${folded(p.name)} ${folded(p.displayName)}`)}"${matches[i] ? '' : ' hidden'}><a href="project/${encodeURIComponent(p.name)}/">${escapeHtml(p.displayName)}</a>${version ? ` <span class="muted">${escapeHtml(version)}</span>` : ''}</li>`;
+    });
     write(part);
   }
   write(page.slice(at + ROWS.length));
@@ -114,7 +125,7 @@ export default async function landingRoutes(app: FastifyInstance, opts: { public
   app.get('/', async (req, reply) => {
     const baseUrl = baseUrlOf(req, opts.publicUrl);
     const q = queryOf(req);
-    const page = await pages.get(`${baseUrl}|${q}`, async (write) => writeLanding(write, baseUrl, await app.reader.projectsWithLatest(), q));
+    const page = await pages.get(`${baseUrl}|${q}`, async (write) => writeLanding(write, baseUrl, await app.reader.projects(), (names) => app.reader.latestVersions(names), q));
     // The policy names the filter script whether or not this page has it (an empty index has none).
     return sendPage(req, setHtmlHeaders(reply, FILTER_SCRIPT), page, 'text/html; charset=utf-8');
   });

@@ -245,13 +245,6 @@ export class IndexReader {
     return summaries.map((p) => ({ ...p, latestVersion: latest.get(p.name) ?? null }));
   }
 
-  /** Every project by name with its latest version, and nothing else (the web home's list). */
-  async projectsWithLatest(): Promise<(ProjectRecord & { latestVersion: string | null })[]> {
-    const projects = await this.catalog.projects();
-    const latest = await this.latestVersions(projects.map((p) => p.name));
-    return projects.map((p) => ({ name: p.name, displayName: p.displayName, latestVersion: latest.get(p.name) ?? null }));
-  }
-
   /**
    * The latest version of each of `projects`. Those not known yet are read one by one when
    * they are few (after a change), and from their releases a few hundred projects at a time
@@ -260,7 +253,7 @@ export class IndexReader {
    * index in memory together: at 10,000 projects the first `GET /` took a second and grew
    * the daemon by 70 MB.
    */
-  private async latestVersions(projects: readonly string[]): Promise<Map<string, string | null>> {
+  async latestVersions(projects: readonly string[]): Promise<Map<string, string | null>> {
     const found = new Map<string, string | null>();
     const missing = new Set<string>();
     for (const project of projects) {
