@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import {
 } from '../../src/shared/api.js';
 import { PYREPO_VERSION } from '../../src/shared/version.js';
 import { listTree, makeApp, upload, type TestApp } from '../helpers/app.js';
+import { descriptorsOn } from '../helpers/descriptors.js';
 import { sdistFilename, wheelFilename, type DistSpec } from '../helpers/dists.js';
 import { waitFor as waitForCondition } from '../helpers/wait.js';
 
@@ -402,14 +403,7 @@ describe('GET /-/api/catalog-snapshot (pyrepo backup)', () => {
   });
 
   /** Descriptors this process holds on snapshot files (removed from the folder, or not). */
-  const openSnapshots = () =>
-    readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).includes('.catalog-snapshot-');
-      } catch {
-        return false;
-      }
-    });
+  const openSnapshots = () => descriptorsOn('.catalog-snapshot-');
 
   it('sends a consistent copy of the catalog with its sha256, and leaves nothing behind', async () => {
     const res = await s.app.inject({ url: '/-/api/catalog-snapshot' });

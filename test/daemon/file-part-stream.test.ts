@@ -4,7 +4,7 @@
  * once whatever the way the sending ends, and a file that shrank sent as a failure.
  */
 import { randomBytes } from 'node:crypto';
-import { fstatSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilePartStream, SEND_PART_BYTES } from '../../src/daemon/routes/file-part-stream.js';
+import { isOpen, noted } from '../helpers/descriptors.js';
 import { waitFor } from '../helpers/wait.js';
 
 let dir: string;
@@ -24,20 +25,6 @@ beforeAll(() => {
   writeFileSync(path, bytes);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The file each descriptor was opened on: a number closed can be given to another file at once (tests run side by side). */
-const inodes = new Map<number, number>();
-const opened = (fd: number) => {
-  inodes.set(fd, fstatSync(fd).ino);
-  return fd;
-};
-const isOpen = (fd: number) => {
-  try {
-    return fstatSync(fd).ino === inodes.get(fd);
-  } catch {
-    return false;
-  }
-};
 
 /** A destination that takes its time: each write's callback comes 2 ms later; it asks to drain past `highWaterMark`. */
 class SlowResponse extends Writable {
@@ -61,7 +48,7 @@ describe('FilePartStream', () => {
     ['asks to drain after each part', SEND_PART_BYTES],
     ['takes every part at once, and calls back later', 64 * SEND_PART_BYTES],
   ])('sends exactly the range asked for, through two buffers, and closes the file, to a response that %s', async (_what, highWaterMark) => {
-    const fd = opened(openSync(path, 'r'));
+    const fd = noted(openSync(path, 'r'));
     const out = new SlowResponse(highWaterMark);
     const stream = new FilePartStream(fd, 1000, bytes.length - 7);
     const ended = new Promise((resolve) => stream.once('end', resolve));
@@ -76,7 +63,7 @@ describe('FilePartStream', () => {
   it('sends a whole file to a real client, and stops and closes the file when the client hangs up', async () => {
     const fds: number[] = [];
     const server: Server = createServer((_req, res) => {
-      const fd = opened(openSync(path, 'r'));
+      const fd = noted(openSync(path, 'r'));
       fds.push(fd);
       res.setHeader('content-length', String(bytes.length));
       new FilePartStream(fd, 0, bytes.length - 1).on('error', () => undefined).pipe(res);
@@ -108,7 +95,7 @@ describe('FilePartStream', () => {
   });
 
   it('closes the file when destroyed before it is sent, and then sends nothing', async () => {
-    const fd = opened(openSync(path, 'r'));
+    const fd = noted(openSync(path, 'r'));
     const stream = new FilePartStream(fd, 0, 10);
     stream.destroy();
     await waitFor('the file to be closed', () => !isOpen(fd));
@@ -118,7 +105,7 @@ describe('FilePartStream', () => {
   });
 
   it('ends without bytes, and closes the file, when drained instead of sent (fastify does so for HEAD)', async () => {
-    const fd = opened(openSync(path, 'r'));
+    const fd = noted(openSync(path, 'r'));
     const stream = new FilePartStream(fd, 0, bytes.length - 1);
     const parts: Buffer[] = [];
     stream.on('data', (c: Buffer) => parts.push(c));
@@ -130,7 +117,7 @@ describe('FilePartStream', () => {
   it('fails, and closes the file, when the file turns out shorter', async () => {
     const short = join(dir, 'short.whl');
     writeFileSync(short, bytes);
-    const fd = opened(openSync(short, 'r'));
+    const fd = noted(openSync(short, 'r'));
     truncateSync(short, SEND_PART_BYTES);
     const stream = new FilePartStream(fd, 0, bytes.length - 1);
     const failed = new Promise<Error>((resolve) => stream.once('error', resolve));

@@ -3,13 +3,14 @@
  * once until the catalog changes, never left in the folder, closed only after their last
  * reader, and made in memory when the folder cannot take them.
  */
-import { fstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makePage } from '../../src/daemon/services/page-cache.js';
 import { removeLeftovers, SpooledPages, type SpooledPage } from '../../src/daemon/services/spooled-pages.js';
+import { descriptorsOn, isOpen, noted } from '../helpers/descriptors.js';
 
 let dir: string;
 let serial: number;
@@ -24,30 +25,10 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A page's descriptor, noted with its file while the page is known to hold it open. */
 /** This process's descriptors on page files (removed from the folder, so named only by /proc). */
-const openSpooled = () =>
-  readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`).includes(`${dir}/.spooled-`);
-    } catch {
-      return false;
-    }
-  });
-const fdOf = (page: SpooledPage) => opened((page as unknown as { fd: number }).fd);
-/** The file each descriptor was opened on: a number closed can be given to another file at once (tests run side by side). */
-const inodes = new Map<number, number>();
-const opened = (fd: number) => {
-  inodes.set(fd, fstatSync(fd).ino);
-  return fd;
-};
-const isOpen = (fd: number) => {
-  try {
-    return fstatSync(fd).ino === inodes.get(fd);
-  } catch {
-    return false;
-  }
-};
+const openSpooled = () => descriptorsOn(`${dir}/.spooled-`);
+/** A page's descriptor, noted with its file while the page is known to hold it open. */
+const fdOf = (page: SpooledPage) => noted((page as unknown as { fd: number }).fd);
 
 function counting(parts: string[]): { render: (write: (t: string) => void) => Promise<void>; renders: () => number } {
   let renders = 0;
