@@ -12,7 +12,7 @@
 import type { ProjectDetail, ProjectList, ProjectSummary } from '../../shared/api.js';
 import { decodeMetadata, parseCoreMetadata } from '../../shared/metadata.js';
 import { compareVersions, isPrerelease, releaseKey } from '../../shared/versions.js';
-import type { ActivityRecord, FileRecord, ProjectRecord, ServedFile } from './catalog.js';
+import type { ActivityRecord, FileRecord, ProjectRecord, ReleaseVersion, ServedFile } from './catalog.js';
 import { DownloadBatch } from './download-batch.js';
 import type { EventBus } from './events.js';
 import type { DownloadClient } from './installer.js';
@@ -270,28 +270,20 @@ export class IndexReader {
     const turn = takeTurns();
     const names = [...missing];
     for (let at = 0; at < names.length; at += LATEST_READ_TOGETHER) {
-      // A project's releases come one after the other: one project's are held at a time.
-      let current: string | undefined;
-      let versions = new Map<string, string>();
-      const yanked = new Set<string>();
-      const take = () => {
-        if (current === undefined) return;
+      const byProject = new Map<string, ReleaseVersion[]>();
+      for (const release of await this.catalog.releaseVersionsOf(names.slice(at, at + LATEST_READ_TOGETHER))) {
+        const releases = byProject.get(release.project);
+        if (releases) releases.push(release);
+        else byProject.set(release.project, [release]);
+      }
+      for (const [project, releases] of byProject) {
+        const versions = new Map(releases.map((r) => [r.releaseKey, r.version]));
+        const yanked = new Set(releases.filter((r) => r.yanked).map((r) => r.releaseKey));
         const key = latestFirst(versions, (k) => yanked.has(k))[0];
         const version = key === undefined ? null : (versions.get(key) as string);
-        found.set(current, version);
-        if (changes === this.changes) this.latest.set(current, version);
-      };
-      for (const release of await this.catalog.releaseVersionsOf(names.slice(at, at + LATEST_READ_TOGETHER))) {
-        if (release.project !== current) {
-          take();
-          current = release.project;
-          versions = new Map();
-          yanked.clear();
-        }
-        versions.set(release.releaseKey, release.version);
-        if (release.yanked) yanked.add(release.releaseKey);
+        found.set(project, version);
+        if (changes === this.changes) this.latest.set(project, version);
       }
-      take();
       await turn();
     }
     // A project without files has no latest version.
