@@ -92,4 +92,48 @@ describe('PageCache with a page file', () => {
     expect((await pages.get('demo', 'html', () => 'after the upload'))?.body.toString()).toBe('after the upload');
     expect(pages.peek('demo', 'html')?.body.toString()).toBe('after the upload');
   });
+
+  it('keeps the variants of a page apart, at most 32 of them, and forgets them all at a change', async () => {
+    for (const pages of [fileCache(), new PageCache()]) {
+      let renders = 0;
+      const render = (text: string) => () => {
+        renders += 1;
+        return text;
+      };
+      for (const variant of ['json', 'html', 'pypi|http://a/|']) await pages.get('demo', variant, render(`demo as ${variant}`));
+      for (const variant of ['json', 'html', 'pypi|http://a/|']) {
+        // The variant asked with is a string of its own, not the one kept.
+        const asked = `${variant} `.trimEnd();
+        expect(pages.peek('demo', asked)?.body.toString()).toBe(`demo as ${variant}`);
+        expect((await pages.get('demo', asked, render('not rendered: cached')))?.body.toString()).toBe(`demo as ${variant}`);
+      }
+      expect(renders).toBe(3);
+      // 32 variants are kept; a 33rd (another Host header each time) starts the project's renderings again.
+      for (let i = 0; i < 29; i++) await pages.get('demo', `pypi|http://host-${i}/|`, render(`demo for host ${i}`));
+      expect(pages.peek('demo', 'json')?.body.toString()).toBe('demo as json');
+      expect(pages.peek('demo', 'pypi|http://host-28/|')?.body.toString()).toBe('demo for host 28');
+      await pages.get('demo', 'pypi|http://host-30/|', render('demo for host 30'));
+      expect(pages.peek('demo', 'json')).toBeUndefined();
+      expect(pages.peek('demo', 'pypi|http://host-28/|')).toBeUndefined();
+      expect(pages.peek('demo', 'pypi|http://host-30/|')?.body.toString()).toBe('demo for host 30');
+      await pages.get('demo', 'html', render('demo as html again'));
+      pages.invalidate('demo');
+      expect(pages.peek('demo', 'html')).toBeUndefined();
+      expect(pages.peek('demo', 'pypi|http://host-30/|')).toBeUndefined();
+    }
+  });
+
+  it('keeps the later of two renderings of one variant made at once', async () => {
+    for (const pages of [fileCache(), new PageCache()]) {
+      await pages.get('demo', 'json', () => 'demo as json');
+      let release: () => void = () => undefined;
+      const slow = pages.get('demo', 'html', () => new Promise<string>((resolve) => (release = () => resolve('first rendering'))));
+      const fast = await pages.get('demo', 'html', () => 'second rendering');
+      expect(fast?.body.toString()).toBe('second rendering');
+      release();
+      expect((await slow)?.body.toString()).toBe('first rendering');
+      expect(pages.peek('demo', 'html')?.body.toString()).toBe('first rendering');
+      expect(pages.peek('demo', 'json')?.body.toString()).toBe('demo as json');
+    }
+  });
 });

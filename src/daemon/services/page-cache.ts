@@ -14,13 +14,46 @@ export interface Page {
   etag: string;
 }
 
-/** A page whose bytes are in the page file. */
-interface FiledPage {
-  span: PageSpan;
-  etag: string;
+/** A rendering kept in memory, and the variant it is (a format, a base URL). */
+interface KeptInMemory extends Page {
+  readonly variant: string;
 }
 
-type StoredPage = Page | FiledPage;
+/** A rendering whose bytes are in the page file. */
+interface KeptInFile extends PageSpan {
+  readonly variant: string;
+  readonly etag: string;
+}
+
+type KeptPage = KeptInMemory | KeptInFile;
+
+/**
+ * A project's kept renderings: nearly always one (the format its installer asks for), else a
+ * few. Held in a Map per project, they cost a Map and its table for each, 1.7 MB of the
+ * daemon's heap at 10,000 projects, where a project's one rendering is one object.
+ */
+type KeptPages = KeptPage | KeptPage[];
+
+/** Variant strings already kept, so that 10,000 projects' pages share one copy of each. */
+const knownVariants = new Map<string, string>();
+/** Past this many, a variant is kept as its own copy: Host headers are the clients' to choose. */
+const KNOWN_VARIANTS_MAX = 1024;
+
+/** The one kept copy of `variant` (its own string: see ownString). */
+function variantKey(variant: string): string {
+  const known = knownVariants.get(variant);
+  if (known !== undefined) return known;
+  const own = ownString(variant);
+  if (knownVariants.size < KNOWN_VARIANTS_MAX) knownVariants.set(own, own);
+  return own;
+}
+
+/** The rendering `variant` among `kept`, if it is there. */
+function variantOf(kept: KeptPages, variant: string): KeptPage | undefined {
+  if (!Array.isArray(kept)) return kept.variant === variant ? kept : undefined;
+  for (const one of kept) if (one.variant === variant) return one;
+  return undefined;
+}
 
 /** Key under which pages that list every project are kept. */
 export const ALL_PROJECTS = '\u0000all';
@@ -42,7 +75,7 @@ export function makePage(text: string): Page {
 }
 
 export class PageCache {
-  private readonly pages = new Map<string, Map<string, StoredPage>>();
+  private readonly pages = new Map<string, KeptPages>();
 
   constructor(private readonly file?: PageFile) {}
 
@@ -51,9 +84,10 @@ export class PageCache {
 
   /** The cached page `variant` of `project`, if it is rendered (the hot paths answer only those without waiting). */
   peek(project: string, variant: string): Page | undefined {
-    const hit = this.pages.get(project)?.get(variant);
+    const kept = this.pages.get(project);
+    const hit = kept === undefined ? undefined : variantOf(kept, variant);
     if (!hit) return undefined;
-    return 'body' in hit ? hit : { body: (this.file as PageFile).read(hit.span), etag: hit.etag };
+    return 'body' in hit ? hit : { body: (this.file as PageFile).read(hit), etag: hit.etag };
   }
 
   /**
@@ -68,27 +102,42 @@ export class PageCache {
     const text = await render();
     if (text === undefined) return undefined;
     const page = makePage(text);
-    if (generation !== this.generation) return page;
-    let variants = this.pages.get(project);
-    if (!variants) {
-      variants = new Map();
-      // Own copies: the strings asked with are often cut from a request head (ownString).
-      this.pages.set(ownString(project), variants);
-    } else if (variants.size >= MAX_VARIANTS) {
-      // Variants keyed by Host header (absolute URLs) must not grow without bound.
-      if (this.release(variants)) return page;
-      variants.clear();
-    }
-    // The lists of every project (a few pages, read by every installer first) always stay in memory.
-    variants.set(ownString(variant), (project !== ALL_PROJECTS && this.filed(page)) || page);
+    if (generation === this.generation) this.keep(project, variant, page);
     return page;
   }
 
-  /** The page written to the page file, if it goes there; a page the file cannot take (a full disk) stays in memory. */
-  private filed(page: Page): FiledPage | undefined {
+  /** Keeps `page` as the rendering `variant` of `project`, in place of one rendered meanwhile. */
+  private keep(project: string, variant: string, page: Page): void {
+    const key = variantKey(variant);
+    // The lists of every project (a few pages, read by every installer first) always stay in memory.
+    const stored: KeptPage = (project !== ALL_PROJECTS && this.filed(key, page)) || { variant: key, body: page.body, etag: page.etag };
+    const kept = this.pages.get(project);
+    if (kept === undefined) {
+      // Own copies: the strings asked with are often cut from a request head (ownString).
+      this.pages.set(ownString(project), stored);
+      return;
+    }
+    const all = Array.isArray(kept) ? kept : [kept];
+    const same = all.findIndex((one) => one.variant === key);
+    if (same !== -1) {
+      // Two requests rendered it at once: the later one is kept.
+      const [replaced] = all.splice(same, 1, stored) as [KeptPage];
+      if (this.release(replaced)) return;
+    } else if (all.length >= MAX_VARIANTS) {
+      // Variants keyed by Host header (absolute URLs) must not grow without bound.
+      if (this.release(all)) return;
+      all.length = 0;
+      all.push(stored);
+    } else all.push(stored);
+    this.pages.set(project, all.length === 1 ? (all[0] as KeptPage) : all);
+  }
+
+  /** `page` written to the page file, if it goes there; a page the file cannot take (a full disk) stays in memory. */
+  private filed(variant: string, page: Page): KeptInFile | undefined {
     if (!this.file || page.body.length > FILED_PAGE_MAX_BYTES) return undefined;
     try {
-      return { span: this.file.write(page.body), etag: page.etag };
+      const { offset, length } = this.file.write(page.body);
+      return { variant, etag: page.etag, offset, length };
     } catch {
       return undefined;
     }
@@ -98,10 +147,10 @@ export class PageCache {
   invalidate(project: string): void {
     this.generation += 1;
     for (const key of [project, ALL_PROJECTS]) {
-      const variants = this.pages.get(key);
-      if (!variants) continue;
+      const kept = this.pages.get(key);
+      if (!kept) continue;
       this.pages.delete(key);
-      if (this.release(variants)) return;
+      if (this.release(kept)) return;
     }
   }
 
@@ -111,11 +160,11 @@ export class PageCache {
     this.file?.empty();
   }
 
-  /** Gives back the file space of `variants`; when the file is mostly stale, forgets every page (true). */
-  private release(variants: Map<string, StoredPage>): boolean {
+  /** Gives back the file space of `kept`; when the file is mostly stale, forgets every page (true). */
+  private release(kept: KeptPages): boolean {
     if (!this.file) return false;
     let emptyFile = false;
-    for (const stored of variants.values()) if ('span' in stored && this.file.release(stored.span)) emptyFile = true;
+    for (const one of Array.isArray(kept) ? kept : [kept]) if (!('body' in one) && this.file.release(one)) emptyFile = true;
     if (emptyFile) this.clear();
     return emptyFile;
   }
