@@ -43,6 +43,12 @@ const result = await build({
   platform: 'node',
   target: 'node20.19',
   sourcemap: true,
+  // V8 keeps the source of every script it loads (functions compile on first call, from it):
+  // the daemon's bundle as written was 1.25 MB of its heap for as long as it runs, 0.79 MB
+  // without the indentation and line breaks. Names are kept as written, so stack traces still
+  // name their functions; the source maps give their lines (node --enable-source-maps).
+  minifyWhitespace: true,
+  minifySyntax: true,
   // Native addons: they stay packages, loaded from node_modules with their binaries.
   // react-devtools-core: Ink imports it only when DEV=true, for React DevTools; it is not installed.
   // fastify's schema compilers (ajv, fast-json-stringify): a megabyte the daemon parsed at
