@@ -29,17 +29,13 @@ export const REVALIDATE_MS = 1000;
 
 /** An open file and what fstat said of it. */
 export interface OpenFile {
-  fd: number;
-  size: number;
-  mtimeMs: number;
+  readonly fd: number;
+  readonly size: number;
+  readonly mtimeMs: number;
   /** The mtime as an HTTP date (Last-Modified), made once per open. */
-  lastModified: string;
-  /** The content the catalog named when it was opened. */
-  sha256: string;
-  /** When fstat last said the path still names this file (performance.now()). */
-  checkedAt: number;
+  readonly lastModified: string;
   /** Whether the cache keeps the descriptor; when false, whoever opened it closes it ({@link OpenFiles.done}). */
-  kept: boolean;
+  readonly kept: boolean;
 }
 
 /** Descriptors left for connections, the catalog, logs and streamed files when the limit is high. */
@@ -81,76 +77,107 @@ function httpDateOf(mtimeMs: number): string {
 /** Scratch for a sha256's bytes, to compare with a kept file's without making a string. */
 const shaScratch = Buffer.alloc(32);
 
-/** The sha256 bytes of a cache's kept files, 32 a file, in one buffer (a Buffer each cost a few hundred bytes). */
-class Sha256Store {
-  bytes = Buffer.alloc(256 * 32);
-  private next = 0;
+/** Slots made at first, doubled as more are needed (up to the cache's budget). */
+const FIRST_SLOTS = 256;
 
-  /** The offset of a new file's 32 bytes. */
-  take(): number {
-    const at = this.next++ * 32;
-    if (at + 32 > this.bytes.length) {
-      const grown = Buffer.alloc(this.bytes.length * 2);
-      this.bytes.copy(grown);
-      this.bytes = grown;
-    }
-    return at;
+/**
+ * What the cache knows of its kept files, by slot, in arrays: at 16,000 kept files an object
+ * of fourteen fields for each, with its two times boxed as numbers of their own, was 2.6 MB of
+ * the daemon's heap; in arrays it is 1.4 MB, and nothing in them is garbage to collect.
+ */
+class Slots {
+  fds = new Int32Array(FIRST_SLOTS);
+  sizes = new Float64Array(FIRST_SLOTS);
+  mtimes = new Float64Array(FIRST_SLOTS);
+  /** When fstat last said the path still names the slot's file (performance.now()). */
+  checkedAt = new Float64Array(FIRST_SLOTS);
+  /** The number the file was acquired with, -1 for none. */
+  ids = new Int32Array(FIRST_SLOTS);
+  /** Bumped each time the slot is let go or used for another file (the queue's entries say which use they are of). */
+  generations = new Uint32Array(FIRST_SLOTS);
+  /** 1 between acquire and done: never used for another file then. */
+  inUse = new Uint8Array(FIRST_SLOTS);
+  /** The sha256 each was opened for, 32 bytes a slot. */
+  hashes = Buffer.alloc(FIRST_SLOTS * 32);
+  /** Its key in the cache (see {@link OpenFiles}). */
+  readonly keys: string[] = [];
+  /** Its Last-Modified date (the strings are shared: files of one second have one). */
+  readonly dates: string[] = [];
+  /** A sha256 that is not 64 lowercase hex digits, kept as it is, by slot. */
+  readonly otherSha = new Map<number, string>();
+
+  get room(): number {
+    return this.fds.length;
+  }
+
+  /** Room for `size` slots. */
+  grow(size: number): void {
+    const widen = <T extends Int32Array | Float64Array | Uint32Array | Uint8Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(size);
+      b.set(a);
+      return b;
+    };
+    this.fds = widen(this.fds);
+    this.sizes = widen(this.sizes);
+    this.mtimes = widen(this.mtimes);
+    this.checkedAt = widen(this.checkedAt);
+    this.ids = widen(this.ids);
+    this.generations = widen(this.generations);
+    this.inUse = widen(this.inUse);
+    const hashes = Buffer.alloc(size * 32);
+    this.hashes.copy(hashes);
+    this.hashes = hashes;
+  }
+
+  setSha256(slot: number, sha256: string): void {
+    const at = slot * 32;
+    const bytes = this.hashes;
+    const asBytes = sha256.length === 64 && bytes.write(sha256, at, 32, 'hex') === 32 && bytes.toString('hex', at, at + 32) === sha256;
+    if (asBytes) this.otherSha.delete(slot);
+    else this.otherSha.set(slot, sha256);
+  }
+
+  /** Whether the slot's file was opened for content `sha256` (the same 32 bytes are the same content, whatever the case of their hex). */
+  hasSha256(slot: number, sha256: string): boolean {
+    const other = this.otherSha.size === 0 ? undefined : this.otherSha.get(slot);
+    if (other !== undefined) return other === sha256;
+    const at = slot * 32;
+    return sha256.length === 64 && shaScratch.write(sha256, 0, 32, 'hex') === 32 && shaScratch.compare(this.hashes, at, at + 32) === 0;
+  }
+
+  /** The next use of the slot (as the queue's Uint32Array holds it). */
+  nextGeneration(slot: number): void {
+    this.generations[slot] = ((this.generations[slot] as number) + 1) >>> 0;
   }
 }
 
 /**
- * A kept file: one object per slot of the cache, used again for the next file when its file
- * is closed to make room. Under random downloads of 60,000 files, a new object per file
- * opened (with the catalog's sha256 as a new string) lived until the cache let it go, long
- * enough to be promoted to V8's old generation: a third of what downloads promoted, and
- * collected several times a second (the downloads' p99). Its sha256 is kept as 32 bytes.
+ * A kept file as its caller sees it: a view of its slot, one object per slot, used again for
+ * the next file when its file is closed to make room. (A new object per file opened lived
+ * until the cache let it go, long enough to be promoted to V8's old generation: under random
+ * downloads of 60,000 files, a third of what downloads promoted.)
  */
 class KeptFile implements OpenFile {
-  fd = -1;
-  size = 0;
-  mtimeMs = 0;
-  lastModified = '';
-  checkedAt = 0;
-  readonly kept = true;
-  /** The cache's key for it (see {@link OpenFiles}), and the number it was acquired with (-1 for none). */
-  key = '';
-  id = -1;
-  /** Bumped each time the object is let go or used for another file (the queue's entries say which use they are of). */
-  generation = 0;
-  /** Between acquire and done: never used for another file then. */
-  inUse = false;
-  /** A sha256 that is not 64 lowercase hex digits, kept as it is. */
-  private otherSha: string | undefined;
-  /** Where its sha256's bytes are in the store. */
-  private readonly at: number;
-
   constructor(
-    private readonly hashes: Sha256Store,
-    /** Its number in the cache (the queue names it by it). */
-    readonly index: number,
-  ) {
-    this.at = hashes.take();
-  }
+    private readonly slots: Slots,
+    /** Its slot (the queue names it by it). */
+    readonly slot: number,
+  ) {}
 
-  /** The next use of the object (as the queue's Uint32Array holds it). */
-  nextGeneration(): void {
-    this.generation = (this.generation + 1) >>> 0;
+  get fd(): number {
+    return this.slots.fds[this.slot] as number;
   }
-
-  get sha256(): string {
-    return this.otherSha ?? this.hashes.bytes.toString('hex', this.at, this.at + 32);
+  get size(): number {
+    return this.slots.sizes[this.slot] as number;
   }
-
-  setSha256(sha256: string): void {
-    const bytes = this.hashes.bytes;
-    const asBytes = sha256.length === 64 && bytes.write(sha256, this.at, 32, 'hex') === 32 && bytes.toString('hex', this.at, this.at + 32) === sha256;
-    this.otherSha = asBytes ? undefined : sha256;
+  get mtimeMs(): number {
+    return this.slots.mtimes[this.slot] as number;
   }
-
-  /** Whether the file was opened for content `sha256` (the same 32 bytes are the same content, whatever the case of their hex). */
-  hasSha256(sha256: string): boolean {
-    if (this.otherSha !== undefined) return this.otherSha === sha256;
-    return sha256.length === 64 && shaScratch.write(sha256, 0, 32, 'hex') === 32 && shaScratch.compare(this.hashes.bytes, this.at, this.at + 32) === 0;
+  get lastModified(): string {
+    return this.slots.dates[this.slot] as string;
+  }
+  get kept(): boolean {
+    return true;
   }
 }
 
@@ -170,16 +197,17 @@ function isGone(code: string | undefined): boolean {
  * cleared by copying the Map's table (half a megabyte, a large object freed only by a full
  * collection) every few thousand opens, and the queue of kept files grew and was cut with
  * slice(): together a quarter of all the daemon promoted to V8's old generation. So a key stays
- * in the Map once seen, naming the object last used for it (whose `key` says whether it still
- * is), and the queue is two typed arrays used over and over.
+ * in the Map once seen, naming the slot last used for it (whose key says whether it still is),
+ * and the queue is two typed arrays used over and over.
  */
 export class OpenFiles {
-  /** The object last used for each key seen: kept for that key while its `key` is that key and its descriptor is open. */
+  private readonly slots = new Slots();
+  /** The view last used for each key seen: kept for that key while its slot's key is that key and its descriptor is open. */
   private readonly byKey = new Map<string, KeptFile>();
-  /** The same for files acquired with a number: the object's number in {@link made} + 1, by file number (0 for none). */
+  /** The same for files acquired with a number: the slot + 1, by file number (0 for none). */
   private byId = new Int32Array(0);
   private kept = 0;
-  /** Every object made, by its number (the queue names them by it). */
+  /** Every slot's view, by slot (the queue names them by it). */
   private readonly made: KeptFile[] = [];
   /**
    * Kept files in the order they were opened, oldest at `head`, each with the generation of
@@ -192,9 +220,8 @@ export class OpenFiles {
   private queueGeneration: Uint32Array;
   private head = 0;
   private tail = 0;
-  /** Objects of files closed, for the next files kept. */
-  private readonly unused: KeptFile[] = [];
-  private readonly hashes = new Sha256Store();
+  /** Slots of files closed, for the next files kept. */
+  private readonly unused: number[] = [];
 
   constructor(
     /** How many descriptors to keep at most (0 keeps none). */
@@ -221,29 +248,31 @@ export class OpenFiles {
   /** The file kept for `key` (acquired with number `id`, if any), if there is one. */
   private keptFor(key: string, id: number | undefined): KeptFile | undefined {
     const file = id === undefined ? this.byKey.get(key) : this.made[((id < this.byId.length ? this.byId[id] : 0) as number) - 1];
-    return file && file.fd !== -1 && file.key === key ? file : undefined;
+    return file && this.slots.fds[file.slot] !== -1 && this.slots.keys[file.slot] === key ? file : undefined;
   }
 
   /**
    * The file `key` names, with content `sha256` (the catalog's), open: the kept descriptor when
    * it was opened for that content and is still the file at that path, else a new one.
    * Undefined when nothing (or no regular file) is there. A kept file is the caller's until
-   * {@link done}, and only until then: its object is used again for another file later. A
+   * {@link done}, and only until then: its slot (and object) is used again for another file later. A
    * file acquired with its number `id` (a whole number) is found again only with it.
    */
   acquire(key: string, sha256: string, id?: number): OpenFile | undefined {
+    const slots = this.slots;
     const kept = this.keptFor(key, id);
     if (kept) {
-      if (kept.hasSha256(sha256)) {
+      const slot = kept.slot;
+      if (slots.hasSha256(slot, sha256)) {
         const now = performance.now();
-        if (now - kept.checkedAt < this.revalidateMs) return this.lend(kept);
-        const st = fstatSync(kept.fd);
-        if (st.nlink > 0 && st.size === kept.size && st.mtimeMs === kept.mtimeMs) {
-          kept.checkedAt = now;
+        if (now - (slots.checkedAt[slot] as number) < this.revalidateMs) return this.lend(kept);
+        const st = fstatSync(slots.fds[slot] as number);
+        if (st.nlink > 0 && st.size === slots.sizes[slot] && st.mtimeMs === slots.mtimes[slot]) {
+          slots.checkedAt[slot] = now;
           return this.lend(kept);
         }
       }
-      this.close(kept);
+      this.close(slot);
     }
     let fd: number;
     try {
@@ -264,18 +293,19 @@ export class OpenFiles {
       const lastModified = httpDateOf(st.mtimeMs);
       // Not kept: too large, no budget, or every kept file in use (then nothing can make room).
       if (this.max === 0 || st.size > this.keepUpTo || (this.kept >= this.max && !this.closeOldest())) {
-        return { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified, sha256, checkedAt: performance.now(), kept: false };
+        return { fd, size: st.size, mtimeMs: st.mtimeMs, lastModified, kept: false };
       }
-      const file = this.unused.pop() ?? this.make();
-      file.nextGeneration();
-      file.fd = fd;
-      file.size = st.size;
-      file.mtimeMs = st.mtimeMs;
-      file.lastModified = lastModified;
-      file.setSha256(sha256);
-      file.checkedAt = performance.now();
-      file.key = key;
-      file.id = id ?? -1;
+      const file = this.made[this.unused.pop() ?? this.make()] as KeptFile;
+      const slot = file.slot;
+      slots.nextGeneration(slot);
+      slots.fds[slot] = fd;
+      slots.sizes[slot] = st.size;
+      slots.mtimes[slot] = st.mtimeMs;
+      slots.dates[slot] = lastModified;
+      slots.setSha256(slot, sha256);
+      slots.checkedAt[slot] = performance.now();
+      slots.keys[slot] = key;
+      slots.ids[slot] = id ?? -1;
       this.keep(file);
       return this.lend(file);
     } catch (err) {
@@ -284,66 +314,75 @@ export class OpenFiles {
     }
   }
 
-  private make(): KeptFile {
-    const file = new KeptFile(this.hashes, this.made.length);
-    this.made.push(file);
-    return file;
+  /** A new slot and its view; its number. */
+  private make(): number {
+    const slot = this.made.length;
+    if (slot === this.slots.room) this.slots.grow(2 * slot);
+    this.slots.fds[slot] = -1;
+    this.made.push(new KeptFile(this.slots, slot));
+    return slot;
   }
 
   /** Names `file` under its number, or its key, and queues it. */
   private keep(file: KeptFile): void {
-    if (file.id !== -1) {
-      if (file.id >= this.byId.length) this.byId = grown(this.byId, Math.max(file.id + 1, 2 * this.byId.length, 1024));
-      this.byId[file.id] = file.index + 1;
+    const { slots } = this;
+    const slot = file.slot;
+    const id = slots.ids[slot] as number;
+    if (id !== -1) {
+      if (id >= this.byId.length) this.byId = grown(this.byId, Math.max(id + 1, 2 * this.byId.length, 1024));
+      this.byId[id] = slot + 1;
     } else {
+      const key = slots.keys[slot] as string;
       // Keys of files gone for good would pile up in the Map: past four per kept file, only the kept stay.
-      if (this.byKey.size >= 4 * this.max + 1024 && !this.byKey.has(file.key)) {
-        for (const [key, named] of this.byKey) if (named.key !== key || named.fd === -1) this.byKey.delete(key);
+      if (this.byKey.size >= 4 * this.max + 1024 && !this.byKey.has(key)) {
+        for (const [k, named] of this.byKey) if (slots.keys[named.slot] !== k || slots.fds[named.slot] === -1) this.byKey.delete(k);
       }
-      this.byKey.set(file.key, file);
+      this.byKey.set(key, file);
     }
     this.kept += 1;
     // Files forgotten and opened again while the cache is not full leave entries behind.
     if (this.tail - this.head > 2 * this.max + 1024) this.compact();
     if (this.tail === this.queue.length) this.moveQueueToFront();
-    this.queue[this.tail] = file.index;
-    this.queueGeneration[this.tail] = file.generation;
+    this.queue[this.tail] = slot;
+    this.queueGeneration[this.tail] = slots.generations[slot] as number;
     this.tail += 1;
   }
 
   private lend(file: KeptFile): KeptFile {
-    file.inUse = true;
+    this.slots.inUse[file.slot] = 1;
     return file;
   }
 
   /** Done with `file`: closes it unless the cache keeps it. */
   done(file: OpenFile): void {
     if (!(file instanceof KeptFile)) return closeSync(file.fd);
-    file.inUse = false;
+    const slot = file.slot;
+    this.slots.inUse[slot] = 0;
     // Closed while it was lent (it changed while read): free for the next file now.
-    if (file.fd === -1) this.unused.push(file);
+    if (this.slots.fds[slot] === -1) this.unused.push(slot);
   }
 
   /** Closes the kept descriptor of `key` (acquired with number `id`, if any), if there is one (e.g. it could not be read whole). */
   forget(key: string, id?: number): void {
     const file = this.keptFor(key, id);
-    if (file) this.close(file);
+    if (file) this.close(file.slot);
   }
 
-  private close(file: KeptFile): void {
-    closeSync(file.fd);
-    file.fd = -1;
+  private close(slot: number): void {
+    const { slots } = this;
+    closeSync(slots.fds[slot] as number);
+    slots.fds[slot] = -1;
     this.kept -= 1;
     // Its entries in the queue are stale from now on.
-    file.nextGeneration();
+    slots.nextGeneration(slot);
     // One a caller still holds is not used again (its done() then closes nothing: it is kept).
-    if (!file.inUse) this.unused.push(file);
+    if (slots.inUse[slot] === 0) this.unused.push(slot);
   }
 
-  /** Whether the queue's entry at `at` is the current use of a kept file. */
-  private current(at: number): KeptFile | undefined {
-    const file = this.made[this.queue[at] as number] as KeptFile;
-    return file.generation === this.queueGeneration[at] && file.fd !== -1 ? file : undefined;
+  /** The slot of the queue's entry at `at`, if it is the current use of a kept file; -1 if not. */
+  private current(at: number): number {
+    const slot = this.queue[at] as number;
+    return this.slots.generations[slot] === this.queueGeneration[at] && this.slots.fds[slot] !== -1 ? slot : -1;
   }
 
   /** Closes the oldest kept descriptor not in use; false when every one is in use. */
@@ -351,17 +390,17 @@ export class OpenFiles {
     for (let left = this.tail - this.head; left > 0 && this.head < this.tail; left--) {
       const at = this.head;
       this.head += 1;
-      const file = this.current(at);
-      if (!file) continue;
-      if (file.inUse) {
+      const slot = this.current(at);
+      if (slot === -1) continue;
+      if (this.slots.inUse[slot] === 1) {
         // Between a caller's acquire and done: its turn comes again later.
         if (this.tail === this.queue.length) this.moveQueueToFront();
-        this.queue[this.tail] = file.index;
-        this.queueGeneration[this.tail] = file.generation;
+        this.queue[this.tail] = slot;
+        this.queueGeneration[this.tail] = this.slots.generations[slot] as number;
         this.tail += 1;
         continue;
       }
-      this.close(file);
+      this.close(slot);
       return true;
     }
     return false;
@@ -379,7 +418,7 @@ export class OpenFiles {
   private compact(): void {
     let to = 0;
     for (let at = this.head; at < this.tail; at++) {
-      if (!this.current(at)) continue;
+      if (this.current(at) === -1) continue;
       this.queue[to] = this.queue[at] as number;
       this.queueGeneration[to] = this.queueGeneration[at] as number;
       to += 1;
@@ -390,7 +429,7 @@ export class OpenFiles {
 
   /** Closes every kept descriptor. */
   clear(): void {
-    for (const file of this.made) if (file.fd !== -1) this.close(file);
+    for (let slot = 0; slot < this.made.length; slot++) if (this.slots.fds[slot] !== -1) this.close(slot);
     this.byKey.clear();
     this.byId.fill(0);
     this.head = 0;
