@@ -1,3 +1,4 @@
+import { compare as libraryCompare } from '@renovatebot/pep440';
 import { describe, expect, it } from 'vitest';
 import { compareVersions, isPrerelease, isValidVersion, normalizeVersion, releaseKey } from '../../src/shared/versions.js';
 
@@ -166,5 +167,34 @@ describe('compareVersions', () => {
     expect(compareVersions('0.0.1', 'junk')).toBeGreaterThan(0);
     expect(compareVersions('abc', 'abd')).toBeLessThan(0);
     expect(compareVersions('abc', 'abc')).toBe(0);
+  });
+
+  it('orders releases of numbers only as the library does, without it, and hands every other form to it', () => {
+    // A deterministic spread of numeric releases: trailing and leading zeros, lengths 1-5, big numbers.
+    let seed = 42;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const numbers = ['0', '00', '1', '01', '2', '9', '10', '11', '99', '100', '2024', '123456789012345', '999999999999999'];
+    const numeric = Array.from({ length: 300 }, () => Array.from({ length: 1 + next(5) }, () => numbers[next(numbers.length)]).join('.'));
+    // Forms the fast path must leave alone: what it would get wrong is the library's to answer.
+    const others = ['1.0a1', '1.0.post1', '1.0.dev1', '1!1.0', '1.0+local', 'v1.0', ' 1.0 ', '1.', '.1', '1..0', '', 'junk', '1234567890123456', '1.1234567890123456', '1.0rc1', '2.0.0-1'];
+    const all = [...numeric, ...others];
+    const sign = (n: number) => Math.sign(n) + 0;
+    for (const a of all) {
+      for (const b of [...numbers, ...others, ...numeric.slice(0, 60)]) {
+        const expected = isValidVersion(a) && isValidVersion(b) ? sign(libraryCompare(a.trim(), b.trim())) : undefined;
+        if (expected !== undefined) expect(sign(compareVersions(a, b)), `${a} vs ${b}`).toBe(expected);
+      }
+    }
+    expect(compareVersions('1.0.0', '1')).toBe(0);
+    expect(compareVersions('1.01', '1.1')).toBe(0);
+    expect(compareVersions('1.0.1', '1.0.0.0.0')).toBe(1);
+    expect(compareVersions('123456789012345', '123456789012344')).toBe(1);
+    // Not numeric releases, so not equal by the fast path: '1.' is not a version, '1.0' is.
+    expect(compareVersions('1.', '1.0')).toBeLessThan(0);
+    expect(isPrerelease('2024.1.0')).toBe(false);
+    expect(isPrerelease('2024.1.0rc1')).toBe(true);
   });
 });

@@ -53,17 +53,20 @@ const LATEST_AT_ONCE_MIN = 32;
 /** Projects whose releases are read in one query. */
 const LATEST_READ_TOGETHER = 256;
 
-/** Release keys (with their versions) newest first, ordered like PyPI's "latest": not yanked, then final releases, then PEP 440. */
+/**
+ * Negative when release A is preferred to release B by PyPI's "latest" rule: not yanked, then
+ * final releases, then the newer by PEP 440.
+ */
+function preference(versionA: string, yankedA: boolean, versionB: string, yankedB: boolean): number {
+  if (yankedA !== yankedB) return yankedA ? 1 : -1;
+  const preA = isPrerelease(versionA);
+  if (preA !== isPrerelease(versionB)) return preA ? 1 : -1;
+  return compareVersions(versionB, versionA);
+}
+
+/** Release keys (with their versions) most preferred first ({@link preference}). */
 function latestFirst(versions: Map<string, string>, yanked: (key: string) => boolean): string[] {
-  return [...versions.keys()].sort((a, b) => {
-    const ya = yanked(a) ? 1 : 0;
-    const yb = yanked(b) ? 1 : 0;
-    if (ya !== yb) return ya - yb;
-    const pa = isPrerelease(versions.get(a) as string) ? 1 : 0;
-    const pb = isPrerelease(versions.get(b) as string) ? 1 : 0;
-    if (pa !== pb) return pa - pb;
-    return compareVersions(versions.get(b) as string, versions.get(a) as string);
-  });
+  return [...versions.keys()].sort((a, b) => preference(versions.get(a) as string, yanked(a), versions.get(b) as string, yanked(b)));
 }
 
 export class IndexReader {
@@ -270,19 +273,15 @@ export class IndexReader {
     const turn = takeTurns();
     const names = [...missing];
     for (let at = 0; at < names.length; at += LATEST_READ_TOGETHER) {
-      const byProject = new Map<string, ReleaseVersion[]>();
+      // Each project's most preferred release, found in one pass (the first of equals, as a stable sort would).
+      const best = new Map<string, ReleaseVersion>();
       for (const release of await this.catalog.releaseVersionsOf(names.slice(at, at + LATEST_READ_TOGETHER))) {
-        const releases = byProject.get(release.project);
-        if (releases) releases.push(release);
-        else byProject.set(release.project, [release]);
+        const other = best.get(release.project);
+        if (!other || preference(release.version, release.yanked, other.version, other.yanked) < 0) best.set(release.project, release);
       }
-      for (const [project, releases] of byProject) {
-        const versions = new Map(releases.map((r) => [r.releaseKey, r.version]));
-        const yanked = new Set(releases.filter((r) => r.yanked).map((r) => r.releaseKey));
-        const key = latestFirst(versions, (k) => yanked.has(k))[0];
-        const version = key === undefined ? null : (versions.get(key) as string);
-        found.set(project, version);
-        if (changes === this.changes) this.latest.set(project, version);
+      for (const [project, release] of best) {
+        found.set(project, release.version);
+        if (changes === this.changes) this.latest.set(project, release.version);
       }
       await turn();
     }
