@@ -85,6 +85,7 @@ describe('control API', () => {
   it('lists projects with counts', async () => {
     const res = await t.app.inject({ url: '/-/api/projects' });
     expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
     const body = res.json() as ProjectList;
     expect(Value.Check(ProjectListSchema, body)).toBe(true);
     expect(body.projects.map((p) => p.name)).toEqual(['alpha', 'beta-pkg']);

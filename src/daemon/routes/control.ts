@@ -110,8 +110,14 @@ export default async function controlRoutes(app: FastifyInstance, opts: ControlR
   });
 
   // In the shared mode, downloads are every daemon's (PostgreSQL's counts), the rest this daemon's copy.
-  api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, async () => {
+  api.get(ControlRoutes.projects, { schema: { response: { 200: ProjectListSchema } } }, async (_req, reply) => {
     const list = await reader.projectList();
+    // JSON.stringify, not the serializer compiled from the schema: at 10,000 projects (2.6 MB)
+    // that one held the event loop for 110 ms a call, every download waiting, and its output
+    // took another 16 ms to measure; JSON.stringify writes the same document in a tenth of it.
+    // The list is built field by field from the schema's types (the client checks it too).
+    // (A serializer of its own leaves the Content-Type to the route.)
+    reply.type('application/json; charset=utf-8').serializer(JSON.stringify);
     return app.shared ? app.shared.withSharedDownloads(list) : list;
   });
 
