@@ -5,7 +5,7 @@
  * the two answers must match. The hot-path counter shows which requests took that path.
  */
 import { request } from 'node:http';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -333,6 +333,28 @@ describe('kept descriptors', () => {
     expect(opened).toEqual([]);
     expect(files.acquire(p, `${'b'.repeat(63)}c`)).toBeDefined();
     expect(opened).toEqual([p]);
+    files.clear();
+  });
+
+  it('keep what they know of each file as the cache grows past its first slots', () => {
+    const { files, opened } = counted(600);
+    const paths = Array.from({ length: 300 }, (_, i) => join(t.root, `grown-${i}.whl`));
+    paths.forEach((p, i) => writeFileSync(p, 'x'.repeat(i + 1)));
+    const shaOf = (i: number) => i.toString(16).padStart(64, '0');
+    const use = (i: number) => {
+      const f = files.acquire(paths[i] as string, shaOf(i));
+      if (f) files.done(f);
+      return f;
+    };
+    for (let i = 0; i < paths.length; i++) expect(use(i)?.size).toBe(i + 1);
+    expect(files.size).toBe(300);
+    opened.length = 0;
+    // Every one found again with its size, date and digest, none opened twice.
+    for (let i = 0; i < paths.length; i++) {
+      const f = use(i);
+      expect([f?.kept, f?.size, f?.lastModified]).toEqual([true, i + 1, new Date(Math.floor(statSync(paths[i] as string).mtimeMs / 1000) * 1000).toUTCString()]);
+    }
+    expect(opened).toEqual([]);
     files.clear();
   });
 

@@ -18,7 +18,7 @@ export type CountedFile = Pick<FileRecord, 'filename' | 'project'> & Pick<Served
 export const INSTALLER_INDEX: ReadonlyMap<string, number> = new Map(INSTALLERS.map((name, i) => [name, i]));
 
 /** A copy of `a` with room for `size`. */
-export function grown<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(a: T, size: number): T {
+export function grown<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T, size: number): T {
   const b = new (a.constructor as new (size: number) => T)(size);
   b.set(a);
   return b;
