@@ -156,7 +156,9 @@ describe.each(adapters)('catalog store contract: $name', (adapter) => {
     const a = fileOf('demo', '1.0');
     const b = fileOf('demo', '1.0', 'sdist');
     await store.addFiles([entry(a), entry(b)], { replace: false });
+    expect(await store.counts()).toEqual({ projects: 1, files: 2 });
     expect(await store.removeFile(a.filename, { user: 'bob', address: '10.0.0.2' })).toEqual(a);
+    expect(await store.counts()).toEqual({ projects: 1, files: 1 });
     expect(await store.removeFile(a.filename)).toBeUndefined();
     expect(await store.project('demo')).toBeDefined();
     await store.removeFile(b.filename);
