@@ -264,14 +264,14 @@ export class IndexReader {
       if (known === undefined) missing.add(project);
       else found.set(project, known);
     }
-    if (missing.size < LATEST_AT_ONCE_MIN) {
-      const versions = await Promise.all([...missing].map((project) => this.latestVersion(project)));
-      [...missing].forEach((project, i) => found.set(project, versions[i] ?? null));
+    const names = [...missing];
+    if (names.length < LATEST_AT_ONCE_MIN) {
+      const versions = await Promise.all(names.map((project) => this.latestVersion(project)));
+      names.forEach((project, i) => found.set(project, versions[i] ?? null));
       return found;
     }
     const changes = this.changes;
     const turn = takeTurns();
-    const names = [...missing];
     for (let at = 0; at < names.length; at += LATEST_READ_TOGETHER) {
       // Each project's most preferred release, found in one pass (the first of equals, as a stable sort would).
       const best = new Map<string, ReleaseVersion>();

@@ -5,7 +5,7 @@
  * download that came meanwhile waited for it (p99 930 ms under a load of downloads).
  */
 
-/** Work done before the event loop gets a turn, at most (as the first indexing's workers). */
+/** Work done before the event loop gets a turn, at most. */
 const TURN_MS = 5;
 
 /**
