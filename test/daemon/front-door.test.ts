@@ -321,6 +321,17 @@ describe('everything else is handed to node:http, with the bytes already read', 
       expect(plainRequest(head), JSON.stringify(head)).toBeUndefined();
     }
   });
+
+  it('reads header lines met before as it read them the first time, whatever the request line', () => {
+    const fields = '\r\nHost: x\r\nAccept: text/html';
+    for (const url of ['/simple/a/', '/packages/b.whl', '/simple/a/']) {
+      expect(plainRequest(`GET ${url} HTTP/1.1${fields}`)).toEqual({ method: 'GET', url, headers: { host: 'x', accept: 'text/html' } });
+      // The same lines after a request line that is not plain, and lines that are not plain after a plain one.
+      expect(plainRequest(`POST ${url} HTTP/1.1${fields}`)).toBeUndefined();
+      expect(plainRequest(`GET ${url} HTTP/1.1\r\nHost: x\r\nContent-Length: 0`)).toBeUndefined();
+      expect(plainRequest(`GET ${url} HTTP/1.0${fields}`)).toBeUndefined();
+    }
+  });
 });
 
 describe('closing', () => {
