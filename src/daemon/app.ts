@@ -124,10 +124,10 @@ function readTls(settings: DaemonSettings): { cert: Buffer; key: Buffer } | unde
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
-  // Asynchronous stdout: under load, access lines are written in batches instead of one
-  // write(2) per request; pino flushes what is left when the process exits. Lines reach it
-  // joined, once per turn of the event loop (log-lines.ts says why).
-  const stream = opts.logStream ?? batchedLines(() => pino.destination({ dest: 1, sync: false }));
+  // Lines are joined and written once per turn of the event loop, not one write(2) per request:
+  // straight to stdout when it is a file, else through pino's asynchronous destination, which
+  // it flushes when the process exits (log-lines.ts says why).
+  const stream = opts.logStream ?? batchedLines(() => pino.destination({ dest: 1, sync: false }), 1);
   const tls = readTls(settings);
   let frontDoor: FrontDoor | undefined;
   const app = Fastify({
