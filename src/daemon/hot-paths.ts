@@ -27,7 +27,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { FastifyInstance } from 'fastify';
 import type { AuthAction } from '../shared/settings.js';
 import type { Logger } from 'pino';
-import { normalizeName } from '../shared/names.js';
+import { isNormalizedValidName } from '../shared/names.js';
 import { accessLineWriter } from './services/access-line.js';
 import { contentTypeOf, negotiateSimple } from './services/negotiate.js';
 import { READ_AT_ONCE_BYTES, type OpenFile } from './services/open-files.js';
@@ -209,8 +209,9 @@ export function hotPaths(app: FastifyInstance, opts: HotPathOptions): HotPaths {
       return wait ? rendered(req, app.reader.simpleRoot(format), type, started) : undefined;
     }
     const project = url.slice('/simple/'.length, -1);
-    // Only a normalized name is answered here; simple.ts redirects the others.
-    if (project.includes('/') || normalizeName(project) !== project) return undefined;
+    // Only a valid name in its normalized form is answered here; simple.ts redirects the
+    // others, and answers 404 for a name that cannot be a project's.
+    if (!isNormalizedValidName(project)) return undefined;
     // A name that is not local is the upstream's: its page when cached and current, else
     // simple.ts sends it there (a fetch, a refusal, a stale page with its warning).
     if (app.upstream && app.upstream.decide(project).kind !== 'local') {

@@ -16,6 +16,18 @@ export function normalizeName(name: string): string {
   return name.replace(/[-_.]+/g, '-').toLowerCase();
 }
 
+/** A valid name in its normalized form: lowercase letters and digits, runs of them joined by single `-`. */
+const NORMALIZED_VALID_NAME_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/**
+ * True when `name` is a valid project name already in its normalized form (`normalizeName`
+ * leaves it as it is). A test, where comparing with `normalizeName(name)` makes two strings:
+ * the hot paths ask it of every project page.
+ */
+export function isNormalizedValidName(name: string): boolean {
+  return NORMALIZED_VALID_NAME_RE.test(name);
+}
+
 /** The name as it appears in wheel and PEP 625 sdist filenames: normalized, then `-` → `_`. */
 export function filenameEscapedName(name: string): string {
   return normalizeName(name).replace(/-/g, '_');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROJECT_NAME_RE, filenameEscapedName, isValidProjectName, normalizeName } from '../../src/shared/names.js';
+import { PROJECT_NAME_RE, filenameEscapedName, isNormalizedValidName, isValidProjectName, normalizeName } from '../../src/shared/names.js';
 
 describe('normalizeName (PEP 503)', () => {
   it.each([
@@ -65,5 +65,28 @@ describe('isValidProjectName', () => {
     expect(PROJECT_NAME_RE.test('requests\n')).toBe(false);
     expect(isValidProjectName('requests\n')).toBe(false);
     expect(isValidProjectName('requests')).toBe(true);
+  });
+});
+
+describe('isNormalizedValidName', () => {
+  it('says whether a name is valid and normalizeName leaves it as it is', () => {
+    // Every string of up to four characters from an alphabet with each kind of character in it.
+    const alphabet = ['a', 'Z', '0', '-', '_', '.', '/', ' ', 'é', 'İ'];
+    let names = [''];
+    const all: string[] = [''];
+    for (let length = 1; length <= 4; length++) {
+      names = names.flatMap((n) => alphabet.map((c) => n + c));
+      all.push(...names);
+    }
+    all.push('bench-proj-00001', 'django', 'zope-interface', 'Zope.Interface', 'a--b', 'a-b-', 'x\n');
+    let normalized = 0;
+    for (const name of all) {
+      const expected = isValidProjectName(name) && normalizeName(name) === name;
+      if (expected) normalized++;
+      expect(isNormalizedValidName(name), JSON.stringify(name)).toBe(expected);
+    }
+    // Enough of both answers: 'a' and '0' in runs joined by single dashes are normalized names.
+    expect(normalized).toBeGreaterThan(40);
+    expect(all.length - normalized).toBeGreaterThan(10_000);
   });
 });
