@@ -221,8 +221,9 @@ export function openFrontDoor(server: Server, hot: () => HotPaths): FrontDoor {
           reading.add(socket);
           return;
         }
-        // A bare LF in a whole head fails PLAIN_REQUEST_LINE or PLAIN_FIELDS (handed over below); one in a part of a
-        // head is looked for above, as that head may never end with CRLF CRLF.
+        // A bare LF in a whole head fails PLAIN_REQUEST_LINE or PLAIN_FIELDS (handed over
+        // below); one in a part of a head is looked for above, as that head may never end
+        // with CRLF CRLF.
         if (end > MAX_HEAD_BYTES) return handOver();
         const request = plainRequest(buffered.toString('latin1', 0, end));
         const answer = request && hot().answer(request, true);
