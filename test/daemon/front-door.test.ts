@@ -335,6 +335,40 @@ describe('everything else is handed to node:http, with the bytes already read', 
 });
 
 describe('closing', () => {
+  it('closes a connection held at the front door once it has been idle for keepAliveTimeout, not before', async () => {
+    const c = await makeApp();
+    expect((await upload(c.app, SPEC, 'wheel')).res.statusCode).toBe(200);
+    c.app.server.keepAliveTimeout = 400;
+    await c.app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const p = (c.app.server.address() as { port: number }).port;
+      const socket = connect(p, '127.0.0.1');
+      socket.on('error', () => undefined);
+      let closedAt = 0;
+      socket.once('close', () => (closedAt = Date.now()));
+      const ask = () => {
+        const answered = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+        socket.write(`GET /packages/${WHEEL} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        return answered;
+      };
+      // A request every 200 ms keeps it open for more than twice its timeout.
+      for (let i = 0; i < 5; i++) {
+        await ask();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await ask();
+      const lastActive = Date.now();
+      expect(c.app.frontDoor?.connections).toBe(1);
+      while (closedAt === 0 && Date.now() - lastActive < 5000) await new Promise((r) => setTimeout(r, 20));
+      expect(closedAt - lastActive).toBeGreaterThanOrEqual(400);
+      // Looked for four times per timeout here, with room for a busy machine.
+      expect(closedAt - lastActive).toBeLessThan(1500);
+      expect(c.app.frontDoor?.connections).toBe(0);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('closes idle connections held at the front door at once', async () => {
     const c = await makeApp();
     expect((await upload(c.app, SPEC, 'wheel')).res.statusCode).toBe(200);
