@@ -62,4 +62,35 @@ describe('access line', () => {
     accessLineWriter(log)(cases[0] as AccessFields);
     expect(JSON.parse(lines[0] as string)).toMatchObject({ extra: 1, url: '/simple/alpha/' });
   });
+
+  it('writes each line as logger.info does when one writer writes them all, methods and types changing between lines', () => {
+    const fast = fastifyLogger();
+    const slow = fastifyLogger();
+    const write = accessLineWriter(fast.log);
+    const all = [...cases, { ...(cases[0] as AccessFields), method: 'HEAD' }, ...cases.slice().reverse(), ...cases];
+    for (const fields of all) {
+      write(fields);
+      const { reqId, method, url, status, type, ms } = fields;
+      slow.log.info({ reqId, method, url, status, type, ms }, 'request');
+    }
+    expect(fast.lines.map(withoutTime)).toEqual(slow.lines.map(withoutTime));
+  });
+
+  it("writes the time of the line's own millisecond, and a logger's own time function when it has one", async () => {
+    const { log, lines } = fastifyLogger();
+    const write = accessLineWriter(log);
+    for (let i = 0; i < 3; i++) {
+      const before = Date.now();
+      write(cases[0] as AccessFields);
+      const after = Date.now();
+      const time = (JSON.parse(lines[i] as string) as { time: number }).time;
+      expect(time).toBeGreaterThanOrEqual(before);
+      expect(time).toBeLessThanOrEqual(after);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    const iso: string[] = [];
+    const isoLog = pino({ timestamp: pino.stdTimeFunctions.isoTime }, { write: (line: string) => iso.push(line) });
+    accessLineWriter(isoLog)(cases[0] as AccessFields);
+    expect(iso[0]).toMatch(/^\{"level":30,"time":"\d{4}-\d\d-\d\dT[\d:.]+Z",/);
+  });
 });

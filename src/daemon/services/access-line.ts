@@ -34,7 +34,8 @@ export type AccessLineWriter = (fields: AccessFields) => void;
 /** Pino's own parts, read by the symbols pino exports for that (`pino.symbols`). */
 interface PinoParts {
   levelLines: Record<number, string>;
-  time: () => string;
+  /** The logger's time function (pino's epochTime unless it was given another). */
+  time: () => () => string;
   bindings: () => string;
   end: string;
   stream: () => { write(line: string): unknown } | undefined;
@@ -47,7 +48,7 @@ function partsOf(logger: Logger): PinoParts {
   const hooks = of[hooksSym] as { logMethod?: unknown } | undefined;
   return {
     levelLines: of[lsCacheSym] as Record<number, string>,
-    time: of[timeSym] as () => string,
+    time: () => of[timeSym] as () => string,
     bindings: () => of[chindingsSym] as string,
     end: of[endSym] as string,
     stream: () => of[streamSym] as { write(line: string): unknown } | undefined,
@@ -55,10 +56,30 @@ function partsOf(logger: Logger): PinoParts {
   };
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are what needs escaping
+const NEEDS_ESCAPING = /["\\\u0000-\u001f\u007f-\uffff]/;
+
 /** A JSON string for `text`: most URLs need no escaping, and are checked for it faster than JSON.stringify escapes. */
 function jsonString(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what needs escaping
-  return /["\\\u0000-\u001f\u007f-\uffff]/.test(text) ? JSON.stringify(text) : `"${text}"`;
+  return NEEDS_ESCAPING.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+/**
+ * `jsonString` of the value asked for last, kept: a line's method and content type are nearly
+ * always the ones of the line before. Under a load of project pages, checking each line's
+ * strings for characters to escape was 3% of the daemon's time, and making each line's time
+ * (below) 2%.
+ */
+function lastJsonString(): (text: string) => string {
+  let last: string | undefined;
+  let json = '';
+  return (text) => {
+    if (text !== last) {
+      last = text;
+      json = jsonString(text);
+    }
+    return json;
+  };
 }
 
 /** The access-line writer for `logger` (fastify's pino logger). */
@@ -68,12 +89,26 @@ export function accessLineWriter(logger: Logger): AccessLineWriter {
     return (f) => logger.info({ reqId: f.reqId, method: f.method, url: f.url, status: f.status, type: f.type, ms: f.ms }, 'request');
   }
   const infoLine = parts.levelLines[INFO] as string;
+  const methodJson = lastJsonString();
+  const typeJson = lastJsonString();
+  // pino's default time, `,"time":<Date.now()>`: the same text for every line of a millisecond.
+  let timeAt = -1;
+  let timeText = '';
+  const epochTime = () => {
+    const now = Date.now();
+    if (now !== timeAt) {
+      timeAt = now;
+      timeText = `,"time":${now}`;
+    }
+    return timeText;
+  };
   return (f) => {
     if (!logger.isLevelEnabled('info')) return;
-    // Bindings and stream are read at each line, as pino reads them.
-    let line = infoLine + parts.time() + parts.bindings();
-    line += `,"reqId":${jsonString(f.reqId)},"method":${jsonString(f.method)},"url":${jsonString(f.url)},"status":${f.status}`;
-    if (f.type !== undefined) line += `,"type":${jsonString(f.type)}`;
+    // Bindings, stream and time function are read at each line, as pino reads them.
+    const time = parts.time();
+    let line = infoLine + (time === pino.stdTimeFunctions.epochTime ? epochTime() : time()) + parts.bindings();
+    line += `,"reqId":${jsonString(f.reqId)},"method":${methodJson(f.method)},"url":${jsonString(f.url)},"status":${f.status}`;
+    if (f.type !== undefined) line += `,"type":${typeJson(f.type)}`;
     line += `,"ms":${f.ms},"msg":"request"${parts.end}`;
     parts.stream()?.write(line);
   };
