@@ -7,7 +7,9 @@ import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import pino, { type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { accessLineWriter, type AccessFields } from '../../src/daemon/services/access-line.js';
+import { LineBatcher } from '../../src/daemon/services/log-lines.js';
 
 /** A logger as the daemon makes it (fastify's, on a stream), and the lines written to it. */
 function fastifyLogger(level = 'info'): { log: Logger; lines: string[] } {
@@ -74,6 +76,26 @@ describe('access line', () => {
       slow.log.info({ reqId, method, url, status, type, ms }, 'request');
     }
     expect(fast.lines.map(withoutTime)).toEqual(slow.lines.map(withoutTime));
+  });
+
+  it('writes through a batcher of lines, as the daemon does: the same bytes, in order with the lines logged between them', async () => {
+    const written: string[] = [];
+    const batcher = new LineBatcher({ write: (text: string) => written.push(text) });
+    const app = Fastify({ logger: { level: 'info', stream: batcher } });
+    const log = app.log as unknown as Logger;
+    const write = accessLineWriter(log);
+    const slow = fastifyLogger();
+    for (const fields of cases) {
+      write(fields);
+      log.info({ between: fields.reqId }, 'between');
+      const { reqId, method, url, status, type, ms } = fields;
+      slow.log.info({ reqId, method, url, status, type, ms }, 'request');
+      slow.log.info({ between: fields.reqId }, 'between');
+    }
+    expect(written).toEqual([]);
+    await nextTurn();
+    expect(written).toHaveLength(1);
+    expect((written[0] as string).split(/(?<=\n)/).map(withoutTime)).toEqual(slow.lines.map(withoutTime));
   });
 
   it("writes the time of the line's own millisecond, and a logger's own time function when it has one", async () => {
