@@ -4,6 +4,7 @@
  * once whatever the way the sending ends, and a file that shrank sent as a failure.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -92,6 +93,28 @@ describe('FilePartStream', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('stops and closes the file when the response closes after dropping writes without calling them back, as node:http does', async () => {
+    const fd = noted(openSync(path, 'r'));
+    // Takes the first part; the connection then goes: later writes are dropped, with no
+    // callback, and the response closes a turn later. Nobody destroys the stream.
+    let writes = 0;
+    const out = Object.assign(new EventEmitter(), {
+      write(_chunk: Buffer, done: () => void): boolean {
+        writes++;
+        if (writes === 1) {
+          setImmediate(done);
+          return true;
+        }
+        if (writes === 2) setImmediate(() => out.emit('close'));
+        return false;
+      },
+      end: () => undefined,
+    });
+    new FilePartStream(fd, 0, bytes.length - 1).pipe(out as unknown as NodeJS.WritableStream);
+    await waitFor('the file to be closed', () => !isOpen(fd), 5000);
+    expect(writes).toBeLessThan(4);
   });
 
   it('closes the file when destroyed before it is sent, and then sends nothing', async () => {

@@ -90,6 +90,17 @@ export class FilePartStream extends Readable {
   }
 
   private async send(out: Destination): Promise<void> {
+    // A response whose connection is gone may never call back a write (node:http drops the
+    // ones made between the socket's end and its 'close'): its close ends the sending as this
+    // stream's destruction does, whoever piped it (fastify also destroys it; a plain pipe() does not).
+    let outClosed = (out as unknown as { destroyed?: boolean }).destroyed === true;
+    const closed = new Promise<void>((resolve) =>
+      out.once('close', () => {
+        outClosed = true;
+        resolve();
+      }),
+    );
+    const stop = Promise.race([this.gone, closed]);
     const buffers = [Buffer.allocUnsafeSlow(SEND_PART_BYTES), Buffer.allocUnsafeSlow(SEND_PART_BYTES)];
     /** Each buffer's last write, until the response has handed it on (its callback comes with an error too when the response is gone). */
     const written: (Promise<void> | undefined)[] = [undefined, undefined];
@@ -98,11 +109,11 @@ export class FilePartStream extends Readable {
     try {
       while (position <= this.last) {
         const buf = buffers[turn] as Buffer;
-        if (written[turn]) await Promise.race([written[turn], this.gone]);
-        if (this.destroyed) return;
+        if (written[turn]) await Promise.race([written[turn], stop]);
+        if (this.destroyed || outClosed) return;
         const want = Math.min(SEND_PART_BYTES, this.last - position + 1);
         const got = await readAt(this.fd, buf, want, position);
-        if (this.destroyed) return;
+        if (this.destroyed || outClosed) return;
         if (got === 0) throw new Error('The file became shorter while it was sent.');
         position += got;
         let ok = true;
@@ -110,7 +121,7 @@ export class FilePartStream extends Readable {
           ok = out.write(buf.subarray(0, got), () => resolve());
         });
         turn ^= 1;
-        if (!ok) await Promise.race([drained(out), this.gone]);
+        if (!ok) await Promise.race([drained(out), stop]);
       }
       if (!this.destroyed) out.end();
     } finally {
