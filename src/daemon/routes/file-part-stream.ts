@@ -92,7 +92,8 @@ export class FilePartStream extends Readable {
   private async send(out: Destination): Promise<void> {
     // A response whose connection is gone may never call back a write (node:http drops the
     // ones made between the socket's end and its 'close'): its close ends the sending as this
-    // stream's destruction does, whoever piped it (fastify also destroys it; a plain pipe() does not).
+    // stream's destruction does, whoever piped it (fastify then destroys the stream too; a
+    // plain pipe() does not).
     let outClosed = (out as unknown as { destroyed?: boolean }).destroyed === true;
     const closed = new Promise<void>((resolve) =>
       out.once('close', () => {
@@ -102,7 +103,7 @@ export class FilePartStream extends Readable {
     );
     const stop = Promise.race([this.gone, closed]);
     const buffers = [Buffer.allocUnsafeSlow(SEND_PART_BYTES), Buffer.allocUnsafeSlow(SEND_PART_BYTES)];
-    /** Each buffer's last write, until the response has handed it on (its callback comes with an error too when the response is gone). */
+    /** Each buffer's last write, until the response has handed it on (or is gone: `stop`). */
     const written: (Promise<void> | undefined)[] = [undefined, undefined];
     let position = this.first;
     let turn = 0;
